@@ -1,0 +1,484 @@
+"""Find or start a Docker engine, build the offline base image and the example image.
+
+Used by tests/docker/ (pytest fixtures in tests/docker/conftest.py) and runnable by hand:
+
+    .venv/bin/python tests/docker_harness.py            # engine + base image + example image
+    .venv/bin/python tests/docker_harness.py --engine   # only find/start the engine
+
+Nothing here needs an image registry:
+  * the engine: ``docker.from_env()``; failing that, as root, ``apt-get install docker.io`` when
+    dockerd is missing and start ``dockerd`` in the background (pid file and log under the cache dir),
+    trying overlay2, then without iptables/bridge, then vfs;
+  * the base image ``sm-init-base:bookworm``: ``debootstrap --variant=minbase`` of Debian bookworm with
+    python3 + python3-venv from the host's apt mirror, then ``docker import``; the rootfs tarball is
+    cached in ``.cache/docker/`` (gitignored) and the image is reused while it exists;
+  * the example image: Dockerfile.example built unchanged but for build arguments
+    (BASE_IMAGE=sm-init-base:bookworm, SM_INIT_WHEELS=wheels), from a temporary build context with
+    the sm-init wheel (``pip wheel --no-deps``) and the click/psutil wheels (``pip download``).
+
+Environment:
+  CI=true                   never skip: every failure to get an engine or an image is an error
+  SM_INIT_DOCKER_CACHE      cache dir (default <repo>/.cache/docker)
+  SM_INIT_DEBIAN_MIRROR     Debian mirror for debootstrap (default: the host's apt source for bookworm,
+                            else http://deb.debian.org/debian)
+  SM_INIT_TEST_BASE_IMAGE   use this base image instead of building sm-init-base:bookworm
+  SM_INIT_NO_DOCKERD=1      never start dockerd (only use an engine that already answers)
+"""
+import contextlib
+import fcntl
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CACHE_DIR = Path(os.environ.get("SM_INIT_DOCKER_CACHE") or REPO_ROOT / ".cache" / "docker")
+BASE_REPO, BASE_TAG = "sm-init-base", "bookworm"
+BASE_IMAGE = "%s:%s" % (BASE_REPO, BASE_TAG)
+EXAMPLE_IMAGE = "sm-init-example:test"
+SUITE = "bookworm"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# python3-venv brings ensurepip's wheels; procps gives `ps` for `docker exec ps`.
+DEBOOTSTRAP_INCLUDE = ["python3", "python3-venv", "procps"]
+DOCKERD_LOG = CACHE_DIR / "dockerd.log"
+DOCKERD_PID = CACHE_DIR / "dockerd.pid"
+ENGINE_TIMEOUT = 90
+
+
+class EngineUnavailable(Exception):
+    """No Docker engine could be found or started (tests skip locally, fail on CI)."""
+
+
+class HarnessError(Exception):
+    """An engine answers but an image could not be built (always an error)."""
+
+
+def on_ci():
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def log(msg):
+    print("docker_harness: %s" % msg, file=sys.stderr, flush=True)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def run(cmd, timeout=None, env=None, cwd=None):
+    """Run cmd, return its output; raise HarnessError with the output tail when it fails."""
+    log("$ " + " ".join(str(c) for c in cmd))
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout, env=env, cwd=cwd)
+    except FileNotFoundError as e:
+        raise HarnessError("cannot run %s: %s" % (cmd[0], e))
+    except subprocess.TimeoutExpired as e:
+        out = (e.output or b"").decode("utf-8", "replace")
+        raise HarnessError("timed out after %ss: %s\n%s" % (timeout, " ".join(map(str, cmd)), out[-4000:]))
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise HarnessError("exit %d after %.0fs: %s\n%s" % (proc.returncode, time.monotonic() - t0,
+                                                             " ".join(map(str, cmd)), out[-4000:]))
+    return out
+
+
+@contextlib.contextmanager
+def file_lock(name):
+    """Serialise engine start and image builds between concurrent pytest runs."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / ("%s.lock" % name), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------------------------------
+# engine
+
+def _docker_module():
+    try:
+        import docker  # noqa: F401
+    except ImportError as e:
+        raise EngineUnavailable("the python docker SDK is not installed (pip install 'docker>=6'): %s" % e)
+    return docker
+
+
+def try_connect(timeout=120):
+    """A pinged docker client, or None with the reason."""
+    docker = _docker_module()
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+        return client, None
+    except Exception as e:  # docker.errors.DockerException, requests errors, ...
+        return None, "%s: %s" % (type(e).__name__, e)
+
+
+def apt_install(packages):
+    if not is_root():
+        raise EngineUnavailable("not root: cannot apt-get install %s" % " ".join(packages))
+    if not shutil.which("apt-get"):
+        raise EngineUnavailable("no apt-get to install %s" % " ".join(packages))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        run(["apt-get", "update"], timeout=600, env=env)
+        run(["apt-get", "install", "-y", "--no-install-recommends"] + list(packages), timeout=1200, env=env)
+    except HarnessError as e:
+        raise EngineUnavailable("apt-get install %s failed: %s" % (" ".join(packages), e))
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _our_dockerd_pid():
+    try:
+        pid = int(DOCKERD_PID.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _pid_alive(pid) else None
+
+
+def _wait_for_engine(proc_pid, timeout):
+    deadline = time.monotonic() + timeout
+    reason = "not started"
+    while time.monotonic() < deadline:
+        if proc_pid is not None and not _pid_alive(proc_pid):
+            return None, "dockerd exited"
+        client, reason = try_connect()
+        if client is not None:
+            return client, None
+        time.sleep(0.5)
+    return None, "no answer within %ss (%s)" % (timeout, reason)
+
+
+def _log_tail(n=25):
+    try:
+        lines = DOCKERD_LOG.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+def start_dockerd():
+    """Start dockerd in the background, trying the configurations this kind of machine may need."""
+    dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if os.path.exists("/usr/sbin/dockerd") else None)
+    if dockerd is None:
+        log("dockerd not found: installing docker.io with apt")
+        apt_install(["docker.io"])
+        dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
+        if not os.path.exists(dockerd):
+            raise EngineUnavailable("docker.io installed but no dockerd found")
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    attempts = [
+        ["--storage-driver=overlay2"],
+        ["--storage-driver=overlay2", "--iptables=false", "--bridge=none"],
+        ["--storage-driver=vfs"],
+        ["--storage-driver=vfs", "--iptables=false", "--bridge=none"],
+    ]
+    errors = []
+    for extra in attempts:
+        cmd = [dockerd, "--pidfile", str(DOCKERD_PID), "--host", "unix:///var/run/docker.sock"] + extra
+        with open(DOCKERD_LOG, "ab") as logf:
+            logf.write(("\n=== %s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), " ".join(cmd))).encode())
+            logf.flush()
+            log("starting %s (log: %s)" % (" ".join(cmd), DOCKERD_LOG))
+            # Own session: dockerd outlives this pytest run and is reused by the next one.
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        client, reason = _wait_for_engine(proc.pid, ENGINE_TIMEOUT)
+        if client is not None:
+            log("dockerd pid %d answers (%s)" % (proc.pid, " ".join(extra)))
+            return client
+        errors.append("%s: %s\n%s" % (" ".join(extra), reason, _log_tail()))
+        log("dockerd with %s failed: %s" % (" ".join(extra), reason))
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        else:
+            proc.wait()
+    raise EngineUnavailable("dockerd would not start; tried:\n" + "\n".join(errors))
+
+
+def get_engine():
+    """A pinged docker client: an engine that answers already, else one this function starts."""
+    client, reason = try_connect()
+    if client is not None:
+        return client
+    log("no Docker engine answers (%s)" % reason)
+    if os.environ.get("SM_INIT_NO_DOCKERD"):
+        raise EngineUnavailable("no engine answers (%s) and SM_INIT_NO_DOCKERD is set" % reason)
+    if os.environ.get("DOCKER_HOST"):
+        raise EngineUnavailable("DOCKER_HOST=%s does not answer: %s" % (os.environ["DOCKER_HOST"], reason))
+    if not is_root():
+        raise EngineUnavailable("no engine answers (%s) and not root, so none can be started" % reason)
+    with file_lock("dockerd"):
+        client, _ = try_connect()
+        if client is not None:
+            return client
+        pid = _our_dockerd_pid()
+        if pid is not None:
+            log("dockerd pid %d from an earlier run is alive: waiting for it" % pid)
+            client, reason = _wait_for_engine(pid, ENGINE_TIMEOUT)
+            if client is not None:
+                return client
+            raise EngineUnavailable("dockerd pid %d is alive but does not answer: %s\n%s"
+                                    % (pid, reason, _log_tail()))
+        return start_dockerd()
+
+
+def network_mode(client):
+    """"bridge" when the engine has its default bridge, else "host" (dockerd ran with --bridge=none)."""
+    try:
+        if client.networks.list(names=["bridge"]):
+            return "bridge"
+    except Exception:
+        pass
+    return "host"
+
+
+# --------------------------------------------------------------------------------------------------
+# base image (offline: debootstrap + docker import)
+
+def _parse_sources():
+    """(uri, suites) pairs from the host's apt sources, one-line and deb822 formats."""
+    found = []
+    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
+            if len(line) >= 3 and line[0] == "deb":
+                found.append((line[1], [line[2]]))
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        for stanza in re.split(r"\n\s*\n", text):
+            fields = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line:
+                    continue
+                key, value = line.split(":", 1)
+                fields[key.strip().lower()] = value.split()
+            if "deb" in fields.get("types", ["deb"]) and fields.get("uris"):
+                for uri in fields["uris"]:
+                    found.append((uri, fields.get("suites", [])))
+    return found
+
+
+def debian_mirror():
+    if os.environ.get("SM_INIT_DEBIAN_MIRROR"):
+        return os.environ["SM_INIT_DEBIAN_MIRROR"]
+    for uri, suites in _parse_sources():
+        if SUITE in suites and uri.startswith(("http://", "https://", "file:/")):
+            return uri
+    return DEFAULT_MIRROR
+
+
+def _rootfs_tarball():
+    arch = platform.machine()
+    return CACHE_DIR / ("debootstrap-%s-%s-%s.tar.gz" % (SUITE, arch, "-".join(DEBOOTSTRAP_INCLUDE)))
+
+
+def build_rootfs_tarball(tarball):
+    if not is_root():
+        raise HarnessError("building the base image needs root (debootstrap); or set SM_INIT_TEST_BASE_IMAGE")
+    if not shutil.which("debootstrap"):
+        log("debootstrap not found: installing it with apt")
+        apt_install(["debootstrap"])
+    cmd = ["debootstrap", "--variant=minbase", "--include=" + ",".join(DEBOOTSTRAP_INCLUDE)]
+    keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+    if not os.path.exists(keyring):
+        try:
+            apt_install(["debian-archive-keyring"])
+        except EngineUnavailable as e:
+            log("no Debian keyring (%s); debootstrap will try without" % e)
+    if os.path.exists(keyring):
+        cmd.append("--keyring=" + keyring)
+    mirror = debian_mirror()
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="rootfs-", dir=CACHE_DIR))
+    root = work / "root"
+    try:
+        log("debootstrap %s from %s (about a minute)" % (SUITE, mirror))
+        run(cmd + [SUITE, root, mirror], timeout=1800)
+        for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*", "var/log/*.log",
+                        "var/cache/debconf/*-old"):
+            for p in glob.glob(str(root / pattern)):
+                if os.path.isfile(p):
+                    os.unlink(p)
+        tmp = tarball.with_name(tarball.name + ".tmp")
+        run(["tar", "--numeric-owner", "-C", root, "-czf", tmp, "."], timeout=900)
+        os.replace(tmp, tarball)
+        log("rootfs tarball %s (%d MB)" % (tarball, tarball.stat().st_size // 2 ** 20))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ensure_base_image(client):
+    """The image to pass as BASE_IMAGE: SM_INIT_TEST_BASE_IMAGE, or sm-init-base:bookworm (built once)."""
+    import docker
+    if os.environ.get("SM_INIT_TEST_BASE_IMAGE"):
+        return os.environ["SM_INIT_TEST_BASE_IMAGE"]
+    with file_lock("base-image"):
+        try:
+            client.images.get(BASE_IMAGE)
+            return BASE_IMAGE
+        except docker.errors.ImageNotFound:
+            pass
+        tarball = _rootfs_tarball()
+        if not tarball.exists():
+            build_rootfs_tarball(tarball)
+        else:
+            log("reusing %s" % tarball)
+        log("docker import %s as %s" % (tarball.name, BASE_IMAGE))
+        client.api.import_image_from_file(
+            str(tarball), repository=BASE_REPO, tag=BASE_TAG,
+            changes=['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+                     'ENV LANG=C.UTF-8', 'CMD ["/bin/bash"]'])
+        client.images.get(BASE_IMAGE)
+        return BASE_IMAGE
+
+
+# --------------------------------------------------------------------------------------------------
+# example image
+
+def _python_tags(client, base_image):
+    """(python "X.Y", machine) inside the base image: the wheels must fit it, not the host."""
+    out = client.containers.run(
+        base_image, ["python3", "-c", "import platform,sys; print('%d.%d %s' % (sys.version_info[:2] + (platform.machine(),)))"],
+        remove=True, network_mode="none")
+    pyver, machine = out.decode().split()
+    return pyver, machine
+
+
+def download_dependency_wheels(dest, pyver, machine):
+    """click + psutil wheels for the container's python, cached so later runs need no index."""
+    cache = CACHE_DIR / ("wheels-cp%s-%s" % (pyver.replace(".", ""), machine))
+    if not list(cache.glob("click-*.whl")) or not list(cache.glob("psutil-*.whl")):
+        cache.mkdir(parents=True, exist_ok=True)
+        run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-d", cache,
+             "--only-binary=:all:", "--python-version", pyver, "--implementation", "cp",
+             "--platform", "manylinux2014_%s" % machine, "--platform", "manylinux_2_17_%s" % machine,
+             "--platform", "manylinux2010_%s" % machine, "--platform", "manylinux_2_12_%s" % machine,
+             "--platform", "manylinux_2_28_%s" % machine, "--platform", "linux_%s" % machine,
+             "click", "psutil"], timeout=600)
+    for whl in cache.glob("*.whl"):
+        shutil.copy2(whl, dest)
+
+
+def build_sm_init_wheel(dest):
+    cmd = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "-w", dest, REPO_ROOT]
+    try:
+        run(cmd, timeout=600)
+    except HarnessError as e:
+        log("pip wheel with build isolation failed, retrying without: %s" % str(e).splitlines()[0])
+        run(cmd[:4] + ["--no-build-isolation"] + cmd[4:], timeout=600)
+    wheels = list(Path(dest).glob("sm_init-*.whl")) + list(Path(dest).glob("sm-init-*.whl"))
+    if not wheels:
+        raise HarnessError("pip wheel made no sm-init wheel in %s: %s" % (dest, os.listdir(dest)))
+    return wheels[0]
+
+
+def make_build_context(ctx, client, base_image):
+    """Dockerfile.example + examples/ + wheels/ (sm-init, click, psutil)."""
+    ctx = Path(ctx)
+    shutil.copy2(REPO_ROOT / "Dockerfile.example", ctx / "Dockerfile.example")
+    shutil.copytree(REPO_ROOT / "examples", ctx / "examples",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.whl"))
+    wheels = ctx / "wheels"
+    wheels.mkdir()
+    build_sm_init_wheel(wheels)
+    pyver, machine = _python_tags(client, base_image)
+    download_dependency_wheels(wheels, pyver, machine)
+    log("build context wheels: %s" % ", ".join(sorted(os.listdir(wheels))))
+    return ctx
+
+
+def build_example_image(client, base_image, tag=EXAMPLE_IMAGE):
+    import docker
+    with tempfile.TemporaryDirectory(prefix="sm-init-ctx-") as ctx:
+        make_build_context(ctx, client, base_image)
+        buildargs = {"BASE_IMAGE": base_image, "SM_INIT_WHEELS": "wheels"}
+        log("docker build -f Dockerfile.example %s -t %s"
+            % (" ".join("--build-arg %s=%s" % kv for kv in buildargs.items()), tag))
+        t0 = time.monotonic()
+        try:
+            image, _ = client.images.build(path=ctx, dockerfile="Dockerfile.example", tag=tag,
+                                           buildargs=buildargs, rm=True, forcerm=True, pull=False)
+        except docker.errors.BuildError as e:
+            lines = "".join(chunk.get("stream", "") or chunk.get("error", "") for chunk in e.build_log)
+            raise HarnessError("docker build failed: %s\n%s" % (e.msg, lines[-6000:]))
+        log("built %s in %.0fs" % (tag, time.monotonic() - t0))
+        return image
+
+
+class Harness:
+    """What the docker tests need: a client, the example image's tag, the network mode to use."""
+
+    def __init__(self):
+        self.client = None
+        self.image = None
+        self.base_image = None
+        self.network_mode = None
+        self.timings = {}
+
+    def setup(self):
+        t0 = time.monotonic()
+        self.client = get_engine()
+        self.network_mode = network_mode(self.client)
+        t1 = time.monotonic()
+        self.base_image = ensure_base_image(self.client)
+        t2 = time.monotonic()
+        build_example_image(self.client, self.base_image)
+        self.image = EXAMPLE_IMAGE
+        t3 = time.monotonic()
+        self.timings = {"engine": t1 - t0, "base_image": t2 - t1, "example_image": t3 - t2}
+        log("ready: engine %.0fs, base image %.0fs, example image %.0fs, network %s"
+            % (t1 - t0, t2 - t1, t3 - t2, self.network_mode))
+        return self
+
+
+def main(argv):
+    client = get_engine()
+    info = client.version()
+    print(json.dumps({"engine": info.get("Version"), "api": info.get("ApiVersion"),
+                      "network_mode": network_mode(client)}))
+    if "--engine" in argv:
+        return 0
+    h = Harness().setup()
+    print(json.dumps({"image": h.image, "base_image": h.base_image, "timings": h.timings}))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (EngineUnavailable, HarnessError) as e:
+        print("docker_harness: error: %s" % e, file=sys.stderr)
+        sys.exit(1)
