@@ -1,0 +1,271 @@
+/*
+ * bchild: the measured-against process for bench.py. It is never what is
+ * measured: it only timestamps (CLOCK_MONOTONIC, the clock Python's
+ * time.monotonic_ns reads) and reports fixed-size records to a FIFO, so the
+ * harness can time the init that sits between it and the signal sender.
+ *
+ * Every record is 16 bytes (below PIPE_BUF, so writes from many processes
+ * sharing one FIFO never interleave): int32 kind, int32 pid, int64 value.
+ *
+ * Modes (argv[1]):
+ *   stamp CMD...                      put now in BENCH_T0 and exec CMD (the init)
+ *   wait FIFO GOFIFO                  READY, wait for a byte on GOFIFO, EXIT, _exit
+ *   serve FIFO                        READY, then stamp every SIGUSR1; exit on SIGTERM
+ *   tree FIFO TAG WORKERS LOADERS SETSID_EVERY IGNORE
+ *                                     a process tree; every member says READY and
+ *                                     on SIGTERM says TERM and exits (IGNORE=1:
+ *                                     the main process ignores SIGTERM instead)
+ *   reap FIFO ORPHANS WAVE TIMEOUT_MS  make ORPHANS orphans in waves, then watch
+ *                                     the reaper's children list drain
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    REC_READY = 1,      /* value: ns from BENCH_T0 to main(), or -1 */
+    REC_USR1 = 2,       /* value: receipt time */
+    REC_TERM = 3,       /* value: receipt time */
+    REC_EXIT = 4,       /* value: time just before _exit */
+    REC_REAP_TOTAL = 5, /* value: first fork -> all orphans reaped (ns), -1 on timeout */
+    REC_REAP_DRAIN = 6, /* value: last orphan made -> all reaped (ns), -1 on timeout */
+    REC_REAP_LEFT = 7,  /* value: orphans still unreaped at the end */
+};
+
+struct record {
+    int32_t kind;
+    int32_t pid;
+    int64_t value;
+};
+
+static int out_fd = -1;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Async-signal-safe: a single write(2) of 16 bytes. */
+static void emit(int32_t kind, int64_t value)
+{
+    struct record r = {kind, (int32_t)getpid(), value};
+    ssize_t n;
+    do {
+        n = write(out_fd, &r, sizeof r);
+    } while (n < 0 && errno == EINTR);
+}
+
+static void open_out(const char *path)
+{
+    out_fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (out_fd < 0) {
+        perror("bchild: open fifo");
+        _exit(99);
+    }
+}
+
+static int64_t startup_ns(int64_t t_main)
+{
+    const char *t0 = getenv("BENCH_T0");
+    return t0 ? t_main - strtoll(t0, NULL, 10) : -1;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    emit(REC_USR1, now_ns());
+}
+
+static void on_term(int sig)
+{
+    (void)sig;
+    emit(REC_TERM, now_ns());
+    _exit(0);
+}
+
+static void handle(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
+/* An init may hand us a blocked or ignored signal set; start clean. */
+static void clean_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            signal(s, SIG_DFL);
+}
+
+static void pause_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+static int mode_stamp(char **argv)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)now_ns());
+    setenv("BENCH_T0", buf, 1);
+    execvp(argv[0], argv);
+    perror("bchild: exec");
+    return 127;
+}
+
+static int mode_wait(const char *fifo, const char *gofifo)
+{
+    int64_t t_main = now_ns();
+    clean_signals();
+    open_out(fifo);
+    /* O_NONBLOCK so the open does not wait for the writer; poll then waits
+     * (a FIFO reports no HUP until a writer has come and gone). */
+    int go = open(gofifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    emit(REC_READY, startup_ns(t_main));
+    struct pollfd p = {go, POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    emit(REC_EXIT, now_ns());
+    _exit(0);
+}
+
+static int mode_serve(const char *fifo)
+{
+    int64_t t_main = now_ns();
+    clean_signals();
+    open_out(fifo);
+    handle(SIGUSR1, on_usr1);
+    handle(SIGTERM, on_term);
+    emit(REC_READY, startup_ns(t_main));
+    pause_forever();
+    return 0;
+}
+
+static int mode_tree(const char *fifo, int workers, int loaders, int setsid_every, int ignore)
+{
+    int64_t t_main = now_ns();
+    clean_signals();
+    open_out(fifo);
+    handle(SIGTERM, on_term);
+    for (int w = 0; w < workers; w++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("bchild: fork worker");
+            continue;
+        }
+        if (pid > 0)
+            continue;
+        if (setsid_every > 0 && w % setsid_every == 0)
+            setsid();
+        for (int l = 0; l < loaders; l++) {
+            pid_t lp = fork();
+            if (lp == 0) {
+                emit(REC_READY, -1);
+                pause_forever();
+            }
+        }
+        emit(REC_READY, -1);
+        pause_forever();
+    }
+    if (ignore)
+        signal(SIGTERM, SIG_IGN);
+    emit(REC_READY, startup_ns(t_main));
+    pause_forever();
+    return 0;
+}
+
+/* Children of our reaper (or of ourselves when we are PID 1 with no init),
+ * zombies included: /proc/PID/task/TID/children lists a child until its
+ * parent reaps it. Returns -1 when the list cannot be read. */
+static long count_children(pid_t reaper)
+{
+    static char buf[1 << 20];
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", reaper, reaper);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    long count = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            count += buf[i] == ' ';
+    close(fd);
+    return count;
+}
+
+static int mode_reap(const char *fifo, int orphans, int wave, int timeout_ms)
+{
+    clean_signals();
+    open_out(fifo);
+    handle(SIGTERM, on_term);
+    /* As PID 1 with no init we are the reaper and never reap: the floor. */
+    pid_t reaper = getpid() == 1 ? 1 : getppid();
+    long baseline = reaper == 1 && getpid() == 1 ? 0 : 1;
+    emit(REC_READY, -1);
+
+    int64_t t_first = now_ns();
+    for (int made = 0; made < orphans; made += wave) {
+        pid_t spawner = fork();
+        if (spawner == 0) {
+            int n = orphans - made < wave ? orphans - made : wave;
+            for (int i = 0; i < n; i++)
+                if (fork() == 0)
+                    _exit(0);
+            _exit(0); /* our children become the reaper's orphans */
+        }
+        if (spawner > 0)
+            while (waitpid(spawner, NULL, 0) < 0 && errno == EINTR)
+                ;
+    }
+    int64_t t_last = now_ns();
+    int64_t deadline = t_last + (int64_t)timeout_ms * 1000000;
+    long left;
+    for (;;) {
+        left = count_children(reaper) - baseline;
+        if (left <= 0 || now_ns() > deadline)
+            break;
+        struct timespec nap = {0, 500000};
+        nanosleep(&nap, NULL);
+    }
+    int64_t t_done = now_ns();
+    emit(REC_REAP_TOTAL, left <= 0 ? t_done - t_first : -1);
+    emit(REC_REAP_DRAIN, left <= 0 ? t_done - t_last : -1);
+    emit(REC_REAP_LEFT, left < 0 ? 0 : left);
+    pause_forever();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "stamp") == 0)
+        return mode_stamp(argv + 2);
+    if (argc == 4 && strcmp(argv[1], "wait") == 0)
+        return mode_wait(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "serve") == 0)
+        return mode_serve(argv[2]);
+    if (argc == 8 && strcmp(argv[1], "tree") == 0)
+        return mode_tree(argv[2], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+    if (argc == 6 && strcmp(argv[1], "reap") == 0)
+        return mode_reap(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    fprintf(stderr, "usage: see the comment at the top of bchild.c\n");
+    return 2;
+}

@@ -1,0 +1,866 @@
+"""Side-by-side benchmark of sm-init against tini, dumb-init, catatonit and no init.
+
+Run it through ``bench/run`` (installs the anchors, compiles the child, makes the
+chart venv). Must run as root: every trial that matters runs the init as PID 1 of
+a fresh PID namespace (``unshare --pid --fork --mount-proc``), as in a container.
+
+Method
+------
+The process under every init is ``bchild`` (bchild.c), a static C program that
+only timestamps with CLOCK_MONOTONIC and writes 16-byte records to a per-run
+FIFO. CLOCK_MONOTONIC is shared with this harness (``time.monotonic_ns``), so
+"harness sent at t0" and "child received at t1" are on one clock and the child
+costs the same under every init.
+
+1. Signal latency: ``kill(init, SIGUSR1)`` -> the child's handler. One sample at
+   a time, a random 0.5-1.5 ms gap, 2 warm-up samples per batch dropped.
+2. Stop time: SIGTERM to the init -> the init's exit (seen through a pidfd), for
+   (a) a child that exits at once, (b) main + 8 workers x 8 loaders = 73
+   processes, (c) the same where every other worker called setsid, (d) a child
+   that ignores SIGTERM. sm-init runs with --stop-timeout 2; a C init that has
+   not exited after the cap is recorded as "no exit" (docker would SIGKILL it).
+   Each member of a tree reports SIGTERM before exiting, so "warned" counts the
+   processes that got a chance to clean up. Both as PID 1 (where the kernel
+   SIGKILLs whatever is left when the init exits, so nothing can survive) and in
+   subreaper mode (init not PID 1: tini -s, catatonit's automatic subreaper),
+   where leftovers really survive: "alive after" counts tree members still alive
+   100 ms after the init's exit, found in /proc by the run's FIFO path in argv.
+3. Reaping: the child makes 10,000 orphans (waves of 100: a spawner forks 100
+   children that exit at once, then exits itself) and watches the init's
+   /proc/.../children list, zombies included, drain.
+4. Startup: ``bchild stamp`` puts CLOCK_MONOTONIC in BENCH_T0 and execs the
+   init; the child's main() subtracts it. The same run gives "exit lag": the
+   child's last timestamp before _exit -> the init's exit.
+5. Memory and idle: VmHWM of the init, the maximum over every run; context
+   switches (voluntary + involuntary, all threads) over an idle window.
+
+Every batch is interleaved: each round runs every init once, in a shuffled
+order, so slow drift on a noisy shared machine hits all inits alike.
+
+Why ratios
+----------
+Absolute microseconds move with the machine, the kernel and the neighbours; the
+ratio to tini measured in the same run, same minutes, same cores, does not move
+much. The targets of issue 5 are stated as ratios to tini where they compare,
+and as absolute figures only where a user feels the absolute (startup, RSS).
+"""
+
+import argparse
+import collections
+import ctypes
+import datetime
+import json
+import os
+import platform
+import random
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+READY, USR1, TERM, EXIT, REAP_TOTAL, REAP_DRAIN, REAP_LEFT = range(1, 8)
+RECORD = struct.Struct("=iiq")
+PR_SET_CHILD_SUBREAPER = 36
+
+# Scenario -> (workers, loaders per worker, setsid every Nth worker, main ignores TERM)
+STOP_SCENARIOS = {
+    "a": ("child exits at once", (0, 0, 0, 0)),
+    "b": ("73-process tree", (8, 8, 0, 0)),
+    "c": ("tree, 4 workers setsid", (8, 8, 2, 0)),
+    "d": ("child ignores SIGTERM", (0, 0, 0, 1)),
+}
+SM_INIT_STOP_TIMEOUT = 2
+
+
+# ---------------------------------------------------------------------------
+# The inits
+
+
+@dataclass(frozen=True)
+class Init:
+    name: str
+    pid1_argv: tuple
+    subreaper_argv: tuple
+    stop_args: tuple = ()
+
+    def argv(self, pid1, stopping=False):
+        base = self.pid1_argv if pid1 else self.subreaper_argv
+        if not base:
+            return []
+        return [base[0], *(self.stop_args if stopping else ()), *base[1:]]
+
+
+def find_inits(sm_init_path):
+    inits = []
+    if sm_init_path:
+        inits.append(Init("sm-init", (sm_init_path, "--"), (sm_init_path, "--"),
+                          ("--stop-timeout", str(SM_INIT_STOP_TIMEOUT))))
+    inits += [
+        Init("tini", ("/usr/bin/tini", "--"), ("/usr/bin/tini", "-s", "--")),
+        Init("tini -g", ("/usr/bin/tini", "-g", "--"), ("/usr/bin/tini", "-s", "-g", "--")),
+        Init("dumb-init", ("/usr/bin/dumb-init", "--"), ("/usr/bin/dumb-init", "--")),
+        Init("catatonit", ("/usr/bin/catatonit", "--"), ("/usr/bin/catatonit", "--")),
+        Init("no init", (), ()),
+    ]
+    return inits
+
+
+def init_version(init):
+    if not init.pid1_argv:
+        return "-"
+    exe = init.pid1_argv[0]
+    for args in (["--version"], ["-V"]):
+        try:
+            out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        text = (out.stdout + out.stderr).strip().splitlines()
+        if out.returncode == 0 and text:
+            return text[0]
+    return "unknown"
+
+
+# ---------------------------------------------------------------------------
+# Plumbing: the FIFO the child reports on, and one init + child running
+
+
+class Records:
+    """The non-blocking read end of a run's FIFO, parsed into records by kind."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        os.mkfifo(self.path)
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        self.poller = select.poll()
+        self.poller.register(self.fd, select.POLLIN)
+        self.buf = b""
+        self.by_kind = collections.defaultdict(list)
+
+    def pump(self, timeout_s):
+        if not self.poller.poll(max(0, int(timeout_s * 1000))):
+            return
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not data:  # every writer gone: poll would spin on HUP
+            time.sleep(0.001)
+            return
+        self.buf += data
+        whole = len(self.buf) - len(self.buf) % RECORD.size
+        for kind, pid, value in RECORD.iter_unpack(self.buf[:whole]):
+            self.by_kind[kind].append((pid, value))
+        self.buf = self.buf[whole:]
+
+    def wait(self, kind, count, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while len(self.by_kind[kind]) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{len(self.by_kind[kind])}/{count} records of kind {kind}")
+            self.pump(min(left, 0.2))
+        return self.by_kind[kind]
+
+    def drain(self):
+        for _ in range(1000):
+            before = sum(map(len, self.by_kind.values()))
+            self.pump(0)
+            if sum(map(len, self.by_kind.values())) == before:
+                return
+
+    def close(self):
+        os.close(self.fd)
+        os.unlink(self.path)
+
+
+def children_of(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def proc_status(pid):
+    """Fields of /proc/PID/status, context switches summed over threads."""
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        switches = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.split(":")[0].endswith("ctxt_switches"):
+                        switches += int(line.split()[-1])
+        fields["switches"] = switches
+    except OSError:
+        pass
+    return fields
+
+
+def kib(fields, key):
+    value = fields.get(key, "")
+    return int(value.split()[0]) if value else None
+
+
+def cpu_ms(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rpartition(")")[2].split()
+        return (int(rest[11]) + int(rest[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return None
+
+
+class Bench:
+    """Shared state: paths, the child binary, logs, our live children."""
+
+    def __init__(self, bchild, out):
+        self.bchild = str(bchild)
+        self.out = out
+        self.tmp = Path(tempfile.mkdtemp(prefix="smbench-"))
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        self.logs = {}
+        self.live = set()
+        self.runs = 0
+        self.peak_kib = collections.defaultdict(int)
+
+    def log(self, init):
+        if init.name not in self.logs:
+            path = self.out / "logs" / (init.name.replace(" ", "_") + ".log")
+            self.logs[init.name] = open(path, "w")
+        return self.logs[init.name]
+
+    def note_memory(self, init, pid):
+        hwm = kib(proc_status(pid), "VmHWM")
+        if hwm:
+            self.peak_kib[init.name] = max(self.peak_kib[init.name], hwm)
+
+    def reap_strays(self):
+        """Orphans that fell to us (we are a subreaper) and are not a live Popen."""
+        for pid in children_of(os.getpid()):
+            if pid not in self.live:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+
+
+class Run:
+    """One init with one bchild under it; PID 1 of a new namespace when pid1."""
+
+    def __init__(self, bench, init, mode, args, pid1=True, stopping=False):
+        bench.runs += 1
+        self.bench, self.init, self.pid1 = bench, init, pid1
+        self.records = Records(bench.tmp / f"run{bench.runs}.fifo")
+        self.go_path = None
+        if mode == "wait":
+            self.go_path = str(bench.tmp / f"run{bench.runs}.go")
+            os.mkfifo(self.go_path)
+            args = [self.go_path, *args]
+        argv = ["unshare", "--pid", "--fork", "--mount-proc"] if pid1 else []
+        argv += [bench.bchild, "stamp", *init.argv(pid1, stopping),
+                 bench.bchild, mode, self.records.path, *map(str, args)]
+        log = bench.log(init)
+        log.write(f"--- run {bench.runs}: {' '.join(argv)}\n")
+        log.flush()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        bench.live.add(self.proc.pid)
+        self.pid = self.pidfd = None
+        self.exit_ns = None
+
+    def ready(self, count=1, timeout_s=30):
+        """Wait for COUNT ready records, then find the init and hold a pidfd to it."""
+        recs = self.records.wait(READY, count, timeout_s)
+        self.pid = self.proc.pid
+        if self.pid1:
+            deadline = time.monotonic() + 5
+            while not children_of(self.proc.pid):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no init under unshare")
+                time.sleep(0.001)
+            self.pid = children_of(self.proc.pid)[0]
+        self.pidfd = os.pidfd_open(self.pid)
+        return [value for _, value in recs if value >= 0]
+
+    def send(self, sig):
+        try:
+            signal.pidfd_send_signal(self.pidfd, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait_exit(self, timeout_s):
+        """True once the init has exited; records when the harness saw it."""
+        if self.exit_ns is not None:
+            return True
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        if poller.poll(max(0, int(timeout_s * 1000))):
+            self.exit_ns = time.monotonic_ns()
+            return True
+        return False
+
+    def go(self):
+        fd = os.open(self.go_path, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"g")
+        os.close(fd)
+
+    def survivors(self):
+        """Our tree members still alive (not zombies), wherever they were reparented."""
+        found = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+                if argv[0] != self.bench.bchild.encode() or self.records.path.encode() not in argv:
+                    continue
+                with open(f"/proc/{name}/stat") as f:
+                    state = f.read().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in "ZX":
+                found.append(int(name))
+        return found
+
+    def close(self, term_timeout_s=5):
+        """Stop the init if it still runs, then leave nothing of this run behind."""
+        if self.pidfd is not None and not self.wait_exit(0):
+            self.send(signal.SIGTERM)
+            if not self.wait_exit(term_timeout_s):
+                self.send(signal.SIGKILL)
+                self.wait_exit(5)
+        if self.pidfd is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.bench.live.discard(self.proc.pid)
+        for pid in self.survivors():
+            kill_if_ours(pid, self.bench.bchild, self.records.path)
+        deadline = time.monotonic() + 5
+        while self.survivors() and time.monotonic() < deadline:
+            self.bench.reap_strays()
+            time.sleep(0.01)
+        self.bench.reap_strays()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+        self.records.close()
+        if self.go_path:
+            os.unlink(self.go_path)
+
+
+def kill_if_ours(pid, bchild, tag):
+    """SIGKILL pid through a pidfd, after checking again that it is one of ours."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        if argv[0] == bchild.encode() and tag.encode() in argv:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def rounds(inits, n, rng):
+    """Yield (round, init) so each round runs every init once, shuffled."""
+    for r in range(n):
+        order = list(inits)
+        rng.shuffle(order)
+        for init in order:
+            yield r, init
+
+
+# ---------------------------------------------------------------------------
+# Measurements, one function each
+
+
+def measure_latency(bench, inits, n_rounds, per_round, rng):
+    """kill(init, SIGUSR1) -> child's handler timestamp, in microseconds."""
+    samples = {i.name: [] for i in inits}
+    lost = collections.Counter()
+    warmup = 2
+    for _, init in rounds(inits, n_rounds, rng):
+        run = Run(bench, init, "serve", [])
+        try:
+            run.ready()
+            time.sleep(0.05)
+            got = run.records.by_kind[USR1]
+            for k in range(per_round + warmup):
+                before = len(got)
+                t0 = time.monotonic_ns()
+                run.send(signal.SIGUSR1)
+                try:
+                    run.records.wait(USR1, before + 1, 1.0)
+                except TimeoutError:
+                    lost[init.name] += 1
+                    continue
+                if k >= warmup:
+                    samples[init.name].append((got[before][1] - t0) / 1000)
+                time.sleep(rng.uniform(0.0005, 0.0015))
+            bench.note_memory(init, run.pid)
+        finally:
+            run.close()
+    return samples, dict(lost)
+
+
+def measure_startup_and_exit(bench, inits, trials, rng):
+    """exec(init) -> child's main(), and child's _exit -> init's exit, in ms."""
+    startup = {i.name: [] for i in inits}
+    exit_lag = {i.name: [] for i in inits}
+    codes = {i.name: collections.Counter() for i in inits}
+    for _, init in rounds(inits, trials, rng):
+        run = Run(bench, init, "wait", [])
+        try:
+            startup[init.name] += [v / 1e6 for v in run.ready()]
+            run.go()
+            if run.wait_exit(10):
+                run.records.wait(EXIT, 1, 5)
+                child_exit = run.records.by_kind[EXIT][0][1]
+                exit_lag[init.name].append((run.exit_ns - child_exit) / 1e6)
+        finally:
+            run.close()
+            codes[init.name][run.proc.returncode] += 1
+    return startup, exit_lag, {k: dict(v) for k, v in codes.items()}
+
+
+def stop_once(bench, init, scenario, pid1, cap_s):
+    """One SIGTERM -> exit trial; returns a dict of what happened."""
+    workers, loaders, setsid_every, ignore = STOP_SCENARIOS[scenario][1]
+    members = 1 + workers + workers * loaders
+    run = Run(bench, init, "tree", ["tag", workers, loaders, setsid_every, ignore],
+              pid1=pid1, stopping=True)
+    try:
+        run.ready(members)
+        bench.note_memory(init, run.pid)
+        time.sleep(0.02)
+        t0 = time.monotonic_ns()
+        run.send(signal.SIGTERM)
+        exited = run.wait_exit(cap_s)
+        if not exited:
+            run.send(signal.SIGKILL)
+            run.wait_exit(5)
+        run.proc.wait(timeout=10)
+        time.sleep(0.1)
+        alive = len(run.survivors())
+        run.records.drain()
+        return {
+            "stop_ms": (run.exit_ns - t0) / 1e6 if exited else None,
+            "members": members,
+            "warned": len(run.records.by_kind[TERM]),
+            "alive_after": alive,
+            "exit_code": run.proc.returncode,
+        }
+    finally:
+        run.close()
+
+
+def measure_stop(bench, inits, trials, cap_s, rng):
+    """Every scenario, as PID 1 and in subreaper mode; trials interleaved."""
+    result = {mode: {s: {i.name: [] for i in inits} for s in STOP_SCENARIOS}
+              for mode in ("pid1", "subreaper")}
+    for _, init in rounds(inits, trials, rng):
+        for scenario in STOP_SCENARIOS:
+            for mode in ("pid1", "subreaper"):
+                trial = stop_once(bench, init, scenario, mode == "pid1", cap_s)
+                result[mode][scenario][init.name].append(trial)
+    return result
+
+
+def measure_reaping(bench, inits, trials, orphans, timeout_s, rng):
+    """10,000 orphans in waves of 100 -> all reaped; time, rate, zombies left."""
+    result = {i.name: [] for i in inits}
+    for _, init in rounds(inits, trials, rng):
+        # With no init the child is PID 1 and never reaps: waiting is pointless.
+        timeout = 1.0 if not init.pid1_argv else timeout_s
+        run = Run(bench, init, "reap", [orphans, 100, int(timeout * 1000)])
+        try:
+            run.ready()
+            cpu0 = cpu_ms(run.pid)
+            run.records.wait(REAP_LEFT, 1, timeout + 120)
+            bench.note_memory(init, run.pid)
+            total = run.records.by_kind[REAP_TOTAL][0][1]
+            drain = run.records.by_kind[REAP_DRAIN][0][1]
+            result[init.name].append({
+                "total_ms": total / 1e6 if total >= 0 else None,
+                "drain_ms": drain / 1e6 if drain >= 0 else None,
+                "left": run.records.by_kind[REAP_LEFT][0][1],
+                "init_cpu_ms": cpu_ms(run.pid) - cpu0 if cpu0 is not None else None,
+            })
+        finally:
+            run.close()
+    return result
+
+
+def measure_idle(bench, inits, window_s):
+    """All inits idle side by side: context switches per second, RSS."""
+    runs = [Run(bench, init, "serve", []) for init in inits]
+    result = {}
+    try:
+        for run in runs:
+            run.ready()
+        time.sleep(1.0)
+        before = {run.init.name: proc_status(run.pid) for run in runs}
+        time.sleep(window_s)
+        for run in runs:
+            after = proc_status(run.pid)
+            bench.note_memory(run.init, run.pid)
+            switches = after["switches"] - before[run.init.name]["switches"]
+            result[run.init.name] = {
+                "switches": switches,
+                "window_s": window_s,
+                "wakeups_per_s": switches / window_s,
+                "rss_kib": kib(after, "VmRSS"),
+                "threads": int(after.get("Threads", "1")),
+            }
+    finally:
+        for run in runs:
+            run.close()
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Summary, ratios, targets, output
+
+
+def percentile(values, q):
+    if not values:
+        return None
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def median(values):
+    return percentile(values, 50)
+
+
+def summarize(raw, inits, orphans):
+    """Rows of (key, label, unit, {init: value}, compare); None is shown as '-'.
+
+    compare is False for counts (warned, alive, zombies): a ratio of counts
+    against tini means nothing, the counts themselves are the result."""
+    names = [i.name for i in inits]
+    rows = []
+
+    def row(key, label, unit, fn, source, compare=True):
+        rows.append((key, label, unit, {n: fn(source[n]) for n in names if n in source}, compare))
+
+    lat = raw["latency_us"]
+    row("latency_p50_us", "signal latency p50", "us", lambda v: percentile(v, 50), lat)
+    row("latency_p99_us", "signal latency p99", "us", lambda v: percentile(v, 99), lat)
+    row("latency_max_us", "signal latency max", "us", lambda v: max(v) if v else None, lat)
+    row("startup_p50_ms", "startup p50 (exec -> child main)", "ms", median, raw["startup_ms"])
+    row("startup_max_ms", "startup max", "ms", lambda v: max(v) if v else None, raw["startup_ms"])
+    row("exit_lag_p50_ms", "exit after child's exit p50", "ms", median, raw["exit_lag_ms"])
+    for mode, where in (("pid1", "PID 1"), ("subreaper", "subreaper")):
+        for s, (label, _) in STOP_SCENARIOS.items():
+            trials = raw["stop"][mode][s]
+            row(f"stop_{mode}_{s}_ms", f"stop ({s}) {label}, {where}", "ms",
+                lambda t: median([x["stop_ms"] for x in t if x["stop_ms"] is not None])
+                if t and all(x["stop_ms"] is not None for x in t) else None, trials)
+            if STOP_SCENARIOS[s][1][0]:  # trees: how many were warned / survived
+                row(f"warned_{mode}_{s}", f"  warned by SIGTERM ({s}), {where}", "of 73",
+                    lambda t: max(x["warned"] for x in t) if t else None, trials, False)
+            if mode == "subreaper":
+                row(f"alive_{mode}_{s}", f"  alive after exit ({s}), {where}", "procs",
+                    lambda t: max(x["alive_after"] for x in t) if t else None, trials, False)
+    reap = raw["reap"]
+    row("reap_ms", f"reap {orphans} orphans, median", "ms",
+        lambda t: median([x["total_ms"] for x in t]) if t and all(x["total_ms"] for x in t) else None,
+        reap)
+    row("reap_rate", "reaping rate", "orphans/s",
+        lambda t: orphans / (median([x["total_ms"] for x in t]) / 1000)
+        if t and all(x["total_ms"] for x in t) else None, reap)
+    # With no init the "init" is the child itself, busy forking: no floor here.
+    row("reap_cpu_ms", "init CPU while reaping", "ms",
+        lambda t: median([x["init_cpu_ms"] for x in t]) if t else None,
+        {k: v for k, v in reap.items() if k != "no init"})
+    row("zombies_left", "zombies left", "procs", lambda t: max(x["left"] for x in t) if t else None,
+        reap, False)
+    row("peak_rss_mib", "peak RSS (VmHWM, max of all runs)", "MiB",
+        lambda k: k / 1024 if k else None, raw["peak_kib"])
+    row("idle_rss_mib", "idle RSS", "MiB",
+        lambda d: d["rss_kib"] / 1024 if d.get("rss_kib") else None, raw["idle"])
+    row("idle_wakeups_per_s", "idle wakeups", "/s", lambda d: d["wakeups_per_s"], raw["idle"])
+    return rows
+
+
+def ratios(rows, base="tini"):
+    out = {}
+    for key, _, _, values, compare in rows:
+        if compare:
+            b = values.get(base)
+            out[key] = {n: (v / b if v is not None and b else None) for n, v in values.items()}
+    return out
+
+
+def targets(rows, raw):
+    """Issue 5's targets for sm-init: a list of (met, text); met is None when not measured."""
+    v = {key: values for key, _, _, values, _ in rows}
+    sm, ti = "sm-init", "tini"
+    if not raw["config_has_sm_init"]:
+        return [(None, "sm-init was not measured (not installed)")]
+    out = []
+
+    def check(ok, text, *values):
+        out.append((None if any(x is None for x in values) else ok(), text))
+
+    def ratio(key, what, limit):
+        a, b = v[key].get(sm), v[key].get(ti)
+        r = a / b if a is not None and b else None
+        check(lambda: r <= limit, f"{what}: sm-init {fmt(a)} vs tini {fmt(b)} = "
+              f"{fmt(r)}x (target <= {limit}x)", a, b)
+
+    ratio("latency_p50_us", "signal latency p50 (us)", 1.2)
+    ratio("latency_p99_us", "signal latency p99 (us)", 1.0)
+    ratio("exit_lag_p50_ms", "exit after the main child's exit, p50 (ms)", 1.0)
+    a, b, left = v["reap_rate"].get(sm), v["reap_rate"].get(ti), v["zombies_left"].get(sm)
+    check(lambda: a >= b and left == 0, f"reaping rate: sm-init {fmt(a)}/s vs tini {fmt(b)}/s, "
+          f"zombies left {fmt(left)} (target >= tini, 0 left)", a, b, left)
+    st = v["startup_p50_ms"].get(sm)
+    check(lambda: st <= 40, f"startup p50: {fmt(st)} ms (target <= 40 ms)", st)
+    rss = v["peak_rss_mib"].get(sm)
+    check(lambda: rss <= 20, f"peak RSS: {fmt(rss)} MiB (target <= 20 MiB)", rss)
+    w = v["idle_wakeups_per_s"].get(sm)
+    check(lambda: w <= 0.2, f"idle wakeups: {fmt(w)}/s, tini {fmt(v['idle_wakeups_per_s'].get(ti))}/s "
+          f"(target: no periodic wakeups, <= 0.2/s)", w)
+    alive, slow = [], []
+    for mode in ("pid1", "subreaper"):
+        for s_ in STOP_SCENARIOS:
+            for x in raw["stop"][mode][s_].get(sm, []):
+                alive.append(x["alive_after"])
+                if x["stop_ms"] is None:
+                    slow.append(f"({s_}) {mode}")
+    worst = max(alive) if alive else None
+    check(lambda: worst == 0, f"processes alive after sm-init's exit, every stop scenario, PID 1 "
+          f"and subreaper: max {fmt(worst)} (target 0)", worst)
+    if slow:
+        out.append((False, "sm-init did not exit within the stop cap in: " + ", ".join(slow)))
+    return out
+
+
+def machine_info():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "loadavg_at_start": os.getloadavg()[0],
+    }
+
+
+def fmt(value):
+    if value is None:
+        return "-"
+    if isinstance(value, int) or abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def markdown(results, rows, verdicts, inits, command):
+    m = results["machine"]
+    names = [i.name for i in inits]
+    has_sm = "sm-init" in names
+    lines = [
+        "# sm-init bench results",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, kernel {m['kernel']}, Python {m['python']}, "
+        f"{m['date']}, load {m['loadavg_at_start']:.2f} at start.",
+        f"Command: `{command}`. Versions: "
+        + "; ".join(f"{n}: {results['versions'][n]}" for n in names if n != "no init") + ".",
+        "",
+        "Method: see the docstring of bench/bench.py. Every init runs as PID 1 of a fresh PID "
+        "namespace unless the row says subreaper; sm-init runs with "
+        f"--stop-timeout {SM_INIT_STOP_TIMEOUT} in the stop rows; '-' in a stop row means the "
+        f"init did not exit within {results['config']['stop_cap_s']} s of SIGTERM (docker "
+        "would SIGKILL it). \"warned\" = tree members that ran their SIGTERM handler before they "
+        "died (out of 73); \"alive after\" = tree members alive 100 ms after the init exited.",
+        "",
+        "| metric | unit | " + " | ".join(names) + (" | sm-init / tini |" if has_sm else ""),
+        "|---|---|" + "---:|" * len(names) + ("---:|" if has_sm else ""),
+    ]
+    rat = results["ratios_vs_tini"]
+    for key, label, unit, values, _ in rows:
+        cells = [fmt(values.get(n)) for n in names]
+        line = f"| {label} | {unit} | " + " | ".join(cells) + " |"
+        if has_sm:
+            r = rat.get(key, {}).get("sm-init")
+            line += f" {r:.2f}x |" if r is not None else " - |"
+        lines.append(line)
+    lines += ["", "## Targets (issue 5)", ""]
+    for met, text in verdicts:
+        tag = "met" if met else ("not measured" if met is None else "MISSED")
+        lines.append(f"- **{tag}**: {text}")
+    lost = results["raw"].get("latency_lost")
+    if lost:
+        lines += ["", f"Signals lost (no receipt within 1 s): {lost}"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def chart(samples, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench: matplotlib not available, no chart", file=sys.stderr)
+        return False
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, values in samples.items():
+        if not values:
+            continue
+        s = sorted(values)
+        ax1.plot(s, [(i + 1) / len(s) for i in range(len(s))], label=name, lw=1.5)
+    ax1.set_xscale("log")
+    ax1.set_xlabel("kill(init, SIGUSR1) -> child's handler (us, log)")
+    ax1.set_ylabel("fraction of samples")
+    ax1.set_title("Signal forwarding latency, CDF")
+    ax1.grid(True, which="both", alpha=0.3)
+    ax1.legend()
+    names = [n for n, v in samples.items() if v]
+    ax2.boxplot([samples[n] for n in names], showfliers=False)
+    ax2.set_xticks(range(1, len(names) + 1), names, rotation=20)
+    ax2.set_ylabel("us")
+    ax2.set_title("p0-p100 without outliers")
+    ax2.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bchild", required=True, help="the compiled bench/bchild.c")
+    parser.add_argument("--sm-init", default=None, help="sm-init executable (default: repo .venv)")
+    parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
+    parser.add_argument("--out", default=str(HERE / "out"))
+    parser.add_argument("--only", default="", help="comma list: latency,startup,stop,reap,idle")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (unshare --pid, and signals to namespace inits)")
+    sm_init = args.sm_init
+    if sm_init is None:
+        sm_init = str(REPO / ".venv" / "bin" / "sm-init")
+        if not os.access(sm_init, os.X_OK):
+            sm_init = shutil.which("sm-init")
+    if sm_init and not os.access(sm_init, os.X_OK):
+        sys.exit(f"bench: {sm_init} is not executable")
+    if not sm_init:
+        print("bench: sm-init not found, measuring the others only", file=sys.stderr)
+    inits = find_inits(sm_init)
+
+    q = args.quick
+    cfg = {
+        "quick": q,
+        "latency_rounds": 2 if q else 12,
+        "latency_per_round": 50 if q else 100,
+        "startup_trials": 5 if q else 20,
+        "stop_trials": 1 if q else 3,
+        "stop_cap_s": 3,
+        "reap_trials": 1 if q else 3,
+        "orphans": 10000,
+        "reap_timeout_s": 30,
+        "idle_window_s": 3 if q else 10,
+        "sm_init": sm_init,
+        "seed": args.seed,
+    }
+    only = set(filter(None, args.only.split(","))) or {"latency", "startup", "stop", "reap", "idle"}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    rng = random.Random(args.seed)
+    bench = Bench(args.bchild, out)
+
+    results = {"machine": machine_info(), "config": cfg,
+               "versions": {i.name: init_version(i) for i in inits}}
+    raw = results["raw"] = {"latency_us": {}, "startup_ms": {}, "exit_lag_ms": {},
+                            "stop": {m: {s: {} for s in STOP_SCENARIOS} for m in ("pid1", "subreaper")},
+                            "reap": {}, "idle": {}}
+    started = time.monotonic()
+
+    def step(name):
+        print(f"bench: {name} ... ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    if "latency" in only:
+        step("signal latency")
+        raw["latency_us"], raw["latency_lost"] = measure_latency(
+            bench, inits, cfg["latency_rounds"], cfg["latency_per_round"], rng)
+    if "startup" in only:
+        step("startup and exit lag")
+        raw["startup_ms"], raw["exit_lag_ms"], raw["startup_exit_codes"] = \
+            measure_startup_and_exit(bench, inits, cfg["startup_trials"], rng)
+    if "stop" in only:
+        step("stop time")
+        raw["stop"] = measure_stop(bench, inits, cfg["stop_trials"], cfg["stop_cap_s"], rng)
+    if "reap" in only:
+        step("reaping")
+        raw["reap"] = measure_reaping(bench, inits, cfg["reap_trials"], cfg["orphans"],
+                                      cfg["reap_timeout_s"], rng)
+    if "idle" in only:
+        step("idle cost")
+        raw["idle"] = measure_idle(bench, inits, cfg["idle_window_s"])
+    raw["peak_kib"] = dict(bench.peak_kib)
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+
+    rows = summarize(raw, inits, cfg["orphans"])
+    results["summary"] = {key: values for key, _, _, values, _ in rows}
+    results["ratios_vs_tini"] = ratios(rows)
+    raw["config_has_sm_init"] = bool(sm_init)
+    verdicts = targets(rows, raw)
+    results["targets"] = [{"met": met, "text": text} for met, text in verdicts]
+    command = args.command + (" --quick" if q else "")
+
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    md = markdown(results, rows, verdicts, inits, command)
+    (out / "results.md").write_text(md)
+    if not q and only == {"latency", "startup", "stop", "reap", "idle"}:
+        (HERE / "RESULTS.md").write_text(md)
+    if raw["latency_us"]:
+        chart(raw["latency_us"], out / "latency.png")
+    print(md)
+    print(f"bench: done in {results['elapsed_s']} s; results in {out}", file=sys.stderr)
+    shutil.rmtree(bench.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
