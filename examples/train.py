@@ -63,11 +63,18 @@ def save_checkpoint(step, state, final=False):
     log("checkpoint %s%s" % (path, " (final)" if final else ""))
 
 
+def default_signals():
+    """In a forked child: drop the trainer's handlers (a group signal reaches the children too)."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def spawn_orphan(seconds):
     """Double fork: the grandchild is reparented to PID 1 and exits later as PID 1's zombie."""
     pid = os.fork()
     if pid == 0:
         try:
+            default_signals()
             if os.fork() == 0:
                 time.sleep(seconds)
             os._exit(0)
@@ -80,6 +87,7 @@ def spawn_daemon():
     pid = os.fork()
     if pid == 0:
         try:
+            default_signals()
             os.setsid()
             if os.fork() == 0:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)

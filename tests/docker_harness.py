@@ -482,3 +482,65 @@ if __name__ == "__main__":
     except (EngineUnavailable, HarnessError) as e:
         print("docker_harness: error: %s" % e, file=sys.stderr)
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers for the tests
+
+def make_ml_root(root, hyperparameters=None, channels=("training",), current_host="algo-1"):
+    """A SageMaker /opt/ml layout under root (to bind-mount at /opt/ml); returns root as a Path."""
+    root = Path(root)
+    config = root / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    for sub in ("model", "output/data", "checkpoints"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for channel in channels:
+        (root / "input" / "data" / channel).mkdir(parents=True, exist_ok=True)
+        (root / "input" / "data" / channel / "part-0.csv").write_text("1,2,3\n")
+    # SageMaker passes every hyperparameter value as a string.
+    hp = {k: str(v) for k, v in (hyperparameters or {}).items()}
+    (config / "hyperparameters.json").write_text(json.dumps(hp))
+    (config / "inputdataconfig.json").write_text(json.dumps(
+        {c: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+         for c in channels}))
+    (config / "resourceconfig.json").write_text(json.dumps(
+        {"current_host": current_host, "hosts": [current_host], "network_interface_name": "eth0"}))
+    return root
+
+
+def container_logs(container):
+    return container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+
+
+def wait_for_log(container, pattern, timeout=60.0, poll=0.2):
+    """Wait until a line of the container's output matches pattern (regex); return the match.
+
+    Fails at once if the container exits before the line shows up."""
+    rx = re.compile(pattern, re.M)
+    deadline = time.monotonic() + timeout
+    while True:
+        text = container_logs(container)
+        m = rx.search(text)
+        if m:
+            return m
+        container.reload()
+        if container.status in ("exited", "dead"):
+            raise AssertionError("container exited (code %s) before a line matched %r; output:\n%s"
+                                 % (container.attrs["State"].get("ExitCode"), pattern, text))
+        if time.monotonic() > deadline:
+            raise AssertionError("no line matched %r within %ss; output:\n%s" % (pattern, timeout, text))
+        time.sleep(poll)
+
+
+def wait_exit(container, timeout=60):
+    """The container's exit code; fails when it is still running after timeout seconds."""
+    try:
+        result = container.wait(timeout=timeout)
+    except Exception as e:  # requests' ReadTimeout / ConnectionError
+        raise AssertionError("container still running after %ss (%s); output:\n%s"
+                             % (timeout, type(e).__name__, container_logs(container)))
+    return result["StatusCode"]
+
+
+def sm_init_lines(text):
+    return [line for line in text.splitlines() if line.startswith("sm-init: ")]
