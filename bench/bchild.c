@@ -17,6 +17,8 @@
  *                                     the main process ignores SIGTERM instead)
  *   reap FIFO ORPHANS WAVE TIMEOUT_MS  make ORPHANS orphans in waves, then watch
  *                                     the reaper's children list drain
+ *   burst FIFO ORPHANS TIMEOUT_MS     hand ORPHANS live orphans to the reaper, then
+ *                                     SIGKILL them all at once and watch them drain
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +42,7 @@ enum {
     REC_REAP_TOTAL = 5, /* value: first fork -> all orphans reaped (ns), -1 on timeout */
     REC_REAP_DRAIN = 6, /* value: last orphan made -> all reaped (ns), -1 on timeout */
     REC_REAP_LEFT = 7,  /* value: orphans still unreaped at the end */
+    REC_BURST = 8,      /* value: SIGKILL of all orphans -> all reaped (ns), -1 on timeout */
 };
 
 struct record {
@@ -212,6 +215,8 @@ static long count_children(pid_t reaper)
     return count;
 }
 
+static long wait_drained(pid_t reaper, long baseline, int64_t deadline);
+
 static int mode_reap(const char *fifo, int orphans, int wave, int timeout_ms)
 {
     clean_signals();
@@ -237,19 +242,55 @@ static int mode_reap(const char *fifo, int orphans, int wave, int timeout_ms)
                 ;
     }
     int64_t t_last = now_ns();
-    int64_t deadline = t_last + (int64_t)timeout_ms * 1000000;
-    long left;
+    long left = wait_drained(reaper, baseline, t_last + (int64_t)timeout_ms * 1000000);
+    int64_t t_done = now_ns();
+    emit(REC_REAP_TOTAL, left == 0 ? t_done - t_first : -1);
+    emit(REC_REAP_DRAIN, left == 0 ? t_done - t_last : -1);
+    emit(REC_REAP_LEFT, left);
+    pause_forever();
+    return 0;
+}
+
+/* Poll the reaper's children list until only `baseline` remain or the deadline passes. */
+static long wait_drained(pid_t reaper, long baseline, int64_t deadline)
+{
     for (;;) {
-        left = count_children(reaper) - baseline;
+        long left = count_children(reaper) - baseline;
         if (left <= 0 || now_ns() > deadline)
-            break;
+            return left < 0 ? 0 : left;
         struct timespec nap = {0, 500000};
         nanosleep(&nap, NULL);
     }
-    int64_t t_done = now_ns();
-    emit(REC_REAP_TOTAL, left <= 0 ? t_done - t_first : -1);
-    emit(REC_REAP_DRAIN, left <= 0 ? t_done - t_last : -1);
-    emit(REC_REAP_LEFT, left < 0 ? 0 : left);
+}
+
+/* Reaping alone, without fork time in the figure: the orphans already belong to
+ * the reaper, alive, in one process group; one kill(-pgid, SIGKILL) makes
+ * them all zombies at once. */
+static int mode_burst(const char *fifo, int orphans, int timeout_ms)
+{
+    clean_signals();
+    open_out(fifo);
+    handle(SIGTERM, on_term);
+    pid_t reaper = getpid() == 1 ? 1 : getppid();
+    long baseline = getpid() == 1 ? 0 : 1;
+    pid_t spawner = fork();
+    if (spawner == 0) {
+        setpgid(0, 0);
+        for (int i = 0; i < orphans; i++)
+            if (fork() == 0)
+                pause_forever();
+        _exit(0);
+    }
+    /* The kernel reparents the spawner's children as it exits, before its
+     * parent can reap it: past this wait every orphan is the reaper's. */
+    while (waitpid(spawner, NULL, 0) < 0 && errno == EINTR)
+        ;
+    emit(REC_READY, -1);
+    int64_t t0 = now_ns();
+    kill(-spawner, SIGKILL);
+    long left = wait_drained(reaper, baseline, t0 + (int64_t)timeout_ms * 1000000);
+    emit(REC_BURST, left == 0 ? now_ns() - t0 : -1);
+    emit(REC_REAP_LEFT, left);
     pause_forever();
     return 0;
 }
@@ -264,6 +305,8 @@ int main(int argc, char **argv)
         return mode_serve(argv[2]);
     if (argc == 8 && strcmp(argv[1], "tree") == 0)
         return mode_tree(argv[2], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+    if (argc == 5 && strcmp(argv[1], "burst") == 0)
+        return mode_burst(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc == 6 && strcmp(argv[1], "reap") == 0)
         return mode_reap(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: see the comment at the top of bchild.c\n");
