@@ -1,0 +1,30 @@
+"""Reaping: collect every child that has exited, whoever started it.
+
+As PID 1, or as a child subreaper, every orphan of the tree becomes sm-init's child, so "no child
+left" (ECHILD) means no process of the tree is left: the loop needs no process table scan for it.
+"""
+
+import ctypes
+import os
+from typing import List, Tuple
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def reap_children() -> Tuple[List[Tuple[int, int]], bool]:
+    """([(pid, wait status), ...] of every exited child, whether any child is still there)."""
+    exited = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return exited, False
+        if pid == 0:
+            return exited, True
+        exited.append((pid, status))
+
+
+def become_subreaper() -> bool:
+    """Orphans of our tree come to us instead of to the real init. False if the kernel refused."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0

@@ -1,0 +1,177 @@
+"""The supervisor: tini's main, in Python.
+
+    block signals -> become subreaper -> spawn the main child -> loop -> exit
+
+One thread. Every signal stays blocked and is taken with sigtimedwait, whose timeout is the next
+deadline of the stop plan: nothing else sleeps and nothing polls. Each wakeup forwards the signal
+first (latency), then reaps, then lets ``stopplan.advance`` decide; this module only performs
+what was decided.
+"""
+
+import os
+import signal
+import time
+from typing import NoReturn, Optional
+
+from . import hooks, log, reap, sagemaker, signals, spawn, stopplan, sweep
+from .config import Config
+from .stopplan import Exit, Facts, Forward, Log, Phase, RunHooks, State, Sweep
+
+INTERNAL_ERROR = 70
+
+
+def run(config: Config) -> NoReturn:
+    """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
+    log.set_level(config.verbosity)
+    signals.block_all()
+    pid1 = os.getpid() == 1
+    if not pid1 and not reap.become_subreaper():
+        log.warning("cannot register as child subreaper: orphans of the tree go to the real init")
+    supervisor = Supervisor(config, pid1)
+    try:
+        code = supervisor.start()
+        if code is None:
+            code = supervisor.loop()
+    except BaseException as exc:  # PID 1 must never die by accident
+        code = supervisor.fail(exc)
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    # os._exit: no interpreter teardown (milliseconds in the stop-time budget), no atexit surprises.
+    os._exit(code)
+
+
+class Supervisor:
+    def __init__(self, config: Config, pid1: bool):
+        self.config = config
+        self.pid1 = pid1
+        self.main_pid = 0
+        self.state = State()
+        self.hooks: Optional[hooks.HookRunner] = None
+        self.killed = 0
+        self.memory = sagemaker.current_memory_cgroup() if config.mode == "train" else None
+        self.oom_baseline = sagemaker.read_oom_kills(self.memory) or 0
+
+    def start(self) -> Optional[int]:
+        """Spawn the main child; an exit code if it could not be started."""
+        config = self.config
+        try:
+            self.main_pid = spawn.spawn(config.argv, foreground_tty=0 if config.interactive else None)
+        except OSError as exc:
+            log.error(f"{config.argv[0]}: {exc.strerror}")
+            return 127 if exc.errno == 2 else 126
+        now = time.monotonic()
+        runtime_ends = None if config.max_runtime is None else now + config.max_runtime
+        self.state = State(runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),))
+        log.info(f"start: {config.mode} mode, {' '.join(config.argv)} as pid {self.main_pid}"
+                 f" ({'PID 1' if self.pid1 else 'subreaper'}; signals to its {self.config.signal_scope},"
+                 f" stop timeout {config.stop_timeout:g}s)")
+        return None
+
+    def loop(self) -> int:
+        main_alive, look_again = True, False
+        while True:
+            wake = stopplan.next_wakeup(self.state)
+            if look_again:  # a sweep or a hook start changed the world: look before sleeping
+                timeout = 0.0
+            else:
+                timeout = None if wake is None else wake - time.monotonic()
+            signum = signals.wait_for_signal(timeout)
+            now = time.monotonic()
+            if signum is not None and signum != signal.SIGCHLD:
+                self.state, actions = stopplan.on_signal(self.config, self.state, signum, now)
+                self.perform(actions, now)
+            exited, anyone_left = reap.reap_children()
+            for pid, status in exited:
+                if pid == self.main_pid:
+                    main_alive = False
+                    self.state = stopplan.on_main_exit(self.state, status)
+                elif self.hooks is not None and self.hooks.owns(pid):
+                    self.hooks.on_exit(status, now)
+            facts = Facts(main_alive, anyone_left, self.hooks is not None and self.hooks.done)
+            phase = self.state.phase
+            self.state, actions = stopplan.advance(self.config, self.state, facts, now)
+            if phase == Phase.HOOKS and self.state.phase != Phase.HOOKS and self.hooks is not None:
+                self.hooks.cancel()
+            code = self.perform(actions, now)
+            if code is not None:
+                return self.finish(code, now)
+            look_again = any(isinstance(action, (Sweep, RunHooks)) for action in actions)
+
+    def perform(self, actions, now: float) -> Optional[int]:
+        for action in actions:
+            if isinstance(action, Forward):
+                self.forward(action.signum)
+            elif isinstance(action, Log):
+                (log.verbose if action.verbose else log.info)(action.text)
+            elif isinstance(action, Sweep):
+                self.sweep(action.signum)
+            elif isinstance(action, RunHooks):
+                self.run_hooks(action.kill_at, now)
+            elif isinstance(action, Exit):
+                return action.code
+        return None
+
+    def forward(self, signum: int) -> None:
+        group = self.config.signal_scope == "group"
+        signals.send(self.main_pid, signum, group)
+
+    def sweep(self, signum: int) -> None:
+        count = sweep.sweep(signum, self.pid1)
+        if signum == signal.SIGKILL:
+            self.killed += count
+            log.info(f"kill: SIGKILL to {count} process(es) left"
+                     f" ({'the whole PID namespace' if self.pid1 else 'every descendant'})")
+        else:
+            log.info(f"kill: {signals.name(signum)} to {count} leftover process(es)")
+
+    def run_hooks(self, kill_at: float, now: float) -> None:
+        config, state = self.config, self.state
+        found = hooks.discover(config.pre_kill, config.hooks_dir)
+        code = None if state.main_status is None else stopplan.exit_code(state)
+        reason = self.reason()
+
+        def environment(at: float):
+            return hooks.hook_environment(os.environ, reason, config.mode, code, kill_at, at)
+
+        log.info(f"hooks: {len(found)} hook(s), {kill_at - now:.1f}s until the kill")
+        self.hooks = hooks.HookRunner(found, environment, kill_at)
+        self.hooks.start_next(now)
+
+    def reason(self) -> str:
+        state = self.state
+        if state.stop_cause == stopplan.MAX_RUNTIME:
+            return "max-runtime"
+        if state.stop_cause is not None:
+            return signals.name(state.stop_signal)
+        return "exit" if stopplan.exit_code(state) == 0 else "failure"
+
+    def finish(self, code: int, now: float) -> int:
+        state, config = self.state, self.config
+        if config.mode == "train" and code != 0 and state.stop_cause != stopplan.ACTIVE_STOP:
+            self.write_failure(code)
+        spent = stopplan.phase_durations(state, now)
+        hook_failures = 0 if self.hooks is None else self.hooks.failed
+        log.info(f"exit: {code} ({self.reason()}; main child {stopplan.describe_status(state.main_status)});"
+                 f" grace {spent[Phase.GRACE]:.3f}s, hooks {spent[Phase.HOOKS]:.3f}s"
+                 f" ({hook_failures} failed), kill {spent[Phase.KILL]:.3f}s, {self.killed} process(es) killed")
+        return code
+
+    def write_failure(self, code: int) -> None:
+        config = self.config
+        oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
+        max_runtime = config.max_runtime if self.state.stop_cause == stopplan.MAX_RUNTIME else None
+        reason = sagemaker.failure_reason(config.argv, code, oom_kills, sagemaker.read_memory_limit(self.memory),
+                                          max_runtime)
+        ok, what = sagemaker.write_failure(config.ml_root, reason)
+        (log.info if ok else log.warning)(f"failure file: {what}")
+
+    def fail(self, exc: BaseException) -> int:
+        """An unexpected error: log it once, kill the tree, exit non-zero. Nothing runs unsupervised."""
+        log.error(f"internal error: {type(exc).__name__}: {exc}; killing every process and exiting")
+        try:
+            sweep.sweep(signal.SIGKILL, self.pid1)
+        except BaseException as again:
+            log.error(f"internal error while killing the tree: {type(again).__name__}: {again}")
+        return INTERNAL_ERROR

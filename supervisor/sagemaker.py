@@ -1,0 +1,136 @@
+"""SageMaker specifics: the failure file a person reads, and the OOM killer's record.
+
+``<ml-root>/output/failure`` is what DescribeTrainingJob shows as FailureReason (its first 1024
+characters). The trainer's own file wins: sm-init writes only when there is none. Whether the
+kernel's OOM killer struck is read from the memory cgroup's counter (v2 ``memory.events``
+``oom_kill``, v1 ``memory.oom_control`` ``oom_kill``), compared with its value at start.
+"""
+
+import os
+import shlex
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from . import signals
+
+FAILURE_LIMIT = 1024
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+@dataclass(frozen=True)
+class MemoryCgroup:
+    counter_file: str      # where the oom_kill counter lives
+    limit_file: str
+
+
+def find_memory_cgroup(proc_cgroup: str, root: str = CGROUP_ROOT) -> Optional[MemoryCgroup]:
+    """The memory cgroup of this process, from the text of /proc/self/cgroup."""
+    candidates = []
+    for line in proc_cgroup.splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        path = path.lstrip("/")
+        if hierarchy == "0" and controllers == "":
+            for base in (os.path.join(root, path), root):
+                candidates.append(MemoryCgroup(os.path.join(base, "memory.events"),
+                                               os.path.join(base, "memory.max")))
+        elif "memory" in controllers.split(","):
+            for base in (os.path.join(root, "memory", path), os.path.join(root, "memory")):
+                candidates.append(MemoryCgroup(os.path.join(base, "memory.oom_control"),
+                                               os.path.join(base, "memory.limit_in_bytes")))
+    for cgroup in candidates:
+        if os.path.isfile(cgroup.counter_file):
+            return cgroup
+    return None
+
+
+def read_oom_kills(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
+    if cgroup is None:
+        return None
+    try:
+        with open(cgroup.counter_file) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def read_memory_limit(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
+    """Bytes, or None when unlimited or unknown (v1 says "unlimited" with a huge number)."""
+    if cgroup is None:
+        return None
+    try:
+        with open(cgroup.limit_file) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    if not text.isdigit() or int(text) >= 1 << 60:
+        return None
+    return int(text)
+
+
+def current_memory_cgroup() -> Optional[MemoryCgroup]:
+    try:
+        with open("/proc/self/cgroup") as f:
+            return find_memory_cgroup(f.read())
+    except OSError:
+        return None
+
+
+def human_bytes(count: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)  # pragma: no cover
+
+
+def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Optional[int],
+                   max_runtime: Optional[float] = None) -> str:
+    """A FailureReason a person understands: what ran, how it ended, and what that means."""
+    command = shlex.join(argv)
+    if exit_code > 128:
+        signum = exit_code - 128
+        ended = f"was killed by {signals.name(signum)} (signal {signum}, exit code {exit_code})"
+    else:
+        ended = f"exited with code {exit_code}"
+    text = f"Training command `{command}` {ended}."
+    if max_runtime is not None:
+        text += f" sm-init stopped it after --max-runtime {max_runtime:g} seconds."
+    if oom_kills > 0:
+        limit = f" (memory limit {human_bytes(memory_limit)})" if memory_limit else ""
+        text += (f" Out of memory: the kernel's OOM killer killed {oom_kills} process(es) in this"
+                 f" container{limit}. Use an instance type with more memory, or lower the batch size.")
+    elif exit_code == 128 + 9:
+        text += (" No out-of-memory kill was recorded in this container: the SIGKILL came from a"
+                 " process (a launcher, a watchdog or a person), not the kernel's OOM killer.")
+    return truncate_utf8(text, FAILURE_LIMIT)
+
+
+def truncate_utf8(text: str, limit: int) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
+def write_failure(ml_root: str, reason: str) -> Tuple[bool, str]:
+    """Write the failure file unless the trainer already did: (no problem, what happened)."""
+    output = os.path.join(ml_root, "output")
+    path = os.path.join(output, "failure")
+    try:
+        os.makedirs(output, exist_ok=True)
+        # O_EXCL: the first writer wins, as with AWS's own toolkit.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return True, f"{path} already written by the trainer: kept"
+    except OSError as exc:
+        return False, f"cannot write {path}: {exc.strerror}"
+    try:
+        os.write(fd, reason.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return True, f"wrote {path}"
