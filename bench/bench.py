@@ -55,6 +55,7 @@ import os
 import platform
 import random
 import select
+import shlex
 import shutil
 import signal
 import struct
@@ -100,7 +101,8 @@ class Init:
         return [base[0], *(self.stop_args if stopping else ()), *base[1:]]
 
 
-def find_inits(sm_init_path):
+def find_inits(sm_init_path, extra=()):
+    """The inits to compare; `extra` adds NAME=COMMAND ones for experiments."""
     inits = []
     if sm_init_path:
         inits.append(Init("sm-init", (sm_init_path, "--"), (sm_init_path, "--"),
@@ -112,6 +114,10 @@ def find_inits(sm_init_path):
         Init("catatonit", ("/usr/bin/catatonit", "--"), ("/usr/bin/catatonit", "--")),
         Init("no init", (), ()),
     ]
+    for spec in extra:
+        name, _, command = spec.partition("=")
+        argv = tuple(shlex.split(command))
+        inits.insert(len(inits) - 1, Init(name, argv, argv))
     return inits
 
 
@@ -715,6 +721,14 @@ def fmt(value):
     return f"{value:.2f}"
 
 
+def shown_path(path):
+    """A path under the repo relative to it: the table must not name this machine's folders."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return path
+
+
 def markdown(results, rows, verdicts, inits, command):
     m = results["machine"]
     names = [i.name for i in inits]
@@ -725,7 +739,8 @@ def markdown(results, rows, verdicts, inits, command):
         f"Machine: {m['cpu']}, {m['cores']} cores, kernel {m['kernel']}, Python {m['python']}, "
         f"{m['date']}, load {m['loadavg_at_start']:.2f} at start.",
         f"Command: `{command}`. Versions: "
-        + "; ".join(f"{n}: {results['versions'][n]}" for n in names if n != "no init") + ".",
+        + "; ".join(f"{n}: {results['versions'][n]}" for n in names if n != "no init") + "."
+        + (f" sm-init measured: `{shown_path(results['config']['sm_init'])}`." if has_sm else ""),
         "",
         "Method: see the docstring of bench/bench.py. Every init runs as PID 1 of a fresh PID "
         "namespace unless the row says subreaper; sm-init runs with "
@@ -795,6 +810,8 @@ def main():
     parser.add_argument("--out", default=str(HERE / "out"))
     parser.add_argument("--only", default="", help="comma list: latency,startup,stop,reap,idle")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--extra-init", action="append", default=[], metavar="NAME=COMMAND",
+                        help="also measure this init (experiments; the child is appended)")
     parser.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -809,7 +826,7 @@ def main():
         sys.exit(f"bench: {sm_init} is not executable")
     if not sm_init:
         print("bench: sm-init not found, measuring the others only", file=sys.stderr)
-    inits = find_inits(sm_init)
+    inits = find_inits(sm_init, args.extra_init)
 
     q = args.quick
     cfg = {
