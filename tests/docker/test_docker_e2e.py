@@ -24,6 +24,13 @@ def assert_in_order(text, *patterns):
         pos = i + len(p)
 
 
+def streams(container):
+    """(stdout, stderr): sm-init and the hook write on stderr, the example programs on stdout. The two
+    are separate pipes, so order is only asserted within one of them."""
+    return (container.logs(stdout=True, stderr=False).decode("utf-8", "replace"),
+            container.logs(stdout=False, stderr=True).decode("utf-8", "replace"))
+
+
 def assert_exit_line(text, code):
     lines = sm_init_lines(text)
     assert lines, "no sm-init line in output:\n%s" % text
@@ -58,8 +65,10 @@ def test_train_completes(containers, tmp_path):
     c = containers(["train"], ml=ml)
     assert wait_exit(c, 120) == 0
     out = container_logs(c)
-    assert "host=algo-1 channels=training" in out
-    assert_in_order(out, "sm-init: start: train", "train: step 3/3 done", "train: completed")
+    stdout, _ = streams(c)
+    assert "host=algo-1 channels=training" in stdout
+    assert "sm-init: start: train" in out
+    assert_in_order(stdout, "train: step 3/3 done", "train: completed")
     assert_exit_line(out, 0)
     assert read_json(ml / "model" / "model.json") == {"steps": 3, "state": 6}
     assert (ml / "checkpoints" / "ckpt-000003.json").exists()
@@ -82,8 +91,9 @@ def test_train_stop_partway(containers, tmp_path):
     out = container_logs(c)
     assert elapsed < T - 5, "took %.1fs to stop (docker's SIGKILL at %ss)" % (elapsed, T)
     assert code == 143, "exit code %s (137 would be Docker's SIGKILL):\n%s" % (code, out)
-    assert_in_order(out, "sm-init: start: train", "sm-init: stop: SIGTERM", "train: received SIGTERM",
-                    "train: stopped by SIGTERM", "sm-init: hooks:",
+    stdout, stderr = streams(c)
+    assert_in_order(stdout, "train: received SIGTERM", "train: checkpoint", "train: stopped by SIGTERM")
+    assert_in_order(stderr, "sm-init: start: train", "sm-init: stop: SIGTERM", "sm-init: hooks:",
                     "hook save-checkpoint: copied", "sm-init: exit: 143")
     assert_exit_line(out, 143)
     saved = read_json(ml / "model" / "last-checkpoint.json")
@@ -105,8 +115,9 @@ def test_train_ignoring_sigterm(containers, tmp_path):
     code = wait_exit(c, 10)
     out = container_logs(c)
     assert elapsed < S + 3, "took %.1fs; sm-init's stop timeout is %ss, Docker's %ss" % (elapsed, S, T)
-    assert "train: received SIGTERM, ignoring it" in out
-    assert_in_order(out, "sm-init: stop: SIGTERM", "sm-init: hooks:", "hook save-checkpoint: copied",
+    stdout, stderr = streams(c)
+    assert "train: received SIGTERM, ignoring it" in stdout
+    assert_in_order(stderr, "sm-init: stop: SIGTERM", "sm-init: hooks:", "hook save-checkpoint: copied",
                     "sm-init: kill:", "sm-init: exit: %d" % code)
     # sm-init's SIGKILL of the trainer: 128+9, reported by sm-init itself in its last line.
     assert code == 137
@@ -177,8 +188,9 @@ def test_serve(harness, containers):
     out = container_logs(c)
     assert elapsed < 10, "serve took %.1fs to stop" % elapsed
     assert code == 0, out  # the server exits 0 on SIGTERM; sm-init passes it on
-    assert_in_order(out, "sm-init: start: serve", "sm-init: stop: SIGTERM", "serve: received SIGTERM",
-                    "serve: stopped cleanly", "sm-init: exit: 0")
+    stdout, stderr = streams(c)
+    assert_in_order(stdout, "serve: listening", "serve: received SIGTERM", "serve: stopped cleanly")
+    assert_in_order(stderr, "sm-init: start: serve", "sm-init: stop: SIGTERM", "sm-init: exit: 0")
     assert_exit_line(out, 0)
 
 
@@ -240,7 +252,9 @@ def test_orphans_reaped(harness, containers, tmp_path):
     out = container_logs(c)
     assert elapsed < 15, "took %.1fs to stop (sm-init's stop timeout 10s, Docker's %ss)" % (elapsed, T)
     assert code == 143, out
-    assert_in_order(out, "train: left a daemon behind", "sm-init: stop: SIGTERM", "sm-init: kill:")
+    stdout, stderr = streams(c)
+    assert "train: left a daemon behind" in stdout
+    assert_in_order(stderr, "sm-init: stop: SIGTERM", "sm-init: kill:", "sm-init: exit: 143")
     assert_exit_line(out, 143)
 
 
