@@ -1,0 +1,94 @@
+"""A child for sm-init's tests: reports each signal it receives, on stdout, one line each.
+
+    probe.py [--tag T] [--exit-on SIG[=CODE]]... [--exit CODE | --kill-self SIG] [--orphans N]
+             [--group-child] [--setsid-child] [--status] [--write FILE]...
+
+Every line starts with the tag (default ``main``). After setting up it prints ``<tag> ready pid=...
+pgid=... sid=...``: tests wait for that line instead of sleeping. Every catchable signal but SIGCHLD
+is reported as ``<tag> got SIGNAME`` and otherwise ignored, unless listed in --exit-on, which
+reports and then exits with CODE (default 128+N).
+"""
+
+import argparse
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.abspath(__file__)
+
+
+def say(tag, text):
+    os.write(1, f"{tag} {text}\n".encode())
+
+
+def parse_exit_on(text):
+    name, _, code = text.partition("=")
+    signum = signal.Signals["SIG" + name.upper().removeprefix("SIG")]
+    return signum, int(code) if code else 128 + signum
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tag", default="main")
+    parser.add_argument("--exit-on", action="append", default=[], type=parse_exit_on)
+    parser.add_argument("--exit", type=int, help="exit with this code right after ready")
+    parser.add_argument("--kill-self", help="die by this signal right after ready")
+    parser.add_argument("--orphans", type=int, default=0, help="double-fork N children that exit at once")
+    parser.add_argument("--group-child", action="store_true", help="a probe child in this process group")
+    parser.add_argument("--setsid-child", action="store_true", help="a probe child in a new session")
+    parser.add_argument("--status", action="store_true", help="print SigBlk and SigIgn of /proc/self/status")
+    parser.add_argument("--write", action="append", default=[], help="write FILE on the first stop signal")
+    args = parser.parse_args()
+    tag = args.tag
+    exits = dict(args.exit_on)
+
+    def on_signal(signum, frame):
+        name = signal.Signals(signum).name
+        say(tag, f"got {name}")
+        if signum in exits:
+            for path in args.write:
+                with open(path + ".tmp", "w") as f:
+                    f.write(f"saved by {tag} on {name}\n")
+                os.rename(path + ".tmp", path)
+            os._exit(exits[signum])
+
+    if args.status:
+        with open("/proc/self/status") as f:
+            fields = dict(line.split(":\t", 1) for line in f if ":\t" in line)
+        say(tag, f"status SigBlk={fields['SigBlk'].strip()} SigIgn={fields['SigIgn'].strip()}")
+    for signum in signal.valid_signals():
+        if signum not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
+            try:
+                signal.signal(signum, on_signal)
+            except (OSError, ValueError):
+                pass
+    children = []
+    for _ in range(args.orphans):
+        if os.fork() == 0:
+            if os.fork() == 0:
+                os._exit(0)
+            os._exit(0)
+    for _ in range(args.orphans):
+        os.wait()  # our own intermediate children; their children are orphans now
+    if args.group_child:
+        children.append(subprocess.Popen([sys.executable, HERE, "--tag", "grandchild"]
+                                         + [f"--exit-on={n.name}" for n in exits]))
+    if args.setsid_child:
+        children.append(subprocess.Popen([sys.executable, HERE, "--tag", "escaped"], start_new_session=True))
+    say(tag, f"ready pid={os.getpid()} pgid={os.getpgid(0)} sid={os.getsid(0)}")
+    if args.exit is not None:
+        sys.stdout.flush()
+        os._exit(args.exit)
+    if args.kill_self:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file from --kill-self SEGV
+        signal.signal(signal.Signals["SIG" + args.kill_self], signal.SIG_DFL)
+        os.kill(os.getpid(), signal.Signals["SIG" + args.kill_self])
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
