@@ -106,7 +106,7 @@ class Supervisor:
             elif isinstance(action, Log):
                 (log.verbose if action.verbose else log.info)(action.text)
             elif isinstance(action, Sweep):
-                self.sweep(action.signum)
+                self.sweep(action.signum, action.spare_group)
             elif isinstance(action, RunHooks):
                 self.run_hooks(action.kill_at, now)
             elif isinstance(action, Exit):
@@ -117,14 +117,15 @@ class Supervisor:
         group = self.config.signal_scope == "group"
         signals.send(self.main_pid, signum, group)
 
-    def sweep(self, signum: int) -> None:
-        count = sweep.sweep(signum, self.pid1)
+    def sweep(self, signum: int, spare_group: bool = False) -> None:
+        count = sweep.sweep(signum, self.pid1, self.main_pid if spare_group else None)
         if signum == signal.SIGKILL:
             self.killed += count
             log.info(f"kill: SIGKILL to {count} process(es) left"
                      f" ({'the whole PID namespace' if self.pid1 else 'every descendant'})")
         else:
-            log.info(f"kill: {signals.name(signum)} to {count} leftover process(es)")
+            spared = " outside the main child's group" if spare_group else ""
+            log.info(f"kill: {signals.name(signum)} to {count} leftover process(es){spared}")
 
     def run_hooks(self, kill_at: float, now: float) -> None:
         config, state = self.config, self.state

@@ -94,6 +94,7 @@ class State:
     stop_signal: Optional[int] = None      # the first stop signal received, if any
     stop_cause: Optional[str] = None       # ACTIVE_STOP / MAX_RUNTIME when the stop came first
     main_status: Optional[int] = None      # raw wait status once the main child is reaped
+    leftovers_warned: bool = False         # leftovers of the exited main child got SIGTERM
     killed: bool = False                   # the SIGKILL sweep has been sent
     entered: Tuple[Tuple[Phase, float], ...] = field(default=())
 
@@ -106,8 +107,12 @@ class Forward:
 
 @dataclass(frozen=True)
 class Sweep:
-    """Send ``signum`` to every process left (PID 1: the namespace; else every descendant)."""
+    """Send ``signum`` to every process left (PID 1: the namespace; else every descendant).
+
+    ``spare_group``: skip the main child's process group, which the stop signal already reached.
+    """
     signum: int
+    spare_group: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,8 @@ def on_signal(config: "Config", state: State, signum: int, now: float) -> Tuple[
 
 def _forward(config: "Config", signum: int) -> List[Action]:
     target = forward_target(config, signum)
+    if config.verbosity < 1:  # the hot path: no log text built that nobody reads
+        return [Forward(target)] if target else []
     if target == 0:
         return [Log(f"forward: {signals.name(signum)} dropped (--rewrite)", verbose=True)]
     return [Forward(target), Log(f"forward: {signals.name(signum)} -> {signals.name(target)}"
@@ -183,6 +190,12 @@ def _enter(state: State, phase: Phase, now: float) -> State:
     return replace(state, phase=phase, entered=state.entered + ((phase, now),))
 
 
+def stop_reached_group(config: "Config", state: State) -> bool:
+    """Did the stop signal go to the main child's process group while the child was alive?"""
+    return (state.stop_cause is not None and config.signal_scope == "group"
+            and forward_target(config, state.stop_signal) != 0)
+
+
 def hooks_wanted(config: "Config", state: State) -> bool:
     if state.stop_cause is not None:
         return True
@@ -220,12 +233,13 @@ def _step(config: "Config", state: State, facts: Facts, now: float) -> Tuple[Sta
                 return _on_stop(config, state, signal.SIGTERM, now, cause=MAX_RUNTIME)
             return state, []
         state = replace(state, deadlines=leftover_deadlines(config, now))
-        state = _enter(state, Phase.GRACE, now)
-        if not facts.anyone_left:
-            return state, [Log(f"main child exited ({describe_status(state.main_status)})")]
-        return state, [Log(f"main child exited ({describe_status(state.main_status)}); SIGTERM to leftovers,"
-                           f" grace {config.leftover_grace:g}s"), Sweep(signal.SIGTERM)]
+        return _enter(state, Phase.GRACE, now), [Log(f"main child exited ({describe_status(state.main_status)})")]
     if phase == Phase.GRACE:
+        if state.main_status is not None and facts.anyone_left and not state.leftovers_warned:
+            # Nobody else will warn them now: daemons, orphans, processes in other sessions. Those
+            # the stop signal reached are spared: a second SIGTERM can break a checkpoint save.
+            spare = stop_reached_group(config, state)
+            return replace(state, leftovers_warned=True), [Sweep(signal.SIGTERM, spare_group=spare)]
         if facts.anyone_left and now < d.hooks_at:
             return state, []
         if not hooks_wanted(config, state):

@@ -9,15 +9,16 @@ pid that was reaped and reused by a stranger is never hit.
 
 import os
 import signal
+from typing import Optional
 
 ROUNDS = 20  # a fork bomb racing the sweep gets this many passes, then the exit deadline decides
 
 
-def sweep(signum: int, pid1: bool) -> int:
-    """Send ``signum`` to every process left; returns how many were signalled."""
-    if pid1:
+def sweep(signum: int, pid1: bool, spare_pgid: Optional[int] = None) -> int:
+    """Send ``signum`` to every process left but those of ``spare_pgid``; how many were signalled."""
+    if pid1 and spare_pgid is None:
         return _sweep_namespace(signum)
-    return _sweep_descendants(signum)
+    return _sweep_processes(signum, pid1, spare_pgid)
 
 
 def _sweep_namespace(signum: int) -> int:
@@ -29,13 +30,14 @@ def _sweep_namespace(signum: int) -> int:
     return max(count, 0)
 
 
-def _sweep_descendants(signum: int) -> int:
+def _sweep_processes(signum: int, pid1: bool, spare_pgid: Optional[int]) -> int:
     import psutil  # only needed here: keeps it out of sm-init's start-up time
 
     me = psutil.Process()
     signalled = set()
     for _ in range(ROUNDS if signum == signal.SIGKILL else 1):
-        fresh = [p for p in me.children(recursive=True) if p not in signalled]
+        found = [p for p in psutil.process_iter() if p.pid != me.pid] if pid1 else me.children(recursive=True)
+        fresh = [p for p in found if p not in signalled and not _in_group(p, spare_pgid)]
         if not fresh:
             break
         for process in fresh:
@@ -46,3 +48,11 @@ def _sweep_descendants(signum: int) -> int:
                 pass
     return len(signalled)
 
+
+def _in_group(process, pgid: Optional[int]) -> bool:
+    if pgid is None:
+        return False
+    try:
+        return os.getpgid(process.pid) == pgid
+    except ProcessLookupError:
+        return True  # gone already: nothing to signal
