@@ -5,14 +5,20 @@ is still loading stays pending and starts the stop sequence once the loop runs, 
 sm-init (or, as PID 1, being dropped by the kernel).
 """
 
-from . import signals
+import os
+
+from . import exitcodes, log, signals
 
 
 def main() -> None:
     signals.block_all()
-    from .cli import main as cli_main
+    try:
+        from .cli import main as cli_main
 
-    cli_main()
+        cli_main()  # never returns: it exits with the child's code or an error's
+    except BaseException as exc:  # a bug before anything started: one line, never a traceback
+        log.error(f"internal error: {type(exc).__name__}: {exc}")
+        os._exit(exitcodes.INTERNAL_ERROR)
 
 
 if __name__ == "__main__":

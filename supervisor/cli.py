@@ -10,10 +10,8 @@ from typing import List, Optional
 
 import click
 
-from . import __version__, command, config, log, spawn
+from . import __version__, config, exitcodes, log, spawn
 from .command import CommandError, ConfigError
-
-USAGE_ERROR = 2
 
 
 class CommandText(click.ParamType):
@@ -65,9 +63,9 @@ def parse(argv: Optional[List[str]] = None) -> config.Config:
     try:
         result = cli.main(args=argv, prog_name="sm-init", standalone_mode=False)
     except click.ClickException as exc:
-        fail(exc.format_message(), USAGE_ERROR)
+        fail(exc.format_message(), exitcodes.USAGE)
     except ConfigError as exc:
-        fail(str(exc), USAGE_ERROR)
+        fail(str(exc), exitcodes.USAGE)
     except CommandError as exc:
         fail(str(exc), exc.exit_code)
     if not isinstance(result, config.Config):  # --help, --version: click printed and returned a code

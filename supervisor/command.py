@@ -8,8 +8,8 @@ import os
 import shlex
 from typing import List, Optional, Sequence, Tuple
 
-NOT_FOUND = 127
-NOT_EXECUTABLE = 126
+from .exitcodes import NOT_EXECUTABLE, NOT_FOUND
+
 SAGEMAKER_WORDS = ("train", "serve")
 
 
@@ -69,5 +69,7 @@ def check_runnable(argv: Sequence[str], path: Optional[str]) -> None:
     program = find_program(argv[0], path)
     if program is None:
         raise CommandError(f"{argv[0]}: command not found", NOT_FOUND)
-    if os.path.isdir(program) or not os.access(program, os.X_OK):
+    if os.path.isdir(program):
+        raise CommandError(f"{program}: is a directory, not a program", NOT_EXECUTABLE)
+    if not os.access(program, os.X_OK):
         raise CommandError(f"{program}: permission denied (not an executable file)", NOT_EXECUTABLE)

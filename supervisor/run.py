@@ -8,26 +8,23 @@ first (latency), then reaps, then lets ``stopplan.advance`` decide; this module 
 what was decided.
 """
 
+import errno
 import os
 import signal
 import time
 from typing import NoReturn, Optional
 
-from . import hooks, log, reap, sagemaker, signals, spawn, stopplan, sweep
+from . import exitcodes, hooks, log, reap, sagemaker, signals, spawn, stopplan, sweep
 from .config import Config
 from .stopplan import Exit, Facts, Forward, Log, Phase, RunHooks, State, Sweep
 
-INTERNAL_ERROR = 70
 
 
 def run(config: Config) -> NoReturn:
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
     log.set_level(config.verbosity)
     signals.block_all()
-    pid1 = os.getpid() == 1
-    if not pid1 and not reap.become_subreaper():
-        log.warning("cannot register as child subreaper: orphans of the tree go to the real init")
-    supervisor = Supervisor(config, pid1)
+    supervisor = Supervisor(config, pid1=os.getpid() == 1)
     try:
         code = supervisor.start()
         if code is None:
@@ -50,17 +47,22 @@ class Supervisor:
         self.state = State()
         self.hooks: Optional[hooks.HookRunner] = None
         self.killed = 0
-        self.memory = sagemaker.current_memory_cgroup() if config.mode == "train" else None
-        self.oom_baseline = sagemaker.read_oom_kills(self.memory) or 0
+        self.memory: Optional[sagemaker.MemoryCgroup] = None
+        self.oom_baseline = 0
 
     def start(self) -> Optional[int]:
-        """Spawn the main child; an exit code if it could not be started."""
+        """Become subreaper, note the OOM count, spawn the main child; an exit code if it can't start."""
         config = self.config
+        if not self.pid1 and not reap.become_subreaper():
+            log.warning("cannot register as child subreaper: orphans of the tree go to the real init")
+        if config.mode == "train":
+            self.memory = sagemaker.current_memory_cgroup()
+            self.oom_baseline = sagemaker.read_oom_kills(self.memory) or 0
         try:
             self.main_pid = spawn.spawn(config.argv, foreground_tty=0 if config.interactive else None)
         except OSError as exc:
             log.error(f"{config.argv[0]}: {exc.strerror}")
-            return 127 if exc.errno == 2 else 126
+            return exitcodes.NOT_FOUND if exc.errno == errno.ENOENT else exitcodes.NOT_EXECUTABLE
         now = time.monotonic()
         runtime_ends = None if config.max_runtime is None else now + config.max_runtime
         self.state = State(runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),))
@@ -175,4 +177,4 @@ class Supervisor:
             sweep.sweep(signal.SIGKILL, self.pid1)
         except BaseException as again:
             log.error(f"internal error while killing the tree: {type(again).__name__}: {again}")
-        return INTERNAL_ERROR
+        return exitcodes.INTERNAL_ERROR
