@@ -420,8 +420,13 @@ def make_build_context(ctx, client, base_image):
     return ctx
 
 
+def _dangling(client):
+    return {img.id for img in client.images.list(filters={"dangling": True})}
+
+
 def build_example_image(client, base_image, tag=EXAMPLE_IMAGE):
     import docker
+    dangling_before = _dangling(client)
     with tempfile.TemporaryDirectory(prefix="sm-init-ctx-") as ctx:
         make_build_context(ctx, client, base_image)
         buildargs = {"BASE_IMAGE": base_image, "SM_INIT_WHEELS": "wheels"}
@@ -435,7 +440,14 @@ def build_example_image(client, base_image, tag=EXAMPLE_IMAGE):
             lines = "".join(chunk.get("stream", "") or chunk.get("error", "") for chunk in e.build_log)
             raise HarnessError("docker build failed: %s\n%s" % (e.msg, lines[-6000:]))
         log("built %s in %.0fs" % (tag, time.monotonic() - t0))
-        return image
+    # Every rebuild (a new sm-init wheel) untags the previous image and leaves the first stage
+    # untagged: remove what this build left dangling, so that runs do not pile images up.
+    for image_id in _dangling(client) - dangling_before:
+        try:
+            client.images.remove(image_id)
+        except docker.errors.APIError as e:
+            log("could not remove dangling image %s: %s" % (image_id[:19], e))
+    return image
 
 
 class Harness:
