@@ -795,7 +795,7 @@ def chart(samples, path):
     ax2.boxplot([samples[n] for n in names], showfliers=False)
     ax2.set_xticks(range(1, len(names) + 1), names, rotation=20)
     ax2.set_ylabel("us")
-    ax2.set_title("p0-p100 without outliers")
+    ax2.set_title("box p25-p75, whiskers 1.5 IQR, outliers not drawn")
     ax2.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
