@@ -91,7 +91,8 @@ def human_bytes(count: int) -> str:
 def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Optional[int],
                    max_runtime: Optional[float] = None) -> str:
     """A FailureReason a person understands: what ran, how it ended, and what that means."""
-    command = shlex.join(argv)
+    # Linux argv is bytes: a non-UTF-8 byte arrives as a surrogate escape, which UTF-8 can't encode.
+    command = shlex.join(argv).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if exit_code > 128:
         signum = exit_code - 128
         ended = f"was killed by {signals.name(signum)} (signal {signum}, exit code {exit_code})"
