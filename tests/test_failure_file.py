@@ -1,0 +1,325 @@
+"""The SageMaker failure file: <ml-root>/output/failure, written by sm-init when a training job fails.
+
+Real trainers under the real sm-init (as PID 1 and as subreaper) for exit codes, signals, a stop,
+and a trainer that wrote its own file; a real OOM kill in a memory-limited cgroup (v1, as on this
+kind of host, when we may create one); the counter parsing against real cgroup files and against
+temporary directories laid out like v1 and v2 cgroups.
+"""
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from conftest import CAN_UNSHARE, SM_INIT, TIMEOUT, marked_processes, probe, MARK
+from sm_init import sagemaker
+
+LIMIT = 1024
+
+
+def train(start_init, ml, trainer, *extra, **kwargs):
+    """sm-init in train mode over ``trainer`` (an argv), with a temporary --ml-root."""
+    return start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), *extra,
+                      "--train", shlex.join(trainer), "--", "train", **kwargs)
+
+
+def failure_of(ml):
+    path = ml / "output" / "failure"
+    return path.read_bytes() if path.exists() else None
+
+
+def check_readable(data):
+    """UTF-8, at most 1024 bytes, one paragraph of printable text."""
+    assert data is not None, "no failure file"
+    assert len(data) <= LIMIT, f"{len(data)} bytes"
+    text = data.decode("utf-8")  # strict: raises on anything that is not UTF-8
+    assert text.strip() and all(ch.isprintable() or ch in "\n\t" for ch in text), repr(text)
+    return text
+
+
+@pytest.fixture
+def ml(tmp_path):
+    root = tmp_path / "ml"
+    root.mkdir()
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# Real trainers
+
+def test_exit_1(start_init, ml):
+    init = train(start_init, ml, probe("--exit", "1"))
+    assert init.wait() == 1
+    text = check_readable(failure_of(ml))
+    assert "probe.py --exit 1" in text                         # the command
+    assert "exited with code 1" in text
+    assert "Out of memory" not in text
+    init.log.expect(rf"failure file: wrote {ml}/output/failure")
+
+
+def test_sigkill_without_an_oom_record(start_init, ml):
+    init = train(start_init, ml, probe("--kill-self", "KILL"))
+    assert init.wait() == 128 + signal.SIGKILL
+    text = check_readable(failure_of(ml))
+    assert "killed by SIGKILL" in text and "137" in text
+    assert "No out-of-memory kill was recorded" in text
+
+
+def test_other_signal(start_init, ml):
+    init = train(start_init, ml, probe("--kill-self", "SEGV"))
+    assert init.wait() == 128 + signal.SIGSEGV
+    text = check_readable(failure_of(ml))
+    assert "killed by SIGSEGV" in text
+    assert "out-of-memory" not in text.lower() and "out of memory" not in text.lower()
+
+
+def test_the_trainers_own_failure_file_is_kept(start_init, ml):
+    own = "ValueError: learning rate must be positive (from the trainer) \u2014 \u00e9t\u00e9\n".encode()
+    script = f"mkdir -p {shlex.quote(str(ml / 'output'))}; printf '%s' \"$OWN\" > {shlex.quote(str(ml / 'output' / 'failure'))}; exit 4"
+    init = train(start_init, ml, ["sh", "-c", script], env={**os.environ, "OWN": own.decode()})
+    assert init.wait() == 4
+    assert failure_of(ml) == own
+    init.log.expect(r"failure file: .*already written by the trainer: kept")
+
+
+def test_none_on_success(start_init, ml):
+    init = train(start_init, ml, probe("--exit", "0"))
+    assert init.wait() == 0
+    assert failure_of(ml) is None
+    assert init.log.count(r"failure file") == 0
+
+
+def test_none_on_a_stop_even_with_a_non_zero_exit(start_init, ml):
+    init = train(start_init, ml, probe("--exit-on", "TERM=1"), "--stop-timeout", "10")
+    init.out.expect(r"^main ready")
+    init.signal(signal.SIGTERM)
+    assert init.wait() == 1
+    assert failure_of(ml) is None                              # StopTrainingJob is not a failure
+    assert init.log.count(r"failure file") == 0
+
+
+def test_max_runtime_is_named(start_init, ml):
+    init = train(start_init, ml, probe("--exit-on", "TERM"), "--max-runtime", "1", "--stop-timeout", "5")
+    assert init.wait() == 128 + signal.SIGTERM
+    text = check_readable(failure_of(ml))
+    assert "--max-runtime 1 seconds" in text
+    assert "killed by SIGTERM" in text
+
+
+def test_none_in_command_mode(start_init, tmp_path):
+    init = start_init("--ml-root", str(tmp_path), "--", *probe("--exit", "1"))
+    assert init.wait() == 1
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_very_long_command_line_is_cut_to_1024_bytes_of_utf8(start_init, ml):
+    tag = "\u00e9\u20ac\U0001F600-" * 400                          # 2-, 3- and 4-byte characters
+    init = train(start_init, ml, probe("--tag", tag, "--exit", "1"))
+    assert init.wait() == 1
+    data = failure_of(ml)
+    text = check_readable(data)
+    assert len(data) > LIMIT - 4                               # cut at the limit, not far before it
+    assert text.startswith("Training command `")
+
+
+def test_a_command_line_that_is_not_utf8(start_init, ml):
+    """Linux argv is bytes: a trainer started with a Latin-1 path must still get a readable file."""
+    bad = os.fsdecode(b"caf\xe9.yaml")                         # surrogate-escaped, as Python sees argv
+    init = train(start_init, ml, probe("--tag", bad, "--exit", "1"))
+    assert init.wait() == 1                                    # the trainer's code, not an internal error
+    text = check_readable(failure_of(ml))
+    assert "exited with code 1" in text and "caf" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# A real OOM kill in a memory-limited cgroup (v1 here; v2 hosts would need their own variant)
+
+def own_memory_cgroup_v1():
+    """The directory of this process's v1 memory cgroup, or None (with the reason)."""
+    if os.geteuid() != 0:
+        return None, "needs root to create a memory cgroup"
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if "memory" in controllers.split(","):
+                directory = os.path.join("/sys/fs/cgroup/memory", path.lstrip("/"))
+                if os.path.isfile(os.path.join(directory, "memory.oom_control")):
+                    return directory, None
+                return None, f"{directory} has no memory.oom_control"
+    return None, "no cgroup v1 memory controller (cgroup v2 host)"
+
+
+@pytest.fixture
+def memory_cgroup():
+    """A fresh child cgroup limited to 64 MiB; removed afterwards."""
+    parent, why = own_memory_cgroup_v1()
+    if parent is None:
+        pytest.skip(why)
+    path = os.path.join(parent, f"sm-init-test-{uuid.uuid4().hex[:12]}")
+    try:
+        os.mkdir(path)
+        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(64 << 20))
+    except OSError as exc:
+        if os.path.isdir(path):
+            os.rmdir(path)
+        pytest.skip(f"cannot create a limited memory cgroup under {parent}: {exc}")
+    yield path
+    with open(os.path.join(path, "cgroup.procs")) as f:
+        for pid in f.read().split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)  # only what this test started can be in it
+            except ProcessLookupError:
+                pass
+    for _ in range(200):
+        try:
+            os.rmdir(path)
+            break
+        except OSError:
+            import time
+            time.sleep(0.05)
+    assert not os.path.exists(path), f"could not remove {path}"
+
+
+def run_in_cgroup(cgroup, mode, args, env=None):
+    """sm-init (as PID 1 or subreaper) started inside ``cgroup``; returns (code, stderr)."""
+    if mode == "pid1" and not CAN_UNSHARE:
+        pytest.skip("needs unshare --pid")
+    mark = uuid.uuid4().hex
+    environ = dict(os.environ if env is None else env, **{MARK: mark})
+    prefix = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] if mode == "pid1" else []
+    wrapper = ["sh", "-c", 'echo $$ > "$0"/cgroup.procs && exec "$@"', cgroup, *prefix, SM_INIT, *args]
+    try:
+        done = subprocess.run(wrapper, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=TIMEOUT)
+    finally:
+        for process in marked_processes(mark):
+            process.kill()
+    return done.returncode, done.stderr.decode("utf-8", "replace")
+
+
+ALLOCATE = [sys.executable, "-c", "data = b'x' * (500 << 20); print(len(data))"]
+
+
+@pytest.mark.parametrize("mode", ["pid1", "subreaper"])
+def test_a_real_oom_kill(memory_cgroup, ml, mode):
+    code, log = run_in_cgroup(memory_cgroup, mode, ["--ml-root", str(ml), "--hooks-dir", str(ml / "none"),
+                                                    "--train", shlex.join(ALLOCATE), "--", "train"])
+    with open(os.path.join(memory_cgroup, "memory.oom_control")) as f:
+        assert "oom_kill 1" in f.read(), "the kernel did not OOM-kill the trainer: the test proves nothing"
+    assert code == 128 + signal.SIGKILL, log
+    text = check_readable(failure_of(ml))
+    assert "killed by SIGKILL" in text
+    assert "Out of memory" in text and "1 process(es)" in text
+    assert "(memory limit 64.0 MiB)" in text
+    assert "No out-of-memory kill was recorded" not in text
+
+
+def test_an_oom_kill_before_sm_init_started_is_not_blamed(memory_cgroup, ml):
+    """The counter is compared with its value at start: an old OOM kill is not this job's."""
+    earlier = subprocess.run(["sh", "-c", 'echo $$ > "$0"/cgroup.procs && exec "$@"', memory_cgroup, *ALLOCATE],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+    assert earlier.returncode == -signal.SIGKILL
+    code, log = run_in_cgroup(memory_cgroup, "subreaper", ["--ml-root", str(ml), "--hooks-dir", str(ml / "none"),
+                                                           "--train", shlex.join(probe("--kill-self", "KILL")),
+                                                           "--", "train"])
+    assert code == 128 + signal.SIGKILL, log
+    text = check_readable(failure_of(ml))
+    assert "No out-of-memory kill was recorded" in text and "Out of memory" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing the cgroup files
+
+def test_v1_counter_and_limit_from_this_hosts_real_files():
+    parent, why = own_memory_cgroup_v1()
+    if parent is None:
+        pytest.skip(why)
+    with open("/proc/self/cgroup") as f:
+        found = sagemaker.find_memory_cgroup(f.read())
+    assert found == sagemaker.MemoryCgroup(os.path.join(parent, "memory.oom_control"),
+                                           os.path.join(parent, "memory.limit_in_bytes"))
+    with open(found.counter_file) as f:
+        real = dict(line.split() for line in f)
+    assert sagemaker.read_oom_kills(found) == int(real["oom_kill"])
+    with open(found.limit_file) as f:
+        limit = int(f.read())
+    assert sagemaker.read_memory_limit(found) == (None if limit >= 1 << 60 else limit)
+
+
+V1_OOM_CONTROL = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"
+V2_EVENTS = "low 0\nhigh 0\nmax 17\noom 2\noom_kill 2\noom_group_kill 0\n"
+
+
+def lay_out(root, files):
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.mark.parametrize("proc_cgroup, files, counter, kills, limit", [
+    # v2, the process's own cgroup visible under the mount (host, or a container with cgroupns=host)
+    ("0::/system.slice/docker-abc.scope\n",
+     {"system.slice/docker-abc.scope/memory.events": V2_EVENTS,
+      "system.slice/docker-abc.scope/memory.max": "68719476736\n", "memory.events": "oom_kill 99\n"},
+     "system.slice/docker-abc.scope/memory.events", 2, 64 << 30),
+    # v2 inside a container with its own cgroup namespace: /proc says "/", the mount is the container
+    ("0::/\n", {"memory.events": V2_EVENTS, "memory.max": "max\n"}, "memory.events", 2, None),
+    # v2, path not visible under the mount (a private mount of the container's cgroup): fall back
+    ("0::/kubepods/pod1/ctr\n", {"memory.events": V2_EVENTS, "memory.max": "1073741824\n"},
+     "memory.events", 2, 1 << 30),
+    # v1 (hybrid, as on this host): the memory line wins over the empty unified hierarchy
+    ("9:name=systemd:/\n4:memory:/docker/abc\n1:cpu:/\n0::/\n",
+     {"memory/docker/abc/memory.oom_control": V1_OOM_CONTROL,
+      "memory/docker/abc/memory.limit_in_bytes": "67108864\n"},
+     "memory/docker/abc/memory.oom_control", 3, 64 << 20),
+    # v1 unlimited: a huge number means no limit
+    ("4:memory:/docker/abc\n",
+     {"memory/memory.oom_control": V1_OOM_CONTROL, "memory/memory.limit_in_bytes": "9223372036854771712\n"},
+     "memory/memory.oom_control", 3, None),
+    # v1 co-mounted controllers
+    ("3:cpu,cpuacct,memory:/job\n",
+     {"memory/job/memory.oom_control": V1_OOM_CONTROL, "memory/job/memory.limit_in_bytes": "1048576\n"},
+     "memory/job/memory.oom_control", 3, 1 << 20),
+    # an old v1 kernel without the oom_kill line: no record, not a crash
+    ("4:memory:/\n", {"memory/memory.oom_control": "oom_kill_disable 0\nunder_oom 0\n",
+                      "memory/memory.limit_in_bytes": "1048576\n"}, "memory/memory.oom_control", None, 1 << 20),
+])
+def test_cgroup_parsing(tmp_path, proc_cgroup, files, counter, kills, limit):
+    lay_out(tmp_path, files)
+    found = sagemaker.find_memory_cgroup(proc_cgroup, root=str(tmp_path))
+    assert found is not None and found.counter_file == str(tmp_path / counter)
+    assert sagemaker.read_oom_kills(found) == kills
+    assert sagemaker.read_memory_limit(found) == limit
+
+
+def test_no_memory_cgroup_at_all(tmp_path):
+    assert sagemaker.find_memory_cgroup("0::/\n", root=str(tmp_path)) is None
+    assert sagemaker.read_oom_kills(None) is None and sagemaker.read_memory_limit(None) is None
+
+
+@pytest.mark.parametrize("code, kills, limit, words", [
+    (1, 0, None, ["exited with code 1"]),
+    (137, 0, None, ["killed by SIGKILL (signal 9, exit code 137)", "No out-of-memory kill was recorded"]),
+    (137, 2, 64 << 20, ["Out of memory", "killed 2 process(es)", "memory limit 64.0 MiB"]),
+    (1, 1, 3 << 30, ["exited with code 1", "Out of memory", "memory limit 3.0 GiB"]),
+    (137, 1, None, ["Out of memory"]),
+])
+def test_failure_reason_words(code, kills, limit, words):
+    text = sagemaker.failure_reason(["python", "train.py", "--lr", "0.1"], code, kills, limit)
+    assert text.startswith("Training command `python train.py --lr 0.1` ")
+    for word in words:
+        assert word in text
+    if kills == 0:
+        assert "Out of memory" not in text
+
+
+def test_failure_reason_of_a_non_utf8_argv_is_utf8():
+    text = sagemaker.failure_reason(["python", os.fsdecode(b"caf\xe9.py")], 1, 0, None)
+    assert "caf\ufffd.py" in text
+    text.encode("utf-8")  # strict
