@@ -1,7 +1,7 @@
 """A child for sm-init's tests: reports each signal it receives, on stdout, one line each.
 
     probe.py [--tag T] [--exit-on SIG[=CODE]]... [--exit CODE | --kill-self SIG] [--orphans N]
-             [--group-child] [--setsid-child] [--status] [--write FILE]...
+             [--group-child] [--setsid-child] [--status] [--tty] [--write FILE]...
 
 Every line starts with the tag (default ``main``). After setting up it prints ``<tag> ready pid=...
 pgid=... sid=...``: tests wait for that line instead of sleeping. Every catchable signal but SIGCHLD
@@ -24,6 +24,14 @@ def say(tag, text):
     os.write(1, f"{tag} {text}\n".encode())
 
 
+def signal_name(signum):
+    """SIGTERM, or SIGRTMIN+3 for the realtime signals Python has no name for."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
+
+
 def parse_exit_on(text):
     name, _, code = text.partition("=")
     signum = signal.Signals["SIG" + name.upper().removeprefix("SIG")]
@@ -41,12 +49,13 @@ def main():
     parser.add_argument("--setsid-child", action="store_true", help="a probe child in a new session")
     parser.add_argument("--status", action="store_true", help="print SigBlk and SigIgn of /proc/self/status")
     parser.add_argument("--write", action="append", default=[], help="write FILE on the first stop signal")
+    parser.add_argument("--tty", action="store_true", help="print whether our group is stdin's foreground group")
     args = parser.parse_args()
     tag = args.tag
     exits = dict(args.exit_on)
 
     def on_signal(signum, frame):
-        name = signal.Signals(signum).name
+        name = signal_name(signum)
         say(tag, f"got {name}")
         if signum in exits:
             for path in args.write:
@@ -59,6 +68,12 @@ def main():
         with open("/proc/self/status") as f:
             fields = dict(line.split(":\t", 1) for line in f if ":\t" in line)
         say(tag, f"status SigBlk={fields['SigBlk'].strip()} SigIgn={fields['SigIgn'].strip()}")
+    if args.tty:
+        try:
+            foreground = os.tcgetpgrp(0) == os.getpgrp()
+        except OSError as exc:
+            foreground = f"error {exc.errno}"
+        say(tag, f"tty foreground={foreground}")
     for signum in signal.valid_signals():
         if signum not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
             try:
@@ -84,7 +99,8 @@ def main():
         os._exit(args.exit)
     if args.kill_self:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file from --kill-self SEGV
-        signal.signal(signal.Signals["SIG" + args.kill_self], signal.SIG_DFL)
+        if args.kill_self not in ("KILL", "STOP"):  # those two can't be caught, nor set
+            signal.signal(signal.Signals["SIG" + args.kill_self], signal.SIG_DFL)
         os.kill(os.getpid(), signal.Signals["SIG" + args.kill_self])
     while True:
         time.sleep(3600)
