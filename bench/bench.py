@@ -691,6 +691,20 @@ def targets(rows, raw):
     return out
 
 
+def source_revision():
+    """The commit of the measured tree, '+changes' when supervisor/ differs from it."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--", "supervisor") else "")
+
+
 def machine_info():
     model = "unknown"
     try:
@@ -740,7 +754,8 @@ def markdown(results, rows, verdicts, inits, command):
         f"{m['date']}, load {m['loadavg_at_start']:.2f} at start.",
         f"Command: `{command}`. Versions: "
         + "; ".join(f"{n}: {results['versions'][n]}" for n in names if n != "no init") + "."
-        + (f" sm-init measured: `{shown_path(results['config']['sm_init'])}`." if has_sm else ""),
+        + (f" sm-init measured: `{shown_path(results['config']['sm_init'])}`, built from commit "
+           f"{results['revision']}." if has_sm else ""),
         "",
         "Method: see the docstring of bench/bench.py. Every init runs as PID 1 of a fresh PID "
         "namespace unless the row says subreaper; sm-init runs with "
@@ -851,7 +866,7 @@ def main():
     rng = random.Random(args.seed)
     bench = Bench(args.bchild, out)
 
-    results = {"machine": machine_info(), "config": cfg,
+    results = {"machine": machine_info(), "config": cfg, "revision": source_revision(),
                "versions": {i.name: init_version(i) for i in inits}}
     raw = results["raw"] = {"latency_us": {}, "startup_ms": {}, "exit_lag_ms": {},
                             "stop": {m: {s: {} for s in STOP_SCENARIOS} for m in ("pid1", "subreaper")},
