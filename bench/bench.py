@@ -63,12 +63,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
+# Record kinds, as in bchild.c (REAP_DRAIN is sent but not used here).
 READY, USR1, TERM, EXIT, REAP_TOTAL, REAP_DRAIN, REAP_LEFT, BURST = range(1, 9)
 RECORD = struct.Struct("=iiq")
 PR_SET_CHILD_SUBREAPER = 36
