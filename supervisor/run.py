@@ -63,6 +63,7 @@ class Supervisor:
         except OSError as exc:
             log.error(f"{config.argv[0]}: {exc.strerror}")
             return exitcodes.NOT_FOUND if exc.errno == errno.ENOENT else exitcodes.NOT_EXECUTABLE
+        sweep.prepare()
         now = time.monotonic()
         runtime_ends = None if config.max_runtime is None else now + config.max_runtime
         self.state = State(runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),))
@@ -73,6 +74,8 @@ class Supervisor:
 
     def loop(self) -> int:
         main_alive, look_again = True, False
+        forwards, group = stopplan.forward_table(self.config), self.config.signal_scope == "group"
+        verbose = self.config.verbosity > 0
         while True:
             wake = stopplan.next_wakeup(self.state)
             if look_again:  # a sweep or a hook start changed the world: look before sleeping
@@ -80,8 +83,16 @@ class Supervisor:
             else:
                 timeout = None if wake is None else wake - time.monotonic()
             signum = signals.wait_for_signal(timeout)
+            target = forwards.get(signum) if main_alive else None
+            if target is not None:
+                # The hot path first: a plain forward, as stopplan.on_signal decides it, only sooner.
+                if target:
+                    signals.send(self.main_pid, target, group)
+                if verbose:
+                    sent = signals.name(target) if target else "nothing (dropped)"
+                    log.verbose(f"forward: {signals.name(signum)} -> {sent} to {self.config.signal_scope}")
             now = time.monotonic()
-            if signum is not None and signum != signal.SIGCHLD:
+            if target is None and signum is not None and signum != signal.SIGCHLD:
                 self.state, actions = stopplan.on_signal(self.config, self.state, signum, now)
                 self.perform(actions, now)
             exited, anyone_left = reap.reap_children()

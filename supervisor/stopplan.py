@@ -22,7 +22,7 @@ import enum
 import os
 import signal
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from . import signals
 
@@ -136,6 +136,15 @@ Action = object
 
 def forward_target(config: "Config", signum: int) -> int:
     return config.rewrites.get(signum, signum)
+
+
+def forward_table(config: "Config") -> Dict[int, int]:
+    """Every signal that is simply forwarded while the main child lives -> what is sent (0: drop).
+
+    The loop looks signals up here before anything else: forwarding latency is a dict lookup.
+    """
+    plain = signals.ALL - signals.STOP_SIGNALS - {signal.SIGCHLD}
+    return {signum: forward_target(config, signum) for signum in plain}
 
 
 def on_signal(config: "Config", state: State, signum: int, now: float) -> Tuple[State, List[Action]]:

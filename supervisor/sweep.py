@@ -14,6 +14,11 @@ from typing import Optional
 ROUNDS = 20  # a fork bomb racing the sweep gets this many passes, then the exit deadline decides
 
 
+def prepare() -> None:
+    """Import psutil now, while the child starts up, so that a stop never waits for the import."""
+    import psutil  # noqa: F401
+
+
 def sweep(signum: int, pid1: bool, spare_pgid: Optional[int] = None) -> int:
     """Send ``signum`` to every process left but those of ``spare_pgid``; how many were signalled."""
     if pid1 and spare_pgid is None:
