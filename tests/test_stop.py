@@ -10,14 +10,14 @@ import json
 import os
 import shlex
 import signal
-import stat
+import subprocess
 import sys
 import time
 import uuid
 
 import pytest
 
-from conftest import probe
+from conftest import SM_INIT, TIMEOUT, probe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.join(HERE, "children", "tree.py")
@@ -122,8 +122,8 @@ def test_trainer_ignoring_sigterm_hook_runs_before_the_kill_and_nothing_survives
                                                                                 no_hooks_dir):
     token = "trainer-" + uuid.uuid4().hex
     record = tmp_path / "hook.json"
-    stop_timeout = 5.0
-    init = start_init("--hooks-dir", no_hooks_dir, "--stop-timeout", str(stop_timeout),
+    stop_timeout = 8.0  # hooks get 4 s: a Python hook can start slowly on a loaded machine
+    init = start_init("--hooks-dir", no_hooks_dir, "--stop-timeout", str(stop_timeout), "--hook-timeout", "4",
                       "--pre-kill", hook("--record", str(record), "--look-for", token),
                       "--", *probe("--tag", token, "--group-child"))
     init.out.expect(rf"^{token} ready pid=(\d+)")
@@ -134,6 +134,7 @@ def test_trainer_ignoring_sigterm_hook_runs_before_the_kill_and_nothing_survives
     stop(init, signal.SIGINT)
     assert wait(init) == 128 + signal.SIGKILL
     assert_on_time(init, sent, stop_timeout)
+    assert record.exists(), f"the hook wrote no record: {init.log.seen}"
     seen = json.loads(record.read_text())
     assert seen["alive"], "the trainer was already gone when the hook ran: the hook did not run before the kill"
     assert "SM_INIT_EXIT_CODE" not in seen["env"]              # not known yet: the trainer still ran
@@ -244,12 +245,22 @@ def test_hooks_dir_runs_executables_in_name_order_after_pre_kill(start_init, tmp
     init.log.expect(r"warning: hooks: skipping .*12-folder: not an executable file")
 
 
+def test_pre_kill_from_the_environment_one_command_per_line(start_init, no_hooks_dir):
+    env = {**os.environ, "SM_INIT_PRE_KILL": hook("--name", "first") + "\n\n" + hook("--name", "second") + "\n"}
+    init = start_init("--hooks-dir", no_hooks_dir, "--", *probe("--exit-on", "TERM=0"), env=env)
+    init.out.expect(r"^main ready")
+    stop(init)
+    assert wait(init) == 0
+    ran = [line.split()[1] for line in init.out.seen if line.startswith("hook ")]
+    assert ran == ["first", "second"]
+
+
 @pytest.mark.parametrize("trainer_exits", [True, False])
 def test_hook_environment(start_init, tmp_path, no_hooks_dir, trainer_exits):
     ml = tmp_path / "ml"
     ml.mkdir()
     record = tmp_path / "hook.json"
-    stop_timeout, hook_timeout = 8.0, 2.0
+    stop_timeout, hook_timeout = 10.0, 3.0
     trainer = probe("--exit-on", "TERM=7") if trainer_exits else probe()
     init = start_init("--ml-root", str(ml), "--hooks-dir", no_hooks_dir, "--stop-timeout", str(stop_timeout),
                       "--hook-timeout", str(hook_timeout), "--pre-kill", hook("--record", str(record)),
@@ -258,6 +269,7 @@ def test_hook_environment(start_init, tmp_path, no_hooks_dir, trainer_exits):
     sent_wall = time.time()
     stop(init)
     wait(init)
+    assert record.exists(), f"the hook wrote no record: {init.log.seen}"
     seen = json.loads(record.read_text())
     env = seen["env"]
     assert env["SM_INIT_REASON"] == "SIGTERM"
@@ -354,3 +366,90 @@ def test_hooks_on(start_init, tmp_path, no_hooks_dir, hooks_on, how, runs, reaso
     assert record.exists() is runs
     if runs:
         assert json.loads(record.read_text())["env"]["SM_INIT_REASON"] == reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad values: one line, exit 2, nothing started
+
+BAD_VALUES = [
+    (["--stop-timeout", "0"], "--stop-timeout"),
+    (["--stop-timeout", "-1"], "--stop-timeout"),
+    (["--stop-timeout", "nan"], "--stop-timeout"),
+    (["--stop-timeout", "inf"], "--stop-timeout"),
+    (["--stop-timeout", "abc"], "--stop-timeout"),
+    (["--stop-timeout", "1e12"], "--stop-timeout"),
+    (["--stop-timeout", ""], "--stop-timeout"),
+    (["--stop-timeout", "10", "--hook-timeout", "10"], "--hook-timeout"),
+    (["--stop-timeout", "3", "--hook-timeout", "2.9"], "--hook-timeout"),
+    (["--hook-timeout", "40"], "--hook-timeout"),                 # default S is 10 for a command
+    (["--hook-timeout", "-1"], "--hook-timeout"),
+    (["--hook-timeout", "nan"], "--hook-timeout"),
+    (["--max-runtime", "0"], "--max-runtime"),
+    (["--max-runtime", "-5"], "--max-runtime"),
+    (["--max-runtime", "inf"], "--max-runtime"),
+    (["--max-runtime", "1e12"], "--max-runtime"),
+    (["--max-runtime", "1h"], "--max-runtime"),
+    (["--leftover-grace", "-1"], "--leftover-grace"),
+    (["--leftover-grace", "nan"], "--leftover-grace"),
+    (["--leftover-grace", "inf"], "--leftover-grace"),
+    (["--leftover-grace", "soon"], "--leftover-grace"),
+    (["--hooks-on", "bogus"], "--hooks-on"),
+    (["--hooks-on", ""], "--hooks-on"),
+    (["--hooks-on", "STOP"], "--hooks-on"),
+    (["--pre-kill", ""], "--pre-kill"),
+    (["--pre-kill", "cp 'unterminated"], "--pre-kill"),
+]
+
+
+def run_bad(args, tmp_path, env=None, words=None):
+    started = tmp_path / "started"
+    words = words or ["touch", str(started)]
+    done = subprocess.run([SM_INIT, "--hooks-dir", str(tmp_path / "none"), *args, "--", *words],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 2, (done.returncode, lines)
+    assert len(lines) == 1 and lines[0].startswith("sm-init: error: "), lines
+    assert done.stdout == b""
+    assert not started.exists(), "the command ran"
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, option", BAD_VALUES, ids=[" ".join(a) for a, _ in BAD_VALUES])
+def test_bad_values_are_refused_before_anything_starts(tmp_path, args, option):
+    line = run_bad(args, tmp_path)
+    assert option in line
+    value = args[-1]
+    if value and option != "--pre-kill":
+        assert repr(value) in line or value in line           # the offending value is named
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("SM_INIT_STOP_TIMEOUT", "abc"), ("SM_INIT_HOOK_TIMEOUT", "100"), ("SM_INIT_MAX_RUNTIME", "-1"),
+    ("SM_INIT_LEFTOVER_GRACE", "nan"), ("SM_INIT_HOOKS_ON", "never"),
+])
+def test_bad_values_from_the_environment(tmp_path, variable, value):
+    line = run_bad([], tmp_path, env={**os.environ, variable: value})
+    assert "--" + variable[len("SM_INIT_"):].lower().replace("_", "-") in line
+
+
+def test_hooks_dir_that_is_a_file(tmp_path):
+    a_file = tmp_path / "hooks"
+    a_file.write_text("")
+    assert "--hooks-dir" in run_bad(["--hooks-dir", str(a_file)], tmp_path)
+
+
+def test_ml_root_that_is_a_file_in_train_mode(tmp_path):
+    a_file = tmp_path / "ml"
+    a_file.write_text("")
+    started = tmp_path / "started"
+    line = run_bad(["--ml-root", str(a_file), "--train", f"touch {started}"], tmp_path, words=["train"])
+    assert "--ml-root" in line
+
+
+def test_a_good_hook_timeout_at_the_limit_is_accepted(tmp_path):
+    from sm_init.stopplan import longest_hook_time
+    hook_timeout = longest_hook_time(3.0)
+    done = subprocess.run([SM_INIT, "--hooks-dir", str(tmp_path / "none"), "--stop-timeout", "3",
+                           "--hook-timeout", repr(hook_timeout), "--", "true"],
+                          stderr=subprocess.PIPE, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
