@@ -47,6 +47,7 @@ class Supervisor:
         self.state = State()
         self.hooks: Optional[hooks.HookRunner] = None
         self.killed = 0
+        self.killed_main = False   # the SIGKILL sweep found the main child still running
         self.memory: Optional[sagemaker.MemoryCgroup] = None
         self.oom_baseline = 0
 
@@ -134,6 +135,7 @@ class Supervisor:
         count = sweep.sweep(signum, self.pid1, self.main_pid if spare_group else None)
         if signum == signal.SIGKILL:
             self.killed += count
+            self.killed_main = self.killed_main or self.state.main_status is None
             log.info(f"kill: SIGKILL to {count} process(es) left"
                      f" ({'the whole PID namespace' if self.pid1 else 'every descendant'})")
         else:
@@ -177,7 +179,7 @@ class Supervisor:
         oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
         max_runtime = config.max_runtime if self.state.stop_cause == stopplan.MAX_RUNTIME else None
         reason = sagemaker.failure_reason(config.argv, code, oom_kills, sagemaker.read_memory_limit(self.memory),
-                                          max_runtime)
+                                          max_runtime, killed_by_init=self.killed_main)
         ok, what = sagemaker.write_failure(config.ml_root, reason)
         (log.info if ok else log.warning)(f"failure file: {what}")
 

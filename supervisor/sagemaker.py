@@ -89,7 +89,7 @@ def human_bytes(count: int) -> str:
 
 
 def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Optional[int],
-                   max_runtime: Optional[float] = None) -> str:
+                   max_runtime: Optional[float] = None, killed_by_init: bool = False) -> str:
     """A FailureReason a person understands: what ran, how it ended, and what that means."""
     # Linux argv is bytes: a non-UTF-8 byte arrives as a surrogate escape, which UTF-8 can't encode.
     command = shlex.join(argv).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -105,6 +105,9 @@ def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_l
         limit = f" (memory limit {human_bytes(memory_limit)})" if memory_limit else ""
         text += (f" Out of memory: the kernel's OOM killer killed {oom_kills} process(es) in this"
                  f" container{limit}. Use an instance type with more memory, or lower the batch size.")
+    elif exit_code == 128 + 9 and killed_by_init:
+        text += (" It was still running at the end of the stop timeout, so sm-init killed it;"
+                 " no out-of-memory kill was recorded in this container.")
     elif exit_code == 128 + 9:
         text += (" No out-of-memory kill was recorded in this container: the SIGKILL came from a"
                  " process (a launcher, a watchdog or a person), not the kernel's OOM killer.")
