@@ -110,6 +110,15 @@ def test_max_runtime_is_named(start_init, ml):
     assert "killed by SIGTERM" in text
 
 
+def test_max_runtime_with_a_trainer_that_ignores_sigterm_names_sm_inits_own_kill(start_init, ml):
+    init = train(start_init, ml, probe(), "--max-runtime", "1", "--stop-timeout", "3")
+    assert init.wait() == 128 + signal.SIGKILL
+    text = check_readable(failure_of(ml))
+    assert "--max-runtime 1 seconds" in text
+    assert "sm-init killed it" in text
+    assert "a launcher, a watchdog or a person" not in text    # the SIGKILL was sm-init's own
+
+
 def test_none_in_command_mode(start_init, tmp_path):
     init = start_init("--ml-root", str(tmp_path), "--", *probe("--exit", "1"))
     assert init.wait() == 1
@@ -323,3 +332,12 @@ def test_failure_reason_of_a_non_utf8_argv_is_utf8():
     text = sagemaker.failure_reason(["python", os.fsdecode(b"caf\xe9.py")], 1, 0, None)
     assert "caf\ufffd.py" in text
     text.encode("utf-8")  # strict
+
+
+def test_failure_reason_when_sm_init_sent_the_sigkill():
+    text = sagemaker.failure_reason(["train"], 137, 0, None, max_runtime=60, killed_by_init=True)
+    assert "sm-init stopped it after --max-runtime 60 seconds" in text
+    assert "still running at the end of the stop timeout, so sm-init killed it" in text
+    assert "a launcher, a watchdog or a person" not in text
+    oom = sagemaker.failure_reason(["train"], 137, 1, 1 << 30, killed_by_init=True)
+    assert "Out of memory" in oom and "sm-init killed it" not in oom
