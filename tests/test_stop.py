@@ -62,6 +62,7 @@ def wait(init):
     """sm-init's exit code, with every line of both streams read."""
     code = init.wait()
     init.out.drain(2)
+    print("\n".join(["sm-init stderr:", *init.log.seen, "stdout:", *init.out.seen]))  # shown on failure
     return code
 
 
@@ -153,7 +154,7 @@ def test_trainer_ignoring_sigterm_hook_runs_before_the_kill_and_nothing_survives
 @pytest.mark.parametrize("launcher_on_term, code", [("exit=0", 0), ("ignore", 128 + signal.SIGKILL)])
 def test_setsid_workers_and_a_double_forked_daemon_are_all_gone(start_init, no_hooks_dir, launcher_on_term,
                                                                 code):
-    stop_timeout = 5.0
+    stop_timeout = 8.0  # the launcher gets ~5 s to exit on SIGTERM, even on a loaded machine
     init = start_init("--hooks-dir", no_hooks_dir, "--stop-timeout", str(stop_timeout), "--",
                       *tree("--on-term", launcher_on_term,
                             "--worker", "setsid,rank0,ignore", "--worker", "setsid,rank1,exit",
@@ -177,8 +178,8 @@ def test_setsid_workers_and_a_double_forked_daemon_are_all_gone(start_init, no_h
 # Hooks that hang, fail, or are missing
 
 def test_hanging_hook_is_killed_with_its_group_and_sm_init_is_on_time(start_init, no_hooks_dir):
-    stop_timeout = 4.0
-    init = start_init("--hooks-dir", no_hooks_dir, "--stop-timeout", str(stop_timeout),
+    stop_timeout = 8.0  # the trainer gets 3.8 s to exit, the hook 3 s to start and hang: loaded machines
+    init = start_init("--hooks-dir", no_hooks_dir, "--stop-timeout", str(stop_timeout), "--hook-timeout", "3",
                       "--pre-kill", hook("--name", "slow", "--hang-child"),
                       "--pre-kill", hook("--name", "never"),
                       "--", *probe("--exit-on", "TERM=0"))
