@@ -35,6 +35,10 @@ costs the same under every init.
 5. Memory and idle: VmHWM of the init, the maximum over every run; context
    switches (voluntary + involuntary, all threads) over an idle window.
 
+The init gets SETTLE_S (0.25 s) after its child is ready before the first
+signal or the child's exit, like a job that has run a while; ``--settle 0``
+measures the first instants instead.
+
 Every batch is interleaved: each round runs every init once, in a shuffled
 order, so slow drift on a noisy shared machine hits all inits alike.
 
@@ -82,6 +86,10 @@ STOP_SCENARIOS = {
     "d": ("child ignores SIGTERM", (0, 0, 0, 1)),
 }
 SM_INIT_STOP_TIMEOUT = 2
+# Time given to an init after its child is ready and before it is signalled or its child
+# exits: a job signalled in its first instants is rare, and an init may finish setting up
+# after spawning (sm-init imports psutil then). `--settle 0` measures that window.
+SETTLE_S = 0.25
 
 
 # ---------------------------------------------------------------------------
@@ -244,6 +252,7 @@ class Bench:
         self.live = set()
         self.runs = 0
         self.peak_kib = collections.defaultdict(int)
+        self.settle = SETTLE_S
 
     def log(self, init):
         if init.name not in self.logs:
@@ -412,7 +421,7 @@ def measure_latency(bench, inits, n_rounds, per_round, rng):
         run = Run(bench, init, "serve", [])
         try:
             run.ready()
-            time.sleep(0.05)
+            time.sleep(bench.settle)
             got = run.records.by_kind[USR1]
             for k in range(per_round + warmup):
                 before = len(got)
@@ -441,6 +450,7 @@ def measure_startup_and_exit(bench, inits, trials, rng):
         run = Run(bench, init, "wait", [])
         try:
             startup[init.name] += [v / 1e6 for v in run.ready()]
+            time.sleep(bench.settle)
             run.go()
             if run.wait_exit(10):
                 run.records.wait(EXIT, 1, 5)
@@ -460,8 +470,8 @@ def stop_once(bench, init, scenario, pid1, cap_s):
               pid1=pid1, stopping=True)
     try:
         run.ready(members)
+        time.sleep(bench.settle)
         bench.note_memory(init, run.pid)
-        time.sleep(0.02)
         t0 = time.monotonic_ns()
         run.send(signal.SIGTERM)
         exited = run.wait_exit(cap_s)
@@ -759,7 +769,9 @@ def markdown(results, rows, verdicts, inits, command):
            f"{results['revision']}." if has_sm else ""),
         "",
         "Method: see the docstring of bench/bench.py. Every init runs as PID 1 of a fresh PID "
-        "namespace unless the row says subreaper; sm-init runs with "
+        "namespace unless the row says subreaper; each init gets "
+        f"{results['config']['settle_s']:g} s after its child is ready before the signal or the "
+        "child's exit; sm-init runs with "
         f"--stop-timeout {SM_INIT_STOP_TIMEOUT} in the stop rows; '-' in a stop row means the "
         f"init did not exit within {results['config']['stop_cap_s']} s of SIGTERM (docker "
         "would SIGKILL it). \"warned\" = tree members that ran their SIGTERM handler before they "
@@ -826,6 +838,8 @@ def main():
     parser.add_argument("--out", default=str(HERE / "out"))
     parser.add_argument("--only", default="", help="comma list: latency,startup,stop,reap,idle")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--settle", type=float, default=SETTLE_S,
+                        help="seconds between the child's ready and the signal or its exit")
     parser.add_argument("--extra-init", action="append", default=[], metavar="NAME=COMMAND",
                         help="also measure this init (experiments; the child is appended)")
     parser.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
@@ -857,6 +871,7 @@ def main():
         "reap_timeout_s": 30,
         "idle_window_s": 3 if q else 10,
         "sm_init": sm_init,
+        "settle_s": args.settle,
         "seed": args.seed,
     }
     only = set(filter(None, args.only.split(","))) or {"latency", "startup", "stop", "reap", "idle"}
@@ -866,6 +881,7 @@ def main():
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     rng = random.Random(args.seed)
     bench = Bench(args.bchild, out)
+    bench.settle = args.settle
 
     results = {"machine": machine_info(), "config": cfg, "revision": source_revision(),
                "versions": {i.name: init_version(i) for i in inits}}
@@ -909,7 +925,7 @@ def main():
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     md = markdown(results, rows, verdicts, inits, command)
     (out / "results.md").write_text(md)
-    if not q and only == {"latency", "startup", "stop", "reap", "idle"}:
+    if not q and only == {"latency", "startup", "stop", "reap", "idle"} and args.settle == SETTLE_S:
         (HERE / "RESULTS.md").write_text(md)
     if raw["latency_us"]:
         chart(raw["latency_us"], out / "latency.png")
