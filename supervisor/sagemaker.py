@@ -127,6 +127,11 @@ def write_failure(ml_root: str, reason: str) -> Tuple[bool, str]:
     path = os.path.join(output, "failure")
     try:
         os.makedirs(output, exist_ok=True)
+    except FileExistsError:  # exist_ok covers a directory only: this is a file
+        return False, f"cannot write {path}: {output} is not a directory"
+    except OSError as exc:
+        return False, f"cannot write {path}: {exc.strerror}"
+    try:
         # O_EXCL: the first writer wins, as with AWS's own toolkit.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     except FileExistsError:
@@ -135,6 +140,12 @@ def write_failure(ml_root: str, reason: str) -> Tuple[bool, str]:
         return False, f"cannot write {path}: {exc.strerror}"
     try:
         os.write(fd, reason.encode("utf-8"))
+    except OSError as exc:  # a full disk: no half-written reason left behind
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return False, f"cannot write {path}: {exc.strerror}"
     finally:
         os.close(fd)
     return True, f"wrote {path}"
