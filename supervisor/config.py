@@ -103,6 +103,9 @@ def check_directory(option: str, path: str, must_write: bool) -> None:
 def build(raw: RawOptions, words: Sequence[str], environ: Mapping[str, str], interactive: bool) -> Config:
     """Validate everything; raises ConfigError or command.CommandError."""
     mode, argv = command.resolve(words, raw.train, raw.serve, environ.get("PATH"))
+    for word, text in (("train", raw.train), ("serve", raw.serve)):
+        if text is not None:  # the one not run now is just as broken: say so before anything starts
+            command.split_command(f"--{word}", text)
     stop_timeout = (parse_seconds("--stop-timeout", raw.stop_timeout) if raw.stop_timeout is not None
                     else DEFAULT_STOP_TIMEOUT[mode])
     hook_timeout = (parse_seconds("--hook-timeout", raw.hook_timeout, allow_zero=True)
