@@ -23,6 +23,8 @@ Environment:
                             else http://deb.debian.org/debian)
   SM_INIT_TEST_BASE_IMAGE   use this base image instead of building sm-init-base:bookworm
   SM_INIT_NO_DOCKERD=1      never start dockerd (only use an engine that already answers)
+  SM_INIT_DOCKERD_ARGS      start dockerd with exactly these extra arguments (e.g. "--storage-driver=vfs
+                            --iptables=false --bridge=none") instead of trying the usual list
 """
 import contextlib
 import fcntl
@@ -193,6 +195,8 @@ def start_dockerd():
         ["--storage-driver=vfs"],
         ["--storage-driver=vfs", "--iptables=false", "--bridge=none"],
     ]
+    if os.environ.get("SM_INIT_DOCKERD_ARGS"):
+        attempts = [os.environ["SM_INIT_DOCKERD_ARGS"].split()]
     errors = []
     for extra in attempts:
         cmd = [dockerd, "--pidfile", str(DOCKERD_PID), "--host", "unix:///var/run/docker.sock"] + extra
