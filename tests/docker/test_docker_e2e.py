@@ -294,3 +294,30 @@ def test_interactive_ctrl_c(harness, containers, tmp_path):
     assert code == 130, out
     assert_exit_line(out, 130)
     assert read_json(ml / "model" / "last-checkpoint.json")["final"] is True
+
+
+def test_local_mode_tty_stop(containers, tmp_path):
+    """SageMaker SDK local mode runs compose with `tty: true`: a stop must behave as without a tty."""
+    ml = make_ml_root(tmp_path / "ml", {"steps": 1000, "step_seconds": 0.3})
+    c = containers(["train"], ml=ml, tty=True)
+    wait_for_log(c, r"^train: step 2/1000 done", timeout=60)
+    t0 = time.monotonic()
+    c.stop(timeout=30)
+    elapsed = time.monotonic() - t0
+    code = wait_exit(c, 10)
+    out = container_logs(c)
+    assert elapsed < 25, "took %.1fs to stop" % elapsed
+    assert code == 143, out
+    assert "train: received SIGTERM" in out
+    assert_exit_line(out, 143)
+    assert read_json(ml / "model" / "last-checkpoint.json")["final"] is True
+    assert not (ml / "output" / "failure").exists()
+
+
+def test_train_command_not_found(containers, tmp_path):
+    ml = make_ml_root(tmp_path / "ml")
+    c = containers(["train"], ml=ml, environment={"SM_INIT_TRAIN": "no-such-trainer --epochs 1"})
+    code = wait_exit(c, 60)
+    out = container_logs(c)
+    assert code == 127, out
+    assert "sm-init: error: no-such-trainer: command not found" in out
