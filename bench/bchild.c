@@ -258,7 +258,8 @@ static long wait_drained(pid_t reaper, long baseline, int64_t deadline)
         long left = count_children(reaper) - baseline;
         if (left <= 0 || now_ns() > deadline)
             return left < 0 ? 0 : left;
-        struct timespec nap = {0, 500000};
+        /* Reading the list takes the tasklist lock that reaping needs: poll gently. */
+        struct timespec nap = {0, 2000000};
         nanosleep(&nap, NULL);
     }
 }

@@ -866,7 +866,7 @@ def main():
         "startup_trials": 5 if q else 20,
         "stop_trials": 1 if q else 3,
         "stop_cap_s": 3,
-        "reap_trials": 1 if q else 3,
+        "reap_trials": 1 if q else 5,
         "orphans": 10000,
         "reap_timeout_s": 30,
         "idle_window_s": 3 if q else 10,
