@@ -381,19 +381,26 @@ def _python_tags(client, base_image):
     return pyver, machine
 
 
-def download_dependency_wheels(dest, pyver, machine):
-    """click + psutil wheels for the container's python, cached so later runs need no index."""
+def download_dependency_wheels(dest, pyver, machine, sm_init_wheel):
+    """The wheels sm-init depends on (click, psutil, whatever setup.cfg says now), for the container's
+    python and machine, not the host's. Cached: when the index cannot be reached, the cache serves."""
     cache = CACHE_DIR / ("wheels-cp%s-%s" % (pyver.replace(".", ""), machine))
-    if not list(cache.glob("click-*.whl")) or not list(cache.glob("psutil-*.whl")):
-        cache.mkdir(parents=True, exist_ok=True)
-        run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-d", cache,
-             "--only-binary=:all:", "--python-version", pyver, "--implementation", "cp",
-             "--platform", "manylinux2014_%s" % machine, "--platform", "manylinux_2_17_%s" % machine,
-             "--platform", "manylinux2010_%s" % machine, "--platform", "manylinux_2_12_%s" % machine,
-             "--platform", "manylinux_2_28_%s" % machine, "--platform", "linux_%s" % machine,
-             "click", "psutil"], timeout=600)
+    cache.mkdir(parents=True, exist_ok=True)
+    platforms = ["manylinux2014_%s", "manylinux_2_17_%s", "manylinux2010_%s", "manylinux_2_12_%s",
+                 "manylinux_2_28_%s", "manylinux1_%s", "linux_%s"]
+    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-d", cache,
+           "--only-binary=:all:", "--python-version", pyver, "--implementation", "cp"]
+    for p in platforms:
+        cmd += ["--platform", p % machine]
+    try:
+        run(cmd + [sm_init_wheel], timeout=600)
+    except HarnessError as e:
+        if not list(cache.glob("*.whl")):
+            raise
+        log("pip download failed, using the cached wheels in %s: %s" % (cache, str(e).splitlines()[0]))
     for whl in cache.glob("*.whl"):
-        shutil.copy2(whl, dest)
+        if not whl.name.startswith(("sm_init-", "sm-init-")):
+            shutil.copy2(whl, dest)
 
 
 def build_sm_init_wheel(dest):
@@ -417,9 +424,9 @@ def make_build_context(ctx, client, base_image):
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.whl"))
     wheels = ctx / "wheels"
     wheels.mkdir()
-    build_sm_init_wheel(wheels)
+    sm_init_wheel = build_sm_init_wheel(wheels)
     pyver, machine = _python_tags(client, base_image)
-    download_dependency_wheels(wheels, pyver, machine)
+    download_dependency_wheels(wheels, pyver, machine, sm_init_wheel)
     log("build context wheels: %s" % ", ".join(sorted(os.listdir(wheels))))
     return ctx
 
