@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import click
 
-from . import __version__, config, exitcodes, log, spawn
+from . import __version__, command, config, exitcodes, log, sagemaker, spawn
 from .command import CommandError, ConfigError
 
 
@@ -66,11 +66,15 @@ def parse(argv: Optional[List[str]] = None) -> config.Config:
         fail(exc.format_message(), exitcodes.USAGE)
     except ConfigError as exc:
         fail(str(exc), exitcodes.USAGE)
-    except CommandError as exc:
-        fail(str(exc), exc.exit_code)
     if not isinstance(result, config.Config):  # --help, --version: click printed and returned a code
         sys.stdout.flush()
         os._exit(result or 0)
+    try:
+        command.check_runnable(result.argv, os.environ.get("PATH"))
+    except CommandError as exc:
+        log.error(str(exc))
+        sagemaker.note_start_failure(result, str(exc))
+        os._exit(exc.exit_code)
     return result
 
 

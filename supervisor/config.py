@@ -101,7 +101,7 @@ def check_directory(option: str, path: str, must_write: bool) -> None:
 
 
 def build(raw: RawOptions, words: Sequence[str], environ: Mapping[str, str], interactive: bool) -> Config:
-    """Validate everything; raises ConfigError or command.CommandError."""
+    """Validate every option; raises ConfigError. Whether the command can run is checked apart."""
     mode, argv = command.resolve(words, raw.train, raw.serve, environ.get("PATH"))
     for word, text in (("train", raw.train), ("serve", raw.serve)):
         if text is not None:  # the one not run now is just as broken: say so before anything starts
@@ -137,5 +137,4 @@ def build(raw: RawOptions, words: Sequence[str], environ: Mapping[str, str], int
         verbosity=raw.verbosity,
         interactive=interactive,
     )
-    command.check_runnable(config.argv, environ.get("PATH"))
     return config

@@ -63,6 +63,7 @@ class Supervisor:
             self.main_pid = spawn.spawn(config.argv, foreground_tty=0 if config.interactive else None)
         except OSError as exc:
             log.error(f"{config.argv[0]}: {exc.strerror}")
+            sagemaker.note_start_failure(config, f"{config.argv[0]}: {exc.strerror}")
             return exitcodes.NOT_FOUND if exc.errno == errno.ENOENT else exitcodes.NOT_EXECUTABLE
         sweep.prepare()
         now = time.monotonic()
@@ -179,9 +180,14 @@ class Supervisor:
         oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
         max_runtime = config.max_runtime if self.state.stop_cause == stopplan.MAX_RUNTIME else None
         reason = sagemaker.failure_reason(config.argv, code, oom_kills, sagemaker.read_memory_limit(self.memory),
-                                          max_runtime, killed_by_init=self.killed_main)
+                                          max_runtime, killed_by_init=self.killed_main,
+                                          signalled=self.signalled())
         ok, what = sagemaker.write_failure(config.ml_root, reason)
         (log.info if ok else log.warning)(f"failure file: {what}")
+
+    def signalled(self) -> Optional[bool]:
+        status = self.state.main_status
+        return None if status is None else os.WIFSIGNALED(status)
 
     def fail(self, exc: BaseException) -> int:
         """An unexpected error: log it once, kill the tree, exit non-zero. Nothing runs unsupervised."""

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from . import signals
+from . import log, signals
 
 FAILURE_LIMIT = 1024
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -89,11 +89,17 @@ def human_bytes(count: int) -> str:
 
 
 def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Optional[int],
-                   max_runtime: Optional[float] = None, killed_by_init: bool = False) -> str:
-    """A FailureReason a person understands: what ran, how it ended, and what that means."""
-    # Linux argv is bytes: a non-UTF-8 byte arrives as a surrogate escape, which UTF-8 can't encode.
-    command = shlex.join(argv).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    if exit_code > 128:
+                   max_runtime: Optional[float] = None, killed_by_init: bool = False,
+                   signalled: Optional[bool] = None) -> str:
+    """A FailureReason a person understands: what ran, how it ended, and what that means.
+
+    ``signalled``: whether the wait status says a signal killed it (a trainer may also exit 130 on
+    its own); None when unknown, and then a code over 128 is taken for a signal.
+    """
+    command = printable(argv)
+    if signalled is None:
+        signalled = exit_code > 128
+    if signalled:
         signum = exit_code - 128
         ended = f"was killed by {signals.name(signum)} (signal {signum}, exit code {exit_code})"
     else:
@@ -105,13 +111,28 @@ def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_l
         limit = f" (memory limit {human_bytes(memory_limit)})" if memory_limit else ""
         text += (f" Out of memory: the kernel's OOM killer killed {oom_kills} process(es) in this"
                  f" container{limit}. Use an instance type with more memory, or lower the batch size.")
-    elif exit_code == 128 + 9 and killed_by_init:
+    elif signalled and exit_code == 128 + 9 and killed_by_init:
         text += (" It was still running at the end of the stop timeout, so sm-init killed it;"
                  " no out-of-memory kill was recorded in this container.")
-    elif exit_code == 128 + 9:
+    elif signalled and exit_code == 128 + 9:
         text += (" No out-of-memory kill was recorded in this container: the SIGKILL came from a"
                  " process (a launcher, a watchdog or a person), not the kernel's OOM killer.")
     return truncate_utf8(text, FAILURE_LIMIT)
+
+
+def note_start_failure(config, problem: str) -> None:
+    """The training command could not even start: say so in the failure file too (train mode)."""
+    if config.mode != "train":
+        return
+    reason = truncate_utf8(f"sm-init could not start the training command `{printable(config.argv)}`: {problem}."
+                           f" Check SM_INIT_TRAIN (or --train) and the image's PATH.", FAILURE_LIMIT)
+    ok, what = write_failure(config.ml_root, reason)
+    (log.info if ok else log.warning)(f"failure file: {what}")
+
+
+def printable(argv: Sequence[str]) -> str:
+    # Linux argv is bytes: a non-UTF-8 byte arrives as a surrogate escape, which UTF-8 can't encode.
+    return shlex.join(argv).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def truncate_utf8(text: str, limit: int) -> str:

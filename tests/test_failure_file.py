@@ -107,7 +107,7 @@ def test_max_runtime_is_named(start_init, ml):
     assert init.wait() == 128 + signal.SIGTERM
     text = check_readable(failure_of(ml))
     assert "--max-runtime 1 seconds" in text
-    assert "killed by SIGTERM" in text
+    assert "exited with code 143" in text                      # the probe exits 143 itself: no signal death
 
 
 def test_max_runtime_with_a_trainer_that_ignores_sigterm_names_sm_inits_own_kill(start_init, ml):
@@ -341,3 +341,36 @@ def test_failure_reason_when_sm_init_sent_the_sigkill():
     assert "a launcher, a watchdog or a person" not in text
     oom = sagemaker.failure_reason(["train"], 137, 1, 1 << 30, killed_by_init=True)
     assert "Out of memory" in oom and "sm-init killed it" not in oom
+
+
+def test_exit_130_is_not_taken_for_a_sigint_death(start_init, ml):
+    """The wait status decides: a trainer that exits 130 itself is not "killed by SIGINT"."""
+    exits = train(start_init, ml, ["sh", "-c", "exit 130"])
+    assert exits.wait() == 130
+    assert "exited with code 130" in check_readable(failure_of(ml))
+    (ml / "output" / "failure").unlink()
+    dies = train(start_init, ml, ["sh", "-c", "kill -INT $$"])
+    assert dies.wait() == 130
+    assert "was killed by SIGINT (signal 2, exit code 130)" in check_readable(failure_of(ml))
+
+
+@pytest.mark.parametrize("trainer, code, words", [
+    ("no-such-trainer --epochs 3", 127, "no-such-trainer: command not found"),
+    ("/etc/passwd", 126, "permission denied"),
+])
+def test_a_training_command_that_cannot_start_leaves_a_failure_file(ml, trainer, code, words):
+    """Nothing starts (exit 126/127), but FailureReason still says why, instead of nothing."""
+    result = subprocess.run([SM_INIT, "--ml-root", str(ml), "--train", trainer, "--", "train"],
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert result.returncode == code
+    first = result.stderr.decode().splitlines()[0]
+    assert first.startswith("sm-init: error: ") and words in first
+    text = check_readable(failure_of(ml))
+    assert text.startswith("sm-init could not start the training command") and words in text
+
+
+def test_no_failure_file_when_a_plain_command_cannot_start(ml):
+    result = subprocess.run([SM_INIT, "--ml-root", str(ml), "--", "no-such-program"],
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert result.returncode == 127
+    assert failure_of(ml) is None
