@@ -762,7 +762,8 @@ def markdown(results, rows, verdicts, inits, command):
         "# sm-init bench results",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, kernel {m['kernel']}, Python {m['python']}, "
-        f"{m['date']}, load {m['loadavg_at_start']:.2f} at start.",
+        f"{m['date']}, 1-minute load {m['loadavg_at_start']:.2f} at start (other work, and this "
+        "bench's own bursts of 10,000 processes, count in it).",
         f"Command: `{command}`. Versions: "
         + "; ".join(f"{n}: {results['versions'][n]}" for n in names if n != "no init") + "."
         + (f" sm-init measured: `{shown_path(results['config']['sm_init'])}`, built from commit "
