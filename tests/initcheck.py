@@ -14,7 +14,7 @@ import uuid
 
 import psutil
 
-from conftest import MARK, SM_INIT, TIMEOUT, Lines, marked_processes
+from realinit import MARK, SM_INIT, TIMEOUT, Lines, marked_processes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHILDREN = os.path.join(HERE, "children")

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import probe
+from realinit import probe
 from initcheck import (FORWARDED, TtyInit, child, proc_status, reports, run_zombies, signal_name,
                        tagged_process, wait_until)
 
@@ -355,7 +355,7 @@ def test_python_m_version():
 
 
 def test_help_exits_zero():
-    from conftest import SM_INIT
+    from realinit import SM_INIT
     result = subprocess.run([SM_INIT, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "--signal-scope" in result.stdout and "--rewrite" in result.stdout

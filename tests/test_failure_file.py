@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import CAN_UNSHARE, SM_INIT, TIMEOUT, marked_processes, probe, MARK
+from realinit import CAN_UNSHARE, SM_INIT, TIMEOUT, marked_processes, probe, MARK
 from sm_init import sagemaker
 
 LIMIT = 1024

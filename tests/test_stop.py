@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import SM_INIT, TIMEOUT, probe
+from realinit import SM_INIT, TIMEOUT, probe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.join(HERE, "children", "tree.py")
