@@ -12,11 +12,13 @@ import errno
 import os
 import signal
 import time
-from typing import NoReturn, Optional
+from typing import Dict, NoReturn, Optional
 
 from . import exitcodes, hooks, log, reap, sagemaker, signals, spawn, stopplan, sweep
 from .config import Config
 from .stopplan import Exit, Facts, Forward, Log, Phase, RunHooks, State, Sweep
+
+WARM_UP_AFTER = 0.5  # seconds after the start
 
 
 
@@ -48,6 +50,11 @@ class Supervisor:
         self.hooks: Optional[hooks.HookRunner] = None
         self.killed = 0
         self.killed_main = False   # the SIGKILL sweep found the main child still running
+        self.main_alive = True
+        self.anyone_left = True
+        self.look_again = False
+        self.forwards: Dict[int, int] = {}
+        self.warm_up_at: Optional[float] = None
         self.memory: Optional[sagemaker.MemoryCgroup] = None
         self.oom_baseline = 0
 
@@ -65,7 +72,6 @@ class Supervisor:
             log.error(f"{config.argv[0]}: {exc.strerror}")
             sagemaker.note_start_failure(config, f"{config.argv[0]}: {exc.strerror}")
             return exitcodes.NOT_FOUND if exc.errno == errno.ENOENT else exitcodes.NOT_EXECUTABLE
-        sweep.prepare()
         now = time.monotonic()
         runtime_ends = None if config.max_runtime is None else now + config.max_runtime
         self.state = State(runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),))
@@ -75,44 +81,68 @@ class Supervisor:
         return None
 
     def loop(self) -> int:
-        main_alive, look_again = True, False
-        forwards, group = stopplan.forward_table(self.config), self.config.signal_scope == "group"
-        verbose = self.config.verbosity > 0
+        """Until the stop plan says Exit: wait, forward, reap, advance."""
+        self.forwards = stopplan.forward_table(self.config)
+        self.warm_up_at = time.monotonic() + WARM_UP_AFTER
         while True:
-            wake = stopplan.next_wakeup(self.state)
-            if look_again:  # a sweep or a hook start changed the world: look before sleeping
-                timeout = 0.0
-            else:
-                timeout = None if wake is None else wake - time.monotonic()
-            signum = signals.wait_for_signal(timeout)
-            target = forwards.get(signum) if main_alive else None
-            if target is not None:
-                # The hot path first: a plain forward, as stopplan.on_signal decides it, only sooner.
-                if target:
-                    signals.send(self.main_pid, target, group)
-                if verbose:
-                    sent = signals.name(target) if target else "nothing (dropped)"
-                    log.verbose(f"forward: {signals.name(signum)} -> {sent} to {self.config.signal_scope}")
-            now = time.monotonic()
-            if target is None and signum is not None and signum != signal.SIGCHLD:
-                self.state, actions = stopplan.on_signal(self.config, self.state, signum, now)
-                self.perform(actions, now)
-            exited, anyone_left = reap.reap_children()
-            for pid, status in exited:
-                if pid == self.main_pid:
-                    main_alive = False
-                    self.state = stopplan.on_main_exit(self.state, status)
-                elif self.hooks is not None and self.hooks.owns(pid):
-                    self.hooks.on_exit(status, now)
-            facts = Facts(main_alive, anyone_left, self.hooks is not None and self.hooks.done)
-            phase = self.state.phase
-            self.state, actions = stopplan.advance(self.config, self.state, facts, now)
-            if phase == Phase.HOOKS and self.state.phase != Phase.HOOKS and self.hooks is not None:
-                self.hooks.cancel()
-            code = self.perform(actions, now)
+            signum = signals.wait_for_signal(self.timeout())
+            if signum is not None and not self.forward_at_once(signum) and signum != signal.SIGCHLD:
+                self.state, actions = stopplan.on_signal(self.config, self.state, signum, time.monotonic())
+                self.perform(actions, time.monotonic())
+            self.reap()
+            code = self.advance(time.monotonic())
             if code is not None:
-                return self.finish(code, now)
-            look_again = any(isinstance(action, (Sweep, RunHooks)) for action in actions)
+                return code
+            self.warm_up()
+
+    def timeout(self) -> Optional[float]:
+        """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
+        if self.look_again:  # a sweep or a hook start changed the world: look before sleeping
+            return 0.0
+        wake = stopplan.next_wakeup(self.state)
+        if self.warm_up_at is not None:
+            wake = self.warm_up_at if wake is None else min(wake, self.warm_up_at)
+        return None if wake is None else wake - time.monotonic()
+
+    def forward_at_once(self, signum: int) -> bool:
+        """The hot path: a plain forward, as stopplan.on_signal decides it, before anything else."""
+        target = self.forwards.get(signum) if self.main_alive else None
+        if target is None:
+            return False
+        if target:
+            signals.send(self.main_pid, target, self.config.signal_scope == "group")
+        if self.config.verbosity > 0:
+            sent = signals.name(target) if target else "nothing (dropped)"
+            log.verbose(f"forward: {signals.name(signum)} -> {sent} to {self.config.signal_scope}")
+        return True
+
+    def reap(self) -> None:
+        exited, self.anyone_left = reap.reap_children()
+        for pid, status in exited:
+            if pid == self.main_pid:
+                self.main_alive = False
+                self.state = stopplan.on_main_exit(self.state, status)
+            elif self.hooks is not None and self.hooks.owns(pid):
+                self.hooks.on_exit(status, time.monotonic())
+
+    def advance(self, now: float) -> Optional[int]:
+        """Let the stop plan move on; the exit code once it says Exit."""
+        facts = Facts(self.main_alive, self.anyone_left, self.hooks is not None and self.hooks.done)
+        phase = self.state.phase
+        self.state, actions = stopplan.advance(self.config, self.state, facts, now)
+        if phase == Phase.HOOKS and self.state.phase != Phase.HOOKS and self.hooks is not None:
+            self.hooks.cancel()
+        code = self.perform(actions, now)
+        if code is not None:
+            return self.finish(code, now)
+        self.look_again = any(isinstance(action, (Sweep, RunHooks)) for action in actions)
+        return None
+
+    def warm_up(self) -> None:
+        """psutil (for sweeps) loads once things are quiet, not while the child starts or exits at once."""
+        if self.warm_up_at is not None and not self.look_again and time.monotonic() >= self.warm_up_at:
+            sweep.prepare()
+            self.warm_up_at = None
 
     def perform(self, actions, now: float) -> Optional[int]:
         for action in actions:

@@ -15,7 +15,7 @@ ROUNDS = 20  # a fork bomb racing the sweep gets this many passes, then the exit
 
 
 def prepare() -> None:
-    """Import psutil now, while the child starts up, so that a stop never waits for the import."""
+    """Import psutil ahead of time, so that a stop never waits for the import (50+ ms)."""
     import psutil  # noqa: F401
 
 
