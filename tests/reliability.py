@@ -138,6 +138,9 @@ def render(entries, outcomes=None):
             lines.append(f"| {name} | {_modes(group)} | {len(group)} | {worst['elapsed']:.2f} s / {worst['limit']:g} s"
                          f" | {codes or '-'} | {left} |")
         lines.append("")
+        if any(e.get("code") == -15 for e in timed):
+            lines += ["Exit code -15: sm-init itself died of a SIGTERM sent before it had blocked signals"
+                      " (subreaper only; nothing had been started yet).", ""]
 
     window = _by(entries, "start_block_window")
     if window:
@@ -149,7 +152,7 @@ def render(entries, outcomes=None):
             lines.append(f"- {e['mode']}: {e['seconds'] * 1000:.0f} ms")
         lines.append("")
 
-    faults = _by(entries, "internal_fault")
+    faults = _by(entries, "injected internal fault")
     if faults:
         once = sum(1 for e in faults if e["error_lines"] == 1)
         lines += ["## Internal faults", "",
