@@ -55,7 +55,19 @@ def cli(words, verbose, quiet, **options) -> config.Config:
     raw = config.RawOptions(rewrite=options.pop("rewrite"), pre_kill=options.pop("pre_kill"),
                             verbosity=log.QUIET if quiet else min(verbose, 1), **options)
     interactive = spawn.terminal_of_stdin() is not None
-    return config.build(raw, words, os.environ, interactive)
+    try:
+        return config.build(raw, words, os.environ, interactive)
+    except ConfigError as exc:
+        raise ConfigError(name_the_source(str(exc), click.get_current_context())) from None
+
+
+def name_the_source(message: str, ctx: click.Context) -> str:
+    """``--stop-timeout: ...`` becomes ``SM_INIT_STOP_TIMEOUT: ...`` when the value came from there."""
+    option, colon, rest = message.partition(":")
+    name = option[2:].replace("-", "_") if option.startswith("--") else ""
+    if colon and name in ctx.params and ctx.get_parameter_source(name) == click.core.ParameterSource.ENVIRONMENT:
+        return f"SM_INIT_{name.upper()}{colon}{rest}"
+    return message
 
 
 def parse(argv: Optional[List[str]] = None) -> config.Config:

@@ -226,4 +226,5 @@ class Supervisor:
             sweep.sweep(signal.SIGKILL, self.pid1)
         except BaseException as again:
             log.error(f"internal error while killing the tree: {type(again).__name__}: {again}")
+        log.info(f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")
         return exitcodes.INTERNAL_ERROR

@@ -66,6 +66,7 @@ class Lines:
     def __init__(self, stream):
         self.seen = []
         self._matched = set()
+        self._scanned = {}  # pattern -> lines already tried against it (a line never changes)
         self._closed = False
         self._queue = queue.Queue()
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
@@ -77,12 +78,15 @@ class Lines:
         self._queue.put(None)
 
     def _search(self, pattern):
-        for index, line in enumerate(self.seen):
+        start = self._scanned.get(pattern, 0)
+        for index in range(start, len(self.seen)):
             if index not in self._matched:
-                match = re.search(pattern, line)
+                match = re.search(pattern, self.seen[index])
                 if match:
                     self._matched.add(index)
+                    self._scanned[pattern] = index + 1
                     return match
+        self._scanned[pattern] = len(self.seen)
         return None
 
     def expect(self, pattern, timeout=TIMEOUT):
@@ -144,7 +148,8 @@ class Init:
         while time.monotonic() < deadline:
             for child in psutil.Process(self.process.pid).children():
                 try:
-                    if any("sm-init" in part for part in child.cmdline()):
+                    # Before its exec, unshare's forked child still is "unshare" (with sm-init in argv).
+                    if child.name() != "unshare" and any("sm-init" in part for part in child.cmdline()):
                         return child.pid
                 except psutil.NoSuchProcess:
                     pass

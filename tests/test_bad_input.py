@@ -119,7 +119,7 @@ def test_bad_rewrite(start_init, marker, rewrite, named):
 def test_bad_rewrite_from_environment(start_init, marker):
     path, command = marker
     init = start_init("--", *command, env=dict(os.environ, SM_INIT_REWRITE="USR1=NOPE"))
-    check_rejected(init, USAGE, "--rewrite", "NOPE", marker_path=path)
+    check_rejected(init, USAGE, "SM_INIT_REWRITE:", "NOPE", marker_path=path)   # names where it came from
 
 
 def test_bad_scope(start_init, marker):
@@ -131,7 +131,7 @@ def test_bad_scope(start_init, marker):
 def test_bad_scope_from_environment(start_init, marker):
     path, command = marker
     init = start_init("--", *command, env=dict(os.environ, SM_INIT_SIGNAL_SCOPE="everyone"))
-    check_rejected(init, USAGE, "--signal-scope", "everyone", marker_path=path)
+    check_rejected(init, USAGE, "SM_INIT_SIGNAL_SCOPE:", "everyone", marker_path=path)
 
 
 @pytest.mark.parametrize("text", ["", "   "])
