@@ -6,6 +6,7 @@ group, and a hook that fails is logged but never changes sm-init's exit code.
 """
 
 import os
+import signal
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -92,7 +93,7 @@ class HookRunner:
         if self._running is not None:
             pid, argv = self._running
             log.warning(f"hooks: {' '.join(argv)} still running at the kill deadline: killed")
-            signals.send(pid, 9, group=True)
+            signals.send(pid, signal.SIGKILL, group=True)
             self._running = None
             self.failed += 1
         if self._pending:

@@ -21,7 +21,6 @@ from .stopplan import Exit, Facts, Forward, Log, Phase, RunHooks, State, Sweep
 WARM_UP_AFTER = 0.5  # seconds after the start
 
 
-
 def run(config: Config) -> NoReturn:
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
     log.set_level(config.verbosity)
@@ -87,8 +86,9 @@ class Supervisor:
         while True:
             signum = signals.wait_for_signal(self.timeout())
             if signum is not None and not self.forward_at_once(signum) and signum != signal.SIGCHLD:
-                self.state, actions = stopplan.on_signal(self.config, self.state, signum, time.monotonic())
-                self.perform(actions, time.monotonic())
+                now = time.monotonic()
+                self.state, actions = stopplan.on_signal(self.config, self.state, signum, now)
+                self.perform(actions, now)
             self.reap()
             code = self.advance(time.monotonic())
             if code is not None:
@@ -110,10 +110,9 @@ class Supervisor:
         if target is None:
             return False
         if target:
-            signals.send(self.main_pid, target, self.config.signal_scope == "group")
+            self.forward(target)
         if self.config.verbosity > 0:
-            sent = signals.name(target) if target else "nothing (dropped)"
-            log.verbose(f"forward: {signals.name(signum)} -> {sent} to {self.config.signal_scope}")
+            log.verbose(stopplan.forward_text(self.config, signum, target))
         return True
 
     def reap(self) -> None:
@@ -159,8 +158,7 @@ class Supervisor:
         return None
 
     def forward(self, signum: int) -> None:
-        group = self.config.signal_scope == "group"
-        signals.send(self.main_pid, signum, group)
+        signals.send(self.main_pid, signum, group=self.config.signal_scope == "group")
 
     def sweep(self, signum: int, spare_group: bool = False) -> None:
         count = sweep.sweep(signum, self.pid1, self.main_pid if spare_group else None)

@@ -158,12 +158,15 @@ def on_signal(config: "Config", state: State, signum: int, now: float) -> Tuple[
 
 def _forward(config: "Config", signum: int) -> List[Action]:
     target = forward_target(config, signum)
-    if config.verbosity < 1:  # the hot path: no log text built that nobody reads
-        return [Forward(target)] if target else []
-    if target == 0:
-        return [Log(f"forward: {signals.name(signum)} dropped (--rewrite)", verbose=True)]
-    return [Forward(target), Log(f"forward: {signals.name(signum)} -> {signals.name(target)}"
-                                 f" to {config.signal_scope}", verbose=True)]
+    actions: List[Action] = [Forward(target)] if target else []
+    if config.verbosity > 0:  # no log text built that nobody reads
+        actions.append(Log(forward_text(config, signum, target), verbose=True))
+    return actions
+
+
+def forward_text(config: "Config", signum: int, target: int) -> str:
+    sent = signals.name(target) if target else "nothing (dropped by --rewrite)"
+    return f"forward: {signals.name(signum)} -> {sent} to {config.signal_scope}"
 
 
 def _on_stop(config: "Config", state: State, signum: int, now: float,
