@@ -45,37 +45,31 @@ def find_memory_cgroup(proc_cgroup: str, root: str = CGROUP_ROOT) -> Optional[Me
 
 
 def read_oom_kills(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
-    if cgroup is None:
-        return None
-    try:
-        with open(cgroup.counter_file) as f:
-            for line in f:
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-    except (OSError, ValueError):
-        pass
+    text = None if cgroup is None else _read(cgroup.counter_file)
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
     return None
 
 
 def read_memory_limit(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
     """Bytes, or None when unlimited or unknown (v1 says "unlimited" with a huge number)."""
-    if cgroup is None:
-        return None
-    try:
-        with open(cgroup.limit_file) as f:
-            text = f.read().strip()
-    except OSError:
-        return None
-    if not text.isdigit() or int(text) >= 1 << 60:
+    text = (None if cgroup is None else _read(cgroup.limit_file)) or ""
+    if not text.strip().isdigit() or int(text) >= 1 << 60:
         return None
     return int(text)
 
 
 def current_memory_cgroup() -> Optional[MemoryCgroup]:
+    text = _read("/proc/self/cgroup")
+    return None if text is None else find_memory_cgroup(text)
+
+
+def _read(path: str) -> Optional[str]:
     try:
-        with open("/proc/self/cgroup") as f:
-            return find_memory_cgroup(f.read())
+        with open(path) as f:
+            return f.read()
     except OSError:
         return None
 
