@@ -320,7 +320,7 @@ def test_no_memory_cgroup_at_all(tmp_path):
     (137, 1, None, ["Out of memory"]),
 ])
 def test_failure_reason_words(code, kills, limit, words):
-    text = sagemaker.failure_reason(["python", "train.py", "--lr", "0.1"], code, kills, limit)
+    text = sagemaker.ending(["python", "train.py", "--lr", "0.1"], code, kills, limit)
     assert text.startswith("Training command `python train.py --lr 0.1` ")
     for word in words:
         assert word in text
@@ -329,17 +329,17 @@ def test_failure_reason_words(code, kills, limit, words):
 
 
 def test_failure_reason_of_a_non_utf8_argv_is_utf8():
-    text = sagemaker.failure_reason(["python", os.fsdecode(b"caf\xe9.py")], 1, 0, None)
+    text = sagemaker.ending(["python", os.fsdecode(b"caf\xe9.py")], 1, 0, None)
     assert "caf\ufffd.py" in text
     text.encode("utf-8")  # strict
 
 
 def test_failure_reason_when_sm_init_sent_the_sigkill():
-    text = sagemaker.failure_reason(["train"], 137, 0, None, max_runtime=60, killed_by_init=True)
+    text = sagemaker.ending(["train"], 137, 0, None, max_runtime=60, killed_by_init=True)
     assert "sm-init stopped it after --max-runtime 60 seconds" in text
     assert "still running at the end of the stop timeout, so sm-init killed it" in text
     assert "a launcher, a watchdog or a person" not in text
-    oom = sagemaker.failure_reason(["train"], 137, 1, 1 << 30, killed_by_init=True)
+    oom = sagemaker.ending(["train"], 137, 1, 1 << 30, killed_by_init=True)
     assert "Out of memory" in oom and "sm-init killed it" not in oom
 
 

@@ -424,10 +424,10 @@ FAULTS = {
     "reap.reap_children:1": ((USR1,), TREE),
     "reap.reap_children:2": ((USR1, USR1), TREE),
     "signals.send:1": ((USR1,), TREE),
-    "stopplan.on_signal:1:MemoryError": ((TERM,), TREE),
+    "plan.on_signal:1:MemoryError": ((TERM,), TREE),
     "hooks.discover:1": ((TERM,), TREE),
     "sweep.sweep:1": ((USR1,), probe("--setsid-child", "--exit-on", "USR1=0")),
-    "run.Supervisor.finish:1:KeyboardInterrupt": ((TERM,), probe("--exit-on", "TERM=0")),
+    "plan.summary:1:KeyboardInterrupt": ((TERM,), probe("--exit-on", "TERM=0")),
 }
 
 
@@ -554,7 +554,6 @@ BAD += [
     ("--hooks-dir=file", "--hooks-dir", ["--hooks-dir", "{file}"], {}, "{file}"),
     ("--hooks-dir=empty", "--hooks-dir", ["--hooks-dir", ""], {}, "empty path"),
     ("--ml-root=file", "--ml-root", ["--ml-root", "{file}"], {}, "{file}"),
-    ("--ml-root=readonly", "--ml-root", ["--ml-root", "{readonly}"], {}, "{readonly}"),
     ("--ml-root=empty", "--ml-root", ["--ml-root", ""], {}, "empty path"),
     ("--bogus", "--bogus", ["--bogus"], {}, "--bogus"),
     ("--stop-timeout missing value", "--stop-timeout", ["--stop-timeout"], {}, "--stop-timeout"),
@@ -572,7 +571,6 @@ BAD += [
     ("SM_INIT_TRAIN=unbalanced", "SM_INIT_TRAIN", [], {"SM_INIT_TRAIN": 'python "x'}, 'python "x'),
     ("SM_INIT_HOOKS_DIR=file", "SM_INIT_HOOKS_DIR", [], {"SM_INIT_HOOKS_DIR": "{file}"}, "{file}"),
     ("SM_INIT_ML_ROOT=file", "SM_INIT_ML_ROOT", [], {"SM_INIT_ML_ROOT": "{file}"}, "{file}"),
-    ("SM_INIT_ML_ROOT=readonly", "SM_INIT_ML_ROOT", [], {"SM_INIT_ML_ROOT": "{readonly}"}, "{readonly}"),
     ("SM_INIT_VERBOSE=lots", "SM_INIT_VERBOSE", [], {"SM_INIT_VERBOSE": "lots"}, "lots"),
     ("SM_INIT_QUIET=perhaps", "SM_INIT_QUIET", [], {"SM_INIT_QUIET": "perhaps"}, "perhaps"),
 ]

@@ -449,7 +449,7 @@ def test_ml_root_that_is_a_file_in_train_mode(tmp_path):
 
 
 def test_a_good_hook_timeout_at_the_limit_is_accepted(tmp_path):
-    from sm_init.stopplan import longest_hook_time
+    from sm_init.plan import longest_hook_time
     hook_timeout = longest_hook_time(3.0)
     done = subprocess.run([SM_INIT, "--hooks-dir", str(tmp_path / "none"), "--stop-timeout", "3",
                            "--hook-timeout", repr(hook_timeout), "--", "true"],

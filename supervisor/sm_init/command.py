@@ -8,34 +8,24 @@ import os
 import shlex
 from typing import List, Optional, Sequence, Tuple
 
-from .exitcodes import NOT_EXECUTABLE, NOT_FOUND
+from .exitcodes import NOT_EXECUTABLE, NOT_FOUND, CommandError, ConfigError
 
 SAGEMAKER_WORDS = ("train", "serve")
 
 
-class CommandError(Exception):
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-class ConfigError(ValueError):
-    """A bad option or environment value: exit 2, nothing started."""
-
-
-def split_command(option: str, text: str) -> List[str]:
+def split_command(source: str, text: str) -> List[str]:
     """A CMD string split the way a shell splits words; never run through a shell."""
     try:
         words = shlex.split(text)
     except ValueError as exc:
-        raise ConfigError(f"{option}: cannot split {text!r}: {exc}") from None
+        raise ConfigError(f"{source}: cannot split {text!r}: {exc}") from None
     if not words:
-        raise ConfigError(f"{option}: empty command")
+        raise ConfigError(f"{source}: empty command")
     return words
 
 
-def resolve(words: Sequence[str], train: Optional[str], serve: Optional[str],
-            path: Optional[str]) -> Tuple[str, List[str]]:
+def resolve(words: Sequence[str], train: Optional[str], serve: Optional[str], path: Optional[str],
+            train_source: str = "--train", serve_source: str = "--serve") -> Tuple[str, List[str]]:
     """(mode, argv) for the words after ``--``: mode is ``train``, ``serve`` or ``command``."""
     if not words:
         raise ConfigError("no command given: sm-init [OPTIONS] -- COMMAND [ARGS...]")
@@ -44,10 +34,10 @@ def resolve(words: Sequence[str], train: Optional[str], serve: Optional[str],
         return "command", [word] + args
     configured = train if word == "train" else serve
     if configured is not None:
-        return word, split_command(f"--{word}", configured) + args
+        return word, split_command(train_source if word == "train" else serve_source, configured) + args
     if find_program(word, path) is None:
         raise ConfigError(f"{word}: no {word} command configured (--{word} or SM_INIT_{word.upper()})"
-                          f" and no executable {word!r} on PATH")
+                          f" and no executable {word!r} on PATH ({path or os.defpath})")
     return word, [word] + args
 
 
@@ -73,3 +63,23 @@ def check_runnable(argv: Sequence[str], path: Optional[str]) -> None:
         raise CommandError(f"{program}: is a directory, not a program", NOT_EXECUTABLE)
     if not os.access(program, os.X_OK):
         raise CommandError(f"{program}: permission denied (not an executable file)", NOT_EXECUTABLE)
+    interpreter = missing_interpreter(program)
+    if interpreter is not None:
+        raise CommandError(f"{program}: its interpreter {interpreter} (from its #! line) is not found", NOT_FOUND)
+
+
+def missing_interpreter(program: str) -> Optional[str]:
+    """The #! interpreter of a script when it does not exist: exec then fails with ENOENT, which
+    would blame the script itself."""
+    try:
+        with open(program, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].split()
+    if not words:
+        return None
+    interpreter = os.fsdecode(words[0])
+    return None if os.path.exists(interpreter) else interpreter

@@ -1,20 +1,22 @@
 """The validated configuration: built once, before anything starts, then frozen.
 
-Every value arrives as text (command line or ``SM_INIT_*`` environment), is checked here, and a
-bad one becomes a ``ConfigError`` naming the option and the value: exit 2, nothing started.
+Every value arrives as text from the command line or an ``SM_INIT_*`` variable (``options.py``),
+is checked here, and a bad one becomes a ``ConfigError`` that names where it came from
+(``--stop-timeout: ...`` or ``SM_INIT_STOP_TIMEOUT: ...``) and the value: exit 2, nothing started.
 """
 
 import math
 import os
-from dataclasses import dataclass, field
+from collections import namedtuple
 from types import MappingProxyType
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence
 
 from . import command, signals
-from .command import ConfigError
-from .stopplan import longest_hook_time
+from .exitcodes import ConfigError
+from .options import Raw
+from .plan import default_hook_time, longest_hook_time
 
-SCOPES = ("group", "child")
+SCOPES = ("auto", "group", "child")
 HOOKS_ON = ("stop", "failure", "always")
 DEFAULT_STOP_TIMEOUT = {"train": 120.0, "serve": 30.0, "command": 10.0}
 DEFAULT_HOOKS_DIR = "/etc/sm-init/pre-kill.d"
@@ -22,119 +24,155 @@ DEFAULT_ML_ROOT = "/opt/ml"
 DEFAULT_LEFTOVER_GRACE = 2.0
 LONGEST = 100 * 24 * 3600.0  # any duration past 100 days is a typo, and too big for a timespec anyway
 
-
-@dataclass(frozen=True)
-class Config:
-    argv: Tuple[str, ...]
-    mode: str = "command"                  # train | serve | command
-    signal_scope: str = "group"
-    rewrites: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
-    stop_timeout: float = 10.0
-    hook_timeout: float = 2.5
-    max_runtime: Optional[float] = None
-    leftover_grace: float = DEFAULT_LEFTOVER_GRACE
-    pre_kill: Tuple[Tuple[str, ...], ...] = ()
-    hooks_dir: str = DEFAULT_HOOKS_DIR
-    hooks_on: str = "failure"
-    ml_root: str = DEFAULT_ML_ROOT
-    verbosity: int = 0
-    interactive: bool = False              # stdin is a terminal: the child gets the foreground
-
-
-@dataclass(frozen=True)
-class RawOptions:
-    """Option values as text, exactly as click collected them (None: not given)."""
-    train: Optional[str] = None
-    serve: Optional[str] = None
-    signal_scope: Optional[str] = None
-    rewrite: Sequence[str] = ()
-    stop_timeout: Optional[str] = None
-    hook_timeout: Optional[str] = None
-    max_runtime: Optional[str] = None
-    leftover_grace: Optional[str] = None
-    pre_kill: Sequence[str] = ()
-    hooks_dir: Optional[str] = None
-    hooks_on: Optional[str] = None
-    ml_root: Optional[str] = None
-    verbosity: int = 0
+Config = namedtuple("Config", [
+    "argv",             # the command to run, resolved
+    "mode",             # train | serve | command
+    "signal_scope",     # auto | group | child
+    "rewrites",         # {signal: signal it is sent as (0: dropped)}
+    "stop_timeout",     # S: gone within S seconds of a stop
+    "hook_timeout",     # H: the hooks' share of S
+    "max_runtime",      # seconds, or None
+    "leftover_grace",   # seconds the leftovers get when the main child exits first
+    "stall_timeout",    # seconds without progress before the stall watchdog stops the job, or None
+    "heartbeat",        # a file whose modification counts as progress, or None
+    "stack_signal",     # sent for faulthandler stacks on a stall, or None
+    "pre_kill",         # hook commands, each a tuple of words
+    "hooks_dir",
+    "hooks_on",         # stop | failure | always
+    "ml_root",
+    "capture",          # relay the tree's output: None = when not a terminal, True, False
+    "verbosity",        # -1 quiet, 0 normal, 1 verbose
+    "interactive",      # stdin is our terminal and we are in its foreground: the child gets it
+], defaults=(
+    "command", "auto", MappingProxyType({}), 10.0, 2.5, None, DEFAULT_LEFTOVER_GRACE, None, None, None, (),
+    DEFAULT_HOOKS_DIR, "failure", DEFAULT_ML_ROOT, None, 0, False,
+))
 
 
-def parse_seconds(option: str, text: str, allow_zero: bool = False) -> float:
+def parse_seconds(source: str, text: str, allow_zero: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"{option}: {text!r} is not a number of seconds") from None
+        raise ConfigError(f"{source}: {text!r} is not a number of seconds") from None
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         lowest = "0 or more" if allow_zero else "more than 0"
-        raise ConfigError(f"{option}: {text!r} must be a finite number of seconds, {lowest}")
+        raise ConfigError(f"{source}: {text!r} must be a finite number of seconds, {lowest}")
     if value > LONGEST:
-        raise ConfigError(f"{option}: {text!r} is more than {LONGEST:.0f} seconds (100 days)")
+        raise ConfigError(f"{source}: {text!r} is more than {LONGEST:.0f} seconds (100 days)")
     return value
 
 
-def parse_choice(option: str, text: Optional[str], choices: Sequence[str], default: str) -> str:
-    if text is None:
-        return default
+def parse_choice(source: str, text: str, choices: Sequence[str]) -> str:
     if text not in choices:
-        raise ConfigError(f"{option}: {text!r} is not one of {', '.join(choices)}")
+        raise ConfigError(f"{source}: {text!r} is not one of {', '.join(choices)}")
     return text
 
 
-def parse_rewrites(texts: Sequence[str]) -> Mapping[int, int]:
+def parse_rewrites(source: str, texts: Sequence[str]) -> Mapping[int, int]:
     rewrites = {}
     for text in texts:
         try:
             rewrites.update(signals.parse_rewrite(text))
         except signals.BadSignal as exc:
-            raise ConfigError(f"--rewrite: {exc}") from None
+            raise ConfigError(f"{source}: {exc}") from None
     return MappingProxyType(rewrites)
 
 
-def check_directory(option: str, path: str, must_write: bool) -> None:
+def parse_signal_option(source: str, text: Optional[str]) -> Optional[int]:
+    if text is None:
+        return None
+    try:
+        signum = signals.parse_signal(text)
+    except signals.BadSignal as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    if signum == 0:
+        raise ConfigError(f"{source}: {text!r} is not a signal")
+    return signum
+
+
+def check_directory(source: str, path: str) -> None:
     """A directory that is missing is fine (nothing to run, or created later); a file is not."""
     if not path:
-        raise ConfigError(f"{option}: empty path")
+        raise ConfigError(f"{source}: empty path")
     if os.path.exists(path) and not os.path.isdir(path):
-        raise ConfigError(f"{option}: {path!r} is not a directory")
-    if must_write and os.path.isdir(path) and not os.access(path, os.W_OK):
-        raise ConfigError(f"{option}: {path!r} is not writable")
+        raise ConfigError(f"{source}: {path!r} is not a directory")
 
 
-def build(raw: RawOptions, words: Sequence[str], environ: Mapping[str, str], interactive: bool) -> Config:
+class _Values:
+    """Raw values with their defaults; ``source(name)`` says where one came from, for messages."""
+
+    def __init__(self, raw: Raw):
+        self._raw = raw
+
+    def get(self, name: str, default=None):
+        return self._raw[name][0] if name in self._raw else default
+
+    def source(self, name: str) -> str:
+        return self._raw[name][1] if name in self._raw else "--" + name.replace("_", "-")
+
+    def seconds(self, name: str, default, allow_zero: bool = False):
+        text = self.get(name)
+        return default if text is None else parse_seconds(self.source(name), text, allow_zero)
+
+    def choice(self, name: str, choices: Sequence[str], default: str) -> str:
+        text = self.get(name)
+        return default if text is None else parse_choice(self.source(name), text, choices)
+
+
+def verbosity(values: _Values) -> int:
+    """-v and -q together are a contradiction, unless the command line overrides the environment."""
+    verbose, quiet = values.get("verbose", False), values.get("quiet", False)
+    if verbose and quiet:
+        from_command_line = [name for name in ("verbose", "quiet") if values.source(name).startswith("-")]
+        if len(from_command_line) != 1:
+            raise ConfigError(f"{values.source('verbose')} and {values.source('quiet')} contradict each other")
+        return 1 if from_command_line == ["verbose"] else -1
+    return 1 if verbose else -1 if quiet else 0
+
+
+def build(raw: Raw, words: Sequence[str], environ: Mapping[str, str], interactive: bool) -> Config:
     """Validate every option; raises ConfigError. Whether the command can run is checked apart."""
-    mode, argv = command.resolve(words, raw.train, raw.serve, environ.get("PATH"))
-    for word, text in (("train", raw.train), ("serve", raw.serve)):
+    values = _Values(raw)
+    train, serve = values.get("train"), values.get("serve")
+    mode, argv = command.resolve(words, train, serve, environ.get("PATH"),
+                                 values.source("train"), values.source("serve"))
+    for name, text in (("train", train), ("serve", serve)):
         if text is not None:  # the one not run now is just as broken: say so before anything starts
-            command.split_command(f"--{word}", text)
-    stop_timeout = (parse_seconds("--stop-timeout", raw.stop_timeout) if raw.stop_timeout is not None
-                    else DEFAULT_STOP_TIMEOUT[mode])
-    hook_timeout = (parse_seconds("--hook-timeout", raw.hook_timeout, allow_zero=True)
-                    if raw.hook_timeout is not None else min(30.0, stop_timeout / 4))
+            command.split_command(values.source(name), text)
+    stop_timeout = values.seconds("stop_timeout", DEFAULT_STOP_TIMEOUT[mode])
+    hook_timeout = values.seconds("hook_timeout", default_hook_time(stop_timeout), allow_zero=True)
     if hook_timeout > longest_hook_time(stop_timeout):
-        raise ConfigError(f"--hook-timeout: {hook_timeout:g}s does not fit in --stop-timeout {stop_timeout:g}s"
-                          f" (at most {longest_hook_time(stop_timeout):g}s leaves time to kill and exit)")
-    max_runtime = None if raw.max_runtime is None else parse_seconds("--max-runtime", raw.max_runtime)
-    leftover_grace = (DEFAULT_LEFTOVER_GRACE if raw.leftover_grace is None
-                      else parse_seconds("--leftover-grace", raw.leftover_grace, allow_zero=True))
-    hooks_dir = DEFAULT_HOOKS_DIR if raw.hooks_dir is None else raw.hooks_dir
-    check_directory("--hooks-dir", hooks_dir, must_write=False)
-    ml_root = DEFAULT_ML_ROOT if raw.ml_root is None else raw.ml_root
-    if mode == "train":
-        check_directory("--ml-root", ml_root, must_write=True)
-    config = Config(
+        raise ConfigError(f"{values.source('hook_timeout')}: {hook_timeout:g}s does not fit in a stop timeout"
+                          f" of {stop_timeout:g}s (at most {longest_hook_time(stop_timeout):g}s leaves time"
+                          f" to kill and exit)")
+    heartbeat = values.get("heartbeat")
+    if heartbeat is not None and not heartbeat:
+        raise ConfigError(f"{values.source('heartbeat')}: empty path")
+    stall_timeout = values.seconds("stall_timeout", None)
+    if heartbeat is not None and stall_timeout is None:
+        raise ConfigError(f"{values.source('heartbeat')}: a heartbeat needs --stall-timeout (SM_INIT_STALL_TIMEOUT)")
+    hooks_dir = values.get("hooks_dir", DEFAULT_HOOKS_DIR)
+    check_directory(values.source("hooks_dir"), hooks_dir)
+    ml_root = values.get("ml_root", DEFAULT_ML_ROOT)
+    check_directory(values.source("ml_root"), ml_root)
+    return Config(
         argv=tuple(argv),
         mode=mode,
-        signal_scope=parse_choice("--signal-scope", raw.signal_scope, SCOPES, "group"),
-        rewrites=parse_rewrites(raw.rewrite),
+        signal_scope=values.choice("signal_scope", SCOPES, "auto"),
+        rewrites=parse_rewrites(values.source("rewrite"), values.get("rewrite", ())),
         stop_timeout=stop_timeout,
         hook_timeout=hook_timeout,
-        max_runtime=max_runtime,
-        leftover_grace=leftover_grace,
-        pre_kill=tuple(tuple(command.split_command("--pre-kill", text)) for text in raw.pre_kill),
+        max_runtime=values.seconds("max_runtime", None),
+        leftover_grace=values.seconds("leftover_grace", DEFAULT_LEFTOVER_GRACE, allow_zero=True),
+        stall_timeout=stall_timeout,
+        heartbeat=heartbeat,
+        stack_signal=parse_signal_option(values.source("stack_signal"), values.get("stack_signal")),
+        pre_kill=tuple(tuple(command.split_command(values.source("pre_kill"), text))
+                       for text in values.get("pre_kill", ())),
         hooks_dir=hooks_dir,
-        hooks_on=parse_choice("--hooks-on", raw.hooks_on, HOOKS_ON, "failure"),
+        hooks_on=values.choice("hooks_on", HOOKS_ON, "failure"),
         ml_root=ml_root,
-        verbosity=raw.verbosity,
+        capture=values.get("capture"),
+        verbosity=verbosity(values),
         interactive=interactive,
     )
-    return config

@@ -1,17 +1,16 @@
 """Pre-kill hooks: the last chance to save artifacts, run one at a time before the SIGKILL sweep.
 
-Each hook runs in its own process group with the stop's facts in its environment. The loop keeps
-reaping and forwarding while hooks run; a hook still running at the kill deadline dies with its
-group, and a hook that fails is logged but never changes sm-init's exit code.
+This module finds them and says what each is told; when they run is the plan's decision
+(``plan.py``: one at a time, the running one killed with its group at the kill deadline, a
+failure logged but never changing sm-init's exit code). Hooks write to sm-init's own stdout and
+stderr, not through the relay: they are sm-init's helpers, not the trainer's output.
 """
 
 import os
-import signal
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import log, signals, spawn
-from .stopplan import describe_status
+from . import log
 
 
 def discover(pre_kill: Sequence[Tuple[str, ...]], hooks_dir: str) -> List[Tuple[str, ...]]:
@@ -31,7 +30,7 @@ def discover(pre_kill: Sequence[Tuple[str, ...]], hooks_dir: str) -> List[Tuple[
         if os.path.isfile(path) and os.access(path, os.X_OK):
             hooks.append((path,))
         else:
-            log.warning(f"hooks: skipping {path}: not an executable file")
+            log.warning(f"hooks: skipping {log.command([path])}: not an executable file")
     return hooks
 
 
@@ -47,55 +46,3 @@ def hook_environment(base: Mapping[str, str], reason: str, mode: str, exit_code:
     else:
         env["SM_INIT_EXIT_CODE"] = str(exit_code)
     return env
-
-
-class HookRunner:
-    """Runs the hooks one after another; the loop reports each exit and the deadline."""
-
-    def __init__(self, hooks: Sequence[Tuple[str, ...]], environment, kill_at: float):
-        self._pending = list(hooks)
-        self._environment = environment   # now -> the environment for the next hook
-        self._kill_at = kill_at
-        self._running: Optional[Tuple[int, Tuple[str, ...]]] = None
-        self.failed = 0
-
-    @property
-    def done(self) -> bool:
-        return self._running is None and not self._pending
-
-    def owns(self, pid: int) -> bool:
-        return self._running is not None and self._running[0] == pid
-
-    def start_next(self, now: float) -> None:
-        while self._running is None and self._pending and now < self._kill_at:
-            argv = self._pending.pop(0)
-            try:
-                pid = spawn.spawn(argv, env=self._environment(now))
-            except OSError as exc:
-                self.failed += 1
-                log.warning(f"hooks: {' '.join(argv)}: {exc.strerror}")
-                continue
-            log.info(f"hooks: running {' '.join(argv)} (pid {pid}, {self._kill_at - now:.1f}s left)")
-            self._running = (pid, argv)
-
-    def on_exit(self, status: int, now: float) -> None:
-        _, argv = self._running
-        self._running = None
-        if status != 0:
-            self.failed += 1
-            log.warning(f"hooks: {' '.join(argv)} failed ({describe_status(status)})")
-        else:
-            log.verbose(f"hooks: {' '.join(argv)} done")
-        self.start_next(now)
-
-    def cancel(self) -> None:
-        """The kill deadline came: the running hook dies with its group, the rest never start."""
-        if self._running is not None:
-            pid, argv = self._running
-            log.warning(f"hooks: {' '.join(argv)} still running at the kill deadline: killed")
-            signals.send(pid, signal.SIGKILL, group=True)
-            self._running = None
-            self.failed += 1
-        if self._pending:
-            log.warning(f"hooks: {len(self._pending)} hook(s) not run: no time left")
-            self._pending = []

@@ -1,13 +1,20 @@
-"""One line per event on stderr, prefixed ``sm-init:``.
+"""One line per event on stderr, prefixed ``sm-init:``; never blocking, never forgeable.
 
-Lines go straight to fd 2 with one write each: no buffering to lose on ``os._exit`` and no
-interleaving inside a line when the trainer writes to the same stream.
+Lines go to the stderr sink of ``output``, which never blocks and never puts a line of sm-init's
+inside a line of the trainer's. Whatever a line quotes (a command, a file name) can't break it in
+two: control characters are escaped, so a newline in a command can't forge an ``sm-init:`` line.
 """
 
-import os
+import shlex
+import time
+from typing import Sequence
+
+from . import output
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 _level = NORMAL
+LONGEST = 4000  # bytes: a line under PIPE_BUF is written whole, never interleaved with the trainer's
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def set_level(level: int) -> None:
@@ -15,12 +22,33 @@ def set_level(level: int) -> None:
     _level = level
 
 
+def escape(text: str) -> str:
+    """Control characters as visible escapes: what is logged stays on its line."""
+    if text.isprintable():
+        return text
+    return "".join(_ESCAPES.get(c, f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                   if not c.isprintable() and c != " " else c for c in text)
+
+
+def command(argv: Sequence[str]) -> str:
+    """A command line as a shell would quote it, on one line: ``sh -c $'exit 3\\n...'``."""
+    return " ".join(_quote(word) for word in argv)
+
+
+def _quote(word: str) -> str:
+    # Linux argv is bytes: a non-UTF-8 byte arrives as a surrogate escape; show it as U+FFFD.
+    word = word.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if word.isprintable():
+        return shlex.quote(word)
+    # bash's ANSI-C quoting: unambiguous, and a shell reads it back as the same word.
+    return "$'" + escape(word.replace("\\", "\\\\").replace("'", "\\'")) + "'"
+
+
 def _write(text: str) -> None:
-    data = ("sm-init: " + text + "\n").encode("utf-8", "backslashreplace")
-    try:
-        os.write(2, data)
-    except OSError:
-        pass  # stderr closed or a full pipe nobody reads: the init goes on regardless
+    data = ("sm-init: " + escape(text)).encode("utf-8", "backslashreplace")
+    if len(data) > LONGEST:
+        data = data[:LONGEST - 3] + b"..."
+    output.sink(2).log(data + b"\n", time.monotonic())
 
 
 def info(text: str) -> None:

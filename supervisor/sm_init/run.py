@@ -1,227 +1,177 @@
 """The supervisor: tini's main, in Python.
 
-    block signals -> become subreaper -> spawn the main child -> loop -> exit
+    become subreaper -> spawn the main child -> loop -> exit
 
 One thread. Every signal stays blocked and is taken with sigtimedwait, whose timeout is the next
-deadline of the stop plan: nothing else sleeps and nothing polls. Each wakeup forwards the signal
-first (latency), then reaps, then lets ``stopplan.advance`` decide; this module only performs
-what was decided.
+deadline: the plan's, or the output's (a log line waiting for the trainer's newline). Nothing
+else sleeps and nothing polls; even the tree's output arrives as a signal (SIGIO, see output.py).
+Each wakeup forwards a plain signal first (latency), then copies output, reaps, and lets the plan
+decide. This module decides nothing: it waits, reports what it saw to ``plan``, and performs what
+``plan`` returns, through a ``System`` (system.py; the tests give it a model of the world).
 """
 
-import errno
-import os
 import signal
-import time
-from typing import Dict, NoReturn, Optional
+from typing import NoReturn, Optional
 
-from . import exitcodes, hooks, log, reap, sagemaker, signals, spawn, stopplan, sweep
-from .config import Config
-from .stopplan import Exit, Facts, Forward, Log, Phase, RunHooks, State, Sweep
+from . import exitcodes, log, plan
+from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
+                   Summary, Sweep, WriteFailure)
 
-WARM_UP_AFTER = 0.5  # seconds after the start
+LOG = {plan.WARNING: log.warning, plan.NORMAL: log.info, plan.VERBOSE: log.verbose}
 
 
-def run(config: Config) -> NoReturn:
+def run(config) -> NoReturn:
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
+    from .system import System
     log.set_level(config.verbosity)
-    signals.block_all()
-    supervisor = Supervisor(config, pid1=os.getpid() == 1)
-    try:
-        code = supervisor.start()
-        if code is None:
-            code = supervisor.loop()
-    except BaseException as exc:  # PID 1 must never die by accident
-        code = supervisor.fail(exc)
-    exit_now(code)
-
-
-def exit_now(code: int) -> NoReturn:
-    # os._exit: no interpreter teardown (milliseconds in the stop-time budget), no atexit surprises.
-    os._exit(code)
+    system = System(config)
+    supervisor = Supervisor(config, system)
+    code = supervisor.run()
+    system.exit(code, plan.flush_budget(config, supervisor.state))
 
 
 class Supervisor:
-    def __init__(self, config: Config, pid1: bool):
+    def __init__(self, config, system):
         self.config = config
-        self.pid1 = pid1
-        self.main_pid = 0
-        self.state = State()
-        self.hooks: Optional[hooks.HookRunner] = None
-        self.killed = 0
-        self.killed_main = False   # the SIGKILL sweep found the main child still running
-        self.main_alive = True
+        self.system = system
+        self.state = plan.State()
+        self.forwards = plan.forward_table(config)
+        self.plain_group = plan.plain_scope_is_group(config)
         self.anyone_left = True
-        self.look_again = False
-        self.forwards: Dict[int, int] = {}
-        self.warm_up_at: Optional[float] = None
-        self.memory: Optional[sagemaker.MemoryCgroup] = None
-        self.oom_baseline = 0
+        self.again = False   # output is still waiting to be copied: don't sleep
+
+    def run(self) -> int:
+        """The exit code; PID 1 must never die by accident, so every error ends here too."""
+        try:
+            code = self.start()
+            return self.loop() if code is None else code
+        except BaseException as exc:
+            return self.fail(exc)
 
     def start(self) -> Optional[int]:
-        """Become subreaper, note the OOM count, spawn the main child; an exit code if it can't start."""
-        config = self.config
-        if not self.pid1 and not reap.become_subreaper():
-            log.warning("cannot register as child subreaper: orphans of the tree go to the real init")
-        if config.mode == "train":
-            self.memory = sagemaker.current_memory_cgroup()
-            self.oom_baseline = sagemaker.read_oom_kills(self.memory) or 0
+        """Spawn the main child; an exit code if it can't start."""
+        config, system = self.config, self.system
+        system.prepare()
         try:
-            self.main_pid = spawn.spawn(config.argv, foreground_tty=0 if config.interactive else None)
+            pid = system.spawn_main(config.argv)
         except OSError as exc:
-            log.error(f"{config.argv[0]}: {exc.strerror}")
-            sagemaker.note_start_failure(config, f"{config.argv[0]}: {exc.strerror}")
-            return exitcodes.NOT_FOUND if exc.errno == errno.ENOENT else exitcodes.NOT_EXECUTABLE
-        now = time.monotonic()
-        runtime_ends = None if config.max_runtime is None else now + config.max_runtime
-        self.state = State(runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),))
-        log.info(f"start: {config.mode} mode, {' '.join(config.argv)} as pid {self.main_pid}"
-                 f" ({'PID 1' if self.pid1 else 'subreaper'}; signals to its {self.config.signal_scope},"
+            from .system import describe_spawn_error
+            problem, code = describe_spawn_error(config.argv, exc)
+            log.error(problem)
+            system.note_start_failure(problem)
+            return code
+        self.state = plan.started(config, pid, system.clock())
+        log.info(f"start: {config.mode} mode, {log.command(config.argv)} as pid {pid}"
+                 f" ({'PID 1' if system.pid1 else 'subreaper'}; signals to the {config.signal_scope} scope,"
                  f" stop timeout {config.stop_timeout:g}s)")
         return None
 
     def loop(self) -> int:
-        """Until the stop plan says Exit: wait, forward, reap, advance."""
-        self.forwards = stopplan.forward_table(self.config)
-        self.warm_up_at = time.monotonic() + WARM_UP_AFTER
+        """Until the plan says Exit: wait, forward, copy output, reap, advance."""
+        system = self.system
         while True:
-            signum = signals.wait_for_signal(self.timeout())
-            if signum is not None and not self.forward_at_once(signum) and signum != signal.SIGCHLD:
-                now = time.monotonic()
-                self.state, actions = stopplan.on_signal(self.config, self.state, signum, now)
-                self.perform(actions, now)
+            got = system.wait(self.timeout())
+            if got is None or got.io or got.signum == signal.SIGCHLD:
+                # Output first: what an exiting child wrote goes out before sm-init says it exited.
+                self.copy_output()
+                if got is not None and got.io:
+                    continue  # the tree wrote (or a reader made room): nothing else changed
+            elif not self.forward_at_once(got):
+                now = system.clock()
+                code = self.apply(plan.on_signal(self.config, self.state, got, self.facts(), now), now)
+                if code is not None:
+                    return code
             self.reap()
-            code = self.advance(time.monotonic())
+            now = system.clock()
+            code = self.apply(plan.advance(self.config, self.state, self.facts(), now), now)
             if code is not None:
                 return code
-            self.warm_up()
 
     def timeout(self) -> Optional[float]:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
-        if self.look_again:  # a sweep or a hook start changed the world: look before sleeping
+        if self.again:
             return 0.0
-        wake = stopplan.next_wakeup(self.state)
-        if self.warm_up_at is not None:
-            wake = self.warm_up_at if wake is None else min(wake, self.warm_up_at)
-        return None if wake is None else wake - time.monotonic()
+        times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline()) if t is not None]
+        return None if not times else max(0.0, min(times) - self.system.clock())
 
-    def forward_at_once(self, signum: int) -> bool:
-        """The hot path: a plain forward, as stopplan.on_signal decides it, before anything else."""
-        target = self.forwards.get(signum) if self.main_alive else None
-        if target is None:
+    def forward_at_once(self, got) -> bool:
+        """The hot path: a plain forward, as the plan's table says, before anything else."""
+        target = self.forwards.get(got.signum)
+        if target is None or got.self_caused or self.state.main_status is not None:
             return False
         if target:
-            self.forward(target)
+            self.system.send(self.state.main_pid, target, self.plain_group)
         if self.config.verbosity > 0:
-            log.verbose(stopplan.forward_text(self.config, signum, target))
+            log.verbose(plan.forward_text(self.config, got.signum, target))
         return True
 
+    def facts(self) -> Facts:
+        main_pid, catches = self.state.main_pid, self.system.catches
+        return Facts(self.anyone_left, lambda signum: catches(main_pid, signum))
+
+    def copy_output(self) -> None:
+        now = self.system.clock()
+        moved, self.again = self.system.pump(now)
+        if moved:
+            self.state = plan.on_progress(self.state, now)
+
     def reap(self) -> None:
-        exited, self.anyone_left = reap.reap_children()
+        exited, self.anyone_left = self.system.reap()
         for pid, status in exited:
-            if pid == self.main_pid:
-                self.main_alive = False
-                self.state = stopplan.on_main_exit(self.state, status)
-            elif self.hooks is not None and self.hooks.owns(pid):
-                self.hooks.on_exit(status, time.monotonic())
+            now = self.system.clock()
+            self.apply(plan.on_exit(self.config, self.state, pid, status, now), now)
 
-    def advance(self, now: float) -> Optional[int]:
-        """Let the stop plan move on; the exit code once it says Exit."""
-        facts = Facts(self.main_alive, self.anyone_left, self.hooks is not None and self.hooks.done)
-        phase = self.state.phase
-        self.state, actions = stopplan.advance(self.config, self.state, facts, now)
-        if phase == Phase.HOOKS and self.state.phase != Phase.HOOKS and self.hooks is not None:
-            self.hooks.cancel()
-        code = self.perform(actions, now)
-        if code is not None:
-            return self.finish(code, now)
-        self.look_again = any(isinstance(action, (Sweep, RunHooks)) for action in actions)
-        return None
+    # --- performing ------------------------------------------------------------------------------
 
-    def warm_up(self) -> None:
-        """psutil (for sweeps) loads once things are quiet, not while the child starts or exits at once."""
-        if self.warm_up_at is not None and not self.look_again and time.monotonic() >= self.warm_up_at:
-            sweep.prepare()
-            self.warm_up_at = None
-
-    def perform(self, actions, now: float) -> Optional[int]:
+    def apply(self, result, now: float) -> Optional[int]:
+        """Take the plan's new state and perform its actions, in order; the code once it says Exit."""
+        self.state, actions = result
         for action in actions:
-            if isinstance(action, Forward):
-                self.forward(action.signum)
-            elif isinstance(action, Log):
-                (log.verbose if action.verbose else log.info)(action.text)
-            elif isinstance(action, Sweep):
-                self.sweep(action.signum, action.spare_group)
-            elif isinstance(action, RunHooks):
-                self.run_hooks(action.kill_at, now)
-            elif isinstance(action, Exit):
-                return action.code
+            code = self.perform(action, now)
+            if code is not None:
+                return code
         return None
 
-    def forward(self, signum: int) -> None:
-        signals.send(self.main_pid, signum, group=self.config.signal_scope == "group")
-
-    def sweep(self, signum: int, spare_group: bool = False) -> None:
-        count = sweep.sweep(signum, self.pid1, self.main_pid if spare_group else None)
-        if signum == signal.SIGKILL:
-            self.killed += count
-            self.killed_main = self.killed_main or self.state.main_status is None
-            log.info(f"kill: SIGKILL to {count} process(es) left"
-                     f" ({'the whole PID namespace' if self.pid1 else 'every descendant'})")
-        else:
-            spared = " outside the main child's group" if spare_group else ""
-            log.info(f"kill: {signals.name(signum)} to {count} leftover process(es){spared}")
-
-    def run_hooks(self, kill_at: float, now: float) -> None:
-        config, state = self.config, self.state
-        found = hooks.discover(config.pre_kill, config.hooks_dir)
-        code = None if state.main_status is None else stopplan.exit_code(state)
-        reason = self.reason()
-
-        def environment(at: float):
-            return hooks.hook_environment(os.environ, reason, config.mode, code, kill_at, at)
-
-        log.info(f"hooks: {len(found)} hook(s), {kill_at - now:.1f}s until the kill")
-        self.hooks = hooks.HookRunner(found, environment, kill_at)
-        self.hooks.start_next(now)
-
-    def reason(self) -> str:
-        state = self.state
-        if state.stop_cause == stopplan.MAX_RUNTIME:
-            return "max-runtime"
-        if state.stop_cause is not None:
-            return signals.name(state.stop_signal)
-        return "exit" if stopplan.exit_code(state) == 0 else "failure"
-
-    def finish(self, code: int, now: float) -> int:
-        state, config = self.state, self.config
-        if config.mode == "train" and code != 0 and state.stop_cause != stopplan.ACTIVE_STOP:
-            self.write_failure(code)
-        spent = stopplan.phase_durations(state, now)
-        hook_failures = 0 if self.hooks is None else self.hooks.failed
-        log.info(f"exit: {code} ({self.reason()}; main child {stopplan.describe_status(state.main_status)});"
-                 f" grace {spent[Phase.GRACE]:.3f}s, hooks {spent[Phase.HOOKS]:.3f}s"
-                 f" ({hook_failures} failed), kill {spent[Phase.KILL]:.3f}s, {self.killed} process(es) killed")
-        return code
-
-    def write_failure(self, code: int) -> None:
-        config = self.config
-        oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
-        max_runtime = config.max_runtime if self.state.stop_cause == stopplan.MAX_RUNTIME else None
-        reason = sagemaker.failure_reason(config.argv, code, oom_kills, sagemaker.read_memory_limit(self.memory),
-                                          max_runtime, killed_by_init=self.killed_main,
-                                          signalled=self.signalled())
-        ok, what = sagemaker.write_failure(config.ml_root, reason)
-        (log.info if ok else log.warning)(f"failure file: {what}")
-
-    def signalled(self) -> Optional[bool]:
-        status = self.state.main_status
-        return None if status is None else os.WIFSIGNALED(status)
+    def perform(self, action, now: float) -> Optional[int]:
+        system, config, state = self.system, self.config, self.state
+        if isinstance(action, Forward):
+            system.send(state.main_pid, action.signum, action.group)
+        elif isinstance(action, Log):
+            LOG[action.level](action.text)
+        elif isinstance(action, Sweep):
+            count = system.sweep(action.signum, action.deadline,
+                                 state.main_pid if action.spare_group else None,
+                                 state.main_pid if action.spare_main else None, action.then_continue)
+            return self.apply(plan.on_swept(state, action.signum, count, system.pid1), now)
+        elif isinstance(action, FindHooks):
+            return self.apply(plan.on_hooks_found(config, state, system.find_hooks(), now), now)
+        elif isinstance(action, StartHook):
+            env = system.hook_environment(action.reason, action.exit_code, action.kill_at, now)
+            try:
+                pid = system.spawn_hook(action.argv, env)
+            except OSError as exc:
+                return self.apply(plan.on_hook_failed(config, state, action.argv, exc.strerror, now), now)
+            return self.apply(plan.on_hook_started(state, action.argv, pid, now), now)
+        elif isinstance(action, KillHook):
+            system.send(action.pid, signal.SIGKILL, True)  # the hook and whatever it started
+        elif isinstance(action, CheckHeartbeat):
+            self.state = plan.on_heartbeat(state, system.heartbeat_age(config.heartbeat), now)
+        elif isinstance(action, DumpStacks):
+            pids, wait = system.start_dumps(state.main_pid)
+            self.state = plan.on_dumps_started(state, pids, wait, now)
+        elif isinstance(action, WriteFailure):
+            system.write_failure(action, state.main_status, action.stalled_for)
+        elif isinstance(action, Summary):
+            log.info(action.text + system.unreported_losses())
+        elif isinstance(action, Exit):
+            return action.code
+        return None
 
     def fail(self, exc: BaseException) -> int:
         """An unexpected error: log it once, kill the tree, exit non-zero. Nothing runs unsupervised."""
         log.error(f"internal error: {type(exc).__name__}: {exc}; killing every process and exiting")
         try:
-            sweep.sweep(signal.SIGKILL, self.pid1)
+            self.system.kill_everything()
         except BaseException as again:
             log.error(f"internal error while killing the tree: {type(again).__name__}: {again}")
         log.info(f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")

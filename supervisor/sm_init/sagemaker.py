@@ -7,9 +7,7 @@ kernel's OOM killer struck is read from the memory cgroup's counter (v2 ``memory
 """
 
 import os
-import shlex
-from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 from . import log, signals
 
@@ -17,8 +15,7 @@ FAILURE_LIMIT = 1024
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
-class MemoryCgroup:
+class MemoryCgroup(NamedTuple):
     counter_file: str      # where the oom_kill counter lives
     limit_file: str
 
@@ -82,15 +79,22 @@ def human_bytes(count: int) -> str:
     return str(count)  # pragma: no cover
 
 
-def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Optional[int],
-                   max_runtime: Optional[float] = None, killed_by_init: bool = False,
-                   signalled: Optional[bool] = None) -> str:
-    """A FailureReason a person understands: what ran, how it ended, and what that means.
+def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Optional[int],
+           max_runtime: Optional[float] = None, killed_by_init: bool = False,
+           signalled: Optional[bool] = None, stalled_for: Optional[float] = None,
+           blocked_in: Optional[str] = None) -> str:
+    """How the job ended, for a person: what ran, how it ended, and what that means.
 
     ``signalled``: whether the wait status says a signal killed it (a trainer may also exit 130 on
     its own); None when unknown, and then a code over 128 is taken for a signal.
     """
     command = printable(argv)
+    if stalled_for is not None:
+        text = (f"Training command `{command}` stalled: no output and no heartbeat for {stalled_for:g} seconds"
+                f" (--stall-timeout), so sm-init stopped it (exit code {exit_code}).")
+        if blocked_in:
+            text += f" Blocked in: {blocked_in}."
+        return text
     if signalled is None:
         signalled = exit_code > 128
     if signalled:
@@ -111,7 +115,12 @@ def failure_reason(argv: Sequence[str], exit_code: int, oom_kills: int, memory_l
     elif signalled and exit_code == 128 + 9:
         text += (" No out-of-memory kill was recorded in this container: the SIGKILL came from a"
                  " process (a launcher, a watchdog or a person), not the kernel's OOM killer.")
-    return truncate_utf8(text, FAILURE_LIMIT)
+    return text
+
+
+def failure_text(ending_text: str, stdout_tail: bytes, stderr_tail: bytes) -> str:
+    """The failure file: how it ended, within SageMaker's 1024 bytes."""
+    return truncate_utf8(ending_text, FAILURE_LIMIT)
 
 
 def note_start_failure(config, problem: str) -> None:
@@ -124,9 +133,30 @@ def note_start_failure(config, problem: str) -> None:
     (log.info if ok else log.warning)(f"failure file: {what}")
 
 
+def note_usage_error(ml_root: str, problem: str) -> None:
+    """``train`` was refused before it started (a bad option or variable, nothing configured):
+    SageMaker would show an empty FailureReason, so the failure file says what sm-init said."""
+    reason = truncate_utf8(f"sm-init refused to start the training job: {problem}. Nothing was run;"
+                           f" fix the image's SM_INIT_* variables (or sm-init's options).", FAILURE_LIMIT)
+    ok, what = write_failure(ml_root, reason)
+    if not ok:  # written: the one error line already said it all
+        log.warning(f"failure file: {what}")
+
+
+def failure_file_problem(ml_root: str) -> Optional[str]:
+    """Why a failure file could not be written under ``ml_root``, if that is known now."""
+    output = os.path.join(ml_root, "output")
+    for path in (output, ml_root):
+        if os.path.isdir(path):
+            return None if os.access(path, os.W_OK) else f"{path} is not writable"
+        if os.path.exists(path):
+            return f"{path} is not a directory"
+    return None
+
+
 def printable(argv: Sequence[str]) -> str:
-    # Linux argv is bytes: a non-UTF-8 byte arrives as a surrogate escape, which UTF-8 can't encode.
-    return shlex.join(argv).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """The command as a person would type it, on one line (control characters escaped)."""
+    return log.command(argv)
 
 
 def truncate_utf8(text: str, limit: int) -> str:

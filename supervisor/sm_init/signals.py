@@ -1,19 +1,39 @@
 """Signal names, the rewrite map, and the blocked-and-waited-for signal model.
 
-sm-init installs no signal handlers: every signal is blocked and collected with sigtimedwait, so a
-signal is handled in the main loop, in order, never in the middle of other work.
+sm-init installs no signal handlers: every signal stays blocked and is collected with
+sigtimedwait, so a signal is handled in the main loop, in order, never in the middle of other
+work. sigtimedwait also gives the sender (siginfo), which tells apart three kinds of arrival:
+
+* a signal someone sent (``kill``, Docker, a terminal): forward it or start the stop;
+* a signal the kernel raised against sm-init's own system call: SIGPIPE for a write to a pipe
+  nobody reads, SIGXFSZ for a write past RLIMIT_FSIZE. The kernel sends those as if sm-init had
+  sent them to itself (SI_USER from its own pid). They are sm-init's business, never the trainer's;
+* ``IO_SIGNAL`` from the kernel (a POLL_* code): a descriptor of the output relay became readable
+  or writable. It is a realtime signal, set with F_SETSIG, because realtime signals queue: a plain
+  SIGIO from the kernel would swallow a SIGIO that someone sent for the trainer while ours was
+  pending. The same signal sent by a person (SI_USER, SI_QUEUE) is forwarded like any other; when
+  the realtime queue overflows, the kernel falls back to SIGIO with SI_KERNEL, which counts too.
 """
 
 import os
 import signal
-from typing import Dict, Optional
+from typing import NamedTuple, Optional
 
 ALL = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+IO_SIGNAL = signal.SIGRTMAX
+SI_USER = 0
 
 
 class BadSignal(ValueError):
     pass
+
+
+class Received(NamedTuple):
+    """One signal taken from the kernel's queue, with who sent it."""
+    signum: int
+    self_caused: bool = False   # the kernel's answer to one of sm-init's own calls (SIGPIPE, SIGXFSZ)
+    io: bool = False            # SIGIO for a descriptor of the output relay
 
 
 def parse_signal(text: str) -> int:
@@ -38,7 +58,7 @@ def name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def parse_rewrite(text: str) -> Dict[int, int]:
+def parse_rewrite(text: str) -> dict:
     """``TERM=QUIT`` -> {15: 3}."""
     source, sep, target = text.partition("=")
     if not sep or not source.strip() or not target.strip():
@@ -53,12 +73,38 @@ def block_all() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, ALL)
 
 
-def wait_for_signal(timeout: Optional[float]) -> Optional[int]:
+def restore_defaults_we_depend_on() -> None:
+    """An inherited SIGCHLD = SIG_IGN makes the kernel reap children itself: sm-init would never
+    see its main child's exit status. Every other inherited disposition is harmless while the
+    signal is blocked (blocked signals are queued even when ignored) and is reset in children."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def wait_for_signal(timeout: Optional[float], me: int) -> Optional[Received]:
     """The next pending signal, or None once ``timeout`` seconds have passed (None: wait forever)."""
-    if timeout is None:
-        return signal.sigwait(ALL)
-    info = signal.sigtimedwait(ALL, max(timeout, 0.0))
-    return None if info is None else info.si_signo
+    info = signal.sigwaitinfo(ALL) if timeout is None else signal.sigtimedwait(ALL, max(timeout, 0.0))
+    if info is None:
+        return None
+    return received(info, me)
+
+
+def received(info, me: int) -> Received:
+    signum = info.si_signo
+    if signum in (IO_SIGNAL, signal.SIGIO) and info.si_code > 0:  # POLL_* or SI_KERNEL: never a person
+        return Received(signum, io=True)
+    return Received(signum, self_caused=info.si_code == SI_USER and info.si_pid == me)
+
+
+def take_more_io(me: int):
+    """After one I/O signal: take the others already queued (one per write of the tree: the relay
+    reads everything at once anyway). Returns a signal that is not I/O, taken meanwhile, or None."""
+    while True:
+        info = signal.sigtimedwait((IO_SIGNAL, signal.SIGIO), 0)
+        if info is None:
+            return None
+        got = received(info, me)
+        if not got.io:
+            return got
 
 
 def reset_for_exec() -> None:
@@ -81,3 +127,18 @@ def send(pid: int, signum: int, group: bool) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether ``pid`` has a handler for ``signum`` (its SigCgt mask): it means to act on it itself.
+
+    Only asked of the main child before it is reaped, so the pid cannot name another process.
+    """
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False

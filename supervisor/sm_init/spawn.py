@@ -1,9 +1,9 @@
 """Starting a process: its own process group, a clean signal state, the terminal if there is one.
 
 fork + exec by hand rather than subprocess: the child must reset the signal mask sm-init blocked,
-restore default dispositions, take its own group and, on a terminal, the foreground, all between
-fork and exec. An exec failure comes back through a close-on-exec pipe as an errno, so it is
-reported by the parent instead of surfacing as a mysterious exit code.
+restore default dispositions, take its own group, its capture pipes and, on a terminal, the
+foreground, all between fork and exec. An exec failure comes back through a close-on-exec pipe as
+an errno, so it is reported by the parent instead of surfacing as a mysterious exit code.
 """
 
 import os
@@ -12,9 +12,12 @@ from typing import Mapping, Optional, Sequence
 from . import signals
 
 
-def spawn(argv: Sequence[str], env: Optional[Mapping[str, str]] = None,
-          foreground_tty: Optional[int] = None) -> int:
-    """Start ``argv`` as the leader of a new process group; returns its pid, raises OSError."""
+def spawn(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, foreground_tty: Optional[int] = None,
+          stdout: Optional[int] = None, stderr: Optional[int] = None) -> int:
+    """Start ``argv`` as the leader of a new process group; returns its pid, raises OSError.
+
+    ``stdout``/``stderr``: descriptors to put in place of sm-init's own (the capture pipes).
+    """
     errors_r, errors_w = os.pipe()  # both close-on-exec (PEP 446)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
@@ -26,6 +29,9 @@ def spawn(argv: Sequence[str], env: Optional[Mapping[str, str]] = None,
                     os.tcsetpgrp(foreground_tty, os.getpid())
                 except OSError:
                     pass  # not our controlling terminal after all: run in the background
+            for fd, target in ((stdout, 1), (stderr, 2)):
+                if fd is not None:
+                    os.dup2(fd, target)  # dup2 leaves the new fd inheritable
             signals.reset_for_exec()
             if env is None:
                 os.execvp(argv[0], list(argv))
@@ -52,11 +58,11 @@ def spawn(argv: Sequence[str], env: Optional[Mapping[str, str]] = None,
 
 
 def terminal_of_stdin() -> Optional[int]:
-    """fd 0 when it is a terminal whose foreground the child can take."""
+    """fd 0 when it is our controlling terminal and we are in its foreground: the child may take
+    it then. A job started in the background (``sm-init -- cmd &``) must leave it to the shell."""
     try:
-        if os.isatty(0):
-            os.tcgetpgrp(0)  # fails when the terminal is not our controlling terminal
+        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
             return 0
-    except OSError:
+    except OSError:  # not our controlling terminal
         pass
     return None

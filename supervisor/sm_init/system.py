@@ -1,0 +1,159 @@
+"""The operating system as the loop sees it: the one boundary ``run.py`` acts through.
+
+Everything the supervisor does to the world goes through a ``System``: wait for a signal, copy the
+tree's output, reap, signal, sweep, spawn, read a file's age, write the failure file. The tests
+give the real ``Supervisor`` a model of the world with the same methods, so the loop that runs in
+a container is the loop the property tests drive.
+"""
+
+import errno
+import os
+import signal
+import time
+from typing import List, Optional, Sequence, Tuple
+
+from . import hooks, log, output, reap, sagemaker, signals, spawn, stacks, sweep
+
+
+class System:
+    """The real one: this process, its children, its PID namespace."""
+
+    def __init__(self, config):
+        self.config = config
+        self.me = os.getpid()
+        self.pid1 = self.me == 1
+        self.relay: Optional[output.Relay] = None
+        self.memory = None
+        self.oom_baseline = 0
+        self.dumps = stacks.Dumps(config.stack_signal)
+        self.taken: Optional[signals.Received] = None  # a signal taken while draining I/O signals
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Become subreaper, note the OOM count, open the capture pipes: all before the spawn."""
+        config = self.config
+        if not self.pid1 and not reap.become_subreaper():
+            log.warning("cannot register as child subreaper: orphans of the tree go to the real init")
+        if config.mode == "train":
+            self.memory = sagemaker.current_memory_cgroup()
+            self.oom_baseline = sagemaker.read_oom_kills(self.memory) or 0
+            problem = sagemaker.failure_file_problem(config.ml_root)
+            if problem:
+                log.warning(f"failure file: {problem}; the job runs, but a failure would have no reason")
+        if config.capture is not False:
+            self.relay = output.Relay(config.capture)
+
+    def spawn_main(self, argv: Sequence[str]) -> int:
+        relay = self.relay
+        out, err = relay.child_fds if relay is not None else (None, None)
+        try:
+            return spawn.spawn(argv, foreground_tty=0 if self.config.interactive else None, stdout=out, stderr=err)
+        finally:
+            if relay is not None:
+                relay.spawned()
+
+    def spawn_hook(self, argv: Sequence[str], env) -> int:
+        return spawn.spawn(argv, env=env)  # sm-init's own stdout/stderr, not the relay
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    @staticmethod
+    def clock() -> float:
+        return time.monotonic()
+
+    def wait(self, timeout: Optional[float]) -> Optional[signals.Received]:
+        if self.taken is not None:
+            got, self.taken = self.taken, None
+            return got
+        got = signals.wait_for_signal(timeout, self.me)
+        if got is not None and got.io:
+            self.taken = signals.take_more_io(self.me)
+        return got
+
+    def pump(self, now: float) -> Tuple[int, bool]:
+        """Copy the tree's output: (bytes seen, whether to come back at once)."""
+        moved, again = (0, False) if self.relay is None else self.relay.pump(now)
+        self.dumps.collect()
+        if self.relay is None:
+            output.sink(2).release_overdue(now)
+        return moved, again
+
+    def io_deadline(self) -> Optional[float]:
+        return self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
+
+    @staticmethod
+    def reap() -> Tuple[List[Tuple[int, int]], bool]:
+        return reap.reap_children()
+
+    @staticmethod
+    def send(pid: int, signum: int, group: bool) -> bool:
+        return signals.send(pid, signum, group)
+
+    @staticmethod
+    def catches(pid: int, signum: int) -> bool:
+        return signals.catches(pid, signum)
+
+    def sweep(self, signum: int, deadline: float, spare_pgid: Optional[int], spare_pid: Optional[int],
+              then_continue: bool) -> int:
+        return sweep.sweep(signum, self.pid1, deadline, spare_pgid=spare_pgid, spare_pid=spare_pid,
+                           then_continue=then_continue)
+
+    def find_hooks(self) -> List[Tuple[str, ...]]:
+        return hooks.discover(self.config.pre_kill, self.config.hooks_dir)
+
+    def hook_environment(self, reason: str, exit_code: Optional[int], kill_at: float, now: float):
+        return hooks.hook_environment(os.environ, reason, self.config.mode, exit_code, kill_at, now)
+
+    @staticmethod
+    def heartbeat_age(path: str) -> Optional[float]:
+        """Seconds since the heartbeat file was modified; None when there is none."""
+        try:
+            return max(0.0, time.time() - os.stat(path).st_mtime)
+        except OSError:
+            return None
+
+    def start_dumps(self, main_pid: int) -> Tuple[List[int], float]:
+        return self.dumps.start(main_pid, self.pid1)
+
+    # --- the end -------------------------------------------------------------------------------
+
+    def write_failure(self, action, main_status: Optional[int], stalled_for: Optional[float]) -> None:
+        config = self.config
+        oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
+        ending = sagemaker.ending(config.argv, action.code, oom_kills, sagemaker.read_memory_limit(self.memory),
+                                  max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
+                                  killed_by_init=action.killed_by_init, signalled=action.signalled,
+                                  stalled_for=stalled_for, blocked_in=self.dumps.summary())
+        out_tail, err_tail = self.relay.tails() if self.relay is not None else (b"", b"")
+        ok, what = sagemaker.write_failure(config.ml_root, sagemaker.failure_text(ending, out_tail, err_tail))
+        (log.info if ok else log.warning)(f"failure file: {what}")
+
+    @staticmethod
+    def unreported_losses() -> str:
+        """``; 3 log line(s) dropped`` when stderr could not take some of sm-init's lines."""
+        losses = output.sink(2).take_unreported_losses()
+        return f"; {losses}" if losses else ""
+
+    def note_start_failure(self, problem: str) -> None:
+        sagemaker.note_start_failure(self.config, problem)
+
+    def kill_everything(self) -> None:
+        sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0)
+
+    def exit(self, code: int, flush_budget: float):
+        output.finish(self.relay, flush_budget)
+        os._exit(code)
+
+
+def describe_spawn_error(argv: Sequence[str], exc: OSError) -> Tuple[str, int]:
+    """What to say when exec failed, and the shell's exit code for it."""
+    from . import command, exitcodes
+    program = command.find_program(argv[0], os.environ.get("PATH")) or argv[0]
+    if exc.errno == errno.ENOENT:
+        interpreter = command.missing_interpreter(program) if os.path.exists(program) else None
+        if interpreter is not None:
+            return (f"{log.command([program])}: its interpreter {interpreter} (from its #! line) is not found",
+                    exitcodes.NOT_FOUND)
+        return f"{log.command([argv[0]])}: {exc.strerror}", exitcodes.NOT_FOUND
+    return f"{log.command([argv[0]])}: {exc.strerror}", exitcodes.NOT_EXECUTABLE
