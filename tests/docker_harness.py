@@ -398,6 +398,23 @@ def build_requirements():
     return tomllib.loads(text)["build-system"]["requires"]
 
 
+# What building sm-init reads: its package and metadata files.
+SOURCE_FILES = ["supervisor", "setup.cfg", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"]
+
+
+def copy_source(dest):
+    """A copy of what building sm-init reads, in dest: pip and setuptools write egg-info and build/
+    into the tree they build, and setuptools packs a stale build/lib into later wheels."""
+    dest = Path(dest)
+    for name in SOURCE_FILES:
+        if (REPO_ROOT / name).is_dir():
+            shutil.copytree(REPO_ROOT / name, dest / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+        else:
+            shutil.copy2(REPO_ROOT / name, dest / name)
+    return dest
+
+
 def download_dependency_wheels(dest, pyver, machine):
     """Wheels of what installing sm-init from source needs: its dependencies (click, psutil, whatever
     its metadata says now, as pip resolves them) and its build requirements (setuptools), for the
@@ -413,7 +430,8 @@ def download_dependency_wheels(dest, pyver, machine):
         cmd += ["--platform", p % machine]
     try:
         # A source folder as a requirement: pip reads its metadata and downloads only what it needs.
-        run(cmd + [REPO_ROOT] + build_requirements(), timeout=600)
+        with tempfile.TemporaryDirectory(prefix="sm-init-src-") as src:
+            run(cmd + [copy_source(src)] + build_requirements(), timeout=600)
     except HarnessError as e:
         if not list(cache.glob("*.whl")):
             raise

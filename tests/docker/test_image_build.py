@@ -85,11 +85,17 @@ def test_a_bare_name_from_an_index_is_refused(first_stage):
     assert "SM_INIT_SPEC=sm-init: name a version too (sm-init==0.1.0) or give a URL" in str(failed.value)
 
 
-def test_a_pinned_version_installs_from_the_wheel_folder(harness, first_stage):
+def build_wheel(dest, work):
+    """sm-init's wheel into dest, built from a copy of the source (see copy_source)."""
+    src = docker_harness.copy_source(work / "src")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps",
+                    "-w", str(dest), str(src)], check=True, stdout=subprocess.DEVNULL)
+
+
+def test_a_pinned_version_installs_from_the_wheel_folder(harness, first_stage, tmp_path):
     """SM_INIT_SPEC=sm-init==VERSION with the wheel in examples/wheels: installed by name, offline."""
     version = source_version()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps",
-                    "-w", str(WHEELS_DIR), str(REPO_ROOT)], check=True, stdout=subprocess.DEVNULL)
+    build_wheel(WHEELS_DIR, tmp_path)
     wheel = WHEELS_DIR / ("sm_init-%s-py3-none-any.whl" % version)
     assert wheel.exists(), sorted(p.name for p in WHEELS_DIR.iterdir())
     try:
