@@ -12,9 +12,11 @@ Nothing here needs an image registry:
   * the base image ``sm-init-base:bookworm``: ``debootstrap --variant=minbase`` of Debian bookworm with
     python3 + python3-venv from the host's apt mirror, then ``docker import``; the rootfs tarball is
     cached in ``.cache/docker/`` (gitignored) and the image is reused while it exists;
-  * the example image: Dockerfile.example built unchanged but for build arguments
-    (BASE_IMAGE=sm-init-base:bookworm, SM_INIT_WHEELS=wheels), from a temporary build context with
-    the sm-init wheel (``pip wheel --no-deps``) and the click/psutil wheels (``pip download``).
+  * the example image: Dockerfile.example as a user builds it, from this repository (the build
+    context; .dockerignore applies) with default build arguments but BASE_IMAGE: sm-init is built
+    from the repository's source inside the image; its dependencies and build requirements (click,
+    psutil, setuptools) are ``pip download``-ed for the base image's python into examples/wheels/
+    (gitignored), the folder the Dockerfile installs from instead of an index when it holds wheels.
 
 Environment:
   CI=true                   never skip: every failure to get an engine or an image is an error
@@ -28,6 +30,7 @@ Environment:
 """
 import contextlib
 import fcntl
+import hashlib
 import glob
 import json
 import os
@@ -44,7 +47,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = Path(os.environ.get("SM_INIT_DOCKER_CACHE") or REPO_ROOT / ".cache" / "docker")
 BASE_REPO, BASE_TAG = "sm-init-base", "bookworm"
 BASE_IMAGE = "%s:%s" % (BASE_REPO, BASE_TAG)
-EXAMPLE_IMAGE = "sm-init-example:test"
+# One tag per checkout: test runs of two checkouts on one engine must not run each other's image.
+EXAMPLE_IMAGE = "sm-init-example:test-%s" % hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]
+# Dockerfile.example's default SM_INIT_WHEELS: wheels here are installed instead of an index.
+WHEELS_DIR = REPO_ROOT / "examples" / "wheels"
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # python3-venv brings ensurepip's wheels; procps gives `ps` for `docker exec ps`.
@@ -381,9 +387,39 @@ def _python_tags(client, base_image):
     return pyver, machine
 
 
-def download_dependency_wheels(dest, pyver, machine, sm_init_wheel):
-    """The wheels sm-init depends on (click, psutil, whatever setup.cfg says now), for the container's
-    python and machine, not the host's. Cached: when the index cannot be reached, the cache serves."""
+def build_requirements():
+    """pyproject.toml's [build-system] requires: the image builds sm-init from source."""
+    text = (REPO_ROOT / "pyproject.toml").read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11: the one list needed, read by hand
+        m = re.search(r"^requires\s*=\s*\[(.*?)\]", text.split("[build-system]", 1)[-1], re.M | re.S)
+        return re.findall(r"[\"']([^\"']+)[\"']", m.group(1)) if m else []
+    return tomllib.loads(text)["build-system"]["requires"]
+
+
+# What building sm-init reads: its package and metadata files.
+SOURCE_FILES = ["supervisor", "setup.cfg", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"]
+
+
+def copy_source(dest):
+    """A copy of what building sm-init reads, in dest: pip and setuptools write egg-info and build/
+    into the tree they build, and setuptools packs a stale build/lib into later wheels."""
+    dest = Path(dest)
+    for name in SOURCE_FILES:
+        if (REPO_ROOT / name).is_dir():
+            shutil.copytree(REPO_ROOT / name, dest / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+        else:
+            shutil.copy2(REPO_ROOT / name, dest / name)
+    return dest
+
+
+def download_dependency_wheels(dest, pyver, machine):
+    """Wheels of what installing sm-init from source needs: its dependencies (click, psutil, whatever
+    its metadata says now, as pip resolves them) and its build requirements (setuptools), for the
+    container's python and machine, not the host's. Cached: when the index cannot be reached, the
+    cache serves. Returns the names of the wheels now in dest."""
     cache = CACHE_DIR / ("wheels-cp%s-%s" % (pyver.replace(".", ""), machine))
     cache.mkdir(parents=True, exist_ok=True)
     platforms = ["manylinux2014_%s", "manylinux_2_17_%s", "manylinux2010_%s", "manylinux_2_12_%s",
@@ -393,72 +429,59 @@ def download_dependency_wheels(dest, pyver, machine, sm_init_wheel):
     for p in platforms:
         cmd += ["--platform", p % machine]
     try:
-        run(cmd + [sm_init_wheel], timeout=600)
+        # A source folder as a requirement: pip reads its metadata and downloads only what it needs.
+        with tempfile.TemporaryDirectory(prefix="sm-init-src-") as src:
+            run(cmd + [copy_source(src)] + build_requirements(), timeout=600)
     except HarnessError as e:
         if not list(cache.glob("*.whl")):
             raise
         log("pip download failed, using the cached wheels in %s: %s" % (cache, str(e).splitlines()[0]))
+    dest.mkdir(parents=True, exist_ok=True)
     for whl in cache.glob("*.whl"):
-        if not whl.name.startswith(("sm_init-", "sm-init-")):
+        if not whl.name.startswith(("sm_init-", "sm-init-")) and not (dest / whl.name).exists():
             shutil.copy2(whl, dest)
-
-
-def build_sm_init_wheel(dest):
-    cmd = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "-w", dest, REPO_ROOT]
-    try:
-        run(cmd, timeout=600)
-    except HarnessError as e:
-        log("pip wheel with build isolation failed, retrying without: %s" % str(e).splitlines()[0])
-        run(cmd[:4] + ["--no-build-isolation"] + cmd[4:], timeout=600)
-    wheels = list(Path(dest).glob("sm_init-*.whl")) + list(Path(dest).glob("sm-init-*.whl"))
-    if not wheels:
-        raise HarnessError("pip wheel made no sm-init wheel in %s: %s" % (dest, os.listdir(dest)))
-    return wheels[0]
-
-
-def make_build_context(ctx, client, base_image):
-    """Dockerfile.example + examples/ + wheels/ (sm-init, click, psutil)."""
-    ctx = Path(ctx)
-    shutil.copy2(REPO_ROOT / "Dockerfile.example", ctx / "Dockerfile.example")
-    shutil.copytree(REPO_ROOT / "examples", ctx / "examples",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.whl"))
-    wheels = ctx / "wheels"
-    wheels.mkdir()
-    sm_init_wheel = build_sm_init_wheel(wheels)
-    pyver, machine = _python_tags(client, base_image)
-    download_dependency_wheels(wheels, pyver, machine, sm_init_wheel)
-    log("build context wheels: %s" % ", ".join(sorted(os.listdir(wheels))))
-    return ctx
+    return sorted(p.name for p in dest.glob("*.whl"))
 
 
 def _dangling(client):
     return {img.id for img in client.images.list(filters={"dangling": True})}
 
 
-def build_example_image(client, base_image, tag=EXAMPLE_IMAGE):
+def build_image(client, buildargs, tag, target=None):
+    """``docker build -f Dockerfile.example`` from the repository; the build log when it fails.
+
+    Every rebuild untags the previous image of that tag and leaves the first stage untagged: what
+    this build left dangling is removed, so that runs do not pile images up."""
     import docker
     dangling_before = _dangling(client)
-    with tempfile.TemporaryDirectory(prefix="sm-init-ctx-") as ctx:
-        make_build_context(ctx, client, base_image)
-        buildargs = {"BASE_IMAGE": base_image, "SM_INIT_WHEELS": "wheels"}
-        log("docker build -f Dockerfile.example %s -t %s"
-            % (" ".join("--build-arg %s=%s" % kv for kv in buildargs.items()), tag))
-        t0 = time.monotonic()
-        try:
-            image, _ = client.images.build(path=ctx, dockerfile="Dockerfile.example", tag=tag,
-                                           buildargs=buildargs, rm=True, forcerm=True, pull=False)
-        except docker.errors.BuildError as e:
-            lines = "".join(chunk.get("stream", "") or chunk.get("error", "") for chunk in e.build_log)
-            raise HarnessError("docker build failed: %s\n%s" % (e.msg, lines[-6000:]))
-        log("built %s in %.0fs" % (tag, time.monotonic() - t0))
-    # Every rebuild (a new sm-init wheel) untags the previous image and leaves the first stage
-    # untagged: remove what this build left dangling, so that runs do not pile images up.
-    for image_id in _dangling(client) - dangling_before:
-        try:
-            client.images.remove(image_id)
-        except docker.errors.APIError as e:
-            log("could not remove dangling image %s: %s" % (image_id[:19], e))
+    log("docker build -f Dockerfile.example %s%s -t %s %s"
+        % ("".join("--build-arg %s=%s " % kv for kv in buildargs.items()),
+           "--target %s" % target if target else "", tag, REPO_ROOT))
+    t0 = time.monotonic()
+    try:
+        image, _ = client.images.build(path=str(REPO_ROOT), dockerfile="Dockerfile.example", tag=tag,
+                                       buildargs=buildargs, target=target, rm=True, forcerm=True,
+                                       pull=False)
+    except docker.errors.BuildError as e:
+        lines = "".join(chunk.get("stream", "") or chunk.get("error", "") for chunk in e.build_log)
+        raise HarnessError("docker build failed: %s\n%s" % (e.msg, lines[-6000:]))
+    finally:
+        for image_id in _dangling(client) - dangling_before:
+            try:
+                client.images.remove(image_id)
+            except docker.errors.APIError as e:
+                log("could not remove dangling image %s: %s" % (image_id[:19], e))
+    log("built %s in %.0fs" % (tag, time.monotonic() - t0))
     return image
+
+
+def build_example_image(client, base_image, tag=EXAMPLE_IMAGE):
+    """Dockerfile.example with its default build arguments but the base: sm-init from this repository."""
+    with file_lock("example-image"):
+        pyver, machine = _python_tags(client, base_image)
+        wheels = download_dependency_wheels(WHEELS_DIR, pyver, machine)
+        log("%s: %s" % (WHEELS_DIR.relative_to(REPO_ROOT), ", ".join(wheels)))
+        return build_image(client, {"BASE_IMAGE": base_image}, tag)
 
 
 class Harness:
