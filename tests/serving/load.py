@@ -106,6 +106,8 @@ def classify(exc):
         return "closed without response"
     if isinstance(exc, ConnectionResetError):
         return "reset"
+    if isinstance(exc, BrokenPipeError):
+        return "closed while sending"
     if isinstance(exc, http.client.IncompleteRead):
         return "incomplete body"
     if isinstance(exc, (socket.timeout, TimeoutError)):
