@@ -112,7 +112,9 @@ def table(results, layouts, trials, sm_init, command):
         "4 connections send a POST /invocations (0.3 s each) every 0.1 s; SIGTERM goes to the init "
         "after 1 s, between two requests. \"lost\" = requests sent before the stop that did not get a "
         "complete 200 / requests sent before the stop; \"stop\" = SIGTERM to the init's exit, in "
-        "seconds. Medians over %d trials." % trials,
+        "seconds. Medians over %d trials. dumb-init gets `--rewrite 15:3` in the nginx row; tini has "
+        "no rewrite. \"-\": a row for sm-init alone (the same program as the row above it, another "
+        "sm-init setting)." % trials,
         "",
         "| layout | sm-init options | sm-init lost | stop | tini lost | stop | dumb-init lost | stop |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
