@@ -11,6 +11,7 @@ stop lines of sm-init and the servers (nginx names each signal it receives).
 
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -27,11 +28,13 @@ TOOLS = ["nginx", "gunicorn", "uvicorn"]
 def tools():
     """nginx comes from Debian (tests/run installs it as root), gunicorn and uvicorn from the
     test extra: they sit beside this python."""
-    path = os.path.dirname(os.path.abspath(__import__("sys").executable)) + os.pathsep + os.environ["PATH"]
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     missing = [tool for tool in TOOLS if not shutil.which(tool, path=path)]
-    problems = missing and [f"missing {', '.join(missing)} (tests/run installs them)"]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)} (tests/run installs them)")
     if not CAN_UNSHARE:
-        problems = (problems or []) + ["needs root and unshare --pid for a PID namespace"]
+        problems.append("needs root and unshare --pid for a PID namespace")
     if problems:
         if os.environ.get("CI"):
             pytest.fail("CI: " + "; ".join(problems))
