@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Example SageMaker inference server bundled with Dockerfile.example (stdlib only).
 
-GET /ping answers 200; POST /invocations answers a JSON echo of the request. Listens on 8080, or on
+GET /ping answers 200; POST /invocations answers a JSON echo of the request, after
+SERVE_INVOCATION_SECONDS seconds (default 0: set it to stand for a model's inference time, as the
+tests do to have requests in flight when a stop lands). Listens on 8080, or on
 SAGEMAKER_BIND_TO_PORT when set (inference pipelines). On SIGTERM (or SIGINT) it stops accepting,
 lets requests in flight finish, and exits 0.
 """
@@ -10,7 +12,11 @@ import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+INVOCATION_SECONDS = float(os.environ.get("SERVE_INVOCATION_SECONDS") or 0)
 
 
 def log(msg):
@@ -40,6 +46,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        time.sleep(INVOCATION_SECONDS)
         reply = {"received_bytes": len(body),
                  "content_type": self.headers.get("Content-Type", ""),
                  "echo": body.decode("utf-8", "replace")}

@@ -128,6 +128,7 @@ class Init:
     def __init__(self, args, pid1, env=None, stdin=subprocess.DEVNULL, cwd=None, sm_init=SM_INIT):
         self.mark = uuid.uuid4().hex
         self.pid1 = pid1
+        self.program = os.path.basename(sm_init)  # another init (tini, dumb-init) for comparisons
         environ = dict(os.environ if env is None else env)
         environ[MARK] = self.mark
         prefix = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] if pid1 else []
@@ -141,7 +142,7 @@ class Init:
 
     @property
     def pid(self):
-        """Host pid of sm-init itself (in PID-1 mode, the child of unshare)."""
+        """Host pid of sm-init (or the init given) itself (in PID-1 mode, the child of unshare)."""
         if not self.pid1:
             return self.process.pid
         deadline = time.monotonic() + TIMEOUT
@@ -149,7 +150,7 @@ class Init:
             for child in psutil.Process(self.process.pid).children():
                 try:
                     # Before its exec, unshare's forked child still is "unshare" (with sm-init in argv).
-                    if child.name() != "unshare" and any("sm-init" in part for part in child.cmdline()):
+                    if child.name() != "unshare" and any(self.program in part for part in child.cmdline()):
                         return child.pid
                 except psutil.NoSuchProcess:
                     pass
