@@ -194,7 +194,7 @@ class WriteFailure(NamedTuple):
 
 class Log(NamedTuple):
     text: str
-    level: int = 0          # WARNING, NORMAL, VERBOSE
+    level: int = 0          # ERROR, WARNING, NORMAL, VERBOSE
 
 
 class Summary(NamedTuple):
@@ -206,7 +206,7 @@ class Exit(NamedTuple):
     code: int
 
 
-WARNING, NORMAL, VERBOSE = -1, 0, 1
+ERROR, WARNING, NORMAL, VERBOSE = -2, -1, 0, 1
 Action = object
 Result = Tuple[State, List[Action]]
 
@@ -303,6 +303,10 @@ def _send_stop(config, state: State, facts: Facts, actions: List[Action]) -> Res
     if not state.main_alive:  # reaped while its stacks were taken: its pid may name another process now
         return state._replace(stop_sent=True), actions
     target = forward_target(config, state.stop_signal)
+    if target == 0:  # sm-init's own stop, and --rewrite drops SIGTERM: the main child is never sent it
+        return (state._replace(stop_reach="child", stop_sent=True),
+                actions + [Log(f"stop: {signals.name(state.stop_signal)} is dropped by --rewrite: nothing sent"
+                               f" to the main child")])
     reach = _stop_reach(config, target, facts)
     group = reach == "group"
     actions = actions + [Forward(target, group), Forward(signal.SIGCONT, group)]

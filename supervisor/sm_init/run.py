@@ -17,9 +17,6 @@ from . import exitcodes, log, plan
 from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
                    Summary, Sweep, WriteFailure)
 
-LOG = {plan.WARNING: log.warning, plan.NORMAL: log.info, plan.VERBOSE: log.verbose}
-
-
 def run(config) -> NoReturn:
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
     from .system import System
@@ -57,13 +54,13 @@ class Supervisor:
         except OSError as exc:
             from .system import describe_spawn_error
             problem, code = describe_spawn_error(config.argv, exc)
-            log.error(problem)
+            system.log(plan.ERROR, problem)
             system.note_start_failure(problem)
             return code
         self.state = plan.started(config, pid, system.clock())
-        log.info(f"start: {config.mode} mode, {log.command(config.argv)} as pid {pid}"
-                 f" ({'PID 1' if system.pid1 else 'subreaper'}; signals to the {config.signal_scope} scope,"
-                 f" stop timeout {config.stop_timeout:g}s)")
+        system.log(plan.NORMAL, f"start: {config.mode} mode, {log.command(config.argv)} as pid {pid}"
+                   f" ({'PID 1' if system.pid1 else 'subreaper'}; signals to the {config.signal_scope} scope,"
+                   f" stop timeout {config.stop_timeout:g}s)")
         return None
 
     def loop(self) -> int:
@@ -102,7 +99,7 @@ class Supervisor:
         if target:
             self.system.send(self.state.main_pid, target, self.plain_group)
         if self.config.verbosity > 0:
-            log.verbose(plan.forward_text(self.config, got.signum, target))
+            self.system.log(plan.VERBOSE, plan.forward_text(self.config, got.signum, target))
         return True
 
     def facts(self) -> Facts:
@@ -137,7 +134,7 @@ class Supervisor:
         if isinstance(action, Forward):
             system.send(state.main_pid, action.signum, action.group)
         elif isinstance(action, Log):
-            LOG[action.level](action.text)
+            system.log(action.level, action.text)
         elif isinstance(action, Sweep):
             count = system.sweep(action.signum, action.deadline,
                                  state.main_pid if action.spare_group else None,
@@ -162,17 +159,18 @@ class Supervisor:
         elif isinstance(action, WriteFailure):
             system.write_failure(action, state.main_status, action.stalled_for)
         elif isinstance(action, Summary):
-            log.info(action.text + system.unreported_losses())
+            system.log(plan.NORMAL, action.text + system.unreported_losses())
         elif isinstance(action, Exit):
             return action.code
         return None
 
     def fail(self, exc: BaseException) -> int:
         """An unexpected error: log it once, kill the tree, exit non-zero. Nothing runs unsupervised."""
-        log.error(f"internal error: {type(exc).__name__}: {exc}; killing every process and exiting")
+        system = self.system
+        system.log(plan.ERROR, f"internal error: {type(exc).__name__}: {exc}; killing every process and exiting")
         try:
-            self.system.kill_everything()
+            system.kill_everything()
         except BaseException as again:
-            log.error(f"internal error while killing the tree: {type(again).__name__}: {again}")
-        log.info(f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")
+            system.log(plan.ERROR, f"internal error while killing the tree: {type(again).__name__}: {again}")
+        system.log(plan.NORMAL, f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")
         return exitcodes.INTERNAL_ERROR

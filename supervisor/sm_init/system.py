@@ -12,7 +12,7 @@ import signal
 import time
 from typing import List, Optional, Sequence, Tuple
 
-from . import hooks, log, output, reap, sagemaker, signals, spawn, stacks, sweep
+from . import hooks, log, output, plan, reap, sagemaker, signals, spawn, stacks, sweep
 
 
 class System:
@@ -81,6 +81,10 @@ class System:
 
     def io_deadline(self) -> Optional[float]:
         return self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
+
+    @staticmethod
+    def log(level: int, text: str) -> None:
+        {plan.ERROR: log.error, plan.WARNING: log.warning, plan.NORMAL: log.info, plan.VERBOSE: log.verbose}[level](text)
 
     @staticmethod
     def reap() -> Tuple[List[Tuple[int, int]], bool]:
