@@ -43,9 +43,12 @@ def test_recorded(name, recogniser, source, error, hint):
     assert f"\nHint: {hint}\nLast lines of stderr:\n" in text
 
 
-def test_a_cut_tail_starting_mid_traceback():
-    # nccl_unhandled_cuda.txt starts inside rank 7's traceback: no complete traceback, still NCCL.
-    assert b"Traceback" not in fixture("nccl_unhandled_cuda.txt")
+def test_a_tail_cut_inside_a_traceback_has_no_traceback_line():
+    # nccl_unhandled_cuda.txt starts inside rank 7's traceback, its header cut off: the exception
+    # line is not taken for a traceback's (nothing says where one began), NCCL still finds it.
+    lines = reasons.read_lines("stderr", fixture("nccl_unhandled_cuda.txt"))
+    assert reasons.python_traceback(lines) is None
+    assert reasons.diagnose(b"", fixture("nccl_unhandled_cuda.txt")).name == "nccl"
 
 
 def test_a_torchrun_summary_without_the_ranks_lines():
