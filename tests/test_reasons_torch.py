@@ -53,16 +53,20 @@ def jobs():
 
 
 ENDING = "Training command `torchrun --nproc-per-node 2 ddp_fail.py` exited with code 1."
+# A rank that raised sometimes dies of SIGABRT on its way out ("terminate called without an active
+# exception": gloo's threads at interpreter exit, about 1 run in 20 here); torchrun then reports
+# the signal, and so does the failure text, before the rank's own error.
+RAISED = r"\((?:exit code 1|killed by SIGABRT)\)"
 
 
 def test_rank_1_raises(jobs):
     run = jobs("raise")
     finding = reasons.diagnose(run.stdout, run.stderr)
-    assert finding == reasons.Finding("rank 1 failed first (exit code 1): ValueError: bad lr on rank 1",
-                                      None, "stderr (torchrun summary)", "torchrun-root-cause")
+    assert (finding.hint, finding.source, finding.name) == (None, "stderr (torchrun summary)",
+                                                            "torchrun-root-cause")
+    assert re.fullmatch(f"rank 1 failed first {RAISED}: ValueError: bad lr on rank 1", finding.error)
     text = check_text(reasons.failure_text(ENDING, run.stdout, run.stderr))
-    assert text.startswith(f"{ENDING}\nError: rank 1 failed first (exit code 1): ValueError: bad lr"
-                           " on rank 1\nLast lines of stderr:\n")
+    assert text.startswith(f"{ENDING}\nError: {finding.error}\nLast lines of stderr:\n")
     assert text.endswith("traceback : To enable traceback see:"
                          " https://pytorch.org/docs/stable/elastic/errors.html")
 
@@ -73,7 +77,8 @@ def test_both_ranks_raise_the_root_cause_wins(jobs):
     assert re.search(rb"\[rank0\]: ValueError: bad lr on rank 0\n", run.stderr)
     assert re.search(rb"\[rank1\]: ValueError: bad lr on rank 1\n", run.stderr)
     finding = reasons.diagnose(run.stdout, run.stderr)
-    assert finding.error == f"rank {root} failed first (exit code 1): ValueError: bad lr on rank {root}"
+    assert re.fullmatch(f"rank {root} failed first {RAISED}: ValueError: bad lr on rank {root}",
+                        finding.error), finding.error
 
 
 @pytest.mark.parametrize("first", ["0", "1"])
@@ -96,8 +101,8 @@ def test_rank_1_out_of_gpu_memory(jobs):
     run = jobs("oom")
     finding = reasons.diagnose(run.stdout, run.stderr)
     assert finding.name == "torchrun-root-cause" and finding.hint == reasons.HINT_CUDA_OOM
-    assert finding.error.startswith("rank 1 failed first (exit code 1): torch.OutOfMemoryError: CUDA"
-                                    " out of memory. Tried to allocate 22.00 MiB.")
+    assert re.match(f"rank 1 failed first {RAISED}: torch.OutOfMemoryError: CUDA out of memory."
+                    r" Tried to allocate 22\.00 MiB\.", finding.error), finding.error
 
 
 def test_rank_1_segfaults(jobs):

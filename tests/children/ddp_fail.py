@@ -2,7 +2,7 @@
 
 ``torchrun --nproc-per-node 2 ddp_fail.py CASE``:
   raise       rank 1 raises ValueError
-  raise-all   every rank raises ValueError
+  raise-all   every rank raises ValueError (none is stopped before it has printed its own)
   oom         rank 1 raises torch.OutOfMemoryError with the message CUDA's allocator gives (no GPU
               here: the class and the text are PyTorch's, the raise is ours)
   segfault    rank 1 reads address 0 (a real SIGSEGV)
@@ -27,6 +27,10 @@ OOM_MESSAGE = (   # as torch 2.x words it (see tests/fixtures/reasons/cuda_oom.t
 
 
 def fail(case, rank):
+    if case == "raise-all":
+        # torchrun SIGTERMs the other ranks as soon as one has exited: ignored here, so that every
+        # rank gets to print its own traceback, however the two are scheduled.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if case == "raise-all" or (case == "raise" and rank == 1):
         raise ValueError(f"bad lr on rank {rank}")
     if rank != 1:

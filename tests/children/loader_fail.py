@@ -1,7 +1,7 @@
 """A training loop whose DataLoader worker dies: ``loader_fail.py sigkill|segfault``.
 
 The worker process gets a real SIGKILL (as from the OOM killer) or reads address 0 (a real
-SIGSEGV) while loading item 5; the main process then fails the way torch makes it fail.
+SIGSEGV) while loading the first item; the main process then fails the way torch makes it fail.
 """
 
 import ctypes
@@ -18,7 +18,7 @@ class Shards(Dataset):
         return 64
 
     def __getitem__(self, index):
-        if index == 5:
+        if index == 0:   # before any batch is in flight: nothing else can fail first
             if sys.argv[1] == "sigkill":
                 os.kill(os.getpid(), signal.SIGKILL)
             ctypes.string_at(0)
