@@ -12,15 +12,18 @@ peeled off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun -
 from mpirun --tag-output) so that interleaved ranks can be told apart, and the recognisers in
 ``TABLE`` run in order; the first that finds something wins. The order is the precedence:
 
-1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), with that
-   rank's own error (from the summary's traceback, else from the rank's prefixed lines, searched
-   with the rest of the table), else its exit code or signal. It beats everything else: the other
-   ranks' errors (a peer's NCCL timeout, gloo's "Connection closed by peer") are consequences, and
-   the agent's own traceback says only that a child failed.
+1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
+   code or signal, and its own error: the rest of the table run over the summary's traceback (the
+   rank's error file, with ``@record``) and the rank's prefixed lines, a known cause in either
+   first; for a rank killed by SIGSEGV or SIGKILL, which prints nothing prefixed, the unprefixed
+   report of that death (faulthandler's, a shell's). It beats everything else: the other ranks'
+   errors (a peer's NCCL timeout, gloo's "Connection closed by peer") are consequences, and the
+   agent's own traceback says only that a child failed.
 2. Known causes, each at its earliest line (the first failure): CUDA out of memory, disk full, a
    native crash (segfault, bus error, ...), a SIGKILL ("Killed"), NCCL errors and timeouts. NCCL
    comes last: a collective fails *because* a peer died of one of the others.
-3. The final line of a Python traceback (SyntaxError with its file and line). Within one process
+3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
+   above exception was the direct cause..."); SyntaxError with its file and line. Within one process
    (one rank prefix) the fatal traceback is the last one: earlier ones were logged and survived,
    and "Exception ignored in" tracebacks never kill anything. Across ranks the first one to
    complete wins: of several ranks' fatal tracebacks, the one whose last line came first in the
