@@ -1,7 +1,8 @@
 """Failure reasons from recorded output of what can't run here: CUDA out of memory, NCCL errors.
 
-The fixtures under fixtures/reasons carry, in their header, the public reports their message lines
-come from and what around them is the fixture's own.
+The fixtures under fixtures/reasons carry, in their header, where their text comes from: the
+``h200_*`` ones are whole, unedited stderr of real programs run for this project on a lent H200
+GPU; the others take their message lines from public reports (cited) in frames of their own.
 """
 
 import pytest
@@ -19,9 +20,21 @@ RECORDED = [
     ("cuda_oom_legacy.txt", "cuda-oom", "stderr",
      "RuntimeError: CUDA out of memory. Tried to allocate 512.00 MiB (GPU 0; 15.90 GiB total"
      " capacity;", reasons.HINT_CUDA_OOM),
+    ("h200_cuda_oom.txt", "cuda-oom", "stderr",
+     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 400.00 GiB. GPU 0 has a total"
+     " capacity of 139.80 GiB of which 139.29 GiB is free.", reasons.HINT_CUDA_OOM),
+    ("h200_torchrun_oom.txt", "torchrun-root-cause", "stderr (torchrun summary)",
+     "rank 1 failed first (exit code 1): torch.OutOfMemoryError: CUDA out of memory. Tried to"
+     " allocate 400.00 GiB.", reasons.HINT_CUDA_OOM),
+    ("h200_nccl_duplicate_gpu.txt", "torchrun-root-cause", "stderr (torchrun summary)",
+     "rank 0 failed first (exit code 1): torch.distributed.DistBackendError: NCCL error in:"
+     " /pytorch/torch/csrc/distributed/c10d/NCCLUtils.cpp:93, invalid usage, NCCL version 2.28.9;"
+     " last error: Duplicate GPU detected : rank 0 and rank 1 both on CUDA device 60",
+     reasons.HINT_NCCL),
     ("nccl_unhandled_cuda.txt", "nccl", "stderr [rank 7]",
      "rank 7: torch.distributed.DistBackendError: NCCL error in:"
-     " ../torch/csrc/distributed/c10d/NCCLUtils.hpp:275, unhandled cuda error", reasons.HINT_NCCL),
+     " ../torch/csrc/distributed/c10d/NCCLUtils.hpp:275, unhandled cuda error, NCCL version 2.20.5;"
+     " last error: Cuda failure 1 'invalid argument'", reasons.HINT_NCCL),
     ("nccl_watchdog_bar.txt", "nccl", "stderr",   # the progress bar before it is not the error
      "[Rank 0] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=96120,"
      " OpType=ALLREDUCE, Timeout(ms)=1800000) ran for 25624887 milliseconds", reasons.HINT_NCCL),

@@ -300,6 +300,29 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
     return None
 
 
+# NCCL ------------------------------------------------------------------------------------------
+
+NCCL = re.compile(r"NCCL error|\bnccl[A-Z]\w*Error\b|Watchdog caught collective operation timeout"
+                  r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
+NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
+NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
+
+
+def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first NCCL error, with NCCL's own "Last error:" line when it follows (the real reason)."""
+    hit = earliest(NCCL.pattern)(lines)
+    if hit is None:
+        return None
+    error = NCCL_DEBUG_ADVICE.sub("", hit.error)
+    position = lines.index(hit.line)
+    after = [line for line in lines[position + 1:position + 6] if line.rank == hit.line.rank]
+    for marker, detail in zip(after, after[1:]):
+        if NCCL_LAST_ERROR.match(marker.text) and detail.text.strip():
+            error += f"; last error: {tidy(detail.text)}"
+            break
+    return hit._replace(error=error)
+
+
 # Crashes ---------------------------------------------------------------------------------------
 
 CRASH = (r"Segmentation fault|SIGSEGV|Bus error|SIGBUS|Illegal instruction|SIGILL"
@@ -439,8 +462,8 @@ HINT_CRASH = ("A native crash in a library, not a Python error: check that the C
 HINT_KILLED = ("A process got SIGKILL, most often from the kernel's out-of-memory killer: lower host"
                " memory use (batch size, DataLoader workers, data held in memory) or use an"
                " instance type with more memory.")
-HINT_NCCL = ("A collective failed or timed out: usually a peer rank died, hung or could not be"
-             " reached first (look for its own error); rerun with NCCL_DEBUG=INFO for details.")
+HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
+             " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
@@ -454,10 +477,7 @@ KNOWN_CAUSES = (
                earliest(r"^Killed$|^(?:\S+: )?(?:line \d+: )?\s*\d+ Killed(?:\s|$)"
                         r"|killed by signal: Killed"),
                HINT_KILLED),
-    Recogniser("nccl",
-               earliest(r"NCCL error|\bnccl[A-Z]\w*Error\b|Watchdog caught collective operation"
-                        r" timeout|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp"),
-               HINT_NCCL),
+    Recogniser("nccl", nccl_error, HINT_NCCL),
 )
 
 GENERIC = (
