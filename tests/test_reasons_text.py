@@ -179,3 +179,17 @@ def test_stderr_before_stdout(two_tracebacks):
     assert reasons.diagnose(out, b"").source == "stdout"
     text = reasons.failure_text(ENDING, out, err)
     assert "\nLast lines of stderr:\n" in text and long[-1] not in text
+
+
+@pytest.mark.parametrize("line", [
+    # One 64 KiB line after a known error's start: every E/W/I/F could start a log header; a
+    # pattern that backtracked over the whole line at each would take seconds here.
+    b"CUDA out of memory " + b"E" * 65000,
+    b"CUDA out of memory " + b"[E1234 1:1 " * 6000,
+    b"ncclA" * 13000 + b"Error",
+    b'  File "' + b"a" * 65000,
+    b"terminate called after throwing an instance of '" + b"x" * 65000,
+])
+def test_a_huge_line(line):
+    text = check_text(reasons.failure_text(ENDING, b"", line + b"\n"))
+    assert text.startswith(ENDING + "\n")

@@ -153,13 +153,16 @@ def read_lines(stream: str, tail: bytes) -> List[Line]:
 # ---------------------------------------------------------------------------------------------
 # Matchers the table is built from
 
-# c10d's (glog's) log line header; a progress bar without a newline may stand before it.
-GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]+)? *(?:\d+ )?[\w./-]+\.(?:cpp|cc|hpp|h|py):\d+\] ")
+# c10d's (glog's) log line header; a progress bar without a newline may stand before it. The bounded
+# path keeps the search linear on a long line (an unbounded one backtracks at every E, W, I, F).
+GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]{1,40})? *(?:\d+ )?[\w./-]{1,160}\.(?:cpp|cc|hpp|h|py):\d+\] ")
+TIDY_MAX = 4096   # characters of a line looked at for an error: far more than the file shows
 WHAT = re.compile(r"^\s*what\(\):\s*")
 
 
 def tidy(text: str) -> str:
     """An error line as shown: without log headers, C++'s what(), and runs of spaces."""
+    text = text[:TIDY_MAX]
     header = GLOG.search(text)
     if header:
         text = text[header.end():]
@@ -302,7 +305,7 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
 
 # NCCL ------------------------------------------------------------------------------------------
 
-NCCL = re.compile(r"NCCL error|\bnccl[A-Z]\w*Error\b|Watchdog caught collective operation timeout"
+NCCL = re.compile(r"NCCL error|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
