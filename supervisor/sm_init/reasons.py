@@ -1,0 +1,599 @@
+"""Why a job failed, in the trainer's own words: the failure file's text from the tails of its output.
+
+Pure: bytes in, text out; no I/O, no clock. Imported only when a job fails.
+
+The text (UTF-8, at most ``limit`` bytes, never a split character) has three parts, most important
+first: how the job ended (built by the caller, kept whole when it fits), the most specific error
+found in the tails with a hint where one helps, then the last lines of the output, newest last.
+
+Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
+progress bar reduced to what a terminal would last have shown), each line's rank prefixes are
+peeled off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
+from mpirun --tag-output) so that interleaved ranks can be told apart, and the recognisers in
+``TABLE`` run in order; the first that finds something wins. The order is the precedence:
+
+1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
+   code or signal, and its own error: the rest of the table run over the summary's traceback (the
+   rank's error file, with ``@record``) and the rank's prefixed lines, a known cause in either
+   first; for a rank killed by SIGSEGV or SIGKILL, which prints nothing prefixed, the unprefixed
+   report of that death (faulthandler's, a shell's). It beats everything else: the other ranks'
+   errors (a peer's NCCL timeout, gloo's "Connection closed by peer") are consequences, and the
+   agent's own traceback says only that a child failed.
+2. Known causes, each at its earliest line (the first failure): CUDA out of memory, disk full, a
+   native crash (segfault, bus error, ...), a SIGKILL ("Killed"), NCCL errors and timeouts. NCCL
+   comes last: a collective fails *because* a peer died of one of the others.
+3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
+   above exception was the direct cause..."); SyntaxError with its file and line. Within one process
+   (one rank prefix) the fatal traceback is the last one: earlier ones were logged and survived,
+   and "Exception ignored in" tracebacks never kill anything. Across ranks the first one to
+   complete wins: of several ranks' fatal tracebacks, the one whose last line came first in the
+   output, the best witness of which rank failed first that the output holds. Unprefixed
+   tracebacks of several processes interleaved line by line are told apart the same way (the first
+   exception line to close one of them). Launchers' wrapper exceptions (``ChildFailedError``,
+   ``CalledProcessError``, ...) count only when nothing else is found.
+4. A C++ exception that ended the process (``terminate called after ... what(): ...``), then an
+   abort.
+
+stdout and stderr come separately (the caller cannot know how they interleaved): each recogniser
+looks at stderr first, where tracebacks and launchers' logs go, then stdout. The last lines are
+stderr's when it has any, else stdout's; blank lines, separator rules and traceback caret lines
+(``^^^^``) are left out, they carry nothing in 1 KB.
+"""
+
+import re
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+
+LIMIT = 1024
+ERROR_MAX = 300   # bytes of the error line: a CUDA OOM message runs to 500, its start says it all
+LINE_MAX = 200    # bytes of one last line: a progress bar or a dumped tensor says no more after that
+ELLIPSIS = "…"
+
+
+class Line(NamedTuple):
+    """One cleaned line of output, its rank prefixes peeled off."""
+    stream: str              # "stderr" or "stdout"
+    index: int               # position within its stream
+    text: str                # without the rank prefixes
+    rank: Optional[str]      # the global rank ([rankN]:, mpirun's [job,N]<stderr>:)
+    local: Optional[str]     # the local rank (torchrun --tee's [defaultN]:)
+
+    @property
+    def who(self) -> Optional[str]:
+        if self.rank is not None:
+            return f"rank {self.rank}"
+        if self.local is not None:
+            return f"local rank {self.local}"
+        return None
+
+
+class Finding(NamedTuple):
+    error: str               # one line, for a person: what went wrong
+    hint: Optional[str]      # what to do about it, when the cause is known
+    source: str              # where it was found: "stderr", "stderr [rank 1]", "stderr (torchrun summary)"
+    name: str                # the recogniser that found it (a TABLE entry's name)
+
+
+class Hit(NamedTuple):
+    """What a recogniser found: the line it is on and the error text to show."""
+    line: Line
+    error: str
+    hint: Optional[str] = None   # overrides the recogniser's hint (torchrun: the signal's)
+
+
+class Recogniser(NamedTuple):
+    name: str
+    find: Callable[[Sequence[Line]], Optional[Hit]]   # over one stream's lines, oldest first
+    hint: Optional[str] = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Cleaning
+
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable bytes reads as one mark
+
+PREFIXES = (   # (pattern at the start of a line, which Line field the number goes to)
+    (re.compile(r"\[rank(\d+)\]: ?"), "rank"),                 # torch.distributed excepthook, c10d logs
+    (re.compile(r"\[default(\d+)\]:"), "local"),                # torchrun --tee / --log-dir
+    (re.compile(r"\[\d+,(\d+)\]<std(?:out|err)>:"), "rank"),    # mpirun --tag-output
+)
+
+
+def clean_lines(tail: bytes) -> List[str]:
+    """The tail as a reader of a terminal would see it, one string per line."""
+    text = ANSI.sub("", tail.decode("utf-8", "replace"))
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [_clean_line(line) for line in lines]
+
+
+def _clean_line(line: str) -> str:
+    line = line.rstrip("\r")
+    if "\r" in line:
+        # A carriage return sends the cursor back: a progress bar (tqdm) redraws its line many
+        # times; what stays on screen is the last drawing.
+        drawn = [part for part in line.split("\r") if part.strip()]
+        line = drawn[-1] if drawn else ""
+    return REPLACED.sub("\ufffd", printable(line)).rstrip()
+
+
+def printable(text: str, keep: str = "\t") -> str:
+    """What a reader can see: odd spaces as spaces; controls, format and unassigned characters gone."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in keep else " " if ch.isspace() else ""
+                   for ch in text)
+
+
+def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1")."""
+    found = {"rank": None, "local": None}
+    text = raw
+    peeled = True
+    while peeled:
+        peeled = False
+        for pattern, field in PREFIXES:
+            match = pattern.match(text)
+            if match:
+                found[field] = match.group(1)
+                text = text[match.end():]
+                peeled = True
+    return text, found["rank"], found["local"]
+
+
+def read_lines(stream: str, tail: bytes) -> List[Line]:
+    lines = []
+    for index, raw in enumerate(clean_lines(tail)):
+        text, rank, local = split_prefixes(raw)
+        lines.append(Line(stream, index, text, rank, local))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Matchers the table is built from
+
+# c10d's (glog's) log line header; a progress bar without a newline may stand before it. The bounded
+# path keeps the search linear on a long line (an unbounded one backtracks at every E, W, I, F).
+GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]{1,40})? *(?:\d+ )?[\w./-]{1,160}\.(?:cpp|cc|hpp|h|py):\d+\] ")
+TIDY_MAX = 4096   # characters of a line looked at for an error: far more than the file shows
+WHAT = re.compile(r"^\s*what\(\):\s*")
+
+
+def tidy(text: str) -> str:
+    """An error line as shown: without log headers, C++'s what(), and runs of spaces."""
+    text = text[:TIDY_MAX]
+    header = GLOG.search(text)
+    if header:
+        text = text[header.end():]
+    text = WHAT.sub("", text.strip())
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
+    """A matcher: the first line whose text matches ``pattern``, shown tidied."""
+    regex = re.compile(pattern)
+
+    def find(lines: Sequence[Line]) -> Optional[Hit]:
+        for line in lines:
+            if regex.search(line.text):
+                return Hit(line, tidy(line.text))
+        return None
+    return find
+
+
+# Python tracebacks ----------------------------------------------------------------------------
+
+TB_HEADER = re.compile(r"^(?:  \+ Exception Group )?Traceback \(most recent call last\):\s*$")
+TB_CHAIN = re.compile(r"^(?:During handling of the above exception, another exception occurred"
+                      r"|The above exception was the direct cause of the following exception):")
+TB_IGNORED = re.compile(r"^Exception ignored in")
+TB_FILE = re.compile(r'^\s*File "(.+)", line (\d+)')
+# The exception line: a (dotted) name, then ": message" or nothing. ExceptionGroup's top level is
+# printed inside its "  | " box.
+TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+# Exceptions that only say a child failed; its own error is the one to show.
+WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
+            "ProcessExitedException", "SignalException")
+
+
+class Chain(NamedTuple):
+    group: int          # tracebacks printed at overlapping times (interleaved processes) share one
+    final: Line         # the last exception line of the chain: the one that ended it
+    error: str
+    ignored: bool       # "Exception ignored in ...": printed, and nothing died of it
+
+
+def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
+    """Every complete traceback in lines of one process (one rank prefix), chained ones as one."""
+    chains: List[Chain] = []
+    opened: List[Tuple[int, bool, Optional[int]]] = []   # (group, ignored, chain index it continues)
+    group = -1
+    chain_next = ignored_next = False
+    last_file: Optional[Tuple[str, str]] = None
+    for line in lines:
+        text = line.text
+        if TB_HEADER.match(text):
+            continues = len(chains) - 1 if chain_next and chains else None
+            if not opened and continues is None:
+                group += 1
+            opened.append((chains[continues].group if continues is not None else group,
+                           ignored_next, continues))
+            chain_next = ignored_next = False
+        elif TB_CHAIN.match(text):
+            chain_next = True
+        elif TB_IGNORED.match(text):
+            ignored_next = True
+        elif TB_FILE.match(text):
+            last_file = TB_FILE.match(text).groups()
+        elif TB_EXCEPTION.match(text):
+            name = TB_EXCEPTION.match(text).group(1)
+            if opened:
+                chain_group, ignored, continues = opened.pop(0)
+            elif name.split(".")[-1] in SYNTAX_ERRORS:
+                # A script that doesn't compile gets no "Traceback" header, just file, line, caret.
+                group += 1
+                chain_group, ignored, continues = group, False, None
+            else:
+                chain_next = False
+                continue
+            error = text.strip().lstrip("| ")
+            if name.split(".")[-1] in SYNTAX_ERRORS and last_file:
+                error += f" ({last_file[0]}, line {last_file[1]})"
+            chain = Chain(chain_group, line, error, ignored)
+            if continues is not None:
+                chains[continues] = chain._replace(ignored=chains[continues].ignored)
+                # Keep the continued chain last, so that a further chain marker extends it again.
+                chains.append(chains.pop(continues))
+            else:
+                chains.append(chain)
+            chain_next = False
+    return chains
+
+
+def fatal_traceback(lines: Sequence[Line]) -> Optional[Chain]:
+    """The traceback that ended one process: its last group, first to complete within it."""
+    chains = [chain for chain in traceback_chains(lines) if not chain.ignored]
+    real = [chain for chain in chains if _exception_name(chain.error) not in WRAPPERS]
+    chains = real or chains
+    if not chains:
+        return None
+    last_group = max(chain.group for chain in chains)
+    return min((chain for chain in chains if chain.group == last_group), key=lambda c: c.final.index)
+
+
+def _exception_name(error: str) -> str:
+    return error.split(":", 1)[0].split(".")[-1].strip()
+
+
+def by_process(lines: Sequence[Line]) -> List[List[Line]]:
+    """Lines grouped by their rank prefixes (unprefixed lines form one group), in output order."""
+    groups = {}
+    for line in lines:
+        groups.setdefault((line.rank, line.local), []).append(line)
+    return list(groups.values())
+
+
+def python_traceback(lines: Sequence[Line]) -> Optional[Hit]:
+    """The fatal traceback's last line; of several processes', the one that completed first."""
+    fatal = [chain for group in by_process(lines) for chain in [fatal_traceback(group)] if chain]
+    real = [chain for chain in fatal if _exception_name(chain.error) not in WRAPPERS]
+    fatal = real or fatal
+    if not fatal:
+        return None
+    first = min(fatal, key=lambda chain: chain.final.index)
+    return Hit(first.final, first.error)
+
+
+# C++ exceptions ---------------------------------------------------------------------------------
+
+TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']+)'")
+
+
+def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
+    for position, line in enumerate(lines):
+        match = TERMINATE.search(line.text)
+        if not match:
+            continue
+        for after in lines[position + 1:position + 4]:
+            if WHAT.match(after.text) and after.rank == line.rank:
+                return Hit(line, f"{match.group(1)}: {tidy(after.text)}")
+        return Hit(line, tidy(line.text))
+    return None
+
+
+# NCCL ------------------------------------------------------------------------------------------
+
+NCCL = re.compile(r"NCCL error|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
+                  r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
+NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
+NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
+
+
+def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first NCCL error, with NCCL's own "Last error:" line when it follows (the real reason)."""
+    hit = earliest(NCCL.pattern)(lines)
+    if hit is None:
+        return None
+    error = NCCL_DEBUG_ADVICE.sub("", hit.error)
+    position = lines.index(hit.line)
+    after = [line for line in lines[position + 1:position + 6] if line.rank == hit.line.rank]
+    for marker, detail in zip(after, after[1:]):
+        if NCCL_LAST_ERROR.match(marker.text) and detail.text.strip():
+            error += f"; last error: {tidy(detail.text)}"
+            break
+    return hit._replace(error=error)
+
+
+# Crashes ---------------------------------------------------------------------------------------
+
+CRASH = (r"Segmentation fault|SIGSEGV|Bus error|SIGBUS|Illegal instruction|SIGILL"
+         r"|Floating point exception|SIGFPE")
+FAULTHANDLER = re.compile(r"^Fatal Python error: (.+)$")
+FAULT_FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
+CRASH_LINE = re.compile(CRASH)
+
+
+def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
+    """A segfault and kin: faulthandler's report with the innermost Python frame, a shell's line."""
+    for position, line in enumerate(lines):
+        if not CRASH_LINE.search(line.text):
+            continue
+        error = tidy(line.text)
+        if FAULTHANDLER.match(line.text):
+            # faulthandler lists frames "most recent call first": the first File line is where.
+            for after in lines[position + 1:position + 8]:
+                frame = FAULT_FRAME.match(after.text)
+                if frame and after.rank == line.rank:
+                    path, number, function = frame.groups()
+                    error += f" in {function} ({path}, line {number})"
+                    break
+        return Hit(line, error)
+    return None
+
+
+# torchrun's summary ------------------------------------------------------------------------------
+
+SUMMARY_TITLE = re.compile(r"^\S+ FAILED\s*$")   # "train.py FAILED", above Failures and Root Cause
+ROOT_CAUSE = re.compile(r"^Root Cause \(first observed failure\):")
+RULE = re.compile(r"^={20,}\s*$")
+FIELD = re.compile(r"^  (time|host|rank|exitcode|error_file|traceback)\s*: ?(.*)$")
+RANKS = re.compile(r"^(\d+) \(local_rank: (\d+)\)")
+EXITCODE = re.compile(r"^(-?\d+)(?: \(pid: \d+\))?\s*(?:\((SIG\w+)\))?")
+SIGNAL_TRACE = re.compile(r"^Signal \d+ \((SIG\w+)\) received")
+# A rank killed by one of these signals prints nothing through torch's prefixing excepthook; the
+# report of its death (faulthandler's, a DataLoader's) comes unprefixed: look there for it.
+SIGNAL_CAUSES = {"SIGSEGV": "native-crash", "SIGBUS": "native-crash", "SIGILL": "native-crash",
+                 "SIGFPE": "native-crash", "SIGKILL": "killed"}
+
+
+class RootCause(NamedTuple):
+    at: Line                  # the "Root Cause" line
+    rank: Optional[str]
+    local: Optional[str]
+    exit_code: Optional[str]
+    signal: Optional[str]     # "SIGSEGV", from the exit code or the traceback field
+    trace: List[Line]         # the traceback field (the rank's error file), when it holds one
+    before: Sequence[Line]    # the output before the summary
+
+
+def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
+    """The rank torchrun saw fail first, with its own error where the output holds it."""
+    cause = read_root_cause(lines)
+    if cause is None:
+        return None
+    how = (f"killed by {cause.signal}" if cause.signal
+           else f"exit code {cause.exit_code}" if cause.exit_code else "")
+    head = f"rank {cause.rank} failed first" if cause.rank is not None else "a rank failed first"
+    head += f" ({how})" if how else ""
+    found = _rank_error(cause)
+    if found is None:
+        signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
+        return Hit(cause.at, f"{head}, per torchrun's summary", signal_cause and signal_cause.hint)
+    recogniser, hit = found
+    return Hit(cause.at, f"{head}: {hit.error}", hit.hint or recogniser.hint)
+
+
+def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
+    """The last "Root Cause" block of a torchrun summary in ``lines``, or None."""
+    starts = [position for position, line in enumerate(lines) if ROOT_CAUSE.match(line.text)]
+    if not starts:
+        return None
+    start = starts[-1]
+    titles = [position for position in range(start) if SUMMARY_TITLE.match(lines[position].text)]
+    fields, trace, in_trace = {}, [], False
+    for line in lines[start + 1:]:
+        if RULE.match(line.text):
+            break
+        field = FIELD.match(line.text)
+        if field:
+            fields[field.group(1)] = field.group(2).strip()
+            in_trace = field.group(1) == "traceback"
+            if in_trace:
+                trace.append(line._replace(text=field.group(2).strip(), rank=None, local=None))
+        elif in_trace:
+            # The traceback's own lines follow, indented by two more spaces than the fields.
+            trace.append(line._replace(text=line.text[2:], rank=None, local=None))
+    ranks = RANKS.match(fields.get("rank", ""))
+    code = EXITCODE.match(fields.get("exitcode", ""))
+    exit_code, signame = code.groups() if code else (None, None)
+    if trace and SIGNAL_TRACE.match(trace[0].text):
+        signame = signame or SIGNAL_TRACE.match(trace[0].text).group(1)
+        trace = []   # the signal and nothing else
+    if not signame and exit_code and exit_code.startswith("-"):
+        signame = f"signal {exit_code[1:]}"
+    return RootCause(lines[start], *(ranks.groups() if ranks else (None, None)), exit_code, signame,
+                     trace, lines[:titles[-1] if titles else start])
+
+
+def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
+    """The failed rank's own error: its error file's traceback, its prefixed lines, its signal's."""
+    own = [line for line in cause.before
+           if (cause.rank is not None and line.rank == cause.rank)
+           or (line.rank is None and cause.local is not None and line.local == cause.local)]
+    # A known cause in the rank's own lines beats a plain traceback in its error file.
+    for recogniser in RANK_TABLE:
+        for source in (cause.trace, own):
+            hit = recogniser.find(source)
+            if hit is not None:
+                return recogniser, hit
+    signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
+    if signal_cause is not None:
+        unprefixed = [line for line in cause.before if line.rank is None and line.local is None]
+        hit = signal_cause.find(unprefixed)
+        if hit is not None:
+            return signal_cause, hit
+    return None
+
+
+def _recogniser(name: Optional[str]) -> Optional[Recogniser]:
+    return next((recogniser for recogniser in RANK_TABLE if recogniser.name == name), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+HINT_CUDA_OOM = ("The GPU ran out of memory: lower the batch size (or use gradient accumulation,"
+                 " mixed precision, activation checkpointing), or use an instance type with more"
+                 " GPU memory.")
+HINT_DISK_FULL = ("A disk is full: write big files under /opt/ml (model, output, checkpoints), which"
+                  " is on the training volume (raise VolumeSizeInGB if that filled); /tmp and other"
+                  " paths are on the container's small root disk.")
+HINT_CRASH = ("A native crash in a library, not a Python error: check that the CUDA, driver and"
+              " library versions match; PYTHONFAULTHANDLER=1 logs the Python stack of the crash.")
+HINT_KILLED = ("A process got SIGKILL, most often from the kernel's out-of-memory killer: lower host"
+               " memory use (batch size, DataLoader workers, data held in memory) or use an"
+               " instance type with more memory.")
+HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
+             " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
+
+KNOWN_CAUSES = (
+    Recogniser("cuda-oom",
+               earliest(r"CUDA out of memory|CUDA error: out of memory"),
+               HINT_CUDA_OOM),
+    Recogniser("disk-full",
+               earliest(r"No space left on device|\[Errno 28\]|\bENOSPC\b|Disk quota exceeded"),
+               HINT_DISK_FULL),
+    Recogniser("native-crash", native_crash, HINT_CRASH),
+    Recogniser("killed",
+               earliest(r"^Killed$|^(?:\S+: )?(?:line \d+: )?\s*\d+ Killed(?:\s|$)"
+                        r"|killed by signal: Killed"),
+               HINT_KILLED),
+    Recogniser("nccl", nccl_error, HINT_NCCL),
+)
+
+GENERIC = (
+    Recogniser("python-traceback", python_traceback),
+    Recogniser("cxx-exception", cxx_exception),
+    Recogniser("abort", earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)"
+                                 r"|\d+ Aborted\b|SIGABRT")),
+)
+
+RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
+
+TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagnosis
+
+def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
+    """The most specific error in the two tails, or None."""
+    streams = [read_lines("stderr", stderr_tail), read_lines("stdout", stdout_tail)]
+    for recogniser in TABLE:
+        for lines in streams:
+            hit = recogniser.find(lines)
+            if hit is not None:
+                return _finding(recogniser, hit)
+    return None
+
+
+def find_error(text, stream: str = "stderr") -> Optional[Finding]:
+    """The most specific error in one stream's text (str or bytes)."""
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    if stream == "stdout":
+        return diagnose(data, b"")
+    return diagnose(b"", data)
+
+
+def _finding(recogniser: Recogniser, hit: Hit) -> Finding:
+    where = hit.line.stream
+    if recogniser.name == "torchrun-root-cause":
+        where += " (torchrun summary)"
+    elif hit.line.who:
+        where += f" [{hit.line.who}]"
+    error = hit.error
+    if hit.line.who and recogniser.name != "torchrun-root-cause":
+        error = f"{hit.line.who}: {error}"
+    return Finding(error, hit.hint or recogniser.hint, where, recogniser.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The failure file's text
+
+NOISE = re.compile(r"^\s*(?:[=\-*_#~+]{3,}|[\^~]+)\s*$")   # rules, traceback carets
+
+
+def last_lines(stdout_tail: bytes, stderr_tail: bytes) -> Tuple[str, List[str]]:
+    """(stream, its last meaningful lines, oldest first): stderr's when it has any, else stdout's."""
+    for stream, tail in (("stderr", stderr_tail), ("stdout", stdout_tail)):
+        lines = [line for line in clean_lines(tail) if line.strip() and not NOISE.match(line)]
+        if lines:
+            return stream, lines
+    return "", []
+
+
+def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int = LIMIT) -> str:
+    """The failure file's text: UTF-8, at most ``limit`` bytes (never a split character).
+
+    1. ``ending``: how the job ended, built by the caller; always kept whole when it fits.
+    2. the most specific error found in the tails, with a hint where one helps;
+    3. then the last lines of the output, as many as fit (newest last), marked as such.
+    """
+    ending = printable(ending.encode("utf-8", "replace").decode("utf-8"), keep="\t\n")
+    parts = [truncate(ending.strip(), limit)]
+    room = limit - _size(parts[0])
+    finding = diagnose(stdout_tail, stderr_tail)
+    if finding is not None:
+        error = "\nError: " + finding.error
+        error = truncate(error, min(room, ERROR_MAX), ELLIPSIS)
+        if _size(error) > len("\nError: ") + 8:   # a few words at least, or nothing
+            parts.append(error)
+            room -= _size(error)
+        if finding.hint and _size("\nHint: " + finding.hint) <= room:
+            parts.append("\nHint: " + finding.hint)
+            room -= _size(parts[-1])
+    stream, lines = last_lines(stdout_tail, stderr_tail)
+    if lines:
+        parts.append(_fit_lines(f"\nLast lines of {stream}:", lines, room))
+    return "".join(parts)
+
+
+def _fit_lines(header: str, lines: Sequence[str], room: int) -> str:
+    """The header and as many of the newest lines as fit in ``room`` bytes, or nothing."""
+    room -= _size(header)
+    kept: List[str] = []
+    for line in reversed(lines):
+        shown = "\n" + truncate(line, LINE_MAX, ELLIPSIS)
+        if _size(shown) > room:
+            if not kept and room > 40:   # the newest line, cut, beats no line at all
+                kept.append(truncate(shown, room, ELLIPSIS))
+            break
+        kept.append(shown)
+        room -= _size(shown)
+    return header + "".join(reversed(kept)) if kept else ""
+
+
+def truncate(text: str, limit: int, mark: str = "") -> str:
+    """``text`` in at most ``limit`` UTF-8 bytes, cut at a character boundary, ``mark`` ending a cut."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    room = max(0, limit - _size(mark))
+    cut = data[:room].decode("utf-8", "ignore").rstrip()
+    return cut + mark if _size(cut + mark) <= limit else cut
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))

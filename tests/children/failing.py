@@ -1,0 +1,97 @@
+"""A trainer that fails in one of several ways, for the failure-reason tests: ``failing.py CASE``.
+
+Each case writes the kind of output a real training script does (logs on both streams, progress
+bars with carriage returns, colours) and then fails for real: the exception, the crash, the full
+disk are the interpreter's and the kernel's own.
+"""
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+
+log = logging.getLogger("train")
+
+
+def chatter(total_bytes):
+    """About ``total_bytes`` of training logs: stdout prints, stderr logging, a tqdm-like bar."""
+    written = step = 0
+    while written < total_bytes:
+        step += 1
+        line = f"epoch 1 step {step:6d} loss {1.0 / step:.6f} lr 0.001 tokens/s 51234.5\n"
+        sys.stdout.write(line)
+        message = f"\x1b[32mINFO\x1b[0m step {step} checkpoint not due; grad norm {step % 7 / 3:.3f}"
+        log.info(message)
+        if step % 50 == 0:
+            sys.stderr.write("".join(f"\r{pct:3d}%|{'#' * (pct // 10):10s}| {pct}/100"
+                                     for pct in range(0, 101, 20)) + "\n")
+        written += len(line) + len(message) + 1
+    sys.stdout.flush()
+
+
+def raise_after_logs():
+    chatter(200 * 1024)
+    raise ValueError("bad lr: -0.5 (must be positive)")
+
+
+def chained_from():
+    chatter(4 * 1024)
+    config = {}
+    try:
+        config["lr"]
+    except KeyError as exc:
+        raise RuntimeError("could not read the learning rate from hyperparameters.json") from exc
+
+
+def chained_during():
+    chatter(4 * 1024)
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        open("/nonexistent/checkpoint.pt")
+
+
+def logged_then_fatal():
+    """A retried error logged with its traceback, the fatal one, then an ignored one at exit."""
+    try:
+        raise ConnectionError("S3 read timed out, retrying")
+    except ConnectionError:
+        log.exception("download failed (attempt 1 of 3)")
+    chatter(2 * 1024)
+
+    class Closer:
+        def __del__(self):
+            raise OSError("close failed in __del__")
+    sys.modules[__name__].closer = Closer()   # destroyed at interpreter exit, after the traceback
+    raise AssertionError("loss is nan at step 120")
+
+
+def disk_full():
+    chatter(2 * 1024)
+    with open("/dev/full", "w") as checkpoint:   # the kernel answers every write with ENOSPC
+        checkpoint.write("x" * 100000)
+
+
+def segfault():
+    chatter(2 * 1024)
+    ctypes.string_at(0)
+
+
+def exception_group():
+    chatter(1024)
+    raise ExceptionGroup("data loading failed", [ValueError("shard 3 is empty"), OSError("shard 7")])
+
+
+def killed():
+    chatter(2 * 1024)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+CASES = {function.__name__.replace("_", "-"): function for function in (
+    raise_after_logs, chained_from, chained_during, logged_then_fatal, disk_full, segfault,
+    exception_group, killed)}
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    CASES[sys.argv[1]]()

@@ -1,0 +1,29 @@
+"""A training loop whose DataLoader worker dies: ``loader_fail.py sigkill|segfault``.
+
+The worker process gets a real SIGKILL (as from the OOM killer) or reads address 0 (a real
+SIGSEGV) while loading the first item; the main process then fails the way torch makes it fail.
+"""
+
+import ctypes
+import os
+import signal
+import sys
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class Shards(Dataset):
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, index):
+        if index == 0:   # before any batch is in flight: nothing else can fail first
+            if sys.argv[1] == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            ctypes.string_at(0)
+        return torch.full((4,), float(index))
+
+
+for step, batch in enumerate(DataLoader(Shards(), batch_size=2, num_workers=1)):
+    print(f"step {step} mean {batch.mean().item():.1f}", flush=True)

@@ -1,0 +1,195 @@
+"""The failure text's shape: the 1024-byte limit, characters never split, the ending first, garbage in.
+
+Also how lines are read (rank prefixes, carriage returns, colours) and how interleaved tracebacks
+of several processes are told apart, on the lines of real tracebacks.
+"""
+
+import random
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from sm_init import reasons
+from tails import check_text, interleave, run_tails
+
+ENDING = "Training command `python3 entraîner.py` exited with code 1."   # î: two bytes
+
+# A Python traceback whose message and frames are full of multi-byte characters (2, 3, 4 bytes).
+MULTIBYTE = ("".join(f"époque {i} étape {i * 7} perte 0.{i:04d} 損失 🚀\n" for i in range(60))
+             + "Traceback (most recent call last):\n"
+             + '  File "/opt/ml/code/entraîner.py", line 12, in <module>\n'
+             + "    raise ValueError(msg)\n"
+             + "ValueError: taux d'apprentissage négatif — 学习率为负 🚫" + "🔥" * 100 + "\n").encode()
+
+
+def test_every_limit():
+    size = len(ENDING.encode())
+    error = "\nError: ValueError: taux d'apprentissage négatif — 学习率为负 🚫"
+    for limit in range(0, 1100):
+        text = check_text(reasons.failure_text(ENDING, b"", MULTIBYTE, limit=limit), limit)
+        if limit >= size:
+            assert text.startswith(ENDING)                   # whole, and first
+        else:
+            assert ENDING.startswith(text)                   # cut at a character, nothing else
+        if limit >= size + len(error.encode()) + len("…".encode()):
+            assert error in text
+    text = reasons.failure_text(ENDING, b"", MULTIBYTE)
+    assert text.endswith("🔥…")                              # the newest line, cut with a mark
+    assert len(text.encode()) > 900                         # whole older lines fill the rest
+
+
+def test_the_error_line_is_capped_and_marked():
+    text = check_text(reasons.failure_text(ENDING, b"", MULTIBYTE))
+    error = text.split("\n")[1]
+    assert error.startswith("Error: ValueError: taux") and error.endswith("🔥…")
+    assert len(error.encode()) <= reasons.ERROR_MAX
+
+
+def test_empty_tails_give_the_ending_alone():
+    assert reasons.failure_text(ENDING, b"", b"") == ENDING
+    assert reasons.failure_text(ENDING, b"\n\n  \r\n", b" \n\x1b[0m\n") == ENDING
+    assert reasons.diagnose(b"", b"") is None
+
+
+def test_an_ending_over_the_limit_is_cut():
+    ending = "Training command `" + "é" * 600 + "` exited with code 1."
+    text = check_text(reasons.failure_text(ending, b"", MULTIBYTE))
+    assert ending.startswith(text) and len(text.encode()) in (1023, 1024)
+
+
+def test_an_ending_with_unwritable_characters():
+    # A lone surrogate (an undecodable argv byte) or a control character can't go in the file.
+    text = check_text(reasons.failure_text("Training command `x\udcff\x1b` exited.", b"", b""))
+    assert text == "Training command `x?` exited."
+
+
+def test_binary_garbage():
+    garbage = random.Random(13).randbytes(64 * 1024)
+    text = check_text(reasons.failure_text(ENDING, garbage, garbage))
+    assert text.startswith(ENDING + "\nLast lines of stderr:\n")
+    assert "\ufffd\ufffd" not in text                         # a run of bad bytes is one mark
+
+
+@settings(max_examples=300, deadline=None)
+@given(ending=st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"))),
+       stdout=st.binary(max_size=3000), stderr=st.binary(max_size=3000),
+       limit=st.integers(0, 1500))
+def test_any_input(ending, stdout, stderr, limit):
+    text = check_text(reasons.failure_text(ending, stdout, stderr, limit=limit), limit)
+    if len(ending.strip().encode()) <= limit:
+        assert text.startswith(ending.strip())
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.sampled_from([
+    "Traceback (most recent call last):", '  File "x.py", line 3, in f', "    f()",
+    "ValueError: x", "KeyError: 'é'", "", "During handling of the above exception, another"
+    " exception occurred:", "[rank1]: Traceback (most recent call last):", "[rank1]: ValueError: y",
+    "Killed", "Segmentation fault", "Root Cause (first observed failure):", "  rank      : 1",
+    "  traceback : Traceback (most recent call last):", "=" * 40, "\x1b[31mERROR\x1b[0m", "a\rb\r",
+    "what():  boom", "terminate called after throwing an instance of 'c10::Error'",
+    "Exception ignored in: <x>", "SyntaxError: invalid syntax", "  | ExceptionGroup: g"]),
+    max_size=40))
+def test_any_arrangement_of_familiar_lines(lines):
+    data = "\n".join(lines).encode()
+    check_text(reasons.failure_text(ENDING, data, data))
+
+
+@pytest.mark.parametrize("raw, text, rank, local", [
+    ("[rank1]: ValueError: x", "ValueError: x", "1", None),
+    ("[rank12]:[E1206 18:44:12.715 ProcessGroupNCCL.cpp:607] boom",
+     "[E1206 18:44:12.715 ProcessGroupNCCL.cpp:607] boom", "12", None),
+    ("[default3]:[rank11]:   File \"t.py\", line 1", "  File \"t.py\", line 1", "11", "3"),
+    ("[default0]:step 5", "step 5", None, "0"),
+    ("[1,2]<stderr>:Traceback (most recent call last):", "Traceback (most recent call last):", "2",
+     None),
+    ("[INFO] rank 1 ready", "[INFO] rank 1 ready", None, None),
+])
+def test_rank_prefixes(raw, text, rank, local):
+    assert reasons.split_prefixes(raw) == (text, rank, local)
+
+
+@pytest.mark.parametrize("raw, shown", [
+    (b"\r 10%|#         | 1/10\r 50%|#####     | 5/10\r100%|##########| 10/10\r\n", "100%|##########| 10/10"),
+    (b"\x1b[1;31mERROR\x1b[0m disk\r\n", "ERROR disk"),
+    (b"\x1b]0;title\x07done\n", "done"),
+    (b"ok\x00\x08\x85\xe2\x80\x8b!\n", "ok\ufffd!"),   # C0, an undecodable byte, a zero-width space
+    (b"loss \xff\xfe\xfd 0.5\n", "loss \ufffd 0.5"),
+])
+def test_cleaning(raw, shown):
+    assert reasons.clean_lines(raw) == [shown]
+
+
+# Interleaved tracebacks of several processes -------------------------------------------------
+
+def traceback_lines(code):
+    run = run_tails([sys.executable, "-c", code])
+    assert run.returncode == 1
+    return run.stderr.decode().splitlines()
+
+
+@pytest.fixture(scope="module")
+def two_tracebacks():
+    """Two real tracebacks: a short one (1 frame) and a longer one (3 frames; -c shows no source)."""
+    short = traceback_lines("raise ValueError('bad lr on rank 1')")
+    long = traceback_lines("def load():\n    open('/nonexistent/shard-0')\n"
+                           "def main():\n    load()\nmain()")
+    assert short[-1] == "ValueError: bad lr on rank 1"
+    assert long[-1].startswith("FileNotFoundError: [Errno 2]")
+    return short, long
+
+
+@pytest.mark.parametrize("winner", ["short", "long"])
+def test_unprefixed_interleaved_tracebacks_first_to_complete_wins(two_tracebacks, winner):
+    short, long = two_tracebacks
+    first, second = (short, long) if winner == "short" else (long, short)
+    merged = interleave(first, second)
+    headers = [i for i, line in enumerate(merged) if line == "Traceback (most recent call last):"]
+    ends = [merged.index(first[-1]), merged.index(second[-1])]
+    assert len(headers) == 2 and max(headers) < min(ends) and ends[0] < ends[1]
+    finding = reasons.find_error("\n".join(merged) + "\n")
+    assert (finding.name, finding.error) == ("python-traceback", first[-1])
+
+
+def test_sequential_tracebacks_of_one_process_the_last_wins(two_tracebacks):
+    short, long = two_tracebacks
+    # One process: a traceback logged (it went on), then the fatal one.
+    finding = reasons.find_error("\n".join(short + ["step 2 ok"] + long) + "\n")
+    assert finding.error == long[-1]
+
+
+def test_a_tail_cut_inside_a_traceback(two_tracebacks):
+    _, long = two_tracebacks
+    finding = reasons.find_error("\n".join(long[2:]) + "\n")      # no header: not a traceback
+    assert finding is None
+
+
+def test_known_cause_beats_a_traceback(two_tracebacks):
+    short, _ = two_tracebacks
+    lines = ["RuntimeError: CUDA error: out of memory (caught, retrying with batch 8)"] + short
+    finding = reasons.find_error("\n".join(lines) + "\n")
+    assert finding.name == "cuda-oom" and finding.hint == reasons.HINT_CUDA_OOM
+
+
+def test_stderr_before_stdout(two_tracebacks):
+    short, long = two_tracebacks
+    out, err = ("\n".join(long) + "\n").encode(), ("\n".join(short) + "\n").encode()
+    assert reasons.diagnose(out, err).error == short[-1]
+    assert reasons.diagnose(out, b"").source == "stdout"
+    text = reasons.failure_text(ENDING, out, err)
+    assert "\nLast lines of stderr:\n" in text and long[-1] not in text
+
+
+@pytest.mark.parametrize("line", [
+    # One 64 KiB line after a known error's start: every E/W/I/F could start a log header; a
+    # pattern that backtracked over the whole line at each would take seconds here.
+    b"CUDA out of memory " + b"E" * 65000,
+    b"CUDA out of memory " + b"[E1234 1:1 " * 6000,
+    b"ncclA" * 13000 + b"Error",
+    b'  File "' + b"a" * 65000,
+    b"terminate called after throwing an instance of '" + b"x" * 65000,
+])
+def test_a_huge_line(line):
+    text = check_text(reasons.failure_text(ENDING, b"", line + b"\n"))
+    assert text.startswith(ENDING + "\n")
