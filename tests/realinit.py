@@ -125,7 +125,9 @@ class Lines:
 class Init:
     """One sm-init run."""
 
-    def __init__(self, args, pid1, env=None, stdin=subprocess.DEVNULL, cwd=None, sm_init=SM_INIT):
+    def __init__(self, args, pid1, env=None, stdin=subprocess.DEVNULL, cwd=None, sm_init=SM_INIT,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=None):
+        """``stdout``/``stderr``: PIPE (read as lines: ``out``, ``log``) or a descriptor of the test's."""
         self.mark = uuid.uuid4().hex
         self.pid1 = pid1
         self.program = os.path.basename(sm_init)  # another init (tini, dumb-init) for comparisons
@@ -134,9 +136,9 @@ class Init:
         prefix = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] if pid1 else []
         self.started = time.monotonic()
         self.process = subprocess.Popen(prefix + [sm_init, *args], env=environ, stdin=stdin, cwd=cwd,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.out = Lines(self.process.stdout)
-        self.log = Lines(self.process.stderr)
+                                        stdout=stdout, stderr=stderr, preexec_fn=preexec_fn)
+        self.out = Lines(self.process.stdout) if stdout == subprocess.PIPE else None
+        self.log = Lines(self.process.stderr) if stderr == subprocess.PIPE else None
         self.returncode = None
         self.ended = None
 
@@ -164,7 +166,8 @@ class Init:
         """sm-init's exit code (for PID 1: unshare passes it on)."""
         self.returncode = self.process.wait(timeout)
         self.ended = time.monotonic()
-        self.log.drain(timeout=2)
+        if self.log is not None:
+            self.log.drain(timeout=2)
         return self.returncode
 
     def survivors(self):

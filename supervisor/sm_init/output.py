@@ -154,6 +154,7 @@ class Sink:
 
     def flush(self, now: float) -> None:
         """Write what the sink takes now; never waits."""
+        wrote = False
         while self.queue and not self.broken:
             try:
                 if self._socket is not None:
@@ -174,8 +175,10 @@ class Sink:
                 self.queue.clear()
                 return
             del self.queue[:written]
+            wrote = True
         self._stop_waiting()
-        self._report_losses()
+        if wrote:  # it takes lines again: say what it could not take before
+            self._report_losses()
 
     def _report_losses(self) -> None:
         lines = self.dropped_lines - self.reported_lines

@@ -246,8 +246,9 @@ def on_signal(config, state: State, got: signals.Received, facts: Facts, now: fl
     """A signal that is not a plain forward (those never get here while the main child lives)."""
     signum = got.signum
     if got.self_caused:
-        return state, [Log(f"{signals.name(signum)} raised by the kernel against sm-init's own write:"
-                           f" not forwarded", VERBOSE)]
+        # The kernel's answer to a write of sm-init's (SIGPIPE, SIGXFSZ): the output counts what it
+        # lost; a log line about it would be one more write to the same stream, and one more signal.
+        return state, []
     if signum == signal.SIGCHLD:
         return state, []
     target = forward_target(config, signum)

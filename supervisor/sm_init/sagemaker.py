@@ -119,8 +119,10 @@ def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Op
 
 
 def failure_text(ending_text: str, stdout_tail: bytes, stderr_tail: bytes) -> str:
-    """The failure file: how it ended, within SageMaker's 1024 bytes."""
-    return truncate_utf8(ending_text, FAILURE_LIMIT)
+    """The failure file: how it ended, the error in the trainer's own words, its last lines; within
+    SageMaker's 1024 bytes. (reasons.py is imported only here: only a failed job pays for it.)"""
+    from . import reasons
+    return reasons.failure_text(ending_text, stdout_tail, stderr_tail, FAILURE_LIMIT)
 
 
 def note_start_failure(config, problem: str) -> None:

@@ -52,9 +52,12 @@ def parse_signal(text: str) -> int:
 
 
 def name(signum: int) -> str:
+    """SIGTERM; SIGRTMIN+3 for the realtime signals Python has no name for."""
     try:
         return signal.Signals(signum).name
     except ValueError:
+        if signal.SIGRTMIN < signum < signal.SIGRTMAX:
+            return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
         return f"signal {signum}"
 
 
