@@ -142,7 +142,8 @@ class TtyInit:
         self.pid1 = pid1
         self.master, slave = os.openpty()
         environ = dict(os.environ, **{MARK: self.mark})
-        prefix = ["setsid", "--ctty"] + (PID_NAMESPACE if pid1 else [])
+        # PID 1 leads its own session with the terminal, as in `docker run -it`.
+        prefix = ["setsid", "--ctty"] + (PID_NAMESPACE + ["setsid", "--ctty"] if pid1 else [])
         self.process = subprocess.Popen(prefix + [SM_INIT, *args], env=environ, stdin=slave,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         os.close(slave)

@@ -59,9 +59,15 @@ def spawn(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, foregrou
 
 def terminal_of_stdin() -> Optional[int]:
     """fd 0 when it is our controlling terminal and we are in its foreground: the child may take
-    it then. A job started in the background (``sm-init -- cmd &``) must leave it to the shell."""
+    it then. A job started in the background (``sm-init -- cmd &``) must leave it to the shell.
+
+    As PID 1 of a PID namespace whose session lives outside it (``unshare`` from a shell), both
+    groups read as 0: unknown, so the terminal stays where it is. In a container (``docker run
+    -it``) PID 1 leads its own session, in the terminal's foreground, and the child gets it.
+    """
     try:
-        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+        group = os.getpgrp()
+        if os.isatty(0) and group != 0 and os.tcgetpgrp(0) == group:
             return 0
     except OSError:  # not our controlling terminal
         pass
