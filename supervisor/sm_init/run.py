@@ -18,9 +18,6 @@ from . import exitcodes, hooks, log, reap, sagemaker, signals, spawn, stopplan, 
 from .config import Config
 from .stopplan import Exit, Facts, Forward, Log, Phase, RunHooks, State, Sweep
 
-WARM_UP_AFTER = 0.5  # seconds after the start
-
-
 def run(config: Config) -> NoReturn:
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
     log.set_level(config.verbosity)
@@ -53,7 +50,6 @@ class Supervisor:
         self.anyone_left = True
         self.look_again = False
         self.forwards: Dict[int, int] = {}
-        self.warm_up_at: Optional[float] = None
         self.memory: Optional[sagemaker.MemoryCgroup] = None
         self.oom_baseline = 0
 
@@ -82,7 +78,6 @@ class Supervisor:
     def loop(self) -> int:
         """Until the stop plan says Exit: wait, forward, reap, advance."""
         self.forwards = stopplan.forward_table(self.config)
-        self.warm_up_at = time.monotonic() + WARM_UP_AFTER
         while True:
             signum = signals.wait_for_signal(self.timeout())
             if signum is not None and not self.forward_at_once(signum) and signum != signal.SIGCHLD:
@@ -93,15 +88,12 @@ class Supervisor:
             code = self.advance(time.monotonic())
             if code is not None:
                 return code
-            self.warm_up()
 
     def timeout(self) -> Optional[float]:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
         if self.look_again:  # a sweep or a hook start changed the world: look before sleeping
             return 0.0
         wake = stopplan.next_wakeup(self.state)
-        if self.warm_up_at is not None:
-            wake = self.warm_up_at if wake is None else min(wake, self.warm_up_at)
         return None if wake is None else wake - time.monotonic()
 
     def forward_at_once(self, signum: int) -> bool:
@@ -137,12 +129,6 @@ class Supervisor:
         self.look_again = any(isinstance(action, (Sweep, RunHooks)) for action in actions)
         return None
 
-    def warm_up(self) -> None:
-        """psutil (for sweeps) loads once things are quiet, not while the child starts or exits at once."""
-        if self.warm_up_at is not None and not self.look_again and time.monotonic() >= self.warm_up_at:
-            sweep.prepare()
-            self.warm_up_at = None
-
     def perform(self, actions, now: float) -> Optional[int]:
         for action in actions:
             if isinstance(action, Forward):
@@ -161,7 +147,12 @@ class Supervisor:
         signals.send(self.main_pid, signum, group=self.config.signal_scope == "group")
 
     def sweep(self, signum: int, spare_group: bool = False) -> None:
-        count = sweep.sweep(signum, self.pid1, self.main_pid if spare_group else None)
+        # SIGKILL: done by the exit deadline. SIGTERM to leftovers: done before the SIGKILL is due
+        # (not the hooks' start: with --leftover-grace 0 the warning would never go out).
+        deadlines = self.state.deadlines
+        deadline = deadlines.exit_at if signum == signal.SIGKILL else deadlines.kill_at
+        count = sweep.sweep(signum, self.pid1, deadline, self.main_pid if spare_group else None,
+                            group_first=self.main_group_if_pinned(signum))
         if signum == signal.SIGKILL:
             self.killed += count
             self.killed_main = self.killed_main or self.state.main_status is None
@@ -221,8 +212,20 @@ class Supervisor:
         """An unexpected error: log it once, kill the tree, exit non-zero. Nothing runs unsupervised."""
         log.error(f"internal error: {type(exc).__name__}: {exc}; killing every process and exiting")
         try:
-            sweep.sweep(signal.SIGKILL, self.pid1)
+            sweep.sweep(signal.SIGKILL, self.pid1, self.fail_deadline(),
+                        group_first=self.main_group_if_pinned(signal.SIGKILL))
         except BaseException as again:
             log.error(f"internal error while killing the tree: {type(again).__name__}: {again}")
         log.info(f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")
         return exitcodes.INTERNAL_ERROR
+
+    def main_group_if_pinned(self, signum: int) -> Optional[int]:
+        """For SIGKILL: the main child's group, while the main child is unreaped (its pid, the
+        group's id, cannot be reused): one killpg stops the whole group at once, before the walk."""
+        return self.main_pid if signum == signal.SIGKILL and self.main_pid and self.main_alive else None
+
+    def fail_deadline(self) -> float:
+        """The stop's exit deadline if one runs, else one kill window from now."""
+        if self.state.deadlines is not None:
+            return self.state.deadlines.exit_at
+        return time.monotonic() + stopplan.kill_window(self.config.stop_timeout)
