@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SWEEPER = os.path.join(HERE, "children", "sweeper.py")
 FORK_HAPPY = os.path.join(HERE, "children", "fork_happy.py")
 SLACK = 1.0  # the test's own delay in seeing a process end, on a noisy 2-core VM
+SEEN_SLACK = 3.0  # the same for pytest itself, starved among 2,000 dying processes and the neighbours' load
 
 # tests/children/sweeper.py's TREE, with --spare: main's group and the member "spared" are spared.
 TARGETS = {"setsid1", "deep", "stopped", "orphan", "orphan_setsid"}
@@ -182,7 +183,8 @@ def test_stop_of_a_fork_happy_tree_ignoring_sigterm_ends_by_the_deadline(start_i
     grace, no hooks, the SIGKILL sweep, and sm-init is gone within the stop timeout, nothing left.
     (Before: a psutil walk of the whole table per pass, up to 20 passes, no deadline: 11-20 s.)
     sm-init's own clock (the phases of its exit line) must end within the stop timeout; seen from
-    here, SLACK more (the kernel finishing PID 1's namespace, and this busy machine)."""
+    here, SEEN_SLACK more (this process waking up late on a busy machine: one run here saw 11.5 s
+    against 9.2 s on sm-init's clock, the 1-minute load above 100)."""
     run = start_init("--stop-timeout", f"{stop_timeout:g}", "--hook-timeout", "0", "--",
                      sys.executable, FORK_HAPPY, str(IDLE), str(FORKERS))
     run.out.expect(r"^main ready", timeout=180)
@@ -194,7 +196,7 @@ def test_stop_of_a_fork_happy_tree_ignoring_sigterm_ends_by_the_deadline(start_i
     phases = run.log.expect(r"^sm-init: exit: .* grace ([\d.]+)s, hooks ([\d.]+)s .* kill ([\d.]+)s")
     spent = sum(float(seconds) for seconds in phases.groups())
     assert spent <= stop_timeout, run.log.text
-    assert elapsed <= stop_timeout + SLACK, f"sm-init took {elapsed:.1f}s; log: {run.log.text}"
+    assert elapsed <= stop_timeout + SEEN_SLACK, f"sm-init took {elapsed:.1f}s; log: {run.log.text}"
     assert code == 128 + signal.SIGKILL, run.log.text
     run.log.expect(r"^sm-init: kill: SIGKILL to \d+ process")
     assert not left, f"{len(left)} left"

@@ -12,8 +12,8 @@ A process group signalled first (``group_first``, ``killpg``) is reached the sam
 
 Otherwise the sweep walks /proc, in passes. A pass lists /proc/*/stat once (pid -> parent, group,
 state, start time) and visits the targets parents first (depth first from sm-init in subreaper
-mode). A visit opens a pidfd, reads /proc/PID/stat again, decides on that fresh read, and signals
-through the pidfd.
+mode). A visit opens a pidfd, reads /proc/PID/stat again (as PID 1, where only the process group
+decides, ``getpgid``), decides on that fresh read, and signals through the pidfd.
 
 Why a pid reaped and reused by a stranger is never signalled: between the listing and the signal
 a target may exit, be reaped, and its pid be taken by a process that is not ours. The pidfd pins
@@ -165,7 +165,7 @@ class Sweep:
                 continue
             if clock() >= deadline:
                 break
-            pidfd, outcome = self.visit(pid, None, None)
+            pidfd, outcome = self.visit(pid, None, None, stat)
             if pidfd is not None:
                 os.close(pidfd)
             signalled += outcome is True
@@ -187,7 +187,7 @@ class Sweep:
                         continue
                     if clock() >= deadline:
                         break
-                    pidfd, outcome = self.visit(pid, parent, None if parent is None else path[parent][0])
+                    pidfd, outcome = self.visit(pid, parent, None if parent is None else path[parent][0], stat)
                     signalled += outcome is True
                     unsettled = unsettled or outcome is None
                     if pidfd is not None and below:
@@ -203,8 +203,8 @@ class Sweep:
                 os.close(pidfd)
         return signalled, unsettled
 
-    def visit(self, pid: int, parent: Optional[int],
-              parent_fd: Optional[int]) -> Tuple[Optional[int], Optional[bool]]:
+    def visit(self, pid: int, parent: Optional[int], parent_fd: Optional[int],
+              listed: Stat) -> Tuple[Optional[int], Optional[bool]]:
         """Open, read, decide, signal: (its pidfd if it is ours, else None;
         True: signalled, False: not to be, None: its parent changed, look again)."""
         try:
@@ -213,7 +213,7 @@ class Sweep:
             return None, False  # gone already
         except OSError:
             return None, None  # out of file descriptors, say: try again in the next pass
-        stat = read_stat(pid)  # after the open: see the module docstring
+        stat = self.fresh(pid, listed)  # after the open: see the module docstring
         if stat is None or not (self.pid1 or self.parent_is_ours(stat.ppid, parent, parent_fd)):
             os.close(pidfd)
             return None, None if stat is not None else False
@@ -229,6 +229,16 @@ class Sweep:
             if self.then_continue:
                 send(pidfd, signal.SIGCONT)
         return pidfd, bool(sent)  # not permitted: not signalled, and no reason to look again
+
+    def fresh(self, pid: int, listed: Stat) -> Optional[Stat]:
+        """What the decision needs, read after the pidfd was opened. As PID 1 that is only the group
+        (every process of the namespace is a target): getpgid, a fraction of a stat read."""
+        if not self.pid1:
+            return read_stat(pid)
+        try:
+            return listed._replace(pgrp=os.getpgid(pid))
+        except ProcessLookupError:
+            return None
 
     def wanted(self, pid: int, stat: Stat) -> bool:
         return not (stat.gone or pid == self.spare_pid or stat.pgrp == self.spare_pgid
