@@ -516,8 +516,8 @@ def poll_blocked(run, timeout_s=10):
     blocked, or None: /proc/PID/status is sampled every WINDOW_POLL_S, and the moment is taken
     halfway between the last read that showed them unblocked and the first that showed them
     blocked. Sampling, not spinning: a spinning poller inflated the window by half (34.6 ms
-    against 22 ms at 0.2 ms and 17 ms at 0.5 ms, one machine, one hour); at 0.5 ms the same runs'
-    start-up to the child's main() is 1-3% above the unsampled one."""
+    against 22 ms at 0.2 ms and 17-27 ms at 0.5 ms, one machine, one hour); at 0.5 ms the same
+    runs' start-up to the child's main() was 1-7% above the unsampled one (6-14% at 0.2 ms)."""
     deadline = time.monotonic() + timeout_s
     pid, before = None, None
     while time.monotonic() < deadline:
