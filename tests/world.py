@@ -191,8 +191,10 @@ class World:
         assert not proc.reaped, "asked whether a reaped process catches a signal"
         return proc.catches
 
-    def sweep(self, signum, deadline, spare_pgid, spare_pid, then_continue) -> int:
+    def sweep(self, signum, deadline, spare_pgid, spare_pid, then_continue, group_first=None) -> int:
         self.sweeps.append((self.now, (signum, spare_pgid, spare_pid, then_continue)))
+        if group_first is not None:
+            assert not self._proc(group_first).reaped, "group_first names a reaped main child's group"
         count = 0
         for p in self.procs:
             if p.zombie or p.pgid == spare_pgid or p.pid == spare_pid:
@@ -235,8 +237,8 @@ class World:
     def unreported_losses(self) -> str:
         return ""
 
-    def kill_everything(self) -> None:
-        self.sweep(KILL, INF, None, None, False)
+    def kill_everything(self, main_group=None) -> None:
+        self.sweep(KILL, INF, None, None, False, main_group)
 
     # --- what happened -------------------------------------------------------------------------
 

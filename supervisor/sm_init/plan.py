@@ -152,12 +152,15 @@ class Forward(NamedTuple):
 
 class Sweep(NamedTuple):
     """``signum`` to every process left (PID 1: the namespace; else every descendant), but the main
-    child's group (``spare_group``) or the main child itself (``spare_main``); SIGCONT after it."""
+    child's group (``spare_group``) or the main child itself (``spare_main``); SIGCONT after it.
+    ``group_first``: kill the main child's group with one killpg first (its pid, the group's id,
+    can't have been reused: it is not reaped yet)."""
     signum: int
     deadline: float
     spare_group: bool = False
     spare_main: bool = False
     then_continue: bool = False
+    group_first: bool = False
 
 
 class FindHooks(NamedTuple):
@@ -468,7 +471,7 @@ def _step(config, state: State, facts: Facts, now: float) -> Result:
     if phase == Phase.KILL:
         if facts.anyone_left and not state.killed:
             return (state._replace(killed=True, killed_main=state.main_alive),
-                    [Sweep(signal.SIGKILL, d.exit_at)])
+                    [Sweep(signal.SIGKILL, d.exit_at, group_first=state.main_alive)])
         if facts.anyone_left and now < d.exit_at:
             return state, []
         state = _enter(state, Phase.DONE, now)

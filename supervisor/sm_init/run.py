@@ -136,9 +136,10 @@ class Supervisor:
         elif isinstance(action, Log):
             system.log(action.level, action.text)
         elif isinstance(action, Sweep):
-            count = system.sweep(action.signum, action.deadline,
-                                 state.main_pid if action.spare_group else None,
-                                 state.main_pid if action.spare_main else None, action.then_continue)
+            main = state.main_pid
+            count = system.sweep(action.signum, action.deadline, main if action.spare_group else None,
+                                 main if action.spare_main else None, action.then_continue,
+                                 main if action.group_first else None)
             return self.apply(plan.on_swept(state, action.signum, count, system.pid1), now)
         elif isinstance(action, FindHooks):
             return self.apply(plan.on_hooks_found(config, state, system.find_hooks(), now), now)
@@ -169,7 +170,7 @@ class Supervisor:
         system = self.system
         system.log(plan.ERROR, f"internal error: {type(exc).__name__}: {exc}; killing every process and exiting")
         try:
-            system.kill_everything()
+            system.kill_everything(self.state.main_pid if self.state.main_pid and self.state.main_alive else None)
         except BaseException as again:
             system.log(plan.ERROR, f"internal error while killing the tree: {type(again).__name__}: {again}")
         system.log(plan.NORMAL, f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")

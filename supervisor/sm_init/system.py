@@ -99,9 +99,9 @@ class System:
         return signals.catches(pid, signum)
 
     def sweep(self, signum: int, deadline: float, spare_pgid: Optional[int], spare_pid: Optional[int],
-              then_continue: bool) -> int:
+              then_continue: bool, group_first: Optional[int]) -> int:
         return sweep.sweep(signum, self.pid1, deadline, spare_pgid=spare_pgid, spare_pid=spare_pid,
-                           then_continue=then_continue)
+                           then_continue=then_continue, group_first=group_first)
 
     def find_hooks(self) -> List[Tuple[str, ...]]:
         return hooks.discover(self.config.pre_kill, self.config.hooks_dir)
@@ -142,8 +142,9 @@ class System:
     def note_start_failure(self, problem: str) -> None:
         sagemaker.note_start_failure(self.config, problem)
 
-    def kill_everything(self) -> None:
-        sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0)
+    def kill_everything(self, main_group: Optional[int]) -> None:
+        """After an internal error: everything, within a second (the group first while it is ours)."""
+        sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
     def exit(self, code: int, flush_budget: float):
         output.finish(self.relay, flush_budget)
