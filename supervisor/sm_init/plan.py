@@ -22,8 +22,8 @@ gets a second: a graceful shutdown the main child started is its own, and a seco
 nginx's drain into a fast stop or makes a launcher bail out. So:
 
 * at the stop: the scope's target (``auto``: the main child alone when it catches the signal, as a
-  program that handles its own shutdown does; otherwise its process group), then SIGCONT to the
-  same target, so a stopped process can act on it;
+  program that handles its own shutdown does; otherwise its process group), then SIGCONT where
+  plain signals go, so a stopped process can act on it;
 * the main child then dies of a signal (it never handled the stop): whoever has not heard it gets
   SIGTERM at once;
 * the main child exits on its own (it handled the stop): its leftovers finish what it started,
@@ -313,7 +313,9 @@ def _send_stop(config, state: State, facts: Facts, actions: List[Action]) -> Res
                                f" to the main child")])
     reach = _stop_reach(config, target, facts)
     group = reach == "group"
-    actions = actions + [Forward(target, group), Forward(signal.SIGCONT, group)]
+    # SIGCONT wherever plain signals go: a forwarded SIGTSTP stopped the whole group, and a trainer
+    # waiting for a stopped child would never act on its SIGTERM. It resumes, it never ends anything.
+    actions = actions + [Forward(target, group), Forward(signal.SIGCONT, plain_scope_is_group(config))]
     if config.verbosity > 0 or config.signal_scope == "auto":
         why = " (it handles that signal itself)" if config.signal_scope == "auto" and not group else ""
         actions.append(Log(f"stop: {signals.name(target)} and SIGCONT to the main child"
