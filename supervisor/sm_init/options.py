@@ -13,20 +13,24 @@ line. The command line wins over the environment. Nothing in the environment can
 the version: only the command line says what sm-init is asked to be.
 """
 
-from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from .exitcodes import ConfigError
+from .records import record
 
 TEXT, MULTI, FLAG = "text", "multi", "flag"
 
 
-class Option(NamedTuple):
+@record
+class Option:
     name: str                   # the Config field it feeds (raw, before validation)
-    flags: Tuple[str, ...]      # command-line spellings; a FLAG's first is "on"
+    flags: tuple[str, ...]      # command-line spellings; a FLAG's first is "on"
     kind: str                   # TEXT (one value), MULTI (repeatable), FLAG (boolean)
     metavar: str
     help: str
-    off: Optional[str] = None   # a FLAG's "off" spelling (--no-capture)
+    off: str | None = None   # a FLAG's "off" spelling (--no-capture)
     env_split: str = "words"    # MULTI in the environment: "words" or "lines"
 
     @property
@@ -74,10 +78,10 @@ TRUE_WORDS = ("1", "true", "t", "yes", "y", "on")
 FALSE_WORDS = ("0", "false", "f", "no", "n", "off")
 
 # Raw values: option name -> (value, where it came from: the flag or the variable, for messages).
-Raw = Dict[str, Tuple[object, str]]
+Raw = dict[str, tuple[object, str]]
 
 
-def _spellings() -> Dict[str, Tuple[Option, object]]:
+def _spellings() -> dict[str, tuple[Option, object]]:
     """Every command-line spelling -> (option, the value a FLAG spelling sets)."""
     table = {}
     for option in OPTIONS:
@@ -91,7 +95,7 @@ def _spellings() -> Dict[str, Tuple[Option, object]]:
 SPELLINGS = _spellings()
 
 
-def parse_argv(argv: Sequence[str]) -> Optional[Tuple[Raw, List[str]]]:
+def parse_argv(argv: Sequence[str]) -> tuple[Raw, list[str]] | None:
     """(options given, the command's words) for a well-formed command line; None for anything
     else (help, version, a mistake), which click then parses and reports.
 

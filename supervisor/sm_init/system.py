@@ -6,13 +6,15 @@ give the real ``Supervisor`` a model of the world with the same methods, so the 
 a container is the loop the property tests drive.
 """
 
+from __future__ import annotations
+
 import errno
 import os
-import signal
 import time
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
-from . import hooks, log, output, plan, reap, sagemaker, signals, spawn, stacks, sweep
+from . import log, output, plan, reap, signals, spawn, sweep
+from .signals import signal
 
 
 class System:
@@ -22,11 +24,11 @@ class System:
         self.config = config
         self.me = os.getpid()
         self.pid1 = self.me == 1
-        self.relay: Optional[output.Relay] = None
+        self.relay: output.Relay | None = None
         self.memory = None
         self.oom_baseline = 0
-        self.dumps = stacks.Dumps(config.stack_signal)
-        self.taken: Optional[signals.Received] = None  # a signal taken while draining I/O signals
+        self.dumps = None      # stacks.Dumps once a stall asked for stacks
+        self.taken: signals.Received | None = None  # a signal taken while draining I/O signals
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -36,6 +38,7 @@ class System:
         if not self.pid1 and not reap.become_subreaper():
             log.warning("cannot register as child subreaper: orphans of the tree go to the real init")
         if config.mode == "train":
+            from . import sagemaker
             self.memory = sagemaker.current_memory_cgroup()
             self.oom_baseline = sagemaker.read_oom_kills(self.memory) or 0
             problem = sagemaker.failure_file_problem(config.ml_root)
@@ -62,7 +65,7 @@ class System:
     def clock() -> float:
         return time.monotonic()
 
-    def wait(self, timeout: Optional[float]) -> Optional[signals.Received]:
+    def wait(self, timeout: float | None) -> signals.Received | None:
         if self.taken is not None:
             got, self.taken = self.taken, None
             return got
@@ -71,15 +74,16 @@ class System:
             self.taken = signals.take_more_io(self.me)
         return got
 
-    def pump(self, now: float) -> Tuple[int, bool]:
+    def pump(self, now: float) -> tuple[int, bool]:
         """Copy the tree's output: (bytes seen, whether to come back at once)."""
         moved, again = (0, False) if self.relay is None else self.relay.pump(now)
-        self.dumps.collect()
+        if self.dumps is not None:
+            self.dumps.collect()
         if self.relay is None:
             output.sink(2).release_overdue(now)
         return moved, again
 
-    def io_deadline(self) -> Optional[float]:
+    def io_deadline(self) -> float | None:
         return self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
 
     @staticmethod
@@ -87,7 +91,7 @@ class System:
         {plan.ERROR: log.error, plan.WARNING: log.warning, plan.NORMAL: log.info, plan.VERBOSE: log.verbose}[level](text)
 
     @staticmethod
-    def reap() -> Tuple[List[Tuple[int, int]], bool]:
+    def reap() -> tuple[list[tuple[int, int]], bool]:
         return reap.reap_children()
 
     @staticmethod
@@ -98,37 +102,45 @@ class System:
     def catches(pid: int, signum: int) -> bool:
         return signals.catches(pid, signum)
 
-    def sweep(self, signum: int, deadline: float, spare_pgid: Optional[int], spare_pid: Optional[int],
-              then_continue: bool, group_first: Optional[int]) -> int:
+    def sweep(self, signum: int, deadline: float, spare_pgid: int | None, spare_pid: int | None,
+              then_continue: bool, group_first: int | None) -> int:
         return sweep.sweep(signum, self.pid1, deadline, spare_pgid=spare_pgid, spare_pid=spare_pid,
                            then_continue=then_continue, group_first=group_first)
 
-    def find_hooks(self) -> List[Tuple[str, ...]]:
+    # Hooks, stacks and the failure file are for the end of a job: imported then, not at start-up.
+
+    def find_hooks(self) -> list[tuple[str, ...]]:
+        from . import hooks
         return hooks.discover(self.config.pre_kill, self.config.hooks_dir)
 
-    def hook_environment(self, reason: str, exit_code: Optional[int], kill_at: float, now: float):
+    def hook_environment(self, reason: str, exit_code: int | None, kill_at: float, now: float):
+        from . import hooks
         return hooks.hook_environment(os.environ, reason, self.config.mode, exit_code, kill_at, now)
 
     @staticmethod
-    def heartbeat_age(path: str) -> Optional[float]:
+    def heartbeat_age(path: str) -> float | None:
         """Seconds since the heartbeat file was modified; None when there is none."""
         try:
             return max(0.0, time.time() - os.stat(path).st_mtime)
         except OSError:
             return None
 
-    def start_dumps(self, main_pid: int) -> Tuple[List[int], float]:
+    def start_dumps(self, main_pid: int) -> tuple[list[int], float]:
+        from . import stacks
+        self.dumps = stacks.Dumps(self.config.stack_signal)
         return self.dumps.start(main_pid, self.pid1)
 
     # --- the end -------------------------------------------------------------------------------
 
-    def write_failure(self, action, main_status: Optional[int], stalled_for: Optional[float]) -> None:
+    def write_failure(self, action, main_status: int | None, stalled_for: float | None) -> None:
+        from . import sagemaker
         config = self.config
         oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
         ending = sagemaker.ending(config.argv, action.code, oom_kills, sagemaker.read_memory_limit(self.memory),
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
                                   killed_by_init=action.killed_by_init, signalled=action.signalled,
-                                  stalled_for=stalled_for, blocked_in=self.dumps.summary())
+                                  stalled_for=stalled_for,
+                                  blocked_in=None if self.dumps is None else self.dumps.summary())
         out_tail, err_tail = self.relay.tails() if self.relay is not None else (b"", b"")
         ok, what = sagemaker.write_failure(config.ml_root, sagemaker.failure_text(ending, out_tail, err_tail))
         (log.info if ok else log.warning)(f"failure file: {what}")
@@ -140,9 +152,10 @@ class System:
         return f"; {losses}" if losses else ""
 
     def note_start_failure(self, problem: str) -> None:
+        from . import sagemaker
         sagemaker.note_start_failure(self.config, problem)
 
-    def kill_everything(self, main_group: Optional[int]) -> None:
+    def kill_everything(self, main_group: int | None) -> None:
         """After an internal error: everything, within a second (the group first while it is ours)."""
         sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
@@ -151,7 +164,7 @@ class System:
         os._exit(code)
 
 
-def describe_spawn_error(argv: Sequence[str], exc: OSError) -> Tuple[str, int]:
+def describe_spawn_error(argv: Sequence[str], exc: OSError) -> tuple[str, int]:
     """What to say when exec failed, and the shell's exit code for it."""
     from . import command, exitcodes
     program = command.find_program(argv[0], os.environ.get("PATH")) or argv[0]
