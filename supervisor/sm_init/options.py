@@ -121,7 +121,7 @@ def parse_argv(argv: Sequence[str]) -> tuple[Raw, list[str]] | None:
             if option.kind == FLAG:
                 if eq:
                     return None  # click: "option does not take a value"
-                given[option.name] = (flag_value, spelling)
+                given[option.name] = (flag_value, source_name(option, flag_value))
                 i += 1
                 continue
             if not eq:
@@ -129,7 +129,7 @@ def parse_argv(argv: Sequence[str]) -> tuple[Raw, list[str]] | None:
                     return None
                 value = args[i + 1]
                 i += 1
-            _set(given, option, value, spelling)
+            _set(given, option, value, source_name(option, value))
             i += 1
             continue
         # Short options: only flags have them; "-vq" sets both, as click does.
@@ -137,9 +137,15 @@ def parse_argv(argv: Sequence[str]) -> tuple[Raw, list[str]] | None:
             found = SPELLINGS.get("-" + letter)
             if found is None or found[0].kind != FLAG:
                 return None
-            given[found[0].name] = (found[1], "-" + letter)
+            given[found[0].name] = (found[1], source_name(found[0], found[1]))
         i += 1
     return given, []
+
+
+def source_name(option: Option, value) -> str:
+    """How messages name an option from the command line: its long spelling (``--no-capture`` for
+    that side of a flag), whichever was typed, as click does."""
+    return option.off if option.kind == FLAG and value is False and option.off else option.flags[-1]
 
 
 def _set(given: Raw, option: Option, value: str, source: str) -> None:
