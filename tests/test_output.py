@@ -107,7 +107,7 @@ def test_a_stalled_log_reader_never_holds_the_stop(start_init, stalled_fifo, tmp
     assert init.survivors() == []
 
 
-SENT = 12000
+SENT = 8000
 
 
 def test_log_lines_a_blocked_stderr_could_not_take_are_counted_and_reported(start_init, stalled_fifo, tmp_path):
@@ -116,9 +116,10 @@ def test_log_lines_a_blocked_stderr_could_not_take_are_counted_and_reported(star
     init = start_init("-v", "--stop-timeout", "4", "--", *probe("--exit-on", "TERM=0"), stderr=writer)
     os.close(writer)
     init.out.expect(r"^main ready")
+    fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)   # a small FIFO: fewer signals overflow sm-init's queue
     stuff(reader)
     rtsig = signal.SIGRTMIN + 2   # realtime signals queue: each one is forwarded and logged (-v)
-    for _ in range(SENT):         # ~600 KB of log lines: more than the FIFO and sm-init's queue hold
+    for _ in range(SENT):         # ~400 KB of log lines: more than the FIFO and sm-init's queue hold
         init.signal(rtsig)
     init.out.expect(r"^main got SIGRTMIN\+2$")
     wait_until(lambda: not pending(init.pid, rtsig), "sm-init took every signal while stderr was stalled")

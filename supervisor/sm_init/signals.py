@@ -146,6 +146,8 @@ def send(pid: int, signum: int, group: bool) -> bool:
         return True
     except ProcessLookupError:
         return False
+    except OSError:  # EAGAIN: the realtime queue is full (a storm); EPERM: a setuid process. Not ours to die of
+        return False
 
 
 def catches(pid: int, signum: int) -> bool:
