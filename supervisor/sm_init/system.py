@@ -26,6 +26,7 @@ class System:
         self.memory = None
         self.oom_baseline = 0
         self.dumps = stacks.Dumps(config.stack_signal)
+        self.stall_tails: Optional[Tuple[bytes, bytes]] = None  # the output as it was when it stalled
         self.taken: Optional[signals.Received] = None  # a signal taken while draining I/O signals
 
     # --- start ---------------------------------------------------------------------------------
@@ -74,13 +75,15 @@ class System:
     def pump(self, now: float) -> Tuple[int, bool]:
         """Copy the tree's output: (bytes seen, whether to come back at once)."""
         moved, again = (0, False) if self.relay is None else self.relay.pump(now)
-        self.dumps.collect()
+        self.dumps.collect(now)
         if self.relay is None:
             output.sink(2).release_overdue(now)
         return moved, again
 
     def io_deadline(self) -> Optional[float]:
-        return self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
+        relay = self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
+        times = [t for t in (relay, self.dumps.next_deadline()) if t is not None]
+        return min(times) if times else None
 
     @staticmethod
     def log(level: int, text: str) -> None:
@@ -118,18 +121,35 @@ class System:
             return None
 
     def start_dumps(self, main_pid: int) -> Tuple[List[int], float]:
-        return self.dumps.start(main_pid, self.pid1)
+        """The stall: keep the output as it was (the failure file tells what the job did before it
+        hung, not what the stop made it say), then take the stacks."""
+        if self.relay is not None:
+            self.stall_tails = self.relay.tails()
+        return self.dumps.start(self.pid1, self.clock(), self._stderr_count)
+
+    def _stderr_count(self) -> int:
+        stream = self.relay.stderr() if self.relay is not None else None
+        return 0 if stream is None else stream.total
+
+    def _stderr_since(self, mark: int) -> Tuple[int, bytes]:
+        stream = self.relay.stderr() if self.relay is not None else None
+        return (mark, b"") if stream is None else stream.since(mark)
 
     # --- the end -------------------------------------------------------------------------------
 
     def write_failure(self, action, main_status: Optional[int], stalled_for: Optional[float]) -> None:
         config = self.config
         oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
+        stalled = stalled_for is not None
         ending = sagemaker.ending(config.argv, action.code, oom_kills, sagemaker.read_memory_limit(self.memory),
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
                                   killed_by_init=action.killed_by_init, signalled=action.signalled,
-                                  stalled_for=stalled_for, blocked_in=self.dumps.summary())
-        out_tail, err_tail = self.relay.tails() if self.relay is not None else (b"", b"")
+                                  stalled_for=stalled_for, heartbeat=config.heartbeat,
+                                  where=self.dumps.where(self._stderr_since) if stalled else None)
+        if stalled and self.stall_tails is not None:
+            out_tail, err_tail = self.stall_tails
+        else:
+            out_tail, err_tail = self.relay.tails() if self.relay is not None else (b"", b"")
         ok, what = sagemaker.write_failure(config.ml_root, sagemaker.failure_text(ending, out_tail, err_tail))
         (log.info if ok else log.warning)(f"failure file: {what}")
 

@@ -1,0 +1,58 @@
+"""A 2-rank torch.distributed job (gloo, CPU) that hangs for real: rank 1 stops calling all_reduce.
+
+``torchrun --nproc-per-node 2 ddp_hang.py CHECKPOINTS``: both ranks run ``STEPS`` steps (an
+all_reduce each), rank 0 saving a checkpoint into CHECKPOINTS after each; then rank 1 wanders off
+(sleeps for ever, as a rank stuck in a data loader or a dead peer would) while rank 0 blocks in the
+next all_reduce, waiting for it. Neither prints anything after that: the stall watchdog's case.
+
+Until the process group is up, each rank says it is alive twice a second: importing torch takes
+seconds of silence on a busy machine, and that is not the stall under test.
+"""
+
+import os
+import sys
+import threading
+import time
+
+STEPS = 3
+
+
+def keep_saying_alive(rank, done):
+    while not done.wait(0.5):
+        print(f"rank {rank}: starting", file=sys.stderr, flush=True)
+
+
+def wander_off(rank):
+    print(f"rank {rank}: wandering off, no more all_reduce", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+def train(rank, checkpoints, dist, torch):
+    total = torch.ones(1)
+    for step in range(1, STEPS + 1):
+        dist.all_reduce(total)
+        if rank == 0:
+            path = os.path.join(checkpoints, f"step-{step}.ckpt")
+            with open(path + ".tmp", "w") as f:
+                f.write(f"step {step} total {total.item():g}\n")
+            os.replace(path + ".tmp", path)
+        print(f"rank {rank}: step {step} done, total {total.item():g}", file=sys.stderr, flush=True)
+    if rank == 1:
+        wander_off(rank)
+    dist.all_reduce(total)   # rank 0 waits here for ever
+
+
+def main():
+    rank = int(os.environ["RANK"])
+    done = threading.Event()
+    threading.Thread(target=keep_saying_alive, args=(rank, done), daemon=True).start()
+    import torch
+    import torch.distributed as dist
+    dist.init_process_group("gloo")
+    done.set()
+    train(rank, sys.argv[1], dist, torch)
+
+
+if __name__ == "__main__":
+    main()
