@@ -1,0 +1,95 @@
+"""Failure files end to end: real failing programs under the real sm-init in train mode (PID 1 and
+subreaper), the tree's output relayed, the failure file read back from a temporary --ml-root.
+
+Each file must give, within SageMaker's 1024 bytes of UTF-8: how the job ended, the error in the
+trainer's own words, and its last lines. (reasons.py's own tests check the recognisers on tails;
+these check that the tails sm-init keeps while relaying are the ones that reach the file.)
+"""
+
+import os
+import re
+import shlex
+import sys
+
+import pytest
+
+from realinit import TIMEOUT
+from tails import FAILING
+from test_failure_file import check_readable, failure_of
+from test_reasons_torch import DDP_FAIL, free_port
+
+if os.environ.get("CI"):
+    import torch  # noqa: F401  (CI: tests/run installs torch; a missing torch fails, never skips)
+else:
+    pytest.importorskip("torch", reason="tests/run installs torch (the test extra)")
+
+
+def train(start_init, ml, trainer):
+    init = start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"),
+                      "--train", shlex.join(trainer), "--", "train")
+    code = init.wait(TIMEOUT * 2)
+    init.out.drain()
+    text = check_readable(failure_of(ml))
+    print(text)
+    return code, text, init
+
+
+@pytest.fixture
+def ml(tmp_path):
+    root = tmp_path / "ml"
+    root.mkdir()
+    return root
+
+
+def parts(text):
+    """(ending, error, hint or None, last lines header, last lines)."""
+    match = re.fullmatch(r"(.*?)\nError: (.*?)(?:\nHint: (.*?))?\n(Last lines of std(?:out|err)):\n(.*)", text, re.S)
+    assert match, text
+    return match.groups()
+
+
+def test_a_python_exception_after_200_kb_of_logs(start_init, ml):
+    code, text, init = train(start_init, ml, [sys.executable, FAILING, "raise-after-logs"])
+    assert code == 1
+    ending, error, hint, header, last = parts(text)
+    assert ending == f"Training command `{sys.executable} {FAILING} raise-after-logs` exited with code 1."
+    assert (error, hint, header) == ("ValueError: bad lr: -0.5 (must be positive)", None, "Last lines of stderr")
+    assert last.endswith('    raise ValueError("bad lr: -0.5 (must be positive)")\n'
+                         "ValueError: bad lr: -0.5 (must be positive)")
+    assert re.search(r"INFO step \d+ checkpoint not due", last)      # the logs before it, colours gone
+    assert sum(len(line) + 1 for line in init.out.seen) > 100 * 1024   # the 200 KB went by (half on stdout)
+
+
+def test_a_cuda_out_of_memory_message(start_init, ml):
+    code, text, _ = train(start_init, ml, [sys.executable, FAILING, "cuda-oom"])
+    assert code == 1
+    ending, error, hint, header, last = parts(text)
+    assert ending.endswith("failing.py cuda-oom` exited with code 1.")
+    assert error.startswith("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 400.00 GiB. GPU 0 has a"
+                            " total capacity of 139.80 GiB")
+    assert hint.startswith("The GPU ran out of memory: lower the batch size")
+    assert last.startswith("epoch 1 step") or "INFO step" in last
+    assert "torch.OutOfMemoryError: CUDA out of memory." in last.splitlines()[-1]
+
+
+def test_a_full_disk(start_init, ml):
+    code, text, _ = train(start_init, ml, [sys.executable, FAILING, "disk-full"])
+    assert code == 1
+    _, error, hint, header, last = parts(text)
+    assert error == "OSError: [Errno 28] No space left on device"
+    assert hint.startswith("A disk is full")
+    assert last.endswith('    checkpoint.write("x" * 100000)\nOSError: [Errno 28] No space left on device')
+
+
+def test_a_torchrun_job_whose_rank_1_raises(start_init, ml):
+    torchrun = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--nproc-per-node", "2",
+                "--master-port", str(free_port()), DDP_FAIL, "raise"]
+    code, text, _ = train(start_init, ml, torchrun)
+    assert code == 1
+    ending, error, hint, header, last = parts(text)
+    assert ending == f"Training command `{shlex.join(torchrun)}` exited with code 1."
+    # A rank that raised sometimes dies of SIGABRT on its way out (gloo's threads at exit): see
+    # test_reasons_torch.py.
+    assert re.fullmatch(r"rank 1 failed first \((?:exit code 1|killed by SIGABRT)\): ValueError: bad lr on rank 1", error)
+    assert header == "Last lines of stderr"
+    assert last.endswith("traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html")
