@@ -121,7 +121,7 @@ def test_a_real_distributed_hang_is_caught_with_its_stacks(start_init, ml, tmp_p
 
 def test_a_silent_trainer_lives_by_its_heartbeat(start_init, ml, tmp_path):
     heartbeat = tmp_path / "heartbeat"
-    init = train(start_init, ml, [sys.executable, BEAT, "heartbeat", "6", str(heartbeat)],
+    init = train(start_init, ml, [sys.executable, BEAT, "heartbeat", "5", str(heartbeat)],
                  "--stall-timeout", "2", "--heartbeat", str(heartbeat))
     assert init.wait() == 0
     assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
@@ -143,7 +143,7 @@ def test_a_heartbeat_that_stops_is_a_stall(start_init, ml, tmp_path):
 
 
 def test_output_is_progress_even_without_a_newline(start_init, ml):
-    init = train(start_init, ml, [sys.executable, BEAT, "chatty", "6"], "--stall-timeout", "2")
+    init = train(start_init, ml, [sys.executable, BEAT, "chatty", "5"], "--stall-timeout", "2")
     assert init.wait() == 0
     assert init.out.drain()[-1].endswith("\rdone")
     assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
