@@ -15,7 +15,7 @@ Nothing here needs an image registry:
   * the example image: Dockerfile.example as a user builds it, from this repository (the build
     context; .dockerignore applies) with default build arguments but BASE_IMAGE: sm-init is built
     from the repository's source inside the image; its dependencies and build requirements (click,
-    psutil, setuptools) are ``pip download``-ed for the base image's python into examples/wheels/
+    setuptools) are ``pip download``-ed for the base image's python into examples/wheels/
     (gitignored), the folder the Dockerfile installs from instead of an index when it holds wheels.
 
 Environment:
@@ -416,7 +416,7 @@ def copy_source(dest):
 
 
 def download_dependency_wheels(dest, pyver, machine):
-    """Wheels of what installing sm-init from source needs: its dependencies (click, psutil, whatever
+    """Wheels of what installing sm-init from source needs: its dependencies (click, whatever
     its metadata says now, as pip resolves them) and its build requirements (setuptools), for the
     container's python and machine, not the host's. Cached: when the index cannot be reached, the
     cache serves. Returns the names of the wheels now in dest."""

@@ -202,7 +202,8 @@ def test_a_graceful_shutdown_the_main_child_started_is_left_alone_until_the_grac
               others=[dict(name="nginx", dies_at=3.0, on_term=0.0)])       # drains until 3.0
     code, _ = run(config(30.0), w)
     nginx = w.procs[1]
-    assert nginx.received == []                    # no SIGTERM from sm-init: nothing cut its drain short
+    assert nginx.heard() == []                     # no SIGTERM from sm-init: nothing cut its drain short
+    assert [s for _, s in nginx.received] == [CONT]   # SIGCONT resumes, it ends nothing
     assert code == 0 and w.now == pytest.approx(3.0)
 
 
@@ -213,7 +214,7 @@ def test_leftovers_still_there_at_the_end_of_the_grace_are_warned_and_get_the_ho
     d = supervisor.state.deadlines
     slow, daemon = w.procs[1], w.procs[2]
     assert slow.heard(TERM) == [pytest.approx(d.hooks_at)] == daemon.heard(TERM)
-    assert slow.heard(CONT) == [pytest.approx(d.hooks_at)]          # a stopped process can act on it
+    assert slow.heard(CONT) == [1.0, pytest.approx(d.hooks_at)]    # with the stop (its group), and with the warning
     assert w.sweeps_of(KILL) == [pytest.approx(d.kill_at)]          # the daemon ignores it: the hook time was theirs
     assert code == 0
 

@@ -62,7 +62,7 @@ def test_the_command_line_wins_over_the_environment(args, env, verbose):
 
 
 @pytest.mark.parametrize("args, env, named", [
-    (["-v", "-q"], {}, "-v and -q"),
+    (["-v", "-q"], {}, "--verbose and --quiet"),
     ([], {"SM_INIT_VERBOSE": "1", "SM_INIT_QUIET": "1"}, "SM_INIT_VERBOSE and SM_INIT_QUIET"),
 ])
 def test_verbose_and_quiet_from_the_same_place_contradict(args, env, named):

@@ -455,3 +455,50 @@ def test_a_good_hook_timeout_at_the_limit_is_accepted(tmp_path):
                            "--hook-timeout", repr(hook_timeout), "--", "true"],
                           stderr=subprocess.PIPE, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# A stopped trainer, and a stop signal that --rewrite drops
+
+def test_a_trainer_stopped_by_sigtstp_still_saves_on_a_stop(start_init, no_hooks_dir, tmp_path):
+    """A forwarded SIGTSTP stops the trainer and the child it waits for (the default action); the
+    stop's SIGCONT lets them go on, so the trainer acts on its SIGTERM (as systemd does) instead of
+    sleeping through the grace into the SIGKILL."""
+    saved = tmp_path / "checkpoint"
+    trainer = f'trap "echo saved > {saved}; exit 0" TERM; echo ready; while :; do sleep 0.1; done'
+    init = start_init("--hooks-dir", no_hooks_dir, "--stop-timeout", "20", "--", "sh", "-c", trainer)
+    init.out.expect(r"^ready$")
+    init.signal(signal.SIGTSTP)
+    shell = next(p for p in init.survivors() if p.cmdline()[:2] == ["sh", "-c"])
+    wait_for_state(shell.pid, "T")
+    sent = stop(init)
+    assert wait(init) == 0
+    assert init.ended - sent < 5                 # long before the grace ends (at about 12 s)
+    assert saved.read_text() == "saved\n"
+
+
+def test_a_stop_signal_rewritten_to_0_starts_no_stop(start_init, no_hooks_dir):
+    init = start_init("--hooks-dir", no_hooks_dir, "--stop-timeout", "4", "--rewrite", "INT=0", "--",
+                      *probe("--exit-on", "TERM=0"))
+    init.out.expect(r"^main ready")
+    init.signal(signal.SIGINT)                 # dropped: nothing forwarded, nothing starts
+    init.signal(signal.SIGUSR1)                # a barrier: forwarded after the SIGINT was handled
+    init.out.expect(r"^main got SIGUSR1$")
+    assert init.out.count(r"^main got SIGINT") == 0
+    assert init.log.count(r"^sm-init: stop:") == 0
+    sent = stop(init)                          # the next stop signal starts a normal stop
+    assert wait(init) == 0
+    assert init.ended - sent < 4
+    init.out.expect(r"^main got SIGTERM$")
+    init.log.expect(r"^sm-init: stop: SIGTERM; grace until")
+    assert "killed" not in exit_line(init).split(";")[1]
+
+
+def wait_for_state(pid, state):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == state:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"pid {pid} never reached state {state}")

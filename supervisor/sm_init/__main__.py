@@ -32,7 +32,7 @@ def main() -> None:
 
 def configure(argv, environ):
     """A validated Config whose command can run; otherwise one line and SystemExit(code)."""
-    from . import command, config, log, options, sagemaker, spawn
+    from . import command, config, log, options, spawn
     try:
         parsed = options.parse_argv(argv)
         if parsed is None:  # help, version or a mistake: click's to say
@@ -45,12 +45,14 @@ def configure(argv, environ):
         log.error(str(exc))
         ml_root = training_ml_root(argv, environ)
         if ml_root is not None:
+            from . import sagemaker
             sagemaker.note_usage_error(ml_root, str(exc))
         raise SystemExit(exc.exit_code)
     try:
         command.check_runnable(result.argv, environ.get("PATH"))
     except exitcodes.CommandError as exc:
         log.error(str(exc))
+        from . import sagemaker
         sagemaker.note_start_failure(result, str(exc))
         raise SystemExit(exc.exit_code)
     return result

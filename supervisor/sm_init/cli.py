@@ -13,7 +13,7 @@ from typing import List, Sequence, Tuple
 import click
 
 from . import __version__, exitcodes
-from .options import FLAG, MULTI, OPTIONS, Raw
+from .options import FLAG, MULTI, OPTIONS, Raw, source_name
 
 
 def _click_option(option):
@@ -35,7 +35,7 @@ def _command() -> click.Command:
                 continue
             if option.kind == MULTI:
                 value = tuple(value)
-            given[option.name] = (value, _spelling_used(option, value))
+            given[option.name] = (value, source_name(option, value))
         return given, list(words)
 
     decorators = [_click_option(option) for option in reversed(OPTIONS)]
@@ -49,13 +49,6 @@ def _command() -> click.Command:
                               max_content_width=100),
         help="Run COMMAND as a container's init: `train` and `serve` map to the configured commands.",
     )(command)
-
-
-def _spelling_used(option, value) -> str:
-    """The name an error message should use: the long flag (click does not say which was typed)."""
-    if option.kind == FLAG and value is False and option.off:
-        return option.off
-    return option.flags[-1]
 
 
 def parse_argv(argv: Sequence[str]) -> Tuple[Raw, List[str]]:

@@ -4,19 +4,21 @@ Resolution happens before anything starts, so a missing or unrunnable program is
 the shell's exit codes (127, 126) instead of a failed exec in a child.
 """
 
-import os
-import shlex
-from typing import List, Optional, Sequence, Tuple
+from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
+from . import shellwords
 from .exitcodes import NOT_EXECUTABLE, NOT_FOUND, CommandError, ConfigError
 
 SAGEMAKER_WORDS = ("train", "serve")
 
 
-def split_command(source: str, text: str) -> List[str]:
+def split_command(source: str, text: str) -> list[str]:
     """A CMD string split the way a shell splits words; never run through a shell."""
     try:
-        words = shlex.split(text)
+        words = shellwords.split(text)
     except ValueError as exc:
         raise ConfigError(f"{source}: cannot split {text!r}: {exc}") from None
     if not words:
@@ -24,8 +26,8 @@ def split_command(source: str, text: str) -> List[str]:
     return words
 
 
-def resolve(words: Sequence[str], train: Optional[str], serve: Optional[str], path: Optional[str],
-            train_source: str = "--train", serve_source: str = "--serve") -> Tuple[str, List[str]]:
+def resolve(words: Sequence[str], train: str | None, serve: str | None, path: str | None,
+            train_source: str = "--train", serve_source: str = "--serve") -> tuple[str, list[str]]:
     """(mode, argv) for the words after ``--``: mode is ``train``, ``serve`` or ``command``."""
     if not words:
         raise ConfigError("no command given: sm-init [OPTIONS] -- COMMAND [ARGS...]")
@@ -41,7 +43,7 @@ def resolve(words: Sequence[str], train: Optional[str], serve: Optional[str], pa
     return word, [word] + args
 
 
-def find_program(program: str, path: Optional[str]) -> Optional[str]:
+def find_program(program: str, path: str | None) -> str | None:
     """The file exec would run, executable or not; None when there is none."""
     if "/" in program:
         return program if os.path.exists(program) else None
@@ -55,7 +57,7 @@ def find_program(program: str, path: Optional[str]) -> Optional[str]:
     return first_match
 
 
-def check_runnable(argv: Sequence[str], path: Optional[str]) -> None:
+def check_runnable(argv: Sequence[str], path: str | None) -> None:
     program = find_program(argv[0], path)
     if program is None:
         raise CommandError(f"{argv[0]}: command not found", NOT_FOUND)
@@ -68,7 +70,7 @@ def check_runnable(argv: Sequence[str], path: Optional[str]) -> None:
         raise CommandError(f"{program}: its interpreter {interpreter} (from its #! line) is not found", NOT_FOUND)
 
 
-def missing_interpreter(program: str) -> Optional[str]:
+def missing_interpreter(program: str) -> str | None:
     """The #! interpreter of a script when it does not exist: exec then fails with ENOENT, which
     would blame the script itself."""
     try:

@@ -5,11 +5,13 @@ is checked here, and a bad one becomes a ``ConfigError`` that names where it cam
 (``--stop-timeout: ...`` or ``SM_INIT_STOP_TIMEOUT: ...``) and the value: exit 2, nothing started.
 """
 
+from __future__ import annotations
+
 import math
 import os
 from collections import namedtuple
 from types import MappingProxyType
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 from . import command, signals
 from .exitcodes import ConfigError
@@ -78,7 +80,7 @@ def parse_rewrites(source: str, texts: Sequence[str]) -> Mapping[int, int]:
     return MappingProxyType(rewrites)
 
 
-def parse_signal_option(source: str, text: Optional[str]) -> Optional[int]:
+def parse_signal_option(source: str, text: str | None) -> int | None:
     if text is None:
         return None
     try:

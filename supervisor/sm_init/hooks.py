@@ -6,14 +6,16 @@ failure logged but never changing sm-init's exit code). Hooks write to sm-init's
 stderr, not through the relay: they are sm-init's helpers, not the trainer's output.
 """
 
+from __future__ import annotations
+
 import os
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
 
 from . import log
 
 
-def discover(pre_kill: Sequence[Tuple[str, ...]], hooks_dir: str) -> List[Tuple[str, ...]]:
+def discover(pre_kill: Sequence[tuple[str, ...]], hooks_dir: str) -> list[tuple[str, ...]]:
     """``--pre-kill`` commands first, then the executables of ``--hooks-dir`` in name order."""
     hooks = [tuple(argv) for argv in pre_kill]
     try:
@@ -34,8 +36,8 @@ def discover(pre_kill: Sequence[Tuple[str, ...]], hooks_dir: str) -> List[Tuple[
     return hooks
 
 
-def hook_environment(base: Mapping[str, str], reason: str, mode: str, exit_code: Optional[int],
-                     kill_at: float, now: float) -> Dict[str, str]:
+def hook_environment(base: Mapping[str, str], reason: str, mode: str, exit_code: int | None,
+                     kill_at: float, now: float) -> dict[str, str]:
     """What a hook is told: why, in which mode, the exit code if known, and when it will be killed."""
     env = dict(base)
     time_left = max(0.0, kill_at - now)

@@ -5,11 +5,12 @@ inside a line of the trainer's. Whatever a line quotes (a command, a file name) 
 two: control characters are escaped, so a newline in a command can't forge an ``sm-init:`` line.
 """
 
-import shlex
-import time
-from typing import Sequence
+from __future__ import annotations
 
-from . import output
+import time
+from collections.abc import Sequence
+
+from . import output, shellwords
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 _level = NORMAL
@@ -39,7 +40,7 @@ def _quote(word: str) -> str:
     # Linux argv is bytes: a non-UTF-8 byte arrives as a surrogate escape; show it as U+FFFD.
     word = word.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if word.isprintable():
-        return shlex.quote(word)
+        return shellwords.quote(word)
     # bash's ANSI-C quoting: unambiguous, and a shell reads it back as the same word.
     return "$'" + escape(word.replace("\\", "\\\\").replace("'", "\\'")) + "'"
 

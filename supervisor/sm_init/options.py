@@ -13,20 +13,24 @@ line. The command line wins over the environment. Nothing in the environment can
 the version: only the command line says what sm-init is asked to be.
 """
 
-from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from .exitcodes import ConfigError
+from .records import record
 
 TEXT, MULTI, FLAG = "text", "multi", "flag"
 
 
-class Option(NamedTuple):
+@record
+class Option:
     name: str                   # the Config field it feeds (raw, before validation)
-    flags: Tuple[str, ...]      # command-line spellings; a FLAG's first is "on"
+    flags: tuple[str, ...]      # command-line spellings; a FLAG's first is "on"
     kind: str                   # TEXT (one value), MULTI (repeatable), FLAG (boolean)
     metavar: str
     help: str
-    off: Optional[str] = None   # a FLAG's "off" spelling (--no-capture)
+    off: str | None = None   # a FLAG's "off" spelling (--no-capture)
     env_split: str = "words"    # MULTI in the environment: "words" or "lines"
 
     @property
@@ -74,10 +78,10 @@ TRUE_WORDS = ("1", "true", "t", "yes", "y", "on")
 FALSE_WORDS = ("0", "false", "f", "no", "n", "off")
 
 # Raw values: option name -> (value, where it came from: the flag or the variable, for messages).
-Raw = Dict[str, Tuple[object, str]]
+Raw = dict[str, tuple[object, str]]
 
 
-def _spellings() -> Dict[str, Tuple[Option, object]]:
+def _spellings() -> dict[str, tuple[Option, object]]:
     """Every command-line spelling -> (option, the value a FLAG spelling sets)."""
     table = {}
     for option in OPTIONS:
@@ -91,7 +95,7 @@ def _spellings() -> Dict[str, Tuple[Option, object]]:
 SPELLINGS = _spellings()
 
 
-def parse_argv(argv: Sequence[str]) -> Optional[Tuple[Raw, List[str]]]:
+def parse_argv(argv: Sequence[str]) -> tuple[Raw, list[str]] | None:
     """(options given, the command's words) for a well-formed command line; None for anything
     else (help, version, a mistake), which click then parses and reports.
 
@@ -117,7 +121,7 @@ def parse_argv(argv: Sequence[str]) -> Optional[Tuple[Raw, List[str]]]:
             if option.kind == FLAG:
                 if eq:
                     return None  # click: "option does not take a value"
-                given[option.name] = (flag_value, spelling)
+                given[option.name] = (flag_value, source_name(option, flag_value))
                 i += 1
                 continue
             if not eq:
@@ -125,7 +129,7 @@ def parse_argv(argv: Sequence[str]) -> Optional[Tuple[Raw, List[str]]]:
                     return None
                 value = args[i + 1]
                 i += 1
-            _set(given, option, value, spelling)
+            _set(given, option, value, source_name(option, value))
             i += 1
             continue
         # Short options: only flags have them; "-vq" sets both, as click does.
@@ -133,9 +137,15 @@ def parse_argv(argv: Sequence[str]) -> Optional[Tuple[Raw, List[str]]]:
             found = SPELLINGS.get("-" + letter)
             if found is None or found[0].kind != FLAG:
                 return None
-            given[found[0].name] = (found[1], "-" + letter)
+            given[found[0].name] = (found[1], source_name(found[0], found[1]))
         i += 1
     return given, []
+
+
+def source_name(option: Option, value) -> str:
+    """How messages name an option from the command line: its long spelling (``--no-capture`` for
+    that side of a flag), whichever was typed, as click does."""
+    return option.off if option.kind == FLAG and value is False and option.off else option.flags[-1]
 
 
 def _set(given: Raw, option: Option, value: str, source: str) -> None:

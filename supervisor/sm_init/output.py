@@ -39,15 +39,15 @@ child has an unfinished line out, they wait for its newline, at most ``HOLD`` se
 bar may never end its line); then a newline ends the child's line first.
 """
 
+from __future__ import annotations
+
 import errno
 import fcntl
 import os
-import signal
 import stat
 import time
-from typing import List, Optional, Tuple
 
-from .signals import IO_SIGNAL
+from .signals import IO_SIGNAL, signal
 
 CHUNK = 256 * 1024          # one read from a relayed stream
 QUEUE_LIMIT = 256 * 1024    # a sink holding this much stops taking the tree's output
@@ -68,10 +68,10 @@ class Sink:
         self.kind = "closed"        # pipe | tty | socket | file | closed
         self.queue = bytearray()    # accepted, not yet written
         self.child_line_open = False  # the tree's last byte in the queue did not end a line
-        self.held: List[bytes] = []  # log lines waiting for the tree's newline
+        self.held: list[bytes] = []  # log lines waiting for the tree's newline
         self.held_since = 0.0
         self.broken = False         # the reader is gone
-        self.waiting_since: Optional[float] = None  # blocked with a queue since
+        self.waiting_since: float | None = None  # blocked with a queue since
         self.dropped_lines = 0
         self.reported_lines = 0
         self.failed_bytes = 0       # the tree's bytes lost to write errors (EFBIG, ENOSPC, EIO)
@@ -211,7 +211,7 @@ class Sink:
             if self.kind == "pipe":
                 _set_async(self.fd, False)
 
-    def next_deadline(self) -> Optional[float]:
+    def next_deadline(self) -> float | None:
         """When this sink must be looked at again even if no signal comes."""
         times = []
         if self.held:
@@ -243,7 +243,7 @@ class Stream:
     def open(self) -> bool:
         return self.fd >= 0
 
-    def pump(self, now: float, budget: int = TURN) -> Tuple[int, bool]:
+    def pump(self, now: float, budget: int = TURN) -> tuple[int, bool]:
         """Copy what is readable while the sink takes it: (bytes read, whether more may be waiting)."""
         moved = 0
         while self.open:
@@ -286,7 +286,7 @@ class Stream:
     def last(self) -> bytes:
         return bytes(self.tail[-TAIL:])
 
-    def since(self, mark: int) -> Tuple[int, bytes]:
+    def since(self, mark: int) -> tuple[int, bytes]:
         """The bytes from the ``mark``-th on, as far as they are kept: (where they start, bytes)."""
         kept = self.total - len(self.tail)
         start = max(mark, kept)
@@ -320,7 +320,7 @@ def _same_file(a: int, b: int) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def should_capture(fd: int, capture: Optional[bool]) -> bool:
+def should_capture(fd: int, capture: bool | None) -> bool:
     """By default a stream is captured when it is not a terminal; --capture/--no-capture decide."""
     try:
         os.fstat(fd)
@@ -332,9 +332,9 @@ def should_capture(fd: int, capture: Optional[bool]) -> bool:
 class Relay:
     """The capture pipes of the main child and the streams that copy them to sm-init's outputs."""
 
-    def __init__(self, capture: Optional[bool]):
-        self.streams: List[Optional[Stream]] = [None, None]   # the tree's stdout, stderr
-        self.child_fds: List[Optional[int]] = [None, None]    # write ends, for the child only
+    def __init__(self, capture: bool | None):
+        self.streams: list[Stream | None] = [None, None]   # the tree's stdout, stderr
+        self.child_fds: list[int | None] = [None, None]    # write ends, for the child only
         out, err = should_capture(1, capture), should_capture(2, capture)
         if out and err and _same_file(1, 2):
             # One file behind both (2>&1): one pipe keeps the tree's own interleaving of the two.
@@ -349,7 +349,7 @@ class Relay:
                 self.child_fds[index] = write_fd
 
     @staticmethod
-    def _pipe() -> Tuple[int, int]:
+    def _pipe() -> tuple[int, int]:
         read_fd, write_fd = os.pipe()  # both close-on-exec; the child dup2s the write end
         try:
             fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
@@ -369,7 +369,7 @@ class Relay:
             os.close(fd)
         self.child_fds = [None, None]
 
-    def pump(self, now: float) -> Tuple[int, bool]:
+    def pump(self, now: float) -> tuple[int, bool]:
         """Flush, copy, release overdue log lines: (bytes read, whether to come back at once)."""
         moved, again = 0, False
         for out in _sinks.values():
@@ -383,19 +383,19 @@ class Relay:
             out.release_overdue(now)
         return moved, again
 
-    def next_deadline(self) -> Optional[float]:
+    def next_deadline(self) -> float | None:
         times = [t for t in (out.next_deadline() for out in _sinks.values()) if t is not None]
         return min(times) if times else None
 
-    def tails(self) -> Tuple[bytes, bytes]:
+    def tails(self) -> tuple[bytes, bytes]:
         return tuple(b"" if stream is None else stream.last() for stream in self.streams)
 
-    def stderr(self) -> Optional[Stream]:
+    def stderr(self) -> Stream | None:
         """The stream the tree's stderr goes to (with 2>&1, its stdout too)."""
         return self.streams[1]
 
 
-def finish(relay: Optional[Relay], budget: float = EXIT_FLUSH) -> None:
+def finish(relay: Relay | None, budget: float = EXIT_FLUSH) -> None:
     """At exit: copy what is buffered or readable now, for at most ``budget`` seconds.
 
     Never waits for EOF: grandchildren may hold the pipes open for ever.

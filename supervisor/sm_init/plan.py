@@ -22,8 +22,8 @@ gets a second: a graceful shutdown the main child started is its own, and a seco
 nginx's drain into a fast stop or makes a launcher bail out. So:
 
 * at the stop: the scope's target (``auto``: the main child alone when it catches the signal, as a
-  program that handles its own shutdown does; otherwise its process group), then SIGCONT to the
-  same target, so a stopped process can act on it;
+  program that handles its own shutdown does; otherwise its process group), then SIGCONT where
+  plain signals go, so a stopped process can act on it;
 * the main child then dies of a signal (it never handled the stop): whoever has not heard it gets
   SIGTERM at once;
 * the main child exits on its own (it handled the stop): its leftovers finish what it started,
@@ -33,13 +33,15 @@ nginx's drain into a fast stop or makes a launcher bail out. So:
   ``--leftover-grace`` before the same phases follow.
 """
 
-import enum
+from __future__ import annotations
+
 import os
-import signal
 from collections import namedtuple
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from collections.abc import Callable
 
 from . import exitcodes, signals
+from .records import record
+from .signals import signal
 
 ACTIVE_STOP = "stop"          # sm-init was asked to stop while the main child ran
 MAX_RUNTIME = "max-runtime"   # sm-init stopped the job itself: --max-runtime
@@ -48,12 +50,24 @@ DUMP_TIME = 10.0              # at most this long for the stacks of a stalled tr
 FLUSH_AT_EXIT = 1.0           # at most this long for a slow log reader at exit, when no stop is pressing
 
 
-class Phase(enum.IntEnum):
-    RUNNING = 0
-    GRACE = 1
-    HOOKS = 2
-    KILL = 3
-    DONE = 4
+class Phase(int):
+    """A phase of the job, in order: an int that knows its name (enum's import costs start-up)."""
+    NAMES = ("RUNNING", "GRACE", "HOOKS", "KILL", "DONE")
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return self.NAMES[self]
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"Phase.{self.name}"
+
+
+Phase.RUNNING, Phase.GRACE, Phase.HOOKS, Phase.KILL, Phase.DONE = map(Phase, range(len(Phase.NAMES)))
 
 
 # --- the budget ------------------------------------------------------------------------------
@@ -76,7 +90,8 @@ def default_hook_time(stop_timeout: float) -> float:
     return min(30.0, stop_timeout / 4)
 
 
-class Deadlines(NamedTuple):
+@record
+class Deadlines:
     hooks_at: float
     kill_at: float
     exit_at: float
@@ -100,26 +115,28 @@ def leftover_deadlines(config, now: float) -> Deadlines:
 
 # --- the record --------------------------------------------------------------------------------
 
-class Hooks(NamedTuple):
+@record
+class Hooks:
     """The pre-kill hooks: found, run one at a time, the running one killed at the deadline."""
-    pending: Tuple[Tuple[str, ...], ...] = ()
-    running: Optional[Tuple[int, Tuple[str, ...]]] = None   # (pid, argv)
+    pending: tuple[tuple[str, ...], ...] = ()
+    running: tuple[int, tuple[str, ...]] | None = None   # (pid, argv)
     failed: int = 0
     found: bool = False
 
 
-class State(NamedTuple):
+@record
+class State:
     phase: Phase = Phase.RUNNING
-    entered: Tuple[Tuple[Phase, float], ...] = ()
+    entered: tuple[tuple[Phase, float], ...] = ()
     main_pid: int = 0
-    main_status: Optional[int] = None      # raw wait status once the main child is reaped
-    runtime_ends: Optional[float] = None   # --max-runtime, on the monotonic clock
-    deadlines: Optional[Deadlines] = None
-    stop_signal: Optional[int] = None      # the first stop signal (or SIGTERM for our own stops)
-    stop_cause: Optional[str] = None       # ACTIVE_STOP / MAX_RUNTIME / STALL when the stop came first
-    stop_reach: Optional[str] = None       # "group" / "child": where the stop signal went
+    main_status: int | None = None      # raw wait status once the main child is reaped
+    runtime_ends: float | None = None   # --max-runtime, on the monotonic clock
+    deadlines: Deadlines | None = None
+    stop_signal: int | None = None      # the first stop signal (or SIGTERM for our own stops)
+    stop_cause: str | None = None       # ACTIVE_STOP / MAX_RUNTIME / STALL when the stop came first
+    stop_reach: str | None = None       # "group" / "child": where the stop signal went
     stop_sent: bool = True                 # False while a stalled tree's stacks are taken
-    dumps: Optional[Tuple[int, ...]] = None  # stack dumpers still running (None: none to wait for)
+    dumps: tuple[int, ...] | None = None  # stack dumpers still running (None: none to wait for)
     dumps_until: float = 0.0               # the stop signal waits for the stacks until then at most
     warned: bool = False                   # the leftovers got their SIGTERM
     warned_late: bool = False              # ... at the end of the grace: the hook time is theirs
@@ -136,7 +153,8 @@ class State(NamedTuple):
         return self.main_status is None
 
 
-class Facts(NamedTuple):
+@record
+class Facts:
     """What the loop knows when it asks: whether anyone is left, and (asked only when needed)
     whether the main child catches a signal."""
     anyone_left: bool
@@ -145,12 +163,14 @@ class Facts(NamedTuple):
 
 # --- actions: what the loop must do, in order ------------------------------------------------
 
-class Forward(NamedTuple):
+@record
+class Forward:
     signum: int
     group: bool
 
 
-class Sweep(NamedTuple):
+@record
+class Sweep:
     """``signum`` to every process left (PID 1: the namespace; else every descendant), but the main
     child's group (``spare_group``) or the main child itself (``spare_main``); SIGCONT after it.
     ``group_first``: kill the main child's group with one killpg first (its pid, the group's id,
@@ -163,55 +183,64 @@ class Sweep(NamedTuple):
     group_first: bool = False
 
 
-class FindHooks(NamedTuple):
+@record
+class FindHooks:
     """List the hooks; the loop answers with ``on_hooks_found``."""
 
 
-class StartHook(NamedTuple):
+@record
+class StartHook:
     """Spawn a hook; the loop answers with ``on_hook_started`` or ``on_hook_failed``."""
-    argv: Tuple[str, ...]
+    argv: tuple[str, ...]
     reason: str
-    exit_code: Optional[int]
+    exit_code: int | None
     kill_at: float
 
 
-class KillHook(NamedTuple):
+@record
+class KillHook:
     pid: int
 
 
-class CheckHeartbeat(NamedTuple):
+@record
+class CheckHeartbeat:
     """Stat the heartbeat file; the loop answers with ``on_heartbeat``."""
 
 
-class DumpStacks(NamedTuple):
+@record
+class DumpStacks:
     """Start a stack dump of the tree's Python processes; the loop answers with ``on_dumps_started``."""
 
 
-class WriteFailure(NamedTuple):
+@record
+class WriteFailure:
     code: int
     reason: str             # exit | failure | max-runtime | stall | SIGTERM ...
     signalled: bool         # a signal killed the main child (its wait status says so)
     killed_by_init: bool    # ... and it was sm-init's own SIGKILL sweep
-    stalled_for: Optional[float]
+    stalled_for: float | None
 
 
-class Log(NamedTuple):
+@record
+class Log:
     text: str
     level: int = 0          # ERROR, WARNING, NORMAL, VERBOSE
 
 
-class Summary(NamedTuple):
+@record
+class Summary:
     """The exit line, always the last: the loop adds what only it knows (log lines it dropped)."""
     text: str
 
 
-class Exit(NamedTuple):
+@record
+class Exit:
     code: int
 
 
 ERROR, WARNING, NORMAL, VERBOSE = -2, -1, 0, 1
 Action = object
-Result = Tuple[State, List[Action]]
+Result = tuple[State, list[Action]]
 
 
 # --- forwarding ------------------------------------------------------------------------------
@@ -260,7 +289,7 @@ def on_signal(config, state: State, got: signals.Received, facts: Facts, now: fl
     if not state.main_alive:
         return state, [Log(f"{signals.name(signum)} received after the main child exited; not forwarded",
                            VERBOSE)]
-    actions: List[Action] = [Forward(target, plain_scope_is_group(config))] if target else []
+    actions: list[Action] = [Forward(target, plain_scope_is_group(config))] if target else []
     if config.verbosity > 0:
         actions.append(Log(forward_text(config, signum, target), VERBOSE))
     return state, actions
@@ -293,7 +322,7 @@ def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause:
         return (state._replace(stop_signal=signum, deadlines=tighter),
                 [Log(f"stop: {what} during cleanup: exit within {config.stop_timeout:g}s")])
     state = _enter(state._replace(stop_signal=signum, stop_cause=cause, deadlines=deadlines), Phase.GRACE, now)
-    actions: List[Action] = [Log(
+    actions: list[Action] = [Log(
         f"stop: {what}; grace until +{deadlines.hooks_at - now:.1f}s, hooks until +{deadlines.kill_at - now:.1f}s,"
         f" exit by +{deadlines.exit_at - now:.1f}s (stop timeout {config.stop_timeout:g}s)")]
     if cause == STALL:
@@ -303,7 +332,7 @@ def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause:
     return _send_stop(config, state, facts, actions)
 
 
-def _send_stop(config, state: State, facts: Facts, actions: List[Action]) -> Result:
+def _send_stop(config, state: State, facts: Facts, actions: list[Action]) -> Result:
     if not state.main_alive:  # reaped while its stacks were taken: its pid may name another process now
         return state._replace(stop_sent=True), actions
     target = forward_target(config, state.stop_signal)
@@ -313,7 +342,9 @@ def _send_stop(config, state: State, facts: Facts, actions: List[Action]) -> Res
                                f" to the main child")])
     reach = _stop_reach(config, target, facts)
     group = reach == "group"
-    actions = actions + [Forward(target, group), Forward(signal.SIGCONT, group)]
+    # SIGCONT wherever plain signals go: a forwarded SIGTSTP stopped the whole group, and a trainer
+    # waiting for a stopped child would never act on its SIGTERM. It resumes, it never ends anything.
+    actions = actions + [Forward(target, group), Forward(signal.SIGCONT, plain_scope_is_group(config))]
     if config.verbosity > 0 or config.signal_scope == "auto":
         why = " (it handles that signal itself)" if config.signal_scope == "auto" and not group else ""
         actions.append(Log(f"stop: {signals.name(target)} and SIGCONT to the main child"
@@ -353,7 +384,7 @@ def on_progress(state: State, now: float) -> State:
     return state._replace(progress_at=now) if state.phase == Phase.RUNNING else state
 
 
-def on_heartbeat(state: State, age: Optional[float], now: float) -> State:
+def on_heartbeat(state: State, age: float | None, now: float) -> State:
     """The heartbeat file was modified ``age`` seconds ago (None: there is none). A modification
     after the last progress is progress, dated when it happened."""
     if age is not None:
@@ -431,7 +462,7 @@ def advance(config, state: State, facts: Facts, now: float) -> Result:
     After an action that changes the world (a sweep, a hook, a dump) it stops and asks the loop to
     look again at once, so the next step is decided on what is true after it.
     """
-    actions: List[Action] = []
+    actions: list[Action] = []
     state = state._replace(recheck=False)
     while True:
         before = state
@@ -510,7 +541,7 @@ def _warning_sweep(state: State) -> Sweep:
                  spare_main=reached and state.main_alive)
 
 
-def next_wakeup(config, state: State) -> Optional[float]:
+def next_wakeup(config, state: State) -> float | None:
     """The monotonic time at which ``advance`` must run even if no signal arrives."""
     if state.recheck:
         return float("-inf")
@@ -558,7 +589,7 @@ def reason(state: State) -> str:
     return "exit" if exit_code(state) == 0 else "failure"
 
 
-def _failure(config, state: State, code: int) -> List[Action]:
+def _failure(config, state: State, code: int) -> list[Action]:
     """Train mode writes the failure file when the job failed on its own (or sm-init stopped it)."""
     if config.mode != "train" or code == 0 or state.stop_cause == ACTIVE_STOP:
         return []
@@ -573,7 +604,7 @@ def flush_budget(config, state: State) -> float:
     return exit_margin(config.stop_timeout) / 2 if state.stop_signal is not None else FLUSH_AT_EXIT
 
 
-def describe_status(status: Optional[int]) -> str:
+def describe_status(status: int | None) -> str:
     if status is None:
         return "not reaped"
     if os.WIFSIGNALED(status):

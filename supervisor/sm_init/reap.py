@@ -4,13 +4,14 @@ As PID 1, or as a child subreaper, every orphan of the tree becomes sm-init's ch
 left" (ECHILD) means no process of the tree is left: the loop needs no process table scan for it.
 """
 
+from __future__ import annotations
+
 import os
-from typing import List, Tuple
 
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def reap_children() -> Tuple[List[Tuple[int, int]], bool]:
+def reap_children() -> tuple[list[tuple[int, int]], bool]:
     """([(pid, wait status), ...] of every exited child, whether any child is still there)."""
     exited = []
     while True:

@@ -10,14 +10,15 @@ decide. This module decides nothing: it waits, reports what it saw to ``plan``, 
 ``plan`` returns, through a ``System`` (system.py; the tests give it a model of the world).
 """
 
-import signal
-from typing import NoReturn, Optional
+from __future__ import annotations
+
 
 from . import exitcodes, log, plan
+from .signals import signal
 from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
                    Summary, Sweep, WriteFailure)
 
-def run(config) -> NoReturn:
+def run(config) -> None:  # never returns: it exits
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
     from .system import System
     log.set_level(config.verbosity)
@@ -45,7 +46,7 @@ class Supervisor:
         except BaseException as exc:
             return self.fail(exc)
 
-    def start(self) -> Optional[int]:
+    def start(self) -> int | None:
         """Spawn the main child; an exit code if it can't start."""
         config, system = self.config, self.system
         system.prepare()
@@ -84,7 +85,7 @@ class Supervisor:
             if code is not None:
                 return code
 
-    def timeout(self) -> Optional[float]:
+    def timeout(self) -> float | None:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
         if self.again:
             return 0.0
@@ -120,7 +121,7 @@ class Supervisor:
 
     # --- performing ------------------------------------------------------------------------------
 
-    def apply(self, result, now: float) -> Optional[int]:
+    def apply(self, result, now: float) -> int | None:
         """Take the plan's new state and perform its actions, in order; the code once it says Exit."""
         self.state, actions = result
         for action in actions:
@@ -129,7 +130,7 @@ class Supervisor:
                 return code
         return None
 
-    def perform(self, action, now: float) -> Optional[int]:
+    def perform(self, action, now: float) -> int | None:
         system, config, state = self.system, self.config, self.state
         if isinstance(action, Forward):
             system.send(state.main_pid, action.signum, action.group)

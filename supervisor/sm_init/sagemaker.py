@@ -6,21 +6,25 @@ kernel's OOM killer struck is read from the memory cgroup's counter (v2 ``memory
 ``oom_kill``, v1 ``memory.oom_control`` ``oom_kill``), compared with its value at start.
 """
 
+from __future__ import annotations
+
 import os
-from typing import NamedTuple, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from . import log, signals
+from .records import record
 
 FAILURE_LIMIT = 1024
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-class MemoryCgroup(NamedTuple):
+@record
+class MemoryCgroup:
     counter_file: str      # where the oom_kill counter lives
     limit_file: str
 
 
-def find_memory_cgroup(proc_cgroup: str, root: str = CGROUP_ROOT) -> Optional[MemoryCgroup]:
+def find_memory_cgroup(proc_cgroup: str, root: str = CGROUP_ROOT) -> MemoryCgroup | None:
     """The memory cgroup of this process, from the text of /proc/self/cgroup."""
     candidates = []
     for line in proc_cgroup.splitlines():
@@ -41,7 +45,7 @@ def find_memory_cgroup(proc_cgroup: str, root: str = CGROUP_ROOT) -> Optional[Me
     return None
 
 
-def read_oom_kills(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
+def read_oom_kills(cgroup: MemoryCgroup | None) -> int | None:
     text = None if cgroup is None else _read(cgroup.counter_file)
     for line in (text or "").splitlines():
         key, _, value = line.partition(" ")
@@ -50,7 +54,7 @@ def read_oom_kills(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
     return None
 
 
-def read_memory_limit(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
+def read_memory_limit(cgroup: MemoryCgroup | None) -> int | None:
     """Bytes, or None when unlimited or unknown (v1 says "unlimited" with a huge number)."""
     text = (None if cgroup is None else _read(cgroup.limit_file)) or ""
     if not text.strip().isdigit() or int(text) >= 1 << 60:
@@ -58,12 +62,12 @@ def read_memory_limit(cgroup: Optional[MemoryCgroup]) -> Optional[int]:
     return int(text)
 
 
-def current_memory_cgroup() -> Optional[MemoryCgroup]:
+def current_memory_cgroup() -> MemoryCgroup | None:
     text = _read("/proc/self/cgroup")
     return None if text is None else find_memory_cgroup(text)
 
 
-def _read(path: str) -> Optional[str]:
+def _read(path: str) -> str | None:
     try:
         with open(path) as f:
             return f.read()
@@ -79,10 +83,10 @@ def human_bytes(count: int) -> str:
     return str(count)  # pragma: no cover
 
 
-def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: Optional[int],
-           max_runtime: Optional[float] = None, killed_by_init: bool = False,
-           signalled: Optional[bool] = None, stalled_for: Optional[float] = None,
-           heartbeat: Optional[str] = None, where: Optional[str] = None) -> str:
+def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: int | None,
+           max_runtime: float | None = None, killed_by_init: bool = False,
+           signalled: bool | None = None, stalled_for: float | None = None,
+           heartbeat: str | None = None, where: str | None = None) -> str:
     """How the job ended, for a person: what ran, how it ended, and what that means.
 
     ``signalled``: whether the wait status says a signal killed it (a trainer may also exit 130 on
@@ -147,7 +151,7 @@ def note_usage_error(ml_root: str, problem: str) -> None:
         log.warning(f"failure file: {what}")
 
 
-def failure_file_problem(ml_root: str) -> Optional[str]:
+def failure_file_problem(ml_root: str) -> str | None:
     """Why a failure file could not be written under ``ml_root``, if that is known now."""
     output = os.path.join(ml_root, "output")
     for path in (output, ml_root):
@@ -170,7 +174,7 @@ def truncate_utf8(text: str, limit: int) -> str:
     return data[:limit].decode("utf-8", "ignore")
 
 
-def write_failure(ml_root: str, reason: str) -> Tuple[bool, str]:
+def write_failure(ml_root: str, reason: str) -> tuple[bool, str]:
     """Write the failure file unless the trainer already did: (no problem, what happened)."""
     output = os.path.join(ml_root, "output")
     path = os.path.join(output, "failure")

@@ -15,9 +15,19 @@ work. sigtimedwait also gives the sender (siginfo), which tells apart three kind
   the realtime queue overflows, the kernel falls back to SIGIO with SI_KERNEL, which counts too.
 """
 
+from __future__ import annotations
+
 import os
-import signal
-from typing import NamedTuple, Optional
+
+try:
+    # The C module that the standard library's `signal` wraps in enums: the same functions and
+    # constants, without the ~3 ms that importing enum (and building those enums) adds to every
+    # start of sm-init (bench/FINDINGS.md). sm-init's other modules take it from here.
+    import _signal as signal
+except ImportError:  # pragma: no cover - another Python implementation
+    import signal
+
+from .records import record
 
 ALL = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -29,7 +39,8 @@ class BadSignal(ValueError):
     pass
 
 
-class Received(NamedTuple):
+@record
+class Received:
     """One signal taken from the kernel's queue, with who sent it."""
     signum: int
     self_caused: bool = False   # the kernel's answer to one of sm-init's own calls (SIGPIPE, SIGXFSZ)
@@ -46,19 +57,24 @@ def parse_signal(text: str) -> int:
         raise BadSignal(f"{text!r} is not a signal number on this system")
     name = word if word.startswith("SIG") else "SIG" + word
     try:
-        return int(signal.Signals[name])
+        return NUMBERS[name]
     except KeyError:
         raise BadSignal(f"{text!r} is not a signal name") from None
 
 
+ALIASES = ("SIGIOT", "SIGPOLL", "SIGCLD")  # other names of SIGABRT, SIGIO, SIGCHLD
+NUMBERS = {key: value for key, value in vars(signal).items()
+           if key.startswith("SIG") and not key.startswith("SIG_") and isinstance(value, int)}
+NAMES = {value: key for key, value in NUMBERS.items() if key not in ALIASES}
+
+
 def name(signum: int) -> str:
-    """SIGTERM; SIGRTMIN+3 for the realtime signals Python has no name for."""
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        if signal.SIGRTMIN < signum < signal.SIGRTMAX:
-            return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
-        return f"signal {signum}"
+    """SIGTERM; SIGRTMIN+3 for the realtime signals that have no name of their own."""
+    if signum in NAMES:
+        return NAMES[signum]
+    if signal.SIGRTMIN < signum < signal.SIGRTMAX:
+        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
+    return f"signal {signum}"
 
 
 def parse_rewrite(text: str) -> dict:
@@ -83,7 +99,7 @@ def restore_defaults_we_depend_on() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
-def wait_for_signal(timeout: Optional[float], me: int) -> Optional[Received]:
+def wait_for_signal(timeout: float | None, me: int) -> Received | None:
     """The next pending signal, or None once ``timeout`` seconds have passed (None: wait forever)."""
     info = signal.sigwaitinfo(ALL) if timeout is None else signal.sigtimedwait(ALL, max(timeout, 0.0))
     if info is None:

@@ -6,14 +6,16 @@ foreground, all between fork and exec. An exec failure comes back through a clos
 an errno, so it is reported by the parent instead of surfacing as a mysterious exit code.
 """
 
+from __future__ import annotations
+
 import os
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 from . import signals
 
 
-def spawn(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, foreground_tty: Optional[int] = None,
-          stdout: Optional[int] = None, stderr: Optional[int] = None) -> int:
+def spawn(argv: Sequence[str], env: Mapping[str, str] | None = None, foreground_tty: int | None = None,
+          stdout: int | None = None, stderr: int | None = None) -> int:
     """Start ``argv`` as the leader of a new process group; returns its pid, raises OSError.
 
     ``stdout``/``stderr``: descriptors to put in place of sm-init's own (the capture pipes).
@@ -57,7 +59,7 @@ def spawn(argv: Sequence[str], env: Optional[Mapping[str, str]] = None, foregrou
     return pid
 
 
-def terminal_of_stdin() -> Optional[int]:
+def terminal_of_stdin() -> int | None:
     """fd 0 when it is our controlling terminal and we are in its foreground: the child may take
     it then. A job started in the background (``sm-init -- cmd &``) must leave it to the shell.
 

@@ -32,14 +32,17 @@ at the same place are named together: eight ranks hung in one all_reduce read as
 the odd one out comes first.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
 import shutil
 import sys
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
-from . import log, signals, spawn
+from . import log, signals, spawn, sweep
+from .records import record
 
 MOST = 16                 # processes dumped at most: a node's ranks and their launcher, not a fork bomb
 STAGGER = 0.1             # seconds between two processes' faulthandler signals
@@ -56,44 +59,47 @@ FH_THREAD = re.compile(r"^(?:(Current thread)|Thread) (0x[0-9a-fA-F]+).*\(most r
 FH_FRAME = re.compile(r'^  File "(.*)", line (\d+|\?\?\?) in (.*)$')
 
 
-class Process(NamedTuple):
+@record
+class Process:
     pid: int
     parent: int
     depth: int              # 1: a child of sm-init (or, as PID 1, of nobody in the namespace)
-    argv: Tuple[str, ...]
+    argv: tuple[str, ...]
     start: bytes            # the start time field of /proc/PID/stat: tells a reused pid apart
-    rank: Optional[str]
+    rank: str | None
 
 
-class Frame(NamedTuple):
+@record
+class Frame:
     function: str
     path: str               # as the process knows it: tells the user's code from a library's
     shown: str              # as shown in the log (py-spy's short name)
     line: str
 
 
-class Thread(NamedTuple):
+@record
+class Thread:
     ident: str              # the OS thread id (py-spy), the thread state's address (faulthandler)
     name: str               # Python's name for it (py-spy only)
     state: str              # py-spy's idle / active / active+gil; faulthandler: "" or "current"
     main: bool
-    frames: Tuple[Frame, ...]   # innermost first
+    frames: tuple[Frame, ...]   # innermost first
 
 
 # --- the tree --------------------------------------------------------------------------------
 
-def python_processes(pid1: bool, me: int) -> List[Process]:
+def python_processes(pid1: bool, me: int) -> list[Process]:
     """The tree's Python processes, breadth first: PID 1 sees the namespace; a subreaper its
     descendants only."""
-    stats: Dict[int, Tuple[int, bytes]] = {}
+    stats: dict[int, tuple[int, bytes]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) != me:
             stat = _read_stat(int(entry))
             if stat is not None:
                 stats[int(entry)] = stat
-    depths: Dict[int, int] = {}
+    depths: dict[int, int] = {}
 
-    def depth(pid: int) -> Optional[int]:
+    def depth(pid: int) -> int | None:
         """1 for sm-init's children (PID 1: processes whose parent is outside the tree), None
         when ``pid`` does not descend from sm-init."""
         chain, found = [], None
@@ -123,7 +129,7 @@ def python_processes(pid1: bool, me: int) -> List[Process]:
     return found[:MOST]
 
 
-def _read_stat(pid: int) -> Optional[Tuple[int, bytes]]:
+def _read_stat(pid: int) -> tuple[int, bytes] | None:
     """(parent, start time) from /proc/PID/stat; the name field may hold spaces and parentheses."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -133,7 +139,7 @@ def _read_stat(pid: int) -> Optional[Tuple[int, bytes]]:
         return None
 
 
-def _read_argv(pid: int) -> Tuple[str, ...]:
+def _read_argv(pid: int) -> tuple[str, ...]:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return tuple(os.fsdecode(word) for word in f.read().split(b"\0") if word)
@@ -151,7 +157,7 @@ def _is_python(pid: int, argv: Sequence[str]) -> bool:
     return exe.startswith("python") or os.path.basename(argv[0]).startswith("python")
 
 
-def _read_rank(pid: int) -> Optional[str]:
+def _read_rank(pid: int) -> str | None:
     """The process's distributed rank, from the environment it was started with."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
@@ -187,7 +193,7 @@ def program(argv: Sequence[str]) -> str:
 
 # --- which route -----------------------------------------------------------------------------
 
-def find_pyspy(path: Optional[str] = None) -> Optional[str]:
+def find_pyspy(path: str | None = None) -> str | None:
     """py-spy beside sm-init's python (pip installs it there, and an image's PATH may not name that
     directory), else on PATH."""
     beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
@@ -196,7 +202,7 @@ def find_pyspy(path: Optional[str] = None) -> Optional[str]:
     return shutil.which("py-spy", path=path)
 
 
-def ptrace_problem(yama: Optional[int], capabilities: int) -> Optional[str]:
+def ptrace_problem(yama: int | None, capabilities: int) -> str | None:
     """Why py-spy can't read the tree's memory here (None: it can, as far as can be told)."""
     if yama is None or yama == 0:
         return None
@@ -208,7 +214,7 @@ def ptrace_problem(yama: Optional[int], capabilities: int) -> Optional[str]:
     return None
 
 
-def read_ptrace_settings() -> Tuple[Optional[int], int]:
+def read_ptrace_settings() -> tuple[int | None, int]:
     """(Yama's ptrace_scope or None, this process's effective capabilities)."""
     yama, capabilities = None, 0
     try:
@@ -228,7 +234,7 @@ def read_ptrace_settings() -> Tuple[Optional[int], int]:
 
 # --- reading what the dumpers said ------------------------------------------------------------
 
-def parse_pyspy(text: str) -> Tuple[Optional[List[Thread]], str]:
+def parse_pyspy(text: str) -> tuple[list[Thread] | None, str]:
     """py-spy's JSON (a list of threads) and whatever it said besides; None when there is no JSON
     (py-spy failed: the text says why)."""
     start = text.find("[")
@@ -258,10 +264,10 @@ def _pyspy_thread(item: dict) -> Thread:
     return Thread(ident, name, state, main, frames)
 
 
-def parse_faulthandler(text: str) -> List[Thread]:
+def parse_faulthandler(text: str) -> list[Thread]:
     """The threads of faulthandler dumps in ``text``, in order; within one process's dump the
     last thread is the main one (the oldest), which the caller decides (see ``split_dumps``)."""
-    threads: List[Thread] = []
+    threads: list[Thread] = []
     for line in text.splitlines():
         header = FH_THREAD.match(line)
         if header:
@@ -275,12 +281,12 @@ def parse_faulthandler(text: str) -> List[Thread]:
     return threads
 
 
-def with_main_last(threads: List[Thread]) -> List[Thread]:
+def with_main_last(threads: list[Thread]) -> list[Thread]:
     """One process's faulthandler dump: its last thread is the main thread."""
     return [t._replace(main=i == len(threads) - 1) for i, t in enumerate(threads)]
 
 
-def render(threads: Sequence[Thread]) -> List[str]:
+def render(threads: Sequence[Thread]) -> list[str]:
     """The stacks for the log, as py-spy lays them out, main thread first."""
     lines = []
     for thread in sorted(threads, key=lambda t: not t.main):
@@ -297,7 +303,7 @@ def is_library(frame: Frame) -> bool:
     return bool(LIBRARY.search(frame.path))
 
 
-def relevant_thread(threads: Sequence[Thread]) -> Optional[Thread]:
+def relevant_thread(threads: Sequence[Thread]) -> Thread | None:
     """The main thread, unless it only waits for another thread (join, Event.wait, a queue):
     then the first thread that does something else."""
     ordered = sorted((t for t in threads if t.frames), key=lambda t: not t.main)
@@ -318,7 +324,7 @@ def place(thread: Thread) -> str:
     return show(first) if own is None or own == first else f"{show(first)} from {show(own)}"
 
 
-def focus(processes: Sequence[Process]) -> List[Process]:
+def focus(processes: Sequence[Process]) -> list[Process]:
     """The processes the failure file names: the ranks themselves when there are ranks (not their
     launcher, not their workers, which inherit the rank), else all of them."""
     by_pid = {p.pid: p for p in processes}
@@ -327,10 +333,10 @@ def focus(processes: Sequence[Process]) -> List[Process]:
     return ranks or list(processes)
 
 
-def where(dumped: Sequence[Tuple[Process, List[Thread]]], limit: int = WHERE_LIMIT) -> Optional[str]:
+def where(dumped: Sequence[tuple[Process, list[Thread]]], limit: int = WHERE_LIMIT) -> str | None:
     """Where the processes that matter were, grouped by place, the smallest group first."""
     wanted = {p.pid for p in focus([p for p, _ in dumped])}
-    groups: Dict[str, List[Process]] = {}
+    groups: dict[str, list[Process]] = {}
     for process, threads in dumped:
         thread = relevant_thread(threads)
         if process.pid in wanted and thread is not None:
@@ -339,7 +345,7 @@ def where(dumped: Sequence[Tuple[Process, List[Thread]]], limit: int = WHERE_LIM
         return None
     order = sorted(groups.items(), key=lambda item: (min(p.depth for p in item[1]), len(item[1]),
                                                      _rank_key(item[1][0])))
-    parts: List[str] = []
+    parts: list[str] = []
     for index, (at, members) in enumerate(order):
         part = f"{_name(members)} in {at}"
         rest = len(order) - index - 1
@@ -350,7 +356,7 @@ def where(dumped: Sequence[Tuple[Process, List[Thread]]], limit: int = WHERE_LIM
     return "; ".join(parts)
 
 
-def _rank_key(process: Process) -> Tuple[int, int]:
+def _rank_key(process: Process) -> tuple[int, int]:
     return (int(process.rank) if process.rank is not None else -1, process.pid)
 
 
@@ -369,19 +375,19 @@ def _name(members: Sequence[Process]) -> str:
 class Dumps:
     """Stack dumps under way, and what they said."""
 
-    def __init__(self, stack_signal: Optional[int] = None):
+    def __init__(self, stack_signal: int | None = None):
         self.stack_signal = stack_signal
-        self.readers: Dict[int, int] = {}            # py-spy pid -> read end of its output pipe
-        self.texts: Dict[int, bytearray] = {}        # py-spy pid -> what it wrote
-        self.targets: Dict[int, Process] = {}        # py-spy pid -> the process it dumps
-        self.dumped: List[Tuple[Process, List[Thread]]] = []
-        self.queue: List[Tuple[int, Process]] = []   # faulthandler: (pidfd, process) not yet signalled
-        self.next_at: Optional[float] = None
-        self.marks: List[Tuple[Process, int]] = []   # faulthandler: (process, stderr bytes when signalled)
+        self.readers: dict[int, int] = {}            # py-spy pid -> read end of its output pipe
+        self.texts: dict[int, bytearray] = {}        # py-spy pid -> what it wrote
+        self.targets: dict[int, Process] = {}        # py-spy pid -> the process it dumps
+        self.dumped: list[tuple[Process, list[Thread]]] = []
+        self.queue: list[tuple[int, Process]] = []   # faulthandler: (pidfd, process) not yet signalled
+        self.next_at: float | None = None
+        self.marks: list[tuple[Process, int]] = []   # faulthandler: (process, stderr bytes when signalled)
         self.count_stderr: Callable[[], int] = lambda: 0
         self.route = ""
 
-    def start(self, pid1: bool, now: float, count_stderr: Callable[[], int]) -> Tuple[List[int], float]:
+    def start(self, pid1: bool, now: float, count_stderr: Callable[[], int]) -> tuple[list[int], float]:
         """Start dumping: (py-spy pids to wait for, or [] and how long the tree needs to write)."""
         self.count_stderr = count_stderr
         targets = python_processes(pid1, os.getpid())
@@ -415,7 +421,7 @@ class Dumps:
         log.warning("stall: no stacks: py-spy is not installed (pip install py-spy) and --stack-signal is not set")
         return [], 0.0
 
-    def _pyspy(self, pyspy: str, target: Process) -> Optional[int]:
+    def _pyspy(self, pyspy: str, target: Process) -> int | None:
         read_fd, write_fd = os.pipe()
         try:
             pid = spawn.spawn([pyspy, "dump", "--json", "--nonblocking", "--pid", str(target.pid)], env=os.environ,
@@ -432,7 +438,7 @@ class Dumps:
         self.targets[pid] = target
         return pid
 
-    def _open_if_catches(self, target: Process) -> Optional[Tuple[int, Process]]:
+    def _open_if_catches(self, target: Process) -> tuple[int, Process] | None:
         """A pidfd of ``target`` when it handles the stack signal; the pid is checked again after
         the pidfd is open, so the pidfd holds the process that was looked at."""
         try:
@@ -445,7 +451,7 @@ class Dumps:
             return None
         return pidfd, target
 
-    def next_deadline(self) -> Optional[float]:
+    def next_deadline(self) -> float | None:
         return self.next_at
 
     def send_due(self, now: float) -> None:
@@ -455,10 +461,7 @@ class Dumps:
         pidfd, target = self.queue.pop(0)
         self.marks.append((target, self.count_stderr()))
         try:
-            import signal
-            signal.pidfd_send_signal(pidfd, self.stack_signal)
-        except OSError:
-            pass  # gone meanwhile
+            sweep.send(pidfd, self.stack_signal)   # False: it exited meanwhile, and nobody else got it
         finally:
             os.close(pidfd)
         self.next_at = now + STAGGER if self.queue else None
@@ -494,7 +497,7 @@ class Dumps:
         for line in render(threads) + (remark.splitlines() if remark else []):
             log.info("stack: " + line)
 
-    def where(self, stderr_since: Callable[[int], Tuple[int, bytes]]) -> Optional[str]:
+    def where(self, stderr_since: Callable[[int], tuple[int, bytes]]) -> str | None:
         """Where the processes that matter were, for the failure file. ``stderr_since(n)``: the
         tree's stderr from its n-th byte on, as far as it is still kept: (where that starts, bytes)."""
         dumped = list(self.dumped)

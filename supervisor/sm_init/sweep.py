@@ -37,13 +37,18 @@ deadline is checked before every step, so the sweep returns by it however large 
 tree.
 """
 
+from __future__ import annotations
+
 import os
-import signal
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple
+from collections.abc import Callable
+
+from .records import record
+from .signals import signal
 
 
-class Stat(NamedTuple):
+@record
+class Stat:
     """The fields of /proc/PID/stat the sweep needs."""
     ppid: int
     pgrp: int
@@ -58,7 +63,7 @@ class Stat(NamedTuple):
         return self.state in "Xx" or (self.state == "Z" and self.threads <= 1)
 
 
-def read_stat(pid: int) -> Optional[Stat]:
+def read_stat(pid: int) -> Stat | None:
     """/proc/PID/stat, or None once the pid is gone."""
     try:
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
@@ -78,7 +83,7 @@ def read_stat(pid: int) -> Optional[Stat]:
         return None
 
 
-def process_table(deadline: float, clock: Callable[[], float]) -> Optional[Dict[int, Stat]]:
+def process_table(deadline: float, clock: Callable[[], float]) -> dict[int, Stat] | None:
     """Every process in /proc (zombies included), or None if the deadline passed first."""
     table = {}
     for name in os.listdir("/proc"):
@@ -91,21 +96,21 @@ def process_table(deadline: float, clock: Callable[[], float]) -> Optional[Dict[
     return table
 
 
-def children_map(table: Dict[int, Stat]) -> Dict[int, List[int]]:
-    children: Dict[int, List[int]] = {}
+def children_map(table: dict[int, Stat]) -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
     for pid, stat in table.items():
         children.setdefault(stat.ppid, []).append(pid)
     return children
 
 
-def release(path: Dict[int, List[int]], parent: int) -> None:
+def release(path: dict[int, list[int]], parent: int) -> None:
     """One child of ``parent`` visited: close the parent's pidfd after its last child."""
     path[parent][1] -= 1
     if path[parent][1] == 0:
         os.close(path.pop(parent)[0])
 
 
-def send(pidfd: int, signum: int) -> Optional[bool]:
+def send(pidfd: int, signum: int) -> bool | None:
     """True: sent; False: the pidfd's process is reaped (its pid may be another's now); None: not
     permitted (a descendant that took another user's id, when sm-init is not root). Signal 0
     sends nothing: not False means the process still holds its pid."""
@@ -121,8 +126,8 @@ def send(pidfd: int, signum: int) -> Optional[bool]:
 class Sweep:
     """One sweep over its passes: whom it signalled, whom it found to be ours."""
 
-    def __init__(self, signum: int, pid1: bool, spare_pgid: Optional[int], spare_pid: Optional[int],
-                 then_continue: bool, group_first: Optional[int]):
+    def __init__(self, signum: int, pid1: bool, spare_pgid: int | None, spare_pid: int | None,
+                 then_continue: bool, group_first: int | None):
         self.signum = signum
         self.pid1 = pid1
         self.spare_pgid = spare_pgid
@@ -131,10 +136,10 @@ class Sweep:
         self.group_first = group_first
         self.me = os.getpid()
         self.passes = 0
-        self.ours: Set[int] = set()                   # pids found to be ours (signalled or spared)
-        self.signalled: Set[Tuple[int, int]] = set()  # (pid, start time)
+        self.ours: set[int] = set()                   # pids found to be ours (signalled or spared)
+        self.signalled: set[tuple[int, int]] = set()  # (pid, start time)
 
-    def one_pass(self, deadline: float, clock: Callable[[], float]) -> Tuple[int, bool]:
+    def one_pass(self, deadline: float, clock: Callable[[], float]) -> tuple[int, bool]:
         """(processes newly signalled, whether the tree moved under the listing: look again)."""
         table = process_table(deadline, clock)
         if table is None:
@@ -149,7 +154,7 @@ class Sweep:
         signalled, unsettled = self.walk(table, deadline, clock)
         return counted + signalled, moved or unsettled
 
-    def count_group_kill(self, table: Dict[int, Stat]) -> int:
+    def count_group_kill(self, table: dict[int, Stat]) -> int:
         """Members of the group signalled first that died of it already: counted, not visited."""
         if not self.group_first:
             return 0
@@ -157,7 +162,7 @@ class Sweep:
         self.signalled.update(dead)
         return len(dead)
 
-    def visit_all(self, table: Dict[int, Stat], deadline: float, clock: Callable[[], float]) -> int:
+    def visit_all(self, table: dict[int, Stat], deadline: float, clock: Callable[[], float]) -> int:
         """PID 1 with spares: every process of the namespace, in any order."""
         signalled = 0
         for pid, stat in table.items():
@@ -171,12 +176,12 @@ class Sweep:
             signalled += outcome is True
         return signalled
 
-    def walk(self, table: Dict[int, Stat], deadline: float, clock: Callable[[], float]) -> Tuple[int, bool]:
+    def walk(self, table: dict[int, Stat], deadline: float, clock: Callable[[], float]) -> tuple[int, bool]:
         """Subreaper: depth first from sm-init, holding the pidfds of the current path only."""
         children = children_map(table)
         signalled, unsettled = 0, False
-        stack: List[Tuple[int, Optional[int]]] = [(pid, None) for pid in reversed(children.get(self.me, []))]
-        path: Dict[int, List[int]] = {}  # parent pid -> [its pidfd, its children not visited yet]
+        stack: list[tuple[int, int | None]] = [(pid, None) for pid in reversed(children.get(self.me, []))]
+        path: dict[int, list[int]] = {}  # parent pid -> [its pidfd, its children not visited yet]
         try:
             while stack:
                 pid, parent = stack.pop()
@@ -203,8 +208,8 @@ class Sweep:
                 os.close(pidfd)
         return signalled, unsettled
 
-    def visit(self, pid: int, parent: Optional[int], parent_fd: Optional[int],
-              listed: Stat) -> Tuple[Optional[int], Optional[bool]]:
+    def visit(self, pid: int, parent: int | None, parent_fd: int | None,
+              listed: Stat) -> tuple[int | None, bool | None]:
         """Open, read, decide, signal: (its pidfd if it is ours, else None;
         True: signalled, False: not to be, None: its parent changed, look again)."""
         try:
@@ -230,7 +235,7 @@ class Sweep:
                 send(pidfd, signal.SIGCONT)
         return pidfd, bool(sent)  # not permitted: not signalled, and no reason to look again
 
-    def fresh(self, pid: int, listed: Stat) -> Optional[Stat]:
+    def fresh(self, pid: int, listed: Stat) -> Stat | None:
         """What the decision needs, read after the pidfd was opened. As PID 1 that is only the group
         (every process of the namespace is a target): getpgid, a fraction of a stat read."""
         if not self.pid1:
@@ -244,15 +249,15 @@ class Sweep:
         return not (stat.gone or pid == self.spare_pid or stat.pgrp == self.spare_pgid
                     or (pid, stat.start) in self.signalled)
 
-    def parent_is_ours(self, ppid: int, parent: Optional[int], parent_fd: Optional[int]) -> bool:
+    def parent_is_ours(self, ppid: int, parent: int | None, parent_fd: int | None) -> bool:
         if ppid == self.me:
             return True
         return ppid == parent and parent_fd is not None and send(parent_fd, 0) is not False
 
 
-def sweep(signum: int, pid1: bool, deadline: float, spare_pgid: Optional[int] = None,
-          spare_pid: Optional[int] = None, then_continue: bool = False,
-          clock: Callable[[], float] = time.monotonic, group_first: Optional[int] = None) -> int:
+def sweep(signum: int, pid1: bool, deadline: float, spare_pgid: int | None = None,
+          spare_pid: int | None = None, then_continue: bool = False,
+          clock: Callable[[], float] = time.monotonic, group_first: int | None = None) -> int:
     """Send ``signum`` to every process left (PID 1: every process of the PID namespace but itself;
     otherwise: every descendant of sm-init, orphans reparented to it included), except the process
     group ``spare_pgid`` and the process ``spare_pid``; with ``then_continue``, follow each signal

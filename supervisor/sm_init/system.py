@@ -6,13 +6,15 @@ give the real ``Supervisor`` a model of the world with the same methods, so the 
 a container is the loop the property tests drive.
 """
 
+from __future__ import annotations
+
 import errno
 import os
-import signal
 import time
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
-from . import hooks, log, output, plan, reap, sagemaker, signals, spawn, stacks, sweep
+from . import log, output, plan, reap, signals, spawn, sweep
+from .signals import signal
 
 
 class System:
@@ -22,12 +24,12 @@ class System:
         self.config = config
         self.me = os.getpid()
         self.pid1 = self.me == 1
-        self.relay: Optional[output.Relay] = None
+        self.relay: output.Relay | None = None
         self.memory = None
         self.oom_baseline = 0
-        self.dumps = stacks.Dumps(config.stack_signal)
-        self.stall_tails: Optional[Tuple[bytes, bytes]] = None  # the output as it was when it stalled
-        self.taken: Optional[signals.Received] = None  # a signal taken while draining I/O signals
+        self.dumps = None      # stacks.Dumps once a stall asked for stacks
+        self.stall_tails: tuple[bytes, bytes] | None = None  # the output as it was when it stalled
+        self.taken: signals.Received | None = None  # a signal taken while draining I/O signals
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -37,6 +39,7 @@ class System:
         if not self.pid1 and not reap.become_subreaper():
             log.warning("cannot register as child subreaper: orphans of the tree go to the real init")
         if config.mode == "train":
+            from . import sagemaker
             self.memory = sagemaker.current_memory_cgroup()
             self.oom_baseline = sagemaker.read_oom_kills(self.memory) or 0
             problem = sagemaker.failure_file_problem(config.ml_root)
@@ -63,7 +66,7 @@ class System:
     def clock() -> float:
         return time.monotonic()
 
-    def wait(self, timeout: Optional[float]) -> Optional[signals.Received]:
+    def wait(self, timeout: float | None) -> signals.Received | None:
         if self.taken is not None:
             got, self.taken = self.taken, None
             return got
@@ -72,25 +75,26 @@ class System:
             self.taken = signals.take_more_io(self.me)
         return got
 
-    def pump(self, now: float) -> Tuple[int, bool]:
+    def pump(self, now: float) -> tuple[int, bool]:
         """Copy the tree's output: (bytes seen, whether to come back at once)."""
         moved, again = (0, False) if self.relay is None else self.relay.pump(now)
-        self.dumps.collect(now)
+        if self.dumps is not None:
+            self.dumps.collect(now)
         if self.relay is None:
             output.sink(2).release_overdue(now)
         return moved, again
 
-    def io_deadline(self) -> Optional[float]:
+    def io_deadline(self) -> float | None:
         relay = self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
-        times = [t for t in (relay, self.dumps.next_deadline()) if t is not None]
-        return min(times) if times else None
+        dumps = None if self.dumps is None else self.dumps.next_deadline()
+        return relay if dumps is None else dumps if relay is None else min(relay, dumps)
 
     @staticmethod
     def log(level: int, text: str) -> None:
         {plan.ERROR: log.error, plan.WARNING: log.warning, plan.NORMAL: log.info, plan.VERBOSE: log.verbose}[level](text)
 
     @staticmethod
-    def reap() -> Tuple[List[Tuple[int, int]], bool]:
+    def reap() -> tuple[list[tuple[int, int]], bool]:
         return reap.reap_children()
 
     @staticmethod
@@ -101,43 +105,50 @@ class System:
     def catches(pid: int, signum: int) -> bool:
         return signals.catches(pid, signum)
 
-    def sweep(self, signum: int, deadline: float, spare_pgid: Optional[int], spare_pid: Optional[int],
-              then_continue: bool, group_first: Optional[int]) -> int:
+    def sweep(self, signum: int, deadline: float, spare_pgid: int | None, spare_pid: int | None,
+              then_continue: bool, group_first: int | None) -> int:
         return sweep.sweep(signum, self.pid1, deadline, spare_pgid=spare_pgid, spare_pid=spare_pid,
                            then_continue=then_continue, group_first=group_first)
 
-    def find_hooks(self) -> List[Tuple[str, ...]]:
+    # Hooks, stacks and the failure file are for the end of a job: imported then, not at start-up.
+
+    def find_hooks(self) -> list[tuple[str, ...]]:
+        from . import hooks
         return hooks.discover(self.config.pre_kill, self.config.hooks_dir)
 
-    def hook_environment(self, reason: str, exit_code: Optional[int], kill_at: float, now: float):
+    def hook_environment(self, reason: str, exit_code: int | None, kill_at: float, now: float):
+        from . import hooks
         return hooks.hook_environment(os.environ, reason, self.config.mode, exit_code, kill_at, now)
 
     @staticmethod
-    def heartbeat_age(path: str) -> Optional[float]:
+    def heartbeat_age(path: str) -> float | None:
         """Seconds since the heartbeat file was modified; None when there is none."""
         try:
             return max(0.0, time.time() - os.stat(path).st_mtime)
         except OSError:
             return None
 
-    def start_dumps(self, main_pid: int) -> Tuple[List[int], float]:
+    def start_dumps(self, main_pid: int) -> tuple[list[int], float]:
         """The stall: keep the output as it was (the failure file tells what the job did before it
         hung, not what the stop made it say), then take the stacks."""
+        from . import stacks
         if self.relay is not None:
             self.stall_tails = self.relay.tails()
+        self.dumps = stacks.Dumps(self.config.stack_signal)
         return self.dumps.start(self.pid1, self.clock(), self._stderr_count)
 
     def _stderr_count(self) -> int:
         stream = self.relay.stderr() if self.relay is not None else None
         return 0 if stream is None else stream.total
 
-    def _stderr_since(self, mark: int) -> Tuple[int, bytes]:
+    def _stderr_since(self, mark: int) -> tuple[int, bytes]:
         stream = self.relay.stderr() if self.relay is not None else None
         return (mark, b"") if stream is None else stream.since(mark)
 
     # --- the end -------------------------------------------------------------------------------
 
-    def write_failure(self, action, main_status: Optional[int], stalled_for: Optional[float]) -> None:
+    def write_failure(self, action, main_status: int | None, stalled_for: float | None) -> None:
+        from . import sagemaker
         config = self.config
         oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
         stalled = stalled_for is not None
@@ -145,7 +156,7 @@ class System:
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
                                   killed_by_init=action.killed_by_init, signalled=action.signalled,
                                   stalled_for=stalled_for, heartbeat=config.heartbeat,
-                                  where=self.dumps.where(self._stderr_since) if stalled else None)
+                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None)
         if stalled and self.stall_tails is not None:
             out_tail, err_tail = self.stall_tails
         else:
@@ -160,9 +171,10 @@ class System:
         return f"; {losses}" if losses else ""
 
     def note_start_failure(self, problem: str) -> None:
+        from . import sagemaker
         sagemaker.note_start_failure(self.config, problem)
 
-    def kill_everything(self, main_group: Optional[int]) -> None:
+    def kill_everything(self, main_group: int | None) -> None:
         """After an internal error: everything, within a second (the group first while it is ours)."""
         sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
@@ -171,7 +183,7 @@ class System:
         os._exit(code)
 
 
-def describe_spawn_error(argv: Sequence[str], exc: OSError) -> Tuple[str, int]:
+def describe_spawn_error(argv: Sequence[str], exc: OSError) -> tuple[str, int]:
     """What to say when exec failed, and the shell's exit code for it."""
     from . import command, exitcodes
     program = command.find_program(argv[0], os.environ.get("PATH")) or argv[0]

@@ -76,7 +76,7 @@ def test_image_runs_the_sm_init_of_the_build_context(harness):
     assert modules == here
     assert direct_url == {"url": "file:///tmp/sm-init-src", "dir_info": {}}
     assert dists["sm-init"] == source_version()
-    assert set(dists) - {"pip", "setuptools"} == {"sm-init", "click", "psutil"}
+    assert set(dists) - {"pip", "setuptools"} == {"sm-init", "click"}
 
 
 def test_a_bare_name_from_an_index_is_refused(first_stage):
