@@ -7,6 +7,10 @@ next all_reduce, waiting for it. Neither prints anything after that: the stall w
 
 Until the process group is up, each rank says it is alive twice a second: importing torch takes
 seconds of silence on a busy machine, and that is not the stall under test.
+
+Lines go out in one write each (``say``): torchrun runs the ranks with ``python -u``, where
+``print`` writes the text and its newline in two system calls, and two ranks' lines then merge
+in the shared pipe ("rank 0: step 3rank 1: step 3"), as they would on any terminal.
 """
 
 import os
@@ -17,13 +21,17 @@ import time
 STEPS = 3
 
 
+def say(text):
+    sys.stderr.write(text + "\n")
+
+
 def keep_saying_alive(rank, done):
     while not done.wait(0.5):
-        print(f"rank {rank}: starting", file=sys.stderr, flush=True)
+        say(f"rank {rank}: starting")
 
 
 def wander_off(rank):
-    print(f"rank {rank}: wandering off, no more all_reduce", file=sys.stderr, flush=True)
+    say(f"rank {rank}: wandering off, no more all_reduce")
     while True:
         time.sleep(3600)
 
@@ -37,7 +45,7 @@ def train(rank, checkpoints, dist, torch):
             with open(path + ".tmp", "w") as f:
                 f.write(f"step {step} total {total.item():g}\n")
             os.replace(path + ".tmp", path)
-        print(f"rank {rank}: step {step} done, total {total.item():g}", file=sys.stderr, flush=True)
+        say(f"rank {rank}: step {step} done, total {total.item():g}")
     if rank == 1:
         wander_off(rank)
     dist.all_reduce(total)   # rank 0 waits here for ever
