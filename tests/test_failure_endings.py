@@ -14,9 +14,8 @@ import sys
 import pytest
 
 from realinit import TIMEOUT
-from tails import FAILING
 from test_failure_file import check_readable, failure_of
-from test_reasons_torch import DDP_FAIL, free_port
+from test_reasons_torch import free_port
 
 if os.environ.get("CI"):
     import torch  # noqa: F401  (CI: tests/run installs torch; a missing torch fails, never skips)
@@ -24,9 +23,16 @@ else:
     pytest.importorskip("torch", reason="tests/run installs torch (the test extra)")
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+# As a person would write them (`python failing.py ...`), from their directory, this virtual
+# environment's python and torchrun first on PATH: the files read as in an image (the README quotes them).
+CHILDREN = os.path.join(HERE, "children")
+PATH = os.path.dirname(sys.executable) + ":" + os.environ.get("PATH", "/usr/bin:/bin")
+
+
 def train(start_init, ml, trainer):
     init = start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"),
-                      "--train", shlex.join(trainer), "--", "train")
+                      "--train", shlex.join(trainer), "--", "train", env={**os.environ, "PATH": PATH}, cwd=CHILDREN)
     code = init.wait(TIMEOUT * 2)
     init.out.drain()
     text = check_readable(failure_of(ml))
@@ -49,10 +55,10 @@ def parts(text):
 
 
 def test_a_python_exception_after_200_kb_of_logs(start_init, ml):
-    code, text, init = train(start_init, ml, [sys.executable, FAILING, "raise-after-logs"])
+    code, text, init = train(start_init, ml, ["python", "failing.py", "raise-after-logs"])
     assert code == 1
     ending, error, hint, header, last = parts(text)
-    assert ending == f"Training command `{sys.executable} {FAILING} raise-after-logs` exited with code 1."
+    assert ending == "Training command `python failing.py raise-after-logs` exited with code 1."
     assert (error, hint, header) == ("ValueError: bad lr: -0.5 (must be positive)", None, "Last lines of stderr")
     assert last.endswith('    raise ValueError("bad lr: -0.5 (must be positive)")\n'
                          "ValueError: bad lr: -0.5 (must be positive)")
@@ -61,7 +67,7 @@ def test_a_python_exception_after_200_kb_of_logs(start_init, ml):
 
 
 def test_a_cuda_out_of_memory_message(start_init, ml):
-    code, text, _ = train(start_init, ml, [sys.executable, FAILING, "cuda-oom"])
+    code, text, _ = train(start_init, ml, ["python", "failing.py", "cuda-oom"])
     assert code == 1
     ending, error, hint, header, last = parts(text)
     assert ending.endswith("failing.py cuda-oom` exited with code 1.")
@@ -73,7 +79,7 @@ def test_a_cuda_out_of_memory_message(start_init, ml):
 
 
 def test_a_full_disk(start_init, ml):
-    code, text, _ = train(start_init, ml, [sys.executable, FAILING, "disk-full"])
+    code, text, _ = train(start_init, ml, ["python", "failing.py", "disk-full"])
     assert code == 1
     _, error, hint, header, last = parts(text)
     assert error == "OSError: [Errno 28] No space left on device"
@@ -82,8 +88,7 @@ def test_a_full_disk(start_init, ml):
 
 
 def test_a_torchrun_job_whose_rank_1_raises(start_init, ml):
-    torchrun = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--nproc-per-node", "2",
-                "--master-port", str(free_port()), DDP_FAIL, "raise"]
+    torchrun = ["torchrun", "--nproc-per-node", "2", "--master-port", str(free_port()), "ddp_fail.py", "raise"]
     code, text, _ = train(start_init, ml, torchrun)
     assert code == 1
     ending, error, hint, header, last = parts(text)

@@ -33,6 +33,10 @@ DDP_HANG = os.path.join(CHILDREN, "ddp_hang.py")
 BEAT = os.path.join(CHILDREN, "beat.py")
 FH_HANG = os.path.join(CHILDREN, "fh_hang.py")
 PLAIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"   # no py-spy there
+# The trainers run as a person would write them (`python beat.py`), from their directory, with this
+# virtual environment's programs (python, torchrun) first on PATH: the failure files then read
+# as they would in an image, and the README quotes them.
+VENV_PATH = os.path.dirname(sys.executable) + ":" + PLAIN_PATH
 STALL = 124
 
 
@@ -42,9 +46,10 @@ def line_of(path, text):
         return next(number for number, line in enumerate(f, 1) if text in line)
 
 
-def train(start_init, ml, trainer, *extra, **kwargs):
+def train(start_init, ml, trainer, *extra, env=None):
+    env = {**os.environ, "PATH": VENV_PATH, **(env or {})}
     return start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), *extra,
-                      "--train", shlex.join(trainer), "--", "train", **kwargs)
+                      "--train", shlex.join(trainer), "--", "train", env=env, cwd=CHILDREN)
 
 
 @pytest.fixture
@@ -74,9 +79,9 @@ def test_a_real_distributed_hang_is_caught_with_its_stacks(start_init, ml, tmp_p
     hook = tmp_path / "save-hook"
     hook.write_text(SAVE_HOOK.format(checkpoints=checkpoints, model=model))
     hook.chmod(0o755)
-    torchrun = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--nproc-per-node", "2",
-                "--master-port", str(free_port()), DDP_HANG, str(checkpoints)]
-    init = train(start_init, ml, torchrun, "--stall-timeout", "3", "--pre-kill", str(hook), "--stop-timeout", "30")
+    torchrun = ["torchrun", "--nproc-per-node", "2", "--master-port", str(free_port()), "ddp_hang.py"]
+    init = train(start_init, ml, torchrun, "--stall-timeout", "3", "--pre-kill", str(hook), "--stop-timeout", "30",
+                 env={"CHECKPOINTS": str(checkpoints)})
     assert init.wait(TIMEOUT * 2) == STALL
 
     # The log: the stall, each rank's stacks by py-spy, the hook with the reason, the exit line.
@@ -103,8 +108,8 @@ def test_a_real_distributed_hang_is_caught_with_its_stacks(start_init, ml, tmp_p
     # The failure file: the ending, where each rank was (not the launcher), the last lines.
     text = check_readable(failure_of(ml))
     print(text)
-    assert text.startswith(f"Training command `{torchrun[0]} ")
-    assert "stalled: no output for 3 seconds (--stall-timeout 3), so sm-init stopped it (exit code 124).\n" in text
+    assert text.startswith(f"Training command `{shlex.join(torchrun)}` stalled: no output for 3 seconds"
+                           " (--stall-timeout 3), so sm-init stopped it (exit code 124).\n")
     where = re.search(r"\nWhere it was: (.*)\n", text).group(1)
     assert re.fullmatch(rf"rank 0 \(pid \d+\) in all_reduce \(distributed_c10d\.py:\d+\) from train \(ddp_hang\.py:{hang_line}\);"
                         rf" rank 1 \(pid \d+\) in wander_off \(ddp_hang\.py:{sleep_line}\)"
@@ -121,7 +126,7 @@ def test_a_real_distributed_hang_is_caught_with_its_stacks(start_init, ml, tmp_p
 
 def test_a_silent_trainer_lives_by_its_heartbeat(start_init, ml, tmp_path):
     heartbeat = tmp_path / "heartbeat"
-    init = train(start_init, ml, [sys.executable, BEAT, "heartbeat", "5", str(heartbeat)],
+    init = train(start_init, ml, ["python", "beat.py", "heartbeat", "5", str(heartbeat)],
                  "--stall-timeout", "2", "--heartbeat", str(heartbeat))
     assert init.wait() == 0
     assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
@@ -130,7 +135,7 @@ def test_a_silent_trainer_lives_by_its_heartbeat(start_init, ml, tmp_path):
 
 def test_a_heartbeat_that_stops_is_a_stall(start_init, ml, tmp_path):
     heartbeat = tmp_path / "heartbeat"
-    init = train(start_init, ml, [sys.executable, BEAT, "lapse", "1", str(heartbeat)],
+    init = train(start_init, ml, ["python", "beat.py", "lapse", "1", str(heartbeat)],
                  "--stall-timeout", "2", "--heartbeat", str(heartbeat))
     assert init.wait() == STALL
     init.log.expect(r"^sm-init: stop: no progress for 2s \(--stall-timeout\)")
@@ -143,7 +148,7 @@ def test_a_heartbeat_that_stops_is_a_stall(start_init, ml, tmp_path):
 
 
 def test_output_is_progress_even_without_a_newline(start_init, ml):
-    init = train(start_init, ml, [sys.executable, BEAT, "chatty", "5"], "--stall-timeout", "2")
+    init = train(start_init, ml, ["python", "beat.py", "chatty", "5"], "--stall-timeout", "2")
     assert init.wait() == 0
     assert init.out.drain()[-1].endswith("\rdone")
     assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
@@ -151,7 +156,7 @@ def test_output_is_progress_even_without_a_newline(start_init, ml):
 
 def test_the_trainers_own_failure_file_wins_over_a_stall(start_init, ml):
     own = ml / "output" / "failure"
-    init = train(start_init, ml, [sys.executable, BEAT, "own-file", "0", str(own)], "--stall-timeout", "2")
+    init = train(start_init, ml, ["python", "beat.py", "own-file", "0", str(own)], "--stall-timeout", "2")
     assert init.wait() == STALL
     assert own.read_text() == "trainer: the data loader lost its S3 connection; waiting for it"
     init.log.expect(r"failure file: .*already written by the trainer: kept")
@@ -184,9 +189,11 @@ def start_without_pyspy(mode, sm_init_without_pyspy):
     """start_init, with that sm-init and a PATH without py-spy."""
     runs = []
 
-    def start(*args):
+    def start(*args, env, cwd):
+        # Its python (and nothing of this environment's bin) first on PATH: no py-spy anywhere.
+        path = os.path.dirname(sm_init_without_pyspy) + ":" + PLAIN_PATH
         run = Init(list(args), pid1=(mode == "pid1"), sm_init=sm_init_without_pyspy,
-                   env={**os.environ, "PATH": PLAIN_PATH})
+                   env={**env, "PATH": path}, cwd=cwd)
         runs.append(run)
         return run
 
@@ -196,7 +203,7 @@ def start_without_pyspy(mode, sm_init_without_pyspy):
 
 
 def test_faulthandler_stacks_from_the_processes_that_handle_the_signal(start_without_pyspy, ml):
-    init = train(start_without_pyspy, ml, [sys.executable, FH_HANG], "--stall-timeout", "2", "--stack-signal", "USR1")
+    init = train(start_without_pyspy, ml, ["python", "fh_hang.py"], "--stall-timeout", "2", "--stack-signal", "USR1")
     init.out.expect(r"^trainer: children ready, going quiet$")
     assert init.wait() == STALL
     init.log.expect(r"^sm-init: stall: SIGUSR1 to 2 Python process\(es\) that handle it, one at a time"
@@ -224,7 +231,7 @@ def test_faulthandler_stacks_from_the_processes_that_handle_the_signal(start_wit
 
 
 def test_without_py_spy_or_a_stack_signal_the_stall_still_stops(start_without_pyspy, ml):
-    init = train(start_without_pyspy, ml, [sys.executable, FH_HANG], "--stall-timeout", "2")
+    init = train(start_without_pyspy, ml, ["python", "fh_hang.py"], "--stall-timeout", "2")
     assert init.wait() == STALL
     init.log.expect(r"stall: no stacks: py-spy is not installed \(pip install py-spy\) and --stack-signal is not set")
     assert "(most recent call first)" not in init.log.text       # nobody was sent SIGUSR1

@@ -1,7 +1,7 @@
 """A 2-rank torch.distributed job (gloo, CPU) that hangs for real: rank 1 stops calling all_reduce.
 
-``torchrun --nproc-per-node 2 ddp_hang.py CHECKPOINTS``: both ranks run ``STEPS`` steps (an
-all_reduce each), rank 0 saving a checkpoint into CHECKPOINTS after each; then rank 1 wanders off
+``CHECKPOINTS=DIR torchrun --nproc-per-node 2 ddp_hang.py``: both ranks run ``STEPS`` steps (an
+all_reduce each), rank 0 saving a checkpoint into DIR after each; then rank 1 wanders off
 (sleeps for ever, as a rank stuck in a data loader or a dead peer would) while rank 0 blocks in the
 next all_reduce, waiting for it. Neither prints anything after that: the stall watchdog's case.
 
@@ -59,7 +59,7 @@ def main():
     import torch.distributed as dist
     dist.init_process_group("gloo")
     done.set()
-    train(rank, sys.argv[1], dist, torch)
+    train(rank, os.environ["CHECKPOINTS"], dist, torch)
 
 
 if __name__ == "__main__":
