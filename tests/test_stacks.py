@@ -19,19 +19,20 @@ if os.environ.get("CI"):
 
 PYSPY = stacks.find_pyspy()
 
+# The worker says "ready" once the main thread is inside join (its frame says so): the dumps then
+# find it there, never still on its way.
 THREADS = """
 import faulthandler, signal, sys, threading, time
-def spin_in_worker(ready):
-    ready.set()
+def spin_in_worker(main):
+    while sys._current_frames()[main].f_code.co_filename != threading.__file__:
+        time.sleep(0.001)
+    print("ready", flush=True)
     while True:
         time.sleep(0.01)
 def main():
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    ready = threading.Event()
-    worker = threading.Thread(target=spin_in_worker, args=(ready,), name="worker", daemon=True)
+    worker = threading.Thread(target=spin_in_worker, args=(threading.get_ident(),), name="worker", daemon=True)
     worker.start()
-    ready.wait()
-    print("ready", flush=True)
     worker.join()
 main()
 """
@@ -68,7 +69,7 @@ def test_py_spy_json_of_a_real_process(threaded):
     # The main thread only waits for the worker: the worker is where things happen.
     relevant = stacks.relevant_thread(threads)
     assert relevant.name == "worker"
-    assert stacks.place(relevant) == "spin_in_worker (threads.py:6)"
+    assert stacks.place(relevant) == "spin_in_worker (threads.py:8)"
     lines = stacks.render(threads)
     assert lines[0] == f'Thread {process.pid} (idle): "MainThread"'   # the main thread first
     assert lines[1].startswith("    Thread.") and " (threading.py:" in lines[1]
@@ -96,9 +97,9 @@ def test_faulthandler_text_of_a_real_process(threaded):
     assert main.main and not worker.main
     assert [f.function for f in main.frames][-3:] == ["join", "main", "<module>"]
     assert (main.state, worker.state) == ("current", "")      # the handler ran in the main thread
-    assert main.frames[-2] == Frame("main", script, "threads.py", "14")
+    assert main.frames[-2] == Frame("main", script, "threads.py", "13")   # worker.join()
     assert [f.function for f in worker.frames] == ["spin_in_worker", "run", "_bootstrap_inner", "_bootstrap"]
-    assert stacks.place(stacks.relevant_thread(threads)) == "spin_in_worker (threads.py:6)"
+    assert stacks.place(stacks.relevant_thread(threads)) == "spin_in_worker (threads.py:8)"
 
 
 def test_the_trees_python_processes_breadth_first_with_their_ranks(tmp_path):
