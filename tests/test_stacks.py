@@ -14,10 +14,7 @@ from realinit import TIMEOUT
 from sm_init import stacks
 from sm_init.stacks import Frame, Process, Thread
 
-if os.environ.get("CI"):
-    import torch  # noqa: F401  (CI: tests/run installs py-spy with torch, the test extra)
-
-PYSPY = stacks.find_pyspy()
+PYSPY = stacks.find_pyspy()   # the test extra installs it: never a skip
 
 # The worker says "ready" once the main thread is inside join (its frame says so): the dumps then
 # find it there, never still on its way.
