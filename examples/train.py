@@ -10,7 +10,9 @@ Hyperparameters (/opt/ml/input/config/hyperparameters.json; SageMaker passes eve
   epochs / steps        number of steps (default 5; "steps" wins over "epochs")
   step_seconds          seconds per step (default 1)
   ignore_sigterm        "true": log SIGTERM and keep going (as a stuck trainer would)
-  fail_at_step          step number at which to fail with exit 1 (0 = never; "fail": "true" = step 1)
+  fail_at_step          step number at which to fail: an uncaught RuntimeError, exit 1 (0 = never;
+                        "fail": "true" = step 1)
+  log_lines             per step, this many more log lines (default 0): on stdout, every third on stderr
   orphans               per step, double-fork this many children that outlive their parent and exit
                         soon after: sm-init, as PID 1, has to reap them
   orphan_seconds        how long each orphan lives (default 0.5)
@@ -116,6 +118,7 @@ def main():
     ignore_sigterm = truthy(hp.get("ignore_sigterm", "false"))
     fail_at = int(hp.get("fail_at_step", 1 if truthy(hp.get("fail", "false")) else 0))
     orphans = int(hp.get("orphans", 0))
+    log_lines = int(hp.get("log_lines", 0))
     orphan_seconds = float(hp.get("orphan_seconds", 0.5))
 
     def on_signal(signum, frame):
@@ -143,10 +146,12 @@ def main():
             state += step
             for _ in range(orphans):
                 spawn_orphan(orphan_seconds)
+            for line in range(log_lines):
+                print("train: step %d detail %d: loss=%.4f \u2014 ok" % (step, line, 1.0 / (step + line)),
+                      file=sys.stderr if line % 3 == 2 else sys.stdout, flush=True)
             if fail_at and step >= fail_at:
                 log("failing at step %d as asked (fail_at_step)" % step)
-                print("train: error: simulated failure at step %d" % step, file=sys.stderr, flush=True)
-                return 1
+                raise RuntimeError("simulated failure at step %d (fail_at_step)" % step)
             done = step
             save_checkpoint(step, state)
             log("step %d/%d done" % (step, steps))

@@ -237,6 +237,7 @@ class Stream:
         self.fd = read_fd
         self.sink = sink
         self.tail = bytearray()
+        self.total = 0      # bytes read so far: marks a point in the stream (the stall's stacks)
 
     @property
     def open(self) -> bool:
@@ -269,6 +270,7 @@ class Stream:
         return moved, False
 
     def _keep(self, data: bytes) -> None:
+        self.total += len(data)
         if len(data) >= TAIL:
             self.tail = bytearray(data[-TAIL:])
         else:
@@ -283,6 +285,12 @@ class Stream:
 
     def last(self) -> bytes:
         return bytes(self.tail[-TAIL:])
+
+    def since(self, mark: int) -> tuple[int, bytes]:
+        """The bytes from the ``mark``-th on, as far as they are kept: (where they start, bytes)."""
+        kept = self.total - len(self.tail)
+        start = max(mark, kept)
+        return start, bytes(self.tail[start - kept:])
 
 
 _sinks = {}
@@ -381,6 +389,10 @@ class Relay:
 
     def tails(self) -> tuple[bytes, bytes]:
         return tuple(b"" if stream is None else stream.last() for stream in self.streams)
+
+    def stderr(self) -> Stream | None:
+        """The stream the tree's stderr goes to (with 2>&1, its stdout too)."""
+        return self.streams[1]
 
 
 def finish(relay: Relay | None, budget: float = EXIT_FLUSH) -> None:

@@ -86,18 +86,20 @@ def human_bytes(count: int) -> str:
 def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: int | None,
            max_runtime: float | None = None, killed_by_init: bool = False,
            signalled: bool | None = None, stalled_for: float | None = None,
-           blocked_in: str | None = None) -> str:
+           heartbeat: str | None = None, where: str | None = None) -> str:
     """How the job ended, for a person: what ran, how it ended, and what that means.
 
     ``signalled``: whether the wait status says a signal killed it (a trainer may also exit 130 on
-    its own); None when unknown, and then a code over 128 is taken for a signal.
+    its own); None when unknown, and then a code over 128 is taken for a signal. ``where``: the
+    stall's stacks in a line (stacks.py), ``heartbeat``: the file whose touch counted as progress.
     """
     command = printable(argv)
     if stalled_for is not None:
-        text = (f"Training command `{command}` stalled: no output and no heartbeat for {stalled_for:g} seconds"
-                f" (--stall-timeout), so sm-init stopped it (exit code {exit_code}).")
-        if blocked_in:
-            text += f" Blocked in: {blocked_in}."
+        beat = f" and no touch of {heartbeat}" if heartbeat else ""
+        text = (f"Training command `{command}` stalled: no output{beat} for {stalled_for:g} seconds"
+                f" (--stall-timeout {stalled_for:g}), so sm-init stopped it (exit code {exit_code}).")
+        if where:
+            text += f"\nWhere it was: {where}."
         return text
     if signalled is None:
         signalled = exit_code > 128

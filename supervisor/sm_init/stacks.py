@@ -1,108 +1,430 @@
 """The Python stacks of a stalled tree: where each process was when it stopped making progress.
 
-Two routes, tried in this order when the stall watchdog fires, before the stop signal changes
-what the stacks show:
+Two routes, chosen when the stall watchdog fires, before the stop signal changes what the stacks
+show (handlers run, processes exit):
 
-* py-spy (``py-spy dump --pid N``), when it is installed (on PATH or beside sm-init's python).
-  It reads another process's memory, so it needs ptrace permission over the tree: root in the
-  container is enough where the kernel's Yama policy is 0; elsewhere add CAP_SYS_PTRACE
-  (``docker run --cap-add SYS_PTRACE``). It never stops or signals the trainer (``--nonblocking``).
-* faulthandler, when ``--stack-signal SIG`` is set: the tree's Python processes that handle SIG,
-  as ``faulthandler.register(SIG, all_threads=True)`` makes them, get it and write their stacks
-  to their own stderr (relayed, so they reach the log and the failure file's last lines).
-  Processes that don't handle SIG are never sent it: its default action could kill them.
+* py-spy (``py-spy dump --json --nonblocking --pid N``), when it is installed (on PATH or beside
+  sm-init's python) and may read the tree's memory. It never stops or signals the trainer. It needs
+  ptrace access (process_vm_readv): root in the container is enough where the kernel's Yama
+  ``ptrace_scope`` is 0 or absent; with Yama 1 or 2 (Ubuntu hosts) only CAP_SYS_PTRACE lets it read
+  a process that is not its own descendant (``docker run --cap-add SYS_PTRACE``); with 3 nothing
+  can, and a seccomp profile may refuse process_vm_readv itself (Docker before 19.03). Yama and
+  the capability are read before choosing: where py-spy can't work, faulthandler goes first.
+  ``--json`` rather than py-spy's text: the text shortens paths to their package part, and the
+  full path is what tells the trainer's own code from a library's.
+* faulthandler, with ``--stack-signal SIG``: the tree's Python processes that handle SIG, as
+  ``faulthandler.register(SIG, all_threads=True)`` makes them, get it and write their stacks to
+  their own stderr (relayed: into the log). Processes that don't handle SIG are never sent it: its
+  default action could kill them. faulthandler writes from the signal handler in many small
+  writes (a frame line is seven): two processes dumping into one pipe at once interleave within
+  lines (seen here in 3 runs out of 5), so they are signalled one at a time, ``STAGGER`` apart,
+  through pidfds opened after the check (a pid reused meanwhile is never signalled).
 
-The dumpers are children of sm-init: their output comes back through pipes read without
-blocking, and the loop reaps them like any other child.
+Which processes: the tree's Python processes (PID 1: the namespace; a subreaper: its descendants),
+launchers before ranks before their workers (breadth first), at most ``MOST``.
+
+What the failure file says (``where``): for a distributed job, the ranks (``RANK`` and the like in
+their environment) and not their launcher (torchrun's agent sleeps in its monitor loop; its
+children are what hang) nor their workers; otherwise every process, top first. For each, the
+innermost frame of its main thread (or, when the main thread only waits for another thread, that
+thread's) and the innermost frame of the user's own code when that is another. Processes stopped
+at the same place are named together: eight ranks hung in one all_reduce read as one line, and
+the odd one out comes first.
 """
 
+from __future__ import annotations
+
+import json
 import os
 import re
 import shutil
 import sys
-from typing import Dict, List, Optional, Tuple
+from collections.abc import Callable, Sequence
 
-from . import log, signals, spawn
+from . import log, signals, spawn, sweep
+from .records import record
 
-MOST = 8                   # processes dumped at most: the ranks of one node, not a whole fork bomb
-FAULTHANDLER_WAIT = 2.0    # seconds for processes to write their stacks after the signal
-PYSPY_FRAME = re.compile(r"^\s+(\S+) \((.+):(\d+)\)$")
+MOST = 16                 # processes dumped at most: a node's ranks and their launcher, not a fork bomb
+STAGGER = 0.1             # seconds between two processes' faulthandler signals
+FAULTHANDLER_WAIT = 1.0   # seconds for the last one to write its stacks
+TEXT_LIMIT = 256 * 1024   # kept of one dumper's output
+WHERE_LIMIT = 420         # bytes of the failure file's "where it was": the last lines need room too
+CAP_SYS_PTRACE = 19
+RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK")   # torchrun/accelerate, Open MPI, MPICH
+LIBRARY = re.compile(r"/(?:site|dist)-packages/|/lib/python\d[\d.]*t?/|^<frozen ")
+THREAD_WAITS = ("threading.py", "queue.py")   # a thread whose innermost frame is here waits for another
+# faulthandler's format (Python/traceback.c): a header per thread, newest thread first (the main
+# thread is the oldest: last), a blank line between threads, frames innermost first.
+FH_THREAD = re.compile(r"^(?:(Current thread)|Thread) (0x[0-9a-fA-F]+).*\(most recent call first\):$|^Stack \(most recent call first\):$")
+FH_FRAME = re.compile(r'^  File "(.*)", line (\d+|\?\?\?) in (.*)$')
 
 
-def python_processes(pid1: bool, me: int) -> List[Tuple[int, str]]:
-    """(pid, command line) of the tree's Python processes: PID 1 sees the namespace; a subreaper
-    its descendants only."""
-    parents: Dict[int, int] = {}
-    names: Dict[int, str] = {}
+@record
+class Process:
+    pid: int
+    parent: int
+    depth: int              # 1: a child of sm-init (or, as PID 1, of nobody in the namespace)
+    argv: tuple[str, ...]
+    start: bytes            # the start time field of /proc/PID/stat: tells a reused pid apart
+    rank: str | None
+
+
+@record
+class Frame:
+    function: str
+    path: str               # as the process knows it: tells the user's code from a library's
+    shown: str              # as shown in the log (py-spy's short name)
+    line: str
+
+
+@record
+class Thread:
+    ident: str              # the OS thread id (py-spy), the thread state's address (faulthandler)
+    name: str               # Python's name for it (py-spy only)
+    state: str              # py-spy's idle / active / active+gil; faulthandler: "" or "current"
+    main: bool
+    frames: tuple[Frame, ...]   # innermost first
+
+
+# --- the tree --------------------------------------------------------------------------------
+
+def python_processes(pid1: bool, me: int) -> list[Process]:
+    """The tree's Python processes, breadth first: PID 1 sees the namespace; a subreaper its
+    descendants only."""
+    stats: dict[int, tuple[int, bytes]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        pid = int(entry)
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                parents[pid] = int(f.read().rsplit(b")", 1)[1].split()[1])
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                names[pid] = " ".join(os.fsdecode(w) for w in f.read().split(b"\0") if w)
-        except (OSError, IndexError, ValueError):
-            continue
-    def descends(pid: int) -> bool:
-        seen = set()
-        while pid in parents and pid not in seen:
-            seen.add(pid)
-            if parents[pid] == me:
-                return True
-            pid = parents[pid]
-        return False
+        if entry.isdigit() and int(entry) != me:
+            stat = _read_stat(int(entry))
+            if stat is not None:
+                stats[int(entry)] = stat
+    depths: dict[int, int] = {}
+
+    def depth(pid: int) -> int | None:
+        """1 for sm-init's children (PID 1: processes whose parent is outside the tree), None
+        when ``pid`` does not descend from sm-init."""
+        chain, found = [], None
+        while pid not in depths:
+            if pid in chain or pid not in stats:
+                found = 0 if pid1 else None
+                break
+            chain.append(pid)
+            parent = stats[pid][0]
+            if parent == me:
+                found = 0
+                break
+            pid = parent
+        else:
+            found = depths[pid]
+        for step, member in enumerate(reversed(chain)):
+            depths[member] = None if found is None else found + step + 1
+        return depths.get(chain[0]) if chain else found
+
     found = []
-    for pid in sorted(names):
-        if not (pid1 or descends(pid)):
-            continue
-        argv0 = names[pid].split(" ", 1)[0]
-        if "python" in os.path.basename(argv0) or names[pid].split(" ", 1)[0].endswith(("torchrun", "accelerate")):
-            found.append((pid, names[pid]))
+    for pid, (parent, start) in stats.items():
+        level = depth(pid)
+        argv = _read_argv(pid) if level is not None else ()
+        if argv and _is_python(pid, argv):
+            found.append(Process(pid, parent, level, argv, start, _read_rank(pid)))
+    found.sort(key=lambda p: (p.depth, p.pid))
     return found[:MOST]
 
 
-def find_pyspy() -> Optional[str]:
-    beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
-    return beside if os.access(beside, os.X_OK) else shutil.which("py-spy")
+def _read_stat(pid: int) -> tuple[int, bytes] | None:
+    """(parent, start time) from /proc/PID/stat; the name field may hold spaces and parentheses."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), fields[19]
+    except (OSError, IndexError, ValueError):
+        return None
 
+
+def _read_argv(pid: int) -> tuple[str, ...]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return tuple(os.fsdecode(word) for word in f.read().split(b"\0") if word)
+    except OSError:
+        return ()
+
+
+def _is_python(pid: int, argv: Sequence[str]) -> bool:
+    """By its executable (a ``#!/usr/bin/env python3`` script reads as python there too), else
+    by its argv[0] (the executable can't be read without ptrace access)."""
+    try:
+        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        exe = os.path.basename(argv[0])
+    return exe.startswith("python") or os.path.basename(argv[0]).startswith("python")
+
+
+def _read_rank(pid: int) -> str | None:
+    """The process's distributed rank, from the environment it was started with."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+    except OSError:
+        return None
+    values = dict(item.split(b"=", 1) for item in environ if b"=" in item)
+    for name in RANK_VARIABLES:
+        value = values.get(name.encode())
+        if value is not None and value.isdigit():
+            return value.decode()
+    return None
+
+
+def program(argv: Sequence[str]) -> str:
+    """``train.py`` for ``/usr/bin/python3 -u /opt/program/train.py --lr 1``; a module's name for
+    ``python -m``; else the program's own name."""
+    if not os.path.basename(argv[0]).startswith("python"):
+        return os.path.basename(argv[0])
+    words = iter(argv[1:])
+    for word in words:
+        if word in ("-m",):
+            return next(words, "python")
+        if word in ("-X", "-W", "-c"):
+            if word == "-c":
+                return "python -c"
+            next(words, None)
+            continue
+        if not word.startswith("-"):
+            return os.path.basename(word)
+    return "python"
+
+
+# --- which route -----------------------------------------------------------------------------
+
+def find_pyspy(path: str | None = None) -> str | None:
+    """py-spy beside sm-init's python (pip installs it there, and an image's PATH may not name that
+    directory), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if os.access(beside, os.X_OK):
+        return beside
+    return shutil.which("py-spy", path=path)
+
+
+def ptrace_problem(yama: int | None, capabilities: int) -> str | None:
+    """Why py-spy can't read the tree's memory here (None: it can, as far as can be told)."""
+    if yama is None or yama == 0:
+        return None
+    if yama >= 3:
+        return "the kernel's Yama ptrace_scope is 3: no process may read another's memory"
+    if not capabilities >> CAP_SYS_PTRACE & 1:
+        return (f"the kernel's Yama ptrace_scope is {yama} and sm-init lacks CAP_SYS_PTRACE"
+                f" (docker run --cap-add SYS_PTRACE)")
+    return None
+
+
+def read_ptrace_settings() -> tuple[int | None, int]:
+    """(Yama's ptrace_scope or None, this process's effective capabilities)."""
+    yama, capabilities = None, 0
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            yama = int(f.read())
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    capabilities = int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return yama, capabilities
+
+
+# --- reading what the dumpers said ------------------------------------------------------------
+
+def parse_pyspy(text: str) -> tuple[list[Thread] | None, str]:
+    """py-spy's JSON (a list of threads) and whatever it said besides; None when there is no JSON
+    (py-spy failed: the text says why)."""
+    start = text.find("[")
+    while start >= 0:
+        try:
+            data, end = json.JSONDecoder().raw_decode(text, start)
+        except ValueError:
+            start = text.find("[", start + 1)
+            continue
+        if isinstance(data, list):
+            threads = [_pyspy_thread(item) for item in data if isinstance(item, dict)]
+            return threads, (text[:start] + text[end:]).strip()
+        break
+    return None, text.strip()
+
+
+def _pyspy_thread(item: dict) -> Thread:
+    frames = tuple(Frame(str(f.get("name", "?")), str(f.get("filename", "")),
+                         str(f.get("short_filename") or f.get("filename", "?")), str(f.get("line", "?")))
+                   for f in item.get("frames", ()) if isinstance(f, dict))
+    state = "idle" if not item.get("active") else "active+gil" if item.get("owns_gil") else "active"
+    ident = str(item.get("os_thread_id") or item.get("thread_id") or "?")
+    name = str(item.get("thread_name") or "")
+    # The main thread's OS id is the pid; its name says so too unless the program renamed it.
+    main = item.get("thread_name") == "MainThread" or (item.get("pid") is not None
+                                                      and item.get("os_thread_id") == item.get("pid"))
+    return Thread(ident, name, state, main, frames)
+
+
+def parse_faulthandler(text: str) -> list[Thread]:
+    """The threads of faulthandler dumps in ``text``, in order; within one process's dump the
+    last thread is the main one (the oldest), which the caller decides (see ``split_dumps``)."""
+    threads: list[Thread] = []
+    for line in text.splitlines():
+        header = FH_THREAD.match(line)
+        if header:
+            threads.append(Thread(header.group(2) or "?", "", "current" if header.group(1) else "", False, ()))
+            continue
+        frame = FH_FRAME.match(line)
+        if frame and threads:
+            path, number, function = frame.groups()
+            last = threads[-1]
+            threads[-1] = last._replace(frames=last.frames + (Frame(function, path, os.path.basename(path), number),))
+    return threads
+
+
+def with_main_last(threads: list[Thread]) -> list[Thread]:
+    """One process's faulthandler dump: its last thread is the main thread."""
+    return [t._replace(main=i == len(threads) - 1) for i, t in enumerate(threads)]
+
+
+def render(threads: Sequence[Thread]) -> list[str]:
+    """The stacks for the log, as py-spy lays them out, main thread first."""
+    lines = []
+    for thread in sorted(threads, key=lambda t: not t.main):
+        state = f" ({thread.state})" if thread.state else ""
+        name = f' "{thread.name}"' if thread.name else ""
+        lines.append(f"Thread {thread.ident}{state}:{name}")
+        lines += [f"    {f.function} ({f.shown}:{f.line})" for f in thread.frames]
+    return lines
+
+
+# --- the failure file's "where" ---------------------------------------------------------------
+
+def is_library(frame: Frame) -> bool:
+    return bool(LIBRARY.search(frame.path))
+
+
+def relevant_thread(threads: Sequence[Thread]) -> Thread | None:
+    """The main thread, unless it only waits for another thread (join, Event.wait, a queue):
+    then the first thread that does something else."""
+    ordered = sorted((t for t in threads if t.frames), key=lambda t: not t.main)
+    for thread in ordered:
+        innermost = thread.frames[0]
+        if not (is_library(innermost) and os.path.basename(innermost.path) in THREAD_WAITS):
+            return thread
+    return ordered[0] if ordered else None
+
+
+def place(thread: Thread) -> str:
+    """``all_reduce (distributed_c10d.py:3252) from main (hang.py:12)``: the innermost frame, and
+    the innermost one of the user's own code when that is another."""
+    def show(frame: Frame) -> str:
+        return f"{frame.function} ({os.path.basename(frame.path) or frame.shown}:{frame.line})"
+    first = thread.frames[0]
+    own = next((f for f in thread.frames if not is_library(f)), None)
+    return show(first) if own is None or own == first else f"{show(first)} from {show(own)}"
+
+
+def focus(processes: Sequence[Process]) -> list[Process]:
+    """The processes the failure file names: the ranks themselves when there are ranks (not their
+    launcher, not their workers, which inherit the rank), else all of them."""
+    by_pid = {p.pid: p for p in processes}
+    ranks = [p for p in processes if p.rank is not None
+             and (p.parent not in by_pid or by_pid[p.parent].rank != p.rank)]
+    return ranks or list(processes)
+
+
+def where(dumped: Sequence[tuple[Process, list[Thread]]], limit: int = WHERE_LIMIT) -> str | None:
+    """Where the processes that matter were, grouped by place, the smallest group first."""
+    wanted = {p.pid for p in focus([p for p, _ in dumped])}
+    groups: dict[str, list[Process]] = {}
+    for process, threads in dumped:
+        thread = relevant_thread(threads)
+        if process.pid in wanted and thread is not None:
+            groups.setdefault(place(thread), []).append(process)
+    if not groups:
+        return None
+    order = sorted(groups.items(), key=lambda item: (min(p.depth for p in item[1]), len(item[1]),
+                                                     _rank_key(item[1][0])))
+    parts: list[str] = []
+    for index, (at, members) in enumerate(order):
+        part = f"{_name(members)} in {at}"
+        rest = len(order) - index - 1
+        more = f"; and {rest} other place(s)" if rest else ""
+        if len("; ".join(parts + [part]).encode()) + len(more.encode()) > limit:
+            return "; ".join(parts) + f"; and {len(order) - index} other place(s)" if parts else None
+        parts.append(part)
+    return "; ".join(parts)
+
+
+def _rank_key(process: Process) -> tuple[int, int]:
+    return (int(process.rank) if process.rank is not None else -1, process.pid)
+
+
+def _name(members: Sequence[Process]) -> str:
+    members = sorted(members, key=_rank_key)
+    if len(members) == 1:
+        p = members[0]
+        return f"rank {p.rank} (pid {p.pid})" if p.rank is not None else f"pid {p.pid} ({program(p.argv)})"
+    if all(p.rank is not None for p in members):
+        return "ranks " + ", ".join(p.rank for p in members)
+    return "pids " + ", ".join(str(p.pid) for p in members)
+
+
+# --- the dumps under way -----------------------------------------------------------------------
 
 class Dumps:
-    """Stack dumps under way and what they said."""
+    """Stack dumps under way, and what they said."""
 
-    def __init__(self, stack_signal: Optional[int] = None):
+    def __init__(self, stack_signal: int | None = None):
         self.stack_signal = stack_signal
-        self.readers: Dict[int, int] = {}       # dumper pid -> read end of its output pipe
-        self.texts: Dict[int, bytearray] = {}   # dumper pid -> what it wrote
-        self.targets: Dict[int, Tuple[int, str]] = {}  # dumper pid -> (dumped pid, command)
-        self.logged = set()
+        self.readers: dict[int, int] = {}            # py-spy pid -> read end of its output pipe
+        self.texts: dict[int, bytearray] = {}        # py-spy pid -> what it wrote
+        self.targets: dict[int, Process] = {}        # py-spy pid -> the process it dumps
+        self.dumped: list[tuple[Process, list[Thread]]] = []
+        self.queue: list[tuple[int, Process]] = []   # faulthandler: (pidfd, process) not yet signalled
+        self.next_at: float | None = None
+        self.marks: list[tuple[Process, int]] = []   # faulthandler: (process, stderr bytes when signalled)
+        self.count_stderr: Callable[[], int] = lambda: 0
+        self.route = ""
 
-    def start(self, main_pid: int, pid1: bool) -> Tuple[List[int], float]:
-        """Start dumping: (dumper pids to wait for, or [] and how long the tree needs to write)."""
+    def start(self, pid1: bool, now: float, count_stderr: Callable[[], int]) -> tuple[list[int], float]:
+        """Start dumping: (py-spy pids to wait for, or [] and how long the tree needs to write)."""
+        self.count_stderr = count_stderr
         targets = python_processes(pid1, os.getpid())
-        pyspy = find_pyspy()
         if not targets:
             log.warning("stall: no Python process in the tree to take stacks from")
             return [], 0.0
-        if pyspy is not None:
+        pyspy = find_pyspy()
+        problem = None if pyspy is None else ptrace_problem(*read_ptrace_settings())
+        if pyspy is not None and (problem is None or self.stack_signal is None):
+            if problem is not None:
+                log.warning(f"stall: py-spy will likely be refused: {problem}; or set --stack-signal")
             started = [pid for pid in (self._pyspy(pyspy, target) for target in targets) if pid]
             if started:
+                self.route = "py-spy"
                 log.info(f"stall: taking the stacks of {len(started)} Python process(es) with py-spy")
                 return started, 0.0
         if self.stack_signal is not None:
-            sent = [pid for pid, _ in targets if signals.catches(pid, self.stack_signal)
-                    and signals.send(pid, self.stack_signal, group=False)]
-            log.info(f"stall: {signals.name(self.stack_signal)} to {len(sent)} Python process(es) that handle it"
-                     f" (faulthandler): their stacks follow on their stderr")
-            return [], FAULTHANDLER_WAIT if sent else 0.0
-        log.warning("stall: no stacks: py-spy is not installed and --stack-signal is not set")
+            if problem is not None:
+                log.info(f"stall: not py-spy: {problem}")
+            self.queue = [opened for opened in map(self._open_if_catches, targets) if opened is not None]
+            self.route = "faulthandler"
+            skipped = len(targets) - len(self.queue)
+            log.info(f"stall: {signals.name(self.stack_signal)} to {len(self.queue)} Python process(es) that"
+                     f" handle it, one at a time (faulthandler): their stacks follow on their stderr"
+                     + (f"; {skipped} that don't handle it are not sent it" if skipped else ""))
+            if not self.queue:
+                return [], 0.0
+            self.next_at = now
+            self.send_due(now)
+            return [], STAGGER * len(self.queue) + FAULTHANDLER_WAIT
+        log.warning("stall: no stacks: py-spy is not installed (pip install py-spy) and --stack-signal is not set")
         return [], 0.0
 
-    def _pyspy(self, pyspy: str, target: Tuple[int, str]) -> Optional[int]:
+    def _pyspy(self, pyspy: str, target: Process) -> int | None:
         read_fd, write_fd = os.pipe()
         try:
-            pid = spawn.spawn([pyspy, "dump", "--nonblocking", "--pid", str(target[0])], env=os.environ,
+            pid = spawn.spawn([pyspy, "dump", "--json", "--nonblocking", "--pid", str(target.pid)], env=os.environ,
                               stdout=write_fd, stderr=write_fd)
         except OSError as exc:
             log.warning(f"stall: py-spy: {exc.strerror}")
@@ -116,8 +438,38 @@ class Dumps:
         self.targets[pid] = target
         return pid
 
-    def collect(self) -> None:
-        """Read what the dumpers wrote; log each dump whole once its dumper is done (EOF)."""
+    def _open_if_catches(self, target: Process) -> tuple[int, Process] | None:
+        """A pidfd of ``target`` when it handles the stack signal; the pid is checked again after
+        the pidfd is open, so the pidfd holds the process that was looked at."""
+        try:
+            pidfd = os.pidfd_open(target.pid)
+        except OSError:
+            return None
+        same = _read_stat(target.pid)
+        if same is None or same[1] != target.start or not signals.catches(target.pid, self.stack_signal):
+            os.close(pidfd)
+            return None
+        return pidfd, target
+
+    def next_deadline(self) -> float | None:
+        return self.next_at
+
+    def send_due(self, now: float) -> None:
+        """faulthandler: the next process's signal, once the previous one had ``STAGGER`` seconds."""
+        if self.next_at is None or now < self.next_at:
+            return
+        pidfd, target = self.queue.pop(0)
+        self.marks.append((target, self.count_stderr()))
+        try:
+            sweep.send(pidfd, self.stack_signal)   # False: it exited meanwhile, and nobody else got it
+        finally:
+            os.close(pidfd)
+        self.next_at = now + STAGGER if self.queue else None
+
+    def collect(self, now: float = 0.0) -> None:
+        """Read what the dumpers wrote; log each dump once its dumper is done (EOF); send the next
+        faulthandler signal when it is due."""
+        self.send_due(now)
         for pid, fd in list(self.readers.items()):
             while True:
                 try:
@@ -131,32 +483,36 @@ class Dumps:
                     del self.readers[pid]
                     self._log(pid)
                     break
-                self.texts[pid] += data[: max(0, 256 * 1024 - len(self.texts[pid]))]
+                self.texts[pid] += data[: max(0, TEXT_LIMIT - len(self.texts[pid]))]
 
     def _log(self, pid: int) -> None:
-        target, command = self.targets[pid]
-        text = self.texts[pid].decode("utf-8", "replace").rstrip()
-        log.info(f"stall: stack of pid {target} ({command}):")
-        for line in text.splitlines():
+        target = self.targets[pid]
+        threads, remark = parse_pyspy(self.texts[pid].decode("utf-8", "replace"))
+        who = f"pid {target.pid}" + (f", rank {target.rank}" if target.rank is not None else "")
+        if threads is None:
+            log.warning(f"stall: py-spy could not read {who} ({log.command(target.argv)}): {remark or 'no output'}")
+            return
+        self.dumped.append((target, threads))
+        log.info(f"stall: stacks of {who} ({log.command(target.argv)}), by py-spy:")
+        for line in render(threads) + (remark.splitlines() if remark else []):
             log.info("stack: " + line)
 
-    def summary(self) -> Optional[str]:
-        """Where each dumped process was, innermost frame first, for the failure file."""
-        places = []
-        for pid, text in self.texts.items():
-            target, command = self.targets[pid]
-            frames = [m.groups() for m in map(PYSPY_FRAME.match, text.decode("utf-8", "replace").splitlines()) if m]
-            if frames:
-                places.append(f"pid {target} `{command[:60]}` in {describe_frames(frames)}")
-        return "; ".join(places) if places else None
-
-
-def describe_frames(frames: List[Tuple[str, str, str]]) -> str:
-    """``all_reduce (distributed_c10d.py:2050) from main (train.py:30)``: the innermost frame, and the
-    innermost one of the user's own code when that is another."""
-    def show(frame):
-        function, path, line = frame
-        return f"{function} ({os.path.basename(path)}:{line})"
-    first = frames[0]
-    own = next((f for f in frames if "site-packages" not in f[1] and "/lib/python" not in f[1]), None)
-    return show(first) if own is None or own == first else f"{show(first)} from {show(own)}"
+    def where(self, stderr_since: Callable[[int], tuple[int, bytes]]) -> str | None:
+        """Where the processes that matter were, for the failure file. ``stderr_since(n)``: the
+        tree's stderr from its n-th byte on, as far as it is still kept: (where that starts, bytes)."""
+        dumped = list(self.dumped)
+        if self.marks:
+            # faulthandler: each process's dump lies between its signal and the next one's.
+            ends = [mark for _, mark in self.marks[1:]] + [None]
+            base, after = stderr_since(self.marks[0][1])
+            for (target, start), end in zip(self.marks, ends):
+                if start < base:
+                    continue  # no longer kept
+                piece = after[start - base: None if end is None else end - base]
+                threads = with_main_last(parse_faulthandler(piece.decode("utf-8", "replace")))
+                if threads:
+                    dumped.append((target, threads))
+        found = where(dumped)
+        if found is None:
+            return None
+        return f"{found} (stacks by {self.route}, in the log)"

@@ -28,6 +28,7 @@ class System:
         self.memory = None
         self.oom_baseline = 0
         self.dumps = None      # stacks.Dumps once a stall asked for stacks
+        self.stall_tails: tuple[bytes, bytes] | None = None  # the output as it was when it stalled
         self.taken: signals.Received | None = None  # a signal taken while draining I/O signals
 
     # --- start ---------------------------------------------------------------------------------
@@ -78,13 +79,15 @@ class System:
         """Copy the tree's output: (bytes seen, whether to come back at once)."""
         moved, again = (0, False) if self.relay is None else self.relay.pump(now)
         if self.dumps is not None:
-            self.dumps.collect()
+            self.dumps.collect(now)
         if self.relay is None:
             output.sink(2).release_overdue(now)
         return moved, again
 
     def io_deadline(self) -> float | None:
-        return self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
+        relay = self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
+        dumps = None if self.dumps is None else self.dumps.next_deadline()
+        return relay if dumps is None else dumps if relay is None else min(relay, dumps)
 
     @staticmethod
     def log(level: int, text: str) -> None:
@@ -126,9 +129,21 @@ class System:
             return None
 
     def start_dumps(self, main_pid: int) -> tuple[list[int], float]:
+        """The stall: keep the output as it was (the failure file tells what the job did before it
+        hung, not what the stop made it say), then take the stacks."""
         from . import stacks
+        if self.relay is not None:
+            self.stall_tails = self.relay.tails()
         self.dumps = stacks.Dumps(self.config.stack_signal)
-        return self.dumps.start(main_pid, self.pid1)
+        return self.dumps.start(self.pid1, self.clock(), self._stderr_count)
+
+    def _stderr_count(self) -> int:
+        stream = self.relay.stderr() if self.relay is not None else None
+        return 0 if stream is None else stream.total
+
+    def _stderr_since(self, mark: int) -> tuple[int, bytes]:
+        stream = self.relay.stderr() if self.relay is not None else None
+        return (mark, b"") if stream is None else stream.since(mark)
 
     # --- the end -------------------------------------------------------------------------------
 
@@ -136,12 +151,16 @@ class System:
         from . import sagemaker
         config = self.config
         oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
+        stalled = stalled_for is not None
         ending = sagemaker.ending(config.argv, action.code, oom_kills, sagemaker.read_memory_limit(self.memory),
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
                                   killed_by_init=action.killed_by_init, signalled=action.signalled,
-                                  stalled_for=stalled_for,
-                                  blocked_in=None if self.dumps is None else self.dumps.summary())
-        out_tail, err_tail = self.relay.tails() if self.relay is not None else (b"", b"")
+                                  stalled_for=stalled_for, heartbeat=config.heartbeat,
+                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None)
+        if stalled and self.stall_tails is not None:
+            out_tail, err_tail = self.stall_tails
+        else:
+            out_tail, err_tail = self.relay.tails() if self.relay is not None else (b"", b"")
         ok, what = sagemaker.write_failure(config.ml_root, sagemaker.failure_text(ending, out_tail, err_tail))
         (log.info if ok else log.warning)(f"failure file: {what}")
 

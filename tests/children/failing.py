@@ -73,6 +73,20 @@ def disk_full():
         checkpoint.write("x" * 100000)
 
 
+def cuda_oom():
+    """The stderr of a real CUDA out-of-memory error, replayed: recorded on an NVIDIA H200 with torch
+    2.11 (tests/fixtures/reasons/h200_cuda_oom.txt says how); the message is the one PyTorch's
+    CUDA caching allocator raises (c10/cuda/CUDACachingAllocator.cpp, "CUDA out of memory. Tried to
+    allocate ..."). No GPU here: the text is real, the failure is replayed, exit 1 as Python's."""
+    chatter(2 * 1024)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "reasons", "h200_cuda_oom.txt")
+    with open(path, "rb") as f:
+        recorded = f.read().partition(b"\n---\n")[2]
+    sys.stderr.flush()
+    os.write(2, recorded)
+    sys.exit(1)
+
+
 def segfault():
     chatter(2 * 1024)
     ctypes.string_at(0)
@@ -89,7 +103,7 @@ def killed():
 
 
 CASES = {function.__name__.replace("_", "-"): function for function in (
-    raise_after_logs, chained_from, chained_during, logged_then_fatal, disk_full, segfault,
+    raise_after_logs, chained_from, chained_during, logged_then_fatal, disk_full, cuda_oom, segfault,
     exception_group, killed)}
 
 if __name__ == "__main__":

@@ -1,0 +1,239 @@
+"""The stall watchdog over real hangs, as PID 1 (unshare) and as subreaper.
+
+A real distributed hang (torchrun, 2 ranks on gloo, rank 1 stops calling all_reduce) is caught,
+its Python stacks reach the log (py-spy), the pre-kill hook still saves the last checkpoint, and
+the failure file says it stalled, for how long, where each rank was and what it said last. A
+silent trainer lives while its heartbeat does; a chatty one lives by its output. Without py-spy,
+faulthandler's stacks come from the processes that handle --stack-signal, and only those are sent
+it. The trainer's own failure file still wins.
+"""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+from realinit import TIMEOUT, Init
+from test_failure_file import check_readable, failure_of
+from test_reasons_torch import free_port
+
+if os.environ.get("CI"):
+    import torch  # noqa: F401  (CI: tests/run installs torch; a missing torch fails, never skips)
+else:
+    pytest.importorskip("torch", reason="tests/run installs torch (the test extra)")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHILDREN = os.path.join(HERE, "children")
+DDP_HANG = os.path.join(CHILDREN, "ddp_hang.py")
+BEAT = os.path.join(CHILDREN, "beat.py")
+FH_HANG = os.path.join(CHILDREN, "fh_hang.py")
+PLAIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"   # no py-spy there
+# The trainers run as a person would write them (`python beat.py`), from their directory, with this
+# virtual environment's programs (python, torchrun) first on PATH: the failure files then read
+# as they would in an image, and the README quotes them.
+VENV_PATH = os.path.dirname(sys.executable) + ":" + PLAIN_PATH
+STALL = 124
+
+
+def line_of(path, text):
+    """The line number of the first line of ``path`` that contains ``text``."""
+    with open(path) as f:
+        return next(number for number, line in enumerate(f, 1) if text in line)
+
+
+def train(start_init, ml, trainer, *extra, env=None):
+    env = {**os.environ, "PATH": VENV_PATH, **(env or {})}
+    return start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), *extra,
+                      "--train", shlex.join(trainer), "--", "train", env=env, cwd=CHILDREN)
+
+
+@pytest.fixture
+def ml(tmp_path):
+    root = tmp_path / "ml"
+    root.mkdir()
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# A real hang: torchrun, rank 1 wanders off, rank 0 waits in all_reduce for ever
+
+SAVE_HOOK = """#!/bin/sh
+# A pre-kill hook: saves the newest checkpoint where the model goes, and says why it ran.
+set -e
+latest=$(ls {checkpoints}/step-*.ckpt | sort | tail -n 1)
+mkdir -p {model}
+cp "$latest" {model}/last.ckpt
+printf '%s\\n' "$SM_INIT_REASON" > {model}/reason
+echo "hook: saved $latest (SM_INIT_REASON=$SM_INIT_REASON)" >&2
+"""
+
+
+def test_a_real_distributed_hang_is_caught_with_its_stacks(start_init, ml, tmp_path):
+    checkpoints, model = tmp_path / "checkpoints", ml / "model"
+    checkpoints.mkdir()
+    hook = tmp_path / "save-hook"
+    hook.write_text(SAVE_HOOK.format(checkpoints=checkpoints, model=model))
+    hook.chmod(0o755)
+    torchrun = ["torchrun", "--nproc-per-node", "2", "--master-port", str(free_port()), "ddp_hang.py"]
+    init = train(start_init, ml, torchrun, "--stall-timeout", "3", "--pre-kill", str(hook), "--stop-timeout", "30",
+                 env={"CHECKPOINTS": str(checkpoints)})
+    assert init.wait(TIMEOUT * 2) == STALL
+
+    # The log: the stall, each rank's stacks by py-spy, the hook with the reason, the exit line.
+    init.log.expect(r"^sm-init: stop: no progress for 3s \(--stall-timeout\)")
+    init.log.expect(r"^sm-init: stall: taking the stacks of 3 Python process\(es\) with py-spy")
+    hang_line = line_of(DDP_HANG, "rank 0 waits here")
+    sleep_line = line_of(DDP_HANG, "time.sleep(3600)")
+    stacks = init.log.text
+    rank0 = re.search(r"stall: stacks of pid (\d+), rank 0 .*by py-spy:\n"
+                      r"sm-init: stack: Thread \d+ \(idle\): \"MainThread\"\n"
+                      r"sm-init: stack:     all_reduce \(torch/distributed/distributed_c10d\.py:\d+\)\n", stacks)
+    assert rank0, stacks
+    assert re.search(rf"stack:     train \(ddp_hang\.py:{hang_line}\)", stacks)
+    assert re.search(rf"stall: stacks of pid \d+, rank 1 .*by py-spy:\n.*\n"
+                     rf"sm-init: stack:     wander_off \(ddp_hang\.py:{sleep_line}\)", stacks)
+    assert re.search(r"stack:     SimpleElasticAgent\._invoke_run", stacks)   # the launcher's, in the log
+    init.log.expect(r"^hook: saved .*/step-3\.ckpt \(SM_INIT_REASON=stall\)")
+    init.log.expect(r"^sm-init: exit: 124 \(stall; ")
+
+    # The hook still saved the last checkpoint.
+    assert (model / "last.ckpt").read_text() == "step 3 total 8\n"
+    assert (model / "reason").read_text() == "stall\n"
+
+    # The failure file: the ending, where each rank was (not the launcher), the last lines.
+    text = check_readable(failure_of(ml))
+    print(text)
+    assert text.startswith(f"Training command `{shlex.join(torchrun)}` stalled: no output for 3 seconds"
+                           " (--stall-timeout 3), so sm-init stopped it (exit code 124).\n")
+    where = re.search(r"\nWhere it was: (.*)\n", text).group(1)
+    assert re.fullmatch(rf"rank 0 \(pid \d+\) in all_reduce \(distributed_c10d\.py:\d+\) from train \(ddp_hang\.py:{hang_line}\);"
+                        rf" rank 1 \(pid \d+\) in wander_off \(ddp_hang\.py:{sleep_line}\)"
+                        r" \(stacks by py-spy, in the log\)\.", where), where
+    assert "_invoke_run" not in text    # torchrun's agent sleeps in its monitor loop: not news
+    # What it said before it hung, not what the stop made it say (torchrun's SignalException).
+    last = text.split("\nLast lines of stderr:\n")[1].splitlines()
+    assert "rank 1: wandering off, no more all_reduce" in last[-2:] and "rank 0: step 3 done, total 8" in last
+    assert "SignalException" not in text and "\nError:" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# What counts as progress
+
+def test_a_silent_trainer_lives_by_its_heartbeat(start_init, ml, tmp_path):
+    heartbeat = tmp_path / "heartbeat"
+    init = train(start_init, ml, ["python", "beat.py", "heartbeat", "5", str(heartbeat)],
+                 "--stall-timeout", "2", "--heartbeat", str(heartbeat))
+    assert init.wait() == 0
+    assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
+    assert failure_of(ml) is None
+
+
+def test_a_heartbeat_that_stops_is_a_stall(start_init, ml, tmp_path):
+    heartbeat = tmp_path / "heartbeat"
+    init = train(start_init, ml, ["python", "beat.py", "lapse", "1", str(heartbeat)],
+                 "--stall-timeout", "2", "--heartbeat", str(heartbeat))
+    assert init.wait() == STALL
+    init.log.expect(r"^sm-init: stop: no progress for 2s \(--stall-timeout\)")
+    init.log.expect(rf"stack:     stop_beating \(beat\.py:{line_of(BEAT, 'time.sleep(3600)')}\)")
+    text = check_readable(failure_of(ml))
+    print(text)
+    assert f"stalled: no output and no touch of {heartbeat} for 2 seconds" in text
+    assert re.search(rf"\nWhere it was: pid \d+ \(beat\.py\) in stop_beating \(beat\.py:{line_of(BEAT, 'time.sleep(3600)')}\)"
+                     r" \(stacks by py-spy, in the log\)\.$", text), text
+
+
+def test_output_is_progress_even_without_a_newline(start_init, ml):
+    init = train(start_init, ml, ["python", "beat.py", "chatty", "5"], "--stall-timeout", "2")
+    assert init.wait() == 0
+    assert init.out.drain()[-1].endswith("\rdone")
+    assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
+
+
+def test_the_trainers_own_failure_file_wins_over_a_stall(start_init, ml):
+    own = ml / "output" / "failure"
+    init = train(start_init, ml, ["python", "beat.py", "own-file", "0", str(own)], "--stall-timeout", "2")
+    assert init.wait() == STALL
+    assert own.read_text() == "trainer: the data loader lost its S3 connection; waiting for it"
+    init.log.expect(r"failure file: .*already written by the trainer: kept")
+
+
+# ---------------------------------------------------------------------------------------------
+# Without py-spy: faulthandler
+
+@pytest.fixture(scope="module")
+def sm_init_without_pyspy(tmp_path_factory):
+    """sm-init run by a python with no py-spy beside it: a virtual environment of its own (no pip),
+    which sees this one's packages (sm-init, click, psutil; py-spy is a program, not a package)."""
+    root = tmp_path_factory.mktemp("no-pyspy")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=TIMEOUT)
+    python = root / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    # An "import" line of a .pth file runs: addsitedir also reads the .pth files there (the editable install).
+    with open(os.path.join(purelib, "this-venv.pth"), "w") as f:
+        f.write(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    program = root / "bin" / "sm-init"
+    program.write_text(f"#!{python}\nimport sys\nfrom sm_init.__main__ import main\nsys.exit(main())\n")
+    program.chmod(0o755)
+    assert not os.path.exists(root / "bin" / "py-spy") and shutil.which("py-spy", path=PLAIN_PATH) is None
+    return str(program)
+
+
+@pytest.fixture
+def start_without_pyspy(mode, sm_init_without_pyspy):
+    """start_init, with that sm-init and a PATH without py-spy."""
+    runs = []
+
+    def start(*args, env, cwd):
+        # Its python (and nothing of this environment's bin) first on PATH: no py-spy anywhere.
+        path = os.path.dirname(sm_init_without_pyspy) + ":" + PLAIN_PATH
+        run = Init(list(args), pid1=(mode == "pid1"), sm_init=sm_init_without_pyspy,
+                   env={**env, "PATH": path}, cwd=cwd)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.cleanup()
+
+
+def test_faulthandler_stacks_from_the_processes_that_handle_the_signal(start_without_pyspy, ml):
+    init = train(start_without_pyspy, ml, ["python", "fh_hang.py"], "--stall-timeout", "2", "--stack-signal", "USR1")
+    init.out.expect(r"^trainer: children ready, going quiet$")
+    assert init.wait() == STALL
+    init.log.expect(r"^sm-init: stall: SIGUSR1 to 2 Python process\(es\) that handle it, one at a time"
+                    r" \(faulthandler\): their stacks follow on their stderr; 1 that don't handle it are not sent it$")
+    # The bystander blocks SIGUSR1: had it been sent, it would be pending there.
+    init.log.expect(r"^bystander: pending at the stop: \[\]$")
+    # Each process's dump whole, one after the other: never two interleaved within a line.
+    log = init.log.text
+    dumps = re.findall(r"Current thread 0x[0-9a-f]+ \(most recent call first\):\n"
+                       r"  File \"(.*)\", line (\d+) in (\w+)\n", log)
+    assert sorted(function for _, _, function in dumps) == ["wait_in_helper", "wait_in_trainer"], log
+    assert all(path == FH_HANG for path, _, _ in dumps)
+    for line in init.log.seen:
+        if line.startswith("  File "):
+            assert re.fullmatch(r'  File ".*", line \d+ in [\w<>]+', line), line
+    text = check_readable(failure_of(ml))
+    print(text)
+    trainer_line = line_of(FH_HANG, "def wait_in_trainer") + 2
+    helper_line = line_of(FH_HANG, "def wait_in_helper") + 2
+    where = re.search(r"\nWhere it was: (.*)\n", text).group(1)
+    assert re.fullmatch(rf"pid \d+ \(fh_hang\.py\) in wait_in_trainer \(fh_hang\.py:{trainer_line}\);"
+                        rf" pid \d+ \(fh_hang\.py\) in wait_in_helper \(fh_hang\.py:{helper_line}\)"
+                        r" \(stacks by faulthandler, in the log\)\.", where), where
+    assert text.endswith("Last lines of stdout:\nhelper: ready\nbystander: ready\ntrainer: children ready, going quiet")
+
+
+def test_without_py_spy_or_a_stack_signal_the_stall_still_stops(start_without_pyspy, ml):
+    init = train(start_without_pyspy, ml, ["python", "fh_hang.py"], "--stall-timeout", "2")
+    assert init.wait() == STALL
+    init.log.expect(r"stall: no stacks: py-spy is not installed \(pip install py-spy\) and --stack-signal is not set")
+    assert "(most recent call first)" not in init.log.text       # nobody was sent SIGUSR1
+    text = check_readable(failure_of(ml))
+    assert "stalled: no output for 2 seconds" in text and "Where it was" not in text
