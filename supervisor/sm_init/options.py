@@ -58,8 +58,8 @@ OPTIONS = (
     Option("heartbeat", ("--heartbeat",), TEXT, "PATH",
            "A file the trainer touches to show progress (with --stall-timeout)."),
     Option("stack_signal", ("--stack-signal",), TEXT, "SIG",
-           "On a stall without py-spy: send SIG to the tree's Python processes that handle it"
-           " (faulthandler.register(SIG)) for their stacks."),
+           "On a stall where py-spy is missing or can't read the tree: send SIG, one process at a time,"
+           " to the tree's Python processes that handle it (faulthandler.register(SIG)) for their stacks."),
     Option("pre_kill", ("--pre-kill",), MULTI, "CMD",
            "Hook run before the final SIGKILL. Repeatable; env: one command per line.", env_split="lines"),
     Option("hooks_dir", ("--hooks-dir",), TEXT, "DIR",
