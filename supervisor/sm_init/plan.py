@@ -345,10 +345,10 @@ def _send_stop(config, state: State, facts: Facts, actions: list[Action]) -> Res
     # SIGCONT wherever plain signals go: a forwarded SIGTSTP stopped the whole group, and a trainer
     # waiting for a stopped child would never act on its SIGTERM. It resumes, it never ends anything.
     actions = actions + [Forward(target, group), Forward(signal.SIGCONT, plain_scope_is_group(config))]
-    if config.verbosity > 0 or config.signal_scope == "auto":
+    if config.verbosity > 0:  # no log text built that nobody reads
+        whom = "the main child's process group" if group else "the main child"
         why = " (it handles that signal itself)" if config.signal_scope == "auto" and not group else ""
-        actions.append(Log(f"stop: {signals.name(target)} and SIGCONT to the main child"
-                           f"{'s process group' if group else ''}{why}", VERBOSE))
+        actions.append(Log(f"stop: {signals.name(target)} to {whom}{why}, SIGCONT after it", VERBOSE))
     return state._replace(stop_reach=reach, stop_sent=True), actions
 
 

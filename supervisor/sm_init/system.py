@@ -87,7 +87,7 @@ class System:
     def io_deadline(self) -> float | None:
         relay = self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
         dumps = None if self.dumps is None else self.dumps.next_deadline()
-        return relay if dumps is None else dumps if relay is None else min(relay, dumps)
+        return min((t for t in (relay, dumps) if t is not None), default=None)
 
     @staticmethod
     def log(level: int, text: str) -> None:
@@ -184,13 +184,12 @@ class System:
 
 
 def describe_spawn_error(argv: Sequence[str], exc: OSError) -> tuple[str, int]:
-    """What to say when exec failed, and the shell's exit code for it."""
+    """What to say when exec failed, and the shell's exit code for it: what the check before start
+    would have said (a missing #! interpreter named), else the kernel's reason."""
     from . import command, exitcodes
-    program = command.find_program(argv[0], os.environ.get("PATH")) or argv[0]
-    if exc.errno == errno.ENOENT:
-        interpreter = command.missing_interpreter(program) if os.path.exists(program) else None
-        if interpreter is not None:
-            return (f"{log.command([program])}: its interpreter {interpreter} (from its #! line) is not found",
-                    exitcodes.NOT_FOUND)
-        return f"{log.command([argv[0]])}: {exc.strerror}", exitcodes.NOT_FOUND
-    return f"{log.command([argv[0]])}: {exc.strerror}", exitcodes.NOT_EXECUTABLE
+    try:
+        command.check_runnable(argv, os.environ.get("PATH"))
+    except exitcodes.CommandError as problem:
+        return str(problem), problem.exit_code
+    code = exitcodes.NOT_FOUND if exc.errno == errno.ENOENT else exitcodes.NOT_EXECUTABLE
+    return f"{log.command([argv[0]])}: {exc.strerror}", code
