@@ -197,13 +197,11 @@ class Sink:
         if self.waiting_since is None:
             self.waiting_since = now
             if self.kind == "pipe":
-                # The reader's next read raises SIGIO; write once more in case it read meanwhile.
+                # The reader's next read (or its close) raises SIGIO; write once more in case it read,
+                # or went away, meanwhile: a reader gone before O_ASYNC was on raises nothing, and only
+                # this write's EPIPE tells (flush takes it as any other write's).
                 _set_async(self.fd, True)
-                try:
-                    written = os.write(self.fd, self.queue)
-                    del self.queue[:written]
-                except OSError:
-                    pass
+                self.flush(now)
 
     def _stop_waiting(self) -> None:
         if self.waiting_since is not None:
