@@ -42,6 +42,25 @@ costs the same under every init.
 5. Memory and idle: VmHWM of the init, the maximum over every run; context
    switches (voluntary + involuntary, all threads) over an idle window.
 
+The output relay (issue 13), each selectable with --only, in tables of their
+own. The init's stdout/stderr are pipes to a consumer (``bchild drain`` or
+``bchild lines``, on pipes of the default 64 KiB, as a log driver reads a
+container's), so sm-init relays (capture is on by default); ``sm-init
+--no-capture`` is the direct write it is held to: the child writes into the
+consumer's pipe itself.
+
+6. throughput: ``bchild spew`` writes N MiB as fast as it can, in 64 KiB
+   writes (stdout; stdout and stderr alternately), 8 KiB writes (Python's
+   buffer on a pipe) and one 64-byte line per write; MiB/s from the child's
+   first write to the consumer's last byte, with the init's CPU, context
+   switches and page faults per MiB. ``C relay`` (``bchild relay``, a
+   read/write loop in C) shows what a relay that copies can reach here.
+7. lines: a line stamped just before write() -> its arrival at the consumer's
+   read(), one at a time, 0.5-1.5 ms apart.
+8. capture: the signal latency of 1., with the init's stdout a pipe to a
+   consumer, once with the relay idle and once while the child writes 1000
+   lines a second; against tini in the same conditions.
+
 The init gets SETTLE_S (0.25 s) after its child is ready before the first
 signal or the child's exit, like a job that has run a while; ``--settle 0``
 measures the first instants instead.
@@ -84,6 +103,7 @@ REPO = HERE.parent
 
 # Record kinds, as in bchild.c (REAP_DRAIN is sent but not used here).
 READY, USR1, TERM, EXIT, REAP_TOTAL, REAP_DRAIN, REAP_LEFT, BURST = range(1, 9)
+SPEW_START, SPEW_END, DRAINED, DRAIN_TOTAL, LINE = range(9, 14)
 RECORD = struct.Struct("=iiq")
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -106,7 +126,11 @@ SETTLE_S = 0.25
 # The inits
 
 
-MEASUREMENTS = frozenset({"latency", "startup", "stop", "reap", "idle"})
+CORE = frozenset({"latency", "startup", "stop", "reap", "idle"})  # the main table's
+# The output relay's (issue 13): throughput and a line's latency through the init, and signal
+# forwarding while the init relays; each in a table of its own.
+RELAY = frozenset({"throughput", "lines", "capture"})
+MEASUREMENTS = CORE | RELAY
 STARTUP_ONLY = frozenset({"startup"})
 # The floor sm-init's start-up is compared with: its own interpreter, isolated, exec'ing the child.
 FLOOR_CODE = "import os, sys; os.execv(sys.argv[1], sys.argv[1:])"
@@ -119,7 +143,7 @@ class Init:
     pid1_argv: tuple
     subreaper_argv: tuple
     stop_args: tuple = ()
-    takes: frozenset = MEASUREMENTS  # the measurements it takes part in
+    takes: frozenset = CORE          # the measurements it takes part in
     env: tuple = ()                  # (NAME, VALUE) added to its environment
     child_from_env: bool = False     # the child's program is in env (SM_INIT_TRAIN): argv has its args only
     window: bool = False             # start-up runs also poll for the moment it blocks its signals
@@ -169,21 +193,26 @@ def find_inits(sm_init_path, extra=(), bchild="", ml_root=""):
     """The inits to compare; `extra` adds NAME=COMMAND ones for experiments."""
     inits = []
     if sm_init_path:
+        # Its output is not a terminal in any run: it relays (capture is on by default).
         inits.append(Init("sm-init", (sm_init_path, "--"), (sm_init_path, "--"),
-                          ("--stop-timeout", str(SM_INIT_STOP_TIMEOUT))))
+                          ("--stop-timeout", str(SM_INIT_STOP_TIMEOUT)), takes=CORE | RELAY))
         inits += sm_init_variants(sm_init_path, bchild, ml_root)
+        # The direct write the relay is held to: the child writes into the consumer's pipe itself.
+        inits.append(Init("sm-init --no-capture", (sm_init_path, "--no-capture", "--"),
+                          (sm_init_path, "--no-capture", "--"), takes=RELAY))
         python = interpreter_of(sm_init_path)
         if python:
             inits += python_inits(python)
         else:
             print(f"bench: no python found in {sm_init_path}'s #! line: no floor rows", file=sys.stderr)
     inits += [
-        Init("tini", ("/usr/bin/tini", "--"), ("/usr/bin/tini", "-s", "--")),
+        Init("tini", ("/usr/bin/tini", "--"), ("/usr/bin/tini", "-s", "--"), takes=CORE | {"capture"}),
         Init("tini -g", ("/usr/bin/tini", "-g", "--"), ("/usr/bin/tini", "-s", "-g", "--")),
         Init("dumb-init", ("/usr/bin/dumb-init", "--"), ("/usr/bin/dumb-init", "--")),
         Init("catatonit", ("/usr/bin/catatonit", "--"), ("/usr/bin/catatonit", "--")),
-        Init("no init", (), ()),
+        Init("no init", (), (), takes=CORE | {"throughput", "lines"}),
     ]
+    inits.insert(len(inits) - 1, Init("C relay", (bchild, "relay"), (bchild, "relay"), takes=frozenset({"throughput"})))
     for spec in extra:
         name, _, command = spec.partition("=")
         argv = tuple(shlex.split(command))
@@ -292,6 +321,15 @@ def kib(fields, key):
     return int(value.split()[0]) if value else None
 
 
+def minor_faults(pid):
+    """Page faults of the process so far (its heap's churn: fresh pages are faulted in and zeroed)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[7])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def cpu_ns(pid):
     """CPU time of the init's main thread, in ns (schedstat: finer than clock ticks)."""
     try:
@@ -316,10 +354,13 @@ class Bench:
         self.settle = SETTLE_S
 
     def log(self, init):
-        if init.name not in self.logs:
-            path = self.out / "logs" / (init.name.replace(" ", "_") + ".log")
-            self.logs[init.name] = open(path, "w")
-        return self.logs[init.name]
+        return self.log_named(init.name)
+
+    def log_named(self, name):
+        if name not in self.logs:
+            path = self.out / "logs" / (name.replace(" ", "_") + ".log")
+            self.logs[name] = open(path, "w")
+        return self.logs[name]
 
     def note_memory(self, init, pid):
         hwm = kib(proc_status(pid), "VmHWM")
@@ -336,15 +377,19 @@ class Bench:
                     pass
 
 
+GO_MODES = ("wait", "spew", "talk")  # bchild modes that wait for the harness's go (their first arg)
+
+
 class Run:
     """One init with one bchild under it; PID 1 of a new namespace when pid1."""
 
-    def __init__(self, bench, init, mode, args, pid1=True, stopping=False):
+    def __init__(self, bench, init, mode, args, pid1=True, stopping=False, stdout=None, stderr=None):
+        """stdout, stderr: the init's (fds), by default the init's log file."""
         bench.runs += 1
         self.bench, self.init, self.pid1 = bench, init, pid1
         self.records = Records(bench.tmp / f"run{bench.runs}.fifo")
         self.go_path = None
-        if mode == "wait":
+        if mode in GO_MODES:
             self.go_path = str(bench.tmp / f"run{bench.runs}.go")
             os.mkfifo(self.go_path)
             args = [self.go_path, *args]
@@ -355,7 +400,8 @@ class Run:
         log.write(f"--- run {bench.runs}: {' '.join(argv)}\n")
         log.flush()
         env = dict(os.environ, **dict(init.env)) if init.env else None
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log if stdout is None else stdout,
+                                     stderr=log if stderr is None else stderr, env=env)
         bench.live.add(self.proc.pid)
         self.pid = self.pidfd = None
         self.exit_ns = None
@@ -461,6 +507,45 @@ def kill_if_ours(pid, bchild, tag):
         os.close(fd)
 
 
+class Consumer:
+    """The reader of an init's output, as a log driver reads a container's: a bchild (drain or
+    lines) on pipes of the kernel's default size, 64 KiB; Docker's log pipes are no bigger."""
+
+    def __init__(self, bench, mode, args, streams=1):
+        bench.runs += 1
+        self.records = Records(bench.tmp / f"consumer{bench.runs}.fifo")
+        pipes = [os.pipe() for _ in range(streams)]
+        self.write_ends = [w for _, w in pipes]
+        reads = [r for r, _ in pipes]
+        argv = [bench.bchild, mode, self.records.path, *map(str, args), *map(str, reads[1:])]
+        log = bench.log_named("consumer")
+        log.write(f"--- run {bench.runs}: {' '.join(argv)}\n")
+        log.flush()
+        self.proc = subprocess.Popen(argv, stdin=reads[0], stdout=subprocess.DEVNULL, stderr=log,
+                                     pass_fds=reads[1:])
+        for fd in reads:
+            os.close(fd)
+
+    def started(self):
+        """The init holds the write ends now: ours would keep the consumer from its EOF."""
+        for fd in self.write_ends:
+            os.close(fd)
+        self.write_ends = []
+
+    def close(self):
+        """After the init is gone: the consumer reads to EOF; its total, or None."""
+        self.started()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.records.drain()
+        self.records.close()
+        totals = self.records.by_kind[DRAIN_TOTAL]
+        return totals[0][1] if totals else None
+
+
 def rounds(inits, n, rng):
     """Yield (round, init) so each round runs every init once, shuffled."""
     for r in range(n):
@@ -478,29 +563,36 @@ def measure_latency(bench, inits, n_rounds, per_round, rng):
     """kill(init, SIGUSR1) -> child's handler timestamp, in microseconds."""
     samples = {i.name: [] for i in inits}
     lost = collections.Counter()
-    warmup = 2
     for _, init in rounds(inits, n_rounds, rng):
         run = Run(bench, init, "serve", [])
         try:
             run.ready()
             time.sleep(bench.settle)
-            got = run.records.by_kind[USR1]
-            for k in range(per_round + warmup):
-                before = len(got)
-                t0 = time.monotonic_ns()
-                run.send(signal.SIGUSR1)
-                try:
-                    run.records.wait(USR1, before + 1, 1.0)
-                except TimeoutError:
-                    lost[init.name] += 1
-                    continue
-                if k >= warmup:
-                    samples[init.name].append((got[before][1] - t0) / 1000)
-                time.sleep(rng.uniform(0.0005, 0.0015))
+            samples[init.name] += signal_samples(run, per_round, rng, lost)
             bench.note_memory(init, run.pid)
         finally:
             run.close()
     return samples, dict(lost)
+
+
+def signal_samples(run, count, rng, lost, warmup=2):
+    """COUNT samples of kill(init, SIGUSR1) -> the child's handler (us), one at a time, 0.5-1.5 ms
+    apart; signals with no receipt within 1 s count in lost."""
+    samples = []
+    got = run.records.by_kind[USR1]
+    for k in range(count + warmup):
+        before = len(got)
+        t0 = time.monotonic_ns()
+        run.send(signal.SIGUSR1)
+        try:
+            run.records.wait(USR1, before + 1, 1.0)
+        except TimeoutError:
+            lost[run.init.name] += 1
+            continue
+        if k >= warmup:
+            samples.append((got[before][1] - t0) / 1000)
+        time.sleep(rng.uniform(0.0005, 0.0015))
+    return samples
 
 
 # The window closes once both are blocked: unshare's forked child blocks SIGINT and SIGTERM before
@@ -689,6 +781,99 @@ def measure_idle(bench, inits, window_s):
     return result
 
 
+def throughput_once(bench, init, size, chunk, streams, timeout_s=120):
+    """The child writes SIZE bytes as fast as it can (CHUNK per write; streams=2: alternately to
+    stdout and stderr) into a consumer that reads as fast as it can: one trial's figures."""
+    consumer = Consumer(bench, "drain", [size], streams)
+    out = consumer.write_ends
+    run = Run(bench, init, "spew", [size, chunk, streams], stdout=out[0], stderr=out[1] if streams == 2 else None)
+    consumer.started()
+    trial = {}
+    try:
+        run.ready()
+        time.sleep(bench.settle)
+        before, cpu0, faults0 = proc_status(run.pid), cpu_ns(run.pid), minor_faults(run.pid)
+        run.go()
+        consumer.records.wait(DRAINED, 1, timeout_s)
+        run.records.wait(SPEW_START, 1, 5)
+        after, cpu1, faults1 = proc_status(run.pid), cpu_ns(run.pid), minor_faults(run.pid)
+        bench.note_memory(init, run.pid)
+        seconds = (consumer.records.by_kind[DRAINED][0][1] - run.records.by_kind[SPEW_START][0][1]) / 1e9
+        mib = size / 2**20
+        trial = {"mib_s": mib / seconds, "seconds": seconds}
+        if init.pid1_argv:  # with no init the "init" is the writer itself
+            trial["cpu_ms_per_mib"] = (cpu1 - cpu0) / 1e6 / mib if None not in (cpu0, cpu1) else None
+            trial["switches_per_mib"] = (after["switches"] - before["switches"]) / mib \
+                if "switches" in after and "switches" in before else None
+            trial["faults_per_mib"] = (faults1 - faults0) / mib if None not in (faults0, faults1) else None
+    finally:
+        run.close()
+        trial["consumer_total"] = consumer.close()
+    if trial.get("mib_s") and (trial["consumer_total"] or 0) < size:
+        raise RuntimeError(f"{init.name}: the consumer got {trial['consumer_total']} of {size} bytes")
+    return trial
+
+
+# How the child writes: (key, label, streams, bytes per write, MiB per trial, MiB in --quick runs).
+# 64 KiB writes are a bulk copy at memory speed; 8 KiB is Python's buffer when stdout is a pipe;
+# a line per write is print(..., flush=True), or stderr, which Python flushes at every newline.
+THROUGHPUT_VARIANTS = (
+    ("bulk", "stdout, 64 KiB writes", 1, 64 * 1024, 256, 64),
+    ("bulk2", "stdout + stderr, 64 KiB writes", 2, 64 * 1024, 256, 64),
+    ("block", "stdout, 8 KiB writes", 1, 8 * 1024, 128, 32),
+    ("lines", "stdout, a 64-byte line per write", 1, 64, 32, 8),
+)
+
+
+def measure_throughput(bench, inits, trials, quick, rng):
+    """{variant: {init: [trial]}}: every variant through each init, in every round."""
+    result = {v[0]: {i.name: [] for i in inits} for v in THROUGHPUT_VARIANTS}
+    for _, init in rounds(inits, trials, rng):
+        for key, _, streams, chunk, mib, quick_mib in rng.sample(THROUGHPUT_VARIANTS, len(THROUGHPUT_VARIANTS)):
+            size = (quick_mib if quick else mib) * 2**20
+            result[key][init.name].append(throughput_once(bench, init, size, chunk, streams))
+    return result
+
+
+def measure_lines(bench, inits, n_rounds, per_round, rng, warmup=2):
+    """A short line's trip: the child's stamp just before write() -> the consumer's read() (us)."""
+    samples = {i.name: [] for i in inits}
+    for _, init in rounds(inits, n_rounds, rng):
+        consumer = Consumer(bench, "lines", [])
+        run = Run(bench, init, "talk", [per_round + warmup], stdout=consumer.write_ends[0])
+        consumer.started()
+        try:
+            run.ready()
+            time.sleep(bench.settle)
+            run.go()
+            lines = consumer.records.wait(LINE, per_round + warmup, 60)
+            samples[init.name] += [ns / 1000 for _, ns in lines[warmup:per_round + warmup]]
+        finally:
+            run.close()
+            consumer.close()
+    return samples
+
+
+def measure_capture_latency(bench, inits, n_rounds, per_round, rates, rng):
+    """Signal latency (as measure_latency) with the init's stdout a pipe to a consumer, while
+    the child writes RATE lines a second to it (0: the relay idle); {rate: {init: [us]}}."""
+    samples = {rate: {i.name: [] for i in inits} for rate in rates}
+    lost = collections.Counter()
+    for _, init in rounds(inits, n_rounds, rng):
+        for rate in rng.sample(list(rates), len(rates)):
+            consumer = Consumer(bench, "drain", [0])
+            run = Run(bench, init, "serve", [rate], stdout=consumer.write_ends[0])
+            consumer.started()
+            try:
+                run.ready()
+                time.sleep(bench.settle)
+                samples[rate][init.name] += signal_samples(run, per_round, rng, lost)
+            finally:
+                run.close()
+                consumer.close()
+    return samples, dict(lost)
+
+
 # ---------------------------------------------------------------------------
 # Summary, ratios, targets, output
 
@@ -862,6 +1047,113 @@ def targets(rows, raw, startup):
     return out
 
 
+# The output relay's tables: the relay (sm-init, capture on by default), the direct write it is held
+# to (sm-init --no-capture: the child writes into the consumer's pipe itself), and the floor.
+RELAY_COLUMNS = ("sm-init", "sm-init --no-capture", "no init")
+THROUGHPUT_COLUMNS = RELAY_COLUMNS + ("C relay",)  # and what a relay that copies can do at best
+CAPTURE_COLUMNS = ("sm-init", "sm-init --no-capture", "tini")
+
+
+def relay_rows(raw):
+    """{section: [(key, label, unit, {init: value})]} of what was measured; sections left out
+    when not measured."""
+    sections = {}
+    throughput = raw.get("throughput") or {}
+    if throughput:
+        rows = []
+
+        def field(variant, name, what):
+            trials = throughput[variant].get(name, [])
+            values = [t[what] for t in trials if t.get(what) is not None]
+            return median(values) if values and len(values) == len(trials) else None
+
+        for key, label, *_ in THROUGHPUT_VARIANTS:
+            if key not in throughput:
+                continue
+            for what, text, unit in (("mib_s", label, "MiB/s"),
+                                     ("cpu_ms_per_mib", "  init CPU", "ms/MiB"),
+                                     ("switches_per_mib", "  init context switches", "/MiB"),
+                                     ("faults_per_mib", "  init page faults", "/MiB")):
+                rows.append((f"throughput_{key}_{what}", text, unit,
+                             {n: field(key, n, what) for n in THROUGHPUT_COLUMNS if n in throughput[key]}))
+        sections["throughput"] = rows
+    lines = raw.get("line_us") or {}
+    if lines:
+        sections["lines"] = [(f"line_{key}_us", label, "us", {n: fn(v) for n, v in lines.items()})
+                             for key, label, fn in (("p50", "p50", lambda v: percentile(v, 50)),
+                                                    ("p99", "p99", lambda v: percentile(v, 99)),
+                                                    ("max", "max", lambda v: max(v) if v else None))]
+    capture = raw.get("capture_us") or {}
+    if capture:
+        rows = []
+        for r in sorted(capture):
+            where = "relay idle" if r == 0 else f"child writes {r} lines/s"
+            for q in (50, 99):
+                rows.append((f"capture_{r}_p{q}_us", f"p{q}, {where}", "us",
+                             {n: percentile(v, q) for n, v in capture[r].items()}))
+        sections["capture"] = rows
+    return sections
+
+
+def relay_targets(sections):
+    """Issue 13's: the relay >= 0.8x a direct write; forwarding still <= 1.2x tini with it."""
+    out = []
+    for key, label, _, values in sections.get("throughput", []):
+        if key.endswith("_mib_s"):
+            a, b = values.get("sm-init"), values.get("sm-init --no-capture")
+            r = a / b if a is not None and b else None
+            out.append((None if r is None else r >= 0.8, f"relay throughput, {label}: sm-init {fmt(a)} MiB/s vs "
+                        f"--no-capture (a direct write) {fmt(b)} MiB/s = {fmt(r)}x (target >= 0.8x)"))
+    for key, label, _, values in sections.get("capture", []):
+        a, b = values.get("sm-init"), values.get("tini")
+        r = a / b if a is not None and b else None
+        out.append((None if r is None else r <= 1.2, f"signal latency {label}, sm-init relaying (us): "
+                    f"{fmt(a)} vs tini {fmt(b)} = {fmt(r)}x (target <= 1.2x)"))
+    return out
+
+
+RELAY_TEXT = {
+    "throughput": ("Relay throughput", "From the child's first write to the moment the consumer has read "
+                   "every byte (64-byte lines; {sizes} MiB per trial in the rows below; median of {trials} "
+                   "trial(s)). The consumer (bchild drain) reads 1 MiB at a time from pipes of the default "
+                   "size (64 KiB), as a log driver would. CPU, context switches and page faults are the "
+                   "init's own, per MiB relayed. \"C relay\" (`bchild relay`: read/write in C, 64 KiB at a "
+                   "time, 1 MiB pipes) is a reference: what a relay that copies can reach on this machine.",
+                   ("sm-init", "sm-init --no-capture")),
+    "lines": ("A line's latency", "A short line (\"L <time>\\n\") from the child's stamp just before "
+              "write() to its arrival at the consumer's read(); one at a time, 0.5-1.5 ms apart, {line_n} "
+              "per init.", ("sm-init", "sm-init --no-capture")),
+    "capture": ("Signal forwarding while relaying", "kill(init, SIGUSR1) -> the child's handler as in the main "
+                "table, with the init's stdout a pipe to a consumer; \"lines/s\": the child writes a steady "
+                "stream of lines to its stdout meanwhile.", ("sm-init", "tini")),
+}
+
+
+def relay_markdown(sections, cfg):
+    """The relay's sections of RESULTS.md: a table each, with the ratio the targets use."""
+    if not sections:
+        return []
+    lines = ["", "## The output relay (issue 13)", "",
+             "sm-init's stdout and stderr are pipes in these runs, so it relays the child's output "
+             "(capture is on by default when they are not terminals); `--no-capture` lets the child "
+             "write into the consumer's pipe itself. PID 1, interleaved rounds."]
+    names = {"sm-init": "sm-init (relay)", "sm-init --no-capture": "sm-init --no-capture (direct)"}
+    for section, rows in sections.items():
+        title, text, (top, bottom) = RELAY_TEXT[section]
+        columns = {"capture": CAPTURE_COLUMNS, "throughput": THROUGHPUT_COLUMNS}.get(section, RELAY_COLUMNS)
+        lines += ["", f"### {title}", "",
+                  text.format(sizes="/".join(str(v[5] if cfg["quick"] else v[4]) for v in THROUGHPUT_VARIANTS),
+                              trials=cfg["throughput_trials"],
+                              line_n=cfg["line_rounds"] * cfg["lines_per_round"]), "",
+                  "| | unit | " + " | ".join(names.get(n, n) for n in columns) + f" | {top} / {bottom} |",
+                  "|---|---|" + "---:|" * (len(columns) + 1)]
+        for _, label, unit, values in rows:
+            a, b = values.get(top), values.get(bottom)
+            r = f"{a / b:.2f}x" if a is not None and b and unit in ("MiB/s", "us") else "-"
+            lines.append(f"| {label} | {unit} | " + " | ".join(fmt(values.get(n)) for n in columns) + f" | {r} |")
+    return lines
+
+
 def source_revision():
     """The commit of the measured tree, '+changes' when supervisor/ differs from it."""
     def git(*args):
@@ -960,13 +1252,17 @@ def markdown(results, rows, verdicts, inits, command):
         for entry in startup:
             lines.append(f"| {entry['label']} | {fmt(entry['p50_ms'])} | {fmt(entry['max_ms'])} | {entry['n']} | "
                          + (f"{entry['vs_floor']:.2f}x |" if entry["vs_floor"] is not None else "- |"))
-    lines += ["", "## Targets (issue 11; issue 5's where not superseded)", ""]
+    lines += relay_markdown(results.get("relay") or {}, results["config"])
+    lines += ["", "## Targets (issue 11, issue 13's for the relay; issue 5's where not superseded)", ""]
     for met, text in verdicts:
         tag = "met" if met else ("not measured" if met is None else "MISSED")
         lines.append(f"- **{tag}**: {text}")
     lost = results["raw"].get("latency_lost")
     if lost:
         lines += ["", f"Signals lost (no receipt within 1 s): {lost}"]
+    lost = results["raw"].get("capture_lost")
+    if lost:
+        lines += ["", f"Signals lost while relaying (no receipt within 1 s): {lost}"]
     lines.append("")
     return "\n".join(lines)
 
@@ -1008,7 +1304,8 @@ def main():
     parser.add_argument("--sm-init", default=None, help="sm-init executable (default: repo .venv)")
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
     parser.add_argument("--out", default=str(HERE / "out"))
-    parser.add_argument("--only", default="", help="comma list: latency,startup,stop,reap,idle")
+    parser.add_argument("--only", default="", help="comma list: " + ",".join(sorted(CORE)) + " and the "
+                        "relay's " + ",".join(sorted(RELAY)) + " (default: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--settle", type=float, default=SETTLE_S,
                         help="seconds between the child's ready and the signal or its exit")
@@ -1043,11 +1340,19 @@ def main():
         "orphans": 10000,
         "reap_timeout_s": 30,
         "idle_window_s": 3 if q else 10,
+        "throughput_trials": 2 if q else 5,
+        "line_rounds": 2 if q else 6,
+        "lines_per_round": 100 if q else 200,
+        "capture_rounds": 2 if q else 6,
+        "capture_per_round": 50 if q else 100,
+        "capture_rates": [0, 1000],
         "sm_init": sm_init,
         "settle_s": args.settle,
         "seed": args.seed,
     }
-    only = set(filter(None, args.only.split(","))) or {"latency", "startup", "stop", "reap", "idle"}
+    only = set(filter(None, args.only.split(","))) or set(MEASUREMENTS)
+    if only - MEASUREMENTS:
+        sys.exit(f"bench: --only: no measurement named {', '.join(sorted(only - MEASUREMENTS))}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -1060,7 +1365,7 @@ def main():
                "versions": {i.name: init_version(i) for i in inits}}
     raw = results["raw"] = {"latency_us": {}, "startup_ms": {}, "exit_lag_ms": {}, "window_ms": {},
                             "stop": {m: {s: {} for s in STOP_SCENARIOS} for m in ("pid1", "subreaper")},
-                            "reap": {}, "idle": {}}
+                            "reap": {}, "idle": {}, "throughput": {}, "line_us": {}, "capture_us": {}}
     started = time.monotonic()
 
     def step(name):
@@ -1087,23 +1392,35 @@ def main():
     if "idle" in only:
         step("idle cost")
         raw["idle"] = measure_idle(bench, taking("idle"), cfg["idle_window_s"])
+    if "throughput" in only:
+        step("relay throughput")
+        raw["throughput"] = measure_throughput(bench, taking("throughput"), cfg["throughput_trials"], q, rng)
+    if "lines" in only:
+        step("a line's latency through the relay")
+        raw["line_us"] = measure_lines(bench, taking("lines"), cfg["line_rounds"], cfg["lines_per_round"], rng)
+    if "capture" in only:
+        step("signal latency while relaying")
+        raw["capture_us"], raw["capture_lost"] = measure_capture_latency(
+            bench, taking("capture"), cfg["capture_rounds"], cfg["capture_per_round"], cfg["capture_rates"], rng)
     raw["peak_kib"] = dict(bench.peak_kib)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
 
-    table_inits = [init for init in inits if init.takes != STARTUP_ONLY]  # the others: start-up table
+    # The others have tables of their own (start-up, the relay).
+    table_inits = [init for init in inits if init.takes & (CORE - STARTUP_ONLY)]
     rows = summarize(raw, table_inits, cfg["orphans"])
     results["startup_vs_floor"] = startup_table(raw)
     results["summary"] = {key: values for key, _, _, values, _ in rows}
     results["ratios_vs_tini"] = ratios(rows)
     raw["config_has_sm_init"] = bool(sm_init)
-    verdicts = targets(rows, raw, results["startup_vs_floor"])
+    results["relay"] = relay_rows(raw)
+    verdicts = targets(rows, raw, results["startup_vs_floor"]) + relay_targets(results["relay"])
     results["targets"] = [{"met": met, "text": text} for met, text in verdicts]
     command = args.command + (" --quick" if q else "")
 
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     md = markdown(results, rows, verdicts, table_inits, command)
     (out / "results.md").write_text(md)
-    if not q and only == {"latency", "startup", "stop", "reap", "idle"} and args.settle == SETTLE_S:
+    if not q and only == MEASUREMENTS and args.settle == SETTLE_S:
         (HERE / "RESULTS.md").write_text(md)
     if raw["latency_us"]:
         chart(raw["latency_us"], out / "latency.png")

@@ -101,6 +101,8 @@ def table(results, layouts, trials, sm_init, command):
     m = machine_info()
     commit = version(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
     lines = [
+        "# sm-init serving bench results",
+        "",
         f"Machine: {m['cpu']}, {m['cores']} cores, kernel {m['kernel']}, Python {m['python']}, "
         f"{m['date']}, 1-minute load {m['loadavg_at_start']:.2f} at the end of the run.",
         f"Command: `{command}`. Versions: {version([sm_init, '--version'])} "

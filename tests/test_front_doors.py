@@ -70,15 +70,16 @@ def test_examples_run_cleans_up_when_interrupted(tmp_path):
 
 
 def test_readme_figures_are_current():
-    """README.md's generated sections are what tools/readme-figures makes of bench/RESULTS.md and
-    tests/RELIABILITY.md: rerun the tool after bench/run or tests/reliability.py."""
+    """README.md's generated sections are what tools/readme-figures makes of bench/RESULTS.md,
+    bench/SERVING.md and tests/RELIABILITY.md: rerun the tool after bench/run, bench/serving or
+    tests/reliability.py."""
     result = subprocess.run([README_FIGURES, "--check"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert result.returncode == 0, result.stdout.decode()
 
 
 def test_readme_figures_check_sees_a_hand_edit(tmp_path):
     """The check above can fail: a figure typed into the README by hand is a difference."""
-    for path in ["README.md", "bench/RESULTS.md", "tests/RELIABILITY.md"]:
+    for path in ["README.md", "bench/RESULTS.md", "bench/SERVING.md", "tests/RELIABILITY.md"]:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(os.path.join(ROOT, path), tmp_path / path)
     check = [README_FIGURES, "--check", "--root", str(tmp_path)]

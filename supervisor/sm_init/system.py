@@ -72,6 +72,8 @@ class System:
             return got
         got = signals.wait_for_signal(timeout, self.me)
         if got is not None and got.io:
+            if self.relay is not None:
+                self.relay.hush()  # first: while the queue drains, the tree's writes add no more
             self.taken = signals.take_more_io(self.me)
         return got
 
