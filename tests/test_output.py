@@ -280,3 +280,31 @@ def test_on_a_terminal_the_trainer_keeps_it(start_init):
     finally:
         os.close(slave)
         os.close(master)
+
+
+def _stream_into_pipe():
+    """A relayed stream whose sink is a real pipe: (stream, tree's write end, reader of the sink)."""
+    from sm_init.output import Sink, Stream
+    tree_read, tree_write = os.pipe()
+    out_read, out_write = os.pipe()
+    os.set_blocking(tree_read, False)
+    stream = Stream(tree_read, Sink(out_write))
+    os.close(out_write)  # the sink writes through its own description
+    return stream, tree_write, out_read
+
+
+@pytest.mark.parametrize("ours", [False, True], ids=["nothing-held", "log-line-held"])
+def test_a_stream_that_ends_inside_a_line_releases_the_held_log_lines_and_nothing_else(ours):
+    """The tree's last line has no newline and its stream ends: a log line of ours that waited
+    for that newline goes out at once after one we add; with none waiting, the bytes stay exact."""
+    stream, tree_write, out_read = _stream_into_pipe()
+    os.write(tree_write, b"step 7 loss=0.1")
+    stream.pump(0.0)
+    if ours:
+        stream.sink.log(b"sm-init: ours\n", 0.0)
+        assert stream.sink.held, "a log line must wait while the tree's line is open"
+    os.close(tree_write)
+    stream.pump(0.1)  # EOF, long before HOLD
+    assert not stream.open and not stream.sink.held
+    got = os.read(out_read, 4096)
+    assert got == (b"step 7 loss=0.1\nsm-init: ours\n" if ours else b"step 7 loss=0.1")

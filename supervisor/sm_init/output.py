@@ -151,9 +151,17 @@ class Sink:
     def release_overdue(self, now: float) -> None:
         """Log lines that waited HOLD seconds for the tree's newline go out after one of ours."""
         if self.held and now - self.held_since >= HOLD:
+            self.end_open_line(now)
+
+    def end_open_line(self, now: float) -> None:
+        """The tree's open line will not be ended by the tree (too slow, or its stream is gone):
+        if our log lines wait for it, end it and let them out (else the tree's bytes stay exact)."""
+        if not self.held:
+            return
+        if self.child_line_open:
             self.queue += b"\n"
-            self._release_held()
-            self.flush(now)
+        self._release_held()
+        self.flush(now)
 
     @property
     def full(self) -> bool:
@@ -272,8 +280,9 @@ class Stream:
             except OSError:
                 self.close()
                 break
-            if not data:  # every writer is gone
+            if not data:  # every writer is gone: nobody will end an open line
                 self.close()
+                self.sink.end_open_line(now)
                 break
             moved += len(data)
             self._keep(data)
@@ -430,8 +439,7 @@ def finish(relay: Relay | None, budget: float = EXIT_FLUSH) -> None:
         more = relay is not None and relay.pump(now)[1]
         for out in _sinks.values():
             if out.held:  # nothing more will end the tree's line: ours go out now
-                out.queue += b"\n"
-                out._release_held()
+                out.end_open_line(now)
             out.flush(now)
         waiting = [out for out in _sinks.values() if out.queue and not out.broken and out.fd >= 0]
         if not (waiting or more) or now >= deadline:
