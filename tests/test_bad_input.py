@@ -1,4 +1,4 @@
-"""Bad input (issue 2): one ``sm-init: error:`` line naming the problem, the documented exit code,
+"""Bad input: one ``sm-init: error:`` line naming the problem, the documented exit code,
 and nothing started.
 
 Each case runs through ``start_init`` (as PID 1 under unshare, and plain), with a command that
@@ -8,12 +8,14 @@ command that is not found, 126 for one that can't be executed.
 """
 
 import os
+import shlex
 import stat
 import sys
 
 import pytest
 
-from initcheck import error_lines
+from helpers.commands import probe
+from helpers.realinit import error_lines
 
 USAGE, NOT_EXECUTABLE, NOT_FOUND = 2, 126, 127
 
@@ -163,3 +165,126 @@ def test_bad_stop_timeout(start_init, marker):
     path, command = marker
     init = start_init("--stop-timeout", "soon", "--", *command)
     check_rejected(init, USAGE, "--stop-timeout", "soon", marker_path=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Garbage in every option and variable
+
+@pytest.fixture(scope="module")
+def plain_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plain") / "a-file"
+    path.write_text("not a directory\n")
+    return str(path)
+
+
+TIMES = ["--stop-timeout", "--hook-timeout", "--max-runtime", "--leftover-grace"]
+GARBAGE_SECONDS = ["-1", "nan", "inf", "-inf", "1e400", "", "ten", "1e9", b"\xff\xfe"]
+# (case id, option named in the message, args before --, env, value shown in the message)
+BAD = [(f"{opt}={val!r}", opt, [opt.encode(), val] if isinstance(val, bytes) else [opt, val], {},
+        val.decode("utf-8", "surrogateescape") if isinstance(val, bytes) else val)
+       for opt in TIMES for val in GARBAGE_SECONDS]
+BAD += [
+    ("--stop-timeout=0", "--stop-timeout", ["--stop-timeout", "0"], {}, "0"),
+    ("--max-runtime=0", "--max-runtime", ["--max-runtime", "0"], {}, "0"),
+    ("--hook-timeout>stop", "--hook-timeout", ["--stop-timeout", "4", "--hook-timeout", "4"], {}, "4"),
+    ("--signal-scope=bogus", "--signal-scope", ["--signal-scope", "bogus"], {}, "bogus"),
+    ("--signal-scope=empty", "--signal-scope", ["--signal-scope", ""], {}, "''"),
+    ("--hooks-on=never", "--hooks-on", ["--hooks-on", "never"], {}, "never"),
+    ("--rewrite=TERM", "--rewrite", ["--rewrite", "TERM"], {}, "TERM"),
+    ("--rewrite==QUIT", "--rewrite", ["--rewrite", "=QUIT"], {}, "=QUIT"),
+    ("--rewrite=FOO=TERM", "--rewrite", ["--rewrite", "FOO=TERM"], {}, "FOO"),
+    ("--rewrite=TERM=BAR", "--rewrite", ["--rewrite", "TERM=BAR"], {}, "BAR"),
+    ("--rewrite=999=TERM", "--rewrite", ["--rewrite", "999=TERM"], {}, "999"),
+    ("--rewrite=0=TERM", "--rewrite", ["--rewrite", "0=TERM"], {}, "0=TERM"),
+    ("--rewrite=TERM=-1", "--rewrite", ["--rewrite", "TERM=-1"], {}, "-1"),
+    ("--rewrite=bytes", "--rewrite", [b"--rewrite", b"TERM=\xff"], {}, "\udcff"),
+    ("--pre-kill=unbalanced", "--pre-kill", ["--pre-kill", 'echo "unbalanced'], {}, 'echo "unbalanced'),
+    ("--pre-kill=empty", "--pre-kill", ["--pre-kill", ""], {}, "empty command"),
+    ("--train=unbalanced", "--train", ["--train", "python 'x"], {}, "python 'x"),
+    ("--serve=empty", "--serve", ["--serve", "   "], {}, "empty command"),
+    ("SM_INIT_SERVE=unbalanced, training", "SM_INIT_SERVE", ["--ml-root", "{tmp}"], {"SM_INIT_SERVE": "serve 'x"},
+     "serve 'x"),
+    ("--hooks-dir=file", "--hooks-dir", ["--hooks-dir", "{file}"], {}, "{file}"),
+    ("--hooks-dir=empty", "--hooks-dir", ["--hooks-dir", ""], {}, "empty path"),
+    ("--ml-root=file", "--ml-root", ["--ml-root", "{file}"], {}, "{file}"),
+    ("--ml-root=empty", "--ml-root", ["--ml-root", ""], {}, "empty path"),
+    ("--bogus", "--bogus", ["--bogus"], {}, "--bogus"),
+    ("--stop-timeout missing value", "--stop-timeout", ["--stop-timeout"], {}, "--stop-timeout"),
+    ("SM_INIT_STOP_TIMEOUT=nan", "SM_INIT_STOP_TIMEOUT", [], {"SM_INIT_STOP_TIMEOUT": "nan"}, "nan"),
+    ("SM_INIT_HOOK_TIMEOUT=1e400", "SM_INIT_HOOK_TIMEOUT", [], {"SM_INIT_HOOK_TIMEOUT": "1e400"}, "1e400"),
+    ("SM_INIT_MAX_RUNTIME=-5", "SM_INIT_MAX_RUNTIME", [], {"SM_INIT_MAX_RUNTIME": "-5"}, "-5"),
+    ("SM_INIT_LEFTOVER_GRACE=inf", "SM_INIT_LEFTOVER_GRACE", [], {"SM_INIT_LEFTOVER_GRACE": "inf"}, "inf"),
+    ("SM_INIT_STOP_TIMEOUT=bytes", "SM_INIT_STOP_TIMEOUT", [], {b"SM_INIT_STOP_TIMEOUT": b"\xff1"}, "\udcff1"),
+    ("SM_INIT_SIGNAL_SCOPE=pgrp", "SM_INIT_SIGNAL_SCOPE", [], {"SM_INIT_SIGNAL_SCOPE": "pgrp"}, "pgrp"),
+    ("SM_INIT_HOOKS_ON=sometimes", "SM_INIT_HOOKS_ON", [], {"SM_INIT_HOOKS_ON": "sometimes"}, "sometimes"),
+    ("SM_INIT_REWRITE=TERM", "SM_INIT_REWRITE", [], {"SM_INIT_REWRITE": "TERM"}, "TERM"),
+    ("SM_INIT_REWRITE=SIGFOO=TERM", "SM_INIT_REWRITE", [], {"SM_INIT_REWRITE": "SIGFOO=TERM"}, "SIGFOO"),
+    ("SM_INIT_PRE_KILL=unbalanced", "SM_INIT_PRE_KILL", [], {"SM_INIT_PRE_KILL": "save 'it"}, "save 'it"),
+    ("SM_INIT_PRE_KILL=bytes", "SM_INIT_PRE_KILL", [], {b"SM_INIT_PRE_KILL": b"save '\xff"}, "\udcff"),
+    ("SM_INIT_TRAIN=unbalanced", "SM_INIT_TRAIN", [], {"SM_INIT_TRAIN": 'python "x'}, 'python "x'),
+    ("SM_INIT_HOOKS_DIR=file", "SM_INIT_HOOKS_DIR", [], {"SM_INIT_HOOKS_DIR": "{file}"}, "{file}"),
+    ("SM_INIT_ML_ROOT=file", "SM_INIT_ML_ROOT", [], {"SM_INIT_ML_ROOT": "{file}"}, "{file}"),
+    ("SM_INIT_VERBOSE=lots", "SM_INIT_VERBOSE", [], {"SM_INIT_VERBOSE": "lots"}, "lots"),
+    ("SM_INIT_QUIET=perhaps", "SM_INIT_QUIET", [], {"SM_INIT_QUIET": "perhaps"}, "perhaps"),
+]
+# The option's name as the message may give it: the option itself, or the variable it came from.
+ALIASES = {"SM_INIT_" + o[2:].upper().replace("-", "_"): o for o in
+           TIMES + ["--signal-scope", "--hooks-on", "--rewrite", "--pre-kill", "--train", "--serve",
+                    "--hooks-dir", "--ml-root"]}
+ALIASES.update(SM_INIT_VERBOSE="--verbose", SM_INIT_QUIET="--quiet")
+
+
+def shown(value):
+    """How a value may appear in the one line: as is, or as Python's repr (non-UTF-8 escaped)."""
+    return {value, repr(value)[1:-1], value.encode("utf-8", "backslashreplace").decode(),
+            repr(value).encode("utf-8", "backslashreplace").decode()[1:-1]}
+
+
+@pytest.mark.parametrize("case,option,args,env,value", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_refused_with_one_line(start_init, figures, tmp_path, plain_file,
+                                            case, option, args, env, value):
+    """Garbage in any option or variable: one line naming the option and the value, exit 2,
+    nothing started, no traceback."""
+    def fill(text):
+        if isinstance(text, bytes):
+            return text
+        return text.replace("{file}", plain_file).replace("{tmp}", str(tmp_path))
+
+    marker = tmp_path / "started"
+    starts = shlex.join(["touch", str(marker)])
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SM_INIT_")}
+    environ.update({k: fill(v) for k, v in env.items()})
+    args = [fill(a) for a in args]
+    given = {ALIASES.get(option, option)}
+    # sane commands for train and serve unless the case is about them (the command line beats env)
+    args = [a for name in ("--train", "--serve") if name not in given for a in (name, starts)] + args
+    lower = case.lower()
+    word = ("train" if "training" in lower else "serve" if "serve" in lower
+            else "train" if ("train" in lower or "ml" in lower) else None)
+    words = ["--", word] if word else ["--", "touch", str(marker)]
+    if case.endswith("missing value"):
+        words = []  # the option is the last word
+    run = start_init(*args, *words, env=environ)
+    code = run.wait()
+    lines = [line for line in run.log.seen if line.strip()]
+    text = "\n".join(lines)
+    value = fill(value)
+    names = {option, ALIASES.get(option, option)}
+    started = marker.exists() or bool(run.out.drain())
+    figures("bad_input", case=case, option=ALIASES.get(option, option), code=code, expected=2, lines=len(lines),
+            traceback="Traceback" in text, started=started)
+    assert "Traceback" not in text
+    assert code == 2, text
+    assert len(lines) == 1, text
+    assert any(name in text for name in names), f"{text!r} does not name {names}"
+    assert any(v in text for v in shown(value)), f"{text!r} does not show {value!r}"
+    assert not started
+
+
+def test_empty_environment_value_means_unset(start_init, hooks_dir):
+    """``ENV SM_INIT_STOP_TIMEOUT=`` (empty) is no value at all: the default applies, as with click."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SM_INIT_")}
+    environ["SM_INIT_STOP_TIMEOUT"] = ""
+    run = start_init("--hooks-dir", hooks_dir, "--", *probe("--exit", "0"), env=environ)
+    assert run.wait() == 0, run.log.text
+    run.log.expect(r"^sm-init: start: .*stop timeout 10s\)")

@@ -11,12 +11,11 @@ file's folder is writable, names a missing #! interpreter, and leaves a failure 
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
-from initcheck import child, error_lines
-from realinit import CAN_UNSHARE, SM_INIT, TIMEOUT, probe
+from helpers.commands import child, probe
+from helpers.realinit import PID_NAMESPACE, SM_INIT, TIMEOUT, error_lines, require_unshare
 
 
 def sm_init(*args, env=None, **kwargs):
@@ -124,10 +123,10 @@ def test_an_inherited_sigchld_ignore_does_not_hide_the_main_childs_exit(start_in
 
 @pytest.mark.parametrize("pid1", [False, True])
 def test_a_background_job_leaves_the_terminal_to_the_shell(pid1):
-    if pid1 and not CAN_UNSHARE:
-        pytest.skip("needs unshare")
+    if pid1:
+        require_unshare()
     master, slave = os.openpty()
-    prefix = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] if pid1 else []
+    prefix = PID_NAMESPACE if pid1 else []
     try:
         done = subprocess.run(["setsid", "--ctty", *child("background_job.py"), *prefix, SM_INIT,
                                "--stop-timeout", "4", "--", *probe("--tty", "--exit-on", "TERM")],

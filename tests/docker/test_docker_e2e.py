@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from docker_harness import container_logs, make_ml_root, sm_init_lines, wait_exit, wait_for_log
+from helpers.docker_harness import container_logs, make_ml_root, sm_init_lines, wait_exit, wait_for_log
 
 # The session fixture may have to install and start dockerd and debootstrap the base image: allow for
 # it; every wait inside a test has its own, much shorter, limit.
