@@ -157,15 +157,22 @@ def render(entries, outcomes=None):
 
     bad = _by(entries, "bad_input")
     if bad:
-        refused = sum(1 for e in bad if e["code"] == e["expected"] and e["lines"] == 1 and not e["traceback"]
-                      and not e["started"])
-        options = sorted({e["option"] for e in bad})
+        def refused(e):
+            return (e["code"] == e["expected"] and e["lines"] == 1 and not e["traceback"] and not e.get("started")
+                    and not e.get("left"))
+        inside = [e for e in bad if e.get("where") == "in-process"]
+        real = [e for e in bad if e.get("where") == "real"]
+        sources = sorted({e["source"] for e in bad if e.get("source")})
+        codes = ", ".join(str(c) for c in sorted({e["expected"] for e in bad}))
         lines += ["## Bad input", "",
-                  f"{len(bad)} runs with a garbage value ({len({e['case'] for e in bad})} cases over"
-                  f" {len(options)} options and environment variables, both modes): {refused} refused with one"
-                  f" line naming the option and the value and the documented exit code, nothing started;"
-                  f" {sum(1 for e in bad if e['traceback'])} tracebacks.", "",
-                  "Options covered: " + ", ".join(f"`{o}`" for o in options) + ".", ""]
+                  f"{len(inside)} cases of bad input (garbage in {len(sources)} options and environment variables,"
+                  f" commands that can't run, no command at all), each through sm-init's own command-line entry"
+                  f" in the test's process: {sum(map(refused, inside))} refused with one line naming the option or"
+                  f" variable and the value, and the documented exit code ({codes});"
+                  f" {sum(1 for e in bad if e['traceback'])} tracebacks. {len(real)} real runs"
+                  f" ({len({e['case'] for e in real})} cases, {_modes(real)}): {sum(map(refused, real))} refused"
+                  f" the same way, with nothing started and nothing left running.", "",
+                  "Options and variables covered: " + ", ".join(f"`{o}`" for o in sources) + ".", ""]
 
     runtime = _by(entries, "failure_file_unwritable")
     if runtime:

@@ -4,8 +4,8 @@ The environment configures, never redefines: no variable asks for help or the ve
 the usual boolean words, the command line wins over the environment. A command line or a hook name
 can't forge a log line. sm-init starts with what it depends on (SIGCHLD's default disposition),
 leaves a terminal to the shell when started in the background, trains when only its failure
-file's folder is writable, names a missing #! interpreter, and leaves a failure file when
-``train`` is refused. --version and --help behave like any command-line tool's when stdout fails.
+file's folder is writable, and names a missing #! interpreter (in the failure file too). --version
+and --help behave like any command-line tool's when stdout fails. (Refused input: test_bad_input.py.)
 """
 
 import os
@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from helpers.commands import child, probe
-from helpers.realinit import PID_NAMESPACE, SM_INIT, TIMEOUT, error_lines, require_unshare
+from helpers.realinit import PID_NAMESPACE, SM_INIT, TIMEOUT, require_unshare
 
 
 def sm_init(*args, env=None, **kwargs):
@@ -182,15 +182,6 @@ def test_train_runs_with_a_warning_when_no_failure_file_can_be_written(ro_ml_roo
     assert (code, out) == (4, "RAN\n")
     assert any("warning: failure file:" in line and "not writable" in line for line in log), log
     subprocess.run(["mount", "--bind", str(root.parent / "writable-output"), str(root / "output")], check=True)
-
-
-def test_train_with_nothing_configured_leaves_a_failure_file(tmp_path):
-    empty = tmp_path / "empty-path"
-    empty.mkdir()
-    code, out, log = sm_init("--ml-root", str(tmp_path), "--", "train", env={"PATH": str(empty)})
-    assert code == 2 and len(log) == 1 and error_lines  # one line, as for any refused input
-    text = (tmp_path / "output" / "failure").read_text()
-    assert "SM_INIT_TRAIN" in text and "--train" in text and str(empty) in text and "Nothing was run" in text
 
 
 def test_a_missing_interpreter_is_named_not_the_script(tmp_path):

@@ -9,10 +9,8 @@ noisy, precise timing belongs to bench/. The hooks themselves have their own fil
 """
 
 import json
-import os
 import re
 import signal
-import subprocess
 import time
 import uuid
 
@@ -21,7 +19,6 @@ import pytest
 from helpers.commands import child, cmd, hook, probe
 from helpers.deadline import assert_on_time, exit_line, stop, wait
 from helpers.procfs import process_state, wait_until
-from helpers.realinit import SM_INIT, TIMEOUT
 
 
 def tree(*args):
@@ -167,94 +164,6 @@ def test_max_runtime_stops_the_job(start_init, tmp_path, hooks_dir):
     assert init.ended - init.started < 15
     init.log.expect(r"stop: --max-runtime 1s reached")
     assert json.loads(record.read_text())["env"]["SM_INIT_REASON"] == "max-runtime"
-
-
-# ---------------------------------------------------------------------------------------------
-# Bad values: one line, exit 2, nothing started
-
-BAD_VALUES = [
-    (["--stop-timeout", "0"], "--stop-timeout"),
-    (["--stop-timeout", "-1"], "--stop-timeout"),
-    (["--stop-timeout", "nan"], "--stop-timeout"),
-    (["--stop-timeout", "inf"], "--stop-timeout"),
-    (["--stop-timeout", "abc"], "--stop-timeout"),
-    (["--stop-timeout", "1e12"], "--stop-timeout"),
-    (["--stop-timeout", ""], "--stop-timeout"),
-    (["--stop-timeout", "10", "--hook-timeout", "10"], "--hook-timeout"),
-    (["--stop-timeout", "3", "--hook-timeout", "2.9"], "--hook-timeout"),
-    (["--hook-timeout", "40"], "--hook-timeout"),                 # default S is 10 for a command
-    (["--hook-timeout", "-1"], "--hook-timeout"),
-    (["--hook-timeout", "nan"], "--hook-timeout"),
-    (["--max-runtime", "0"], "--max-runtime"),
-    (["--max-runtime", "-5"], "--max-runtime"),
-    (["--max-runtime", "inf"], "--max-runtime"),
-    (["--max-runtime", "1e12"], "--max-runtime"),
-    (["--max-runtime", "1h"], "--max-runtime"),
-    (["--leftover-grace", "-1"], "--leftover-grace"),
-    (["--leftover-grace", "nan"], "--leftover-grace"),
-    (["--leftover-grace", "inf"], "--leftover-grace"),
-    (["--leftover-grace", "soon"], "--leftover-grace"),
-    (["--hooks-on", "bogus"], "--hooks-on"),
-    (["--hooks-on", ""], "--hooks-on"),
-    (["--hooks-on", "STOP"], "--hooks-on"),
-    (["--pre-kill", ""], "--pre-kill"),
-    (["--pre-kill", "cp 'unterminated"], "--pre-kill"),
-]
-
-
-def run_bad(args, tmp_path, env=None, words=None):
-    started = tmp_path / "started"
-    words = words or ["touch", str(started)]
-    done = subprocess.run([SM_INIT, "--hooks-dir", str(tmp_path / "none"), *args, "--", *words],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
-    lines = done.stderr.decode().splitlines()
-    assert done.returncode == 2, (done.returncode, lines)
-    assert len(lines) == 1 and lines[0].startswith("sm-init: error: "), lines
-    assert done.stdout == b""
-    assert not started.exists(), "the command ran"
-    return lines[0]
-
-
-@pytest.mark.parametrize("args, option", BAD_VALUES, ids=[" ".join(a) for a, _ in BAD_VALUES])
-def test_bad_values_are_refused_before_anything_starts(tmp_path, args, option):
-    line = run_bad(args, tmp_path)
-    assert option in line
-    value = args[-1]
-    if value and option != "--pre-kill":
-        assert repr(value) in line or value in line           # the offending value is named
-
-
-@pytest.mark.parametrize("variable, value", [
-    ("SM_INIT_STOP_TIMEOUT", "abc"), ("SM_INIT_HOOK_TIMEOUT", "100"), ("SM_INIT_MAX_RUNTIME", "-1"),
-    ("SM_INIT_LEFTOVER_GRACE", "nan"), ("SM_INIT_HOOKS_ON", "never"),
-])
-def test_bad_values_from_the_environment(tmp_path, variable, value):
-    line = run_bad([], tmp_path, env={**os.environ, variable: value})
-    assert line.startswith(f"sm-init: error: {variable}: ")     # names where the bad value came from
-    assert value in line
-
-
-def test_hooks_dir_that_is_a_file(tmp_path):
-    a_file = tmp_path / "hooks"
-    a_file.write_text("")
-    assert "--hooks-dir" in run_bad(["--hooks-dir", str(a_file)], tmp_path)
-
-
-def test_ml_root_that_is_a_file_in_train_mode(tmp_path):
-    a_file = tmp_path / "ml"
-    a_file.write_text("")
-    started = tmp_path / "started"
-    line = run_bad(["--ml-root", str(a_file), "--train", f"touch {started}"], tmp_path, words=["train"])
-    assert "--ml-root" in line
-
-
-def test_a_good_hook_timeout_at_the_limit_is_accepted(tmp_path):
-    from sm_init.plan import longest_hook_time
-    hook_timeout = longest_hook_time(3.0)
-    done = subprocess.run([SM_INIT, "--hooks-dir", str(tmp_path / "none"), "--stop-timeout", "3",
-                           "--hook-timeout", repr(hook_timeout), "--", "true"],
-                          stderr=subprocess.PIPE, timeout=TIMEOUT)
-    assert done.returncode == 0, done.stderr
 
 
 # ---------------------------------------------------------------------------------------------
