@@ -175,13 +175,15 @@ def test_train_runs_when_only_the_output_folder_is_writable(ro_ml_root):
 
 
 def test_train_runs_with_a_warning_when_no_failure_file_can_be_written(ro_ml_root):
-    root, _ = ro_ml_root
+    root, writable = ro_ml_root
     subprocess.run(["umount", str(root / "output")], check=True)
-    (root / "output").exists()
-    code, out, log = sm_init("--ml-root", str(root), "--train", "sh -c 'echo RAN; exit 4'", "--", "train")
+    try:
+        assert not os.access(root / "output", os.W_OK)         # the read-only one is back in sight
+        code, out, log = sm_init("--ml-root", str(root), "--train", "sh -c 'echo RAN; exit 4'", "--", "train")
+    finally:  # as the fixture left it, for its teardown
+        subprocess.run(["mount", "--bind", str(writable), str(root / "output")], check=True)
     assert (code, out) == (4, "RAN\n")
     assert any("warning: failure file:" in line and "not writable" in line for line in log), log
-    subprocess.run(["mount", "--bind", str(root.parent / "writable-output"), str(root / "output")], check=True)
 
 
 def test_a_missing_interpreter_is_named_not_the_script(tmp_path):
