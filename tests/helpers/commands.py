@@ -15,8 +15,9 @@ package, and the stall tests and the README read the names it gives (``beat.py:3
 import json
 import os
 import shlex
-import signal
 import sys
+
+from .children.probe import signal_name  # noqa: F401  (the name probe.py reports a signal by)
 
 CHILDREN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "children")
 
@@ -34,14 +35,6 @@ def probe(*args):
 def cmd(argv):
     """One command line (a --pre-kill or --train value) that sm-init splits back into ``argv``."""
     return shlex.join(argv)
-
-
-def signal_name(signum):
-    """The name probe.py reports: SIGTERM, or SIGRTMIN+3 for the realtime signals Python has no name for."""
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
 
 
 def reports(lines):
