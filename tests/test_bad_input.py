@@ -175,8 +175,8 @@ ACCEPTED = [
 
 
 def source(phrases):
-    """The option or variable a row's line names first, if it names one."""
-    named = re.fullmatch(r"'?(--[a-z-]+|SM_INIT_[A-Z_]+)'?(: )?", phrases[0])
+    """The option or variable whose value a row's line refuses (not an unknown option), if any."""
+    named = re.fullmatch(r"(--[a-z-]+|SM_INIT_[A-Z_]+)(: )?", phrases[0])
     return named and named.group(1)
 
 
