@@ -1,38 +1,72 @@
-"""Fixtures that run the real sm-init over real process trees, as PID 1 and as subreaper.
+"""Fixtures for every test: the mode matrix, the real sm-init, and a clean place to run it.
 
-The machinery lives in ``realinit.py`` (test modules import it from there: ``tests/docker`` has a
-conftest of its own, so ``from conftest import`` would be ambiguous).
+``mode`` runs a test twice: sm-init as PID 1 of a fresh PID namespace (``pid1``) and as child
+subreaper (``subreaper``); ``start_init`` starts the real sm-init in that mode and cleans up after.
+The machinery, and everything else tests share, is in the ``helpers`` package beside this file
+(tests/docker has a conftest of its own, so tests never import from a conftest).
 """
-
-import os
 
 import pytest
 
-from realinit import CAN_UNSHARE, SM_INIT, Init  # noqa: F401  (SM_INIT: tests may patch it here)
-
+from helpers import figures as recorded
+from helpers.realinit import SM_INIT, Init, require_unshare
 
 MODES = ["pid1", "subreaper"]
 
 
 @pytest.fixture(params=MODES)
 def mode(request):
-    if request.param == "pid1" and not CAN_UNSHARE:
-        if os.environ.get("CI"):
-            pytest.fail("CI: unshare --pid --fork --mount-proc is not available; PID-1 tests must run")
-        pytest.skip("needs root and unshare --pid for a PID namespace")
+    if request.param == "pid1":
+        require_unshare()
     return request.param
 
 
 @pytest.fixture
 def start_init(mode):
-    """start_init(*sm_init_args, env=None) -> Init, in the mode under test; cleaned up after."""
+    """start_init(*sm_init_args, env=None, sm_init=SM_INIT, ...) -> Init, in the mode under test;
+    every run is cleaned up after the test (see ``Init`` for the other keywords)."""
     runs = []
 
     def start(*args, **kwargs):
-        run = Init(list(args), pid1=(mode == "pid1"), sm_init=SM_INIT, **kwargs)
+        kwargs.setdefault("sm_init", SM_INIT)
+        run = Init(list(args), pid1=(mode == "pid1"), **kwargs)
         runs.append(run)
         return run
 
     yield start
     for run in runs:
         run.cleanup()
+
+
+@pytest.fixture
+def hooks_dir(tmp_path):
+    """An empty --hooks-dir: the machine's own /etc/sm-init/pre-kill.d must not join the tests."""
+    path = tmp_path / "pre-kill.d"
+    path.mkdir()
+    return str(path)
+
+
+@pytest.fixture
+def ml(tmp_path):
+    """An empty <ml-root> (SageMaker's /opt/ml) for train mode."""
+    root = tmp_path / "ml"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def figures(request):
+    """figures(name, **values): record what this test measured for tests/RELIABILITY.md (with the
+    test's mode, when it has one)."""
+    mode = request.getfixturevalue("mode") if "mode" in request.fixturenames else None
+
+    def add(name, **values):
+        recorded.record(name, mode, test=request.node.name, **values)
+    return add
+
+
+def pytest_collection_modifyitems(items):
+    """A test that records figures carries the ``figures`` marker: tests/reliability.py runs those."""
+    for item in items:
+        if "figures" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.figures)

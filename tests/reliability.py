@@ -1,16 +1,16 @@
-"""Reliability figures: recorded by the hardening tests, rendered as tests/RELIABILITY.md.
+"""Reliability figures: recorded by the tests that measure, rendered as tests/RELIABILITY.md.
 
     python tests/reliability.py [PYTEST ARGS...]
 
-runs tests/test_hardening.py and tests/test_properties.py (or the given pytest arguments) with
-recording on, then writes tests/RELIABILITY.md from what that run measured: nothing in it is typed
-by hand. The README's reliability section is a copy of it.
+runs the tests marked ``figures`` (every test that asks for the ``figures`` fixture, and the
+properties of test_properties.py; or the given pytest arguments) with recording on, then writes
+tests/RELIABILITY.md from what that run measured: nothing in it is typed by hand. The README's
+reliability section is a copy of it (tools/readme-figures).
 
-Tests record through ``record(name, mode, **values)``; it appends one JSON line to the file named by
-``$SM_INIT_FIGURES`` and does nothing when that is unset (a plain pytest run writes nothing).
+Tests record through helpers/figures.py: one JSON line per figure set, in the file named by
+``$SM_INIT_FIGURES``, which this script sets for its run.
 """
 
-import json
 import os
 import platform
 import sys
@@ -19,27 +19,11 @@ from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-FIGURES_ENV = "SM_INIT_FIGURES"
 OUTPUT = os.path.join(HERE, "RELIABILITY.md")
-DEFAULT_TESTS = [os.path.join(HERE, "test_hardening.py"), os.path.join(HERE, "test_properties.py")]
+DEFAULT_TESTS = [HERE, "-m", "figures"]
 
-
-def record(name, mode=None, **values):
-    """One figure set from one test (``mode``: pid1 / subreaper / None)."""
-    path = os.environ.get(FIGURES_ENV)
-    if not path:
-        return
-    entry = {"name": name, "mode": mode, **values}
-    with open(path, "a") as f:
-        f.write(json.dumps(entry, sort_keys=True) + "\n")
-
-
-def load(path):
-    entries = []
-    if os.path.exists(path):
-        with open(path) as f:
-            entries = [json.loads(line) for line in f if line.strip()]
-    return entries
+sys.path.insert(0, HERE)
+from helpers.figures import FIGURES_ENV, load  # noqa: E402
 
 
 class Outcomes:
@@ -76,9 +60,10 @@ def _seconds(value):
 def render(entries, outcomes=None):
     """The Markdown text of RELIABILITY.md."""
     lines = ["# Reliability figures", "",
-             "Produced by `python tests/reliability.py` from a real run of `tests/test_hardening.py` and",
-             "`tests/test_properties.py`: real processes, sm-init as PID 1 of a fresh PID namespace and as child",
-             "subreaper. Do not edit by hand; rerun the script.", ""]
+             "Produced by `python tests/reliability.py` from a real run of the tests that measure (marked",
+             "`figures`: floods and storms, races, hooks, faults, descriptors, the failure file, bad input) and",
+             "of the stop plan's properties: real processes, sm-init as PID 1 of a fresh PID namespace and as",
+             "child subreaper. Do not edit by hand; rerun the script.", ""]
     machine = f"{platform.system()} {platform.release()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}"
     lines.append(f"Machine: {machine}.")
     if outcomes is not None:
@@ -172,15 +157,22 @@ def render(entries, outcomes=None):
 
     bad = _by(entries, "bad_input")
     if bad:
-        refused = sum(1 for e in bad if e["code"] == e["expected"] and e["lines"] == 1 and not e["traceback"]
-                      and not e["started"])
-        options = sorted({e["option"] for e in bad})
+        def refused(e):
+            return (e["code"] == e["expected"] and e["lines"] == 1 and not e["traceback"] and not e.get("started")
+                    and not e.get("left"))
+        inside = [e for e in bad if e.get("where") == "in-process"]
+        real = [e for e in bad if e.get("where") == "real"]
+        sources = sorted({e["source"] for e in bad if e.get("source")})
+        codes = ", ".join(str(c) for c in sorted({e["expected"] for e in bad}))
         lines += ["## Bad input", "",
-                  f"{len(bad)} runs with a garbage value ({len({e['case'] for e in bad})} cases over"
-                  f" {len(options)} options and environment variables, both modes): {refused} refused with one"
-                  f" line naming the option and the value and the documented exit code, nothing started;"
-                  f" {sum(1 for e in bad if e['traceback'])} tracebacks.", "",
-                  "Options covered: " + ", ".join(f"`{o}`" for o in options) + ".", ""]
+                  f"{len(inside)} cases of bad input (garbage in {len(sources)} options and environment variables,"
+                  f" commands that can't run, no command at all), each through sm-init's own command-line entry"
+                  f" in the test's process: {sum(map(refused, inside))} refused with one line naming the option or"
+                  f" variable and the value, and the documented exit code ({codes});"
+                  f" {sum(1 for e in bad if e['traceback'])} tracebacks. {len(real)} real runs"
+                  f" ({len({e['case'] for e in real})} cases, {_modes(real)}): {sum(map(refused, real))} refused"
+                  f" the same way, with nothing started and nothing left running.", "",
+                  "Options and variables covered: " + ", ".join(f"`{o}`" for o in sources) + ".", ""]
 
     runtime = _by(entries, "failure_file_unwritable")
     if runtime:

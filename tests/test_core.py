@@ -1,22 +1,28 @@
-"""sm-init's core as a running init (issue 2): reaping, forwarding, exit codes, the child's start state.
+"""sm-init's core as a running init: reaping, forwarding, exit codes, the child's start state, the
+terminal, --version and --help.
 
 Every test runs twice through the ``start_init`` fixture: sm-init as PID 1 of a fresh PID namespace
-and as child subreaper. Children are tests/probe.py (reports every signal, ready-line handshake)
-and small scripts under tests/children/.
+and as child subreaper. Children are helpers/children/probe.py (reports every signal, ready-line
+handshake) and small scripts beside it.
 """
 
 import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 
-from realinit import probe
-from initcheck import (FORWARDED, TtyInit, child, proc_status, reports, run_zombies, signal_name,
-                       tagged_process, wait_until)
+from helpers.commands import child, probe, reports, signal_name
+from helpers.procfs import proc_status, run_zombies, wait_until
+from helpers.realinit import SM_INIT, TtyInit, find_probe
 
 STOP = ["--stop-timeout", "4"]
+# Every signal sm-init must forward as is: all catchable ones but SIGCHLD (reaping) and the two
+# that start the stop sequence, which have their own tests.
+FORWARDED = sorted(set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD,
+                                                   signal.SIGTERM, signal.SIGINT})
 
 
 def ready(init, tag="main"):
@@ -41,7 +47,7 @@ def test_orphans_are_reaped_while_the_main_child_runs(start_init):
     ready(init)
     wait_until(lambda: not run_zombies(init), "every orphan reaped", timeout=20)
     assert init.log.count("main child exited") == 0
-    assert tagged_process(init, "main").is_running()
+    assert find_probe(init, "main").is_running()
     stop(init)
 
 
@@ -103,7 +109,7 @@ def forward_and_check_grandchild(init, expect_grandchild):
     ready(init, "grandchild")
     init.signal(signal.SIGUSR1)
     init.out.expect(r"^main got SIGUSR1$")
-    tagged_process(init, "grandchild").send_signal(signal.SIGUSR2)
+    find_probe(init, "grandchild").send_signal(signal.SIGUSR2)
     init.out.expect(r"^grandchild got SIGUSR2$")
     if expect_grandchild:
         init.out.expect(r"^grandchild got SIGUSR1$", timeout=5)
@@ -345,7 +351,6 @@ def test_without_a_terminal_the_child_has_no_foreground(start_init):
 # --- version and help ---------------------------------------------------------------------------
 
 def test_python_m_version():
-    import sys
     result = subprocess.run([sys.executable, "-m", "sm_init", "--version"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0
@@ -355,7 +360,6 @@ def test_python_m_version():
 
 
 def test_help_exits_zero():
-    from realinit import SM_INIT
     result = subprocess.run([SM_INIT, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "--signal-scope" in result.stdout and "--rewrite" in result.stdout

@@ -1,12 +1,14 @@
 """The SageMaker failure file: <ml-root>/output/failure, written by sm-init when a training job fails.
 
 Real trainers under the real sm-init (as PID 1 and as subreaper) for exit codes, signals, a stop,
-and a trainer that wrote its own file; a real OOM kill in a memory-limited cgroup (v1, as on this
-kind of host, when we may create one); the counter parsing against real cgroup files and against
-temporary directories laid out like v1 and v2 cgroups.
+and a trainer that wrote its own file; an output folder that is a file, turns read-only or is full
+(a warning, and the job's code kept; recorded for tests/RELIABILITY.md); a real OOM kill in a
+memory-limited cgroup (v1, as on this kind of host, when we may create one); the counter parsing
+against real cgroup files and against temporary directories laid out like v1 and v2 cgroups.
 """
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -15,37 +17,11 @@ import uuid
 
 import pytest
 
-from realinit import CAN_UNSHARE, SM_INIT, TIMEOUT, marked_processes, probe, MARK
+from helpers.commands import child, cmd, probe
+from helpers.procfs import wait_until
+from helpers.realinit import MARK, PID_NAMESPACE, SM_INIT, TIMEOUT, marked_processes, require_unshare, train
+from helpers.tails import LIMIT, check_readable, failure_of
 from sm_init import sagemaker
-
-LIMIT = 1024
-
-
-def train(start_init, ml, trainer, *extra, **kwargs):
-    """sm-init in train mode over ``trainer`` (an argv), with a temporary --ml-root."""
-    return start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), *extra,
-                      "--train", shlex.join(trainer), "--", "train", **kwargs)
-
-
-def failure_of(ml):
-    path = ml / "output" / "failure"
-    return path.read_bytes() if path.exists() else None
-
-
-def check_readable(data):
-    """UTF-8, at most 1024 bytes, one paragraph of printable text."""
-    assert data is not None, "no failure file"
-    assert len(data) <= LIMIT, f"{len(data)} bytes"
-    text = data.decode("utf-8")  # strict: raises on anything that is not UTF-8
-    assert text.strip() and all(ch.isprintable() or ch in "\n\t" for ch in text), repr(text)
-    return text
-
-
-@pytest.fixture
-def ml(tmp_path):
-    root = tmp_path / "ml"
-    root.mkdir()
-    return root
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,6 +121,56 @@ def test_a_command_line_that_is_not_utf8(start_init, ml):
 
 
 # ---------------------------------------------------------------------------------------------
+# A failure file that cannot be written: a warning, and the job's own exit code
+
+def fill_up(directory):
+    """Fill the filesystem of ``directory`` until a write fails."""
+    with open(os.path.join(directory, "filler"), "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("how", ["output-is-a-file", "output-turns-read-only", "output-is-full"])
+def test_unwritable_failure_file_is_a_warning_and_the_code_is_kept(start_init, figures, ml, hooks_dir, mode, how):
+    """The trainer fails with 3 and <ml-root>/output/failure cannot be written: a warning, exit 3."""
+    output = ml / "output"
+    trainer = probe("--exit", "3")
+    mounted = False
+    if how == "output-is-a-file":
+        output.write_text("a file where a directory should be\n")
+    elif how == "output-turns-read-only":
+        output.mkdir()
+        trainer = child("readonly_output.py", str(output), "3")
+        mounted = mode == "subreaper"  # as PID 1 the mount stays inside the namespace's own mount table
+    else:
+        output.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "sm-init-full", str(output)], check=True)
+        mounted = True
+        fill_up(str(output))
+    try:
+        run = start_init("--stop-timeout", "4", "--hooks-dir", hooks_dir, "--ml-root", str(ml),
+                         "--train", cmd(trainer), "--", "train")
+        code = run.wait()
+        failure_left = (output / "failure").exists() if output.is_dir() else False
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(output)], capture_output=True)
+    warned = run.log.count(r"^sm-init: warning: failure file: cannot write") == 1
+    figures("failure_file_unwritable", case=how, code=code, expected=3, warned=warned)
+    if how == "output-turns-read-only":
+        run.out.expect(r"^trainer readonly ")
+    assert code == 3, run.log.text
+    assert warned, run.log.text
+    assert re.match(r"^sm-init: exit: 3 ", run.log.seen[-1]), run.log.text
+    assert "Traceback" not in run.log.text
+    assert not failure_left  # a full disk leaves no empty, half-written reason behind
+
+
+# ---------------------------------------------------------------------------------------------
 # A real OOM kill in a memory-limited cgroup (v1 here; v2 hosts would need their own variant)
 
 def own_memory_cgroup_v1():
@@ -184,23 +210,23 @@ def memory_cgroup():
                 os.kill(int(pid), signal.SIGKILL)  # only what this test started can be in it
             except ProcessLookupError:
                 pass
-    for _ in range(200):
+
+    def removed():  # the killed processes leave the cgroup when they are reaped, a moment later
         try:
             os.rmdir(path)
-            break
         except OSError:
-            import time
-            time.sleep(0.05)
-    assert not os.path.exists(path), f"could not remove {path}"
+            return False
+        return True
+    wait_until(removed, f"{path} removed", timeout=10, interval=0.05)
 
 
 def run_in_cgroup(cgroup, mode, args, env=None):
     """sm-init (as PID 1 or subreaper) started inside ``cgroup``; returns (code, stderr)."""
-    if mode == "pid1" and not CAN_UNSHARE:
-        pytest.skip("needs unshare --pid")
+    if mode == "pid1":
+        require_unshare()
     mark = uuid.uuid4().hex
     environ = dict(os.environ if env is None else env, **{MARK: mark})
-    prefix = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] if mode == "pid1" else []
+    prefix = PID_NAMESPACE if mode == "pid1" else []
     wrapper = ["sh", "-c", 'echo $$ > "$0"/cgroup.procs && exec "$@"', cgroup, *prefix, SM_INIT, *args]
     try:
         done = subprocess.run(wrapper, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

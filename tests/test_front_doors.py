@@ -13,7 +13,7 @@ import signal
 import subprocess
 import uuid
 
-from realinit import MARK, TIMEOUT, Lines, marked_processes
+from helpers.realinit import MARK, TIMEOUT, Lines, marked_processes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES_RUN = os.path.join(ROOT, "examples", "run")

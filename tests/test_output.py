@@ -14,7 +14,6 @@ import os
 import re
 import resource
 import signal
-import subprocess
 import sys
 import termios
 import threading
@@ -24,31 +23,17 @@ import pytest
 
 import psutil
 
-from initcheck import child, wait_until
-from realinit import TIMEOUT, probe
+from helpers.children import spew
+from helpers.commands import child, probe
+from helpers.procfs import fd_flags, pending, wait_until
+from helpers.realinit import TIMEOUT
 
 SLACK = 1.5          # the test's own delay in seeing sm-init gone, on a loaded 2-core machine
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "children"))
-import spew  # noqa: E402
 
 
 def unread_bytes(fd):
     """Bytes waiting in the pipe or FIFO behind ``fd``."""
     return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
-
-
-def pending(pid, signum):
-    """Is an instance of ``signum`` still queued for the process (not yet taken by sigtimedwait)?"""
-    with open(f"/proc/{pid}/status") as f:
-        masks = {key: int(value, 16) for key, _, value in (line.partition(":\t") for line in f)
-                 if key in ("SigPnd", "ShdPnd")}
-    return any(mask >> (signum - 1) & 1 for mask in masks.values())
-
-
-def fd_flags(pid, fd):
-    with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-        return int(next(line for line in f if line.startswith("flags:")).split()[1], 8)
 
 
 @pytest.fixture

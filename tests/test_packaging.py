@@ -17,7 +17,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join("supervisor", "sm_init")
 # Files of tests/ that check the repository rather than the package (MANIFEST.in leaves them out).
-REPOSITORY_CHECKS = ("tests/docker/", "tests/test_packaging.py", "tests/test_front_doors.py", "tests/run")
+REPOSITORY_CHECKS = ("tests/docker/", "tests/helpers/docker_harness.py", "tests/test_packaging.py",
+                     "tests/test_front_doors.py", "tests/run")
 SDIST_METADATA = {"LICENSE", "MANIFEST.in", "PKG-INFO", "README.md", "pyproject.toml", "setup.cfg"}
 
 pytestmark = pytest.mark.timeout(600)
@@ -84,7 +85,8 @@ def test_sdist_holds_the_package_metadata_and_the_package_tests(dists):
     command = PACKAGE.rsplit("/", 1)[0] + "/sm-init"
     assert files - egg_info == (SDIST_METADATA | {PACKAGE + "/" + m for m in package_modules()} | package_tests
                                 | {command})
-    assert "tests/conftest.py" in package_tests and "tests/test_plan.py" in package_tests
+    assert {"tests/conftest.py", "tests/helpers/realinit.py", "tests/helpers/children/probe.py",
+            "tests/test_plan.py"} <= package_tests
 
 
 def test_the_sdist_tests_run_from_the_unpacked_sdist(dists, tmp_path):

@@ -12,11 +12,11 @@ from types import MappingProxyType
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from helpers.world import CONT, INF, INT, KILL, QUIT, TERM, World, exited, run
 from sm_init import exitcodes, plan
 from sm_init.config import Config
 from sm_init.plan import Facts, Forward, Phase, State
 from sm_init.signals import Received
-from world import CONT, INF, INT, KILL, QUIT, TERM, World, exited, run
 
 HUP = signal.SIGHUP
 

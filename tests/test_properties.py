@@ -15,7 +15,6 @@ output, or silence, for the stall watchdog) and runs the real ``run.Supervisor``
   stop before it (at the same instant at the latest, with no hook time).
 """
 
-import math
 import signal
 from types import MappingProxyType
 from typing import Dict, List
@@ -23,12 +22,14 @@ from typing import Dict, List
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import reliability
+from helpers.figures import record
+from helpers.world import INF, INT, KILL, QUIT, TERM, World, run
 from sm_init import exitcodes, plan
 from sm_init.config import Config
-from sm_init.plan import Phase, State, Facts
+from sm_init.plan import Facts, Phase
 from sm_init.signals import Received
-from world import INF, INT, KILL, QUIT, TERM, World, run
+
+pytestmark = pytest.mark.figures  # tests/reliability.py reports how many examples each property ran
 
 EPS = 1e-6
 EXTERNAL = [TERM, INT, signal.SIGHUP, signal.SIGUSR1, signal.SIGWINCH]
@@ -46,7 +47,7 @@ def counted(name, events=0):
 def record_counts():
     yield
     for name, (examples, events) in COUNTS.items():
-        reliability.record("property", property=name, examples=examples, events=events)
+        record("property", property=name, examples=examples, events=events)
 
 
 configs = st.builds(

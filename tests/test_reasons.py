@@ -1,7 +1,7 @@
 """Failure reasons from real programs' output: Python exceptions, a full disk, a segfault, a SIGKILL.
 
-Each test runs a real failing program (tests/children/failing.py, a shell around it, a script that
-doesn't compile), keeps the last 64 KiB of each stream as sm-init does, and checks what
+Each test runs a real failing program (tests/helpers/children/failing.py, a shell around it, a
+script that doesn't compile), keeps the last 64 KiB of each stream as sm-init does, and checks what
 ``reasons`` makes of them: the finding (which recogniser, which error line) and the failure text.
 """
 
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
+from helpers.tails import FAILING, check_text, failing, run_tails
 from sm_init import reasons
-from tails import FAILING, check_text, failing, run_tails
 
 ENDING = "Training command `python3 train.py` exited with code 1."
 

@@ -7,8 +7,8 @@ GPU; the others take their message lines from public reports (cited) in frames o
 
 import pytest
 
+from helpers.tails import check_text, fixture
 from sm_init import reasons
-from tails import check_text, fixture
 
 ENDING = "Training command `torchrun --nproc-per-node 8 train.py` exited with code 1."
 

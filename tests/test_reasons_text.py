@@ -10,8 +10,8 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from helpers.tails import check_text, interleave, run_tails
 from sm_init import reasons
-from tails import check_text, interleave, run_tails
 
 ENDING = "Training command `python3 entraîner.py` exited with code 1."   # î: two bytes
 

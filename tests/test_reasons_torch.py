@@ -6,28 +6,23 @@ torchrun's summary names the rank that failed first; the ranks' own tracebacks c
 
 import os
 import re
-import socket
 import sys
 
 import pytest
 
+from helpers.commands import CHILDREN
+from helpers.net import free_port
+from helpers.tails import check_text, interleave, run_tails
 from sm_init import reasons
-from tails import HERE, check_text, interleave, run_tails
 
 if os.environ.get("CI"):
     import torch  # noqa: F401  (CI: tests/run installs torch; a missing torch fails, never skips)
 else:
     pytest.importorskip("torch", reason="tests/run installs torch (the test extra)")
 
-DDP_FAIL = os.path.join(HERE, "children", "ddp_fail.py")
-LOADER_FAIL = os.path.join(HERE, "children", "loader_fail.py")
+DDP_FAIL = os.path.join(CHILDREN, "ddp_fail.py")
+LOADER_FAIL = os.path.join(CHILDREN, "loader_fail.py")
 ROOT_RANK = re.compile(rb"Root Cause \(first observed failure\):\n\[0\]:\n.*\n.*\n  rank      : (\d+)")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def torchrun(case, **env):

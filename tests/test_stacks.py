@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from realinit import TIMEOUT
+from helpers.realinit import TIMEOUT
 from sm_init import stacks
 from sm_init.stacks import Frame, Process, Thread
 

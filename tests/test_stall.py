@@ -18,17 +18,16 @@ import sysconfig
 
 import pytest
 
-from realinit import TIMEOUT, Init
-from test_failure_file import check_readable, failure_of
-from test_reasons_torch import free_port
+from helpers.commands import CHILDREN
+from helpers.net import free_port
+from helpers.realinit import TIMEOUT, train as start_train
+from helpers.tails import check_readable, failure_of
 
 if os.environ.get("CI"):
     import torch  # noqa: F401  (CI: tests/run installs torch; a missing torch fails, never skips)
 else:
     pytest.importorskip("torch", reason="tests/run installs torch (the test extra)")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CHILDREN = os.path.join(HERE, "children")
 DDP_HANG = os.path.join(CHILDREN, "ddp_hang.py")
 BEAT = os.path.join(CHILDREN, "beat.py")
 FH_HANG = os.path.join(CHILDREN, "fh_hang.py")
@@ -48,15 +47,7 @@ def line_of(path, text):
 
 def train(start_init, ml, trainer, *extra, env=None):
     env = {**os.environ, "PATH": VENV_PATH, **(env or {})}
-    return start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), *extra,
-                      "--train", shlex.join(trainer), "--", "train", env=env, cwd=CHILDREN)
-
-
-@pytest.fixture
-def ml(tmp_path):
-    root = tmp_path / "ml"
-    root.mkdir()
-    return root
+    return start_train(start_init, ml, trainer, *extra, env=env, cwd=CHILDREN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,21 +176,13 @@ def sm_init_without_pyspy(tmp_path_factory):
 
 
 @pytest.fixture
-def start_without_pyspy(mode, sm_init_without_pyspy):
+def start_without_pyspy(start_init, sm_init_without_pyspy):
     """start_init, with that sm-init and a PATH without py-spy."""
-    runs = []
-
     def start(*args, env, cwd):
         # Its python (and nothing of this environment's bin) first on PATH: no py-spy anywhere.
         path = os.path.dirname(sm_init_without_pyspy) + ":" + PLAIN_PATH
-        run = Init(list(args), pid1=(mode == "pid1"), sm_init=sm_init_without_pyspy,
-                   env={**env, "PATH": path}, cwd=cwd)
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        run.cleanup()
+        return start_init(*args, sm_init=sm_init_without_pyspy, env={**env, "PATH": path}, cwd=cwd)
+    return start
 
 
 def test_faulthandler_stacks_from_the_processes_that_handle_the_signal(start_without_pyspy, ml):

@@ -1,31 +1,27 @@
 """The sweep (sm_init/sweep.py) on real process trees, as PID 1 and in subreaper mode.
 
-Each case runs tests/children/sweeper.py as PID 1 of a fresh PID namespace: it builds the tree,
-calls ``sweep.sweep`` once and reports; every member reports the signals it handles (see that
-file's docstring for the tree, the SIGWINCH barrier and the forced pid reuse). In subreaper mode
-the sweeping process is not PID 1 and an ``outsider`` shares the namespace without being its
-descendant. The last test runs the real sm-init over a fork-happy tree that ignores SIGTERM: it
-must be gone by its stop deadline.
+Each case runs tests/helpers/children/sweeper.py as PID 1 of a fresh PID namespace: it builds the
+tree, calls ``sweep.sweep`` once and reports; every member reports the signals it handles (see that
+file's docstring for the tree, the SIGWINCH barrier and the forced pid reuse). In subreaper mode the
+sweeping process is not PID 1 and an ``outsider`` shares the namespace without being its descendant.
+The last test runs the real sm-init over a fork-happy tree that ignores SIGTERM: it must be gone by
+its stop deadline.
 """
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from realinit import CAN_UNSHARE, Lines
+from helpers.commands import child
+from helpers.realinit import PID_NAMESPACE, Lines, require_unshare
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SWEEPER = os.path.join(HERE, "children", "sweeper.py")
-FORK_HAPPY = os.path.join(HERE, "children", "fork_happy.py")
 SLACK = 1.0  # the test's own delay in seeing a process end, on a noisy 2-core VM
 SEEN_SLACK = 3.0  # the same for pytest itself, starved among 2,000 dying processes and the neighbours' load
 
-# tests/children/sweeper.py's TREE, with --spare: main's group and the member "spared" are spared.
+# tests/helpers/children/sweeper.py's TREE, with --spare: main's group and the member "spared" are spared.
 TARGETS = {"setsid1", "deep", "stopped", "orphan", "orphan_setsid"}
 SPARED = {"main", "group1", "orphan_g", "spared"}
 MEMBERS = TARGETS | SPARED
@@ -35,16 +31,12 @@ IDLE, FORKERS = 2000, 30
 @pytest.fixture
 def sweeper():
     """sweeper(*args) -> Lines of its stdout; the namespace is torn down after the test."""
-    if not CAN_UNSHARE:
-        if os.environ.get("CI"):
-            pytest.fail("CI: unshare --pid --fork --mount-proc is not available; sweep tests must run")
-        pytest.skip("needs root and unshare --pid for a PID namespace")
+    require_unshare("sweep tests")
     runs = []
 
     def start(*args):
-        process = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, SWEEPER, *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(PID_NAMESPACE + child("sweeper.py", *args),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         runs.append(process)
         return Lines(process.stdout)
 
@@ -63,7 +55,7 @@ def exited(out):
     return {m.group(1) for m in (re.match(r"^(\w+) exited$", line) for line in out.seen) if m}
 
 
-def figures(out):
+def reported(out):
     """key=value pairs of the sweeper's lines, as strings."""
     found = {}
     for line in out.seen:
@@ -148,7 +140,7 @@ def test_fork_happy_tree_is_killed_entirely(sweeper, mode, spare):
     kill(-1)), and never the outsider."""
     out = sweeper(mode, "forky", str(IDLE), str(FORKERS), *(["--spare"] if spare else []))
     out.expect(r"^sweeper left=", timeout=180)
-    found = figures(out)
+    found = reported(out)
     assert int(found["left"]) == 0, out.text
     assert int(found["count"]) >= IDLE + FORKERS + (0 if spare else 1), out.text
     assert found["spared_alive"] == str(spare)
@@ -161,7 +153,7 @@ def test_fork_happy_tree_sweep_stops_at_its_deadline_clock(sweeper, mode):
     the deadline, with most of the tree still alive."""
     out = sweeper(mode, "forky", str(IDLE), str(FORKERS), "--spare", "--ticks", "3000")
     out.expect(r"^sweeper left=", timeout=180)
-    found = figures(out)
+    found = reported(out)
     assert int(found["after_deadline"]) in (1, 2), out.text  # one in the pass, one in the pass loop
     assert int(found["readings"]) <= 3000 + 2
     assert int(found["count"]) < IDLE
@@ -173,7 +165,7 @@ def test_fork_happy_tree_sweep_returns_by_its_deadline(sweeper, mode):
     machine's scheduling; the return path after the last deadline check is microseconds)."""
     out = sweeper(mode, "forky", str(IDLE), str(FORKERS), "--deadline", "0.05")
     out.expect(r"^sweeper left=", timeout=180)
-    found = figures(out)
+    found = reported(out)
     assert float(found["late_by"]) <= SLACK, out.text
 
 
@@ -186,7 +178,7 @@ def test_stop_of_a_fork_happy_tree_ignoring_sigterm_ends_by_the_deadline(start_i
     here, SEEN_SLACK more (this process waking up late on a busy machine: one run here saw 11.5 s
     against 9.2 s on sm-init's clock, the 1-minute load above 100)."""
     run = start_init("--stop-timeout", f"{stop_timeout:g}", "--hook-timeout", "0", "--",
-                     sys.executable, FORK_HAPPY, str(IDLE), str(FORKERS))
+                     *child("fork_happy.py", str(IDLE), str(FORKERS)))
     run.out.expect(r"^main ready", timeout=180)
     sent = time.monotonic()
     run.signal(signal.SIGTERM)

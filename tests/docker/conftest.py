@@ -1,16 +1,12 @@
-"""Fixtures for the end-to-end container tests (see tests/docker_harness.py).
+"""Fixtures for the end-to-end container tests (see tests/helpers/docker_harness.py).
 
 The session fixture finds or starts a Docker engine, builds the offline base image once and builds
 Dockerfile.example. With CI=true a missing engine is an error; locally the tests skip and the
 reason is printed at the end of the run.
 """
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import docker_harness  # noqa: E402
+from helpers import docker_harness
 
 _state = {}
 

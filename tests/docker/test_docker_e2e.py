@@ -8,11 +8,19 @@ import urllib.request
 
 import pytest
 
-from docker_harness import container_logs, make_ml_root, sm_init_lines, wait_exit, wait_for_log
+from helpers.docker_harness import container_logs, make_ml_root, sm_init_lines, wait_exit, wait_for_log
 
 # The session fixture may have to install and start dockerd and debootstrap the base image: allow for
 # it; every wait inside a test has its own, much shorter, limit.
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
+
+
+def docker_stop(container, timeout):
+    """`docker stop -t TIMEOUT`: (seconds it took, the container's exit code, its output)."""
+    t0 = time.monotonic()
+    container.stop(timeout=timeout)
+    elapsed = time.monotonic() - t0
+    return elapsed, wait_exit(container, 10), container_logs(container)
 
 
 def assert_in_order(text, *patterns):
@@ -84,11 +92,7 @@ def test_train_stop_partway(containers, tmp_path):
     ml = make_ml_root(tmp_path / "ml", {"steps": 1000, "step_seconds": 0.3})
     c = containers(["train"], ml=ml)
     wait_for_log(c, r"^train: step 3/1000 done", timeout=60)
-    t0 = time.monotonic()
-    c.stop(timeout=T)
-    elapsed = time.monotonic() - t0
-    code = wait_exit(c, 10)
-    out = container_logs(c)
+    elapsed, code, out = docker_stop(c, T)
     assert elapsed < T - 5, "took %.1fs to stop (docker's SIGKILL at %ss)" % (elapsed, T)
     assert code == 143, "exit code %s (137 would be Docker's SIGKILL):\n%s" % (code, out)
     stdout, stderr = streams(c)
@@ -109,11 +113,7 @@ def test_train_ignoring_sigterm(containers, tmp_path):
     ml = make_ml_root(tmp_path / "ml", {"steps": 1000, "step_seconds": 0.3, "ignore_sigterm": "true"})
     c = containers(["train"], ml=ml, environment={"SM_INIT_STOP_TIMEOUT": str(S)})
     wait_for_log(c, r"^train: step 2/1000 done", timeout=60)
-    t0 = time.monotonic()
-    c.stop(timeout=T)
-    elapsed = time.monotonic() - t0
-    code = wait_exit(c, 10)
-    out = container_logs(c)
+    elapsed, code, out = docker_stop(c, T)
     assert elapsed < S + 3, "took %.1fs; sm-init's stop timeout is %ss, Docker's %ss" % (elapsed, S, T)
     stdout, stderr = streams(c)
     assert "train: received SIGTERM, ignoring it" in stdout
@@ -181,11 +181,7 @@ def test_serve(harness, containers):
     reply = json.loads(body)
     assert reply["echo"] == '{"x": [1, 2, 3]}' and reply["received_bytes"] == 16
     T = 30
-    t0 = time.monotonic()
-    c.stop(timeout=T)
-    elapsed = time.monotonic() - t0
-    code = wait_exit(c, 10)
-    out = container_logs(c)
+    elapsed, code, out = docker_stop(c, T)
     assert elapsed < 10, "serve took %.1fs to stop" % elapsed
     assert code == 0, out  # the server exits 0 on SIGTERM; sm-init passes it on
     stdout, stderr = streams(c)
@@ -245,11 +241,7 @@ def test_orphans_reaped(harness, containers, tmp_path):
     assert len(samples[-1]) >= 3, "expected sm-init, the trainer and the daemon: %s" % samples[-1]
     assert not _lasting_zombies(samples), "zombies in the container: %s" % samples
     T = 30
-    t0 = time.monotonic()
-    c.stop(timeout=T)
-    elapsed = time.monotonic() - t0
-    code = wait_exit(c, 10)
-    out = container_logs(c)
+    elapsed, code, out = docker_stop(c, T)
     assert elapsed < 15, "took %.1fs to stop (sm-init's stop timeout 10s, Docker's %ss)" % (elapsed, T)
     assert code == 143, out
     stdout, stderr = streams(c)
@@ -301,11 +293,7 @@ def test_local_mode_tty_stop(containers, tmp_path):
     ml = make_ml_root(tmp_path / "ml", {"steps": 1000, "step_seconds": 0.3})
     c = containers(["train"], ml=ml, tty=True)
     wait_for_log(c, r"^train: step 2/1000 done", timeout=60)
-    t0 = time.monotonic()
-    c.stop(timeout=30)
-    elapsed = time.monotonic() - t0
-    code = wait_exit(c, 10)
-    out = container_logs(c)
+    elapsed, code, out = docker_stop(c, 30)
     assert elapsed < 25, "took %.1fs to stop" % elapsed
     assert code == 143, out
     assert "train: received SIGTERM" in out

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from docker_harness import make_ml_root, wait_exit
+from helpers.docker_harness import make_ml_root, wait_exit
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 

@@ -1,24 +1,20 @@
 """`docker stop` of Dockerfile.example's serve mode under a steady load: not one request lost.
 
-The same load as tests/serving (load.py: 4 connections, one POST /invocations every 0.1 s, each
-taking 0.3 s in the server: SERVE_INVOCATION_SECONDS) runs from before the stop until the published
-port refuses connections; `docker stop -t 30` (an endpoint update's stop) lands halfway between two
-requests. Every request sent before it must get a complete 200, and sm-init must pass on the
-server's exit 0 before Docker's SIGKILL.
+The same load as tests/serving (helpers/load.py: 4 connections, one POST /invocations every 0.1 s,
+each taking 0.3 s in the server: SERVE_INVOCATION_SECONDS) runs from before the stop until the
+published port refuses connections; `docker stop -t 30` (an endpoint update's stop) lands halfway
+between two requests. Every request sent before it must get a complete 200, and sm-init must pass on
+the server's exit 0 before Docker's SIGKILL.
 """
-import os
 import socket
-import sys
 import threading
 import time
 import urllib.request
 
 import pytest
 
-from docker_harness import container_logs, wait_exit, wait_for_log
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "serving"))
-from load import run_load  # noqa: E402
+from helpers.docker_harness import container_logs, wait_exit, wait_for_log
+from helpers.load import run_load
 
 pytestmark = [pytest.mark.docker, pytest.mark.serving, pytest.mark.timeout(900)]
 

@@ -1,10 +1,10 @@
 """Dockerfile.example installs the sm-init of its build context; a package index only serves it when
 the builder names a version.
 
-The session's image is built from this repository with default build arguments but the base (see
-tests/docker_harness.py); the first test looks inside it. The others build the first stage again
-with an SM_INIT_SPEC; nothing in these builds can reach an index, so what installs comes from the
-context.
+The session's image is built from this repository with default build arguments but the base
+(see tests/helpers/docker_harness.py); the first test looks inside it. The others build the first
+stage again with an SM_INIT_SPEC; nothing in these builds can reach an index, so what installs
+comes from the context.
 """
 import hashlib
 import json
@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-import docker_harness
-from docker_harness import EXAMPLE_IMAGE, REPO_ROOT, WHEELS_DIR, HarnessError, container_logs, wait_exit
+from helpers import docker_harness
+from helpers.docker_harness import EXAMPLE_IMAGE, REPO_ROOT, WHEELS_DIR, HarnessError, container_logs, wait_exit
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 

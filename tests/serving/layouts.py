@@ -17,7 +17,7 @@ import nginx
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 
-# Enough server capacity for every client connection (tests/serving/load.py opens 4): a request
+# Enough server capacity for every client connection (tests/helpers/load.py opens 4): a request
 # that waits in a listen queue behind busy workers is lost by the server's own graceful stop.
 WORKERS = "4"
 # gunicorn's default graceful timeout (30 s) is the whole serve stop timeout: keep it below the grace.

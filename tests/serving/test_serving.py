@@ -1,12 +1,12 @@
 """No request lost when a serving container stops: every common serving layout, under load, with
 sm-init as PID 1 in serve mode and its defaults (or the layout's documented setting).
 
-A steady load (load.py: 4 connections, one POST /invocations every 0.1 s, 0.3 s each) runs from
-before the stop until the server refuses connections; SIGTERM goes to sm-init as `docker stop`
+A steady load (helpers/load.py: 4 connections, one POST /invocations every 0.1 s, 0.3 s each) runs
+from before the stop until the server refuses connections; SIGTERM goes to sm-init as `docker stop`
 sends it. Each test shows that requests were in flight at the stop, and asserts that every request
-sent before it got a complete 200, that sm-init exited with the main child's status before its
-stop timeout, and that nothing of the tree is left. A failing test prints every request and the
-stop lines of sm-init and the servers (nginx names each signal it receives).
+sent before it got a complete 200, that sm-init exited with the main child's status before its stop
+timeout, and that nothing of the tree is left. A failing test prints every request and the stop
+lines of sm-init and the servers (nginx names each signal it receives).
 """
 
 import os
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from realinit import CAN_UNSHARE
+from helpers.realinit import CAN_UNSHARE
 from layouts import LAYOUTS, NGINX_WORKER, Layout, nginx_alone
 from trial import STOP_TIMEOUT, run_trial
 

@@ -1,9 +1,9 @@
 """One trial: a serving layout under an init as PID 1 of a fresh PID namespace, loaded, stopped.
 
-``run_trial(layout, "sm-init", directory)`` starts the layout (sm-init in serve mode maps `serve`
-to the layout's command; tini and dumb-init cannot map `serve`, so they get the command itself),
-waits for its ready lines and a 200 on /ping, runs the steady load of load.py, sends SIGTERM to the
-init the way `docker stop` does, halfway between two requests, and returns what happened: every
+``run_trial(layout, "sm-init", directory)`` starts the layout (sm-init in serve mode maps `serve` to
+the layout's command; tini and dumb-init cannot map `serve`, so they get the command itself), waits
+for its ready lines and a 200 on /ping, runs the steady load of helpers/load.py, sends SIGTERM to
+the init the way `docker stop` does, halfway between two requests, and returns what happened: every
 request, the init's exit code and the seconds from the stop to the init's exit.
 """
 
@@ -14,17 +14,17 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import sys
 import threading
 import time
 
-from realinit import SM_INIT, TIMEOUT, Init
+from helpers.load import run_load
+from helpers.net import free_port
+from helpers.realinit import SM_INIT, TIMEOUT, Init
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps"))
 from app import Upstream  # noqa: E402
 from layouts import Context  # noqa: E402
-from load import run_load  # noqa: E402
 
 # The serve default of sm-init's --stop-timeout, and Docker's -t for an endpoint update.
 STOP_TIMEOUT = 30.0
@@ -73,12 +73,6 @@ class Outcome:
                           self.report.summary(), "--- stop lines:", *self.stop_lines(),
                           "--- requests (times from the stop):", *self.report.lines(),
                           "--- output:", *self.log])
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(ctx):

@@ -1,12 +1,12 @@
 """The zombie flood's main child: on SIGUSR1, create N orphans at once and let them all exit together.
 
-    hard_flood.py N [BINARY]
+    zombie_flood.py N [BINARY]
 
 Prints ``flood ready pid=...``, waits for SIGUSR1 (sm-init forwards it), has a spawner fork N
 children blocked on a pipe and exit (so the N are orphans of sm-init, alive), prints ``flood alive
 N``, closes the pipe's last write end so all N exit at once, and prints ``flood released at=T``
 (CLOCK_MONOTONIC, shared with the test). Then it waits for SIGTERM. BINARY is the compiled
-hard_flood.c; without it the spawner is a Python fork loop (slower, same result).
+zombie_flood.c; without it the spawner is a Python fork loop (slower, same result).
 """
 
 import gc

@@ -1,6 +1,6 @@
 """A trainer whose output directory turns read-only under it (a read-only bind mount), then fails.
 
-    hard_ro_output.py DIR CODE
+    readonly_output.py DIR CODE
 
 Bind-mounts DIR read-only over itself, prints ``trainer readonly DIR``, exits CODE. Needs root.
 """

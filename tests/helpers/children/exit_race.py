@@ -1,8 +1,8 @@
 """A main child that exits in the same instant sm-init gets SIGTERM.
 
-    hard_exit_race.py term-then-exit CODE   on SIGUSR1: SIGTERM to sm-init, then exit CODE at once
-    hard_exit_race.py exit-then-term CODE   on SIGUSR1: exit CODE; a helper that sees the exit (pipe
-                                            EOF) sends SIGTERM to sm-init that same moment
+    exit_race.py term-then-exit CODE   on SIGUSR1: SIGTERM to sm-init, then exit CODE at once
+    exit_race.py exit-then-term CODE   on SIGUSR1: exit CODE; a helper that sees the exit (pipe
+                                       EOF) sends SIGTERM to sm-init that same moment
 
 sm-init is this process's parent (PID 1 in its namespace, or the subreaper). Prints ``race ready
 pid=...`` first.

@@ -1,6 +1,6 @@
 """Signal storm: send COUNT signals to PID, cycling through USR1, USR2, HUP and WINCH, as fast as it can.
 
-    hard_storm.py PID COUNT
+    signal_storm.py PID COUNT
 
 Prints ``storm sent=N seconds=T``. Stops early (and says so) if PID disappears.
 """

@@ -13,9 +13,8 @@ signal to a stranger that reused the pid.
 
 import math
 import signal
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
-from sm_init import plan
 from sm_init.run import Supervisor
 from sm_init.signals import IO_SIGNAL, Received
 

@@ -79,7 +79,8 @@ def cuda_oom():
     CUDA caching allocator raises (c10/cuda/CUDACachingAllocator.cpp, "CUDA out of memory. Tried to
     allocate ..."). No GPU here: the text is real, the failure is replayed, exit 1 as Python's."""
     chatter(2 * 1024)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "reasons", "h200_cuda_oom.txt")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "reasons",
+                        "h200_cuda_oom.txt")
     with open(path, "rb") as f:
         recorded = f.read().partition(b"\n---\n")[2]
     sys.stderr.flush()

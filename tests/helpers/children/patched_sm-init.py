@@ -1,10 +1,10 @@
-"""sm-init with a twist, for tests/test_hardening.py (its name carries "sm-init": the fixtures find it).
+"""sm-init with a twist, for the fault and descriptor tests.
 
-    hard_sm-init.py fault=MODULE.FUNCTION:N[:EXCEPTION] -- SM-INIT-ARGS...
+    patched_sm-init.py fault=MODULE.FUNCTION:N[:EXCEPTION] -- SM-INIT-ARGS...
         Run sm-init in this process with sm_init.MODULE.FUNCTION (or MODULE.CLASS.METHOD) patched to
         raise EXCEPTION (a builtin, default RuntimeError) on its Nth call: an unexpected internal
         error, injected without touching the production code.
-    hard_sm-init.py fd=N -- SM-INIT-ARGS...
+    patched_sm-init.py fd=N -- SM-INIT-ARGS...
         Open /dev/null as an inheritable fd N, then exec the real sm-init (found beside python).
 """
 
@@ -52,7 +52,7 @@ def main():
         sm_init = os.path.join(os.path.dirname(sys.executable), "sm-init")
         os.execv(sm_init, [sm_init, *args])
     else:
-        raise SystemExit(f"hard_sm-init.py: unknown spec {spec!r}")
+        raise SystemExit(f"patched_sm-init.py: unknown spec {spec!r}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Used by tests/docker/ (pytest fixtures in tests/docker/conftest.py) and runnable by hand:
 
-    .venv/bin/python tests/docker_harness.py            # engine + base image + example image
-    .venv/bin/python tests/docker_harness.py --engine   # only find/start the engine
+    .venv/bin/python tests/helpers/docker_harness.py           # engine + base image + example image
+    .venv/bin/python tests/helpers/docker_harness.py --engine  # only find/start the engine
 
 Nothing here needs an image registry:
   * the engine: ``docker.from_env()``; failing that, as root, ``apt-get install docker.io`` when
@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("SM_INIT_DOCKER_CACHE") or REPO_ROOT / ".cache" / "docker")
 BASE_REPO, BASE_TAG = "sm-init-base", "bookworm"
 BASE_IMAGE = "%s:%s" % (BASE_REPO, BASE_TAG)

@@ -1,17 +1,18 @@
 """Running the real sm-init over real process trees, as PID 1 and as subreaper.
 
-``init`` starts ``sm-init`` either as PID 1 of a fresh PID namespace (``unshare --pid --fork
---mount-proc``) or as an ordinary process (child subreaper). Every process of a test carries a
-marker in its environment, so a test can count what is left after sm-init exited, and teardown
-kills only what the test itself started. Output is read by threads into queues: tests wait for
-lines (ready handshakes) with generous timeouts, never for sleeps.
+``Init`` starts ``sm-init`` either as PID 1 of a fresh PID namespace (``unshare --pid --fork
+--mount-proc``) or as an ordinary process (child subreaper); ``TtyInit`` does the same with a pty
+as its controlling terminal. Every process of a test carries a marker in its environment, so a
+test can count what is left after sm-init exited and find a process of its run, and teardown kills
+only what the test itself started. Output is read by threads into queues: tests wait for lines
+(ready handshakes) with generous timeouts, never for sleeps.
 """
 
 import os
 import queue
 import re
+import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -19,17 +20,15 @@ import time
 import uuid
 
 import psutil
+import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROBE = os.path.join(HERE, "probe.py")
+from .procfs import TIMEOUT, wait_until
+
 SM_INIT = os.path.join(os.path.dirname(sys.executable), "sm-init")
-TIMEOUT = 60.0  # generous: these machines are noisy
 MARK = "SM_INIT_TEST_MARK"
-
-
-def probe(*args):
-    """argv of the signal-reporting child."""
-    return [sys.executable, PROBE, *args]
+# --kill-child: when unshare dies, the kernel kills its child, PID 1 of the namespace, and with it
+# every process of the namespace: a test's teardown leaves nothing behind.
+PID_NAMESPACE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 
 
 def can_unshare():
@@ -40,6 +39,15 @@ def can_unshare():
 
 
 CAN_UNSHARE = can_unshare()
+
+
+def require_unshare(what="PID-1 tests"):
+    """Skip the test where no PID namespace can be had; with CI=true, fail it instead."""
+    if CAN_UNSHARE:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI: unshare --pid --fork --mount-proc is not available; {what} must run")
+    pytest.skip("needs root and unshare --pid for a PID namespace")
 
 
 def marked_processes(mark):
@@ -126,14 +134,16 @@ class Init:
     """One sm-init run."""
 
     def __init__(self, args, pid1, env=None, stdin=subprocess.DEVNULL, cwd=None, sm_init=SM_INIT,
-                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=None):
-        """``stdout``/``stderr``: PIPE (read as lines: ``out``, ``log``) or a descriptor of the test's."""
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=None, session=False):
+        """``stdout``/``stderr``: PIPE (read as lines: ``out``, ``log``) or a descriptor of the test's.
+        ``session``: sm-init leads a new session whose controlling terminal is ``stdin``."""
         self.mark = uuid.uuid4().hex
         self.pid1 = pid1
         self.program = os.path.basename(sm_init)  # another init (tini, dumb-init) for comparisons
         environ = dict(os.environ if env is None else env)
         environ[MARK] = self.mark
-        prefix = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] if pid1 else []
+        new_session = ["setsid", "--ctty"] if session else []
+        prefix = new_session + (PID_NAMESPACE + new_session if pid1 else [])
         self.started = time.monotonic()
         self.process = subprocess.Popen(prefix + [sm_init, *args], env=environ, stdin=stdin, cwd=cwd,
                                         stdout=stdout, stderr=stderr, preexec_fn=preexec_fn)
@@ -146,18 +156,20 @@ class Init:
     def pid(self):
         """Host pid of sm-init (or the init given) itself (in PID-1 mode, the child of unshare)."""
         if not self.pid1:
-            return self.process.pid
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
+            return self.process.pid  # setsid, when there, execs sm-init in its own process
+
+        def find():
             for child in psutil.Process(self.process.pid).children():
                 try:
-                    # Before its exec, unshare's forked child still is "unshare" (with sm-init in argv).
-                    if child.name() != "unshare" and any(self.program in part for part in child.cmdline()):
+                    # Until its last exec, unshare's forked child is still unshare (or setsid), with
+                    # sm-init among its arguments.
+                    if child.name() not in ("unshare", "setsid") and \
+                            any(self.program in part for part in child.cmdline()):
                         return child.pid
                 except psutil.NoSuchProcess:
                     pass
-            time.sleep(0.01)
-        raise AssertionError("sm-init did not start under unshare")
+            return None
+        return wait_until(find, f"{self.program} started under unshare", interval=0.01)
 
     def signal(self, signum):
         os.kill(self.pid, signum)
@@ -182,3 +194,63 @@ class Init:
                 process.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+class TtyInit(Init):
+    """sm-init in a new session whose controlling terminal (and stdin) is a fresh pty.
+
+    ``setsid --ctty`` makes the pty the session's controlling terminal before exec; stdout and
+    stderr stay pipes, read as lines as with ``Init``. In PID-1 mode PID 1 leads its own session
+    with the terminal, as in `docker run -it`.
+    """
+
+    def __init__(self, args, pid1):
+        self.master, slave = os.openpty()
+        try:
+            super().__init__(args, pid1, stdin=slave, session=True)
+        finally:
+            os.close(slave)
+
+    def type(self, data):
+        os.write(self.master, data)
+
+    def cleanup(self):
+        super().cleanup()
+        os.close(self.master)
+
+
+def find_process(init, script, *args):
+    """The live process of this run (by its marker) that runs ``python SCRIPT ARGS``."""
+    for process in init.survivors():
+        try:
+            argv = process.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if len(argv) >= 2 and os.path.basename(argv[1]) == script and argv[2:] == list(args):
+            return process
+    raise AssertionError(f"no live process of this run runs {script} {' '.join(args)}")
+
+
+def find_probe(init, tag="main"):
+    """The live probe of this run tagged ``tag`` (no --tag: ``main``), waited for."""
+    def find():
+        for process in init.survivors():
+            try:
+                argv = process.cmdline()
+            except psutil.NoSuchProcess:
+                continue
+            if len(argv) >= 2 and os.path.basename(argv[1]) == "probe.py":
+                if (argv[argv.index("--tag") + 1] if "--tag" in argv else "main") == tag:
+                    return process
+        return None
+    return wait_until(find, f"a probe tagged {tag}")
+
+
+def error_lines(init):
+    return [line for line in init.log.seen if line.startswith("sm-init: error:")]
+
+
+def train(start_init, ml, trainer, *extra, **kwargs):
+    """sm-init in train mode over ``trainer`` (an argv) with ``ml`` as --ml-root and no hooks."""
+    return start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), *extra,
+                      "--train", shlex.join(trainer), "--", "train", **kwargs)

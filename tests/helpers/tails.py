@@ -1,7 +1,7 @@
-"""Run a real failing program and keep the tails of its output, as sm-init keeps them.
-
-Also the invariants every failure text must hold, and the recorded outputs under
-``fixtures/reasons`` (a header of ``#`` lines saying where the text comes from, ``---``, the text).
+"""Failure texts: run a real failing program and keep the tails of its output, as sm-init keeps
+them; read the failure file a run left; the invariants every failure text must hold; and the
+recorded outputs under ``tests/fixtures/reasons`` (a header of ``#`` lines saying where the text
+comes from, ``---``, the text).
 """
 
 import os
@@ -9,10 +9,12 @@ import subprocess
 import sys
 from typing import NamedTuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FAILING = os.path.join(HERE, "children", "failing.py")
-FIXTURES = os.path.join(HERE, "fixtures", "reasons")
+from .commands import CHILDREN
+
+FAILING = os.path.join(CHILDREN, "failing.py")
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "reasons")
 TAIL = 64 * 1024
+LIMIT = 1024    # SageMaker's FailureReason: bytes of UTF-8
 TIMEOUT = 120   # generous: torch imports slowly on a busy machine
 
 
@@ -29,7 +31,7 @@ def run_tails(argv, env=None, cwd=None, timeout=TIMEOUT) -> Run:
 
 
 def failing(case, env=None, **kwargs) -> Run:
-    """tests/children/failing.py CASE, run by this interpreter."""
+    """children/failing.py CASE, run by this interpreter."""
     return run_tails([sys.executable, FAILING, case], env=env, **kwargs)
 
 
@@ -40,7 +42,22 @@ def fixture(name) -> bytes:
     return body
 
 
-def check_text(text, limit=1024):
+def failure_of(ml):
+    """The bytes of <ml-root>/output/failure, or None when there is no such file."""
+    path = ml / "output" / "failure"
+    return path.read_bytes() if path.exists() else None
+
+
+def check_readable(data):
+    """A failure file as SageMaker shows it: UTF-8, at most 1024 bytes, one paragraph of printable text."""
+    assert data is not None, "no failure file"
+    assert len(data) <= LIMIT, f"{len(data)} bytes"
+    text = data.decode("utf-8")  # strict: raises on anything that is not UTF-8
+    assert text.strip() and all(ch.isprintable() or ch in "\n\t" for ch in text), repr(text)
+    return text
+
+
+def check_text(text, limit=LIMIT):
     """What every failure text must be: valid UTF-8 within the limit, printable, no loose ends."""
     data = text.encode("utf-8")          # strict: a lone surrogate would raise here
     assert len(data) <= limit, f"{len(data)} bytes > {limit}"

@@ -1,13 +1,13 @@
-"""Misbehaving pre-kill hooks (and the odd main child) for tests/test_hardening.py.
+"""Misbehaving pre-kill hooks (and the odd main child) for the hook, race and descriptor tests.
 
-    hard_hook.py ok TAG            print ``hook TAG ran pid=P``, exit 0
-    hard_hook.py fail TAG CODE     print ``hook TAG ran pid=P``, exit CODE
-    hard_hook.py hang TAG          ignore SIGTERM, print ``hook TAG hanging pid=P``, never exit
-    hard_hook.py daemon TAG        fork a daemon (new session, ignores SIGTERM, keeps stdout open),
-                                   print ``hook TAG daemon pid=D``, exit 0
-    hard_hook.py spew TAG MB       write MB megabytes to stdout, print ``hook TAG spewed``, exit 0
-    hard_hook.py fds TAG [stay]    print ``fds TAG 0,1,2,...`` (this process's open fds); with
-                                   ``stay``, wait for SIGTERM and exit 0
+    misbehaving_hook.py ok TAG            print ``hook TAG ran pid=P``, exit 0
+    misbehaving_hook.py fail TAG CODE     print ``hook TAG ran pid=P``, exit CODE
+    misbehaving_hook.py hang TAG          ignore SIGTERM, print ``hook TAG hanging pid=P``, never exit
+    misbehaving_hook.py daemon TAG        fork a daemon (new session, ignores SIGTERM, keeps stdout open),
+                                          print ``hook TAG daemon pid=D``, exit 0
+    misbehaving_hook.py spew TAG MB       write MB megabytes to stdout, print ``hook TAG spewed``, exit 0
+    misbehaving_hook.py fds TAG [stay]    print ``fds TAG 0,1,2,...`` (this process's open fds); with
+                                          ``stay``, wait for SIGTERM and exit 0
 """
 
 import os
@@ -65,7 +65,7 @@ def main():
             while True:
                 signal.pause()
         sys.exit(0)
-    raise SystemExit(f"hard_hook.py: unknown mode {what!r}")
+    raise SystemExit(f"misbehaving_hook.py: unknown mode {what!r}")
 
 
 if __name__ == "__main__":
