@@ -14,7 +14,8 @@
  *   tree FIFO TAG WORKERS LOADERS SETSID_EVERY IGNORE
  *                                     a process tree; every member says READY and
  *                                     on SIGTERM says TERM and exits (IGNORE=1:
- *                                     the main process ignores SIGTERM instead)
+ *                                     the main process ignores SIGTERM instead;
+ *                                     IGNORE=2: it dies of it, saying nothing)
  *   reap FIFO ORPHANS WAVE TIMEOUT_MS  make ORPHANS orphans in waves, then watch
  *                                     the reaper's children list drain
  *   burst FIFO ORPHANS TIMEOUT_MS     hand ORPHANS live orphans to the reaper, then
@@ -368,7 +369,7 @@ static int mode_tree(const char *fifo, int workers, int loaders, int setsid_ever
         pause_forever();
     }
     if (ignore)
-        signal(SIGTERM, SIG_IGN);
+        signal(SIGTERM, ignore == 2 ? SIG_DFL : SIG_IGN);
     emit(REC_READY, startup_ns(t_main));
     pause_forever();
     return 0;

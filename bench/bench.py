@@ -17,7 +17,13 @@ costs the same under every init.
 2. Stop time: SIGTERM to the init -> the init's exit (seen through a pidfd), for
    (a) a child that exits at once, (b) main + 8 workers x 8 loaders = 73
    processes, (c) the same where every other worker called setsid, (d) a child
-   that ignores SIGTERM. sm-init runs with --stop-timeout 2; a C init that has
+   that ignores SIGTERM, (e) (c)'s tree whose main process dies of SIGTERM (no
+   handler, so at most 72 are "warned"). sm-init runs with --stop-timeout 2 --signal-scope group
+   (tini -g's semantics); "sm-init auto" with its default scope, under which the
+   tree's main process, which catches SIGTERM and exits without stopping its
+   workers, alone hears the stop and its workers keep the grace (they hear
+   SIGTERM at its end: a drain started by the main process is never cut short);
+   a C init that has
    not exited after the cap is recorded as "no exit" (docker would SIGKILL it).
    Each member of a tree reports SIGTERM before exiting, so "warned" counts the
    processes that got a chance to clean up. Both as PID 1 (where the kernel
@@ -113,8 +119,14 @@ STOP_SCENARIOS = {
     "b": ("73-process tree", (8, 8, 0, 0)),
     "c": ("tree, 4 workers setsid", (8, 8, 2, 0)),
     "d": ("child ignores SIGTERM", (0, 0, 0, 1)),
+    # (c) with a main process that dies of SIGTERM instead of exiting 0 from a handler: what it
+    # leaves behind was told nothing, and every init may end it at once (under sm-init's policy,
+    # (c)'s setsid workers keep the grace: the main process handled the stop and may have told them)
+    "e": ("tree, 4 workers setsid, main dies of SIGTERM", (8, 8, 2, 2)),
 }
 SM_INIT_STOP_TIMEOUT = 2
+# The stop rows compare like with like: `tini -g`'s semantics, the stop to the child's whole group.
+SM_INIT_STOP_ARGS = ("--stop-timeout", str(SM_INIT_STOP_TIMEOUT), "--signal-scope", "group")
 SM_INIT_OPTIONS = ("--stop-timeout", "30", "-v", "--signal-scope", "child")  # the "options" start-up row
 # Time given to an init after its child is ready and before it is signalled or its child
 # exits: a job signalled in its first instants is rare, and an init may finish setting up
@@ -195,7 +207,11 @@ def find_inits(sm_init_path, extra=(), bchild="", ml_root=""):
     if sm_init_path:
         # Its output is not a terminal in any run: it relays (capture is on by default).
         inits.append(Init("sm-init", (sm_init_path, "--"), (sm_init_path, "--"),
-                          ("--stop-timeout", str(SM_INIT_STOP_TIMEOUT)), takes=CORE | RELAY))
+                          SM_INIT_STOP_ARGS, takes=CORE | RELAY))
+        # Its default scope: the tree's main process catches SIGTERM, so it alone hears the stop,
+        # and what it leaves behind when it exits gets the rest of the grace (a drain it started).
+        inits.append(Init("sm-init auto", (sm_init_path, "--"), (sm_init_path, "--"),
+                          ("--stop-timeout", str(SM_INIT_STOP_TIMEOUT)), takes=frozenset({"stop"})))
         inits += sm_init_variants(sm_init_path, bchild, ml_root)
         # The direct write the relay is held to: the child writes into the consumer's pipe itself.
         inits.append(Init("sm-init --no-capture", (sm_init_path, "--no-capture", "--"),
@@ -1015,7 +1031,7 @@ def targets(rows, raw, startup):
         check(lambda: r <= limit, f"{what}: {fmt(ms)} ms vs the bare interpreter {fmt(floor)} ms = {fmt(r)}x "
               f"(target <= {limit}x)", ms, floor)
     for mode, where in (("pid1", "PID 1"), ("subreaper", "subreaper")):
-        for s_ in ("b", "c"):
+        for s_ in ("b", "c", "e"):
             ratio(f"stop_{mode}_{s_}_ms", f"stop ({s_}) {STOP_SCENARIOS[s_][0]}, {where} (ms)", 2.0, base="tini -g")
     ratio("exit_lag_p50_ms", "exit after the main child's exit, p50 (ms)", 1.3, base="py-loop")
     rss = v["idle_rss_mib"].get(sm)
@@ -1225,7 +1241,10 @@ def markdown(results, rows, verdicts, inits, command):
         "namespace unless the row says subreaper; each init gets "
         f"{results['config']['settle_s']:g} s after its child is ready before the signal or the "
         "child's exit; sm-init runs with "
-        f"--stop-timeout {SM_INIT_STOP_TIMEOUT} in the stop rows; '-' in a stop row means the "
+        f"--stop-timeout {SM_INIT_STOP_TIMEOUT} --signal-scope group in the stop rows (tini -g's "
+        "semantics), \"sm-init auto\" with its default scope (the tree's main process catches "
+        "SIGTERM, so it alone hears the stop, and the workers it leaves behind keep the grace); "
+        "'-' in a stop row means the "
         f"init did not exit within {results['config']['stop_cap_s']} s of SIGTERM (docker "
         "would SIGKILL it). \"warned\" = tree members that ran their SIGTERM handler before they "
         "died (out of 73); \"alive after\" = tree members alive 100 ms after the init exited.",
