@@ -292,4 +292,6 @@ def test_a_stream_that_ends_inside_a_line_releases_the_held_log_lines_and_nothin
     stream.pump(0.1)  # EOF, long before HOLD
     assert not stream.open and not stream.sink.held
     got = os.read(out_read, 4096)
+    os.close(stream.sink.fd)
+    os.close(out_read)
     assert got == (b"step 7 loss=0.1\nsm-init: ours\n" if ours else b"step 7 loss=0.1")
