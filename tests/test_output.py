@@ -132,6 +132,35 @@ def test_log_lines_a_blocked_stderr_could_not_take_are_counted_and_reported(star
     assert forwards + sum(reported) == SENT   # every line written or counted, none twice
 
 
+@pytest.mark.parametrize("capture", ["--capture", "--no-capture"])
+def test_log_lines_go_out_as_soon_as_a_stalled_stderr_makes_room(start_init, stalled_fifo, capture):
+    """A line sm-init could not write waits for room, not for sm-init's next line or its exit."""
+    path, reader = stalled_fifo
+    writer = os.open(path, os.O_WRONLY)
+    init = start_init(capture, "-v", "--", *probe("--exit-on", "TERM=0"), stderr=writer)
+    os.close(writer)
+    init.out.expect(r"^main ready")
+    fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)
+    already = unread_bytes(reader)
+    os.read(reader, already)                # sm-init's first lines: an empty FIFO, then a full one
+    stuff(reader)
+    assert unread_bytes(reader) == 4096
+    init.signal(signal.SIGWINCH)            # forwarded and logged (-v): a line that can't go out yet
+    init.out.expect(r"^main got SIGWINCH$")
+    assert unread_bytes(reader) == 4096     # it did not
+    received = bytearray()
+
+    def read_and_look():   # our first read makes the room; nothing else happens meanwhile
+        try:
+            received.extend(os.read(reader, 65536))
+        except BlockingIOError:
+            pass
+        return b"sm-init: forward: SIGWINCH" in received
+    wait_until(read_and_look, "the queued line once there is room")
+    init.signal(signal.SIGTERM)
+    assert init.wait() == 0
+
+
 # --- signals the kernel raises against sm-init's own writes ----------------------------------------
 
 def test_sm_init_own_sigpipe_is_not_the_trainers(start_init):

@@ -83,7 +83,7 @@ class System:
         if self.dumps is not None:
             self.dumps.collect(now)
         if self.relay is None:
-            output.sink(2).release_overdue(now)
+            output.sink(2).flush(now)  # it made room (the I/O signal): the lines queued for it go out
         return moved, again
 
     def io_deadline(self) -> float | None:
