@@ -212,3 +212,13 @@ def test_when_py_spy_can_read_the_tree(yama, capabilities, problem):
 ])
 def test_program_names(argv, name):
     assert stacks.program(argv) == name
+
+
+def test_a_dump_cut_short_is_no_stack_and_no_flood(threaded):
+    """py-spy's JSON cut anywhere (a dumper killed, a limit reached) gives no threads: never the
+    frame list inside it read as a dump, and what py-spy said is cut to a line's worth."""
+    process, _ = threaded
+    text = pyspy_dump(process.pid)
+    for cut in (len(text) // 3, len(text) // 2, len(text) - 3):
+        threads, remark = stacks.parse_pyspy(text[:cut])
+        assert threads is None and remark == text[:cut].strip()

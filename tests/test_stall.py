@@ -138,6 +138,29 @@ def test_a_heartbeat_that_stops_is_a_stall(start_init, ml, tmp_path):
                      r" \(stacks by py-spy, in the log\)\.$", text), text
 
 
+DEEP_THREADS = """
+import threading, time
+def deep_in_the_model(depth):
+    if depth:
+        return deep_in_the_model(depth - 1)
+    time.sleep(3600)
+for _ in range(40):
+    threading.Thread(target=deep_in_the_model, args=(60,), daemon=True).start()
+print("ready", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_stacks_larger_than_a_pipe_reach_the_log_whole(start_init, ml):
+    """py-spy's dump of 40 threads 60 frames deep is far more than a pipe holds: sm-init reads it
+    as it comes (py-spy would wait on the full pipe, and its JSON end cut short), then stops."""
+    init = train(start_init, ml, ["python", "-c", DEEP_THREADS], "--stall-timeout", "2")
+    assert init.wait() == STALL
+    init.log.expect(r"^sm-init: stall: stacks of pid \d+ .* by py-spy:$")
+    assert init.log.count(r"stack:     deep_in_the_model \(<string>:5\)") >= 40 * 60, init.log.text[-3000:]
+    assert init.log.count(r"py-spy could not read") == 0, init.log.text[-3000:]
+
+
 def test_output_is_progress_even_without_a_newline(start_init, ml):
     init = train(start_init, ml, ["python", "beat.py", "chatty", "5"], "--stall-timeout", "2")
     assert init.wait() == 0

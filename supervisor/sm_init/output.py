@@ -217,14 +217,14 @@ class Sink:
                 # The reader's next read (or its close) raises SIGIO; write once more in case it read,
                 # or went away, meanwhile: a reader gone before O_ASYNC was on raises nothing, and only
                 # this write's EPIPE tells (flush takes it as any other write's).
-                _set_async(self.fd, True)
+                set_async(self.fd, True)
                 self.flush(now)
 
     def _stop_waiting(self) -> None:
         if self.waiting_since is not None:
             self.waiting_since = None
             if self.kind == "pipe":
-                _set_async(self.fd, False)
+                set_async(self.fd, False)
 
     def next_deadline(self) -> float | None:
         """When this sink must be looked at again even if no signal comes."""
@@ -329,7 +329,7 @@ def sink(fd: int) -> Sink:
     return _sinks[fd]
 
 
-def _set_async(fd: int, on: bool) -> None:
+def set_async(fd: int, on: bool) -> None:
     """Ask the kernel for IO_SIGNAL when ``fd`` is ready (or stop asking)."""
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     if on:
@@ -382,7 +382,7 @@ class Relay:
         except OSError:
             pass  # over the user's pipe budget: the default size works, with more wakeups
         os.set_blocking(read_fd, False)
-        _set_async(read_fd, True)
+        set_async(read_fd, True)
         return read_fd, write_fd
 
     def hush(self) -> None:

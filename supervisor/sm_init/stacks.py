@@ -41,13 +41,14 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 
-from . import log, signals, spawn, sweep
+from . import log, output, signals, spawn, sweep
 from .records import record
 
 MOST = 16                 # processes dumped at most: a node's ranks and their launcher, not a fork bomb
 STAGGER = 0.1             # seconds between two processes' faulthandler signals
 FAULTHANDLER_WAIT = 1.0   # seconds for the last one to write its stacks
-TEXT_LIMIT = 256 * 1024   # kept of one dumper's output
+TEXT_LIMIT = 8 * 1024 * 1024  # kept of one dumper's output: py-spy's JSON takes ~250 bytes a frame
+REMARK_LIMIT = 400            # of what py-spy said besides its JSON, in the log
 WHERE_LIMIT = 420         # bytes of the failure file's "where it was": the last lines need room too
 CAP_SYS_PTRACE = 19
 RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK")   # torchrun/accelerate, Open MPI, MPICH
@@ -237,17 +238,15 @@ def read_ptrace_settings() -> tuple[int | None, int]:
 def parse_pyspy(text: str) -> tuple[list[Thread] | None, str]:
     """py-spy's JSON (a list of threads) and whatever it said besides; None when there is no JSON
     (py-spy failed: the text says why)."""
-    start = text.find("[")
-    while start >= 0:
+    for opening in re.finditer(r"^\[", text, re.MULTILINE):   # the list starts a line: a "[" inside
+        start = opening.start()                                # it (a frame list) is not a dump
         try:
             data, end = json.JSONDecoder().raw_decode(text, start)
         except ValueError:
-            start = text.find("[", start + 1)
-            continue
+            continue   # cut short, or not JSON
         if isinstance(data, list):
             threads = [_pyspy_thread(item) for item in data if isinstance(item, dict)]
             return threads, (text[:start] + text[end:]).strip()
-        break
     return None, text.strip()
 
 
@@ -433,6 +432,7 @@ class Dumps:
         finally:
             os.close(write_fd)
         os.set_blocking(read_fd, False)
+        output.set_async(read_fd, True)  # its writes wake the loop: a dump larger than the pipe must not wait
         self.readers[pid] = read_fd
         self.texts[pid] = bytearray()
         self.targets[pid] = target
@@ -489,6 +489,7 @@ class Dumps:
         target = self.targets[pid]
         threads, remark = parse_pyspy(self.texts[pid].decode("utf-8", "replace"))
         who = f"pid {target.pid}" + (f", rank {target.rank}" if target.rank is not None else "")
+        remark = remark if len(remark) <= REMARK_LIMIT else remark[:REMARK_LIMIT] + " [...]"
         if threads is None:
             log.warning(f"stall: py-spy could not read {who} ({log.command(target.argv)}): {remark or 'no output'}")
             return
