@@ -392,10 +392,6 @@ class Relay:
             if stream is not None and stream.open and stream.armed:
                 stream.arm(False)
 
-    @property
-    def active(self) -> bool:
-        return any(stream is not None for stream in self.streams)
-
     def spawned(self) -> None:
         """The child holds the write ends now; ours would keep the pipes from ever reaching EOF."""
         for fd in set(fd for fd in self.child_fds if fd is not None):

@@ -36,7 +36,6 @@ nginx's drain into a fast stop or makes a launcher bail out. So:
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 from collections.abc import Callable
 
 from . import exitcodes, signals

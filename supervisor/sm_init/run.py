@@ -5,8 +5,10 @@
 One thread. Every signal stays blocked and is taken with sigtimedwait, whose timeout is the next
 deadline: the plan's, or the output's (a log line waiting for the trainer's newline). Nothing
 else sleeps and nothing polls; even the tree's output arrives as a signal (SIGIO, see output.py).
-Each wakeup forwards a plain signal first (latency), then copies output, reaps, and lets the plan
-decide. This module decides nothing: it waits, reports what it saw to ``plan``, and performs what
+The exceptions are a log sink that cannot signal room (a terminal, a socket: retried every 50 ms)
+and the bounded flush at exit. A plain signal is forwarded first (latency); output, or a deadline,
+is copied first; then, unless output alone woke it, the loop reaps and lets the plan decide.
+This module decides nothing: it waits, reports what it saw to ``plan``, and performs what
 ``plan`` returns, through a ``System`` (system.py; the tests give it a model of the world).
 """
 
@@ -159,7 +161,7 @@ class Supervisor:
             pids, wait = system.start_dumps(state.main_pid)
             self.state = plan.on_dumps_started(state, pids, wait, now)
         elif isinstance(action, WriteFailure):
-            system.write_failure(action, state.main_status, action.stalled_for)
+            system.write_failure(action)
         elif isinstance(action, Summary):
             system.log(plan.NORMAL, action.text + system.unreported_losses())
         elif isinstance(action, Exit):

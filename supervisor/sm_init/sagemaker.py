@@ -93,7 +93,7 @@ def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: in
     its own); None when unknown, and then a code over 128 is taken for a signal. ``where``: the
     stall's stacks in a line (stacks.py), ``heartbeat``: the file whose touch counted as progress.
     """
-    command = printable(argv)
+    command = log.command(argv)
     if stalled_for is not None:
         beat = f" and no touch of {heartbeat}" if heartbeat else ""
         text = (f"Training command `{command}` stalled: no output{beat} for {stalled_for:g} seconds"
@@ -135,7 +135,7 @@ def note_start_failure(config, problem: str) -> None:
     """The training command could not even start: say so in the failure file too (train mode)."""
     if config.mode != "train":
         return
-    reason = truncate_utf8(f"sm-init could not start the training command `{printable(config.argv)}`: {problem}."
+    reason = truncate_utf8(f"sm-init could not start the training command `{log.command(config.argv)}`: {problem}."
                            f" Check SM_INIT_TRAIN (or --train) and the image's PATH.", FAILURE_LIMIT)
     ok, what = write_failure(config.ml_root, reason)
     (log.info if ok else log.warning)(f"failure file: {what}")
@@ -160,11 +160,6 @@ def failure_file_problem(ml_root: str) -> str | None:
         if os.path.exists(path):
             return f"{path} is not a directory"
     return None
-
-
-def printable(argv: Sequence[str]) -> str:
-    """The command as a person would type it, on one line (control characters escaped)."""
-    return log.command(argv)
 
 
 def truncate_utf8(text: str, limit: int) -> str:

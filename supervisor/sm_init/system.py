@@ -149,10 +149,11 @@ class System:
 
     # --- the end -------------------------------------------------------------------------------
 
-    def write_failure(self, action, main_status: int | None, stalled_for: float | None) -> None:
+    def write_failure(self, action) -> None:
         from . import sagemaker
         config = self.config
         oom_kills = (sagemaker.read_oom_kills(self.memory) or 0) - self.oom_baseline
+        stalled_for = action.stalled_for
         stalled = stalled_for is not None
         ending = sagemaker.ending(config.argv, action.code, oom_kills, sagemaker.read_memory_limit(self.memory),
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
@@ -181,8 +182,10 @@ class System:
         sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
     def exit(self, code: int, flush_budget: float):
-        output.finish(self.relay, flush_budget)
-        os._exit(code)
+        try:
+            output.finish(self.relay, flush_budget)
+        finally:
+            os._exit(code)  # whatever the flush met: the code, and no interpreter teardown
 
 
 def describe_spawn_error(argv: Sequence[str], exc: OSError) -> tuple[str, int]:

@@ -227,7 +227,7 @@ class World:
     def log(self, level: int, text: str) -> None:
         self.lines.append((self.now, level, text))
 
-    def write_failure(self, action, main_status, stalled_for) -> None:
+    def write_failure(self, action) -> None:
         self.failures.append(action)
 
     def note_start_failure(self, problem: str) -> None:
