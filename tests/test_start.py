@@ -8,6 +8,7 @@ file's folder is writable, and names a missing #! interpreter (in the failure fi
 and --help behave like any command-line tool's when stdout fails. (Refused input: test_bad_input.py.)
 """
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import subprocess
 import pytest
 
 from helpers.commands import child, probe
+from helpers.procfs import wait_until
 from helpers.realinit import PID_NAMESPACE, SM_INIT, TIMEOUT, require_unshare
 
 
@@ -85,6 +87,40 @@ def test_version_and_help_into_a_full_stdout(option):
         done = subprocess.run([SM_INIT, option], stdout=full, stderr=subprocess.PIPE, timeout=TIMEOUT)
     assert done.returncode == 1
     assert done.stderr.decode().splitlines() == ["sm-init: error: cannot write to stdout: No space left on device"]
+
+
+@pytest.mark.parametrize("option", ["--version", "--help"])
+def test_version_and_help_into_a_stalled_stdout_can_still_be_stopped(option, tmp_path):
+    """A reader that never reads: the write blocks, and a SIGTERM still ends sm-init (it blocks
+    every signal from its first instant, but it has started nothing here)."""
+    path = tmp_path / "stalled"
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)
+        stuff = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(stuff, b"-" * 4096)
+        except BlockingIOError:
+            os.close(stuff)
+        writer = os.open(path, os.O_WRONLY)
+        init = subprocess.Popen([SM_INIT, option], stdout=writer, stderr=subprocess.PIPE)
+        os.close(writer)
+        try:
+            wait_until(lambda: wchan(init.pid).endswith("pipe_write"), "sm-init blocked in its write")
+            init.send_signal(signal.SIGTERM)
+            assert init.wait(TIMEOUT) == -signal.SIGTERM
+        finally:
+            init.kill()
+            init.wait(TIMEOUT)
+    finally:
+        os.close(reader)
+
+
+def wchan(pid):
+    with open(f"/proc/{pid}/wchan") as f:
+        return f.read()
 
 
 # --- one event, one line --------------------------------------------------------------------------

@@ -32,12 +32,16 @@ def main() -> None:
 
 def configure(argv, environ):
     """A validated Config whose command can run; otherwise one line and SystemExit(code)."""
-    from . import command, config, log, options, spawn
+    from . import command, config, log, options, signals, spawn
     try:
         parsed = options.parse_argv(argv)
-        if parsed is None:  # help, version or a mistake: click's to say
+        if parsed is None:  # help, version or a mistake: click's to say, with a write that can block
             from .cli import parse_argv
-            parsed = parse_argv(argv)
+            blocked = signals.unblock_all()  # nothing runs yet: a reader that never reads must not
+            try:                               # make sm-init unkillable
+                parsed = parse_argv(argv)
+            finally:
+                signals.set_mask(blocked)
         given, words = parsed
         raw = options.merge(given, options.from_environment(environ))
         result = config.build(raw, words, environ, interactive=spawn.terminal_of_stdin() is not None)

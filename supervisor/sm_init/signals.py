@@ -92,6 +92,15 @@ def block_all() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, ALL)
 
 
+def unblock_all() -> set:
+    """Unblock every signal; returns the mask before, for ``set_mask``."""
+    return signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
+def set_mask(mask) -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def restore_defaults_we_depend_on() -> None:
     """An inherited SIGCHLD = SIG_IGN makes the kernel reap children itself: sm-init would never
     see its main child's exit status. Every other inherited disposition is harmless while the
