@@ -6,6 +6,8 @@ The machinery, and everything else tests share, is in the ``helpers`` package be
 (tests/docker has a conftest of its own, so tests never import from a conftest).
 """
 
+import os
+
 import pytest
 
 from helpers import figures as recorded
@@ -36,6 +38,16 @@ def start_init(mode):
     yield start
     for run in runs:
         run.cleanup()
+
+
+@pytest.fixture
+def stalled_fifo(tmp_path):
+    """A FIFO with a reader that never reads (a stalled log driver): (path, that reader's fd)."""
+    path = tmp_path / "stalled"
+    os.mkfifo(path)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    yield path, fd
+    os.close(fd)
 
 
 @pytest.fixture

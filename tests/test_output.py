@@ -14,8 +14,6 @@ import os
 import re
 import resource
 import signal
-import sys
-import termios
 import threading
 import time
 
@@ -25,34 +23,11 @@ import psutil
 
 from helpers.children import spew
 from helpers.commands import child, probe
+from helpers.fifos import stuff, unread_bytes
 from helpers.procfs import fd_flags, pending, wait_until
 from helpers.realinit import TIMEOUT
 
 SLACK = 1.5          # the test's own delay in seeing sm-init gone, on a loaded 2-core machine
-
-
-def unread_bytes(fd):
-    """Bytes waiting in the pipe or FIFO behind ``fd``."""
-    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
-
-
-@pytest.fixture
-def stalled_fifo(tmp_path):
-    """A FIFO with a reader that never reads (a stalled log driver): (path, that reader's fd)."""
-    path = tmp_path / "stalled"
-    os.mkfifo(path)
-    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
-    yield path, fd
-    os.close(fd)
-
-
-def stuff(fd):
-    """Fill the FIFO behind ``fd`` (opened non-blocking) to the brim ourselves."""
-    try:
-        while True:
-            os.write(fd, b"-" * 4096)
-    except BlockingIOError:
-        pass
 
 
 def fill(fd):

@@ -16,7 +16,8 @@ import subprocess
 import pytest
 
 from helpers.commands import child, probe
-from helpers.procfs import wait_until
+from helpers.fifos import stuff
+from helpers.procfs import wait_until, wchan
 from helpers.realinit import PID_NAMESPACE, SM_INIT, TIMEOUT, require_unshare
 
 
@@ -90,37 +91,22 @@ def test_version_and_help_into_a_full_stdout(option):
 
 
 @pytest.mark.parametrize("option", ["--version", "--help"])
-def test_version_and_help_into_a_stalled_stdout_can_still_be_stopped(option, tmp_path):
+def test_version_and_help_into_a_stalled_stdout_can_still_be_stopped(option, stalled_fifo):
     """A reader that never reads: the write blocks, and a SIGTERM still ends sm-init (it blocks
     every signal from its first instant, but it has started nothing here)."""
-    path = tmp_path / "stalled"
-    os.mkfifo(path)
-    reader = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    path, reader = stalled_fifo
+    fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)
+    stuff(reader)
+    writer = os.open(path, os.O_WRONLY)
+    init = subprocess.Popen([SM_INIT, option], stdout=writer, stderr=subprocess.PIPE)
+    os.close(writer)
     try:
-        fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)
-        stuff = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-        try:
-            while True:
-                os.write(stuff, b"-" * 4096)
-        except BlockingIOError:
-            os.close(stuff)
-        writer = os.open(path, os.O_WRONLY)
-        init = subprocess.Popen([SM_INIT, option], stdout=writer, stderr=subprocess.PIPE)
-        os.close(writer)
-        try:
-            wait_until(lambda: wchan(init.pid).endswith("pipe_write"), "sm-init blocked in its write")
-            init.send_signal(signal.SIGTERM)
-            assert init.wait(TIMEOUT) == -signal.SIGTERM
-        finally:
-            init.kill()
-            init.wait(TIMEOUT)
+        wait_until(lambda: wchan(init.pid).endswith("pipe_write"), "sm-init blocked in its write")
+        init.send_signal(signal.SIGTERM)
+        assert init.wait(TIMEOUT) == -signal.SIGTERM
     finally:
-        os.close(reader)
-
-
-def wchan(pid):
-    with open(f"/proc/{pid}/wchan") as f:
-        return f.read()
+        init.kill()
+        init.wait(TIMEOUT)
 
 
 # --- one event, one line --------------------------------------------------------------------------

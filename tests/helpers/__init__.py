@@ -4,7 +4,8 @@
                 subreaper; its output read as lines; finding and counting a run's processes
     children/   the programs the tests run under sm-init (probe.py first): scripts, not modules
     commands    their command lines (probe, child, hook, cmd) and what they print (signal names, reports)
-    procfs      /proc readers (status, signal masks, fd flags, zombies, children) and wait_until
+    procfs      /proc readers (status, signal masks, fd flags, wchan, zombies, children) and wait_until
+    fifos       a FIFO nobody reads: filling it, what waits in it
     deadline    stopping sm-init as Docker does, and holding it to its stop timeout
     figures     recording what a test measured, for tests/RELIABILITY.md
     tails       failure texts: failing programs' tails, failure files, the rules every text keeps

@@ -104,10 +104,15 @@ def blocks(pid, *signums):
         mask = signal_mask(pid, "SigBlk")
         if all(has(mask, signum) for signum in signums):
             return True
-        with open(f"/proc/{pid}/wchan") as f:
-            return f.read().startswith("do_sigtimedwait")
+        return wchan(pid).startswith("do_sigtimedwait")
     except (FileNotFoundError, ProcessLookupError):
         return False
+
+
+def wchan(pid):
+    """Where in the kernel the process sleeps (``anon_pipe_write``, ``do_sigtimedwait``, ...)."""
+    with open(f"/proc/{pid}/wchan") as f:
+        return f.read()
 
 
 def pending(pid, signum):
