@@ -14,7 +14,6 @@ import signal
 import sys
 import time
 
-import psutil
 import pytest
 
 from helpers.commands import CHILDREN, child, cmd, hook, probe
@@ -195,15 +194,14 @@ def test_misbehaving_hook(start_init, figures, hooks_dir, tmp_path, case):
     run.signal(signal.SIGTERM)
     if seen:
         run.out.expect(seen)
-    if case == "daemon":
-        daemon = find_process(run, "misbehaving_hook.py", "daemon", "bad")
     if case != "hanging":
         run.out.expect(r"^hook after ran")
     finish(run, sent, HOOK_STOP, f"hook: {case}", figures, code=7)
     if logged:
         run.log.expect(logged)
     if case == "daemon":
-        assert not daemon.is_running() or daemon.status() == psutil.STATUS_ZOMBIE
+        # The hook forked it and exited; finish() found nothing of the run left, and this says why
+        # (looking it up after its "pid=" line raced the sweep, which may come at once).
         run.log.expect(r"^sm-init: kill: SIGKILL to [1-9]")
 
 
