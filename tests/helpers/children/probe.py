@@ -54,8 +54,23 @@ def main():
     tag = args.tag
     exits = dict(args.exit_on)
 
+    names = {signum: signal_name(signum) for signum in signal.valid_signals()}
+    arrived, reporting = [], []
+
     def on_signal(signum, frame):
-        name = signal_name(signum)
+        # Python runs a handler between two bytecodes, another handler's too: under a flood each
+        # report would start inside the previous one until the recursion limit (seen with 8000
+        # forwarded realtime signals). A nested call only queues; the outermost one reports.
+        arrived.append(signum)
+        if reporting:
+            return
+        reporting.append(True)
+        while arrived:
+            report(arrived.pop(0))
+        reporting.clear()
+
+    def report(signum):
+        name = names[signum]
         say(tag, f"got {name}")
         if signum in exits:
             for path in args.write:
