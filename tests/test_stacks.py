@@ -144,7 +144,7 @@ SITE = "/usr/local/lib/python3.11/site-packages/torch/distributed/distributed_c1
 
 
 def rank(number, pid, parent=1, depth=2):
-    return Process(pid, parent, depth, ("python3", "-u", "train.py"), b"0", str(number))
+    return Process(pid, parent, depth, ("python3", "-u", "train.py"), 0, str(number))
 
 
 def stopped_in(*frames, main=True):
@@ -156,7 +156,7 @@ IN_ALL_REDUCE = stopped_in(("all_reduce", SITE, 3252), ("step", "/opt/ml/code/tr
                            ("main", "/opt/ml/code/train.py", 80))
 IN_LOADER = stopped_in(("_next_data", "/usr/local/lib/python3.11/site-packages/torch/utils/data/dataloader.py", 1450),
                        ("step", "/opt/ml/code/train.py", 37))
-LAUNCHER = Process(10, 1, 1, ("python3", "/usr/local/bin/torchrun", "train.py"), b"0", None)
+LAUNCHER = Process(10, 1, 1, ("python3", "/usr/local/bin/torchrun", "train.py"), 0, None)
 IN_MONITOR = stopped_in(("_invoke_run", "/usr/local/lib/python3.11/site-packages/torch/x/api.py", 923))
 
 
@@ -169,8 +169,8 @@ def test_seven_ranks_in_one_all_reduce_and_the_odd_one_first():
 
 
 def test_without_ranks_every_process_top_first():
-    main = Process(2, 1, 1, ("python3", "train.py"), b"0", None)
-    workers = [Process(3 + i, 2, 2, ("python3", "train.py"), b"0", None) for i in range(2)]
+    main = Process(2, 1, 1, ("python3", "train.py"), 0, None)
+    workers = [Process(3 + i, 2, 2, ("python3", "train.py"), 0, None) for i in range(2)]
     waiting = stopped_in(("poll", "/usr/lib/python3.11/multiprocessing/connection.py", 257))
     dumped = [(main, IN_ALL_REDUCE)] + [(w, waiting) for w in workers]
     assert stacks.where(dumped) == ("pid 2 (train.py) in all_reduce (distributed_c10d.py:3252) from step (train.py:40);"

@@ -8,6 +8,7 @@ faulthandler's stacks come from the processes that handle --stack-signal, and on
 it. The trainer's own failure file still wins.
 """
 
+import ctypes
 import os
 import re
 import shlex
@@ -15,11 +16,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 
 import pytest
 
 from helpers.commands import CHILDREN
 from helpers.net import free_port
+from helpers.procfs import wait_until
 from helpers.realinit import TIMEOUT, train as start_train
 from helpers.tails import check_readable, failure_of
 
@@ -243,3 +246,71 @@ def test_without_py_spy_or_a_stack_signal_the_stall_still_stops(start_without_py
     assert "(most recent call first)" not in init.log.text       # nobody was sent SIGUSR1
     text = check_readable(failure_of(ml))
     assert "stalled: no output for 2 seconds" in text and "Where it was" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# A process stuck in the kernel: its command line can't be read, and nothing of sm-init waits on it
+
+STUCK_FUSE = os.path.join(CHILDREN, "stuck_fuse.py")
+MMAP_LOCKED = os.path.join(CHILDREN, "mmap_locked.py")
+LIST_TIME = 2.0   # stacks.LIST_TIME
+SLACK = 3.0       # the test's own delay in seeing a line, on a loaded 2-core machine
+
+
+class StuckFuse:
+    """stuck_fuse.py mounted at ``path``: a read of its file waits until ``abort()``."""
+
+    def __init__(self, path):
+        self.path = path
+        self.server = subprocess.Popen([sys.executable, STUCK_FUSE, str(path)], stdout=subprocess.PIPE)
+        assert self.server.stdout.readline() == b"ready\n"
+
+    def abort(self):
+        """The server's end closes /dev/fuse: the waiting reads fail, their processes go on."""
+        if self.server.poll() is None:
+            self.server.kill()
+            self.server.wait(TIMEOUT)
+        ctypes.CDLL(None).umount2(str(self.path).encode(), 2)   # MNT_DETACH
+
+
+@pytest.fixture
+def stuck_fuse(tmp_path):
+    """Ask for it after start_init: it is torn down first, and nothing of the test is left waiting
+    (the cleanup reads every process's environment)."""
+    if not os.path.exists("/dev/fuse"):
+        if os.environ.get("CI"):
+            pytest.fail("/dev/fuse is missing: CI runs every test")
+        pytest.skip("no /dev/fuse here")
+    (tmp_path / "mnt").mkdir()
+    fuse = StuckFuse(tmp_path / "mnt")
+    yield fuse
+    fuse.abort()
+
+
+def test_a_process_stuck_in_the_kernel_holds_neither_the_stacks_of_the_others_nor_the_stop(start_init, stuck_fuse):
+    """Listing the tree reads each Python process's command line, which the kernel reads from that
+    process's memory under its mmap lock. A process stuck in the kernel keeps that lock (here a
+    read of its memory waits on a file system that never answers, and its own mmap queues behind
+    it): the read waits in sm-init's lister, killed after LIST_TIME, and the processes listed
+    before it still get their stacks taken; the stop keeps its deadlines."""
+    init = start_init("--stall-timeout", "1", "--stop-timeout", "10", "--hook-timeout", "0", "--",
+                      sys.executable, MMAP_LOCKED, str(stuck_fuse.path / "stuck"), env={**os.environ, "PATH": VENV_PATH})
+    pids = dict(pair.split("=") for pair in init.out.expect(r"^ready .*").group(0).split()[1:])
+    proc = f"/proc/{init.pid}/root/proc" if init.pid1 else "/proc"
+    with pytest.raises(subprocess.TimeoutExpired):   # the premise: the kernel does not answer
+        subprocess.run(["cat", f"{proc}/{pids['locked']}/cmdline"], timeout=1, stdout=subprocess.DEVNULL)
+    init.log.expect(r"^sm-init: stop: no progress for 1s \(--stall-timeout\)")
+    stalled = time.monotonic()
+    listed = 2 if int(pids["bystander"]) < int(pids["locked"]) else 1   # breadth first, then by pid
+    init.log.expect(rf"^sm-init: warning: stall: the kernel did not answer a read of pid {pids['locked']}'s"
+                    rf" command line within {LIST_TIME:.1f}s \(.*\): stacks of the {listed} Python"
+                    r" process\(es\) listed before it$")
+    assert time.monotonic() - stalled < LIST_TIME + SLACK
+    init.log.expect(rf"^sm-init: stall: taking the stacks of {listed} Python process\(es\) with py-spy$")
+    init.log.expect(rf"^sm-init: stall: stacks of pid {pids['launcher']} .*by py-spy:$")
+    init.log.expect(r"^sm-init: exit: 124 \(stall; main child killed by SIGTERM\)")
+    assert time.monotonic() - stalled < 10 + SLACK       # by its deadline, the stuck ones still there
+    assert f"stacks of pid {pids['locked']} " not in init.log.text
+    stuck_fuse.abort()
+    assert init.wait() == STALL
+    wait_until(lambda: init.survivors() == [], "the stuck processes gone once the file system let go")

@@ -135,7 +135,6 @@ class State:
     stop_cause: str | None = None       # ACTIVE_STOP / MAX_RUNTIME / STALL when the stop came first
     stop_reach: str | None = None       # "group" / "child": where the stop signal went
     stop_sent: bool = True                 # False while a stalled tree's stacks are taken
-    dumps: tuple[int, ...] | None = None  # stack dumpers still running (None: none to wait for)
     dumps_until: float = 0.0               # the stop signal waits for the stacks until then at most
     warned: bool = False                   # the leftovers got their SIGTERM
     warned_late: bool = False              # ... at the end of the grace: the hook time is theirs
@@ -154,10 +153,11 @@ class State:
 
 @record
 class Facts:
-    """What the loop knows when it asks: whether anyone is left, and (asked only when needed)
-    whether the main child catches a signal."""
+    """What the loop knows when it asks: whether anyone is left, (asked only when needed) whether
+    the main child catches a signal, and whether stacks of a stalled tree are still coming."""
     anyone_left: bool
     catches: Callable[[int], bool] = lambda signum: False
+    stacks_coming: bool = False
 
 
 # --- actions: what the loop must do, in order ------------------------------------------------
@@ -208,7 +208,9 @@ class CheckHeartbeat:
 
 @record
 class DumpStacks:
-    """Start a stack dump of the tree's Python processes; the loop answers with ``on_dumps_started``."""
+    """Start taking the stacks of the tree's Python processes, all of it done by ``until``; the loop
+    then tells whether they are still coming (``Facts.stacks_coming``)."""
+    until: float
 
 
 @record
@@ -327,7 +329,7 @@ def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause:
     if cause == STALL:
         # The stacks first: the stop signal changes them (handlers run, processes exit).
         until = now + min(DUMP_TIME, (deadlines.hooks_at - now) / 2)
-        return state._replace(stop_sent=False, dumps_until=until), actions + [DumpStacks()]
+        return state._replace(stop_sent=False, dumps_until=until), actions + [DumpStacks(until)]
     return _send_stop(config, state, facts, actions)
 
 
@@ -359,7 +361,7 @@ def started(config, main_pid: int, now: float) -> State:
 
 
 def on_exit(config, state: State, pid: int, status: int, now: float) -> Result:
-    """A child was reaped: the main child, a hook, a stack dumper, or an orphan (nothing to do)."""
+    """A child was reaped: the main child, a hook, or another (an orphan, a stack dumper: nothing to do)."""
     if pid == state.main_pid and state.main_alive:
         return state._replace(main_status=status), []
     running = state.hooks.running
@@ -373,8 +375,6 @@ def on_exit(config, state: State, pid: int, status: int, now: float) -> Result:
             note = Log(f"hooks: {_command(argv)} done", VERBOSE)
         state, actions = _start_next_hook(config, state, now)
         return state, [note] + actions
-    if state.dumps and pid in state.dumps:
-        return state._replace(dumps=tuple(p for p in state.dumps if p != pid)), []
     return state, []
 
 
@@ -409,14 +409,6 @@ def on_hook_failed(config, state: State, argv, problem: str, now: float) -> Resu
     note = Log(f"hooks: {_command(argv)}: {problem}", WARNING)
     state, actions = _start_next_hook(config, state, now)
     return state, [note] + actions
-
-
-def on_dumps_started(state: State, pids, wait: float, now: float) -> State:
-    """Dumper processes to wait for (their exits end the wait), or none: then the stacks come from
-    the tree itself (faulthandler) and ``wait`` seconds are enough for it to write them."""
-    if pids:
-        return state._replace(dumps=tuple(pids))
-    return state._replace(dumps=None, dumps_until=min(state.dumps_until, now + wait))
 
 
 def on_swept(state: State, signum: int, count: int, pid1: bool) -> Result:
@@ -480,8 +472,7 @@ def _step(config, state: State, facts: Facts, now: float) -> Result:
         return _running(config, state, facts, now)
     if phase == Phase.GRACE:
         if not state.stop_sent:
-            stacks_coming = state.dumps is None or len(state.dumps) > 0
-            if state.main_alive and stacks_coming and now < state.dumps_until:
+            if state.main_alive and facts.stacks_coming and now < state.dumps_until:
                 return state, []
             return _send_stop(config, state, facts, [])
         if not state.warned and facts.anyone_left and _warn_now(state, now):

@@ -107,7 +107,7 @@ class Supervisor:
 
     def facts(self) -> Facts:
         main_pid, catches = self.state.main_pid, self.system.catches
-        return Facts(self.anyone_left, lambda signum: catches(main_pid, signum))
+        return Facts(self.anyone_left, lambda signum: catches(main_pid, signum), self.system.stacks_coming())
 
     def copy_output(self) -> None:
         now = self.system.clock()
@@ -158,8 +158,7 @@ class Supervisor:
         elif isinstance(action, CheckHeartbeat):
             self.state = plan.on_heartbeat(state, system.heartbeat_age(config.heartbeat), now)
         elif isinstance(action, DumpStacks):
-            pids, wait = system.start_dumps(state.main_pid)
-            self.state = plan.on_dumps_started(state, pids, wait, now)
+            system.start_dumps(action.until)
         elif isinstance(action, WriteFailure):
             system.write_failure(action)
         elif isinstance(action, Summary):

@@ -21,7 +21,11 @@ show (handlers run, processes exit):
   through pidfds opened after the check (a pid reused meanwhile is never signalled).
 
 Which processes: the tree's Python processes (PID 1: the namespace; a subreaper: its descendants),
-launchers before ranks before their workers (breadth first), at most ``MOST``.
+launchers before ranks before their workers (breadth first), at most ``MOST``. A forked child lists
+them: a process's command line and environment are read from its memory under its mmap lock, and
+a process stuck in the kernel can hold that lock for good (a hung tree is when that happens). The
+read then waits in the child, which is killed after ``LIST_TIME``; the loop never waits on it, and
+the processes listed before the stuck one are dumped.
 
 What the failure file says (``where``): for a distributed job, the ranks (``RANK`` and the like in
 their environment) and not their launcher (torchrun's agent sleeps in its monitor loop; its
@@ -39,12 +43,15 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Container, Iterator, Sequence
 
 from . import log, output, signals, spawn, sweep
 from .records import record
+from .signals import signal
 
 MOST = 16                 # processes dumped at most: a node's ranks and their launcher, not a fork bomb
+LIST_TIME = 2.0           # seconds for listing them (milliseconds, unless the kernel makes a read wait)
 STAGGER = 0.1             # seconds between two processes' faulthandler signals
 FAULTHANDLER_WAIT = 1.0   # seconds for the last one to write its stacks
 TEXT_LIMIT = 8 * 1024 * 1024  # kept of one dumper's output: py-spy's JSON takes ~250 bytes a frame
@@ -66,7 +73,7 @@ class Process:
     parent: int
     depth: int              # 1: a child of sm-init (or, as PID 1, of nobody in the namespace)
     argv: tuple[str, ...]
-    start: bytes            # the start time field of /proc/PID/stat: tells a reused pid apart
+    start: int              # its start time (/proc/PID/stat): tells a reused pid apart
     rank: str | None
 
 
@@ -89,27 +96,25 @@ class Thread:
 
 # --- the tree --------------------------------------------------------------------------------
 
-def python_processes(pid1: bool, me: int) -> list[Process]:
-    """The tree's Python processes, breadth first: PID 1 sees the namespace; a subreaper its
-    descendants only."""
-    stats: dict[int, tuple[int, bytes]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != me:
-            stat = _read_stat(int(entry))
-            if stat is not None:
-                stats[int(entry)] = stat
-    depths: dict[int, int] = {}
+def listing(pid1: bool, me: int, skip: Container[int] = ()) -> Iterator[int | Process]:
+    """The tree's Python processes, breadth first, at most ``MOST``: PID 1 sees the namespace; a
+    subreaper its descendants only. Each candidate's pid comes before the reads that can wait:
+    its command line and environment are read from its memory under its mmap lock, which a
+    process stuck in the kernel can hold for good (``ps`` hangs there too). /proc/PID/stat and
+    the executable's link take no such lock; they are read first, for every process."""
+    table = sweep.process_table(float("inf"), time.monotonic)
+    depths: dict[int, int | None] = {}
 
     def depth(pid: int) -> int | None:
         """1 for sm-init's children (PID 1: processes whose parent is outside the tree), None
         when ``pid`` does not descend from sm-init."""
         chain, found = [], None
         while pid not in depths:
-            if pid in chain or pid not in stats:
+            if pid in chain or pid not in table:
                 found = 0 if pid1 else None
                 break
             chain.append(pid)
-            parent = stats[pid][0]
+            parent = table[pid].ppid
             if parent == me:
                 found = 0
                 break
@@ -120,23 +125,31 @@ def python_processes(pid1: bool, me: int) -> list[Process]:
             depths[member] = None if found is None else found + step + 1
         return depths.get(chain[0]) if chain else found
 
-    found = []
-    for pid, (parent, start) in stats.items():
-        level = depth(pid)
-        argv = _read_argv(pid) if level is not None else ()
-        if argv and _is_python(pid, argv):
-            found.append(Process(pid, parent, level, argv, start, _read_rank(pid)))
-    found.sort(key=lambda p: (p.depth, p.pid))
-    return found[:MOST]
+    levels = ((depth(pid), pid) for pid in table if pid != me and pid not in skip)
+    found = 0
+    for level, pid in sorted((level, pid) for level, pid in levels if level is not None):
+        if found == MOST:
+            return
+        executable = _executable(pid)
+        if executable is not None and not executable.startswith("python"):
+            continue
+        yield pid
+        argv = _read_argv(pid)
+        if argv and (executable is not None or os.path.basename(argv[0]).startswith("python")):
+            found += 1
+            yield Process(pid, table[pid].ppid, level, argv, table[pid].start, _read_rank(pid))
 
 
-def _read_stat(pid: int) -> tuple[int, bytes] | None:
-    """(parent, start time) from /proc/PID/stat; the name field may hold spaces and parentheses."""
+def python_processes(pid1: bool, me: int) -> list[Process]:
+    return [item for item in listing(pid1, me) if isinstance(item, Process)]
+
+
+def _executable(pid: int) -> str | None:
+    """The name of the process's executable (a ``#!/usr/bin/env python3`` script's is python's);
+    None when it can't be read (a kernel thread, a zombie, no ptrace access)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return int(fields[1]), fields[19]
-    except (OSError, IndexError, ValueError):
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
         return None
 
 
@@ -146,16 +159,6 @@ def _read_argv(pid: int) -> tuple[str, ...]:
             return tuple(os.fsdecode(word) for word in f.read().split(b"\0") if word)
     except OSError:
         return ()
-
-
-def _is_python(pid: int, argv: Sequence[str]) -> bool:
-    """By its executable (a ``#!/usr/bin/env python3`` script reads as python there too), else
-    by its argv[0] (the executable can't be read without ptrace access)."""
-    try:
-        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        exe = os.path.basename(argv[0])
-    return exe.startswith("python") or os.path.basename(argv[0]).startswith("python")
 
 
 def _read_rank(pid: int) -> str | None:
@@ -171,6 +174,23 @@ def _read_rank(pid: int) -> str | None:
         if value is not None and value.isdigit():
             return value.decode()
     return None
+
+
+def list_in_child(pid1: bool) -> tuple[int, int]:
+    """Fork a process that writes ``listing`` to a pipe, a JSON value a line: (its pid, the pipe's
+    read end). A read that waits holds that process, never sm-init's loop."""
+    read_fd, write_fd = os.pipe()
+    me = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: signals stay blocked as they were; SIGKILL ends it, even mid-read
+        try:
+            os.close(read_fd)
+            for item in listing(pid1, me, skip=(os.getpid(),)):
+                os.write(write_fd, json.dumps(item).encode() + b"\n")
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    return pid, read_fd
 
 
 def program(argv: Sequence[str]) -> str:
@@ -372,27 +392,95 @@ def _name(members: Sequence[Process]) -> str:
 # --- the dumps under way -----------------------------------------------------------------------
 
 class Dumps:
-    """Stack dumps under way, and what they said."""
+    """Stacks being taken, all of it by ``until``: first the tree's Python processes are listed,
+    in a child (``list_in_child``) given ``LIST_TIME`` at most; then py-spy dumps them, or
+    faulthandler makes them write their own stacks. What they said is logged as it comes."""
 
-    def __init__(self, stack_signal: int | None = None):
+    def __init__(self, stack_signal: int | None, pid1: bool, until: float, count_stderr: Callable[[], int]):
         self.stack_signal = stack_signal
+        self.pid1 = pid1
+        self.until = until
+        self.count_stderr = count_stderr
+        self.lister: tuple[int, int, int] | None = None   # (pid, pidfd, read end) while it lists
+        self.listing_since = 0.0
+        self.listed_by = 0.0                               # ... killed then if it has not finished
+        self.listing = bytearray()                         # its output, not yet a whole line
+        self.listed: list[Process] = []
+        self.reading: int | None = None                    # the pid it was reading when last heard of
         self.readers: dict[int, int] = {}            # py-spy pid -> read end of its output pipe
         self.texts: dict[int, bytearray] = {}        # py-spy pid -> what it wrote
         self.targets: dict[int, Process] = {}        # py-spy pid -> the process it dumps
         self.dumped: list[tuple[Process, list[Thread]]] = []
         self.queue: list[tuple[int, Process]] = []   # faulthandler: (pidfd, process) not yet signalled
-        self.next_at: float | None = None
+        self.next_at: float | None = None            # ... when the next one is signalled
+        self.written_at: float | None = None         # ... when the last one has written its stacks
         self.marks: list[tuple[Process, int]] = []   # faulthandler: (process, stderr bytes when signalled)
-        self.count_stderr: Callable[[], int] = lambda: 0
         self.route = ""
 
-    def start(self, pid1: bool, now: float, count_stderr: Callable[[], int]) -> tuple[list[int], float]:
-        """Start dumping: (py-spy pids to wait for, or [] and how long the tree needs to write)."""
-        self.count_stderr = count_stderr
-        targets = python_processes(pid1, os.getpid())
+    def start(self, now: float) -> None:
+        """List the tree, in a child: its output wakes the loop like the tree's (SIGIO)."""
+        try:
+            pid, read_fd = list_in_child(self.pid1)
+        except OSError as exc:
+            log.warning(f"stall: no stacks: cannot fork to list the tree's processes: {exc.strerror}")
+            return
+        pidfd = os.pidfd_open(pid)   # sm-init's own child, not reaped yet: the pid is still its
+        os.set_blocking(read_fd, False)
+        output.set_async(read_fd, True)
+        self.lister = (pid, pidfd, read_fd)
+        self.listing_since = now
+        self.listed_by = min(now + LIST_TIME, self.until)
+
+    def coming(self, now: float) -> bool:
+        """Are stacks still on their way (and is there time left for them)?"""
+        return now < self.until and (self.lister is not None or bool(self.readers) or bool(self.queue)
+                                     or self.written_at is not None)
+
+    def next_deadline(self) -> float | None:
+        if self.lister is not None:
+            return self.listed_by
+        return self.next_at if self.next_at is not None else self.written_at
+
+    def _read_listing(self, now: float) -> None:
+        pid, pidfd, fd = self.lister
+        ended = False
+        while not ended:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            ended = not data
+            self.listing += data[: max(0, TEXT_LIMIT - len(self.listing))]
+        *lines, rest = self.listing.split(b"\n")
+        self.listing = bytearray(rest)
+        for line in lines:
+            item = json.loads(line)
+            if isinstance(item, int):
+                self.reading = item
+            else:
+                self.listed.append(Process(item[0], item[1], item[2], tuple(item[3]), item[4], item[5]))
+        if not ended and now < self.listed_by:
+            return
+        if not ended:
+            sweep.send(pidfd, signal.SIGKILL)   # its read waits killably: it ends (sm-init reaps it)
+            took = self.listed_by - self.listing_since
+            log.warning(f"stall: the kernel did not answer a read of pid {self.reading}'s command line"
+                        f" within {took:.1f}s (a process stuck in the kernel holds its memory map; ps would"
+                        f" hang on it too): " + (f"stacks of the {len(self.listed)} Python process(es) listed"
+                                                 f" before it" if self.listed else "no stacks"))
+        os.close(pidfd)
+        os.close(fd)
+        self.lister = None
+        if now < self.until and (ended or self.listed):
+            self._dump(self.listed, now)
+
+    def _dump(self, targets: list[Process], now: float) -> None:
+        """Start dumping ``targets``: py-spy, or faulthandler through the stack signal."""
         if not targets:
             log.warning("stall: no Python process in the tree to take stacks from")
-            return [], 0.0
+            return
         pyspy = find_pyspy()
         problem = None if pyspy is None else ptrace_problem(*read_ptrace_settings())
         if pyspy is not None and (problem is None or self.stack_signal is None):
@@ -402,7 +490,7 @@ class Dumps:
             if started:
                 self.route = "py-spy"
                 log.info(f"stall: taking the stacks of {len(started)} Python process(es) with py-spy")
-                return started, 0.0
+                return
         if self.stack_signal is not None:
             if problem is not None:
                 log.info(f"stall: not py-spy: {problem}")
@@ -412,13 +500,11 @@ class Dumps:
             log.info(f"stall: {signals.name(self.stack_signal)} to {len(self.queue)} Python process(es) that"
                      f" handle it, one at a time (faulthandler): their stacks follow on their stderr"
                      + (f"; {skipped} that don't handle it are not sent it" if skipped else ""))
-            if not self.queue:
-                return [], 0.0
-            self.next_at = now
-            self.send_due(now)
-            return [], STAGGER * len(self.queue) + FAULTHANDLER_WAIT
+            if self.queue:
+                self.next_at = now
+                self.send_due(now)
+            return
         log.warning("stall: no stacks: py-spy is not installed (pip install py-spy) and --stack-signal is not set")
-        return [], 0.0
 
     def _pyspy(self, pyspy: str, target: Process) -> int | None:
         read_fd, write_fd = os.pipe()
@@ -445,17 +531,17 @@ class Dumps:
             pidfd = os.pidfd_open(target.pid)
         except OSError:
             return None
-        same = _read_stat(target.pid)
-        if same is None or same[1] != target.start or not signals.catches(target.pid, self.stack_signal):
+        same = sweep.read_stat(target.pid)
+        if same is None or same.start != target.start or not signals.catches(target.pid, self.stack_signal):
             os.close(pidfd)
             return None
         return pidfd, target
 
-    def next_deadline(self) -> float | None:
-        return self.next_at
-
     def send_due(self, now: float) -> None:
-        """faulthandler: the next process's signal, once the previous one had ``STAGGER`` seconds."""
+        """faulthandler: the next process's signal, once the previous one had ``STAGGER`` seconds;
+        after the last, ``FAULTHANDLER_WAIT`` for it to write."""
+        if self.written_at is not None and now >= self.written_at:
+            self.written_at = None
         if self.next_at is None or now < self.next_at:
             return
         pidfd, target = self.queue.pop(0)
@@ -465,10 +551,13 @@ class Dumps:
         finally:
             os.close(pidfd)
         self.next_at = now + STAGGER if self.queue else None
+        self.written_at = None if self.queue else now + FAULTHANDLER_WAIT
 
     def collect(self, now: float = 0.0) -> None:
-        """Read what the dumpers wrote; log each dump once its dumper is done (EOF); send the next
-        faulthandler signal when it is due."""
+        """Read what the lister and the dumpers wrote; log each dump once its dumper is done (EOF);
+        send the next faulthandler signal when it is due."""
+        if self.lister is not None:
+            self._read_listing(now)
         self.send_due(now)
         for pid, fd in list(self.readers.items()):
             while True:

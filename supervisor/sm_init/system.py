@@ -130,14 +130,17 @@ class System:
         except OSError:
             return None
 
-    def start_dumps(self, main_pid: int) -> tuple[list[int], float]:
+    def start_dumps(self, until: float) -> None:
         """The stall: keep the output as it was (the failure file tells what the job did before it
-        hung, not what the stop made it say), then take the stacks."""
+        hung, not what the stop made it say), then start taking the stacks, done by ``until``."""
         from . import stacks
         if self.relay is not None:
             self.stall_tails = self.relay.tails()
-        self.dumps = stacks.Dumps(self.config.stack_signal)
-        return self.dumps.start(self.pid1, self.clock(), self._stderr_count)
+        self.dumps = stacks.Dumps(self.config.stack_signal, self.pid1, until, self._stderr_count)
+        self.dumps.start(self.clock())
+
+    def stacks_coming(self) -> bool:
+        return self.dumps is not None and self.dumps.coming(self.clock())
 
     def _stderr_count(self) -> int:
         stream = self.relay.stderr() if self.relay is not None else None

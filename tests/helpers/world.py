@@ -214,15 +214,13 @@ class World:
         past = [t for t in self.heartbeats if t <= self.now]
         return None if not past else self.now - past[-1]
 
-    def start_dumps(self, main_pid: int):
-        if self.dump_plan is None:
-            return [], 0.0
-        pids = []
-        for takes in self.dump_plan:
+    def start_dumps(self, until: float) -> None:
+        for takes in self.dump_plan or ():
             self.next_pid += 1
             self.procs.append(Proc("dumper", self.next_pid, self.next_pid, dies_at=self.now + takes))
-            pids.append(self.next_pid)
-        return pids, 0.0
+
+    def stacks_coming(self) -> bool:
+        return any(p.name == "dumper" and self.now < p.dies_at for p in self.procs)
 
     def log(self, level: int, text: str) -> None:
         self.lines.append((self.now, level, text))
