@@ -423,3 +423,11 @@ def test_the_flush_budget_keeps_inside_the_exit_margin_during_a_stop():
     assert plan.flush_budget(cfg, State()) == plan.FLUSH_AT_EXIT
     assert plan.flush_budget(cfg, State(stop_signal=TERM)) < plan.exit_margin(cfg.stop_timeout)
     assert math.isclose(plan.flush_budget(config(2.0), State(stop_signal=TERM)), 0.05)
+
+
+def test_hooks_found_at_the_kill_deadline_say_no_time_is_left_not_a_negative_one():
+    # --hook-timeout 0 puts the hooks' start at the kill deadline; the clock may have passed it.
+    cfg = config(10.0, hook_timeout=0.0)
+    state = plan.started(cfg, 100, 0.0)._replace(deadlines=plan.stop_deadlines(cfg, 0.0))
+    _, actions = plan.on_hooks_found(cfg, state, [], state.deadlines.kill_at + 0.01)
+    assert actions[0].text == "hooks: 0 hook(s), 0.0s until the kill"

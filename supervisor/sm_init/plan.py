@@ -393,7 +393,7 @@ def on_heartbeat(state: State, age: float | None, now: float) -> State:
 
 def on_hooks_found(config, state: State, hooks, now: float) -> Result:
     state = state._replace(hooks=Hooks(pending=tuple(tuple(h) for h in hooks), found=True))
-    actions = [Log(f"hooks: {len(hooks)} hook(s), {state.deadlines.kill_at - now:.1f}s until the kill")]
+    actions = [Log(f"hooks: {len(hooks)} hook(s), {max(0.0, state.deadlines.kill_at - now):.1f}s until the kill")]
     state, more = _start_next_hook(config, state, now)
     return state, actions + more
 
@@ -401,7 +401,7 @@ def on_hooks_found(config, state: State, hooks, now: float) -> Result:
 def on_hook_started(state: State, argv, pid: int, now: float) -> Result:
     state = state._replace(hooks=state.hooks._replace(running=(pid, tuple(argv))))
     return state, [Log(f"hooks: running {_command(argv)} (pid {pid},"
-                       f" {state.deadlines.kill_at - now:.1f}s left)")]
+                       f" {max(0.0, state.deadlines.kill_at - now):.1f}s left)")]
 
 
 def on_hook_failed(config, state: State, argv, problem: str, now: float) -> Result:
