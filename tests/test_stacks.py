@@ -127,12 +127,18 @@ def test_the_trees_python_processes_breadth_first_with_their_ranks(tmp_path):
         while launcher.stdout.readline() != b"ready\n":
             pass
         found = [p for p in stacks.python_processes(False, os.getpid()) if str(script) in " ".join(p.argv)]
+        items = list(stacks.listing(False, os.getpid()))
     finally:
         for process in (launcher, shell):
             process.kill()
             process.wait(TIMEOUT)
     assert [(p.depth, p.argv[-1], p.rank) for p in found] == [
         (1, "launcher", None), (2, "rank", "0"), (2, "rank", "1"), (3, "worker", "1")]
+    # Each process's pid comes before the reads that can wait (its command line, its environment):
+    # a lister stuck in one of them has named the process it is stuck on.
+    listed = [i for i, item in enumerate(items) if isinstance(item, stacks.Process)]
+    assert listed and all(items[i - 1] == items[i].pid for i in listed)
+    assert shell.pid not in items   # not Python (its executable says so): never announced, never read
     assert [p.pid for p in stacks.focus(found)] == [found[1].pid, found[2].pid]   # the ranks alone
     assert stacks.program(found[0].argv) == "tree.py"
 

@@ -176,9 +176,9 @@ def _read_rank(pid: int) -> str | None:
     return None
 
 
-def list_in_child(pid1: bool) -> tuple[int, int]:
-    """Fork a process that writes ``listing`` to a pipe, a JSON value a line: (its pid, the pipe's
-    read end). A read that waits holds that process, never sm-init's loop."""
+def list_in_child(pid1: bool) -> tuple[int, int, int]:
+    """Fork a process that writes ``listing`` to a pipe, a JSON value a line: (its pid, a pidfd of
+    it, the pipe's read end). A read that waits holds that process, never sm-init's loop."""
     read_fd, write_fd = os.pipe()
     me = os.getpid()
     pid = os.fork()
@@ -190,7 +190,13 @@ def list_in_child(pid1: bool) -> tuple[int, int]:
         finally:
             os._exit(0)
     os.close(write_fd)
-    return pid, read_fd
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        os.kill(pid, signal.SIGKILL)   # not reaped yet: the pid is still the child's
+        os.close(read_fd)
+        raise
+    return pid, pidfd, read_fd
 
 
 def program(argv: Sequence[str]) -> str:
@@ -420,11 +426,10 @@ class Dumps:
     def start(self, now: float) -> None:
         """List the tree, in a child: its output wakes the loop like the tree's (SIGIO)."""
         try:
-            pid, read_fd = list_in_child(self.pid1)
+            pid, pidfd, read_fd = list_in_child(self.pid1)
         except OSError as exc:
-            log.warning(f"stall: no stacks: cannot fork to list the tree's processes: {exc.strerror}")
+            log.warning(f"stall: no stacks: cannot start a process to list the tree's: {exc.strerror}")
             return
-        pidfd = os.pidfd_open(pid)   # sm-init's own child, not reaped yet: the pid is still its
         os.set_blocking(read_fd, False)
         output.set_async(read_fd, True)
         self.lister = (pid, pidfd, read_fd)
@@ -456,11 +461,14 @@ class Dumps:
         *lines, rest = self.listing.split(b"\n")
         self.listing = bytearray(rest)
         for line in lines:
-            item = json.loads(line)
-            if isinstance(item, int):
-                self.reading = item
-            else:
-                self.listed.append(Process(item[0], item[1], item[2], tuple(item[3]), item[4], item[5]))
+            try:
+                item = json.loads(line)
+                if isinstance(item, int):
+                    self.reading = item
+                else:
+                    self.listed.append(Process(item[0], item[1], item[2], tuple(item[3]), item[4], item[5]))
+            except (ValueError, TypeError, IndexError):
+                continue   # not the lister's (a line cut by TEXT_LIMIT)
         if not ended and now < self.listed_by:
             return
         if not ended:
