@@ -303,7 +303,7 @@ def test_a_process_stuck_in_the_kernel_holds_neither_the_stacks_of_the_others_no
     stalled = time.monotonic()
     listed = 2 if int(pids["bystander"]) < int(pids["locked"]) else 1   # breadth first, then by pid
     init.log.expect(rf"^sm-init: warning: stall: the kernel did not answer a read of pid {pids['locked']}'s"
-                    rf" command line within {LIST_TIME:.1f}s \(.*\): stacks of the {listed} Python"
+                    rf" command line or environment within {LIST_TIME:.1f}s \(.*\): stacks of the {listed} Python"
                     r" process\(es\) listed before it$")
     assert time.monotonic() - stalled < LIST_TIME + SLACK
     init.log.expect(rf"^sm-init: stall: taking the stacks of {listed} Python process\(es\) with py-spy$")

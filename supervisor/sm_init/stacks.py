@@ -474,10 +474,11 @@ class Dumps:
         if not ended:
             sweep.send(pidfd, signal.SIGKILL)   # its read waits killably: it ends (sm-init reaps it)
             took = self.listed_by - self.listing_since
-            log.warning(f"stall: the kernel did not answer a read of pid {self.reading}'s command line"
-                        f" within {took:.1f}s (a process stuck in the kernel holds its memory map; ps would"
-                        f" hang on it too): " + (f"stacks of the {len(self.listed)} Python process(es) listed"
-                                                 f" before it" if self.listed else "no stacks"))
+            read = "a read" if self.reading is None else f"a read of pid {self.reading}'s command line or environment"
+            log.warning(f"stall: the kernel did not answer {read} within {took:.1f}s (a process stuck in the"
+                        f" kernel holds its memory map; ps would hang on it too): "
+                        + (f"stacks of the {len(self.listed)} Python process(es) listed before it"
+                           if self.listed else "no stacks"))
         os.close(pidfd)
         os.close(fd)
         self.lister = None
