@@ -397,6 +397,21 @@ def _name(members: Sequence[Process]) -> str:
 
 # --- the dumps under way -----------------------------------------------------------------------
 
+def _drain(fd: int, into: bytearray) -> bool:
+    """Read what the non-blocking pipe ``fd`` holds into ``into``, kept up to ``TEXT_LIMIT``;
+    True once its writers are gone (or it failed): nothing more will come."""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        if not data:
+            return True
+        into += data[: max(0, TEXT_LIMIT - len(into))]
+
+
 class Dumps:
     """Stacks being taken, all of it by ``until``: first the tree's Python processes are listed,
     in a child (``list_in_child``) given ``LIST_TIME`` at most; then py-spy dumps them, or
@@ -448,16 +463,7 @@ class Dumps:
 
     def _read_listing(self, now: float) -> None:
         pid, pidfd, fd = self.lister
-        ended = False
-        while not ended:
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                break
-            except OSError:
-                data = b""
-            ended = not data
-            self.listing += data[: max(0, TEXT_LIMIT - len(self.listing))]
+        ended = _drain(fd, self.listing)
         *lines, rest = self.listing.split(b"\n")
         self.listing = bytearray(rest)
         for line in lines:
@@ -569,19 +575,10 @@ class Dumps:
             self._read_listing(now)
         self.send_due(now)
         for pid, fd in list(self.readers.items()):
-            while True:
-                try:
-                    data = os.read(fd, 65536)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    data = b""
-                if not data:
-                    os.close(fd)
-                    del self.readers[pid]
-                    self._log(pid)
-                    break
-                self.texts[pid] += data[: max(0, TEXT_LIMIT - len(self.texts[pid]))]
+            if _drain(fd, self.texts[pid]):
+                os.close(fd)
+                del self.readers[pid]
+                self._log(pid)
 
     def _log(self, pid: int) -> None:
         target = self.targets[pid]
