@@ -141,6 +141,28 @@ def test_a_heartbeat_that_stops_is_a_stall(start_init, ml, tmp_path):
                      r" \(stacks by py-spy, in the log\)\.$", text), text
 
 
+def test_a_heartbeat_on_a_file_system_whose_clock_lags_is_progress(start_init, ml, tmp_path):
+    """Each touch dates the file 5 s before sm-init's clock: still a change each time, so progress."""
+    heartbeat = tmp_path / "heartbeat"
+    init = train(start_init, ml, ["python", "beat.py", "lagging", "5", str(heartbeat)],
+                 "--stall-timeout", "2", "--heartbeat", str(heartbeat))
+    assert init.wait() == 0, init.log.text
+    assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
+    assert failure_of(ml) is None
+
+
+def test_a_heartbeat_touched_once_an_hour_ahead_then_left_is_a_stall(start_init, ml, tmp_path):
+    """One touch dated an hour ahead of sm-init's clock, then nothing: no change, so no progress."""
+    heartbeat = tmp_path / "heartbeat"
+    init = train(start_init, ml, ["python", "beat.py", "ahead", "0", str(heartbeat)],
+                 "--stall-timeout", "2", "--heartbeat", str(heartbeat), "--stop-timeout", "10")
+    init.out.expect(r"^touched$")
+    assert os.stat(heartbeat).st_mtime > time.time() + 3000     # the premise: dated ahead
+    assert init.wait() == STALL
+    init.log.expect(r"^sm-init: stop: no progress for 2s \(--stall-timeout\)")
+    assert f"stalled: no output and no touch of {heartbeat} for 2 seconds" in check_readable(failure_of(ml))
+
+
 DEEP_THREADS = """
 import threading, time
 def deep_in_the_model(depth):

@@ -144,6 +144,7 @@ class State:
     hooks: Hooks = Hooks()
     progress_at: float = 0.0               # the tree's last output or heartbeat
     heartbeat_checked: float = float("-inf")  # when the heartbeat file was last looked at
+    heartbeat_seen: object = None          # ... and what it was like then (None: there was none)
     recheck: bool = False                  # the world just changed: look again before sleeping
 
     @property
@@ -203,7 +204,7 @@ class KillHook:
 
 @record
 class CheckHeartbeat:
-    """Stat the heartbeat file; the loop answers with ``on_heartbeat``."""
+    """Look at the heartbeat file; the loop answers with ``on_heartbeat``."""
 
 
 @record
@@ -356,8 +357,11 @@ def _send_stop(config, state: State, facts: Facts, actions: list[Action]) -> Res
 # --- other events ----------------------------------------------------------------------------
 
 def started(config, main_pid: int, now: float) -> State:
+    """The job as it starts; with a heartbeat, the loop looks at once at what the file is like
+    (``recheck``): a change from then on is progress."""
     runtime_ends = None if config.max_runtime is None else now + config.max_runtime
-    return State(main_pid=main_pid, runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),), progress_at=now)
+    return State(main_pid=main_pid, runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),), progress_at=now,
+                 recheck=config.heartbeat is not None)
 
 
 def on_exit(config, state: State, pid: int, status: int, now: float) -> Result:
@@ -383,12 +387,16 @@ def on_progress(state: State, now: float) -> State:
     return state._replace(progress_at=now) if state.phase == Phase.RUNNING else state
 
 
-def on_heartbeat(state: State, age: float | None, now: float) -> State:
-    """The heartbeat file was modified ``age`` seconds ago (None: there is none). A modification
-    after the last progress is progress, dated when it happened."""
-    if age is not None:
-        state = state._replace(progress_at=min(now, max(state.progress_at, now - age)))
-    return state._replace(heartbeat_checked=now)
+def on_heartbeat(state: State, seen, now: float) -> State:
+    """The heartbeat file looked like ``seen`` (its identity, size and times, as the loop reads
+    them; None: there is none). Progress is a change since the last look, in any direction, dated
+    when it was seen. The file's times come from its file system's clock, which need not agree
+    with sm-init's (an NFS server that lags, a touch dated an hour ahead): they are only ever
+    compared with themselves, never with the clock. The first look is what the file was like at
+    the start, not progress."""
+    if state.heartbeat_checked != float("-inf") and seen != state.heartbeat_seen:
+        state = on_progress(state, now)
+    return state._replace(heartbeat_seen=seen, heartbeat_checked=now)
 
 
 def on_hooks_found(config, state: State, hooks, now: float) -> Result:
@@ -505,10 +513,14 @@ def _running(config, state: State, facts: Facts, now: float) -> Result:
     if state.main_alive:
         if state.runtime_ends is not None and now >= state.runtime_ends:
             return _on_stop(config, state, signal.SIGTERM, facts, now, MAX_RUNTIME)
+        if config.heartbeat is not None and state.heartbeat_checked == float("-inf"):
+            return state, [CheckHeartbeat()]      # the first look, at the start: the loop answers with on_heartbeat
         stalls_at = None if config.stall_timeout is None else state.progress_at + config.stall_timeout
         if stalls_at is not None and now >= stalls_at:
+            # Looked at only when the time is up (an idle sm-init does not wake up to poll): a job
+            # whose heartbeat stops is stalled S to 2S after its last touch, never sooner than S.
             if config.heartbeat is not None and state.heartbeat_checked < stalls_at:
-                return state, [CheckHeartbeat()]  # the loop answers with on_heartbeat
+                return state, [CheckHeartbeat()]
             return _on_stop(config, state, signal.SIGTERM, facts, now, STALL)
         return state, []
     state = state._replace(deadlines=leftover_deadlines(config, now))

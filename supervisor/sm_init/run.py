@@ -156,7 +156,7 @@ class Supervisor:
         elif isinstance(action, KillHook):
             system.send(action.pid, signal.SIGKILL, True)  # the hook and whatever it started
         elif isinstance(action, CheckHeartbeat):
-            self.state = plan.on_heartbeat(state, system.heartbeat_age(config.heartbeat), now)
+            self.state = plan.on_heartbeat(state, system.heartbeat_stamp(config.heartbeat), now)
         elif isinstance(action, DumpStacks):
             system.start_dumps(action.until)
         elif isinstance(action, WriteFailure):

@@ -123,12 +123,15 @@ class System:
         return hooks.hook_environment(os.environ, reason, self.config.mode, exit_code, kill_at, now)
 
     @staticmethod
-    def heartbeat_age(path: str) -> float | None:
-        """Seconds since the heartbeat file was modified; None when there is none."""
+    def heartbeat_stamp(path: str) -> tuple[int, ...] | None:
+        """What the heartbeat file is like: which file (a new one replaced it), its size, its
+        modification and change times; None when it can't be read. Compared only with the last
+        look (plan.on_heartbeat), never with a clock."""
         try:
-            return max(0.0, time.time() - os.stat(path).st_mtime)
+            found = os.stat(path)
         except OSError:
             return None
+        return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns
 
     def start_dumps(self, until: float) -> None:
         """The stall: keep the output as it was (the failure file tells what the job did before it

@@ -210,9 +210,10 @@ class World:
     def hook_environment(self, reason, exit_code, kill_at, now):
         return {"SM_INIT_REASON": reason, "SM_INIT_EXIT_CODE": exit_code, "kill_at": kill_at}
 
-    def heartbeat_age(self, path: str) -> Optional[float]:
+    def heartbeat_stamp(self, path: str) -> Optional[int]:
+        """The file as the loop sees it: here, how many times it was touched (None: not yet)."""
         past = [t for t in self.heartbeats if t <= self.now]
-        return None if not past else self.now - past[-1]
+        return None if not past else len(past)
 
     def start_dumps(self, until: float) -> None:
         for takes in self.dump_plan or ():
