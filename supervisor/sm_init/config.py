@@ -25,6 +25,7 @@ DEFAULT_HOOKS_DIR = "/etc/sm-init/pre-kill.d"
 DEFAULT_ML_ROOT = "/opt/ml"
 DEFAULT_LEFTOVER_GRACE = 2.0
 LONGEST = 100 * 24 * 3600.0  # any duration past 100 days is a typo, and too big for a timespec anyway
+SHORTEST = 0.001             # nor is one under a millisecond (1e-320 included) meant: no wait is that short
 
 Config = namedtuple("Config", [
     "argv",             # the command to run, resolved
@@ -61,6 +62,9 @@ def parse_seconds(source: str, text: str, allow_zero: bool = False) -> float:
         raise ConfigError(f"{source}: {text!r} must be a finite number of seconds, {lowest}")
     if value > LONGEST:
         raise ConfigError(f"{source}: {text!r} is more than {LONGEST:.0f} seconds (100 days)")
+    if 0 < value < SHORTEST:
+        lowest = "0 or at least" if allow_zero else "at least"
+        raise ConfigError(f"{source}: {text!r} is less than a millisecond: must be {lowest} {SHORTEST:g} seconds")
     return value
 
 
@@ -80,7 +84,8 @@ def parse_rewrites(source: str, texts: Sequence[str]) -> Mapping[int, int]:
     return MappingProxyType(rewrites)
 
 
-def parse_signal_option(source: str, text: str | None) -> int | None:
+def parse_stack_signal(source: str, text: str | None) -> int | None:
+    """A signal the tree's Python processes can handle with faulthandler.register and live on."""
     if text is None:
         return None
     try:
@@ -89,13 +94,29 @@ def parse_signal_option(source: str, text: str | None) -> int | None:
         raise ConfigError(f"{source}: {exc}") from None
     if signum == 0:
         raise ConfigError(f"{source}: {text!r} is not a signal")
+    why = None
+    if signum in signals.UNCATCHABLE:
+        why = "no process can handle it, so none would ever be sent it"
+    elif signum in signals.FAULTHANDLER_FATAL:
+        why = "faulthandler.register refuses it, and a process that dumps on it dies"
+    elif signum in signals.STOP_SIGNALS:
+        why = "it is a stop signal: a process that handles it stops (Python's SIGINT is KeyboardInterrupt)"
+    if why:
+        raise ConfigError(f"{source}: {text!r} ({signals.name(signum)}) can't be a stack signal: {why};"
+                          f" use one the job leaves alone, e.g. USR2")
     return signum
+
+
+def parse_path(source: str, text: str) -> str:
+    """A file name as given; empty or only blanks is a mistake (an unset ENV line, a stray space)."""
+    if not text.strip():
+        raise ConfigError(f"{source}: {'empty' if not text else 'blank'} path ({text!r})")
+    return text
 
 
 def check_directory(source: str, path: str) -> None:
     """A directory that is missing is fine (nothing to run, or created later); a file is not."""
-    if not path:
-        raise ConfigError(f"{source}: empty path")
+    parse_path(source, path)
     if os.path.exists(path) and not os.path.isdir(path):
         raise ConfigError(f"{source}: {path!r} is not a directory")
 
@@ -148,11 +169,19 @@ def build(raw: Raw, words: Sequence[str], environ: Mapping[str, str], interactiv
                           f" of {stop_timeout:g}s (at most {longest_hook_time(stop_timeout):g}s leaves time"
                           f" to kill and exit)")
     heartbeat = values.get("heartbeat")
-    if heartbeat is not None and not heartbeat:
-        raise ConfigError(f"{values.source('heartbeat')}: empty path")
+    if heartbeat is not None:
+        parse_path(values.source("heartbeat"), heartbeat)
     stall_timeout = values.seconds("stall_timeout", None)
     if heartbeat is not None and stall_timeout is None:
         raise ConfigError(f"{values.source('heartbeat')}: a heartbeat needs --stall-timeout (SM_INIT_STALL_TIMEOUT)")
+    capture = values.get("capture")
+    if stall_timeout is not None and capture is False and heartbeat is None:
+        # The tree writes straight to sm-init's stdout and stderr: no byte would count as progress.
+        off = values.source("capture")
+        off = off if off.startswith("-") else f"{off} off"
+        raise ConfigError(f"{values.source('stall_timeout')}: with {off} sm-init can't see the job's output, so a job"
+                          f" that prints would be stopped as stalled: add --heartbeat PATH (SM_INIT_HEARTBEAT),"
+                          f" a file the job touches, or use --capture")
     hooks_dir = values.get("hooks_dir", DEFAULT_HOOKS_DIR)
     check_directory(values.source("hooks_dir"), hooks_dir)
     ml_root = values.get("ml_root", DEFAULT_ML_ROOT)
@@ -168,13 +197,13 @@ def build(raw: Raw, words: Sequence[str], environ: Mapping[str, str], interactiv
         leftover_grace=values.seconds("leftover_grace", DEFAULT_LEFTOVER_GRACE, allow_zero=True),
         stall_timeout=stall_timeout,
         heartbeat=heartbeat,
-        stack_signal=parse_signal_option(values.source("stack_signal"), values.get("stack_signal")),
+        stack_signal=parse_stack_signal(values.source("stack_signal"), values.get("stack_signal")),
         pre_kill=tuple(tuple(command.split_command(values.source("pre_kill"), text))
                        for text in values.get("pre_kill", ())),
         hooks_dir=hooks_dir,
         hooks_on=values.choice("hooks_on", HOOKS_ON, "failure"),
         ml_root=ml_root,
-        capture=values.get("capture"),
+        capture=capture,
         verbosity=verbosity(values),
         interactive=interactive,
     )
