@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 
 import pytest
@@ -161,6 +162,61 @@ def test_a_heartbeat_touched_once_an_hour_ahead_then_left_is_a_stall(start_init,
     assert init.wait() == STALL
     init.log.expect(r"^sm-init: stop: no progress for 2s \(--stall-timeout\)")
     assert f"stalled: no output and no touch of {heartbeat} for 2 seconds" in check_readable(failure_of(ml))
+
+
+PRINTING = """
+import os, time
+for i in range(15):
+    print("step", i, "on a terminal:", os.isatty(1), flush=True)
+    time.sleep(0.2)
+"""
+
+
+def read_terminal(master):
+    """Everything written to a pty until its last writer closes it, read by a thread (a full pty
+    would hold the writers): a function that waits for the thread and returns the text."""
+    got = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:   # EIO: no writer left
+                return
+            if not data:
+                return
+            got.append(data)
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+
+    def text():
+        thread.join(TIMEOUT)
+        return b"".join(got).decode("utf-8", "replace").replace("\r\n", "\n")
+    return text
+
+
+def test_a_job_printing_to_a_terminal_is_watched_through_sm_init(start_init):
+    """docker run -it (or script -qec) of an image that sets SM_INIT_STALL_TIMEOUT: output on a
+    terminal is not captured by default, so the watchdog saw none and stopped a printing job.
+    With a stall timeout the terminal is captured too: the job's lines reach it, and it lives."""
+    master, slave = os.openpty()
+    try:
+        init = start_init("--", sys.executable, "-c", PRINTING, stdout=slave, stderr=slave,
+                          env={**os.environ, "SM_INIT_STALL_TIMEOUT": "1"})
+        os.close(slave)
+        slave = None
+        text = read_terminal(master)
+        code = init.wait()
+        seen = text()
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert code == 0, seen
+    assert [line for line in seen.splitlines() if line.startswith("step ")] == \
+        [f"step {i} on a terminal: False" for i in range(15)], seen
+    assert "sm-init: stall: the job's output goes to the terminal through sm-init" in seen
+    assert "no progress" not in seen
 
 
 DEEP_THREADS = """
