@@ -3,7 +3,8 @@
     realinit    running the real sm-init (Init, TtyInit) as PID 1 of a fresh PID namespace or as
                 subreaper; its output read as lines; finding and counting a run's processes
     children/   the programs the tests run under sm-init (probe.py first): scripts, not modules
-    commands    their command lines (probe, child, hook, cmd) and what they print (signal names, reports)
+    commands    their command lines (probe, child, hook, cmd) and what they print (signal names, reports);
+                default_signals, the signal state for a program a test starts itself
     procfs      /proc readers (status, signal masks, fd flags, wchan, zombies, children) and wait_until
     fifos       a FIFO nobody reads: filling it, what waits in it
     deadline    stopping sm-init as Docker does, and holding it to its stop timeout
