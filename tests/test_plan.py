@@ -448,9 +448,22 @@ def test_a_stall_takes_the_stacks_before_the_stop_signal():
 
 def test_stacks_that_take_too_long_do_not_hold_the_stop():
     w = World(main=dict(on_term=0.1), dumps=[INF])
-    run(config(10.0, stall_timeout=5.0), w)
-    # at most min(DUMP_TIME, half the grace) after the stall
+    code, supervisor = run(config(10.0, stall_timeout=5.0), w)
+    # at most min(DUMP_TIME, half the grace) after the stall; the dumper killed just before
     assert [t for t, _, _ in w.forwards(TERM)] == [pytest.approx(5.0 + (6.0 / 2))]
+    dumper = next(p for p in w.procs if p.name == "dumper")
+    assert dumper.heard(KILL) == [pytest.approx(8.0)] and dumper.heard(TERM) == []
+    # the job is done when the main child is: 0.1 s after the stop, not at the end of the grace
+    assert w.exited == (pytest.approx(8.1), exitcodes.STALLED) and supervisor.state.killed_count == 0
+
+
+def test_a_dumper_stuck_after_its_sigkill_is_no_leftover():
+    """A py-spy in uninterruptible sleep outlives its SIGKILL: the stop never waits on it, never
+    warns it, never counts it."""
+    w = World(main=dict(on_term=0.1), dumps=[(INF, INF)])
+    code, supervisor = run(config(10.0, stall_timeout=5.0), w)
+    assert w.exited == (pytest.approx(8.1), exitcodes.STALLED)
+    assert w.sweeps == [] and "process(es) that had not heard the stop" not in w.texts()
 
 
 # ---------------------------------------------------------------------------------------------

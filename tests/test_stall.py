@@ -327,6 +327,79 @@ def test_without_py_spy_or_a_stack_signal_the_stall_still_stops(start_without_py
 
 
 # ---------------------------------------------------------------------------------------------
+# A py-spy that fails or hangs: the stacks fall back to faulthandler, the stop never waits on it
+
+REFUSED_PYSPY = "#!/bin/sh\necho 'Error: Operation not permitted (os error 1)' >&2\nexit 1\n"
+HANGING_PYSPY = "#!/bin/sh\nexec sleep 1000\n"
+
+
+@pytest.fixture
+def start_with_fake_pyspy(start_init, sm_init_without_pyspy, tmp_path):
+    """start(script, *args, env, cwd): start_init with sm-init of a python that has no py-spy
+    beside it, and ``script`` as the py-spy first on PATH (seccomp refusing it, a py-spy that hangs)."""
+    def start(script, *args, env, cwd):
+        fake = tmp_path / "fake-bin"
+        fake.mkdir()
+        (fake / "py-spy").write_text(script)
+        (fake / "py-spy").chmod(0o755)
+        path = f"{fake}:{os.path.dirname(sm_init_without_pyspy)}:{PLAIN_PATH}"
+        return start_init(*args, sm_init=sm_init_without_pyspy, env={**env, "PATH": path}, cwd=cwd)
+    return start
+
+
+def test_a_py_spy_that_fails_at_run_time_falls_back_to_the_stack_signal(start_with_fake_pyspy, ml):
+    """py-spy is there, but every dump is refused (seccomp, an unsupported Python): the processes
+    that handle --stack-signal still give their stacks, within the dump window."""
+    start = lambda *args, **kw: start_with_fake_pyspy(REFUSED_PYSPY, *args, **kw)
+    init = train(start, ml, ["python", "fh_hang.py"], "--stall-timeout", "2", "--stack-signal", "USR1")
+    init.out.expect(r"^trainer: children ready, going quiet$")
+    assert init.wait() == STALL
+    init.log.expect(r"^sm-init: stall: taking the stacks of 3 Python process\(es\) with py-spy$")
+    for _ in range(3):
+        init.log.expect(r"^sm-init: warning: stall: py-spy could not read pid \d+ .*: Error: Operation not permitted")
+    log = init.log.text
+    assert len(re.findall(r"^sm-init: stall: SIGUSR1 to \d Python process\(es\) that handle it, one at a time"
+                          r" \(faulthandler, py-spy failed on them\)", log, re.MULTILINE)) >= 1, log
+    init.log.expect(r"^bystander: pending at the stop: \[\]$")      # never sent: it does not handle it
+    dumps = re.findall(r"Current thread 0x[0-9a-f]+ \(most recent call first\):\n"
+                       r"  File \"(.*)\", line (\d+) in (\w+)\n", log)
+    assert sorted(function for _, _, function in dumps) == ["wait_in_helper", "wait_in_trainer"], log
+    text = check_readable(failure_of(ml))
+    print(text)
+    assert re.search(r"\nWhere it was: pid \d+ \(fh_hang\.py\) in wait_in_\w+ .*"
+                     r" \(stacks by faulthandler, in the log\)\.\n", text), text
+
+
+SAVES_ON_TERM = """
+import signal, sys, time
+def save(signum, frame):
+    print("trainer: saved", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, save)
+print("trainer: ready, going quiet", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def test_a_py_spy_that_hangs_is_killed_at_the_end_of_its_window_and_holds_nothing(start_with_fake_pyspy, ml):
+    """The trainer saves and exits 0 on the stop, once the stacks' window is over: the stop then
+    ends with it, not at the end of the grace, and the hung py-spy is killed, never warned as a
+    leftover of the job. Stop timeout 60: the grace is 43.5 s, the window 10 s."""
+    start = lambda *args, **kw: start_with_fake_pyspy(HANGING_PYSPY, *args, **kw)
+    init = train(start, ml, ["python", "-c", SAVES_ON_TERM], "--stall-timeout", "1", "--stop-timeout", "60")
+    init.out.expect(r"^trainer: ready, going quiet$")
+    assert init.wait(TIMEOUT * 2) == STALL
+    init.log.expect(r"^sm-init: stall: taking the stacks of 1 Python process\(es\) with py-spy$")
+    init.log.expect(r"^sm-init: warning: stall: py-spy could not read pid \d+ .*: still running after \d+\.\ds: killed$")
+    init.out.expect(r"^trainer: saved$")
+    exit_line = init.log.expect(r"^sm-init: exit: 124 \(stall; main child exit code 0\); grace ([\d.]+)s")
+    assert "had not heard the stop" not in init.log.text and "SIGKILL to" not in init.log.text, init.log.text
+    assert float(exit_line.group(1)) < 43.5 - 10, init.log.text   # ended with the trainer, not the grace
+    assert init.survivors() == []
+
+
+# ---------------------------------------------------------------------------------------------
 # A process stuck in the kernel: its command line can't be read, and nothing of sm-init waits on it
 
 STUCK_FUSE = os.path.join(CHILDREN, "stuck_fuse.py")

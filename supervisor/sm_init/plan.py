@@ -215,6 +215,11 @@ class DumpStacks:
 
 
 @record
+class EndDumps:
+    """The stacks' window is over: the dumpers still at it are killed before the stop goes out."""
+
+
+@record
 class WriteFailure:
     code: int
     reason: str             # exit | failure | max-runtime | stall | SIGTERM ...
@@ -482,7 +487,7 @@ def _step(config, state: State, facts: Facts, now: float) -> Result:
         if not state.stop_sent:
             if state.main_alive and facts.stacks_coming and now < state.dumps_until:
                 return state, []
-            return _send_stop(config, state, facts, [])
+            return _send_stop(config, state, facts, [EndDumps()])
         if not state.warned and facts.anyone_left and _warn_now(state, now):
             late = state.stop_cause is not None and now >= d.hooks_at
             return state._replace(warned=True, warned_late=late), [_warning_sweep(state)]

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from . import exitcodes, log, plan
 from .signals import signal
-from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
-                   Summary, Sweep, WriteFailure)
+from .plan import (CheckHeartbeat, DumpStacks, EndDumps, Exit, Facts, FindHooks, Forward, KillHook, Log,
+                   StartHook, Summary, Sweep, WriteFailure)
 
 def run(config) -> None:  # never returns: it exits
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
@@ -159,6 +159,8 @@ class Supervisor:
             self.state = plan.on_heartbeat(state, system.heartbeat_stamp(config.heartbeat), now)
         elif isinstance(action, DumpStacks):
             system.start_dumps(action.until)
+        elif isinstance(action, EndDumps):
+            system.end_dumps()
         elif isinstance(action, WriteFailure):
             system.write_failure(action)
         elif isinstance(action, Summary):

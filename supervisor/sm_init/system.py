@@ -104,9 +104,18 @@ class System:
     def log(level: int, text: str) -> None:
         {plan.ERROR: log.error, plan.WARNING: log.warning, plan.NORMAL: log.info, plan.VERBOSE: log.verbose}[level](text)
 
-    @staticmethod
-    def reap() -> tuple[list[tuple[int, int]], bool]:
-        return reap.reap_children()
+    def reap(self) -> tuple[list[tuple[int, int]], bool]:
+        """Every exited child, and whether one of the job's is left: sm-init's own helpers (the
+        stack dumpers, the lister) are killed at the end of their window and never keep a stop
+        waiting, even one stuck in the kernel after its SIGKILL."""
+        exited, anyone = reap.reap_children()
+        helpers = self.dumps.helpers if self.dumps is not None else None
+        if helpers:
+            for pid, _ in exited:
+                helpers.discard(pid)
+            if anyone and helpers:
+                anyone = reap.any_child_but(helpers)
+        return exited, anyone
 
     @staticmethod
     def send(pid: int, signum: int, group: bool) -> bool:
@@ -118,8 +127,10 @@ class System:
 
     def sweep(self, signum: int, deadline: float, spare_pgid: int | None, spare_pid: int | None,
               then_continue: bool, group_first: int | None) -> int:
+        # A helper of sm-init's still there (killed, not yet reaped) is not a leftover to warn.
+        helpers = frozenset(self.dumps.helpers) if self.dumps is not None and signum != signal.SIGKILL else frozenset()
         return sweep.sweep(signum, self.pid1, deadline, spare_pgid=spare_pgid, spare_pid=spare_pid,
-                           then_continue=then_continue, group_first=group_first)
+                           then_continue=then_continue, group_first=group_first, spare_pids=helpers)
 
     # Hooks, stacks and the failure file are for the end of a job: imported then, not at start-up.
 
@@ -150,6 +161,10 @@ class System:
             self.stall_tails = self.relay.tails()
         self.dumps = stacks.Dumps(self.config.stack_signal, self.pid1, until, self._stderr_count)
         self.dumps.start(self.clock())
+
+    def end_dumps(self) -> None:
+        if self.dumps is not None:
+            self.dumps.end(self.clock())
 
     def stacks_coming(self) -> bool:
         return self.dumps is not None and self.dumps.coming(self.clock())
