@@ -180,6 +180,10 @@ REFUSED = [
      ["--rewrite", "'KILL=TERM'", "SIGKILL never reaches sm-init"]),
     ("SM_INIT_REWRITE=STOP=TSTP", ["--", "true"], {"SM_INIT_REWRITE": "USR1=USR2 STOP=TSTP"}, USAGE,
      ["SM_INIT_REWRITE: ", "'STOP=TSTP'", "SIGSTOP"]),
+    ("SM_INIT_STACK_SIGNAL without a stall timeout", ["--", "true"], {"SM_INIT_STACK_SIGNAL": "USR2"}, USAGE,
+     ["SM_INIT_STACK_SIGNAL: ", "only sent on a stall", "--stall-timeout"]),
+    ("--rewrite=TERM=SIGTERM", ["--rewrite", "TERM=SIGTERM", "--", "true"], {}, USAGE,
+     ["--rewrite", "'TERM=SIGTERM'", "to itself"]),
     ("SM_INIT_HEARTBEAT=blank", ["--", "true"], {"SM_INIT_HEARTBEAT": " ", "SM_INIT_STALL_TIMEOUT": "60"}, USAGE,
      ["SM_INIT_HEARTBEAT: ", "blank path (' ')"]),
     ("--heartbeat=empty", ["--heartbeat", "", "--stall-timeout", "60", "--", "true"], {}, USAGE,
@@ -217,7 +221,8 @@ ACCEPTED = [
      ["--no-capture", "--stall-timeout", "60", "--heartbeat", "{missing}", "--", "true"], {}, "heartbeat", "{missing}"),
     ("--capture on the command line wins over SM_INIT_CAPTURE=0 (the watchdog then sees the output)",
      ["--capture", "--", "true"], {"SM_INIT_STALL_TIMEOUT": "60", "SM_INIT_CAPTURE": "0"}, "capture", True),
-    ("a stack signal faulthandler can register", ["--stack-signal", "USR2", "--", "true"], {}, "stack_signal", 12),
+    ("a stack signal faulthandler can register", ["--stack-signal", "USR2", "--stall-timeout", "60", "--", "true"], {},
+     "stack_signal", 12),
     ("a rewrite of a signal sm-init forwards", ["--rewrite", "HUP=TERM", "--", "true"], {}, "rewrites", {1: 15}),
 ]
 

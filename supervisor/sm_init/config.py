@@ -174,6 +174,10 @@ def build(raw: Raw, words: Sequence[str], environ: Mapping[str, str], interactiv
     stall_timeout = values.seconds("stall_timeout", None)
     if heartbeat is not None and stall_timeout is None:
         raise ConfigError(f"{values.source('heartbeat')}: a heartbeat needs --stall-timeout (SM_INIT_STALL_TIMEOUT)")
+    stack_signal = parse_stack_signal(values.source("stack_signal"), values.get("stack_signal"))
+    if stack_signal is not None and stall_timeout is None:
+        raise ConfigError(f"{values.source('stack_signal')}: a stack signal is only sent on a stall:"
+                          f" it needs --stall-timeout (SM_INIT_STALL_TIMEOUT)")
     capture = values.get("capture")
     if stall_timeout is not None and capture is False and heartbeat is None:
         # The tree writes straight to sm-init's stdout and stderr: no byte would count as progress.
@@ -197,7 +201,7 @@ def build(raw: Raw, words: Sequence[str], environ: Mapping[str, str], interactiv
         leftover_grace=values.seconds("leftover_grace", DEFAULT_LEFTOVER_GRACE, allow_zero=True),
         stall_timeout=stall_timeout,
         heartbeat=heartbeat,
-        stack_signal=parse_stack_signal(values.source("stack_signal"), values.get("stack_signal")),
+        stack_signal=stack_signal,
         pre_kill=tuple(tuple(command.split_command(values.source("pre_kill"), text))
                        for text in values.get("pre_kill", ())),
         hooks_dir=hooks_dir,

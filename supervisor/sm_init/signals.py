@@ -93,7 +93,10 @@ def parse_rewrite(text: str) -> dict:
         raise BadSignal(f"{text!r}: {name(from_sig)} never reaches sm-init (no process can catch it): nothing to rewrite")
     if from_sig == signal.SIGCHLD:
         raise BadSignal(f"{text!r}: SIGCHLD is never forwarded (sm-init reaps on it): nothing to rewrite")
-    return {from_sig: parse_signal(target)}
+    to_sig = parse_signal(target)
+    if to_sig == from_sig:
+        raise BadSignal(f"{text!r} rewrites {name(from_sig)} to itself: nothing to rewrite")
+    return {from_sig: to_sig}
 
 
 def block_all() -> None:
