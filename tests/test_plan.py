@@ -431,6 +431,20 @@ def test_the_first_look_at_the_heartbeat_is_at_the_start_and_no_progress(seen):
     assert actions == [] and plan.next_wakeup(HB, state) == 5.0
 
 
+@pytest.mark.parametrize("capture, stall_timeout, heartbeat, wanted", [
+    (None, None, None, None),     # the default: what is not a terminal
+    (None, 60.0, None, True),     # a watchdog must see the output: a terminal too
+    (None, 60.0, "/hb", True),    # ... and output counts besides the heartbeat
+    (True, None, None, True),
+    (False, None, None, False),
+    (False, 60.0, "/hb", False),  # the heartbeat alone is progress (without one: refused, config.py)
+    (True, 60.0, None, True),
+])
+def test_what_is_captured(capture, stall_timeout, heartbeat, wanted):
+    cfg = config(10.0, capture=capture, stall_timeout=stall_timeout, heartbeat=heartbeat)
+    assert plan.capture_wanted(cfg) is wanted
+
+
 def test_without_a_heartbeat_nothing_is_looked_at():
     cfg = config(10.0, stall_timeout=5.0)
     state = plan.started(cfg, 100, 0.0)

@@ -605,6 +605,16 @@ def _failure(config, state: State, code: int) -> list[Action]:
     return [WriteFailure(code, reason(state), signalled, state.killed_main, stalled)]
 
 
+def capture_wanted(config) -> bool | None:
+    """Whether the tree's output goes through sm-init: as --capture/--no-capture say; unset, when
+    it is not a terminal (None), but always with a stall timeout: the watchdog must see the
+    output to tell a printing job from a hung one (config.py refuses --no-capture without a
+    --heartbeat there)."""
+    if config.capture is None and config.stall_timeout is not None:
+        return True
+    return config.capture
+
+
 def flush_budget(config, state: State) -> float:
     """How long the last of the output may take at exit: within the exit margin during a stop
     (Docker's SIGKILL is coming), else a second at most."""

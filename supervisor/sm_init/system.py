@@ -45,15 +45,10 @@ class System:
             problem = sagemaker.failure_file_problem(config.ml_root)
             if problem:
                 log.warning(f"failure file: {problem}; the job runs, but a failure would have no reason")
-        capture = config.capture
-        if capture is None and config.stall_timeout is not None:
-            # The watchdog must see the output to tell a printing job from a hung one: a terminal
-            # (docker run -it, script) is captured too, as any other output; --no-capture with a
-            # --heartbeat leaves it to the tree (config.py refuses --no-capture without one).
-            capture = True
-            if any(os.isatty(fd) for fd in (1, 2)):
-                log.info("stall: the job's output goes to the terminal through sm-init, so that the watchdog"
-                         " sees it (the job writes to a pipe; --no-capture with --heartbeat leaves it the terminal)")
+        capture = plan.capture_wanted(config)
+        if capture and config.capture is None and any(os.isatty(fd) for fd in (1, 2)):
+            log.info("stall: the job's output goes to the terminal through sm-init, so that the watchdog"
+                     " sees it (the job writes to a pipe; --no-capture with --heartbeat leaves it the terminal)")
         if capture is not False:
             self.relay = output.Relay(capture)
 
