@@ -219,6 +219,42 @@ def test_a_job_printing_to_a_terminal_is_watched_through_sm_init(start_init):
     assert "no progress" not in seen
 
 
+PRINTS_AND_BEATS = """
+import os, sys, time
+for i in range(15):
+    print("step", i, "on a terminal:", os.isatty(1), flush=True)
+    with open(sys.argv[1], "a"):
+        os.utime(sys.argv[1])
+    time.sleep(0.2)
+"""
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["its-heartbeat", "another-file"])
+def test_with_no_capture_the_terminal_stays_the_jobs_and_only_the_heartbeat_counts(start_init, tmp_path, watched):
+    """--no-capture with --heartbeat: the job writes to the terminal itself, which sm-init does not
+    see; the heartbeat it touches keeps it alive, and printing alone would not."""
+    touched, watched_file = tmp_path / "touched", tmp_path / ("touched" if watched else "never-touched")
+    master, slave = os.openpty()
+    try:
+        init = start_init("--no-capture", "--stall-timeout", "1", "--heartbeat", str(watched_file), "--",
+                          sys.executable, "-c", PRINTS_AND_BEATS, str(touched), stdout=slave, stderr=slave)
+        os.close(slave)
+        slave = None
+        text = read_terminal(master)
+        code = init.wait()
+        seen = text()
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert "step 0 on a terminal: True" in seen, seen
+    if watched:
+        assert code == 0 and "no progress" not in seen, seen
+        assert "step 14 on a terminal: True" in seen
+    else:
+        assert code == STALL and "sm-init: stop: no progress for 1s (--stall-timeout)" in seen, seen
+
+
 DEEP_THREADS = """
 import threading, time
 def deep_in_the_model(depth):
