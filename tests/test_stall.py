@@ -406,6 +406,24 @@ def test_a_py_spy_that_fails_at_run_time_falls_back_to_the_stack_signal(start_wi
                      r" \(stacks by faulthandler, in the log\)\.\n", text), text
 
 
+def test_a_py_spy_that_hangs_leaves_time_for_the_stack_signal(start_with_fake_pyspy, ml):
+    """With --stack-signal, py-spy's window ends early enough for faulthandler after it: the
+    stacks still come, by the signal, before the stop (the window is 10 s: train's grace is long)."""
+    start = lambda *args, **kw: start_with_fake_pyspy(HANGING_PYSPY, *args, **kw)
+    init = train(start, ml, ["python", "fh_hang.py"], "--stall-timeout", "2", "--stack-signal", "USR1")
+    init.out.expect(r"^trainer: children ready, going quiet$")
+    assert init.wait() == STALL
+    for _ in range(3):
+        init.log.expect(r"^sm-init: warning: stall: py-spy could not read pid \d+ .*: still running after \d+\.\ds: killed$")
+    init.log.expect(r"^bystander: pending at the stop: \[\]$")
+    log = init.log.text
+    dumps = re.findall(r"Current thread 0x[0-9a-f]+ \(most recent call first\):\n"
+                       r"  File \"(.*)\", line (\d+) in (\w+)\n", log)
+    assert sorted(function for _, _, function in dumps) == ["wait_in_helper", "wait_in_trainer"], log
+    assert "had not heard the stop" not in log
+    assert "(stacks by faulthandler, in the log)." in check_readable(failure_of(ml))
+
+
 SAVES_ON_TERM = """
 import signal, sys, time
 def save(signum, frame):
