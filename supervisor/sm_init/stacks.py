@@ -472,9 +472,6 @@ class Dumps:
         times = (self.pyspy_by if self.readers else None, self.next_at, self.written_at)
         return min((t for t in times if t is not None), default=None)
 
-    def reaped(self, pid: int) -> None:
-        self.helpers.discard(pid)
-
     def _read_listing(self, now: float) -> None:
         pid, pidfd, fd = self.lister
         ended = _drain(fd, self.listing)
