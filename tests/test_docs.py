@@ -1,5 +1,6 @@
-"""The documentation holds together: every generated section is what tools/readme-figures makes of
-its generated file. These test the repository, not the
+"""The documentation holds together: every link between README.md, docs/, CONTRIBUTING.md and bench/
+lands (the file exists, the #anchor is one of the page's, by GitHub's rules), and every generated
+section is what tools/readme-figures makes of its generated file. These test the repository, not the
 package: the sdist leaves this file out (see MANIFEST.in).
 """
 
@@ -9,10 +10,81 @@ import subprocess
 
 import pytest
 
+from helpers.doclinks import anchor, anchors, dead_links, pages
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README_FIGURES = os.path.join(ROOT, "tools", "readme-figures")
 GENERATED = ["bench/RESULTS.md", "bench/SERVING.md", "tests/RELIABILITY.md"]
 GENERATED_INTO = ["README.md", "docs/benchmarks.md", "docs/serving.md", "docs/reliability.md"]
+
+
+def read(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_every_link_lands():
+    """No relative link between the pages names a missing file or a missing anchor."""
+    checked = pages(ROOT)
+    assert {"README.md", "CONTRIBUTING.md", "docs/stop.md", "bench/FINDINGS.md"} <= set(checked), checked
+    dead = dead_links(ROOT)
+    assert dead == [], "dead links:\n" + "\n".join(dead)
+
+
+def test_readme_links_every_docs_page():
+    """Every page in docs/ is reachable from the README."""
+    readme_targets = read("README.md")
+    unlinked = [page for page in pages(ROOT) if page.startswith("docs/")
+                and "(%s)" % page not in readme_targets and "(%s#" % page not in readme_targets]
+    assert unlinked == []
+
+
+@pytest.mark.parametrize("heading, expected", [
+    ("Exit codes", "exit-codes"),
+    ("When a job fails or hangs: what you see", "when-a-job-fails-or-hangs-what-you-see"),
+    ("A hung job: `--stall-timeout`", "a-hung-job---stall-timeout"),
+    ("The output relay (issue 13)", "the-output-relay-issue-13"),
+    ("What sm-init does, and the stop sequence", "what-sm-init-does-and-the-stop-sequence"),
+    ("Put **sm-init** in [your image](docs/image.md)", "put-sm-init-in-your-image"),
+    ("snake_case and Ünïcode", "snake_case-and-ünïcode"),
+])
+def test_anchor_follows_github(heading, expected):
+    """Anchors as GitHub makes them: punctuation dropped, spaces to hyphens, markup reduced to words."""
+    assert anchor(heading) == expected
+
+
+def test_repeated_headings_get_numbered_anchors():
+    text = "# Notes\n## Example\n```\n## not a heading\n```\n## Example\n"
+    assert anchors(text) == {"notes", "example", "example-1"}
+
+
+def test_link_check_sees_dead_links():
+    """The check can fail: a missing file, a missing anchor on another page and on the page itself,
+    each named with its page and line; links inside code are not links."""
+    readme = read("README.md")
+    broken = readme + "\n".join([
+        "", "[gone](docs/no-such-page.md)",
+        "[wrong anchor](docs/stop.md#no-such-heading)",
+        "[own anchor](#no-such-section) and `[in code](docs/missing-too.md)`",
+        "[outside](../elsewhere.md)",
+        "```", "[in a block](docs/missing-as-well.md)", "```", ""])
+    dead = dead_links(ROOT, {"README.md": broken})
+    last = len(readme.splitlines())
+    assert dead == [
+        "README.md:%d: docs/no-such-page.md (no such file)" % (last + 2),
+        "README.md:%d: docs/stop.md#no-such-heading (no such anchor in docs/stop.md)" % (last + 3),
+        "README.md:%d: #no-such-section (no such anchor in README.md)" % (last + 4),
+        "README.md:%d: ../elsewhere.md (outside the repository)" % (last + 5),
+    ]
+
+
+def test_link_check_follows_a_renamed_heading():
+    """Renaming a heading breaks the links to it from the other pages: those to the stop sequence."""
+    stop = read("docs/stop.md").replace("## The stop sequence", "## The stopping sequence")
+    dead = dead_links(ROOT, {"docs/stop.md": stop})
+    assert dead and all(line.endswith("stop.md#the-stop-sequence (no such anchor in docs/stop.md)")
+                        for line in dead), dead
+    assert "docs/launchers.md" in {line.split(":")[0] for line in dead}, dead
 
 
 def test_generated_sections_are_current():
