@@ -22,7 +22,7 @@ SM_INIT_STOP_ARGS = ("--stop-timeout", str(SM_INIT_STOP_TIMEOUT), "--signal-scop
 SM_INIT_OPTIONS = ("--stop-timeout", "30", "-v", "--signal-scope", "child")  # the "options" start-up row
 
 CORE = frozenset({"latency", "startup", "stop", "reap", "idle"})  # the main table's
-# The output relay's (issue 13): throughput and a line's latency through the init, and signal
+# The output relay's: throughput and a line's latency through the init, and signal
 # forwarding while the init relays; each in a table of its own.
 RELAY = frozenset({"throughput", "lines", "capture"})
 MEASUREMENTS = CORE | RELAY

@@ -128,7 +128,7 @@ def paired_ratio(trials_a, trials_b, field):
 
 
 def targets(rows, raw, startup):
-    """Issue 11's targets for sm-init, and issue 5's it did not supersede: a list of (met, text);
+    """sm-init's targets, the relay's apart: a list of (met, text);
     met is None when not measured."""
     v = {key: values for key, _, _, values, _ in rows}
     sm = "sm-init"
@@ -182,7 +182,7 @@ def targets(rows, raw, startup):
     if slow:
         out.append((False, "sm-init did not exit within the stop cap in: " + ", ".join(slow)))
     peak = v["peak_rss_mib"].get(sm)
-    check(lambda: peak <= 20, f"peak RSS: {fmt(peak)} MiB (issue 5, target <= 20 MiB)", peak)
+    check(lambda: peak <= 20, f"peak RSS: {fmt(peak)} MiB (target <= 20 MiB)", peak)
     return out
 
 
@@ -235,7 +235,7 @@ def relay_rows(raw):
 
 
 def relay_targets(sections):
-    """Issue 13's: the relay >= 0.8x a direct write; forwarding still <= 1.2x tini with it."""
+    """The relay's targets: the relay >= 0.8x a direct write; forwarding still <= 1.2x tini with it."""
     out = []
     for key, label, _, values in sections.get("throughput", []):
         if key.endswith("_mib_s"):
@@ -272,7 +272,7 @@ def relay_markdown(sections, cfg):
     """The relay's sections of RESULTS.md: a table each, with the ratio the targets use."""
     if not sections:
         return []
-    lines = ["", "## The output relay (issue 13)", "",
+    lines = ["", "## The output relay", "",
              "sm-init's stdout and stderr are pipes in these runs, so it relays the child's output "
              "(capture is on by default when they are not terminals); `--no-capture` lets the child "
              "write into the consumer's pipe itself. PID 1, interleaved rounds."]
@@ -395,7 +395,7 @@ def markdown(results, rows, verdicts, inits, command):
             lines.append(f"| {entry['label']} | {fmt(entry['p50_ms'])} | {fmt(entry['max_ms'])} | {entry['n']} | "
                          + (f"{entry['vs_floor']:.2f}x |" if entry["vs_floor"] is not None else "- |"))
     lines += relay_markdown(results.get("relay") or {}, results["config"])
-    lines += ["", "## Targets (issue 11, issue 13's for the relay; issue 5's where not superseded)", ""]
+    lines += ["", "## Targets", ""]
     for met, text in verdicts:
         tag = "met" if met else ("not measured" if met is None else "MISSED")
         lines.append(f"- **{tag}**: {text}")
