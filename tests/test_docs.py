@@ -5,6 +5,7 @@ package: the sdist leaves this file out (see MANIFEST.in).
 """
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -135,3 +136,15 @@ def test_generated_check_sees_a_new_run(tmp_path):
     assert subprocess.run(check[:1] + ["--root", str(tmp_path)]).returncode == 0
     assert subprocess.run(check, stdout=subprocess.DEVNULL).returncode == 0
     assert "| memory, idle RSS | MiB | 99" in (tmp_path / "README.md").read_text()
+
+
+def test_benchmark_prose_quotes_the_latest_run():
+    """The reasons for the misses quote ratios; each one must be a ratio of the run the page shows,
+    so that a new run whose figures moved sends the prose back to be read again."""
+    page = read("docs/benchmarks.md")
+    begin, end = "<!-- BEGIN bench/RESULTS.md -->", "<!-- END bench/RESULTS.md -->"
+    prose = page[:page.index(begin)] + page[page.index(end):]
+    generated = page[page.index(begin):page.index(end)]
+    quoted = re.findall(r"\b\d+\.\d\dx\b", prose)
+    assert quoted, "no ratio quoted: the check would check nothing"
+    assert [ratio for ratio in quoted if ratio not in generated] == []
