@@ -19,30 +19,26 @@ def measure_reaping(bench, inits, trials, orphans, timeout_s, rng):
     for _, init in rounds(inits, trials, rng):
         # With no init the child is PID 1 and never reaps: waiting is pointless.
         timeout = 1.0 if not init.pid1_argv else timeout_s
-        trial = {}
-        run = Run(bench, init, "reap", [orphans, 100, int(timeout * 1000)])
-        try:
-            run.ready()
-            cpu0 = cpu_ns(run.pid)
-            run.records.wait(REAP_LEFT, 1, timeout + 120)
-            bench.note_memory(init, run.pid)
-            total = run.records.by_kind[REAP_TOTAL][0][1]
-            trial["waves_ms"] = total / 1e6 if total >= 0 else None
-            trial["waves_left"] = run.records.by_kind[REAP_LEFT][0][1]
-            trial["waves_cpu_ms"] = (cpu_ns(run.pid) - cpu0) / 1e6 if cpu0 is not None else None
-        finally:
-            run.close()
-        run = Run(bench, init, "burst", [orphans, int(timeout * 1000)])
-        try:
-            run.ready(timeout_s=120)
-            cpu0 = cpu_ns(run.pid)
-            run.records.wait(REAP_LEFT, 1, timeout + 60)
-            bench.note_memory(init, run.pid)
-            burst = run.records.by_kind[BURST][0][1]
-            trial["burst_ms"] = burst / 1e6 if burst >= 0 else None
-            trial["burst_left"] = run.records.by_kind[REAP_LEFT][0][1]
-            trial["burst_cpu_ms"] = (cpu_ns(run.pid) - cpu0) / 1e6 if cpu0 is not None else None
-        finally:
-            run.close(term_timeout_s=10)
+        trial = dict(zip(("waves_ms", "waves_left", "waves_cpu_ms"), reap_once(
+            bench, init, "reap", [orphans, 100, int(timeout * 1000)], REAP_TOTAL, timeout + 120)))
+        trial.update(zip(("burst_ms", "burst_left", "burst_cpu_ms"), reap_once(
+            bench, init, "burst", [orphans, int(timeout * 1000)], BURST, timeout + 60,
+            ready_s=120, term_timeout_s=10)))
         result[init.name].append(trial)
     return result
+
+
+def reap_once(bench, init, mode, args, figure, wait_s, ready_s=30, term_timeout_s=5):
+    """One run of bchild's MODE under the init: (ms the child measured, from its record FIGURE;
+    zombies it saw left; the init's CPU in ms), waiting at most WAIT_S for the child's verdict."""
+    run = Run(bench, init, mode, args)
+    try:
+        run.ready(timeout_s=ready_s)
+        cpu0 = cpu_ns(run.pid)
+        run.records.wait(REAP_LEFT, 1, wait_s)
+        bench.note_memory(init, run.pid)
+        ns = run.records.by_kind[figure][0][1]
+        return (ns / 1e6 if ns >= 0 else None, run.records.by_kind[REAP_LEFT][0][1],
+                (cpu_ns(run.pid) - cpu0) / 1e6 if cpu0 is not None else None)
+    finally:
+        run.close(term_timeout_s=term_timeout_s)
