@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 
 import pytest
@@ -24,7 +23,7 @@ import pytest
 from helpers.commands import CHILDREN
 from helpers.net import free_port
 from helpers.procfs import wait_until
-from helpers.realinit import TIMEOUT, train as start_train
+from helpers.realinit import TIMEOUT, run_on_a_terminal, train as start_train
 from helpers.tails import check_readable, failure_of
 
 if os.environ.get("CI"):
@@ -165,53 +164,22 @@ def test_a_heartbeat_touched_once_an_hour_ahead_then_left_is_a_stall(start_init,
 
 
 PRINTING = """
-import os, time
+import os, sys, time
 for i in range(15):
     print("step", i, "on a terminal:", os.isatty(1), flush=True)
+    if len(sys.argv) > 1:   # a heartbeat to touch
+        with open(sys.argv[1], "a"):
+            os.utime(sys.argv[1])
     time.sleep(0.2)
 """
-
-
-def read_terminal(master):
-    """Everything written to a pty until its last writer closes it, read by a thread (a full pty
-    would hold the writers): a function that waits for the thread and returns the text."""
-    got = []
-
-    def read():
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:   # EIO: no writer left
-                return
-            if not data:
-                return
-            got.append(data)
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-
-    def text():
-        thread.join(TIMEOUT)
-        return b"".join(got).decode("utf-8", "replace").replace("\r\n", "\n")
-    return text
 
 
 def test_a_job_printing_to_a_terminal_is_watched_through_sm_init(start_init):
     """docker run -it (or script -qec) of an image that sets SM_INIT_STALL_TIMEOUT: output on a
     terminal is not captured by default, so the watchdog saw none and stopped a printing job.
     With a stall timeout the terminal is captured too: the job's lines reach it, and it lives."""
-    master, slave = os.openpty()
-    try:
-        init = start_init("--", sys.executable, "-c", PRINTING, stdout=slave, stderr=slave,
-                          env={**os.environ, "SM_INIT_STALL_TIMEOUT": "1"})
-        os.close(slave)
-        slave = None
-        text = read_terminal(master)
-        code = init.wait()
-        seen = text()
-    finally:
-        if slave is not None:
-            os.close(slave)
-        os.close(master)
+    code, seen = run_on_a_terminal(start_init, "--", sys.executable, "-c", PRINTING,
+                                   env={**os.environ, "SM_INIT_STALL_TIMEOUT": "1"})
     assert code == 0, seen
     assert [line for line in seen.splitlines() if line.startswith("step ")] == \
         [f"step {i} on a terminal: False" for i in range(15)], seen
@@ -219,34 +187,13 @@ def test_a_job_printing_to_a_terminal_is_watched_through_sm_init(start_init):
     assert "no progress" not in seen
 
 
-PRINTS_AND_BEATS = """
-import os, sys, time
-for i in range(15):
-    print("step", i, "on a terminal:", os.isatty(1), flush=True)
-    with open(sys.argv[1], "a"):
-        os.utime(sys.argv[1])
-    time.sleep(0.2)
-"""
-
-
 @pytest.mark.parametrize("watched", [True, False], ids=["its-heartbeat", "another-file"])
 def test_with_no_capture_the_terminal_stays_the_jobs_and_only_the_heartbeat_counts(start_init, tmp_path, watched):
     """--no-capture with --heartbeat: the job writes to the terminal itself, which sm-init does not
     see; the heartbeat it touches keeps it alive, and printing alone would not."""
     touched, watched_file = tmp_path / "touched", tmp_path / ("touched" if watched else "never-touched")
-    master, slave = os.openpty()
-    try:
-        init = start_init("--no-capture", "--stall-timeout", "1", "--heartbeat", str(watched_file), "--",
-                          sys.executable, "-c", PRINTS_AND_BEATS, str(touched), stdout=slave, stderr=slave)
-        os.close(slave)
-        slave = None
-        text = read_terminal(master)
-        code = init.wait()
-        seen = text()
-    finally:
-        if slave is not None:
-            os.close(slave)
-        os.close(master)
+    code, seen = run_on_a_terminal(start_init, "--no-capture", "--stall-timeout", "1", "--heartbeat",
+                                   str(watched_file), "--", sys.executable, "-c", PRINTING, str(touched))
     assert "step 0 on a terminal: True" in seen, seen
     if watched:
         assert code == 0 and "no progress" not in seen, seen
