@@ -13,7 +13,10 @@ blocks. What a sink can't take now waits in its bounded queue; a pipe sink that 
 kernel for SIGIO once the reader has made room (O_ASYNC, only while it waits, since a pipe's
 reader side raises it on every read), other kinds are retried at a short deadline. The kernel's
 notice is ``signals.IO_SIGNAL`` (F_SETSIG), a realtime signal, so it never swallows a SIGIO that
-someone sent for the trainer.
+someone sent for the trainer. Where no private description can be had (/proc/self/fd/N refused:
+privileges dropped before sm-init, another user's 0600 FIFO; no /proc), the controlling terminal's
+/dev/tty serves when it is the one; else sm-init writes through the shared description, left
+blocking, after poll says there is room and no more than that room surely takes (``shared``).
 
 Capture (``--capture``, by default when the output is not a terminal): the main child's stdout
 and stderr, inherited by its whole tree, are pipes that sm-init reads and copies to its own,
@@ -35,7 +38,12 @@ Alternatives considered and rejected:
 
 Back-pressure: when a sink can't take more, sm-init stops reading the stream that feeds it, and
 the trainer blocks in its write exactly as it would without sm-init; signals, reaping and the
-stop go on. When a sink's reader is gone (EPIPE), sm-init closes its end of the stream too, so the
+stop go on. What waits in the pipe meanwhile is progress all the same (FIONREAD grows: the stall
+watchdog's business). At a verdict (the failure file, a stall) and at exit the pipes are read to
+their end at once, into a hold relayed before anything else, so the tails are the tree's last
+words whatever the reader's speed (at most HOLD_LIMIT per stream). At exit the rest goes out as
+the reader takes it: while it makes progress, or until the stop's exit deadline; what is left is
+dropped, counted in the exit line, which is always written last. When a sink's reader is gone (EPIPE), sm-init closes its end of the stream too, so the
 trainer gets EPIPE or SIGPIPE as it would have; other write errors (EFBIG, ENOSPC, EIO) drop the
 bytes, counted, and the trainer goes on.
 
@@ -68,6 +76,7 @@ TURN = 1024 * 1024          # bytes relayed per stream before the loop looks at 
 HOLD = 1.0                  # longest wait of a log line for the child's newline
 RETRY = 0.05                # retry interval of a full sink that can't raise SIGIO (terminal, socket)
 PIPE_SIZE = 1024 * 1024     # asked for the capture pipes: fewer wakeups, bursts don't block
+HOLD_LIMIT = 2 * PIPE_SIZE  # read at verdicts, not yet relayed: the oldest beyond this is dropped, counted
 EXIT_FLUSH = 1.0            # the longest sm-init waits for a slow reader when it exits before starting anything
 SHARED_STEP = 4096          # PIPE_BUF: a write this size into a pipe poll calls writable never waits
 TTY_STEP = 256              # n_tty's WAKEUP_CHARS: poll calls a terminal writable with at least this much room
@@ -133,14 +142,11 @@ class Sink:
         that is the one, else the shared one, written only as far as poll promises room (``flush``)."""
         if os.isatty(fd):
             try:
-                own = os.open("/dev/tty", flags)
+                os.tcgetpgrp(fd)  # ENOTTY unless it is our controlling terminal, the one /dev/tty opens
+                self.fd, self.kind = os.open("/dev/tty", flags), "tty"
+                return
             except OSError:
                 pass
-            else:
-                if os.fstat(own).st_rdev == os.fstat(fd).st_rdev:
-                    self.fd, self.kind = own, "tty"
-                    return
-                os.close(own)
         import select  # only here: a rare case
         self.fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
         self.kind = "shared"
@@ -427,7 +433,8 @@ class Stream:
     def drain(self, close: bool = False) -> None:
         """A verdict is made (a failure, a stall, the exit): read everything the pipe holds now, so
         the tail is the tree's last words whatever the reader's speed; kept in ``hold`` to be relayed
-        still. At most what the pipe holds (its size, PIPE_SIZE), and not waiting for more."""
+        still. At most what the pipe holds (its size, PIPE_SIZE), not waiting for more; the hold
+        never exceeds HOLD_LIMIT."""
         if not self.open:
             return
         want = unread_bytes(self.fd)
@@ -447,6 +454,10 @@ class Stream:
         self.unread = 0
         if close:
             self.close()
+        excess = len(self.hold) - HOLD_LIMIT  # verdicts in a row (a stall, then the failure, then the
+        if excess > 0:                        # exit) behind a reader that reads nothing
+            del self.hold[:excess]
+            self.sink.late_bytes += excess
 
     def give_up(self) -> None:
         """The reader did not take the held bytes in time: dropped, counted as the sink's."""
