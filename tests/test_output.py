@@ -28,7 +28,7 @@ from helpers import readers
 from helpers.commands import child, probe
 from helpers.fifos import stuff, unread_bytes
 from helpers.procfs import fd_flags, pending, wait_until
-from helpers.realinit import SM_INIT, TIMEOUT, train
+from helpers.realinit import SM_INIT, TIMEOUT, Init, require_unshare, train
 
 SLACK = 1.5          # the test's own delay in seeing sm-init gone, on a loaded 2-core machine
 
@@ -523,3 +523,65 @@ def _drain_a_full_pipe_behind_a_full_sink(PIPE_SIZE, TAIL):
     os.close(stream.sink.fd)
     os.close(out_read)
     stream.close()
+
+
+@pytest.mark.parametrize("then", ["nothing", "SIGTERM"])
+def test_a_reader_that_reads_nothing_at_exit_is_given_up_and_what_it_missed_counted(start_init, stalled_fifo, then):
+    """The trainer is done, its stdout's reader reads nothing: sm-init gives it up after 10 s
+    (READER_PATIENCE) and counts what it did not write; a SIGTERM meanwhile gives it the stop's
+    budget instead (--stop-timeout 2), as Docker's SIGKILL then comes."""
+    path, reader = stalled_fifo
+    writer = os.open(path, os.O_WRONLY)
+    size = 300000
+    script = f"import sys; sys.stdout.write('x' * {size - 1} + '\\n')"
+    init = start_init("--stop-timeout", "2", "--", sys.executable, "-c", script, stdout=writer)
+    os.close(writer)
+    init.log.expect(r"main child exited \(exit code 0\)")
+    if then == "SIGTERM":
+        sent = time.monotonic()
+        init.signal(signal.SIGTERM)
+    assert init.wait() == 0
+    if then == "SIGTERM":
+        assert init.ended - sent <= 2 + SLACK
+    exit_line = init.log.seen[-1]
+    assert exit_line.startswith("sm-init: exit: 0 ")
+    dropped = re.search(r"(\d+) byte\(s\) of the tree's output to stdout dropped: not read in time", exit_line)
+    assert dropped and int(dropped.group(1)) == size - unread_bytes(reader)
+
+
+def test_a_terminal_sm_init_cannot_reopen_is_written_through_dev_tty_never_made_non_blocking(mode, tmp_path):
+    """As nobody, on root's terminal (`docker run -it` with gosu): /proc/self/fd/N is refused, the
+    controlling terminal's /dev/tty is a description of sm-init's own; the shared one, the trainer's
+    too, stays blocking, and sm-init's lines reach the terminal."""
+    if mode == "pid1":
+        require_unshare()
+    master, slave = os.openpty()
+    trainer = ["sh", "-c", "trap 'exit 0' TERM; echo main ready; while :; do sleep 0.1; done"]  # (nobody's)
+    init = Init(["--", *trainer], pid1=(mode == "pid1"), stdin=slave, stdout=slave,
+                stderr=slave, session=True, sm_init=unprivileged_sm_init(tmp_path))
+    os.close(slave)
+    os.set_blocking(master, False)
+    seen = bytearray()
+
+    def read_until(pattern):
+        def found():
+            try:
+                seen.extend(os.read(master, 65536))
+            except OSError:   # EAGAIN: nothing yet; EIO: the terminal's last holder is gone
+                pass
+            return re.search(pattern, seen)
+        return wait_until(found, f"{pattern!r} on the terminal", timeout=20)
+    try:
+        read_until(rb"main ready")
+        read_until(rb"sm-init: start: ")
+        for fd in (1, 2):
+            assert fd_flags(init.pid, fd) & os.O_NONBLOCK == 0
+        fds = f"/proc/{init.pid}/fd"
+        own = [int(fd) for fd in os.listdir(fds) if os.readlink(f"{fds}/{fd}") == "/dev/tty"]
+        assert [fd for fd in own if fd_flags(init.pid, fd) & os.O_NONBLOCK], "no description of its own"
+        init.signal(signal.SIGTERM)
+        assert init.wait() == 0
+        read_until(rb"sm-init: exit: 0 ")
+    finally:
+        init.cleanup()
+        os.close(master)
