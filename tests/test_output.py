@@ -496,13 +496,7 @@ def _drain_a_full_pipe_behind_a_full_sink(PIPE_SIZE, TAIL):
     size = fcntl.fcntl(stream.fd, fcntl.F_GETPIPE_SZ)
     stream.pump(0.0)
     os.set_blocking(tree_write, False)
-    written = bytearray()
-    try:
-        while True:
-            block = b"%09d\n" % len(written) * 100
-            written += block[:os.write(tree_write, block)]
-    except BlockingIOError:
-        pass
+    written = _fill(tree_write)
     stream.pump(0.0)                 # its sink full (nobody reads it), the pipe full behind it
     assert stream.sink.full and unread_bytes(stream.fd) > 0
     stream.drain()
@@ -523,6 +517,36 @@ def _drain_a_full_pipe_behind_a_full_sink(PIPE_SIZE, TAIL):
     os.close(stream.sink.fd)
     os.close(out_read)
     stream.close()
+
+    # Verdicts in a row (a stall, the failure file, the exit) behind a reader that reads nothing:
+    # the hold stays within HOLD_LIMIT, the oldest bytes beyond it dropped and counted.
+    from sm_init.output import HOLD_LIMIT
+    stream, tree_write, out_read = _stream_into_pipe()
+    fcntl.fcntl(stream.fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    os.set_blocking(tree_write, False)
+    stream.pump(0.0)
+    total = bytearray()
+    for _ in range(4):
+        total += _fill(tree_write)
+        stream.pump(0.0)
+        stream.drain()
+    assert len(stream.hold) == HOLD_LIMIT
+    assert stream.last() == bytes(total[-TAIL:]) and stream.hold == total[-HOLD_LIMIT:]
+    assert stream.sink.late_bytes == len(total) - HOLD_LIMIT - len(stream.sink.queue) - unread_bytes(out_read)
+    for fd in (tree_write, stream.sink.fd, out_read):
+        os.close(fd)
+    stream.close()
+
+
+def _fill(fd):
+    """What a non-blocking write end took until its pipe was full."""
+    written = bytearray()
+    try:
+        while True:
+            block = b"%09d\n" % len(written) * 100
+            written += block[:os.write(fd, block)]
+    except BlockingIOError:
+        return written
 
 
 @pytest.mark.parametrize("then", ["nothing", "SIGTERM"])
