@@ -195,11 +195,14 @@ class System:
 
     def exit(self, code: int, flush: plan.Flush):
         """The rest of the tree's output, then the exit line, last, then the exit."""
+        until = flush.until
         try:
-            until = output.finish(self.relay, flush.until, flush.patience, flush.stop_window)
-            if self.last_line is not None:
-                log.last(self.last_line + self.unreported_losses())
-                output.finish(None, None if until is None else until + flush.last_line, flush.patience)
+            try:
+                until = output.finish(self.relay, flush.until, flush.patience, flush.stop_window)
+            finally:  # the exit line even when the relay failed (an internal error's exit)
+                if self.last_line is not None:
+                    log.last(self.last_line + self.unreported_losses())
+                    output.finish(None, None if until is None else until + flush.last_line, flush.patience)
         finally:
             os._exit(code)  # whatever the flush met: the code, and no interpreter teardown
 
