@@ -53,8 +53,10 @@ def failure_text(case: Case) -> str:
 
 
 def error_line(text: str) -> Optional[str]:
-    """What follows ``Error: `` in a failure text, or None when it has no such line."""
-    for line in text.split("\n"):
+    """What follows ``Error: `` in a failure text, or None when it has no such line. Only the
+    text's own line counts: a log line "Error: ..." among the last lines is not sm-init's."""
+    head = text.split("\nLast lines of ", 1)[0]
+    for line in head.split("\n")[1:]:
         if line.startswith("Error: "):
             return line[len("Error: "):]
     return None
