@@ -25,15 +25,15 @@ MULTIBYTE = ("".join(f"époque {i} étape {i * 7} perte 0.{i:04d} 損失 🚀\n"
 
 def test_every_limit():
     size = len(ENDING.encode())
-    error = "\nError: ValueError: taux d'apprentissage négatif — 学习率为负 🚫"
+    error = "\nError: ValueError: taux d'apprentissage"
     for limit in range(0, 1100):
         text = check_text(reasons.failure_text(ENDING, b"", MULTIBYTE, limit=limit), limit)
         if limit >= size:
             assert text.startswith(ENDING)                   # whole, and first
         else:
             assert ENDING.startswith(text)                   # cut at a character, nothing else
-        if limit >= size + len(error.encode()) + len("…".encode()):
-            assert error in text
+        if limit >= size + 3 * len(error.encode()):
+            assert error in text and "🔥\n" in text + "\n"  # the error's start and its end
     text = reasons.failure_text(ENDING, b"", MULTIBYTE)
     assert text.endswith("🔥…")                              # the newest line, cut with a mark
     assert len(text.encode()) > 900                         # whole older lines fill the rest
@@ -42,7 +42,9 @@ def test_every_limit():
 def test_the_error_line_is_capped_and_marked():
     text = check_text(reasons.failure_text(ENDING, b"", MULTIBYTE))
     error = text.split("\n")[1]
-    assert error.startswith("Error: ValueError: taux") and error.endswith("🔥…")
+    # Its middle elided: the start says what, the end how it ended ("... exit status 1").
+    assert error.startswith("Error: ValueError: taux d'apprentissage négatif — 学习率为负 🚫")
+    assert " … 🔥" in error and error.endswith("🔥🔥")
     assert len(error.encode()) <= reasons.ERROR_MAX
 
 
@@ -107,7 +109,7 @@ def test_any_arrangement_of_familiar_lines(lines):
     ("[INFO] rank 1 ready", "[INFO] rank 1 ready", None, None),
 ])
 def test_rank_prefixes(raw, text, rank, local):
-    assert reasons.split_prefixes(raw) == (text, rank, local)
+    assert reasons.split_prefixes(raw) == (text, rank, local, None)
 
 
 @pytest.mark.parametrize("raw, shown", [
@@ -159,10 +161,35 @@ def test_sequential_tracebacks_of_one_process_the_last_wins(two_tracebacks):
     assert finding.error == long[-1]
 
 
-def test_a_tail_cut_inside_a_traceback(two_tracebacks):
-    _, long = two_tracebacks
-    finding = reasons.find_error("\n".join(long[2:]) + "\n")      # no header: not a traceback
-    assert finding is None
+@pytest.fixture(scope="module")
+def file_traceback(tmp_path_factory):
+    """A real traceback of a script file: frames with their source lines and carets."""
+    script = tmp_path_factory.mktemp("tb") / "train.py"
+    script.write_text("import json\n\ndef load(path):\n    return json.loads(open(path).read())['lr']\n\n"
+                      "def main():\n    config = load('/nonexistent/config.json')\n\nmain()\n")
+    run = run_tails([sys.executable, str(script)])
+    lines = run.stderr.decode().splitlines()
+    assert lines[-1].startswith("FileNotFoundError: [Errno 2]") and any("^^^" in line for line in lines)
+    return lines
+
+
+def test_a_tail_cut_inside_a_traceback(file_traceback):
+    # The header and some frames cut off (64 KiB kept of a long log, a paste of the end): the
+    # exception line after the last frame's code still ends a traceback.
+    for cut in range(1, len(file_traceback) - 1):
+        finding = reasons.find_error("\n".join(["step 9 ok"] + file_traceback[cut:]) + "\n")
+        assert (finding.name, finding.error) == ("python-traceback", file_traceback[-1]), cut
+
+
+def test_a_log_line_inside_a_traceback_is_not_its_exception(file_traceback):
+    # Another thread's unindented log line printed into a traceback, anywhere in it (seen in 2
+    # runs of 12 with a logging thread): never taken for the exception.
+    long = file_traceback
+    for at in range(1, len(long)):
+        for log in ("INFO: step 298 loss=0.1", "loss: 0.25", "WARNING:root:slow step"):
+            lines = long[:at] + [log] + long[at:]
+            finding = reasons.find_error("\n".join(lines) + "\n")
+            assert finding.error == long[-1], (at, log, finding)
 
 
 def test_known_cause_beats_a_traceback(two_tracebacks):

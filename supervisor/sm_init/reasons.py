@@ -7,32 +7,54 @@ first: how the job ended (built by the caller, kept whole when it fits), the mos
 found in the tails with a hint where one helps, then the last lines of the output, newest last.
 
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
-progress bar reduced to what a terminal would last have shown), each line's rank prefixes are
-peeled off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
-from mpirun --tag-output) so that interleaved ranks can be told apart, and the recognisers in
-``TABLE`` run in order; the first that finds something wins. The order is the precedence:
+progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
+off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
+from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``) so that interleaved processes can be
+told apart, and the recognisers in ``TABLE`` run in order; the first that finds something wins.
+The order is the precedence:
 
 1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
    code or signal, and its own error: the rest of the table run over the summary's traceback (the
    rank's error file, with ``@record``) and the rank's prefixed lines, a known cause in either
-   first; for a rank killed by SIGSEGV or SIGKILL, which prints nothing prefixed, the unprefixed
-   report of that death (faulthandler's, a shell's). It beats everything else: the other ranks'
-   errors (a peer's NCCL timeout, gloo's "Connection closed by peer") are consequences, and the
-   agent's own traceback says only that a child failed.
-2. Known causes, each at its earliest line (the first failure): CUDA out of memory, disk full, a
-   native crash (segfault, bus error, ...), a SIGKILL ("Killed"), NCCL errors and timeouts. NCCL
-   comes last: a collective fails *because* a peer died of one of the others.
+   first; for a rank that printed nothing prefixed (killed by SIGSEGV or SIGKILL, or a python that
+   could not open the script), the unprefixed report of that (faulthandler's, a shell's, python's).
+   It beats everything else: the other ranks' errors (a peer's NCCL timeout, gloo's "Connection
+   closed by peer") are consequences, and the agent's own traceback says only that a child failed.
+   Unless the rank it names died of such a consequence itself (a peer's connection closed, a
+   SIGABRT with no error of its own) while another rank's own exception came first in the output:
+   that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
+2. Known causes, each at its earliest line (the first failure): CUDA (or XLA) out of memory, disk
+   full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the frame of its
+   "Current thread"), a SIGKILL ("Killed", also glued to a progress bar), any other CUDA error,
+   NCCL errors and timeouts. NCCL comes last: a collective fails *because* a peer died of one of
+   the others. Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
+   memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before
+   the KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
-   above exception was the direct cause..."); SyntaxError with its file and line. Within one process
-   (one rank prefix) the fatal traceback is the last one: earlier ones were logged and survived,
-   and "Exception ignored in" tracebacks never kill anything. Across ranks the first one to
-   complete wins: of several ranks' fatal tracebacks, the one whose last line came first in the
-   output, the best witness of which rank failed first that the output holds. Unprefixed
-   tracebacks of several processes interleaved line by line are told apart the same way (the first
-   exception line to close one of them). Launchers' wrapper exceptions (``ChildFailedError``,
-   ``CalledProcessError``, ...) count only when nothing else is found.
-4. A C++ exception that ended the process (``terminate called after ... what(): ...``), then an
-   abort.
+   above exception was the direct cause..."), with the lines its message visibly runs on to (a
+   bracket left open, a sentence wrapped before a word in lower case); SyntaxError with its file and
+   line. A traceback may have no header (a tail or a paste that starts inside it, rich's box):
+   an exception line right after a frame's code ends it; a line that a frame follows is another
+   thread's log line, not the exception. Within one process (one prefix) the fatal traceback is the
+   last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
+   kill anything. Across processes the first one to complete wins: of several ranks' fatal
+   tracebacks, the one whose last line came first in the output, the best witness of which rank
+   failed first that the output holds. Unprefixed tracebacks of several processes interleaved line
+   by line are told apart the same way (the first exception line to close one of them). A launcher
+   that re-raises its child's failure (``CalledProcessError`` chained from the child's own error)
+   gives the child's exception.
+4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
+   up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
+   "Check failed: ..."), then an abort.
+5. Launchers' own reports, when nothing of the child's is left: mpirun's "exited on signal 9
+   (Killed)" (its sentence whole where a terminal wrapped it), DeepSpeed's "exits with return code
+   = -9", the SageMaker toolkit's ExecuteUserScriptError, python's "can't open file", a shell's
+   "command not found"; then launchers' wrapper exceptions (``ChildFailedError``,
+   ``CalledProcessError``, ...); last, a line that can only be an exception's, alone (a paste of
+   just that line).
+
+An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
+it ended ("returned non-zero exit status 1").
 
 stdout and stderr come separately (the caller cannot know how they interleaved): each recogniser
 looks at stderr first, where tracebacks and launchers' logs go, then stdout. The last lines are
@@ -47,6 +69,7 @@ LIMIT = 1024
 ERROR_MAX = 300   # bytes of the error line: a CUDA OOM message runs to 500, its start says it all
 LINE_MAX = 200    # bytes of one last line: a progress bar or a dumped tensor says no more after that
 ELLIPSIS = "…"
+ELISION = " … "   # an error's middle left out
 
 
 class Line(NamedTuple):
@@ -56,6 +79,7 @@ class Line(NamedTuple):
     text: str                # without the rank prefixes
     rank: Optional[str]      # the global rank ([rankN]:, mpirun's [job,N]<stderr>:)
     local: Optional[str]     # the local rank (torchrun --tee's [defaultN]:)
+    actor: Optional[str] = None   # a Ray worker ("RayWorkerVllm pid=5304")
 
     @property
     def who(self) -> Optional[str]:
@@ -63,7 +87,7 @@ class Line(NamedTuple):
             return f"rank {self.rank}"
         if self.local is not None:
             return f"local rank {self.local}"
-        return None
+        return self.actor
 
 
 class Finding(NamedTuple):
@@ -96,6 +120,7 @@ PREFIXES = (   # (pattern at the start of a line, which Line field the number go
     (re.compile(r"\[rank(\d+)\]: ?"), "rank"),                 # torch.distributed excepthook, c10d logs
     (re.compile(r"\[default(\d+)\]:"), "local"),                # torchrun --tee / --log-dir
     (re.compile(r"\[\d+,(\d+)\]<std(?:out|err)>:"), "rank"),    # mpirun --tag-output
+    (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor"),  # Ray: (RayWorkerVllm pid=5304)
 )
 
 
@@ -126,9 +151,9 @@ def printable(text: str, keep: str = "\t") -> str:
                    for ch in text)
 
 
-def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str]]:
-    """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1")."""
-    found = {"rank": None, "local": None}
+def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
+    """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1", None)."""
+    found = {"rank": None, "local": None, "actor": None}
     text = raw
     peeled = True
     while peeled:
@@ -139,14 +164,13 @@ def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str]]:
                 found[field] = match.group(1)
                 text = text[match.end():]
                 peeled = True
-    return text, found["rank"], found["local"]
+    return text, found["rank"], found["local"], found["actor"]
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
     lines = []
     for index, raw in enumerate(clean_lines(tail)):
-        text, rank, local = split_prefixes(raw)
-        lines.append(Line(stream, index, text, rank, local))
+        lines.append(Line(stream, index, *split_prefixes(raw)))
     return lines
 
 
@@ -158,11 +182,13 @@ def read_lines(stream: str, tail: bytes) -> List[Line]:
 GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]{1,40})? *(?:\d+ )?[\w./-]{1,160}\.(?:cpp|cc|hpp|h|py):\d+\] ")
 TIDY_MAX = 4096   # characters of a line looked at for an error: far more than the file shows
 WHAT = re.compile(r"^\s*what\(\):\s*")
+# A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
+BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
 
 def tidy(text: str) -> str:
     """An error line as shown: without log headers, C++'s what(), and runs of spaces."""
-    text = text[:TIDY_MAX]
+    text = BAR.sub("", text[:TIDY_MAX], count=1)
     header = GLOG.search(text)
     if header:
         text = text[header.end():]
@@ -171,31 +197,54 @@ def tidy(text: str) -> str:
 
 
 def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
-    """A matcher: the first line whose text matches ``pattern``, shown tidied."""
+    """A matcher: the first line of output (not a traceback's code) that matches ``pattern``,
+    shown tidied."""
     regex = re.compile(pattern)
 
     def find(lines: Sequence[Line]) -> Optional[Hit]:
-        for line in lines:
+        for line in output_lines(lines):
             if regex.search(line.text):
                 return Hit(line, tidy(line.text))
         return None
     return find
 
 
+_shown: List = [None, []]   # the lines last asked about, and which of them are output
+
+
+def output_lines(lines: Sequence[Line]) -> List[Line]:
+    """``lines`` without those where a known cause is not the job's (``hidden``): what the known
+    causes are looked for in. Every recogniser asks about the same lines in turn: kept once."""
+    if _shown[0] is not lines:
+        masked = hidden(lines)
+        _shown[:] = [lines, [line for position, line in enumerate(lines) if position not in masked]]
+    return _shown[1]
+
+
 # Python tracebacks ----------------------------------------------------------------------------
 
-TB_HEADER = re.compile(r"^(?:  \+ Exception Group )?Traceback \(most recent call last\):\s*$")
+# The plain header, an ExceptionGroup's, and rich's boxed one ("╭──── Traceback (most recent call
+# last) ────╮").
+TB_HEADER = re.compile(r"^(?:  \+ Exception Group )?(?:[╭┌][─━ ]*)?Traceback \(most recent call last\):?"
+                       r"(?:[─━ ]*[╮┐])?\s*$")
 TB_CHAIN = re.compile(r"^(?:During handling of the above exception, another exception occurred"
                       r"|The above exception was the direct cause of the following exception):")
 TB_IGNORED = re.compile(r"^Exception ignored in")
 TB_FILE = re.compile(r'^\s*File "(.+)", line (\d+)')
+TB_BOX = re.compile(r"^[│╭╰┃┏┗]")   # inside or closing rich's box: its frames and source lines
 # The exception line: a (dotted) name, then ": message" or nothing. ExceptionGroup's top level is
 # printed inside its "  | " box.
 TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
+# An exception's own name starts with a capital and is not all capitals (a log level, "INFO:", is),
+# or is a module's lower-case one (socket.timeout); "loss: 0.5" and "INFO: step 3" are log lines.
+EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
+# A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
+BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
             "ProcessExitedException", "SignalException")
+CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
 
 
 class Chain(NamedTuple):
@@ -203,18 +252,41 @@ class Chain(NamedTuple):
     final: Line         # the last exception line of the chain: the one that ended it
     error: str
     ignored: bool       # "Exception ignored in ...": printed, and nothing died of it
+    inner: Optional[str] = None   # the exception a wrapper at the chain's end re-raised
 
 
-def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
-    """Every complete traceback in lines of one process (one rank prefix), chained ones as one."""
+class Tracebacks(NamedTuple):
+    chains: List[Chain]
+    body: frozenset     # positions of header, frame, source, caret and box lines: code, not output
+
+
+def _is_exception(name: str) -> bool:
+    return bool(EXCEPTION_NAME.match(name))
+
+
+def _is_wrapper(error: str) -> bool:
+    return _exception_name(error) in WRAPPERS
+
+
+def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
+    """Every traceback in lines of one process (one rank prefix), chained ones as one, and which
+    lines are a traceback's code rather than output.
+
+    A tail that starts inside a traceback, or a paste of its end, has no header: an exception line
+    right after a frame's source line (or rich's box) closes such a headerless one. A line that a
+    frame follows is not the exception (another thread's log line printed into the traceback)."""
     chains: List[Chain] = []
+    body = set()
     opened: List[Tuple[int, bool, Optional[int]]] = []   # (group, ignored, chain index it continues)
     group = -1
     chain_next = ignored_next = False
     last_file: Optional[Tuple[str, str]] = None
-    for line in lines:
+    in_code = False    # the line before was a frame, its source, a caret line or rich's box
+    for position, line in enumerate(lines):
         text = line.text
+        was_code, in_code = in_code, False
         if TB_HEADER.match(text):
+            body.add(position)
             continues = len(chains) - 1 if chain_next and chains else None
             if not opened and continues is None:
                 group += 1
@@ -225,37 +297,99 @@ def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
             chain_next = True
         elif TB_IGNORED.match(text):
             ignored_next = True
-        elif TB_FILE.match(text):
-            last_file = TB_FILE.match(text).groups()
-        elif TB_EXCEPTION.match(text):
+        elif TB_FILE.match(text) or TB_BOX.match(text):
+            body.add(position)
+            in_code = True
+            if TB_FILE.match(text):
+                last_file = TB_FILE.match(text).groups()
+        elif was_code and text[:1].isspace():
+            body.add(position)   # a frame's source line, its carets
+            in_code = True
+        elif TB_EXCEPTION.match(text) and _exception_line(lines, position):
             name = TB_EXCEPTION.match(text).group(1)
+            short = name.split(".")[-1]
             if opened:
                 chain_group, ignored, continues = opened.pop(0)
-            elif name.split(".")[-1] in SYNTAX_ERRORS:
-                # A script that doesn't compile gets no "Traceback" header, just file, line, caret.
-                group += 1
-                chain_group, ignored, continues = group, False, None
+            elif short in SYNTAX_ERRORS or was_code or text.startswith("  | ") or (
+                    position > 0 and _code_like(lines[position - 1].text)):
+                # A script that doesn't compile gets no "Traceback" header, just file, line, caret;
+                # a headerless traceback's exception follows its last frame's code.
+                continues = len(chains) - 1 if chain_next and chains else None
+                if continues is None:
+                    group += 1
+                    chain_group, ignored = group, ignored_next
+                else:
+                    chain_group, ignored = chains[continues].group, chains[continues].ignored
             else:
-                chain_next = False
+                chain_next = ignored_next = False
                 continue
-            error = text.strip().lstrip("| ")
-            if name.split(".")[-1] in SYNTAX_ERRORS and last_file:
+            error = message(lines, position)
+            if short in SYNTAX_ERRORS and last_file:
                 error += f" ({last_file[0]}, line {last_file[1]})"
             chain = Chain(chain_group, line, error, ignored)
             if continues is not None:
-                chains[continues] = chain._replace(ignored=chains[continues].ignored)
+                before = chains[continues]
+                inner = before.inner if _is_wrapper(before.error) else before.error
+                if _is_wrapper(error) and inner is not None:
+                    # A launcher re-raised its child's failure (accelerate: CalledProcessError from
+                    # a RuntimeError holding the child's stderr): the child's exception is the one.
+                    chain = chain._replace(inner=inner)
+                chains[continues] = chain._replace(ignored=before.ignored)
                 # Keep the continued chain last, so that a further chain marker extends it again.
                 chains.append(chains.pop(continues))
             else:
                 chains.append(chain)
             chain_next = False
-    return chains
+    return Tracebacks(chains, frozenset(body))
+
+
+def _code_like(text: str) -> bool:
+    """A line that reads as a traceback's source line though no frame was seen before it: indented,
+    or a ``raise`` whose indentation a paste lost."""
+    return text[:1].isspace() or text.startswith("raise ")
+
+
+def _exception_line(lines: Sequence[Line], position: int) -> bool:
+    """Whether the line at ``position`` can be an exception's: a name like an exception's, and no
+    frame of the same traceback after it (then it was a line printed into the traceback)."""
+    name = TB_EXCEPTION.match(lines[position].text).group(1)
+    if not _is_exception(name):
+        return False
+    for after in lines[position + 1:position + 3]:
+        if TB_FILE.match(after.text) and after.text.startswith("  "):
+            return False
+        if after.text.strip():
+            break
+    return True
+
+
+def message(lines: Sequence[Line], position: int) -> str:
+    """The exception line's text, with the lines its message visibly runs on to: a bracket or a
+    quote still open, or a sentence cut before a word in lower case (a terminal or rich wrapped it).
+    Advice printed after a finished sentence ("CUDA kernel errors might be ...") stays out."""
+    text = lines[position].text.strip().lstrip("| ")
+    for after in lines[position + 1:position + 1 + CONTINUED]:
+        more = after.text.strip()
+        if not more or after.rank != lines[position].rank:
+            break
+        if not (_unbalanced(text) or (text[-1:] not in ".:!?" and more[:1].islower())):
+            break
+        text += " " + more
+    return text
+
+
+def _unbalanced(text: str) -> bool:
+    return text.count("[") > text.count("]") or text.count("(") > text.count(")")
+
+
+def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
+    return parse_tracebacks(lines).chains
 
 
 def fatal_traceback(lines: Sequence[Line]) -> Optional[Chain]:
     """The traceback that ended one process: its last group, first to complete within it."""
     chains = [chain for chain in traceback_chains(lines) if not chain.ignored]
-    real = [chain for chain in chains if _exception_name(chain.error) not in WRAPPERS]
+    real = [chain for chain in chains if not _is_wrapper(chain.error) or chain.inner]
     chains = real or chains
     if not chains:
         return None
@@ -271,24 +405,57 @@ def by_process(lines: Sequence[Line]) -> List[List[Line]]:
     """Lines grouped by their rank prefixes (unprefixed lines form one group), in output order."""
     groups = {}
     for line in lines:
-        groups.setdefault((line.rank, line.local), []).append(line)
+        groups.setdefault((line.rank, line.local, line.actor), []).append(line)
     return list(groups.values())
 
 
-def python_traceback(lines: Sequence[Line]) -> Optional[Hit]:
-    """The fatal traceback's last line; of several processes', the one that completed first."""
+def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
+    """The fatal traceback's last line; of several processes', the one that completed first. A
+    launcher's wrapper exception (a child failed) only with ``wrappers``: the table asks for those
+    after the launchers' own reports."""
     fatal = [chain for group in by_process(lines) for chain in [fatal_traceback(group)] if chain]
-    real = [chain for chain in fatal if _exception_name(chain.error) not in WRAPPERS]
-    fatal = real or fatal
+    real = [chain for chain in fatal if not _is_wrapper(chain.error) or chain.inner]
+    fatal = real or (fatal if wrappers else [])
     if not fatal:
         return None
     first = min(fatal, key=lambda chain: chain.final.index)
-    return Hit(first.final, first.error)
+    return Hit(first.final, first.inner or first.error)
 
 
-# C++ exceptions ---------------------------------------------------------------------------------
+def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
+    return python_traceback(lines, wrappers=True)
+
+
+def hidden(lines: Sequence[Line]) -> frozenset:
+    """Lines where a known cause is not the job's: a traceback's code (``raise RuntimeError("CUDA
+    out of memory")``, a comment) and the tracebacks a process printed and survived (logged, or
+    "Exception ignored"), their exception lines and all."""
+    positions = {id(line): position for position, line in enumerate(lines)}
+    found = set()
+    for group in by_process(lines):
+        parsed = parse_tracebacks(group)
+        found.update(positions[id(group[at])] for at in parsed.body)
+        fatal = fatal_traceback(group)
+        for chain in parsed.chains:
+            if chain.ignored or (fatal is not None and chain.group != fatal.group):
+                found.add(positions[id(chain.final)])
+    return frozenset(found)
+
+
+def bare_exception(lines: Sequence[Line]) -> Optional[Hit]:
+    """The last line that can only be an exception's, with no traceback around it (a paste, a
+    tail that kept only the end)."""
+    for position in range(len(lines) - 1, -1, -1):
+        text = lines[position].text
+        if BARE_EXCEPTION.match(text) and not _is_wrapper(text):
+            return Hit(lines[position], message(lines, position))
+    return None
+
+
+# C++ exceptions, fatal log lines ------------------------------------------------------------------
 
 TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']+)'")
+WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a terminal may wrap the first
 
 
 def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
@@ -296,19 +463,40 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
         match = TERMINATE.search(line.text)
         if not match:
             continue
-        for after in lines[position + 1:position + 4]:
+        for after in lines[position + 1:position + 1 + WHAT_DISTANCE]:
             if WHAT.match(after.text) and after.rank == line.rank:
                 return Hit(line, f"{match.group(1)}: {tidy(after.text)}")
         return Hit(line, tidy(line.text))
     return None
 
 
-# NCCL ------------------------------------------------------------------------------------------
+# glog's FATAL level (TensorFlow, XLA, c10): "F tensorflow/core/...cc:659] Check failed: ...", the
+# line before the abort it causes.
+FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{1,40})? *(?:\d+ )?"
+                       r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: ")
 
-NCCL = re.compile(r"NCCL error|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
+
+def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
+    for line in output_lines(lines):
+        if FATAL_LOG.search(line.text):
+            return Hit(line, tidy(line.text))
+    return None
+
+
+# NCCL and CUDA -----------------------------------------------------------------------------------
+
+NCCL = re.compile(r"NCCL error|NCCL Error \d|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
+                  r"|unhandled system error|(?:Process group|NCCL) watchdog thread terminated with exception"
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
+# Any CUDA error but running out of memory (its own recogniser, its own hint).
+CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
+                        r"|Assertion `.*` failed\.|device-side assert triggered")
+# torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
+CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.*?incorrect\."
+                         r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1\.?"
+                         r"|Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions\.)")
 
 
 def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
@@ -316,7 +504,7 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
     hit = earliest(NCCL.pattern)(lines)
     if hit is None:
         return None
-    error = NCCL_DEBUG_ADVICE.sub("", hit.error)
+    error = _without_advice(NCCL_DEBUG_ADVICE.sub("", hit.error))
     position = lines.index(hit.line)
     after = [line for line in lines[position + 1:position + 6] if line.rank == hit.line.rank]
     for marker, detail in zip(after, after[1:]):
@@ -326,30 +514,83 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
     return hit._replace(error=error)
 
 
+def cuda_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first CUDA error (an illegal address, a device-side assert, no kernel image, ...)."""
+    hit = earliest(CUDA_ERROR.pattern)(lines)
+    return hit and hit._replace(error=_without_advice(hit.error))
+
+
+def _without_advice(error: str) -> str:
+    return CUDA_ADVICE.sub("", error).strip()
+
+
 # Crashes ---------------------------------------------------------------------------------------
 
-CRASH = (r"Segmentation fault|SIGSEGV|Bus error|SIGBUS|Illegal instruction|SIGILL"
-         r"|Floating point exception|SIGFPE")
-FAULTHANDLER = re.compile(r"^Fatal Python error: (.+)$")
+# A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
+# counts where a report of one puts it.
+CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point exception"
+         r"|(?:received|caught|got|signal:?|\*\*\*|\()\s*SIG(?:SEGV|BUS|ILL|FPE)\b"
+         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?\s*(?:received|caught|\(@)")
+# faulthandler's "Fatal Python error: X" is the interpreter's death whatever X is (a refcount bug's
+# "none_dealloc"), but an abort after an exception is the exception's (the generic rules').
+FAULTHANDLER = re.compile(r"(?:^|\])Fatal Python error: (?!Aborted\b)(.+)$")
+FAULT_THREAD = re.compile(r"^(?:Current thread 0x[0-9a-fA-F]+|Stack) \(most recent call first\):")
 FAULT_FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
 CRASH_LINE = re.compile(CRASH)
+FAULT_DUMP = 200   # lines a faulthandler dump may take (a thread per line of a big pool, frames)
 
 
 def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
-    """A segfault and kin: faulthandler's report with the innermost Python frame, a shell's line."""
-    for position, line in enumerate(lines):
-        if not CRASH_LINE.search(line.text):
+    """A segfault and kin: faulthandler's report with the innermost Python frame of the thread
+    that crashed ("Current thread", not the first one listed), a shell's line."""
+    for line in output_lines(lines):
+        fatal = FAULTHANDLER.search(line.text)
+        if not fatal and not CRASH_LINE.search(line.text):
             continue
-        error = tidy(line.text)
-        if FAULTHANDLER.match(line.text):
-            # faulthandler lists frames "most recent call first": the first File line is where.
-            for after in lines[position + 1:position + 8]:
-                frame = FAULT_FRAME.match(after.text)
-                if frame and after.rank == line.rank:
-                    path, number, function = frame.groups()
-                    error += f" in {function} ({path}, line {number})"
-                    break
+        error = tidy(line.text[fatal.start():].lstrip("]")) if fatal else tidy(line.text)
+        if fatal:
+            position = lines.index(line)
+            dump = [after for after in lines[position + 1:position + 1 + FAULT_DUMP]
+                    if after.rank == line.rank]
+            start = next((at for at, after in enumerate(dump) if FAULT_THREAD.match(after.text)), None)
+            frame = next((FAULT_FRAME.match(after.text) for after in dump[start + 1:start + 4]
+                          if FAULT_FRAME.match(after.text)), None) if start is not None else None
+            if frame:
+                path, number, function = frame.groups()
+                error += f" in {function} ({path}, line {number})"
         return Hit(line, error)
+    return None
+
+
+# Launchers' own reports ----------------------------------------------------------------------------
+
+# What a launcher or wrapper says when its child failed, when nothing of the child's own is in the
+# tail: mpirun's notice, DeepSpeed's launcher, the SageMaker training toolkit, a shell, python.
+LAUNCHER_REPORT = re.compile(
+    r"noticed that process rank \d+ .*exited on|exited on signal \d+"
+    r"|was unable to find the specified executable"
+    r"|\] \[.*\] exits with return code = -?\d+|exits with return code = -?\d+$"
+    r"|ExecuteUserScriptError"
+    r"|can't open file .*\[Errno \d+\]|: command not found$|: No such file or directory$")
+SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|\(Killed\)")
+REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
+
+
+def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)."""
+    for line in output_lines(lines):
+        if not LAUNCHER_REPORT.search(line.text):
+            continue
+        position = lines.index(line)
+        error = tidy(line.text)
+        for after in lines[position + 1:position + 1 + REPORT_LINES]:
+            more = after.text.strip()
+            # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
+            if not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
+                break
+            error += " " + tidy(more)
+        hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
+        return Hit(line, error, hint)
     return None
 
 
@@ -467,32 +708,45 @@ HINT_KILLED = ("A process got SIGKILL, most often from the kernel's out-of-memor
                " instance type with more memory.")
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
              " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
+HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNCH_BLOCKING=1 to see the"
+             " operation that failed; a device-side assert is most often an index out of range"
+             " (labels, token ids, embeddings).")
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"CUDA out of memory|CUDA error: out of memory"),
+               earliest(r"CUDA out of memory|CUDA error: out of memory"
+                        r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"),
                HINT_CUDA_OOM),
     Recogniser("disk-full",
                earliest(r"No space left on device|\[Errno 28\]|\bENOSPC\b|Disk quota exceeded"),
                HINT_DISK_FULL),
     Recogniser("native-crash", native_crash, HINT_CRASH),
+    # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
     Recogniser("killed",
-               earliest(r"^Killed$|^(?:\S+: )?(?:line \d+: )?\s*\d+ Killed(?:\s|$)"
+               earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?\s*\d+ Killed(?:\s|$)"
                         r"|killed by signal: Killed"),
                HINT_KILLED),
+    Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
 )
 
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
     Recogniser("cxx-exception", cxx_exception),
+    Recogniser("fatal-log", fatal_log),
     Recogniser("abort", earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)"
                                  r"|\d+ Aborted\b|SIGABRT")),
 )
 
+LAUNCHERS = (
+    Recogniser("launcher-report", launcher_report),
+    Recogniser("wrapper-traceback", wrapper_traceback),
+    Recogniser("exception-line", bare_exception),
+)
+
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
 
-TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE
+TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE + LAUNCHERS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,9 +810,9 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
     room = limit - _size(parts[0])
     finding = diagnose(stdout_tail, stderr_tail)
     if finding is not None:
-        error = "\nError: " + finding.error
-        error = truncate(error, min(room, ERROR_MAX), ELLIPSIS)
-        if _size(error) > len("\nError: ") + 8:   # a few words at least, or nothing
+        error = "\nError: " + elide(finding.error, min(room, ERROR_MAX) - len("\nError: "))
+        # Whole (however short: "Killed"), or a few words at least when cut; else nothing.
+        if finding.error in error or _size(error) > len("\nError: ") + 8 + len(ELISION.encode()):
             parts.append(error)
             room -= _size(error)
         if finding.hint and _size("\nHint: " + finding.hint) <= room:
@@ -583,6 +837,21 @@ def _fit_lines(header: str, lines: Sequence[str], room: int) -> str:
         kept.append(shown)
         room -= _size(shown)
     return header + "".join(reversed(kept)) if kept else ""
+
+
+def elide(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` UTF-8 bytes: its start and its end with `` … `` between, for an
+    error's end says how it ended ("returned non-zero exit status 1"); two thirds go to the start."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    room = limit - _size(ELISION)
+    if room < 24:   # too little for both ends to say anything
+        return truncate(text, max(0, limit), ELLIPSIS)
+    end = room // 3
+    head = data[:room - end].decode("utf-8", "ignore").rstrip()
+    tail = data[len(data) - end:].decode("utf-8", "ignore").lstrip()
+    return head + ELISION + tail
 
 
 def truncate(text: str, limit: int, mark: str = "") -> str:
