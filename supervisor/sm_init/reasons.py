@@ -572,6 +572,7 @@ LAUNCHER_REPORT = re.compile(
     r"|\] \[.*\] exits with return code = -?\d+|exits with return code = -?\d+$"
     r"|ExecuteUserScriptError"
     r"|can't open file .*\[Errno \d+\]|: command not found$|: No such file or directory$")
+STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|\(Killed\)")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
 
@@ -629,11 +630,49 @@ def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
     head = f"rank {cause.rank} failed first" if cause.rank is not None else "a rank failed first"
     head += f" ({how})" if how else ""
     found = _rank_error(cause)
+    if _a_consequence(cause, found):
+        earlier = _earlier_rank(cause)
+        if earlier is not None:
+            rank, recogniser, hit = earlier
+            named = f"rank {cause.rank}" + (f", {how}" if how else "")
+            return Hit(cause.at, f"rank {rank} failed first: {hit.error} (torchrun's summary names"
+                                 f" {named}, which died of it)", hit.hint or recogniser.hint)
     if found is None:
         signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
         return Hit(cause.at, f"{head}, per torchrun's summary", signal_cause and signal_cause.hint)
     recogniser, hit = found
     return Hit(cause.at, f"{head}: {hit.error}", hit.hint or recogniser.hint)
+
+
+# What a rank dies of when a peer died first: its connection to the peer closed, a collective
+# failed or timed out, an abort with no error of its own.
+CONSEQUENCE = re.compile(r"Connection (?:closed|reset) by peer|Broken pipe|DistNetworkError|DistBackendError"
+                         r"|NCCL|[Ww]atchdog|[Tt]imed out|[Tt]imeout")
+
+
+def _a_consequence(cause: RootCause, found: Optional[Tuple[Recogniser, Hit]]) -> bool:
+    if found is None:
+        return cause.signal == "SIGABRT"
+    return bool(CONSEQUENCE.search(found[1].error))
+
+
+def _earlier_rank(cause: RootCause) -> Optional[Tuple[str, Recogniser, Hit]]:
+    """Another rank whose own exception, not a consequence, completed in the output before the
+    named rank's did: (its rank, the recogniser, its error)."""
+    groups = [group for group in by_process(cause.before) if group[0].rank is not None]
+    fatal = {group[0].rank: (group, chain) for group in groups for chain in [fatal_traceback(group)] if chain}
+    named = fatal.get(cause.rank)
+    others = [(group, chain) for rank, (group, chain) in fatal.items() if rank != cause.rank
+              and not CONSEQUENCE.search(chain.error) and not _is_wrapper(chain.error)
+              and (named is None or chain.final.index < named[1].final.index)]
+    if not others:
+        return None
+    group, chain = min(others, key=lambda item: item[1].final.index)
+    for recogniser in RANK_TABLE:
+        hit = recogniser.find(group)
+        if hit is not None:
+            return group[0].rank, recogniser, hit
+    return None
 
 
 def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
@@ -679,12 +718,19 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
             hit = recogniser.find(source)
             if hit is not None:
                 return recogniser, hit
+    unprefixed = [line for line in cause.before if line.rank is None and line.local is None]
     signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
     if signal_cause is not None:
-        unprefixed = [line for line in cause.before if line.rank is None and line.local is None]
         hit = signal_cause.find(unprefixed)
         if hit is not None:
             return signal_cause, hit
+    elif not own:
+        # Nothing prefixed at all: the rank died before torch could prefix anything (python could
+        # not open the script, exit code 2), and said so unprefixed.
+        report = LAUNCHERS[0]
+        hit = report.find(unprefixed)
+        if hit is not None and STARTUP.search(hit.error):
+            return report, hit
     return None
 
 
