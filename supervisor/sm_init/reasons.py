@@ -180,6 +180,8 @@ def read_lines(stream: str, tail: bytes) -> List[Line]:
 # c10d's (glog's) log line header; a progress bar without a newline may stand before it. The bounded
 # path keeps the search linear on a long line (an unbounded one backtracks at every E, W, I, F).
 GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]{1,40})? *(?:\d+ )?[\w./-]{1,160}\.(?:cpp|cc|hpp|h|py):\d+\] ")
+# Python logging's and DeepSpeed's header: "[2023-04-14 13:11:27,885] [ERROR] [launch.py:434:sigkill_handler] ".
+LOG_HEADER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[[A-Z]+\] (?:\[[\w.]+:\d+:\w+\] )?")
 TIDY_MAX = 4096   # characters of a line looked at for an error: far more than the file shows
 WHAT = re.compile(r"^\s*what\(\):\s*")
 # A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
@@ -188,7 +190,7 @@ BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*
 
 def tidy(text: str) -> str:
     """An error line as shown: without log headers, C++'s what(), and runs of spaces."""
-    text = BAR.sub("", text[:TIDY_MAX], count=1)
+    text = LOG_HEADER.sub("", BAR.sub("", text[:TIDY_MAX], count=1), count=1)
     header = GLOG.search(text)
     if header:
         text = text[header.end():]
