@@ -170,6 +170,9 @@ def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optiona
 def read_lines(stream: str, tail: bytes) -> List[Line]:
     lines = []
     for index, raw in enumerate(clean_lines(tail)):
+        if "%|" in raw:
+            # What a shell or a crash printed after a bar left without its newline starts the line.
+            raw = BAR.sub("", raw, count=1)
         lines.append(Line(stream, index, *split_prefixes(raw)))
     return lines
 
