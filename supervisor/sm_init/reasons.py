@@ -62,6 +62,7 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 (``^^^^``) are left out, they carry nothing in 1 KB.
 """
 
+import bisect
 import re
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -126,11 +127,15 @@ PREFIXES = (   # (pattern at the start of a line, which Line field the number go
 
 def clean_lines(tail: bytes) -> List[str]:
     """The tail as a reader of a terminal would see it, one string per line."""
-    text = ANSI.sub("", tail.decode("utf-8", "replace"))
+    text = tail.decode("utf-8", "replace")
+    if "\x1b" in text:
+        text = ANSI.sub("", text)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [_clean_line(line) for line in lines]
+    # Most lines need nothing but their trailing spaces cut ("\r" is not printable).
+    return [line.rstrip() if line.isprintable() and "\ufffd\ufffd" not in line else _clean_line(line)
+            for line in lines]
 
 
 def _clean_line(line: str) -> str:
@@ -140,7 +145,8 @@ def _clean_line(line: str) -> str:
         # times; what stays on screen is the last drawing.
         drawn = [part for part in line.split("\r") if part.strip()]
         line = drawn[-1] if drawn else ""
-    return REPLACED.sub("\ufffd", printable(line)).rstrip()
+    line = printable(line)
+    return (REPLACED.sub("\ufffd", line) if "\ufffd\ufffd" in line else line).rstrip()
 
 
 def printable(text: str, keep: str = "\t") -> str:
@@ -154,31 +160,54 @@ def printable(text: str, keep: str = "\t") -> str:
 def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
     """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1", None)."""
     found = {"rank": None, "local": None, "actor": None}
-    text = raw
-    peeled = True
-    while peeled:
-        peeled = False
+    at = 0
+    # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
+    while raw[at:at + 1] in ("[", "("):
         for pattern, field in PREFIXES:
-            match = pattern.match(text)
+            match = pattern.match(raw, at)
             if match:
                 found[field] = match.group(1)
-                text = text[match.end():]
-                peeled = True
-    return text, found["rank"], found["local"], found["actor"]
+                at = match.end()
+                break
+        else:
+            break
+    return raw[at:], found["rank"], found["local"], found["actor"]
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
     lines = []
     for index, raw in enumerate(clean_lines(tail)):
+        if not raw:
+            continue
         if "%|" in raw:
             # What a shell or a crash printed after a bar left without its newline starts the line.
             raw = BAR.sub("", raw, count=1)
-        lines.append(Line(stream, index, *split_prefixes(raw)))
+        line = Line(stream, index, *split_prefixes(raw))
+        if line.text.strip():   # a blank line says nothing; the gap in the index says it was there
+            lines.append(line)
     return lines
 
 
 # ---------------------------------------------------------------------------------------------
 # Matchers the table is built from
+
+_remembered: dict = {}   # (function, id of its argument) -> (the argument, the answer)
+
+
+def remembered(function):
+    """``function(lines)`` worked out once per list of lines: every recogniser asks about the same
+    lines (a stream's, a process's) in turn, and a tail must be judged in milliseconds. Keyed by
+    the list's identity, the list kept with the answer; ``diagnose`` forgets it all when it starts."""
+    def once(lines):
+        key = (function, id(lines))
+        entry = _remembered.get(key)
+        if entry is None or entry[0] is not lines:
+            entry = _remembered[key] = (lines, function(lines))
+        return entry[1]
+    once.__doc__ = function.__doc__
+    return once
+
+
 
 # c10d's (glog's) log line header; a progress bar without a newline may stand before it. The bounded
 # path keeps the search linear on a long line (an unbounded one backtracks at every E, W, I, F).
@@ -204,26 +233,50 @@ def tidy(text: str) -> str:
 def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
     """A matcher: the first line of output (not a traceback's code) that matches ``pattern``,
     shown tidied."""
-    regex = re.compile(pattern)
+    regex = re.compile(pattern, re.M)
 
     def find(lines: Sequence[Line]) -> Optional[Hit]:
-        for line in output_lines(lines):
-            if regex.search(line.text):
-                return Hit(line, tidy(line.text))
-        return None
+        line = first_line(output_lines(lines), regex)
+        return None if line is None else Hit(line, tidy(line.text))
     return find
 
 
-_shown: List = [None, []]   # the lines last asked about, and which of them are output
+def first_line(lines: Sequence[Line], regex: "re.Pattern") -> Optional[Line]:
+    """The first of ``lines`` whose text ``regex`` finds something in (compiled with re.M).
+
+    One search over the lines joined, not one per line: 64 KiB of short lines are judged by a
+    dozen recognisers in milliseconds. A match that runs over a line break (``\\s*``) is checked
+    again on its own line."""
+    text, starts = joined(lines)
+    at = 0
+    while True:
+        match = regex.search(text, at)
+        if match is None:
+            return None
+        position = bisect.bisect_right(starts, match.start()) - 1
+        if regex.search(lines[position].text):
+            return lines[position]
+        at = starts[position + 1] if position + 1 < len(starts) else len(text)
+        if at >= len(text):
+            return None
 
 
+@remembered
+def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
+    """The lines' texts joined by newlines, and where each starts."""
+    starts, at = [], 0
+    for line in lines:
+        starts.append(at)
+        at += len(line.text) + 1
+    return "\n".join(line.text for line in lines), starts
+
+
+@remembered
 def output_lines(lines: Sequence[Line]) -> List[Line]:
     """``lines`` without those where a known cause is not the job's (``hidden``): what the known
-    causes are looked for in. Every recogniser asks about the same lines in turn: kept once."""
-    if _shown[0] is not lines:
-        masked = hidden(lines)
-        _shown[:] = [lines, [line for position, line in enumerate(lines) if position not in masked]]
-    return _shown[1]
+    causes are looked for in."""
+    masked = hidden(lines)
+    return [line for position, line in enumerate(lines) if position not in masked]
 
 
 # Python tracebacks ----------------------------------------------------------------------------
@@ -236,7 +289,7 @@ TB_CHAIN = re.compile(r"^(?:During handling of the above exception, another exce
                       r"|The above exception was the direct cause of the following exception):")
 TB_IGNORED = re.compile(r"^Exception ignored in")
 TB_FILE = re.compile(r'^\s*File "(.+)", line (\d+)')
-TB_BOX = re.compile(r"^[│╭╰┃┏┗]")   # inside or closing rich's box: its frames and source lines
+BOX = "│╭╰┃┏┗"   # a line inside or closing rich's box: its frames and source lines
 # The exception line: a (dotted) name, then ": message" or nothing. ExceptionGroup's top level is
 # printed inside its "  | " box.
 TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
@@ -273,6 +326,7 @@ def _is_wrapper(error: str) -> bool:
     return _exception_name(error) in WRAPPERS
 
 
+@remembered
 def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     """Every traceback in lines of one process (one rank prefix), chained ones as one, and which
     lines are a traceback's code rather than output.
@@ -287,10 +341,16 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     chain_next = ignored_next = False
     last_file: Optional[Tuple[str, str]] = None
     in_code = False    # the line before was a frame, its source, a caret line or rich's box
+    last_index = -2
     for position, line in enumerate(lines):
         text = line.text
-        was_code, in_code = in_code, False
-        if TB_HEADER.match(text):
+        if not text:
+            continue
+        was_code, in_code = in_code and line.index == last_index + 1, False
+        last_index = line.index
+        first = text[0]
+        # Cheap tests before each pattern: most lines of a log are none of these.
+        if "Traceback (most" in text and TB_HEADER.match(text):
             body.add(position)
             continues = len(chains) - 1 if chain_next and chains else None
             if not opened and continues is None:
@@ -298,25 +358,28 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             opened.append((chains[continues].group if continues is not None else group,
                            ignored_next, continues))
             chain_next = ignored_next = False
-        elif TB_CHAIN.match(text):
+        elif first in "DT" and TB_CHAIN.match(text):
             chain_next = True
-        elif TB_IGNORED.match(text):
+        elif first == "E" and TB_IGNORED.match(text):
             ignored_next = True
-        elif TB_FILE.match(text) or TB_BOX.match(text):
+        elif ('File "' in text and TB_FILE.match(text)) or first in BOX:
             body.add(position)
             in_code = True
-            if TB_FILE.match(text):
+            if first not in BOX:
                 last_file = TB_FILE.match(text).groups()
-        elif was_code and text[:1].isspace():
+        elif was_code and first.isspace():
             body.add(position)   # a frame's source line, its carets
             in_code = True
-        elif TB_EXCEPTION.match(text) and _exception_line(lines, position):
-            name = TB_EXCEPTION.match(text).group(1)
-            short = name.split(".")[-1]
+        elif (first.isalpha() or first in "_ ") and (
+                opened or was_code or text.startswith(("  | ",) + SYNTAX_ERRORS)
+                or (position > 0 and lines[position - 1].index == line.index - 1
+                    and _code_like(lines[position - 1].text))) \
+                and TB_EXCEPTION.match(text) and _exception_line(lines, position):
+            # An exception line can only close a traceback: one opened by its header, or a
+            # headerless one whose code it follows; a SyntaxError's needs neither.
             if opened:
                 chain_group, ignored, continues = opened.pop(0)
-            elif short in SYNTAX_ERRORS or was_code or text.startswith("  | ") or (
-                    position > 0 and _code_like(lines[position - 1].text)):
+            else:
                 # A script that doesn't compile gets no "Traceback" header, just file, line, caret;
                 # a headerless traceback's exception follows its last frame's code.
                 continues = len(chains) - 1 if chain_next and chains else None
@@ -325,9 +388,7 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                     chain_group, ignored = group, ignored_next
                 else:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
-            else:
-                chain_next = ignored_next = False
-                continue
+            short = TB_EXCEPTION.match(text).group(1).split(".")[-1]
             error = message(lines, position)
             if short in SYNTAX_ERRORS and last_file:
                 error += f" ({last_file[0]}, line {last_file[1]})"
@@ -373,10 +434,12 @@ def message(lines: Sequence[Line], position: int) -> str:
     quote still open, or a sentence cut before a word in lower case (a terminal or rich wrapped it).
     Advice printed after a finished sentence ("CUDA kernel errors might be ...") stays out."""
     text = lines[position].text.strip().lstrip("| ")
+    previous = lines[position]
     for after in lines[position + 1:position + 1 + CONTINUED]:
         more = after.text.strip()
-        if not more or after.rank != lines[position].rank:
+        if not more or after.rank != previous.rank or after.index != previous.index + 1:
             break
+        previous = after
         if not (_unbalanced(text) or (text[-1:] not in ".:!?" and more[:1].islower())):
             break
         text += " " + more
@@ -391,6 +454,7 @@ def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
     return parse_tracebacks(lines).chains
 
 
+@remembered
 def fatal_traceback(lines: Sequence[Line]) -> Optional[Chain]:
     """The traceback that ended one process: its last group, first to complete within it."""
     chains = [chain for chain in traceback_chains(lines) if not chain.ignored]
@@ -406,6 +470,7 @@ def _exception_name(error: str) -> str:
     return error.split(":", 1)[0].split(".")[-1].strip()
 
 
+@remembered
 def by_process(lines: Sequence[Line]) -> List[List[Line]]:
     """Lines grouped by their rank prefixes (unprefixed lines form one group), in output order."""
     groups = {}
@@ -431,6 +496,7 @@ def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     return python_traceback(lines, wrappers=True)
 
 
+@remembered
 def hidden(lines: Sequence[Line]) -> frozenset:
     """Lines where a known cause is not the job's: a traceback's code (``raise RuntimeError("CUDA
     out of memory")``, a comment) and the tracebacks a process printed and survived (logged, or
@@ -452,7 +518,8 @@ def bare_exception(lines: Sequence[Line]) -> Optional[Hit]:
     tail that kept only the end)."""
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
-        if BARE_EXCEPTION.match(text) and not _is_wrapper(text):
+        if ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text) \
+                and BARE_EXCEPTION.match(text) and not _is_wrapper(text):
             return Hit(lines[position], message(lines, position))
     return None
 
@@ -497,9 +564,9 @@ NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
-                        r"|Assertion `.*` failed\.|device-side assert triggered")
+                        r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered")
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
-CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.*?incorrect\."
+CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.{0,200}?incorrect\."
                          r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1\.?"
                          r"|Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions\.)")
 
@@ -534,8 +601,8 @@ def _without_advice(error: str) -> str:
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
 # counts where a report of one puts it.
 CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point exception"
-         r"|(?:received|caught|got|signal:?|\*\*\*|\()\s*SIG(?:SEGV|BUS|ILL|FPE)\b"
-         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?\s*(?:received|caught|\(@)")
+         r"|(?:received|caught|got|signal:?|\*\*\*|\()[ \t]*SIG(?:SEGV|BUS|ILL|FPE)\b"
+         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)")
 # faulthandler's "Fatal Python error: X" is the interpreter's death whatever X is (a refcount bug's
 # "none_dealloc"), but an abort after an exception is the exception's (the generic rules').
 FAULTHANDLER = re.compile(r"(?:^|\])Fatal Python error: (?!Aborted\b)(.+)$")
@@ -572,11 +639,11 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 # What a launcher or wrapper says when its child failed, when nothing of the child's own is in the
 # tail: mpirun's notice, DeepSpeed's launcher, the SageMaker training toolkit, a shell, python.
 LAUNCHER_REPORT = re.compile(
-    r"noticed that process rank \d+ .*exited on|exited on signal \d+"
+    r"noticed that process rank \d+ [^.]{0,300}exited on|exited on signal \d+"
     r"|was unable to find the specified executable"
-    r"|\] \[.*\] exits with return code = -?\d+|exits with return code = -?\d+$"
+    r"|exits with return code = -?\d+"
     r"|ExecuteUserScriptError"
-    r"|can't open file .*\[Errno \d+\]|: command not found$|: No such file or directory$")
+    r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|\(Killed\)")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
@@ -774,7 +841,7 @@ KNOWN_CAUSES = (
     Recogniser("native-crash", native_crash, HINT_CRASH),
     # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
     Recogniser("killed",
-               earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?\s*\d+ Killed(?:\s|$)"
+               earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:[ \t]|$)"
                         r"|killed by signal: Killed"),
                HINT_KILLED),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
@@ -805,6 +872,7 @@ TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE +
 
 def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
     """The most specific error in the two tails, or None."""
+    _remembered.clear()
     streams = [read_lines("stderr", stderr_tail), read_lines("stdout", stdout_tail)]
     for recogniser in TABLE:
         for lines in streams:
