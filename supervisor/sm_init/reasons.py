@@ -122,6 +122,9 @@ PREFIXES = (   # (pattern at the start of a line, which Line field the number go
     (re.compile(r"\[default(\d+)\]:"), "local"),                # torchrun --tee / --log-dir
     (re.compile(r"\[\d+,(\d+)\]<std(?:out|err)>:"), "rank"),    # mpirun --tag-output
     (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor"),  # Ray: (RayWorkerVllm pid=5304)
+    # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
+    # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
+    (re.compile(r"(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None),
 )
 
 
@@ -162,11 +165,12 @@ def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optiona
     found = {"rank": None, "local": None, "actor": None}
     at = 0
     # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
-    while raw[at:at + 1] in ("[", "("):
+    while raw[at:at + 1] in ("[", "(", "D", "I", "W", "E", "C"):
         for pattern, field in PREFIXES:
             match = pattern.match(raw, at)
             if match:
-                found[field] = match.group(1)
+                if field:
+                    found[field] = match.group(1)
                 at = match.end()
                 break
         else:
@@ -641,11 +645,11 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 LAUNCHER_REPORT = re.compile(
     r"noticed that process rank \d+ [^.]{0,300}exited on|exited on signal \d+"
     r"|was unable to find the specified executable"
-    r"|exits with return code = -?\d+"
+    r"|exits with return code = -?\d+|failed \(exitcode: -?\d+\) local_rank: \d+"
     r"|ExecuteUserScriptError"
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
-SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|\(Killed\)")
+SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
 
 
