@@ -9,8 +9,11 @@ found in the tails with a hint where one helps, then the last lines of the outpu
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
 off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
-from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``) so that interleaved processes can be
-told apart, and the recognisers in ``TABLE`` run in order; the first that finds something wins.
+from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``; a logger's header repeated on each
+line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``) so that interleaved processes can be told
+apart, blank lines are dropped (a gap in the line numbers remembers them), a progress bar left
+without its newline is peeled off what was printed after it, and the recognisers in ``TABLE`` run
+in order; the first that finds something wins.
 The order is the precedence:
 
 1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
@@ -48,8 +51,8 @@ The order is the precedence:
    "Check failed: ..."), then an abort.
 5. Launchers' own reports, when nothing of the child's is left: mpirun's "exited on signal 9
    (Killed)" (its sentence whole where a terminal wrapped it), DeepSpeed's "exits with return code
-   = -9", the SageMaker toolkit's ExecuteUserScriptError, python's "can't open file", a shell's
-   "command not found"; then launchers' wrapper exceptions (``ChildFailedError``,
+   = -9", torchrun's own "failed (exitcode: -9) local_rank: 4", the SageMaker toolkit's
+   ExecuteUserScriptError, python's "can't open file", a shell's "command not found"; then launchers' wrapper exceptions (``ChildFailedError``,
    ``CalledProcessError``, ...); last, a line that can only be an exception's, alone (a paste of
    just that line).
 
@@ -67,7 +70,7 @@ import re
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 LIMIT = 1024
-ERROR_MAX = 300   # bytes of the error line: a CUDA OOM message runs to 500, its start says it all
+ERROR_MAX = 300   # bytes of the error line (a CUDA OOM message runs to 500): its start and its end
 LINE_MAX = 200    # bytes of one last line: a progress bar or a dumped tensor says no more after that
 ELLIPSIS = "…"
 ELISION = " … "   # an error's middle left out
