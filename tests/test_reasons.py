@@ -169,7 +169,7 @@ def test_a_shells_report_glued_to_an_unfinished_progress_bar(shell, case, recogn
     # on its line, "...6.17it/s]Killed". The bar is not the error, and "Killed" is not too short.
     run = run_tails([shell, "-c", f"{sys.executable} {FAILING} {case}; exit $?"])
     assert run.returncode in (137, 139)
-    assert re.search(rb"it/s\](?:bash: line 1: \d+ )?" + words.encode(), run.stderr), run.stderr[-300:]
+    assert re.search(rb"it/s\](?:bash: line 1: +\d+ )?" + words.encode(), run.stderr), run.stderr[-300:]
     finding = reasons.diagnose(run.stdout, run.stderr)
     assert finding.name == recogniser and words in finding.error and "it/s" not in finding.error, finding
     text = check_text(reasons.failure_text("Training command `sh` exited with code 137.", run.stdout, run.stderr))

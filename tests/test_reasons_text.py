@@ -182,6 +182,16 @@ def test_a_tail_cut_inside_a_traceback(file_traceback):
         assert (finding.name, finding.error) == ("python-traceback", file_traceback[-1]), cut
 
 
+@pytest.mark.parametrize("after", [
+    "wandb: Waiting for W&B process to finish... (failed 1).",   # a logger's line at exit
+    "exiting: saving nothing",                                     # a short error is whole
+    "CUDA kernel errors might be asynchronously reported at some other API call",
+])
+def test_what_follows_the_exception_is_not_its_message(file_traceback, after):
+    finding = reasons.find_error("\n".join(file_traceback + [after]) + "\n")
+    assert finding.error == file_traceback[-1]
+
+
 def test_a_log_line_inside_a_traceback_is_not_its_exception(file_traceback):
     # Another thread's unindented log line printed into a traceback, anywhere in it (seen in 2
     # runs of 12 with a logging thread): never taken for the exception.

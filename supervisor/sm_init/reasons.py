@@ -310,6 +310,8 @@ SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
             "ProcessExitedException", "SignalException")
 CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
+WRAPPED = 60       # characters a line has at least when a terminal or rich wrapped it
+LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process": a line of its own
 
 
 class Chain(NamedTuple):
@@ -446,10 +448,11 @@ def message(lines: Sequence[Line], position: int) -> str:
         more = after.text.strip()
         if not more or after.rank != previous.rank or after.index != previous.index + 1:
             break
-        previous = after
-        if not (_unbalanced(text) or (text[-1:] not in ".:!?" and more[:1].islower())):
+        if LOGGER.match(more) or not (_unbalanced(text) or (
+                len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
             break
         text += " " + more
+        previous = after
     return text
 
 
