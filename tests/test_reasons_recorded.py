@@ -5,6 +5,8 @@ The fixtures under fixtures/reasons carry, in their header, where their text com
 GPU; the others take their message lines from public reports (cited) in frames of their own.
 """
 
+import os
+
 import pytest
 
 from helpers import wild
@@ -140,3 +142,39 @@ CITED = [
 def test_cited_lines(recogniser, text, words):
     finding = reasons.find_error(text)
     assert finding.name == recogniser and words in finding.error, finding
+
+
+# Real failing jobs behind accelerate and DeepSpeed under sm-init (fixtures/reasons/launchers, its
+# README says how they were recorded): the tails hold the tree's lines, not sm-init's own.
+LAUNCHERS = os.path.join(os.path.dirname(wild.WILD), "launchers")
+
+
+def launched(run):
+    """(stdout, stderr) of a recorded run as sm-init's tails hold them."""
+    with open(os.path.join(LAUNCHERS, run + ".stdout"), "rb") as f:
+        stdout = f.read()
+    with open(os.path.join(LAUNCHERS, run + ".stderr"), "rb") as f:
+        stderr = b"".join(line for line in f if not line.startswith(b"sm-init: "))
+    return stdout[-wild.TAIL:], stderr[-wild.TAIL:]
+
+
+def test_accelerate_one_process_gives_the_trainers_exception_not_the_launchers_reraise():
+    # Issue 21, item 4: accelerate re-raises the child's failure as CalledProcessError from a
+    # RuntimeError holding the child's stderr; the failure file sm-init wrote then named that.
+    with open(os.path.join(LAUNCHERS, "accelerate_single-1.failure")) as f:
+        recorded = f.read()
+    assert "Error: subprocess.CalledProcessError" in recorded and "ValueError" not in recorded
+    finding = reasons.diagnose(*launched("accelerate_single-1"))
+    assert (finding.name, finding.error) == ("python-traceback", "ValueError: rank 0 exploded")
+
+
+RUNS = sorted(name[:-len(".stderr")] for name in os.listdir(LAUNCHERS)
+              if name.endswith(".stderr") and not name.startswith("accelerate_single"))
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_ranks_behind_accelerate_and_deepspeed(run):
+    # Rank 1 raised; rank 0 died of the closed connection or was stopped: rank 1's ValueError.
+    finding = reasons.diagnose(*launched(run))
+    assert finding.error.endswith("rank 1: ValueError: rank 1 exploded") or \
+        finding.error == "rank 1 failed first (exit code 1): ValueError: rank 1 exploded", finding
