@@ -192,6 +192,27 @@ def test_what_follows_the_exception_is_not_its_message(file_traceback, after):
     assert finding.error == file_traceback[-1]
 
 
+RICH = """\
+╭───────────────────── Traceback (most recent call last) ──────────────────────╮
+│ /opt/ml/code/train.py:41 in main                                             │
+│                                                                              │
+│   40 │   # retried: No space left on device on the last run                  │
+│ ❱ 41 │   raise ValueError(f"bad shard index {shard}: expected one of {ids}") │
+╰──────────────────────────────────────────────────────────────────────────────╯
+ValueError: bad shard index 7: expected one of [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11,
+12, 13]
+"""
+
+
+def test_riches_boxed_traceback():
+    # As rich prints one (accelerate installs it: huggingface/accelerate#613; boxes pasted in
+    # bitsandbytes-foundation/bitsandbytes#758): the box is the traceback's code, its source line's
+    # comment names a known cause that is not the job's, and the message wraps below the box.
+    finding = reasons.find_error(RICH)
+    assert (finding.name, finding.error) == (
+        "python-traceback", "ValueError: bad shard index 7: expected one of [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13]")
+
+
 def test_a_log_line_inside_a_traceback_is_not_its_exception(file_traceback):
     # Another thread's unindented log line printed into a traceback, anywhere in it (seen in 2
     # runs of 12 with a logging thread): never taken for the exception.
