@@ -119,8 +119,10 @@ class Recogniser(NamedTuple):
 
 ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable bytes reads as one mark
+# A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
+BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
-PREFIXES = (   # (pattern at the start of a line, which Line field the number goes to)
+PREFIXES = (   # (pattern at the start of a line, the Line field its group goes to; None: dropped)
     (re.compile(r"\[rank(\d+)\]: ?"), "rank"),                 # torch.distributed excepthook, c10d logs
     (re.compile(r"\[default(\d+)\]:"), "local"),                # torchrun --tee / --log-dir
     (re.compile(r"\[\d+,(\d+)\]<std(?:out|err)>:"), "rank"),    # mpirun --tag-output
@@ -223,8 +225,6 @@ GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]{1,40})? *(?:\d+ )?[\w./-]{1,160}\.(
 LOG_HEADER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[[A-Z]+\] (?:\[[\w.]+:\d+:\w+\] )?")
 TIDY_MAX = 4096   # characters of a line looked at for an error: far more than the file shows
 WHAT = re.compile(r"^\s*what\(\):\s*")
-# A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
-BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
 
 def tidy(text: str) -> str:
