@@ -439,9 +439,10 @@ def _exception_line(lines: Sequence[Line], position: int) -> bool:
 
 
 def message(lines: Sequence[Line], position: int) -> str:
-    """The exception line's text, with the lines its message visibly runs on to: a bracket or a
-    quote still open, or a sentence cut before a word in lower case (a terminal or rich wrapped it).
-    Advice printed after a finished sentence ("CUDA kernel errors might be ...") stays out."""
+    """The exception line's text, with the lines its message visibly runs on to: a bracket still
+    open, or a long line cut before a word in lower case (a terminal or rich wrapped it). Advice
+    printed after a finished sentence ("CUDA kernel errors might be ...") and a logger's line
+    ("wandb: ...") stay out."""
     text = lines[position].text.strip().lstrip("| ")
     previous = lines[position]
     for after in lines[position + 1:position + 1 + CONTINUED]:
