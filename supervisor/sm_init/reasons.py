@@ -206,7 +206,7 @@ _remembered: dict = {}   # (function, id of its argument) -> (the argument, the 
 def remembered(function):
     """``function(lines)`` worked out once per list of lines: every recogniser asks about the same
     lines (a stream's, a process's) in turn, and a tail must be judged in milliseconds. Keyed by
-    the list's identity, the list kept with the answer; ``diagnose`` forgets it all when it starts."""
+    the list's identity, the list kept with the answer; ``diagnose`` forgets it all when it is done."""
     def once(lines):
         key = (function, id(lines))
         entry = _remembered.get(key)
@@ -883,14 +883,16 @@ TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE +
 
 def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
     """The most specific error in the two tails, or None."""
-    _remembered.clear()
     streams = [read_lines("stderr", stderr_tail), read_lines("stdout", stdout_tail)]
-    for recogniser in TABLE:
-        for lines in streams:
-            hit = recogniser.find(lines)
-            if hit is not None:
-                return _finding(recogniser, hit)
-    return None
+    try:
+        for recogniser in TABLE:
+            for lines in streams:
+                hit = recogniser.find(lines)
+                if hit is not None:
+                    return _finding(recogniser, hit)
+        return None
+    finally:
+        _remembered.clear()   # what was worked out holds the tails' lines: not kept past the answer
 
 
 def find_error(text, stream: str = "stderr") -> Optional[Finding]:
