@@ -7,7 +7,8 @@ sidecar names the root cause an experienced ML engineer would name); the cases s
 stay in. A wild case it gets wrong fails. A holdout case it got wrong at the first run is marked
 xfail(strict=True) with its classification (holdout/RESULTS.md): the suite passes, the miss stays
 visible in every run, and a fix turns it into an XPASS that fails until someone removes the mark.
-tools/reasons-corpus [--corpus holdout] prints the pass rate per framework and every failing case.
+tools/reasons-corpus [--corpus holdout] prints the pass rate per framework and every failing case;
+wild/FAILURES.md classifies the wild misses as they were before the tuning.
 """
 
 import json
