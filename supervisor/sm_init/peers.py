@@ -221,6 +221,7 @@ class Coordinator(_Side):
         super().__init__(settings, now)
         self.status = {host: NOT_STARTED for host in settings.hosts[1:]}
         self.heard = {host: now for host in settings.hosts[1:]}
+        self.joined = 0
 
     def start(self, now: float) -> list:
         return [Note(f"peers: coordinating {len(self.settings.hosts)} hosts on port {self.settings.port}"
@@ -235,7 +236,10 @@ class Coordinator(_Side):
         actions = []
         if self.status[host] == NOT_STARTED:
             self.status[host] = JOINED
+            self.joined += 1
             actions.append(Note(f"peers: {host} joined", VERBOSE))
+            if self.joined == len(self.status):
+                actions.append(Note(f"peers: all {len(self.settings.hosts)} hosts joined"))
         actions.append(Send(host, self.message("beat")))  # the answer: the worker knows it got through
         if self.verdict is not None:
             actions.append(Send(host, self.message("verdict", text=self.verdict)))
@@ -370,7 +374,7 @@ class Worker(_Side):
         actions = []
         if not self.joined:
             self.joined = True
-            actions.append(Note(f"peers: joined {self.settings.leader}", VERBOSE))
+            actions.append(Note(f"peers: joined {self.settings.leader}"))
         if message.kind == "verdict" and self.verdict is None and not self.leader_done:
             self.verdict = message.text
             actions.append(Verdict(message.text))
