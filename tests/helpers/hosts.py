@@ -1,0 +1,63 @@
+"""A multi-host job on one machine: N real sm-inits over loopback, each with its own <ml-root>.
+
+Each host gets a resourceconfig.json of its own (``current_host`` algo-K), the coordinator listens on
+``lo`` at a free port, the workers connect to 127.0.0.1. Each host's trainer is peer_trainer.py,
+told what to do through its stdin (``Host.tell``): no sleeps, no files to poll.
+"""
+
+import json
+import os
+
+from .commands import child, cmd
+from .net import free_port
+
+FAST = ("--peer-heartbeat", "0.5", "--peer-timeout", "3")
+
+
+class Host:
+    def __init__(self, name, init, ml):
+        self.name, self.init, self.ml = name, init, ml
+
+    def tell(self, line):
+        self.init.process.stdin.write(f"{line}\n".encode())
+        self.init.process.stdin.flush()
+
+    def failure(self):
+        path = self.ml / "output" / "failure"
+        return path.read_text() if path.exists() else None
+
+
+def write_resource_config(ml, hosts, me, interface="lo"):
+    folder = ml / "input" / "config"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "resourceconfig.json"
+    path.write_text(json.dumps({"current_host": me, "hosts": list(hosts), "network_interface_name": interface}))
+    return path
+
+
+def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, trainer=None):
+    """``count`` hosts (algo-1 coordinates), each ready (its trainer said so); the coordinator has
+    seen every host join. ``trainer(name)``: another argv for a host's trainer."""
+    import subprocess
+    names = [f"algo-{index}" for index in range(1, count + 1)]
+    port = port or free_port()
+    hosts = []
+    for name in names:
+        ml = tmp_path / name
+        ml.mkdir()
+        write_resource_config(ml, names, name)
+        argv = trainer(name) if trainer else child("peer_trainer.py", name)
+        init = start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"),
+                          "--peer-coordinator", "127.0.0.1", "--peer-port", str(port), *timing, *extra,
+                          "--train", cmd(argv), "--", "train", stdin=subprocess.PIPE,
+                          env={**os.environ, "TRAINING_JOB_NAME": "peers-test"})
+        hosts.append(Host(name, init, ml))
+    for host in hosts:
+        host.init.out.expect(rf"^{host.name} ready")
+    return hosts
+
+
+def expect_joined(hosts):
+    hosts[0].init.log.expect(rf"peers: all {len(hosts)} hosts joined")
+    for host in hosts[1:]:
+        host.init.log.expect(r"peers: joined algo-1")

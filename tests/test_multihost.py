@@ -1,0 +1,143 @@
+"""Multi-host fail-fast (docs/multi-host.md): real sm-inits of one job on one machine, over loopback.
+
+Two or three hosts, each a real sm-init (PID 1 of its own namespace, or subreaper) over
+peer_trainer.py, the coordinator on ``lo`` at a free port. What a host's failure, loss, clean exit or
+stop does to the others; a port already taken; garbage on the port. Containers on a docker network
+are tests/docker's; the 256-host simulation is bench's.
+"""
+
+import re
+import signal
+import socket
+import struct
+
+from helpers.hosts import expect_joined, start_hosts, write_resource_config
+from helpers.net import free_port
+
+VERDICT_2 = "first observed failure: algo-2 (exit 1: RuntimeError: algo-2 exploded)"
+
+
+def test_a_failure_on_one_host_stops_the_others_with_one_verdict(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 3)
+    expect_joined(hosts)
+    hosts[1].tell("fail")
+    codes = {host.name: host.init.wait() for host in hosts}
+    assert codes == {"algo-1": 123, "algo-2": 1, "algo-3": 123}
+    for host in hosts:
+        text = host.failure()
+        assert text.splitlines()[0] == VERDICT_2, (host.name, text)
+    assert "This host (algo-1)" in hosts[0].failure().splitlines()[1]
+    assert "exited with code 1" in hosts[1].failure().splitlines()[1]
+    assert "Error: RuntimeError: algo-2 exploded" in hosts[1].failure()
+    for host in (hosts[0], hosts[2]):
+        host.init.log.expect("peers: stopping: " + re.escape(VERDICT_2))
+        host.init.out.expect(rf"{host.name} got SIGTERM")  # the normal stop: SIGTERM to the trainer
+    assert "127.0.0.1" not in hosts[2].failure()
+
+
+def test_a_lost_host_is_noticed_within_the_peer_timeout(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 3)
+    expect_joined(hosts)
+    frozen = hosts[2]
+    frozen.init.signal(signal.SIGSTOP)  # its sm-init answers nothing more, its connection stays open
+    try:
+        for host in hosts[:2]:
+            assert host.init.wait() == 123
+            first = host.failure().splitlines()[0]
+            assert first.startswith("first observed failure: algo-3 lost: silent for "), first
+    finally:
+        frozen.init.signal(signal.SIGCONT)
+
+
+def test_a_worker_that_loses_the_coordinator_decides_for_itself(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 2)
+    expect_joined(hosts)
+    hosts[0].init.signal(signal.SIGSTOP)
+    try:
+        assert hosts[1].init.wait() == 123
+        first = hosts[1].failure().splitlines()[0]
+        assert first.startswith("first observed failure: lost contact with algo-1 (silent for "), first
+    finally:
+        hosts[0].init.signal(signal.SIGCONT)
+
+
+def test_a_host_that_exits_0_early_is_no_failure(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 3)
+    expect_joined(hosts)
+    hosts[1].tell("exit 0")
+    assert hosts[1].init.wait() == 0
+    hosts[0].init.log.expect(r"peers: algo-2 finished \(exit 0\); the others go on")
+    hosts[2].tell("exit 0")
+    assert hosts[2].init.wait() == 0
+    hosts[0].tell("exit 0")
+    assert hosts[0].init.wait() == 0
+    for host in hosts:
+        assert host.failure() is None
+        assert host.init.log.count("first observed failure") == 0
+
+
+def test_a_stop_of_every_host_gives_no_verdict(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 3)
+    expect_joined(hosts)
+    for host in hosts:
+        host.init.signal(signal.SIGTERM)
+    for host in hosts:
+        assert host.init.wait() == 143
+        assert host.failure() is None
+        assert host.init.log.count("first observed failure") == 0
+
+
+def test_a_stop_of_one_host_stops_every_host_without_a_verdict(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 3)
+    expect_joined(hosts)
+    hosts[2].init.signal(signal.SIGTERM)
+    for host in hosts:
+        assert host.init.wait() == 143
+        assert host.failure() is None
+        assert host.init.log.count("first observed failure") == 0
+    hosts[0].init.log.expect(r"stop: the whole job stops")
+
+
+def test_a_port_already_taken_turns_the_feature_off_with_one_line(start_init, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ml = tmp_path / "algo-1"
+        ml.mkdir()
+        write_resource_config(ml, ["algo-1", "algo-2"], "algo-1")
+        from helpers.commands import child, cmd
+        import subprocess
+        init = start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), "--peer-port", str(port),
+                          "--train", cmd(child("peer_trainer.py", "algo-1")), "--", "train", stdin=subprocess.PIPE)
+        init.out.expect("algo-1 ready")
+        init.log.expect(rf"peers: cannot listen on port {port} on lo: .*; multi-host fail-fast is off, the job runs on")
+        init.process.stdin.write(b"exit 0\n")
+        init.process.stdin.flush()
+        assert init.wait() == 0
+        assert init.log.count("peers:") == 1
+
+
+def frame(body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + body
+
+
+def test_garbage_on_the_port_is_dropped_and_counted(start_init, tmp_path):
+    port = free_port()
+    hosts = start_hosts(start_init, tmp_path, 2, port=port)
+    expect_joined(hosts)
+    garbage = [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",                                   # a length of 1.2 GB
+               frame(b'{"v":1,"job":"another/0","from":"algo-2","kind":"ended","code":1}'),  # another job
+               frame(b"\xff\xfe not json"),
+               frame(b'{"v":1,"job":"peers-test","from":"algo-1","kind":"verdict","text":"x"}')]
+    for data in garbage:
+        with socket.create_connection(("127.0.0.1", port)) as stranger:
+            stranger.sendall(data)
+            stranger.shutdown(socket.SHUT_WR)
+            stranger.recv(1)  # the coordinator closes it: read its end, no sleep
+    hosts[0].init.log.expect(r"peers: dropped a message from 127\.0\.0\.1:\d+: .* \(further drops are counted\)")
+    for host in hosts:
+        host.tell("exit 0")
+    assert [host.init.wait() for host in hosts] == [0, 0]
+    hosts[0].init.log.expect(r"peers: 4 message\(s\) dropped")
+    assert hosts[0].init.log.count("first observed failure") == 0
