@@ -219,9 +219,17 @@ def test_a_worker_that_never_reaches_the_coordinator_decides_after_the_join_time
 ])
 def test_a_worker_that_loses_the_coordinator_decides_for_itself(event, how):
     board = worker()
-    for t in range(5, 65, 5):
-        board.tick(float(t))
+    for t in range(5, 60, 5):  # nothing from the coordinator: no verdict before the timeout
+        assert board.tick(float(t)) == []
     assert verdicts(event(board)) == [f"first observed failure: lost contact with algo-1 ({how})"]
+
+
+def test_a_worker_answers_each_beat_and_wakes_only_for_the_coordinators_silence():
+    board = worker(timeout=60.0)
+    assert board.on_message(msg("beat", "algo-1"), 5.0) == [peers.Send("algo-1", msg("beat", "algo-2"))]
+    assert board.next_wakeup() == 65.0
+    assert board.tick(64.9) == []
+    assert verdicts(board.tick(65.0)) == ["first observed failure: lost contact with algo-1 (silent for 60 s)"]
 
 
 def test_a_worker_takes_the_coordinators_verdict_once():

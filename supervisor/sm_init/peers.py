@@ -15,8 +15,9 @@ What each side decides, here, from events and a clock the caller passes (tests u
   (a stop signal reached it), failed, lost. The first failure it *hears* of is the verdict; it is
   ordered by arrival, never by comparing clocks (a silent loss is noticed a timeout late, so the
   crash it caused may be heard first: "first observed", and the hosts already silent are added);
-* a worker tells the coordinator how its job ended, or that a stop signal reached it, and takes the
-  coordinator's verdict; a worker that loses the coordinator decides for itself.
+* a worker answers each of the coordinator's beats with its own, tells the coordinator how its job
+  ended, or that a stop signal reached it, and takes the coordinator's verdict; a worker that loses
+  the coordinator (silent for the peer timeout, or its connection closed) decides for itself.
 
 Not started is not lost (until the join timeout); a clean exit is not a failure; a stop of the whole
 job is not a failure: a stop signal on one host is passed to every host as a stop, and no verdict
@@ -25,7 +26,7 @@ follows it. ``Coordinator`` and ``Worker`` return actions (``Send``, ``Broadcast
 
 Cost at N hosts: the coordinator handles each message in O(1); once per heartbeat it sends N-1
 beats and looks at N rows for silence (O(N) per heartbeat, never per message); the loop's next
-deadline is one number, the next tick.
+deadline is one number, the next tick. A worker wakes once per heartbeat, for the coordinator's beat.
 
 Messages: a 4-byte big-endian length, then a UTF-8 JSON object of at most ``MAX_MESSAGE`` bytes:
 ``{"v": 1, "job": ID, "from": HOST, "kind": KIND, ...}``, every field checked (``decode``).
@@ -357,7 +358,13 @@ class Worker(_Side):
         return super().watching and not self.leader_done
 
     def next_wakeup(self) -> float:
-        return self.next_tick if self.retry_at is None else min(self.next_tick, self.retry_at)
+        """A worker keeps no beat of its own: it answers the coordinator's, so its only deadlines are
+        the next connection attempt and the coordinator's silence (one wakeup per heartbeat, the beat)."""
+        if self.retry_at is not None:
+            return self.retry_at
+        if not self.joined:
+            return self.started + self.settings.join_timeout
+        return self.heard + self.settings.timeout
 
     def on_connected(self, now: float) -> list:
         self.connected = True
@@ -375,7 +382,9 @@ class Worker(_Side):
         if not self.joined:
             self.joined = True
             actions.append(Note(f"peers: joined {self.settings.leader}"))
-        if message.kind == "verdict" and self.verdict is None and not self.leader_done:
+        if message.kind == "beat" and self.connected:
+            actions.append(Send(self.settings.leader, self.message("beat")))  # the answer is this host's beat
+        elif message.kind == "verdict" and self.verdict is None and not self.leader_done:
             self.verdict = message.text
             actions.append(Verdict(message.text))
         elif message.kind == "stop" and self.watching:
@@ -400,23 +409,17 @@ class Worker(_Side):
         return self._lost("connection closed" if was_connected else problem)
 
     def tick(self, now: float) -> list:
-        actions: list = []
         if self.retry_at is not None and now >= self.retry_at:
             self.retry_at = None
-            actions.append(Connect())
-        if now < self.next_tick:
-            return actions
-        self.next_tick = max(self.next_tick + self.settings.heartbeat, now)
-        if self.connected:
-            actions.append(Send(self.settings.leader, self.message("beat")))
+            return [Connect()]
         if not self.watching:
-            return actions
+            return []
         silent = now - self.heard
-        if self.joined and silent > self.settings.timeout:
-            actions += self._lost(f"silent for {seconds(silent)}")
-        elif not self.joined and now - self.started > self.settings.join_timeout:
-            actions += self._lost(f"not reached within {seconds(self.settings.join_timeout)}")
-        return actions
+        if self.joined and silent >= self.settings.timeout:
+            return self._lost(f"silent for {seconds(silent)}")
+        if not self.joined and now - self.started >= self.settings.join_timeout:
+            return self._lost(f"not reached within {seconds(self.settings.join_timeout)}")
+        return []
 
     def own_ended(self, code: int, error: str | None, now: float) -> tuple[list, bool]:
         """This host's job ended: tell the coordinator; (actions, whether its verdict may still come)."""
