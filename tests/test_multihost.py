@@ -146,3 +146,32 @@ def test_garbage_on_the_port_is_dropped_and_counted(start_init, tmp_path):
     assert [host.init.wait() for host in hosts] == [0, 0]
     hosts[0].init.log.expect(r"peers: 4 message\(s\) dropped")
     assert hosts[0].init.log.count("first observed failure") == 0
+
+
+def test_a_missing_interface_turns_the_feature_off_with_one_line(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 2, "--peer-interface", "no-such-if0")
+    hosts[0].init.log.expect(r"peers: cannot listen on port \d+ on no-such-if0: .*; multi-host fail-fast is off,"
+                             r" the job runs on")
+    hosts[0].tell("exit 0")
+    assert hosts[0].init.wait() == 0
+    assert hosts[0].init.log.count("peers:") == 1
+    hosts[1].tell("exit 0")  # it never reached a coordinator: no verdict before its join timeout
+    assert hosts[1].init.wait() == 0 and hosts[1].failure() is None
+
+
+def test_without_an_interface_the_coordinator_listens_on_every_address(start_init, tmp_path):
+    port = free_port()
+    hosts = start_hosts(start_init, tmp_path, 2, port=port, interface=None)
+    expect_joined(hosts)  # algo-2 came through 127.0.0.1
+    if socket.has_ipv6:
+        try:
+            stranger = socket.create_connection(("::1", port))
+        except OSError:  # no IPv6 loopback on this machine: the IPv4 fallback is what listens
+            stranger = None
+        if stranger is not None:
+            with stranger:
+                stranger.sendall(b"garbage!")
+                stranger.recv(1)
+            hosts[0].init.log.expect(r"peers: dropped a message from ::1")
+    hosts[1].tell("fail")
+    assert [host.init.wait() for host in hosts] == [123, 1]

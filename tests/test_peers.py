@@ -324,6 +324,7 @@ def test_a_verdict_stops_a_running_job_and_ends_in_123_with_the_verdict_in_the_f
     state = plan.started(CONFIG, 100, 0.0)
     state, actions = plan.on_verdict(CONFIG, state, VERDICT, FACTS, 1.0)
     assert state.stop_cause == plan.PEER and state.phase == plan.Phase.GRACE
+    assert plan.reason(state) == "peer"  # what the hooks are told (SM_INIT_REASON)
     assert actions[0] == plan.Log(f"peers: stopping: {VERDICT}")
     assert plan.Forward(signal.SIGTERM, True) in actions
     state, actions = finish(state._replace(main_status=143 << 8), 2.0)
@@ -369,5 +370,6 @@ def test_a_peer_stop_is_a_stop_no_failure():
     state = plan.started(CONFIG, 100, 0.0)
     state, actions = plan.on_peer_stop(CONFIG, state, "algo-3", FACTS, 1.0)
     assert state.stop_cause == plan.PEER_STOP and plan.Forward(signal.SIGTERM, True) in actions
+    assert plan.reason(state) == "peer-stop"
     state, actions = finish(state._replace(main_status=143 << 8), 2.0)
     assert of(actions, plan.Exit) == [plan.Exit(143)] and of(actions, plan.WriteFailure) == []

@@ -31,11 +31,14 @@ def write_resource_config(ml, hosts, me, interface="lo"):
     folder = ml / "input" / "config"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "resourceconfig.json"
-    path.write_text(json.dumps({"current_host": me, "hosts": list(hosts), "network_interface_name": interface}))
+    config = {"current_host": me, "hosts": list(hosts)}
+    if interface is not None:
+        config["network_interface_name"] = interface
+    path.write_text(json.dumps(config))
     return path
 
 
-def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, trainer=None):
+def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, trainer=None, interface="lo"):
     """``count`` hosts (algo-1 coordinates), each ready (its trainer said so); the coordinator has
     seen every host join. ``trainer(name)``: another argv for a host's trainer."""
     import subprocess
@@ -45,7 +48,7 @@ def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, tra
     for name in names:
         ml = tmp_path / name
         ml.mkdir()
-        write_resource_config(ml, names, name)
+        write_resource_config(ml, names, name, interface)
         argv = trainer(name) if trainer else child("peer_trainer.py", name)
         init = start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"),
                           "--peer-coordinator", "127.0.0.1", "--peer-port", str(port), *timing, *extra,
