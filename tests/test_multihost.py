@@ -77,6 +77,17 @@ def test_a_host_that_exits_0_early_is_no_failure(start_init, tmp_path):
         assert host.init.log.count("first observed failure") == 0
 
 
+def test_when_the_coordinators_job_exits_0_first_the_others_go_on_unwatched(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 2)
+    expect_joined(hosts)
+    hosts[0].tell("exit 0")
+    assert hosts[0].init.wait() == 0
+    hosts[1].init.log.expect(r"peers: algo-1 finished \(exit 0\): this host goes on unwatched")
+    hosts[1].tell("exit 0")
+    assert hosts[1].init.wait() == 0
+    assert hosts[1].failure() is None and hosts[1].init.log.count("first observed failure") == 0
+
+
 def test_a_stop_of_every_host_gives_no_verdict(start_init, tmp_path):
     hosts = start_hosts(start_init, tmp_path, 3)
     expect_joined(hosts)
