@@ -65,27 +65,18 @@ def test_a_worker_that_loses_the_coordinator_decides_for_itself(start_init, tmp_
 def test_a_host_that_exits_0_early_is_no_failure(start_init, tmp_path):
     hosts = start_hosts(start_init, tmp_path, 3)
     expect_joined(hosts)
-    hosts[1].tell("exit 0")
-    assert hosts[1].init.wait() == 0
+    assert hosts[1].exit(0) == 0
     hosts[0].init.log.expect(r"peers: algo-2 finished \(exit 0\); the others go on")
-    hosts[2].tell("exit 0")
-    assert hosts[2].init.wait() == 0
-    hosts[0].tell("exit 0")
-    assert hosts[0].init.wait() == 0
-    for host in hosts:
-        assert host.failure() is None
-        assert host.init.log.count("first observed failure") == 0
+    assert [hosts[2].exit(0), hosts[0].exit(0)] == [0, 0]
+    assert all(host.no_verdict() for host in hosts)
 
 
 def test_when_the_coordinators_job_exits_0_first_the_others_go_on_unwatched(start_init, tmp_path):
     hosts = start_hosts(start_init, tmp_path, 2)
     expect_joined(hosts)
-    hosts[0].tell("exit 0")
-    assert hosts[0].init.wait() == 0
+    assert hosts[0].exit(0) == 0
     hosts[1].init.log.expect(r"peers: algo-1 finished \(exit 0\): this host goes on unwatched")
-    hosts[1].tell("exit 0")
-    assert hosts[1].init.wait() == 0
-    assert hosts[1].failure() is None and hosts[1].init.log.count("first observed failure") == 0
+    assert hosts[1].exit(0) == 0 and hosts[1].no_verdict()
 
 
 def test_a_stop_of_every_host_gives_no_verdict(start_init, tmp_path):
@@ -98,9 +89,7 @@ def test_a_stop_of_every_host_gives_no_verdict(start_init, tmp_path):
         except ProcessLookupError:
             pass
     for host in hosts:
-        assert host.init.wait() == 143
-        assert host.failure() is None
-        assert host.init.log.count("first observed failure") == 0
+        assert host.init.wait() == 143 and host.no_verdict()
 
 
 def test_a_stop_of_one_host_stops_every_host_without_a_verdict(start_init, tmp_path):
@@ -108,9 +97,7 @@ def test_a_stop_of_one_host_stops_every_host_without_a_verdict(start_init, tmp_p
     expect_joined(hosts)
     hosts[2].init.signal(signal.SIGTERM)
     for host in hosts:
-        assert host.init.wait() == 143
-        assert host.failure() is None
-        assert host.init.log.count("first observed failure") == 0
+        assert host.init.wait() == 143 and host.no_verdict()
     hosts[0].init.log.expect(r"stop: the whole job stops")
 
 
@@ -152,9 +139,7 @@ def test_garbage_on_the_port_is_dropped_and_counted(start_init, tmp_path):
             stranger.shutdown(socket.SHUT_WR)
             stranger.recv(1)  # the coordinator closes it: read its end, no sleep
     hosts[0].init.log.expect(r"peers: dropped a message from 127\.0\.0\.1:\d+: .* \(further drops are counted\)")
-    for host in hosts:
-        host.tell("exit 0")
-    assert [host.init.wait() for host in hosts] == [0, 0]
+    assert [host.exit(0) for host in hosts] == [0, 0]
     hosts[0].init.log.expect(r"peers: 4 message\(s\) dropped")
     assert hosts[0].init.log.count("first observed failure") == 0
 
@@ -163,11 +148,9 @@ def test_a_missing_interface_turns_the_feature_off_with_one_line(start_init, tmp
     hosts = start_hosts(start_init, tmp_path, 2, "--peer-interface", "no-such-if0")
     hosts[0].init.log.expect(r"peers: cannot listen on port \d+ on no-such-if0: .*; multi-host fail-fast is off,"
                              r" the job runs on")
-    hosts[0].tell("exit 0")
-    assert hosts[0].init.wait() == 0
+    assert hosts[0].exit(0) == 0
     assert hosts[0].init.log.count("peers:") == 1
-    hosts[1].tell("exit 0")  # it never reached a coordinator: no verdict before its join timeout
-    assert hosts[1].init.wait() == 0 and hosts[1].failure() is None
+    assert hosts[1].exit(0) == 0 and hosts[1].no_verdict()  # no coordinator: no verdict before its join timeout
 
 
 def test_without_an_interface_the_coordinator_listens_on_every_address(start_init, tmp_path):

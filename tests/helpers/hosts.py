@@ -22,6 +22,15 @@ class Host:
         self.init.process.stdin.write(f"{line}\n".encode())
         self.init.process.stdin.flush()
 
+    def exit(self, code=0):
+        """Its trainer exits with ``code``; sm-init's exit code."""
+        self.tell(f"exit {code}")
+        return self.init.wait()
+
+    def no_verdict(self):
+        """No verdict reached this host: none in its log, no failure file."""
+        return self.failure() is None and self.init.log.count("first observed failure") == 0
+
     def failure(self):
         path = self.ml / "output" / "failure"
         return path.read_text() if path.exists() else None
