@@ -169,3 +169,14 @@ def test_without_an_interface_the_coordinator_listens_on_every_address(start_ini
             hosts[0].init.log.expect(r"peers: dropped a message from ::1")
     hosts[1].tell("fail")
     assert [host.init.wait() for host in hosts] == [123, 1]
+
+
+def test_a_bug_in_the_peers_part_turns_the_feature_off_and_the_job_runs_on(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 2, faults={"algo-1": "peers.Coordinator.on_message:2"})
+    expect_joined(hosts)
+    hosts[0].init.log.expect(r"peers: internal error: RuntimeError: injected fault in peers.Coordinator.on_message"
+                             r" \(call 2\); multi-host fail-fast is off, the job runs on")
+    # Its worker can't tell a bug from a crash: the coordinator's connection closed, it judges for itself.
+    hosts[1].init.log.expect(r"peers: stopping: first observed failure: lost contact with algo-1 \(connection closed\)")
+    assert hosts[1].init.wait() == 123
+    assert hosts[0].exit(0) == 0  # the coordinator's own job ran on

@@ -80,7 +80,10 @@ class Supervisor:
             return
         now = self.system.clock()
         self.peers = peers.board(self.config.peers, now)
-        self.perform_peers(self.peers.start(now), now)
+        try:
+            self.perform_peers(self.peers.start(now), now)
+        except Exception as exc:
+            self.drop_peers(exc)
 
     def loop(self) -> int:
         """Until the plan says Exit: wait, forward, copy output, reap, advance."""
@@ -146,7 +149,23 @@ class Supervisor:
         """Take what the peers sent, and the heartbeat when it is due; whether the plan changed."""
         if self.peers is None:
             return False
-        before, board, now = self.state, self.peers, self.system.clock()
+        before = self.state
+        try:
+            self._exchange()
+        except Exception as exc:
+            self.drop_peers(exc)
+        return self.state is not before
+
+    def drop_peers(self, exc: Exception) -> None:
+        """A bug in the peers' part must not harm a healthy job: logged once, the feature off (the
+        loop's own errors still end in the outer guard: kill the tree, exit 70)."""
+        self.peers = None
+        self.system.log(plan.ERROR, f"peers: internal error: {type(exc).__name__}: {exc}; multi-host fail-fast is"
+                                    f" off, the job runs on")
+        self.system.close_peers()
+
+    def _exchange(self) -> None:
+        board, now = self.peers, self.system.clock()
         for event in self.system.peer_events():
             kind = event[0]
             if kind == "connected":
@@ -165,13 +184,18 @@ class Supervisor:
                                       plan.WARNING if first else plan.VERBOSE)]
             self.perform_peers(actions, now)
         self.perform_peers(board.tick(now), now)
-        return self.state is not before
 
     def tell_peers(self) -> None:
         """Tell the coordinator of this host's stop signal, or of how its job ended (before the
         stop that follows: the leftovers' grace, hooks and kill come after)."""
         if self.peers is None:
             return
+        try:
+            self._tell_peers()
+        except Exception as exc:
+            self.drop_peers(exc)
+
+    def _tell_peers(self) -> None:
         state, now = self.state, self.system.clock()
         if not self.told_stop and state.stop_cause == plan.ACTIVE_STOP:
             self.told_stop = True

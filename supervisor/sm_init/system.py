@@ -106,6 +106,14 @@ class System:
         self.link = link
         return None
 
+    def close_peers(self) -> None:
+        link, self.link = self.link, None
+        if link is not None:
+            try:
+                link.close()
+            except OSError:
+                pass
+
     def peer_events(self) -> list:
         return self.link.take_events()
 
@@ -225,11 +233,7 @@ class System:
         sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
     def exit(self, code: int, flush_budget: float):
-        try:
-            if self.link is not None:
-                self.link.close()
-        except OSError:
-            pass
+        self.close_peers()
         try:
             output.finish(self.relay, flush_budget)
         finally:

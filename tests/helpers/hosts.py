@@ -8,7 +8,7 @@ told what to do through its stdin (``Host.tell``): no sleeps, no files to poll.
 import json
 import os
 
-from .commands import child, cmd
+from .commands import child, cmd, patched_sm_init
 from .net import free_port
 
 FAST = ("--peer-heartbeat", "0.5", "--peer-timeout", "3")
@@ -47,10 +47,12 @@ def write_resource_config(ml, hosts, me, interface="lo"):
     return path
 
 
-def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, trainer=None, interface="lo"):
-    """``count`` hosts (algo-1 coordinates), each ready (its trainer said so); the coordinator has
-    seen every host join. ``trainer(name)``: another argv for a host's trainer."""
+def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, trainer=None, interface="lo",
+                faults=None):
+    """``count`` hosts (algo-1 coordinates), each ready (its trainer said so). ``trainer(name)``:
+    another argv for a host's trainer; ``faults``: {host: patched_sm-init.py fault spec}."""
     import subprocess
+    import sys
     names = [f"algo-{index}" for index in range(1, count + 1)]
     port = port or free_port()
     hosts = []
@@ -59,10 +61,12 @@ def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, tra
         ml.mkdir()
         write_resource_config(ml, names, name, interface)
         argv = trainer(name) if trainer else child("peer_trainer.py", name)
-        init = start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"),
-                          "--peer-coordinator", "127.0.0.1", "--peer-port", str(port), *timing, *extra,
-                          "--train", cmd(argv), "--", "train", stdin=subprocess.PIPE,
-                          env={**os.environ, "TRAINING_JOB_NAME": "peers-test"})
+        args = ["--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), "--peer-coordinator", "127.0.0.1",
+                "--peer-port", str(port), *timing, *extra, "--train", cmd(argv), "--", "train"]
+        fault = (faults or {}).get(name)
+        patched = dict(sm_init=sys.executable) if fault else {}
+        init = start_init(*(patched_sm_init(f"fault={fault}", *args) if fault else args), stdin=subprocess.PIPE,
+                          env={**os.environ, "TRAINING_JOB_NAME": "peers-test"}, **patched)
         hosts.append(Host(name, init, ml))
     for host in hosts:
         host.init.out.expect(rf"^{host.name} ready")
