@@ -180,3 +180,18 @@ def test_a_bug_in_the_peers_part_turns_the_feature_off_and_the_job_runs_on(start
     hosts[1].init.log.expect(r"peers: stopping: first observed failure: lost contact with algo-1 \(connection closed\)")
     assert hosts[1].init.wait() == 123
     assert hosts[0].exit(0) == 0  # the coordinator's own job ran on
+
+
+def test_a_coordinators_name_is_looked_up_off_the_loop(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 2, "--peer-coordinator", "localhost", interface=None)
+    expect_joined(hosts)
+    hosts[0].tell("fail")
+    assert [host.init.wait() for host in hosts] == [1, 123]
+    assert hosts[1].failure().startswith("first observed failure: algo-1 (exit 1: RuntimeError: algo-1 exploded)")
+
+
+def test_a_name_that_does_not_resolve_is_retried_and_the_job_runs_on(start_init, tmp_path):
+    hosts = start_hosts(start_init, tmp_path, 2, "-v", "--peer-coordinator", "no-such-host.invalid")
+    hosts[1].init.log.expect(r"peers: no-such-host\.invalid:\d+: cannot resolve no-such-host\.invalid: .*; retrying")
+    assert [hosts[1].exit(0), hosts[0].exit(0)] == [0, 0]
+    assert all(host.no_verdict() for host in hosts)
