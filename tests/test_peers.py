@@ -256,6 +256,20 @@ def test_after_the_coordinators_clean_exit_a_worker_goes_on_unwatched():
     board = worker()
     board.on_message(msg("done", "algo-1"), 1.0)
     assert verdicts(board.on_closed(1.1, "connection closed") + board.tick(500.0)) == []
+    assert board.next_wakeup() is None  # nothing due: the loop sleeps until its own deadlines
+
+
+@pytest.mark.parametrize("end", [
+    lambda board: board.own_ended(0, None, 1.0),
+    lambda board: board.own_ended(1, "x", 1.0),
+    lambda board: board.on_message(msg("verdict", "algo-1", text="first observed failure: algo-3 (exit 1)"), 1.0),
+    lambda board: board.on_message(msg("stop", "algo-1", host="algo-3"), 1.0),
+    lambda board: board.own_stop(),
+])
+def test_a_worker_that_no_longer_watches_has_no_deadline(end):
+    board = worker(timeout=60.0)
+    end(board)
+    assert board.next_wakeup() is None
 
 
 def test_a_stop_from_the_coordinator_stops_the_worker_without_a_verdict():

@@ -357,11 +357,13 @@ class Worker(_Side):
     def watching(self) -> bool:
         return super().watching and not self.leader_done
 
-    def next_wakeup(self) -> float:
+    def next_wakeup(self) -> float | None:
         """A worker keeps no beat of its own: it answers the coordinator's, so its only deadlines are
         the next connection attempt and the coordinator's silence (one wakeup per heartbeat, the beat)."""
         if self.retry_at is not None:
             return self.retry_at
+        if not self.watching:
+            return None   # no verdict can come of a silence any more: nothing is due
         if not self.joined:
             return self.started + self.settings.join_timeout
         return self.heard + self.settings.timeout

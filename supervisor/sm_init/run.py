@@ -40,7 +40,7 @@ class Supervisor:
         self.anyone_left = True
         self.again = False   # output is still waiting to be copied: don't sleep
         self.peers = None    # peers.Coordinator or peers.Worker while the hosts of a job watch each other
-        self.told_stop = self.told_end = False
+        self.told_stop = self.told_end = self.drop_said = False
 
     def run(self) -> int:
         """The exit code; PID 1 must never die by accident, so every error ends here too."""
@@ -178,7 +178,7 @@ class Supervisor:
                 actions = board.on_closed(event[1], now) if board.settings.coordinating \
                     else board.on_closed(now, event[2])
             else:  # dropped: the first one said, the rest counted (and totalled at the exit)
-                first = self.system.peer_drops() == 1
+                first, self.drop_said = not self.drop_said, True
                 actions = [peers.Note(f"peers: dropped a message {event[1]}"
                                       + (" (further drops are counted)" if first else ""),
                                       plan.WARNING if first else plan.VERBOSE)]
