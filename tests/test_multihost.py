@@ -195,3 +195,15 @@ def test_a_name_that_does_not_resolve_is_retried_and_the_job_runs_on(start_init,
     hosts[1].init.log.expect(r"peers: no-such-host\.invalid:\d+: cannot resolve no-such-host\.invalid: .*; retrying")
     assert [hosts[1].exit(0), hosts[0].exit(0)] == [0, 0]
     assert all(host.no_verdict() for host in hosts)
+
+
+def test_hosts_that_never_reach_each_other_turn_the_feature_off_and_run_on(start_init, tmp_path):
+    nobody = str(free_port())  # a blocked network, as the worker sees it: nothing answers there
+    hosts = start_hosts(start_init, tmp_path, 2, "--peer-join-timeout", "2", only={"algo-2": ("--peer-port", nobody)})
+    hosts[0].init.log.expect(r"peers: no host joined within 2 s \(a blocked network or port\?\);"
+                             r" multi-host fail-fast is off, the job runs on")
+    hosts[1].init.log.expect(rf"peers: algo-1 not reached at 127\.0\.0\.1:{nobody} within 2 s \(last: .*\);"
+                             r" multi-host fail-fast is off, the job runs on")
+    assert [host.exit(0) for host in hosts] == [0, 0]
+    assert all(host.no_verdict() for host in hosts)
+    assert [host.init.log.count("peers:") for host in hosts] == [2, 1]  # "coordinating ...", then that line

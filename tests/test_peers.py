@@ -206,11 +206,27 @@ def test_a_worker_retries_until_the_coordinator_answers():
     assert of(board.tick(1.1), peers.Connect) == [peers.Connect()]
 
 
-def test_a_worker_that_never_reaches_the_coordinator_decides_after_the_join_timeout():
+@pytest.mark.parametrize("event", [lambda board: board.on_closed(31.0, "Connection refused"),
+                                   lambda board: board.tick(30.0)])
+def test_a_worker_that_never_reaches_the_coordinator_turns_the_feature_off(event):
     board = worker(joined=False, join_timeout=30.0)
     assert verdicts(board.on_closed(29.0, "Connection refused")) == []
-    assert verdicts(board.on_closed(31.0, "Connection refused")) == [
-        "first observed failure: lost contact with algo-1 (not reached within 30 s)"]
+    actions = event(board)
+    assert verdicts(actions) == [] and board.next_wakeup() is None
+    (note,) = of(actions, peers.Note)
+    assert note.level == peers.WARNING and note.text.startswith("peers: algo-1 not reached at algo-1:7779 within 30 s")
+    assert note.text.endswith("multi-host fail-fast is off, the job runs on")
+    assert board.on_closed(40.0, "Connection refused") == [] and board.tick(100.0) == []  # no more attempts
+
+
+def test_a_coordinator_that_no_host_ever_joined_turns_the_feature_off():
+    board = coordinator(joined=(), join_timeout=600.0)
+    actions = []
+    for t in range(5, 700, 5):
+        actions += board.tick(float(t))
+    assert verdicts(actions) == []
+    assert [note.text for note in of(actions, peers.Note)] == [
+        "peers: no host joined within 600 s (a blocked network or port?); multi-host fail-fast is off, the job runs on"]
 
 
 @pytest.mark.parametrize("event, how", [

@@ -201,12 +201,19 @@ class _Side:
         self.stopping = False          # a stop signal reached some host: no verdict from here on
         self.next_tick = now + settings.heartbeat
         self.ended = False             # this host's job ended (told)
+        self.off = False               # nobody could be reached: the feature turned itself off
 
     @property
     def watching(self) -> bool:
         """Whether a failure or a loss still leads to a verdict: not once one was given, a stop is
-        under way, or this host's own job has ended (it is on its way out)."""
-        return self.verdict is None and not self.stopping and not self.ended
+        under way, this host's own job has ended (it is on its way out), or the feature is off."""
+        return self.verdict is None and not self.stopping and not self.ended and not self.off
+
+    def turn_off(self, why: str) -> list:
+        """Never harm a healthy job: when no peer could be reached at all, the network (a firewall,
+        a port filtered) is as likely as every other host missing. One line, and the job runs on."""
+        self.off = True
+        return [Note(f"peers: {why}; multi-host fail-fast is off, the job runs on", WARNING)]
 
     def next_wakeup(self) -> float:
         return self.next_tick
@@ -271,6 +278,9 @@ class Coordinator(_Side):
         actions: list = [Broadcast(self.message("beat"))]
         if not self.watching:
             return actions
+        if self.joined == 0 and now - self.started > self.settings.join_timeout:
+            return actions + self.turn_off(f"no host joined within {seconds(self.settings.join_timeout)}"
+                                           f" (a blocked network or port?)")
         for host, status in self.status.items():
             silent = now - self.heard[host]
             if status == JOINED and silent > self.settings.timeout:
@@ -360,10 +370,10 @@ class Worker(_Side):
     def next_wakeup(self) -> float | None:
         """A worker keeps no beat of its own: it answers the coordinator's, so its only deadlines are
         the next connection attempt and the coordinator's silence (one wakeup per heartbeat, the beat)."""
+        if not self.watching:
+            return None   # no verdict can come of a silence, nor of a connection: nothing is due
         if self.retry_at is not None:
             return self.retry_at
-        if not self.watching:
-            return None   # no verdict can come of a silence any more: nothing is due
         if not self.joined:
             return self.started + self.settings.join_timeout
         return self.heard + self.settings.timeout
@@ -405,22 +415,22 @@ class Worker(_Side):
             return []
         if not self.joined:
             if now - self.started > self.settings.join_timeout:
-                return self._lost(f"not reached within {seconds(self.settings.join_timeout)}")
+                return self._unreached(problem)
             self.retry_at = now + min(RETRY, self.settings.heartbeat)
             return [Note(f"peers: {self.settings.coordinator}:{self.settings.port}: {problem}; retrying", VERBOSE)]
         return self._lost("connection closed" if was_connected else problem)
 
     def tick(self, now: float) -> list:
-        if self.retry_at is not None and now >= self.retry_at:
-            self.retry_at = None
-            return [Connect()]
         if not self.watching:
             return []
         silent = now - self.heard
         if self.joined and silent >= self.settings.timeout:
             return self._lost(f"silent for {seconds(silent)}")
         if not self.joined and now - self.started >= self.settings.join_timeout:
-            return self._lost(f"not reached within {seconds(self.settings.join_timeout)}")
+            return self._unreached("no answer")
+        if self.retry_at is not None and now >= self.retry_at:
+            self.retry_at = None
+            return [Connect()]
         return []
 
     def own_ended(self, code: int, error: str | None, now: float) -> tuple[list, bool]:
@@ -439,6 +449,10 @@ class Worker(_Side):
             return []
         self.stopping = True
         return [Send(self.settings.leader, self.message("stop", host=self.settings.me))] if self.connected else []
+
+    def _unreached(self, problem: str) -> list:
+        return self.turn_off(f"{self.settings.leader} not reached at {self.settings.coordinator}:{self.settings.port}"
+                             f" within {seconds(self.settings.join_timeout)} (last: {problem})")
 
     def _lost(self, how: str) -> list:
         self.verdict = text = f"first observed failure: lost contact with {self.settings.leader} ({how})"

@@ -48,9 +48,10 @@ def write_resource_config(ml, hosts, me, interface="lo"):
 
 
 def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, trainer=None, interface="lo",
-                faults=None):
+                faults=None, only=None):
     """``count`` hosts (algo-1 coordinates), each ready (its trainer said so). ``trainer(name)``:
-    another argv for a host's trainer; ``faults``: {host: patched_sm-init.py fault spec}."""
+    another argv for a host's trainer; ``faults``: {host: patched_sm-init.py fault spec}; ``only``:
+    {host: more options for that host alone}."""
     import subprocess
     import sys
     names = [f"algo-{index}" for index in range(1, count + 1)]
@@ -62,7 +63,7 @@ def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, tra
         write_resource_config(ml, names, name, interface)
         argv = trainer(name) if trainer else child("peer_trainer.py", name)
         args = ["--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), "--peer-coordinator", "127.0.0.1",
-                "--peer-port", str(port), *timing, *extra, "--train", cmd(argv), "--", "train"]
+                "--peer-port", str(port), *timing, *extra, *(only or {}).get(name, ()), "--train", cmd(argv), "--", "train"]
         fault = (faults or {}).get(name)
         patched = dict(sm_init=sys.executable) if fault else {}
         init = start_init(*(patched_sm_init(f"fault={fault}", *args) if fault else args), stdin=subprocess.PIPE,
