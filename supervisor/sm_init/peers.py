@@ -297,7 +297,9 @@ class Coordinator(_Side):
     def own_ended(self, code: int, error: str | None, now: float) -> tuple[list, bool]:
         """This host's job ended: (actions, whether a verdict may still come: never, here, since it
         is given at once)."""
-        if code == 0:
+        if self.off:
+            actions = []
+        elif code == 0:
             actions = [Broadcast(self.message("done")),
                        Note(f"peers: {self.settings.me} finished (exit 0): the other hosts go on unwatched")]
         else:
