@@ -15,7 +15,7 @@ This module decides nothing: it waits, reports what it saw to ``plan``, and perf
 from __future__ import annotations
 
 
-from . import exitcodes, log, peers, plan
+from . import exitcodes, log, plan
 from .signals import signal
 from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
                    Summary, Sweep, WriteFailure)
@@ -78,6 +78,7 @@ class Supervisor:
         if problem is not None:
             self.system.log(plan.WARNING, f"peers: {problem}; multi-host fail-fast is off, the job runs on")
             return
+        from . import peers  # only a multi-host job pays for its import (json) at start-up
         now = self.system.clock()
         self.peers = peers.board(self.config.peers, now)
         try:
@@ -165,6 +166,7 @@ class Supervisor:
         self.system.close_peers()
 
     def _exchange(self) -> None:
+        from . import peers
         board, now = self.peers, self.system.clock()
         for event in self.system.peer_events():
             kind = event[0]
@@ -211,6 +213,7 @@ class Supervisor:
             self.perform_peers(actions, now)
 
     def perform_peers(self, actions, now: float) -> None:
+        from . import peers
         system, settings = self.system, self.config.peers
         for action in actions:
             if isinstance(action, peers.Send):
