@@ -1,7 +1,7 @@
 """Multi-host fail-fast (docs/multi-host.md): real sm-inits of one job on one machine, over loopback.
 
 Two or three hosts, each a real sm-init (PID 1 of its own namespace, or subreaper) over
-peer_trainer.py, the coordinator on ``lo`` at a free port. What a host's failure, loss, clean exit or
+told_trainer.py, the coordinator on ``lo`` at a free port. What a host's failure, loss, clean exit or
 stop does to the others; a port already taken; garbage on the port. Containers on a docker network
 are tests/docker's; the 256-host simulation is bench's.
 """
@@ -112,7 +112,7 @@ def test_a_port_already_taken_turns_the_feature_off_with_one_line(start_init, tm
         from helpers.commands import child, cmd
         import subprocess
         init = start_init("--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), "--peer-port", str(port),
-                          "--train", cmd(child("peer_trainer.py", "algo-1")), "--", "train", stdin=subprocess.PIPE)
+                          "--train", cmd(child("told_trainer.py", "algo-1")), "--", "train", stdin=subprocess.PIPE)
         init.out.expect("algo-1 ready")
         init.log.expect(rf"peers: cannot listen on port {port} on lo: .*; multi-host fail-fast is off, the job runs on")
         init.process.stdin.write(b"exit 0\n")

@@ -1,7 +1,7 @@
 """A multi-host job on one machine: N real sm-inits over loopback, each with its own <ml-root>.
 
 Each host gets a resourceconfig.json of its own (``current_host`` algo-K), the coordinator listens on
-``lo`` at a free port, the workers connect to 127.0.0.1. Each host's trainer is peer_trainer.py,
+``lo`` at a free port, the workers connect to 127.0.0.1. Each host's trainer is told_trainer.py,
 told what to do through its stdin (``Host.tell``): no sleeps, no files to poll.
 """
 
@@ -61,7 +61,7 @@ def start_hosts(start_init, tmp_path, count, *extra, port=None, timing=FAST, tra
         ml = tmp_path / name
         ml.mkdir()
         write_resource_config(ml, names, name, interface)
-        argv = trainer(name) if trainer else child("peer_trainer.py", name)
+        argv = trainer(name) if trainer else child("told_trainer.py", name)
         args = ["--ml-root", str(ml), "--hooks-dir", str(ml / "no-hooks.d"), "--peer-coordinator", "127.0.0.1",
                 "--peer-port", str(port), *timing, *extra, *(only or {}).get(name, ()), "--train", cmd(argv), "--", "train"]
         fault = (faults or {}).get(name)

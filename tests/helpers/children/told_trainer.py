@@ -1,6 +1,6 @@
 """A trainer of one host of a multi-host job, for the peers' tests: told what to do on stdin.
 
-    peer_trainer.py HOST
+    told_trainer.py HOST
 
 Prints ``HOST ready``, then reads commands, one a line: ``fail`` raises RuntimeError("HOST
 exploded") (a traceback on stderr, exit 1), ``exit CODE`` exits with CODE. SIGTERM is reported
