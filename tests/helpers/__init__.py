@@ -14,6 +14,7 @@
     hosts       a multi-host job on one machine: N real sm-inits over loopback, trainers told on stdin
     load        a steady HTTP load that stops a server partway (tests/serving, tests/docker)
     docker_harness  a Docker engine, the offline base image and the example image (tests/docker)
+    doclinks    the links between the repository's markdown pages, and GitHub's anchors (test_docs.py)
 
 The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``) are in tests/conftest.py.
 """
