@@ -14,6 +14,7 @@ import struct
 
 from helpers.hosts import expect_joined, start_hosts, write_resource_config
 from helpers.net import free_port
+from sm_init.peerlink import MAX_PENDING
 
 VERDICT_2 = "first observed failure: algo-2 (exit 1: RuntimeError: algo-2 exploded)"
 
@@ -207,3 +208,19 @@ def test_hosts_that_never_reach_each_other_turn_the_feature_off_and_run_on(start
     assert [host.exit(0) for host in hosts] == [0, 0]
     assert all(host.no_verdict() for host in hosts)
     assert [host.init.log.count("peers:") for host in hosts] == [2, 1]  # "coordinating ...", then that line
+
+
+def test_connections_that_say_nothing_are_bounded(start_init, tmp_path):
+    port = free_port()
+    hosts = start_hosts(start_init, tmp_path, 2, port=port)
+    expect_joined(hosts)
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_PENDING + 1)]
+    try:
+        silent[0].settimeout(60)
+        assert silent[0].recv(1) == b""  # the oldest was closed when one more came
+        hosts[0].init.log.expect(r"peers: dropped a message from 127\.0\.0\.1:\d+: too many connections")
+        hosts[1].tell("fail")  # the job's own connection still counts
+        assert [host.init.wait() for host in hosts] == [123, 1]
+    finally:
+        for sock in silent:
+            sock.close()

@@ -3,8 +3,9 @@
     become subreaper -> spawn the main child -> loop -> exit
 
 One thread. Every signal stays blocked and is taken with sigtimedwait, whose timeout is the next
-deadline: the plan's, or the output's (a log line waiting for the trainer's newline). Nothing
-else sleeps and nothing polls; even the tree's output arrives as a signal (SIGIO, see output.py).
+deadline: the plan's, the output's (a log line waiting for the trainer's newline), or the peers'
+heartbeat (multi-host, peers.py). Nothing else sleeps and nothing polls; even the tree's output
+arrives as a signal (SIGIO, see output.py), and so do the peers' messages (peerlink.py).
 The exceptions are a log sink that cannot signal room (a terminal, a socket: retried every 50 ms)
 and the bounded flush at exit. A plain signal is forwarded first (latency); output, or a deadline,
 is copied first; then, unless output alone woke it, the loop reaps and lets the plan decide.
