@@ -51,6 +51,7 @@ class Connection:
 class Link:
     def __init__(self, settings: peers.Settings):
         self.settings = settings
+        self.hosts = frozenset(settings.hosts)   # a message's sender checked in O(1), whatever N
         self.epoll = select.epoll()
         self.listener: socket.socket | None = None
         self.connections: dict[int, Connection] = {}   # fd -> connection
@@ -233,7 +234,7 @@ class Link:
 
     def _take(self, connection: Connection, body: bytes) -> bool:
         """One frame: an event, or a drop. False when the connection was dropped for it."""
-        message = peers.decode(self.settings, body)
+        message = peers.decode(self.settings, body, self.hosts)
         if message is None:
             self._count(connection, "not a message of this job")
             if connection.host is None:  # a stranger: nothing it says will be of this job
