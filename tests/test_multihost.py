@@ -224,3 +224,14 @@ def test_connections_that_say_nothing_are_bounded(start_init, tmp_path):
     finally:
         for sock in silent:
             sock.close()
+
+
+def test_joining_waits_for_no_heartbeat(start_init, tmp_path):
+    """A hello that arrives before the accepted socket asks for its signal is read at once, not at the
+    next heartbeat (a minute here): the joins are seen well within it."""
+    hosts = start_hosts(start_init, tmp_path, 3, timing=("--peer-heartbeat", "60", "--peer-timeout", "120"))
+    hosts[0].init.log.expect(r"peers: all 3 hosts joined", timeout=30)
+    for host in hosts[1:]:
+        host.init.log.expect(r"peers: joined algo-1", timeout=30)
+    hosts[2].tell("fail")
+    assert [host.init.wait() for host in hosts] == [123, 123, 1]

@@ -201,6 +201,10 @@ class Link:
             if len(self.pending) > MAX_PENDING:
                 oldest = self.connections.get(self.pending[0])
                 self._drop(oldest, "too many connections that said nothing of this job")
+            if connection.fd in self.connections:
+                # What arrived before O_ASYNC was on raised no signal: read it now (epoll, level-
+                # triggered, would also report it at the next wakeup, but that may be a heartbeat away).
+                self._read(connection)
 
     def _finish_connect(self, connection: Connection) -> None:
         code = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -369,9 +373,9 @@ def _listen(family: int, address) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        set_async(sock.fileno(), True)  # before listen: a worker that connects at once raises the signal
         sock.bind(address)
         sock.listen(1024)
-        set_async(sock.fileno(), True)
     except OSError:
         sock.close()
         raise

@@ -111,8 +111,8 @@ class Supervisor:
 
     def timeout(self) -> float | None:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
-        if self.again:
-            return 0.0
+        if self.again or (self.peers is not None and self.system.peer_pending()):
+            return 0.0  # output still to copy, or the peers' link has news of its own doing (a refused connect)
         peer_tick = None if self.peers is None else self.peers.next_wakeup()
         times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline(), peer_tick)
                  if t is not None]

@@ -117,6 +117,11 @@ class System:
     def peer_events(self) -> list:
         return self.link.take_events()
 
+    def peer_pending(self) -> bool:
+        """Events the link noted outside ``peer_events`` (a connect refused at once, a send that
+        failed): the loop must take them before it sleeps."""
+        return self.link is not None and bool(self.link.events)
+
     def peer_send(self, host: str, data: bytes) -> None:
         self.link.send(host, data)
 
