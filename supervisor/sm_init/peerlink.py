@@ -319,6 +319,7 @@ class Lookup:
 
     def __init__(self, host: str, port: int):
         read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        set_async(read_end, True)  # before the fork: an answer written at once still raises the signal
         try:
             pid = os.fork()
         except OSError:
@@ -328,6 +329,7 @@ class Lookup:
         if pid == 0:  # the child: nothing here may return into sm-init
             try:
                 signals.reset_for_exec()
+                os.close(read_end)
                 try:
                     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
                     answer = [family, list(address[:2])]
@@ -338,7 +340,6 @@ class Lookup:
                 os._exit(0)
         os.close(write_end)
         self.pid, self.fd = pid, read_end
-        set_async(read_end, True)
 
     def answer(self):
         """(family, address) or the problem, as text; the pipe is closed."""
