@@ -335,6 +335,8 @@ def test_auto_is_on_for_several_hosts_in_train_mode_only(tmp_path, capfd):
     assert (found.hosts, found.me, found.coordinator, found.port, found.interface) == \
         (("algo-1", "algo-2"), "algo-2", "algo-1", 7779, None)  # a missing interface: all of them
     assert (found.heartbeat, found.timeout, found.join_timeout) == (5.0, 60.0, 600.0)
+    slow = dict(raw, peer_heartbeat=("40", "--peer-heartbeat"))
+    assert config.peer_settings(config._Values(slow), "train", str(tmp_path), {}).timeout == 80.0
     assert config.peer_settings(config._Values(raw), "serve", str(tmp_path), {}) is None
     one = resource_config(tmp_path, {"current_host": "algo-1", "hosts": ["algo-1"]})
     assert config.peer_settings(config._Values({"resource_config": (one, "x")}), "train", str(tmp_path), {}) is None
