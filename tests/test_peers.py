@@ -339,7 +339,9 @@ def test_auto_is_on_for_several_hosts_in_train_mode_only(tmp_path, capfd):
     assert config.peer_settings(config._Values(slow), "train", str(tmp_path), {}).timeout == 80.0
     assert config.peer_settings(config._Values(raw), "serve", str(tmp_path), {}) is None
     one = resource_config(tmp_path, {"current_host": "algo-1", "hosts": ["algo-1"]})
-    assert config.peer_settings(config._Values({"resource_config": (one, "x")}), "train", str(tmp_path), {}) is None
+    for wanted in ("auto", "on"):
+        raw_one = {"resource_config": (one, "x"), "peers": (wanted, "--peers")}
+        assert config.peer_settings(config._Values(raw_one), "train", str(tmp_path), {}) is None
     missing = {"resource_config": (str(tmp_path / "missing.json"), "x")}
     assert config.peer_settings(config._Values(missing), "train", str(tmp_path), {}) is None
     assert capfd.readouterr().err == ""  # no file, one host: nothing to say

@@ -230,7 +230,7 @@ def peer_settings(values: _Values, mode: str, ml_root: str, environ: Mapping[str
             from . import log
             log.warning(f"peers: {exc}; multi-host fail-fast is off")
         return None
-    if len(hosts) < 2 and wanted == "auto":
+    if len(hosts) < 2:  # one host has no peer to watch, whatever --peers says
         return None
     from . import peers  # a one-host job never gets here: it never imports them (start-up time)
     if interface is None and config_interface is not None:
