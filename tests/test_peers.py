@@ -338,6 +338,10 @@ def test_auto_is_on_for_several_hosts_in_train_mode_only(tmp_path, capfd):
     slow = dict(raw, peer_heartbeat=("40", "--peer-heartbeat"))
     assert config.peer_settings(config._Values(slow), "train", str(tmp_path), {}).timeout == 80.0
     assert config.peer_settings(config._Values(raw), "serve", str(tmp_path), {}) is None
+    forced = dict(raw, peers=("on", "--peers"))  # on: whatever the mode
+    assert config.peer_settings(config._Values(forced), "serve", str(tmp_path), {}).me == "algo-2"
+    off = dict(raw, peers=("off", "--peers"))
+    assert config.peer_settings(config._Values(off), "train", str(tmp_path), {}) is None
     one = resource_config(tmp_path, {"current_host": "algo-1", "hosts": ["algo-1"]})
     for wanted in ("auto", "on"):
         raw_one = {"resource_config": (one, "x"), "peers": (wanted, "--peers")}
