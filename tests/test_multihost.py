@@ -99,7 +99,7 @@ def test_a_stop_of_one_host_stops_every_host_without_a_verdict(start_init, tmp_p
     hosts[2].init.signal(signal.SIGTERM)
     for host in hosts:
         assert host.init.wait() == 143 and host.no_verdict()
-    hosts[0].init.log.expect(r"stop: the whole job stops")
+    hosts[0].init.log.expect(r"stop: the whole job stops \(a stop signal reached algo-3\)")
 
 
 def test_a_port_already_taken_turns_the_feature_off_with_one_line(start_init, tmp_path):

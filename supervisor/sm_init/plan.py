@@ -308,17 +308,19 @@ def _stop_reach(config, target: int, facts: Facts) -> str:
     return "child" if facts.catches(target) else "group"
 
 
-def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause: str) -> Result:
+def _stop_text(config, signum: int, cause: str) -> str:
     if cause == MAX_RUNTIME:
-        what = f"--max-runtime {config.max_runtime:g}s reached"
-    elif cause == STALL:
-        what = f"no progress for {config.stall_timeout:g}s (--stall-timeout)"
-    elif cause == PEER:
-        what = "the peers' verdict"
-    elif cause == PEER_STOP:
-        what = "the whole job stops (a stop signal reached another host)"
-    else:
-        what = signals.name(signum)
+        return f"--max-runtime {config.max_runtime:g}s reached"
+    if cause == STALL:
+        return f"no progress for {config.stall_timeout:g}s (--stall-timeout)"
+    if cause == PEER:
+        return "the peers' verdict"
+    return signals.name(signum)
+
+
+def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause: str,
+             what: str | None = None) -> Result:
+    what = what or _stop_text(config, signum, cause)
     if state.stop_signal is not None:
         # A repeated stop neither restarts the clock nor is sent again (mpirun calls that "jammed").
         # On a terminal, a second Ctrl-C means "hurry": grace ends now; hooks still run.
@@ -405,7 +407,8 @@ def on_peer_stop(config, state: State, host: str, facts: Facts, now: float) -> R
     stop, not a failure: no verdict, no failure file)."""
     if state.phase != Phase.RUNNING or not state.main_alive or state.stop_signal is not None:
         return state, []
-    return _on_stop(config, state, signal.SIGTERM, facts, now, PEER_STOP)
+    return _on_stop(config, state, signal.SIGTERM, facts, now, PEER_STOP,
+                    f"the whole job stops (a stop signal reached {host})")
 
 
 def peer_error(config, state: State) -> str | None:
