@@ -181,7 +181,7 @@ def test_a_late_joiner_hears_the_verdict():
 def test_a_late_joiner_hears_of_the_stop():
     board = coordinator(joined=("algo-2",))
     board.on_message(msg("stop", "algo-2", host="algo-2"), 1.0)
-    assert peers.Send("algo-3", msg("stop", "algo-1", host="algo-1")) in board.on_hello("algo-3", 2.0)
+    assert peers.Send("algo-3", msg("stop", "algo-1", host="algo-2")) in board.on_hello("algo-3", 2.0)
 
 
 def test_one_tick_per_heartbeat_whatever_the_messages():

@@ -233,6 +233,7 @@ class Coordinator(_Side):
         self.status = {host: NOT_STARTED for host in settings.hosts[1:]}
         self.heard = {host: now for host in settings.hosts[1:]}
         self.joined = 0
+        self.stopped_at = settings.me  # where the stop signal arrived, once one did
 
     def start(self, now: float) -> list:
         return [Note(f"peers: coordinating {len(self.settings.hosts)} hosts on port {self.settings.port}"
@@ -255,7 +256,7 @@ class Coordinator(_Side):
         if self.verdict is not None:
             actions.append(Send(host, self.message("verdict", text=self.verdict)))
         elif self.stopping:
-            actions.append(Send(host, self.message("stop", host=self.settings.me)))
+            actions.append(Send(host, self.message("stop", host=self.stopped_at)))
         return actions
 
     def on_message(self, message: Message, now: float) -> list:
@@ -328,7 +329,7 @@ class Coordinator(_Side):
             self.status[host] = STOPPING
         if self.stopping or self.verdict is not None:
             return []
-        self.stopping = True
+        self.stopping, self.stopped_at = True, host
         actions: list = [Broadcast(self.message("stop", host=host))]
         if host != self.settings.me:
             actions.append(PeerStop(host))
