@@ -43,6 +43,14 @@ def test_a_message_survives_the_round_trip():
     assert [peers.decode(mine, body) for body in bodies] == [message, msg("beat", "algo-3")]
 
 
+def test_a_verdict_that_escapes_past_the_limit_is_cut_never_refused():
+    mine = settings()
+    data = peers.encode(mine, msg("verdict", "algo-1", text="\x01" * peers.MAX_TEXT))  # 6 bytes each in JSON
+    assert len(data) <= 4 + peers.MAX_MESSAGE
+    text = peers.decode(mine, data[4:]).text
+    assert text.startswith("\x01") and text.endswith("...")
+
+
 def test_a_frame_waits_for_its_last_byte():
     data = peers.encode(settings(), msg("beat", "algo-2"))
     buffer = bytearray(data[:-1])

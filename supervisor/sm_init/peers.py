@@ -91,15 +91,19 @@ class Message:
 
 
 def encode(settings: Settings, message: Message) -> bytes:
+    """The frame of ``message``. A verdict or an error line whose JSON outgrows MAX_MESSAGE (escaped
+    control characters take 6 bytes each) is cut until it fits: a message is never refused here."""
     body = {"v": VERSION, "job": settings.job, "from": message.sender, "kind": message.kind}
     for key in ("code", "error", "host", "text"):
         value = getattr(message, key)
         if value is not None:
             body[key] = value
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
-    if len(data) > MAX_MESSAGE:  # a verdict or an error line too long even after their limits
-        raise ValueError("message too long")
-    return len(data).to_bytes(4, "big") + data
+    while True:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+        if len(data) <= MAX_MESSAGE:
+            return len(data).to_bytes(4, "big") + data
+        key = "text" if "text" in body else "error"
+        body[key] = body[key][:len(body[key]) // 2] + "..."
 
 
 def frames(buffer: bytearray) -> tuple[list[bytes], bool]:
