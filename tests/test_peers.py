@@ -4,7 +4,6 @@ does with a verdict (plan.py). Real sm-inits over loopback: test_multihost.py.
 """
 
 import json
-import os
 
 import pytest
 
