@@ -30,6 +30,7 @@ class System:
         self.dumps = None      # stacks.Dumps once a stall asked for stacks
         self.stall_tails: tuple[bytes, bytes] | None = None  # the output as it was when it stalled
         self.taken: signals.Received | None = None  # a signal taken while draining I/O signals
+        self.link = None       # peerlink.Link of a multi-host job
         self.last_line: str | None = None  # the exit line: written after everything else
 
     # --- start ---------------------------------------------------------------------------------
@@ -95,6 +96,55 @@ class System:
         relay = self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
         dumps = None if self.dumps is None else self.dumps.next_deadline()
         return min((t for t in (relay, dumps) if t is not None), default=None)
+
+    # --- the peers (multi-host): imported only when the feature is on ---------------------------
+
+    def open_peers(self) -> str | None:
+        """Listen (the coordinator) or get ready to connect; what went wrong, or None."""
+        from . import peerlink
+        link = peerlink.Link(self.config.peers)
+        try:
+            link.open()
+        except peerlink.Problem as problem:
+            link.close()
+            return str(problem)
+        self.link = link
+        return None
+
+    def close_peers(self) -> None:
+        link, self.link = self.link, None
+        if link is not None:
+            try:
+                link.close()
+            except OSError:
+                pass
+
+    def peer_events(self) -> list:
+        return self.link.take_events()
+
+    def peer_pending(self) -> bool:
+        """Events the link noted outside ``peer_events`` (a connect refused at once, a send that
+        failed): the loop must take them before it sleeps."""
+        return self.link is not None and bool(self.link.events)
+
+    def peer_send(self, host: str, data: bytes) -> None:
+        self.link.send(host, data)
+
+    def peer_broadcast(self, data: bytes) -> None:
+        self.link.broadcast(data)
+
+    def peer_connect(self) -> None:
+        self.link.connect()
+
+    def peer_drops(self) -> int:
+        return 0 if self.link is None else self.link.dropped
+
+    def error_line(self) -> str | None:
+        """The Error: line the failure file would have (reasons.py), for the peers' verdict."""
+        from . import reasons
+        out, err = self.relay.tails() if self.relay is not None else (b"", b"")
+        finding = reasons.diagnose(out, err)
+        return None if finding is None else finding.error
 
     @staticmethod
     def log(level: int, text: str) -> None:
@@ -186,7 +236,10 @@ class System:
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
                                   killed_by_init=action.killed_by_init, signalled=action.signalled,
                                   stalled_for=stalled_for, heartbeat=config.heartbeat,
-                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None)
+                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None,
+                                  peer=config.peers.me if action.reason == plan.PEER else None)
+        if action.verdict:  # whichever host's file the platform shows, it starts with the job's verdict
+            ending = f"{action.verdict}\n{ending}"
         if stalled and self.stall_tails is not None:
             out_tail, err_tail = self.stall_tails
         elif self.relay is not None:
@@ -219,6 +272,7 @@ class System:
         """The rest of the tree's output, then the exit line, last, then the exit."""
         until = flush.until
         try:
+            self.close_peers()
             try:
                 until = output.finish(self.relay, flush.until, flush.patience, flush.stop_window)
             finally:  # the exit line even when the relay failed (an internal error's exit)

@@ -14,6 +14,7 @@
     wild        the corpus of real failure logs: its cases, their Error lines, whether each is right
     world       a model of the world for the real Supervisor loop, on a fake clock
     net         a free port
+    hosts       a multi-host job on one machine: N real sm-inits over loopback, trainers told on stdin
     load        a steady HTTP load that stops a server partway (tests/serving, tests/docker)
     docker_harness  a Docker engine, the offline base image and the example image (tests/docker)
     doclinks    the links between the repository's markdown pages, and GitHub's anchors (test_docs.py)
