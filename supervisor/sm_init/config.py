@@ -45,9 +45,10 @@ Config = namedtuple("Config", [
     "capture",          # relay the tree's output: None = when not a terminal, True, False
     "verbosity",        # -1 quiet, 0 normal, 1 verbose
     "interactive",      # stdin is our terminal and we are in its foreground: the child gets it
+    "peers",            # peers.Settings when the hosts of a multi-host job watch each other, else None
 ], defaults=(
     "command", "auto", MappingProxyType({}), 10.0, 2.5, None, DEFAULT_LEFTOVER_GRACE, None, None, None, (),
-    DEFAULT_HOOKS_DIR, "failure", DEFAULT_ML_ROOT, None, 0, False,
+    DEFAULT_HOOKS_DIR, "failure", DEFAULT_ML_ROOT, None, 0, False, None,
 ))
 
 
@@ -177,4 +178,113 @@ def build(raw: Raw, words: Sequence[str], environ: Mapping[str, str], interactiv
         capture=values.get("capture"),
         verbosity=verbosity(values),
         interactive=interactive,
+        peers=peer_settings(values, mode, ml_root, environ),
     )
+
+
+# --- multi-host ------------------------------------------------------------------------------
+
+PEERS = ("auto", "on", "off")
+DEFAULT_PEER_PORT = 7779          # beside the toolkit's torchrun 7777 and torch's 29500, clashing with neither
+DEFAULT_PEER_HEARTBEAT = 5.0
+DEFAULT_PEER_TIMEOUT = 60.0       # 12 missed heartbeats: a GC pause or a slow checkpoint is not a loss
+DEFAULT_PEER_JOIN_TIMEOUT = 600.0  # instances of one job start minutes apart (image pull, health checks)
+RESOURCE_CONFIG = os.path.join("input", "config", "resourceconfig.json")
+MAX_HOSTS = 10000
+MAX_HOST_NAME = 253
+
+
+class NotMultiHost(Exception):
+    """The resource config can't be used: with --peers auto, a warning and the feature off."""
+
+
+def peer_settings(values: _Values, mode: str, ml_root: str, environ: Mapping[str, str]):
+    """The peers' settings, None when the feature is off; every option checked whether or not it is
+    used (a typo in SM_INIT_PEER_PORT is an error on a one-host job too)."""
+    from . import log, peers
+    wanted = values.choice("peers", PEERS, "auto")
+    port_text = values.get("peer_port")
+    port = DEFAULT_PEER_PORT if port_text is None else parse_port(values.source("peer_port"), port_text)
+    heartbeat = values.seconds("peer_heartbeat", DEFAULT_PEER_HEARTBEAT)
+    timeout = values.seconds("peer_timeout", max(DEFAULT_PEER_TIMEOUT, 2 * heartbeat))
+    if timeout < 2 * heartbeat:
+        raise ConfigError(f"{values.source('peer_timeout')}: {timeout:g}s must be at least two heartbeats"
+                          f" ({values.source('peer_heartbeat')} {heartbeat:g}s)")
+    join_timeout = values.seconds("peer_join_timeout", DEFAULT_PEER_JOIN_TIMEOUT)
+    coordinator = values.get("peer_coordinator")
+    if coordinator is not None:
+        parse_host_name(values.source("peer_coordinator"), coordinator)
+    interface = values.get("peer_interface")
+    if interface is not None and not _interface_name(interface):
+        raise ConfigError(f"{values.source('peer_interface')}: {interface!r} is not an interface name")
+    path = values.get("resource_config") or os.path.join(ml_root, RESOURCE_CONFIG)
+    if path == "":
+        raise ConfigError(f"{values.source('resource_config')}: empty path")
+    if wanted == "off" or (wanted == "auto" and mode != "train"):
+        return None
+    try:
+        hosts, me, config_interface = read_resource_config(path)
+    except NotMultiHost as exc:
+        if wanted == "on":
+            raise ConfigError(f"{values.source('peers')} on: {exc}") from None
+        if not isinstance(exc.__cause__, FileNotFoundError):  # a one-host job has no file: no news
+            log.warning(f"peers: {exc}; multi-host fail-fast is off")
+        return None
+    if len(hosts) < 2 and wanted == "auto":
+        return None
+    if interface is None and config_interface is not None:
+        from .peerlink import interface_exists
+        interface = config_interface if interface_exists(config_interface) else None
+    return peers.Settings(hosts=hosts, me=me, job=peers.job_id(environ.get("TRAINING_JOB_NAME", ""), hosts),
+                          coordinator=coordinator or hosts[0], port=port, interface=interface,
+                          heartbeat=heartbeat, timeout=timeout, join_timeout=join_timeout)
+
+
+def parse_port(source: str, text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"{source}: {text!r} is not a TCP port (1 to 65535)")
+    return int(text)
+
+
+def parse_host_name(source: str, text) -> str:
+    if not isinstance(text, str) or not text or len(text) > MAX_HOST_NAME \
+            or not text.isprintable() or any(c.isspace() for c in text):
+        raise ConfigError(f"{source}: {text!r} is not a host name")
+    return text
+
+
+def _interface_name(text: str) -> bool:
+    return 0 < len(text) < 16 and text.isprintable() and "/" not in text and not any(c.isspace() for c in text)
+
+
+def read_resource_config(path: str) -> tuple[tuple[str, ...], str, str | None]:
+    """(hosts in the file's order, current_host, network_interface_name or None); NotMultiHost with
+    the reason, naming the file, when it can't be used."""
+    import json
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError as exc:
+        raise NotMultiHost(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        config = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise NotMultiHost(f"{path} is not JSON") from None
+    if not isinstance(config, dict):
+        raise NotMultiHost(f"{path} is not a JSON object")
+    hosts, me, interface = config.get("hosts"), config.get("current_host"), config.get("network_interface_name")
+    if not isinstance(hosts, list) or not hosts or len(hosts) > MAX_HOSTS:
+        raise NotMultiHost(f"{path}: hosts is not a list of 1 to {MAX_HOSTS} names")
+    try:
+        hosts = tuple(parse_host_name("hosts", host) for host in hosts)
+        me = parse_host_name("current_host", me)
+    except ConfigError as exc:
+        raise NotMultiHost(f"{path}: {exc}") from None
+    if len(set(hosts)) != len(hosts):
+        twice = sorted({host for host in hosts if hosts.count(host) > 1})[0]
+        raise NotMultiHost(f"{path}: host {twice!r} is listed twice")
+    if me not in hosts:
+        raise NotMultiHost(f"{path}: current_host {me!r} is not one of its hosts")
+    if interface is not None and (not isinstance(interface, str) or not _interface_name(interface)):
+        raise NotMultiHost(f"{path}: network_interface_name {interface!r} is not an interface name")
+    return hosts, me, interface

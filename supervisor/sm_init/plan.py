@@ -45,6 +45,9 @@ from .signals import signal
 ACTIVE_STOP = "stop"          # sm-init was asked to stop while the main child ran
 MAX_RUNTIME = "max-runtime"   # sm-init stopped the job itself: --max-runtime
 STALL = "stall"               # sm-init stopped the job itself: the stall watchdog
+PEER = "peer"                 # another host failed: the peers' verdict stops this one (peers.py)
+PEER_STOP = "peer-stop"       # a stop signal reached another host: the whole job stops, no verdict
+PEER_WAIT = 2.0               # at most this long for the verdict, after telling the peers of a failure
 DUMP_TIME = 10.0              # at most this long for the stacks of a stalled tree, before the stop signal
 FLUSH_AT_EXIT = 1.0           # at most this long for a slow log reader at exit, when no stop is pressing
 
@@ -145,6 +148,8 @@ class State:
     progress_at: float = 0.0               # the tree's last output or heartbeat
     heartbeat_checked: float = float("-inf")  # when the heartbeat file was last looked at
     recheck: bool = False                  # the world just changed: look again before sleeping
+    verdict: str | None = None             # the peers' verdict ("first observed failure: ..."), once heard
+    verdict_until: float | None = None     # this host told its failure: the exit waits this long for the verdict
 
     @property
     def main_alive(self) -> bool:
@@ -216,10 +221,11 @@ class DumpStacks:
 @record
 class WriteFailure:
     code: int
-    reason: str             # exit | failure | max-runtime | stall | SIGTERM ...
+    reason: str             # exit | failure | max-runtime | stall | peer | SIGTERM ...
     signalled: bool         # a signal killed the main child (its wait status says so)
     killed_by_init: bool    # ... and it was sm-init's own SIGKILL sweep
     stalled_for: float | None
+    verdict: str | None = None   # the peers' verdict: the failure file's first line
 
 
 @record
@@ -307,6 +313,10 @@ def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause:
         what = f"--max-runtime {config.max_runtime:g}s reached"
     elif cause == STALL:
         what = f"no progress for {config.stall_timeout:g}s (--stall-timeout)"
+    elif cause == PEER:
+        what = "the peers' verdict"
+    elif cause == PEER_STOP:
+        what = "the whole job stops (a stop signal reached another host)"
     else:
         what = signals.name(signum)
     if state.stop_signal is not None:
@@ -376,6 +386,40 @@ def on_exit(config, state: State, pid: int, status: int, now: float) -> Result:
         state, actions = _start_next_hook(config, state, now)
         return state, [note] + actions
     return state, []
+
+
+def on_verdict(config, state: State, text: str, facts: Facts, now: float) -> Result:
+    """The peers' verdict (another host failed, or this one lost the coordinator): this host's job
+    stops as for any stop, unless it is already ending; the failure file will say it either way."""
+    if state.verdict is not None:
+        return state, []
+    state = state._replace(verdict=text, verdict_until=None)
+    if state.phase != Phase.RUNNING or not state.main_alive or state.stop_signal is not None:
+        return state._replace(recheck=True), [Log(f"peers: {text}")]
+    state, actions = _on_stop(config, state, signal.SIGTERM, facts, now, PEER)
+    return state, [Log(f"peers: stopping: {text}")] + actions
+
+
+def on_peer_stop(config, state: State, host: str, facts: Facts, now: float) -> Result:
+    """A stop signal reached ``host``: the whole job is being stopped, so this host stops too (a
+    stop, not a failure: no verdict, no failure file)."""
+    if state.phase != Phase.RUNNING or not state.main_alive or state.stop_signal is not None:
+        return state, []
+    return _on_stop(config, state, signal.SIGTERM, facts, now, PEER_STOP)
+
+
+def peer_error(config, state: State) -> str | None:
+    """What the peers are told of a job sm-init stopped itself (None: the trainer's own Error: line)."""
+    if state.stop_cause == STALL:
+        return f"stalled: no progress for {config.stall_timeout:g}s"
+    if state.stop_cause == MAX_RUNTIME:
+        return f"--max-runtime {config.max_runtime:g}s reached"
+    return None
+
+
+def await_verdict(state: State, until: float) -> State:
+    """This host told the coordinator its job failed: its exit may wait for the verdict until then."""
+    return state if state.verdict is not None else state._replace(verdict_until=until)
 
 
 def on_progress(state: State, now: float) -> State:
@@ -495,6 +539,8 @@ def _step(config, state: State, facts: Facts, now: float) -> Result:
                     [Sweep(signal.SIGKILL, d.exit_at, group_first=state.main_alive)])
         if facts.anyone_left and now < d.exit_at:
             return state, []
+        if _awaiting_verdict(state, now):
+            return state, []
         state = _enter(state, Phase.DONE, now)
         code = exit_code(state)
         return state, _failure(config, state, code) + [Summary(summary(state, code, now)), Exit(code)]
@@ -544,7 +590,17 @@ def next_wakeup(config, state: State) -> float | None:
     d = state.deadlines
     if state.phase == Phase.GRACE:
         return state.dumps_until if not state.stop_sent else d.hooks_at
+    if state.phase == Phase.KILL and _awaiting_verdict(state, float("-inf")):
+        # Without a stop, exit_at may be past while the verdict is awaited: wake for the verdict's end.
+        return min(d.exit_at, state.verdict_until) if state.stop_signal is not None else state.verdict_until
     return {Phase.HOOKS: d.kill_at, Phase.KILL: d.exit_at}.get(state.phase)
+
+
+def _awaiting_verdict(state: State, now: float) -> bool:
+    """The verdict may still come, and there is time for it: never past a stop's exit deadline."""
+    if state.verdict is not None or state.verdict_until is None or now >= state.verdict_until:
+        return False
+    return state.stop_signal is None or now < state.deadlines.exit_at
 
 
 # --- how it ended --------------------------------------------------------------------------------
@@ -564,6 +620,8 @@ def exit_code(state: State) -> int:
     stall, whatever the main child did after it (a hung job must not count as Completed)."""
     if state.stop_cause == STALL:
         return exitcodes.STALLED
+    if state.stop_cause == PEER:
+        return exitcodes.PEER_FAILED
     if state.main_status is None:
         return 128 + signal.SIGKILL
     code = os.waitstatus_to_exitcode(state.main_status)
@@ -572,7 +630,7 @@ def exit_code(state: State) -> int:
 
 def reason(state: State) -> str:
     """What the hooks are told in SM_INIT_REASON."""
-    if state.stop_cause in (MAX_RUNTIME, STALL):
+    if state.stop_cause in (MAX_RUNTIME, STALL, PEER, PEER_STOP):
         return state.stop_cause
     if state.stop_cause is not None:
         return signals.name(state.stop_signal)
@@ -581,11 +639,11 @@ def reason(state: State) -> str:
 
 def _failure(config, state: State, code: int) -> list[Action]:
     """Train mode writes the failure file when the job failed on its own (or sm-init stopped it)."""
-    if config.mode != "train" or code == 0 or state.stop_cause == ACTIVE_STOP:
+    if config.mode != "train" or code == 0 or state.stop_cause in (ACTIVE_STOP, PEER_STOP):
         return []
     signalled = state.main_status is not None and os.WIFSIGNALED(state.main_status)
     stalled = config.stall_timeout if state.stop_cause == STALL else None
-    return [WriteFailure(code, reason(state), signalled, state.killed_main, stalled)]
+    return [WriteFailure(code, reason(state), signalled, state.killed_main, stalled, state.verdict)]
 
 
 def flush_budget(config, state: State) -> float:

@@ -15,7 +15,7 @@ This module decides nothing: it waits, reports what it saw to ``plan``, and perf
 from __future__ import annotations
 
 
-from . import exitcodes, log, plan
+from . import exitcodes, log, peers, plan
 from .signals import signal
 from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
                    Summary, Sweep, WriteFailure)
@@ -39,6 +39,8 @@ class Supervisor:
         self.plain_group = plan.plain_scope_is_group(config)
         self.anyone_left = True
         self.again = False   # output is still waiting to be copied: don't sleep
+        self.peers = None    # peers.Coordinator or peers.Worker while the hosts of a job watch each other
+        self.told_stop = self.told_end = False
 
     def run(self) -> int:
         """The exit code; PID 1 must never die by accident, so every error ends here too."""
@@ -64,7 +66,21 @@ class Supervisor:
         system.log(plan.NORMAL, f"start: {config.mode} mode, {log.command(config.argv)} as pid {pid}"
                    f" ({'PID 1' if system.pid1 else 'subreaper'}; signals to the {config.signal_scope} scope,"
                    f" stop timeout {config.stop_timeout:g}s)")
+        self.open_peers()
         return None
+
+    def open_peers(self) -> None:
+        """Multi-host: listen or connect. Where it can't (a port taken, an interface missing), one
+        line, and the job runs on without it."""
+        if self.config.peers is None:
+            return
+        problem = self.system.open_peers()
+        if problem is not None:
+            self.system.log(plan.WARNING, f"peers: {problem}; multi-host fail-fast is off, the job runs on")
+            return
+        now = self.system.clock()
+        self.peers = peers.board(self.config.peers, now)
+        self.perform_peers(self.peers.start(now), now)
 
     def loop(self) -> int:
         """Until the plan says Exit: wait, forward, copy output, reap, advance."""
@@ -74,7 +90,7 @@ class Supervisor:
             if got is None or got.io or got.signum == signal.SIGCHLD:
                 # Output first: what an exiting child wrote goes out before sm-init says it exited.
                 self.copy_output()
-                if got is not None and got.io:
+                if not self.exchange() and got is not None and got.io:
                     continue  # the tree wrote (or a reader made room): nothing else changed
             elif not self.forward_at_once(got):
                 now = system.clock()
@@ -82,6 +98,7 @@ class Supervisor:
                 if code is not None:
                     return code
             self.reap()
+            self.tell_peers()
             now = system.clock()
             code = self.apply(plan.advance(self.config, self.state, self.facts(), now), now)
             if code is not None:
@@ -91,7 +108,9 @@ class Supervisor:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
         if self.again:
             return 0.0
-        times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline()) if t is not None]
+        peer_tick = None if self.peers is None else self.peers.next_wakeup()
+        times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline(), peer_tick)
+                 if t is not None]
         return None if not times else max(0.0, min(times) - self.system.clock())
 
     def forward_at_once(self, got) -> bool:
@@ -120,6 +139,68 @@ class Supervisor:
         for pid, status in exited:
             now = self.system.clock()
             self.apply(plan.on_exit(self.config, self.state, pid, status, now), now)
+
+    # --- the peers -------------------------------------------------------------------------------
+
+    def exchange(self) -> bool:
+        """Take what the peers sent, and the heartbeat when it is due; whether the plan changed."""
+        if self.peers is None:
+            return False
+        before, board, now = self.state, self.peers, self.system.clock()
+        for event in self.system.peer_events():
+            kind = event[0]
+            if kind == "connected":
+                actions = board.on_connected(now)
+            elif kind == "hello":
+                actions = board.on_hello(event[1], now)
+            elif kind == "message":
+                actions = board.on_message(event[1], now)
+            elif kind == "closed":
+                actions = board.on_closed(event[1], now) if board.settings.coordinating \
+                    else board.on_closed(now, event[2])
+            else:  # dropped: the first one said, the rest counted (and totalled at the exit)
+                first = self.system.peer_drops() == 1
+                actions = [peers.Note(f"peers: dropped a message {event[1]}"
+                                      + (" (further drops are counted)" if first else ""),
+                                      plan.WARNING if first else plan.VERBOSE)]
+            self.perform_peers(actions, now)
+        self.perform_peers(board.tick(now), now)
+        return self.state is not before
+
+    def tell_peers(self) -> None:
+        """Tell the coordinator of this host's stop signal, or of how its job ended (before the
+        stop that follows: the leftovers' grace, hooks and kill come after)."""
+        if self.peers is None:
+            return
+        state, now = self.state, self.system.clock()
+        if not self.told_stop and state.stop_cause == plan.ACTIVE_STOP:
+            self.told_stop = True
+            self.perform_peers(self.peers.own_stop(), now)
+        if not self.told_end and not state.main_alive:
+            self.told_end = True
+            code, error = plan.exit_code(state), plan.peer_error(self.config, state)
+            if code != 0 and error is None and state.stop_cause is None:
+                error = self.system.error_line()
+            actions, awaiting = self.peers.own_ended(code, error, now)
+            if awaiting:
+                self.state = plan.await_verdict(self.state, now + plan.PEER_WAIT)
+            self.perform_peers(actions, now)
+
+    def perform_peers(self, actions, now: float) -> None:
+        system, settings = self.system, self.config.peers
+        for action in actions:
+            if isinstance(action, peers.Send):
+                system.peer_send(action.host, peers.encode(settings, action.message))
+            elif isinstance(action, peers.Broadcast):
+                system.peer_broadcast(peers.encode(settings, action.message))
+            elif isinstance(action, peers.Connect):
+                system.peer_connect()
+            elif isinstance(action, peers.Verdict):
+                self.apply(plan.on_verdict(self.config, self.state, action.text, self.facts(), now), now)
+            elif isinstance(action, peers.PeerStop):
+                self.apply(plan.on_peer_stop(self.config, self.state, action.host, self.facts(), now), now)
+            elif isinstance(action, peers.Note):
+                system.log(action.level, action.text)
 
     # --- performing ------------------------------------------------------------------------------
 
@@ -162,6 +243,9 @@ class Supervisor:
         elif isinstance(action, WriteFailure):
             system.write_failure(action)
         elif isinstance(action, Summary):
+            if self.peers is not None and system.peer_drops():
+                system.log(plan.NORMAL, f"peers: {system.peer_drops()} message(s) dropped (malformed, oversized"
+                                        f" or not of this job)")
             system.log(plan.NORMAL, action.text + system.unreported_losses())
         elif isinstance(action, Exit):
             return action.code

@@ -30,6 +30,7 @@ class System:
         self.dumps = None      # stacks.Dumps once a stall asked for stacks
         self.stall_tails: tuple[bytes, bytes] | None = None  # the output as it was when it stalled
         self.taken: signals.Received | None = None  # a signal taken while draining I/O signals
+        self.link = None       # peerlink.Link of a multi-host job
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -90,6 +91,42 @@ class System:
         relay = self.relay.next_deadline() if self.relay is not None else output.sink(2).next_deadline()
         dumps = None if self.dumps is None else self.dumps.next_deadline()
         return min((t for t in (relay, dumps) if t is not None), default=None)
+
+    # --- the peers (multi-host): imported only when the feature is on ---------------------------
+
+    def open_peers(self) -> str | None:
+        """Listen (the coordinator) or get ready to connect; what went wrong, or None."""
+        from . import peerlink
+        link = peerlink.Link(self.config.peers)
+        try:
+            link.open()
+        except peerlink.Problem as problem:
+            link.close()
+            return str(problem)
+        self.link = link
+        return None
+
+    def peer_events(self) -> list:
+        return self.link.take_events()
+
+    def peer_send(self, host: str, data: bytes) -> None:
+        self.link.send(host, data)
+
+    def peer_broadcast(self, data: bytes) -> None:
+        self.link.broadcast(data)
+
+    def peer_connect(self) -> None:
+        self.link.connect()
+
+    def peer_drops(self) -> int:
+        return 0 if self.link is None else self.link.dropped
+
+    def error_line(self) -> str | None:
+        """The Error: line the failure file would have (reasons.py), for the peers' verdict."""
+        from . import reasons
+        out, err = self.relay.tails() if self.relay is not None else (b"", b"")
+        finding = reasons.diagnose(out, err)
+        return None if finding is None else finding.error
 
     @staticmethod
     def log(level: int, text: str) -> None:
@@ -162,7 +199,10 @@ class System:
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
                                   killed_by_init=action.killed_by_init, signalled=action.signalled,
                                   stalled_for=stalled_for, heartbeat=config.heartbeat,
-                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None)
+                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None,
+                                  peer=config.peers.me if action.reason == plan.PEER else None)
+        if action.verdict:  # whichever host's file the platform shows, it starts with the job's verdict
+            ending = f"{action.verdict}\n{ending}"
         if stalled and self.stall_tails is not None:
             out_tail, err_tail = self.stall_tails
         else:
@@ -185,6 +225,11 @@ class System:
         sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
     def exit(self, code: int, flush_budget: float):
+        try:
+            if self.link is not None:
+                self.link.close()
+        except OSError:
+            pass
         try:
             output.finish(self.relay, flush_budget)
         finally:
