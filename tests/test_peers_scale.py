@@ -41,8 +41,8 @@ def simulate(tmp_path, event, victim="algo-2"):
 
 def assert_every_host_stopped(result, within, culprit):
     assert result["ended"] == HOSTS - 1, json.dumps(result, indent=1)
-    assert result["to_every_exit"] <= within, "the last host ended %.1f s after the event (bound %s s)" % (
-        result["to_every_exit"], within)
+    assert result["to_every_exit"] <= within, "the last host ended %.1f s after the event (bound %s s): %s" % (
+        result["to_every_exit"], within, json.dumps(result.get("slowest"), indent=1))
     assert result["codes"] == [PEER_FAILED], result["codes"]
     for line in result["failure_lines"]:
         assert line is not None and culprit in line, result["failure_lines"]

@@ -132,6 +132,7 @@ class Hosts:
         self.procs = {}       # name -> Popen
         self.exits = {}       # name -> (monotonic time, exit code)
         self.by_fd = {}
+        self.usage = {}       # name -> resource usage at its exit (wait4)
         self.poller = select.poll()
 
     def start(self, name, sm_init, ml, env):
@@ -165,7 +166,11 @@ class Hosts:
             self.poller.unregister(fd)
             os.close(fd)
             when = time.monotonic()
-            self.exits[name] = (when, self.procs[name].wait())
+            proc = self.procs[name]
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            self.exits[name] = (when, proc.returncode)
+            self.usage[name] = usage
         self.reap_orphans()
 
     def reap_orphans(self):
@@ -267,10 +272,10 @@ def simulate(args):
             os.kill(pid, sig)
     others = [n for n in names if n != args.victim]
     hosts.wait(others, t_event + args.exit_wait)
-    if args.victim != names[0] and names[0] not in hosts.exits:
-        result["coordinator_cpu_after_event"] = round(proc_stat(coordinator)[0] - cpu_before, 3)
-    elif args.victim != names[0]:
-        result["coordinator_cpu_after_event"] = None
+    if names[0] in hosts.usage and args.victim != names[0]:
+        usage = hosts.usage[names[0]]
+        result["coordinator_cpu_after_event"] = round(usage.ru_utime + usage.ru_stime - cpu_before, 3)
+        result["coordinator_peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)
     ends = {}
     for name in others:
         if name in hosts.exits:
@@ -287,6 +292,11 @@ def simulate(args):
     result["verdict_lines"] = sorted({line.split(" t=")[0] for name in others[:3] for line in log_lines(mls[name])
                                       if line.startswith("sm-init: peers: stopping:")})
     result["coordinator_log"] = log_lines(mls[names[0]])[-10:]
+    if times:
+        slowest = max((e["seconds"], n) for n, e in ends.items() if e["seconds"] is not None)[1]
+        result["slowest"] = {"host": slowest, "seconds": ends[slowest]["seconds"],
+                             "log": log_lines(mls[slowest], "sm-init:")[-12:]}
+    result["load_average"] = os.getloadavg()
     return result
 
 
