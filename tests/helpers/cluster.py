@@ -71,6 +71,10 @@ class Host:
         self.container.reload()
         return _docker_time(self.container.attrs["State"]["FinishedAt"])
 
+    def started_at(self):
+        self.container.reload()
+        return _docker_time(self.container.attrs["State"]["StartedAt"])
+
     def status(self):
         self.container.reload()
         return self.container.status
