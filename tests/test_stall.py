@@ -37,7 +37,7 @@ FH_HANG = os.path.join(CHILDREN, "fh_hang.py")
 PLAIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"   # no py-spy there
 # The trainers run as a person would write them (`python beat.py`), from their directory, with this
 # virtual environment's programs (python, torchrun) first on PATH: the failure files then read
-# as they would in an image, and the README quotes them.
+# as they would in an image, and docs/failures.md quotes them.
 VENV_PATH = os.path.dirname(sys.executable) + ":" + PLAIN_PATH
 STALL = 124
 

@@ -18,6 +18,7 @@
                 (tests/docker/test_docker_multihost.py; its trainer is children/peer_trainer.py)
     peersim     N hosts of one job on loopback, a real sm-init each, in namespaces of their own:
                 the scale of the peers feature (test_peers_scale.py, bench/multihost.py)
+    doclinks    the links between the repository's markdown pages, and GitHub's anchors (test_docs.py)
 
 The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``) are in tests/conftest.py.
 """
