@@ -162,6 +162,26 @@ REFUSED = [
      ["SM_INIT_VERBOSE: ", "'lots'", NOT_A_BOOLEAN]),
     ("SM_INIT_QUIET=perhaps", ["--", "true"], {"SM_INIT_QUIET": "perhaps"}, USAGE,
      ["SM_INIT_QUIET: ", "'perhaps'", NOT_A_BOOLEAN]),
+    # multi-host (docs/multi-host.md): every peer option is checked, on one host too
+    ("--peers=maybe", ["--peers", "maybe", "--", "true"], {}, USAGE, ["--peers", "'maybe'"]),
+    ("SM_INIT_PEERS=yes", ["--", "true"], {"SM_INIT_PEERS": "yes"}, USAGE, ["SM_INIT_PEERS: ", "'yes'"]),
+    ("--peer-port=0", ["--peer-port", "0", "--", "true"], {}, USAGE, ["--peer-port", "'0'", "TCP port"]),
+    ("--peer-port=65536", ["--peer-port", "65536", "--", "true"], {}, USAGE, ["--peer-port", "'65536'"]),
+    ("SM_INIT_PEER_PORT=http", ["--", "true"], {"SM_INIT_PEER_PORT": "http"}, USAGE,
+     ["SM_INIT_PEER_PORT: ", "'http'"]),
+    ("--peer-heartbeat=0", ["--peer-heartbeat", "0", "--", "true"], {}, USAGE, ["--peer-heartbeat", "'0'"]),
+    ("--peer-timeout under two heartbeats", ["--peer-heartbeat", "5", "--peer-timeout", "9", "--", "true"], {},
+     USAGE, ["--peer-timeout", "9s", "at least two heartbeats", "--peer-heartbeat 5s"]),
+    ("--peer-join-timeout=nan", ["--peer-join-timeout", "nan", "--", "true"], {}, USAGE,
+     ["--peer-join-timeout", "'nan'"]),
+    ("--peer-coordinator=with space", ["--peer-coordinator", "algo 1", "--", "true"], {}, USAGE,
+     ["--peer-coordinator", "'algo 1'", "not a host name"]),
+    ("--peer-interface=a/b", ["--peer-interface", "a/b", "--", "true"], {}, USAGE,
+     ["--peer-interface", "'a/b'", "not an interface name"]),
+    ("--peers on without a resource config", ["--peers", "on", "--resource-config", "{missing}", "--", "true"], {},
+     USAGE, ["--peers on: ", "cannot read {missing}"]),
+    ("SM_INIT_PEERS=on, a resource config that is no JSON", ["--", "true"],
+     {"SM_INIT_PEERS": "on", "SM_INIT_RESOURCE_CONFIG": "{file}"}, USAGE, ["SM_INIT_PEERS on: ", "{file} is not JSON"]),
 ]
 
 # Values at the edge that are taken: (case id, argv, environment, the Config's field, its value).

@@ -201,7 +201,6 @@ class NotMultiHost(Exception):
 def peer_settings(values: _Values, mode: str, ml_root: str, environ: Mapping[str, str]):
     """The peers' settings, None when the feature is off; every option checked whether or not it is
     used (a typo in SM_INIT_PEER_PORT is an error on a one-host job too)."""
-    from . import log, peers
     wanted = values.choice("peers", PEERS, "auto")
     port_text = values.get("peer_port")
     port = DEFAULT_PEER_PORT if port_text is None else parse_port(values.source("peer_port"), port_text)
@@ -228,10 +227,12 @@ def peer_settings(values: _Values, mode: str, ml_root: str, environ: Mapping[str
         if wanted == "on":
             raise ConfigError(f"{values.source('peers')} on: {exc}") from None
         if not isinstance(exc.__cause__, FileNotFoundError):  # a one-host job has no file: no news
+            from . import log
             log.warning(f"peers: {exc}; multi-host fail-fast is off")
         return None
     if len(hosts) < 2 and wanted == "auto":
         return None
+    from . import peers  # a one-host job never gets here: it never imports them (start-up time)
     if interface is None and config_interface is not None:
         from .peerlink import interface_exists
         interface = config_interface if interface_exists(config_interface) else None
@@ -260,12 +261,12 @@ def _interface_name(text: str) -> bool:
 def read_resource_config(path: str) -> tuple[tuple[str, ...], str, str | None]:
     """(hosts in the file's order, current_host, network_interface_name or None); NotMultiHost with
     the reason, naming the file, when it can't be used."""
-    import json
     try:
         with open(path, "rb") as f:
             data = f.read(1 << 20)
     except OSError as exc:
         raise NotMultiHost(f"cannot read {path}: {exc.strerror}") from exc
+    import json  # only where there is a file (start-up time)
     try:
         config = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):

@@ -10,19 +10,21 @@ message, a hello of this job from a worker, passed ``peers.decode``. A worker ho
 Anything else (bytes that are no message, another job's, a frame over ``peers.MAX_MESSAGE``, a
 stranger's connection beyond ``MAX_PENDING``) is dropped, counted, and never reaches a decision.
 
-Name resolution (``getaddrinfo`` for --peer-coordinator) is the one call that may wait on something
-outside: it is done for a worker's connection attempts only, and SageMaker's host names are in
-/etc/hosts (a literal address needs no lookup at all).
+A worker looks the coordinator's name up in a forked child (``Lookup``): ``getaddrinfo`` may wait
+seconds on a resolver, and PID 1 never waits on anything but its one sigtimedwait. The child writes
+the address into a pipe that signals like the sockets, and exits; the loop reaps it like any other
+child. A literal address (``127.0.0.1``) needs no lookup at all.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import select
 import socket
 
-from . import peers
+from . import peers, signals
 from .output import set_async
 
 MAX_PENDING = 64              # connections not yet identified by a hello; the oldest is closed beyond
@@ -49,6 +51,7 @@ class Connection:
 class Link:
     def __init__(self, settings: peers.Settings):
         self.settings = settings
+        self.hosts = frozenset(settings.hosts)   # a message's sender checked in O(1), whatever N
         self.epoll = select.epoll()
         self.listener: socket.socket | None = None
         self.connections: dict[int, Connection] = {}   # fd -> connection
@@ -56,6 +59,7 @@ class Link:
         self.pending: list[int] = []                   # fds of unidentified connections, oldest first
         self.dropped = 0
         self.events: list = []
+        self.lookup: Lookup | None = None
 
     # --- opening --------------------------------------------------------------------------------
 
@@ -81,14 +85,36 @@ class Link:
         self.epoll.register(sock.fileno(), select.EPOLLIN)
 
     def connect(self) -> None:
-        """A worker's attempt; its outcome comes as an event (connected / closed)."""
+        """A worker's attempt; its outcome comes as an event (connected / closed). A name is looked
+        up first, in a child (``Lookup``); an address is connected to at once."""
         self._drop_all()
         host, port = self.settings.coordinator, self.settings.port
+        family = literal_family(host)
+        if family is not None:
+            self._connect(family, (host, port))
+            return
         try:
-            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-            sock = socket.socket(family, kind | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, proto)
-        except (OSError, UnicodeError) as exc:
-            self.events.append(("closed", self.settings.leader, f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}"))
+            self.lookup = Lookup(host, port)
+        except OSError as exc:
+            self.events.append(("closed", self.settings.leader, f"cannot look {host} up: {exc.strerror}"))
+            return
+        self.epoll.register(self.lookup.fd, select.EPOLLIN)
+
+    def _looked_up(self) -> None:
+        lookup, self.lookup = self.lookup, None
+        self.epoll.unregister(lookup.fd)
+        answer = lookup.answer()
+        if isinstance(answer, str):
+            self.events.append(("closed", self.settings.leader, f"cannot resolve {self.settings.coordinator}: {answer}"))
+        else:
+            self._connect(*answer)
+
+    def _connect(self, family: int, address) -> None:
+        host, port = self.settings.coordinator, self.settings.port
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        except OSError as exc:
+            self.events.append(("closed", self.settings.leader, exc.strerror or str(exc)))
             return
         set_async(sock.fileno(), True)
         connection = Connection(sock, f"{host}:{port}", connecting=True)
@@ -107,6 +133,9 @@ class Link:
         for fd, mask in self.epoll.poll(0):
             if self.listener is not None and fd == self.listener.fileno():
                 self._accept()
+                continue
+            if self.lookup is not None and fd == self.lookup.fd:
+                self._looked_up()
                 continue
             connection = self.connections.get(fd)
             if connection is None:
@@ -147,6 +176,8 @@ class Link:
             connection.sock.close()
         if self.listener is not None:
             self.listener.close()
+        if self.lookup is not None:
+            os.close(self.lookup.fd)
 
     # --- inside ----------------------------------------------------------------------------------
 
@@ -170,6 +201,10 @@ class Link:
             if len(self.pending) > MAX_PENDING:
                 oldest = self.connections.get(self.pending[0])
                 self._drop(oldest, "too many connections that said nothing of this job")
+            if connection.fd in self.connections:
+                # What arrived before O_ASYNC was on raised no signal: read it now (epoll, level-
+                # triggered, would also report it at the next wakeup, but that may be a heartbeat away).
+                self._read(connection)
 
     def _finish_connect(self, connection: Connection) -> None:
         code = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -203,7 +238,7 @@ class Link:
 
     def _take(self, connection: Connection, body: bytes) -> bool:
         """One frame: an event, or a drop. False when the connection was dropped for it."""
-        message = peers.decode(self.settings, body)
+        message = peers.decode(self.settings, body, self.hosts)
         if message is None:
             self._count(connection, "not a message of this job")
             if connection.host is None:  # a stranger: nothing it says will be of this job
@@ -277,15 +312,71 @@ class Link:
             self._close(connection, "")
 
 
+class Lookup:
+    """``getaddrinfo`` in a forked child: the answer (or the resolver's complaint) comes through a
+    pipe, in one write of less than PIPE_BUF bytes. The child takes no signal of sm-init's (it
+    unblocks them: a stop's SIGTERM to leftovers ends it) and exits without any of sm-init's cleanup."""
+
+    def __init__(self, host: str, port: int):
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        set_async(read_end, True)  # before the fork: an answer written at once still raises the signal
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
+        if pid == 0:  # the child: nothing here may return into sm-init
+            try:
+                signals.reset_for_exec()
+                os.close(read_end)
+                try:
+                    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+                    answer = [family, list(address[:2])]
+                except (OSError, UnicodeError) as exc:
+                    answer = getattr(exc, "strerror", None) or str(exc)
+                os.write(write_end, json.dumps(answer).encode()[:512])
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        self.pid, self.fd = pid, read_end
+
+    def answer(self):
+        """(family, address) or the problem, as text; the pipe is closed."""
+        try:
+            data = os.read(self.fd, 1024)
+        except OSError as exc:
+            data = json.dumps(exc.strerror).encode()
+        finally:
+            os.close(self.fd)
+        try:
+            answer = json.loads(data) if data else "the lookup ended without an answer"
+        except ValueError:
+            return "the lookup's answer is garbled"
+        if isinstance(answer, list):
+            return answer[0], tuple(answer[1])
+        return str(answer)
+
+
+def literal_family(host: str) -> int | None:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return family
+        except OSError:
+            pass
+    return None
+
+
 def _listen(family: int, address) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        set_async(sock.fileno(), True)  # before listen: a worker that connects at once raises the signal
         sock.bind(address)
         sock.listen(1024)
-        set_async(sock.fileno(), True)
     except OSError:
         sock.close()
         raise

@@ -15,8 +15,9 @@ What each side decides, here, from events and a clock the caller passes (tests u
   (a stop signal reached it), failed, lost. The first failure it *hears* of is the verdict; it is
   ordered by arrival, never by comparing clocks (a silent loss is noticed a timeout late, so the
   crash it caused may be heard first: "first observed", and the hosts already silent are added);
-* a worker tells the coordinator how its job ended, or that a stop signal reached it, and takes the
-  coordinator's verdict; a worker that loses the coordinator decides for itself.
+* a worker answers each of the coordinator's beats with its own, tells the coordinator how its job
+  ended, or that a stop signal reached it, and takes the coordinator's verdict; a worker that loses
+  the coordinator (silent for the peer timeout, or its connection closed) decides for itself.
 
 Not started is not lost (until the join timeout); a clean exit is not a failure; a stop of the whole
 job is not a failure: a stop signal on one host is passed to every host as a stop, and no verdict
@@ -25,7 +26,7 @@ follows it. ``Coordinator`` and ``Worker`` return actions (``Send``, ``Broadcast
 
 Cost at N hosts: the coordinator handles each message in O(1); once per heartbeat it sends N-1
 beats and looks at N rows for silence (O(N) per heartbeat, never per message); the loop's next
-deadline is one number, the next tick.
+deadline is one number, the next tick. A worker wakes once per heartbeat, for the coordinator's beat.
 
 Messages: a 4-byte big-endian length, then a UTF-8 JSON object of at most ``MAX_MESSAGE`` bytes:
 ``{"v": 1, "job": ID, "from": HOST, "kind": KIND, ...}``, every field checked (``decode``).
@@ -116,9 +117,12 @@ def frames(buffer: bytearray) -> tuple[list[bytes], bool]:
     return bodies, False
 
 
-def decode(settings: Settings, body: bytes) -> Message | None:
+def decode(settings: Settings, body: bytes, hosts: frozenset | None = None) -> Message | None:
     """The message in ``body``, or None: not JSON, another job, an unknown host or kind, a field of
-    the wrong type or size. Nothing from the network is trusted before it passes here."""
+    the wrong type or size. Nothing from the network is trusted before it passes here. ``hosts``:
+    the settings' hosts as a set (the link keeps one: a coordinator of N hosts must not pay O(N) per
+    message)."""
+    hosts = frozenset(settings.hosts) if hosts is None else hosts
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -126,7 +130,7 @@ def decode(settings: Settings, body: bytes) -> Message | None:
     if not isinstance(data, dict) or data.get("v") != VERSION or data.get("job") != settings.job:
         return None
     kind, sender = data.get("kind"), data.get("from")
-    if kind not in KINDS or not isinstance(sender, str) or sender not in settings.hosts:
+    if kind not in KINDS or not isinstance(sender, str) or sender not in hosts:
         return None
     code, error, host, text = (data.get(key) for key in ("code", "error", "host", "text"))
     if kind == "ended":
@@ -135,7 +139,7 @@ def decode(settings: Settings, body: bytes) -> Message | None:
         if error is not None and (not isinstance(error, str) or len(error) > MAX_ERROR):
             return None
     elif kind == "stop":
-        if not isinstance(host, str) or host not in settings.hosts:
+        if not isinstance(host, str) or host not in hosts:
             return None
     elif kind == "verdict":
         if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
@@ -200,12 +204,19 @@ class _Side:
         self.stopping = False          # a stop signal reached some host: no verdict from here on
         self.next_tick = now + settings.heartbeat
         self.ended = False             # this host's job ended (told)
+        self.off = False               # nobody could be reached: the feature turned itself off
 
     @property
     def watching(self) -> bool:
         """Whether a failure or a loss still leads to a verdict: not once one was given, a stop is
-        under way, or this host's own job has ended (it is on its way out)."""
-        return self.verdict is None and not self.stopping and not self.ended
+        under way, this host's own job has ended (it is on its way out), or the feature is off."""
+        return self.verdict is None and not self.stopping and not self.ended and not self.off
+
+    def turn_off(self, why: str) -> list:
+        """Never harm a healthy job: when no peer could be reached at all, the network (a firewall,
+        a port filtered) is as likely as every other host missing. One line, and the job runs on."""
+        self.off = True
+        return [Note(f"peers: {why}; multi-host fail-fast is off, the job runs on", WARNING)]
 
     def next_wakeup(self) -> float:
         return self.next_tick
@@ -270,6 +281,9 @@ class Coordinator(_Side):
         actions: list = [Broadcast(self.message("beat"))]
         if not self.watching:
             return actions
+        if self.joined == 0 and now - self.started > self.settings.join_timeout:
+            return actions + self.turn_off(f"no host joined within {seconds(self.settings.join_timeout)}"
+                                           f" (a blocked network or port?)")
         for host, status in self.status.items():
             silent = now - self.heard[host]
             if status == JOINED and silent > self.settings.timeout:
@@ -286,7 +300,9 @@ class Coordinator(_Side):
     def own_ended(self, code: int, error: str | None, now: float) -> tuple[list, bool]:
         """This host's job ended: (actions, whether a verdict may still come: never, here, since it
         is given at once)."""
-        if code == 0:
+        if self.off:
+            actions = []
+        elif code == 0:
             actions = [Broadcast(self.message("done")),
                        Note(f"peers: {self.settings.me} finished (exit 0): the other hosts go on unwatched")]
         else:
@@ -356,8 +372,16 @@ class Worker(_Side):
     def watching(self) -> bool:
         return super().watching and not self.leader_done
 
-    def next_wakeup(self) -> float:
-        return self.next_tick if self.retry_at is None else min(self.next_tick, self.retry_at)
+    def next_wakeup(self) -> float | None:
+        """A worker keeps no beat of its own: it answers the coordinator's, so its only deadlines are
+        the next connection attempt and the coordinator's silence (one wakeup per heartbeat, the beat)."""
+        if not self.watching:
+            return None   # no verdict can come of a silence, nor of a connection: nothing is due
+        if self.retry_at is not None:
+            return self.retry_at
+        if not self.joined:
+            return self.started + self.settings.join_timeout
+        return self.heard + self.settings.timeout
 
     def on_connected(self, now: float) -> list:
         self.connected = True
@@ -375,7 +399,9 @@ class Worker(_Side):
         if not self.joined:
             self.joined = True
             actions.append(Note(f"peers: joined {self.settings.leader}"))
-        if message.kind == "verdict" and self.verdict is None and not self.leader_done:
+        if message.kind == "beat" and self.connected:
+            actions.append(Send(self.settings.leader, self.message("beat")))  # the answer is this host's beat
+        elif message.kind == "verdict" and self.verdict is None and not self.leader_done:
             self.verdict = message.text
             actions.append(Verdict(message.text))
         elif message.kind == "stop" and self.watching:
@@ -394,29 +420,23 @@ class Worker(_Side):
             return []
         if not self.joined:
             if now - self.started > self.settings.join_timeout:
-                return self._lost(f"not reached within {seconds(self.settings.join_timeout)}")
+                return self._unreached(problem)
             self.retry_at = now + min(RETRY, self.settings.heartbeat)
             return [Note(f"peers: {self.settings.coordinator}:{self.settings.port}: {problem}; retrying", VERBOSE)]
         return self._lost("connection closed" if was_connected else problem)
 
     def tick(self, now: float) -> list:
-        actions: list = []
+        if not self.watching:
+            return []
+        silent = now - self.heard
+        if self.joined and silent >= self.settings.timeout:
+            return self._lost(f"silent for {seconds(silent)}")
+        if not self.joined and now - self.started >= self.settings.join_timeout:
+            return self._unreached("no answer")
         if self.retry_at is not None and now >= self.retry_at:
             self.retry_at = None
-            actions.append(Connect())
-        if now < self.next_tick:
-            return actions
-        self.next_tick = max(self.next_tick + self.settings.heartbeat, now)
-        if self.connected:
-            actions.append(Send(self.settings.leader, self.message("beat")))
-        if not self.watching:
-            return actions
-        silent = now - self.heard
-        if self.joined and silent > self.settings.timeout:
-            actions += self._lost(f"silent for {seconds(silent)}")
-        elif not self.joined and now - self.started > self.settings.join_timeout:
-            actions += self._lost(f"not reached within {seconds(self.settings.join_timeout)}")
-        return actions
+            return [Connect()]
+        return []
 
     def own_ended(self, code: int, error: str | None, now: float) -> tuple[list, bool]:
         """This host's job ended: tell the coordinator; (actions, whether its verdict may still come)."""
@@ -434,6 +454,10 @@ class Worker(_Side):
             return []
         self.stopping = True
         return [Send(self.settings.leader, self.message("stop", host=self.settings.me))] if self.connected else []
+
+    def _unreached(self, problem: str) -> list:
+        return self.turn_off(f"{self.settings.leader} not reached at {self.settings.coordinator}:{self.settings.port}"
+                             f" within {seconds(self.settings.join_timeout)} (last: {problem})")
 
     def _lost(self, how: str) -> list:
         self.verdict = text = f"first observed failure: lost contact with {self.settings.leader} ({how})"

@@ -3,8 +3,9 @@
     become subreaper -> spawn the main child -> loop -> exit
 
 One thread. Every signal stays blocked and is taken with sigtimedwait, whose timeout is the next
-deadline: the plan's, or the output's (a log line waiting for the trainer's newline). Nothing
-else sleeps and nothing polls; even the tree's output arrives as a signal (SIGIO, see output.py).
+deadline: the plan's, the output's (a log line waiting for the trainer's newline), or the peers'
+heartbeat (multi-host, peers.py). Nothing else sleeps and nothing polls; even the tree's output
+arrives as a signal (SIGIO, see output.py), and so do the peers' messages (peerlink.py).
 The exceptions are a log sink that cannot signal room (a terminal, a socket: retried every 50 ms)
 and the bounded flush at exit. A plain signal is forwarded first (latency); output, or a deadline,
 is copied first; then, unless output alone woke it, the loop reaps and lets the plan decide.
@@ -15,7 +16,7 @@ This module decides nothing: it waits, reports what it saw to ``plan``, and perf
 from __future__ import annotations
 
 
-from . import exitcodes, log, peers, plan
+from . import exitcodes, log, plan
 from .signals import signal
 from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
                    Summary, Sweep, WriteFailure)
@@ -40,7 +41,7 @@ class Supervisor:
         self.anyone_left = True
         self.again = False   # output is still waiting to be copied: don't sleep
         self.peers = None    # peers.Coordinator or peers.Worker while the hosts of a job watch each other
-        self.told_stop = self.told_end = False
+        self.told_stop = self.told_end = self.drop_said = False
 
     def run(self) -> int:
         """The exit code; PID 1 must never die by accident, so every error ends here too."""
@@ -78,9 +79,13 @@ class Supervisor:
         if problem is not None:
             self.system.log(plan.WARNING, f"peers: {problem}; multi-host fail-fast is off, the job runs on")
             return
+        from . import peers  # only a multi-host job pays for its import (json) at start-up
         now = self.system.clock()
         self.peers = peers.board(self.config.peers, now)
-        self.perform_peers(self.peers.start(now), now)
+        try:
+            self.perform_peers(self.peers.start(now), now)
+        except Exception as exc:
+            self.drop_peers(exc)
 
     def loop(self) -> int:
         """Until the plan says Exit: wait, forward, copy output, reap, advance."""
@@ -106,8 +111,8 @@ class Supervisor:
 
     def timeout(self) -> float | None:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
-        if self.again:
-            return 0.0
+        if self.again or (self.peers is not None and self.system.peer_pending()):
+            return 0.0  # output still to copy, or the peers' link has news of its own doing (a refused connect)
         peer_tick = None if self.peers is None else self.peers.next_wakeup()
         times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline(), peer_tick)
                  if t is not None]
@@ -146,7 +151,24 @@ class Supervisor:
         """Take what the peers sent, and the heartbeat when it is due; whether the plan changed."""
         if self.peers is None:
             return False
-        before, board, now = self.state, self.peers, self.system.clock()
+        before = self.state
+        try:
+            self._exchange()
+        except Exception as exc:
+            self.drop_peers(exc)
+        return self.state is not before
+
+    def drop_peers(self, exc: Exception) -> None:
+        """A bug in the peers' part must not harm a healthy job: logged once, the feature off (the
+        loop's own errors still end in the outer guard: kill the tree, exit 70)."""
+        self.peers = None
+        self.system.log(plan.ERROR, f"peers: internal error: {type(exc).__name__}: {exc}; multi-host fail-fast is"
+                                    f" off, the job runs on")
+        self.system.close_peers()
+
+    def _exchange(self) -> None:
+        from . import peers
+        board, now = self.peers, self.system.clock()
         for event in self.system.peer_events():
             kind = event[0]
             if kind == "connected":
@@ -159,19 +181,24 @@ class Supervisor:
                 actions = board.on_closed(event[1], now) if board.settings.coordinating \
                     else board.on_closed(now, event[2])
             else:  # dropped: the first one said, the rest counted (and totalled at the exit)
-                first = self.system.peer_drops() == 1
+                first, self.drop_said = not self.drop_said, True
                 actions = [peers.Note(f"peers: dropped a message {event[1]}"
                                       + (" (further drops are counted)" if first else ""),
                                       plan.WARNING if first else plan.VERBOSE)]
             self.perform_peers(actions, now)
         self.perform_peers(board.tick(now), now)
-        return self.state is not before
 
     def tell_peers(self) -> None:
         """Tell the coordinator of this host's stop signal, or of how its job ended (before the
         stop that follows: the leftovers' grace, hooks and kill come after)."""
         if self.peers is None:
             return
+        try:
+            self._tell_peers()
+        except Exception as exc:
+            self.drop_peers(exc)
+
+    def _tell_peers(self) -> None:
         state, now = self.state, self.system.clock()
         if not self.told_stop and state.stop_cause == plan.ACTIVE_STOP:
             self.told_stop = True
@@ -187,6 +214,7 @@ class Supervisor:
             self.perform_peers(actions, now)
 
     def perform_peers(self, actions, now: float) -> None:
+        from . import peers
         system, settings = self.system, self.config.peers
         for action in actions:
             if isinstance(action, peers.Send):

@@ -106,8 +106,21 @@ class System:
         self.link = link
         return None
 
+    def close_peers(self) -> None:
+        link, self.link = self.link, None
+        if link is not None:
+            try:
+                link.close()
+            except OSError:
+                pass
+
     def peer_events(self) -> list:
         return self.link.take_events()
+
+    def peer_pending(self) -> bool:
+        """Events the link noted outside ``peer_events`` (a connect refused at once, a send that
+        failed): the loop must take them before it sleeps."""
+        return self.link is not None and bool(self.link.events)
 
     def peer_send(self, host: str, data: bytes) -> None:
         self.link.send(host, data)
@@ -225,11 +238,7 @@ class System:
         sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
     def exit(self, code: int, flush_budget: float):
-        try:
-            if self.link is not None:
-                self.link.close()
-        except OSError:
-            pass
+        self.close_peers()
         try:
             output.finish(self.relay, flush_budget)
         finally:

@@ -11,6 +11,7 @@
     tails       failure texts: failing programs' tails, failure files, the rules every text keeps
     world       a model of the world for the real Supervisor loop, on a fake clock
     net         a free port
+    hosts       a multi-host job on one machine: N real sm-inits over loopback, trainers told on stdin
     load        a steady HTTP load that stops a server partway (tests/serving, tests/docker)
     docker_harness  a Docker engine, the offline base image, the example image and the multi-host
                 image (the example image over a base with torch) (tests/docker)
