@@ -84,16 +84,24 @@ def render(results, args):
              % (platform.system(), platform.release(), os.cpu_count(), platform.python_version()),
              "its scheduling). Run %s." % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "",
              "## From the event to every host's exit", "",
-             "| case | hosts | every host joined | first exit | every exit | exit codes | failure file (first line) |",
-             "|---|---|---|---|---|---|---|"]
+             "The verdict columns: when each host's log first showed `sm-init: peers: stopping:` (its logs",
+             "looked at every %g s), the protocol's part. The exit columns: each host's end, seen through a"
+             % peersim.WATCH_EVERY,
+             "pidfd, which adds every host's own stop; here hundreds of hosts stop at once on %d cores, so"
+             % os.cpu_count(),
+             "their stops queue for CPU (on a real job each host has its own machine).", "",
+             "| case | hosts | every host joined | verdict, median host | verdict, every host | first exit | every exit"
+             " | exit codes | failure file (first line) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
-            lines.append("| %s | %d | run failed: %s | | | | |" % (CASES[r["case"]][2], args.hosts,
+            lines.append("| %s | %d | run failed: %s | | | | | | |" % (CASES[r["case"]][2], args.hosts,
                                                                   r["error"].replace("\n", " ")[:200]))
             continue
         failures = "; ".join("`%s`" % f for f in r.get("failure_lines", []) if f) or "none"
-        lines.append("| %s | %d | %s | %s | %s | %s | %s |" % (
-            CASES[r["case"]][2], r["hosts"], fmt(r["join_seconds"], " s", 1), fmt(r.get("to_first_exit"), " s"),
+        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            CASES[r["case"]][2], r["hosts"], fmt(r["join_seconds"], " s", 1), fmt(r.get("to_median_verdict"), " s"),
+            fmt(r.get("to_every_verdict"), " s"), fmt(r.get("to_first_exit"), " s"),
             fmt(r.get("to_every_exit"), " s"), ", ".join(map(str, r.get("codes", []))), failures))
     steady = [r for r in results if "steady" in r]
     if steady:

@@ -40,6 +40,8 @@ import sys
 import time
 
 FAIL_MESSAGE = "host two exploded"
+VERDICT = b"sm-init: peers: stopping:"
+WATCH_EVERY = 0.02      # seconds between looks at the logs for the verdict line, after the event
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -125,6 +127,35 @@ def loopback_up():
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
+class VerdictWatch:
+    """When each host's log first shows its verdict line: the verdict's arrival, apart from the stop
+    that follows (with hundreds of hosts stopping at once on a few cores, the stops queue for CPU)."""
+
+    def __init__(self, logs):
+        self.logs = dict(logs)          # name -> path
+        self.read = {name: 0 for name in logs}
+        self.tails = {name: b"" for name in logs}
+        self.seen = {}                  # name -> monotonic time the line was first seen
+
+    def __call__(self):
+        for name, path in self.logs.items():
+            if name in self.seen:
+                continue
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                continue
+            if size > self.read[name]:
+                with open(path, "rb") as f:
+                    f.seek(self.read[name])
+                    chunk = f.read(size - self.read[name])
+                self.read[name] = size
+                text = self.tails[name] + chunk
+                if VERDICT in text:
+                    self.seen[name] = time.monotonic()
+                self.tails[name] = text[-len(VERDICT):]
+
+
 class Hosts:
     """The running sm-inits: pid, pidfd and exit of each, reaped by this process (PID 1 here)."""
 
@@ -150,14 +181,17 @@ class Hosts:
         except OSError:
             return []
 
-    def wait(self, names, deadline):
+    def wait(self, names, deadline, watch=None):
         """Record each exit as the kernel reports it, until every one of names has exited or the
-        deadline (monotonic) passed; everything else that ends here is reaped too."""
+        deadline (monotonic) passed; everything else that ends here is reaped too. ``watch``: called
+        every WATCH_EVERY seconds meanwhile."""
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or (names and all(n in self.exits for n in names)):
                 return
-            self.poll(min(left, 1.0))
+            self.poll(min(left, WATCH_EVERY if watch else 1.0))
+            if watch:
+                watch()
 
     def poll(self, seconds):
         """Wait up to seconds for exits; record those that came."""
@@ -271,7 +305,13 @@ def simulate(args):
         for pid in hosts.children_of(victim.pid) + [victim.pid]:
             os.kill(pid, sig)
     others = [n for n in names if n != args.victim]
-    hosts.wait(others, t_event + args.exit_wait)
+    watch = VerdictWatch({n: os.path.join(mls[n], "sm-init.log") for n in others})
+    hosts.wait(others, t_event + args.exit_wait, watch)
+    watch()
+    heard = sorted(when - t_event for when in watch.seen.values())
+    result["verdict_seen"] = len(heard)
+    result["to_every_verdict"] = round(heard[-1], 3) if len(heard) == len(others) else None
+    result["to_median_verdict"] = round(heard[len(heard) // 2], 3) if heard else None
     if names[0] in hosts.usage and args.victim != names[0]:
         usage = hosts.usage[names[0]]
         result["coordinator_cpu_after_event"] = round(usage.ru_utime + usage.ru_stime - cpu_before, 3)
