@@ -61,9 +61,9 @@ def render(entries, outcomes=None):
     """The Markdown text of RELIABILITY.md."""
     lines = ["# Reliability figures", "",
              "Produced by `python tests/reliability.py` from a real run of the tests that measure (marked",
-             "`figures`: floods and storms, races, hooks, faults, descriptors, the failure file, bad input) and",
-             "of the stop plan's properties: real processes, sm-init as PID 1 of a fresh PID namespace and as",
-             "child subreaper. Do not edit by hand; rerun the script.", ""]
+             "`figures`: floods and storms, races, hooks, faults, descriptors, the failure file, bad input,",
+             "multi-host jobs) and of the stop plan's properties: real processes, sm-init as PID 1 of a fresh",
+             "PID namespace and as child subreaper, and in containers. Do not edit by hand; rerun the script.", ""]
     machine = f"{platform.system()} {platform.release()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}"
     lines.append(f"Machine: {machine}.")
     if outcomes is not None:
