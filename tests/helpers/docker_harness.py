@@ -352,17 +352,22 @@ def build_rootfs_tarball(tarball):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def image_exists(client, tag):
+    import docker
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
 def ensure_base_image(client):
     """The image to pass as BASE_IMAGE: SM_INIT_TEST_BASE_IMAGE, or sm-init-base:bookworm (built once)."""
-    import docker
     if os.environ.get("SM_INIT_TEST_BASE_IMAGE"):
         return os.environ["SM_INIT_TEST_BASE_IMAGE"]
     with file_lock("base-image"):
-        try:
-            client.images.get(BASE_IMAGE)
+        if image_exists(client, BASE_IMAGE):
             return BASE_IMAGE
-        except docker.errors.ImageNotFound:
-            pass
         tarball = _rootfs_tarball()
         if not tarball.exists():
             build_rootfs_tarball(tarball)
@@ -536,18 +541,14 @@ def ensure_torch_base_image(client, base_image):
 
     Made once per base image and torch wheel (the tag says which) and reused while it exists: a
     container installs the wheels from read-only mounts, without a network, and is committed."""
-    import docker
     pyver, machine = _python_tags(client, base_image)
     wheel = torch_wheel(pyver, machine)
     base_id = client.images.get(base_image).id
     digest = hashlib.sha256(("%s %s %s" % (base_id, wheel.name, TORCH_BASE_RECIPE)).encode()).hexdigest()[:12]
     tag = "%s:%s" % (TORCH_BASE_REPO, digest)
     with file_lock("torch-base-image"):
-        try:
-            client.images.get(tag)
+        if image_exists(client, tag):
             return tag
-        except docker.errors.ImageNotFound:
-            pass
         deps = CACHE_DIR / ("torch-deps-cp%s-%s" % (pyver.replace(".", ""), machine))
         pip_download(wheel_requirements(wheel), deps, pyver, machine)
         script = ("set -eu; python3 -m venv /opt/torch; "
