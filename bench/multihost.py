@@ -90,19 +90,24 @@ def render(results, args):
              "pidfd, which adds every host's own stop; here hundreds of hosts stop at once on %d cores, so"
              % os.cpu_count(),
              "their stops queue for CPU (on a real job each host has its own machine).", "",
+             "The coordinator's CPU: what it used from the event to its exit; its wait for a CPU: how long",
+             "it was runnable but not running meanwhile (/proc/PID/schedstat), i.e. what the load added.",
+             "",
              "| case | hosts | every host joined | verdict, median host | verdict, every host | first exit | every exit"
-             " | exit codes | failure file (first line) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             " | coordinator CPU after the event | its wait for a CPU | load (1 min) | exit codes | failure file (first line) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
-            lines.append("| %s | %d | run failed: %s | | | | | | |" % (CASES[r["case"]][2], args.hosts,
+            lines.append("| %s | %d | run failed: %s | | | | | | | | | |" % (CASES[r["case"]][2], args.hosts,
                                                                   r["error"].replace("\n", " ")[:200]))
             continue
         failures = "; ".join("`%s`" % f for f in r.get("failure_lines", []) if f) or "none"
-        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             CASES[r["case"]][2], r["hosts"], fmt(r["join_seconds"], " s", 1), fmt(r.get("to_median_verdict"), " s"),
             fmt(r.get("to_every_verdict"), " s"), fmt(r.get("to_first_exit"), " s"),
-            fmt(r.get("to_every_exit"), " s"), ", ".join(map(str, r.get("codes", []))), failures))
+            fmt(r.get("to_every_exit"), " s"), fmt(r.get("coordinator_cpu_after_event"), " s", 3),
+            fmt(r.get("coordinator_run_queue_wait_after_event"), " s"), fmt((r.get("load_average") or [None])[0], "", 1),
+            ", ".join(map(str, r.get("codes", []))), failures))
     steady = [r for r in results if "steady" in r]
     if steady:
         lines += ["", "## Steady state (every host joined, nothing happening)", "",

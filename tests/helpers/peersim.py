@@ -95,6 +95,15 @@ def peak_rss(pid):
     return 0
 
 
+def run_queue_wait(pid):
+    """Seconds pid has spent runnable but waiting for a CPU (/proc/PID/schedstat's second field)."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def tcp_counters():
     """{'InSegs':..., 'OutSegs':..., 'TCPOrigDataSent':...} of this network namespace."""
     found = {}
@@ -305,9 +314,22 @@ def simulate(args):
         for pid in hosts.children_of(victim.pid) + [victim.pid]:
             os.kill(pid, sig)
     others = [n for n in names if n != args.victim]
-    watch = VerdictWatch({n: os.path.join(mls[n], "sm-init.log") for n in others})
+    verdicts = VerdictWatch({n: os.path.join(mls[n], "sm-init.log") for n in others})
+    waits = {}
+
+    def watch():
+        verdicts()
+        if coordinator_watched and names[0] not in hosts.exits:
+            waits["last"] = run_queue_wait(coordinator)
+    coordinator_watched = args.victim != names[0]
+    wait_before = run_queue_wait(coordinator)
     hosts.wait(others, t_event + args.exit_wait, watch)
-    watch()
+    verdicts()
+    if coordinator_watched and "last" in waits:
+        # Time the coordinator spent runnable but not running, from the event to (about) its exit:
+        # what the machine's load, not the coordinator's own work, added to its times.
+        result["coordinator_run_queue_wait_after_event"] = round(waits["last"] - wait_before, 3)
+    watch = verdicts
     heard = sorted(when - t_event for when in watch.seen.values())
     result["verdict_seen"] = len(heard)
     result["to_every_verdict"] = round(heard[-1], 3) if len(heard) == len(others) else None
@@ -336,7 +358,7 @@ def simulate(args):
         slowest = max((e["seconds"], n) for n, e in ends.items() if e["seconds"] is not None)[1]
         result["slowest"] = {"host": slowest, "seconds": ends[slowest]["seconds"],
                              "log": log_lines(mls[slowest], "sm-init:")[-12:]}
-    result["load_average"] = os.getloadavg()
+    result["load_average"] = [round(x, 1) for x in os.getloadavg()]
     return result
 
 
