@@ -108,6 +108,11 @@ def render(results, args):
             fmt(r.get("to_every_exit"), " s"), fmt(r.get("coordinator_cpu_after_event"), " s", 3),
             fmt(r.get("coordinator_run_queue_wait_after_event"), " s"), fmt((r.get("load_average") or [None])[0], "", 1),
             ", ".join(map(str, r.get("codes", []))), failures))
+    said = [(r["case"], line) for r in results for line in r.get("coordinator_join_log", [])
+            if "coordinating" not in line]
+    if said:
+        lines += ["", "What the coordinator said while the hosts joined (beyond its first line):", ""]
+        lines += ["- %s: `%s`" % (case, line) for case, line in said]
     steady = [r for r in results if "steady" in r]
     if steady:
         lines += ["", "## Steady state (every host joined, nothing happening)", "",
