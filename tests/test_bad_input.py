@@ -178,6 +178,7 @@ REFUSED = [
      ["--peer-coordinator", "'algo 1'", "not a host name"]),
     ("--peer-interface=a/b", ["--peer-interface", "a/b", "--", "true"], {}, USAGE,
      ["--peer-interface", "'a/b'", "not an interface name"]),
+    ("--resource-config=empty", ["--resource-config", "", "--", "true"], {}, USAGE, ["--resource-config", "empty path"]),
     ("--peers on without a resource config", ["--peers", "on", "--resource-config", "{missing}", "--", "true"], {},
      USAGE, ["--peers on: ", "cannot read {missing}"]),
     ("SM_INIT_PEERS=on, a resource config that is no JSON", ["--", "true"],

@@ -6,12 +6,14 @@ stop does to the others; a port already taken; garbage on the port. Containers o
 are tests/docker's; the 256-host simulation is bench's.
 """
 
+import json
 import os
 import re
 import signal
 import socket
 import struct
 
+from helpers.commands import hook
 from helpers.hosts import expect_joined, start_hosts, write_resource_config
 from helpers.net import free_port
 from sm_init.peerlink import MAX_PENDING
@@ -35,6 +37,16 @@ def test_a_failure_on_one_host_stops_the_others_with_one_verdict(start_init, tmp
         host.init.log.expect("peers: stopping: " + re.escape(VERDICT_2))
         host.init.out.expect(rf"{host.name} got SIGTERM")  # the normal stop: SIGTERM to the trainer
     assert "127.0.0.1" not in hosts[2].failure()
+
+
+def test_a_verdict_runs_the_pre_kill_hooks_with_its_reason(start_init, tmp_path):
+    record = tmp_path / "hook.json"
+    hosts = start_hosts(start_init, tmp_path, 2, only={"algo-1": ("--pre-kill", hook("--record", str(record)))})
+    expect_joined(hosts)
+    hosts[1].tell("fail")
+    assert [host.init.wait() for host in hosts] == [123, 1]
+    told = json.loads(record.read_text())
+    assert told["env"]["SM_INIT_REASON"] == "peer", told
 
 
 def test_a_lost_host_is_noticed_within_the_peer_timeout(start_init, tmp_path):
@@ -99,7 +111,7 @@ def test_a_stop_of_one_host_stops_every_host_without_a_verdict(start_init, tmp_p
     hosts[2].init.signal(signal.SIGTERM)
     for host in hosts:
         assert host.init.wait() == 143 and host.no_verdict()
-    hosts[0].init.log.expect(r"stop: the whole job stops")
+    hosts[0].init.log.expect(r"stop: the whole job stops \(a stop signal reached algo-3\)")
 
 
 def test_a_port_already_taken_turns_the_feature_off_with_one_line(start_init, tmp_path):

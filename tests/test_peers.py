@@ -4,7 +4,6 @@ does with a verdict (plan.py). Real sm-inits over loopback: test_multihost.py.
 """
 
 import json
-import os
 
 import pytest
 
@@ -41,6 +40,14 @@ def test_a_message_survives_the_round_trip():
     bodies, broken = peers.frames(buffer)
     assert not broken and buffer == b""
     assert [peers.decode(mine, body) for body in bodies] == [message, msg("beat", "algo-3")]
+
+
+def test_a_verdict_that_escapes_past_the_limit_is_cut_never_refused():
+    mine = settings()
+    data = peers.encode(mine, msg("verdict", "algo-1", text="\x01" * peers.MAX_TEXT))  # 6 bytes each in JSON
+    assert len(data) <= 4 + peers.MAX_MESSAGE
+    text = peers.decode(mine, data[4:]).text
+    assert text.startswith("\x01") and text.endswith("...")
 
 
 def test_a_frame_waits_for_its_last_byte():
@@ -176,6 +183,12 @@ def test_a_late_joiner_hears_the_verdict():
     board.on_message(msg("ended", "algo-2", code=1), 1.0)
     actions = board.on_hello("algo-3", 2.0)
     assert peers.Send("algo-3", msg("verdict", "algo-1", text=board.verdict)) in actions
+
+
+def test_a_late_joiner_hears_of_the_stop():
+    board = coordinator(joined=("algo-2",))
+    board.on_message(msg("stop", "algo-2", host="algo-2"), 1.0)
+    assert peers.Send("algo-3", msg("stop", "algo-1", host="algo-2")) in board.on_hello("algo-3", 2.0)
 
 
 def test_one_tick_per_heartbeat_whatever_the_messages():
@@ -335,9 +348,17 @@ def test_auto_is_on_for_several_hosts_in_train_mode_only(tmp_path, capfd):
     assert (found.hosts, found.me, found.coordinator, found.port, found.interface) == \
         (("algo-1", "algo-2"), "algo-2", "algo-1", 7779, None)  # a missing interface: all of them
     assert (found.heartbeat, found.timeout, found.join_timeout) == (5.0, 60.0, 600.0)
+    slow = dict(raw, peer_heartbeat=("40", "--peer-heartbeat"))
+    assert config.peer_settings(config._Values(slow), "train", str(tmp_path), {}).timeout == 80.0
     assert config.peer_settings(config._Values(raw), "serve", str(tmp_path), {}) is None
+    forced = dict(raw, peers=("on", "--peers"))  # on: whatever the mode
+    assert config.peer_settings(config._Values(forced), "serve", str(tmp_path), {}).me == "algo-2"
+    off = dict(raw, peers=("off", "--peers"))
+    assert config.peer_settings(config._Values(off), "train", str(tmp_path), {}) is None
     one = resource_config(tmp_path, {"current_host": "algo-1", "hosts": ["algo-1"]})
-    assert config.peer_settings(config._Values({"resource_config": (one, "x")}), "train", str(tmp_path), {}) is None
+    for wanted in ("auto", "on"):
+        raw_one = {"resource_config": (one, "x"), "peers": (wanted, "--peers")}
+        assert config.peer_settings(config._Values(raw_one), "train", str(tmp_path), {}) is None
     missing = {"resource_config": (str(tmp_path / "missing.json"), "x")}
     assert config.peer_settings(config._Values(missing), "train", str(tmp_path), {}) is None
     assert capfd.readouterr().err == ""  # no file, one host: nothing to say

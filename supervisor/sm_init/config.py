@@ -216,9 +216,10 @@ def peer_settings(values: _Values, mode: str, ml_root: str, environ: Mapping[str
     interface = values.get("peer_interface")
     if interface is not None and not _interface_name(interface):
         raise ConfigError(f"{values.source('peer_interface')}: {interface!r} is not an interface name")
-    path = values.get("resource_config") or os.path.join(ml_root, RESOURCE_CONFIG)
+    path = values.get("resource_config")
     if path == "":
         raise ConfigError(f"{values.source('resource_config')}: empty path")
+    path = path or os.path.join(ml_root, RESOURCE_CONFIG)
     if wanted == "off" or (wanted == "auto" and mode != "train"):
         return None
     try:
@@ -230,7 +231,7 @@ def peer_settings(values: _Values, mode: str, ml_root: str, environ: Mapping[str
             from . import log
             log.warning(f"peers: {exc}; multi-host fail-fast is off")
         return None
-    if len(hosts) < 2 and wanted == "auto":
+    if len(hosts) < 2:  # one host has no peer to watch, whatever --peers says
         return None
     from . import peers  # a one-host job never gets here: it never imports them (start-up time)
     if interface is None and config_interface is not None:

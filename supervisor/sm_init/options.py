@@ -82,7 +82,8 @@ OPTIONS = (
     Option("peer_timeout", ("--peer-timeout",), TEXT, "S",
            "A host silent this long is lost (default 60)."),
     Option("peer_join_timeout", ("--peer-join-timeout",), TEXT, "S",
-           "A host not started this long is lost (default 600)."),
+           "A host not started this long is lost; a host that reached no peer at all turns the feature"
+           " off instead (default 600)."),
     Option("capture", ("--capture",), FLAG, "",
            "Relay the tree's stdout/stderr through sm-init (default: when they are not terminals).",
            off="--no-capture"),

@@ -116,6 +116,7 @@ class Link:
         except OSError as exc:
             self.events.append(("closed", self.settings.leader, exc.strerror or str(exc)))
             return
+        _no_delay(sock)
         set_async(sock.fileno(), True)
         connection = Connection(sock, f"{host}:{port}", connecting=True)
         connection.host = self.settings.leader
@@ -194,6 +195,7 @@ class Link:
             except OSError:      # ECONNABORTED, EMFILE: that one is gone, the listener is fine
                 return
             sock.setblocking(False)
+            _no_delay(sock)
             set_async(sock.fileno(), True)
             connection = Connection(sock, f"{address[0]}:{address[1]}")
             self._add(connection, select.EPOLLIN)
@@ -366,6 +368,15 @@ def literal_family(host: str) -> int | None:
         except OSError:
             pass
     return None
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Each message is one small write that must go now: Nagle would hold a second one (a stop after
+    a hello, a verdict after a beat) until the first is acknowledged."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
 
 
 def _listen(family: int, address) -> socket.socket:

@@ -91,15 +91,19 @@ class Message:
 
 
 def encode(settings: Settings, message: Message) -> bytes:
+    """The frame of ``message``. A verdict or an error line whose JSON outgrows MAX_MESSAGE (escaped
+    control characters take 6 bytes each) is cut until it fits: a message is never refused here."""
     body = {"v": VERSION, "job": settings.job, "from": message.sender, "kind": message.kind}
     for key in ("code", "error", "host", "text"):
         value = getattr(message, key)
         if value is not None:
             body[key] = value
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
-    if len(data) > MAX_MESSAGE:  # a verdict or an error line too long even after their limits
-        raise ValueError("message too long")
-    return len(data).to_bytes(4, "big") + data
+    while True:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+        if len(data) <= MAX_MESSAGE:
+            return len(data).to_bytes(4, "big") + data
+        key = "text" if "text" in body else "error"
+        body[key] = body[key][:len(body[key]) // 2] + "..."
 
 
 def frames(buffer: bytearray) -> tuple[list[bytes], bool]:
@@ -233,6 +237,7 @@ class Coordinator(_Side):
         self.status = {host: NOT_STARTED for host in settings.hosts[1:]}
         self.heard = {host: now for host in settings.hosts[1:]}
         self.joined = 0
+        self.stopped_at = settings.me  # where the stop signal arrived, once one did
 
     def start(self, now: float) -> list:
         return [Note(f"peers: coordinating {len(self.settings.hosts)} hosts on port {self.settings.port}"
@@ -255,7 +260,7 @@ class Coordinator(_Side):
         if self.verdict is not None:
             actions.append(Send(host, self.message("verdict", text=self.verdict)))
         elif self.stopping:
-            actions.append(Send(host, self.message("stop", host=self.settings.me)))
+            actions.append(Send(host, self.message("stop", host=self.stopped_at)))
         return actions
 
     def on_message(self, message: Message, now: float) -> list:
@@ -328,7 +333,7 @@ class Coordinator(_Side):
             self.status[host] = STOPPING
         if self.stopping or self.verdict is not None:
             return []
-        self.stopping = True
+        self.stopping, self.stopped_at = True, host
         actions: list = [Broadcast(self.message("stop", host=host))]
         if host != self.settings.me:
             actions.append(PeerStop(host))

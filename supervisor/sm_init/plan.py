@@ -49,7 +49,7 @@ PEER = "peer"                 # another host failed: the peers' verdict stops th
 PEER_STOP = "peer-stop"       # a stop signal reached another host: the whole job stops, no verdict
 PEER_WAIT = 2.0               # at most this long for the verdict, after telling the peers of a failure
 DUMP_TIME = 10.0              # at most this long for the stacks of a stalled tree, before the stop signal
-FLUSH_AT_EXIT = 1.0           # at most this long for a slow log reader at exit, when no stop is pressing
+READER_PATIENCE = 10.0        # at exit with no stop pressing, a log reader that takes nothing this long is given up
 
 
 class Phase(int):
@@ -308,17 +308,19 @@ def _stop_reach(config, target: int, facts: Facts) -> str:
     return "child" if facts.catches(target) else "group"
 
 
-def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause: str) -> Result:
+def _stop_text(config, signum: int, cause: str) -> str:
     if cause == MAX_RUNTIME:
-        what = f"--max-runtime {config.max_runtime:g}s reached"
-    elif cause == STALL:
-        what = f"no progress for {config.stall_timeout:g}s (--stall-timeout)"
-    elif cause == PEER:
-        what = "the peers' verdict"
-    elif cause == PEER_STOP:
-        what = "the whole job stops (a stop signal reached another host)"
-    else:
-        what = signals.name(signum)
+        return f"--max-runtime {config.max_runtime:g}s reached"
+    if cause == STALL:
+        return f"no progress for {config.stall_timeout:g}s (--stall-timeout)"
+    if cause == PEER:
+        return "the peers' verdict"
+    return signals.name(signum)
+
+
+def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause: str,
+             what: str | None = None) -> Result:
+    what = what or _stop_text(config, signum, cause)
     if state.stop_signal is not None:
         # A repeated stop neither restarts the clock nor is sent again (mpirun calls that "jammed").
         # On a terminal, a second Ctrl-C means "hurry": grace ends now; hooks still run.
@@ -405,7 +407,8 @@ def on_peer_stop(config, state: State, host: str, facts: Facts, now: float) -> R
     stop, not a failure: no verdict, no failure file)."""
     if state.phase != Phase.RUNNING or not state.main_alive or state.stop_signal is not None:
         return state, []
-    return _on_stop(config, state, signal.SIGTERM, facts, now, PEER_STOP)
+    return _on_stop(config, state, signal.SIGTERM, facts, now, PEER_STOP,
+                    f"the whole job stops (a stop signal reached {host})")
 
 
 def peer_error(config, state: State) -> str | None:
@@ -646,10 +649,24 @@ def _failure(config, state: State, code: int) -> list[Action]:
     return [WriteFailure(code, reason(state), signalled, state.killed_main, stalled, state.verdict)]
 
 
-def flush_budget(config, state: State) -> float:
-    """How long the last of the output may take at exit: within the exit margin during a stop
-    (Docker's SIGKILL is coming), else a second at most."""
-    return exit_margin(config.stop_timeout) / 2 if state.stop_signal is not None else FLUSH_AT_EXIT
+@record
+class Flush:
+    """How the last of the output goes out at exit (``output.finish``)."""
+    until: float | None   # the tree's output dropped (counted) if not written by then; None: no limit
+    last_line: float      # seconds after ``until`` for the exit line
+    patience: float       # a reader that takes nothing this long is given up on
+    stop_window: float    # a stop signal during the flush: ``until`` becomes this long from then
+
+
+def exit_flush(config, state: State) -> Flush:
+    """During a stop, Docker's SIGKILL is coming: the tree's output may be written until exit_at,
+    the exit line in half the exit margin after it. With none, nothing presses: the output goes out
+    as long as the reader reads, however slowly; one that reads nothing for READER_PATIENCE seconds
+    is given up, and a stop signal meanwhile brings back the stop's budget."""
+    margin = exit_margin(config.stop_timeout)
+    pressed = state.stop_signal is not None and state.deadlines is not None
+    return Flush(state.deadlines.exit_at if pressed else None, margin / 2, READER_PATIENCE,
+                 config.stop_timeout - margin)
 
 
 def describe_status(status: int | None) -> str:
