@@ -89,9 +89,6 @@ class Host:
         path = self.ml / "model" / "last-checkpoint.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def checkpoints(self):
-        return sorted(p.name for p in (self.ml / "checkpoints").glob("ckpt-*.json"))
-
     def sm_init_lines(self):
         return sm_init_lines(self.logs())
 
