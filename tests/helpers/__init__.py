@@ -16,7 +16,12 @@
     net         a free port
     hosts       a multi-host job on one machine: N real sm-inits over loopback, trainers told on stdin
     load        a steady HTTP load that stops a server partway (tests/serving, tests/docker)
-    docker_harness  a Docker engine, the offline base image and the example image (tests/docker)
+    docker_harness  a Docker engine, the offline base image, the example image and the multi-host
+                image (the example image over a base with torch) (tests/docker)
+    cluster     one job on N containers of a docker network, algo-1..algo-N, torchrun across them
+                (tests/docker/test_docker_multihost.py; its trainer is children/peer_trainer.py)
+    peersim     N hosts of one job on loopback, a real sm-init each, in namespaces of their own:
+                the scale of the peers feature (test_peers_scale.py, bench/multihost.py)
     doclinks    the links between the repository's markdown pages, and GitHub's anchors (test_docs.py)
 
 The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``) are in tests/conftest.py.
