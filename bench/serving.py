@@ -37,7 +37,7 @@ import sys
 import tempfile
 from importlib import metadata
 
-from bench import machine_info
+from report import machine_info
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

@@ -4,8 +4,8 @@
 
 runs the tests marked ``figures`` (every test that asks for the ``figures`` fixture, and the
 properties of test_properties.py; or the given pytest arguments) with recording on, then writes
-tests/RELIABILITY.md from what that run measured: nothing in it is typed by hand. The README's
-reliability section is a copy of it (tools/readme-figures).
+tests/RELIABILITY.md from what that run measured: nothing in it is typed by hand.
+docs/reliability.md holds a copy of it (tools/readme-figures).
 
 Tests record through helpers/figures.py: one JSON line per figure set, in the file named by
 ``$SM_INIT_FIGURES``, which this script sets for its run.

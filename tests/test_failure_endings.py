@@ -25,7 +25,7 @@ else:
 
 
 # As a person would write them (`python failing.py ...`), from their directory, this virtual
-# environment's python and torchrun first on PATH: the files read as in an image (the README quotes them).
+# environment's python and torchrun first on PATH: the files read as in an image (docs/failures.md quotes them).
 PATH = os.path.dirname(sys.executable) + ":" + os.environ.get("PATH", "/usr/bin:/bin")
 
 

@@ -1,14 +1,13 @@
 """The repository's front doors: the commands and documents a newcomer meets first.
 
 ``examples/run`` returns sm-init's exit code and, however it ends, leaves no process and no
-temporary folder behind; README.md's generated sections match the files they are generated from;
-CONTRIBUTING.md's module map names every module of the package. These test the repository, not
+temporary folder behind; CONTRIBUTING.md's module map names every module of the package (the
+documentation's links and generated sections: test_docs.py). These test the repository, not
 the package: the sdist leaves this file out (see MANIFEST.in).
 """
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import uuid
@@ -17,7 +16,6 @@ from helpers.realinit import MARK, TIMEOUT, Lines, marked_processes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES_RUN = os.path.join(ROOT, "examples", "run")
-README_FIGURES = os.path.join(ROOT, "tools", "readme-figures")
 
 
 def start_example(tmp_path, *args):
@@ -67,29 +65,6 @@ def test_examples_run_cleans_up_when_interrupted(tmp_path):
     assert any(line.startswith("sm-init: exit:") for line in lines.seen), lines.text
     assert os.listdir(tmp) == [], "examples/run left %s behind" % os.listdir(tmp)
     assert marked_processes(mark) == []
-
-
-def test_readme_figures_are_current():
-    """README.md's generated sections are what tools/readme-figures makes of bench/RESULTS.md,
-    bench/SERVING.md and tests/RELIABILITY.md: rerun the tool after bench/run, bench/serving or
-    tests/reliability.py."""
-    result = subprocess.run([README_FIGURES, "--check"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert result.returncode == 0, result.stdout.decode()
-
-
-def test_readme_figures_check_sees_a_hand_edit(tmp_path):
-    """The check above can fail: a figure typed into the README by hand is a difference."""
-    for path in ["README.md", "bench/RESULTS.md", "bench/SERVING.md", "tests/RELIABILITY.md"]:
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(os.path.join(ROOT, path), tmp_path / path)
-    check = [README_FIGURES, "--check", "--root", str(tmp_path)]
-    assert subprocess.run(check, stdout=subprocess.DEVNULL).returncode == 0
-    readme = (tmp_path / "README.md").read_text()
-    begin = readme.index("<!-- BEGIN tests/RELIABILITY.md -->")
-    (tmp_path / "README.md").write_text(readme[:begin] + readme[begin:].replace("Run: ", "Run (edited): ", 1))
-    result = subprocess.run(check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert result.returncode == 1
-    assert "+Run: " in result.stdout.decode() and "-Run (edited): " in result.stdout.decode()
 
 
 def test_contributing_maps_every_module():

@@ -6,15 +6,18 @@
     commands    their command lines (probe, child, hook, cmd) and what they print (signal names, reports)
     procfs      /proc readers (status, signal masks, fd flags, wchan, zombies, children) and wait_until
     fifos       a FIFO nobody reads: filling it, what waits in it
+    readers     log readers slower than sm-init: SLOW (64 KiB every 0.1 s), a given rate, a pause
     deadline    stopping sm-init as Docker does, and holding it to its stop timeout
     figures     recording what a test measured, for tests/RELIABILITY.md
     tails       failure texts: failing programs' tails, failure files, the rules every text keeps
     launchers   real training launchers (torchrun, accelerate, DeepSpeed): command lines, what
                 each rank heard and saved
+    wild        the corpus of real failure logs: its cases, their Error lines, whether each is right
     world       a model of the world for the real Supervisor loop, on a fake clock
     net         a free port
     load        a steady HTTP load that stops a server partway (tests/serving, tests/docker)
     docker_harness  a Docker engine, the offline base image and the example image (tests/docker)
+    doclinks    the links between the repository's markdown pages, and GitHub's anchors (test_docs.py)
 
 The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``) are in tests/conftest.py.
 """

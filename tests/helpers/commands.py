@@ -9,7 +9,7 @@ file and stall tests, ``sweeper.py`` (the sweep alone, in a namespace of its own
 ``patched_sm-init.py`` (sm-init with an injected fault or an extra inherited fd).
 
 The folder is no package on purpose (no __init__.py): py-spy names a frame's file after its
-package, and the stall tests and the README read the names it gives (``beat.py:30``).
+package, and the stall tests and docs/failures.md read the names it gives (``beat.py:30``).
 """
 
 import json

@@ -84,8 +84,8 @@ LAYOUTS = [
     # uvicorn re-raises the SIGTERM it caught once it has shut down: killed by SIGTERM, 128+15.
     Layout("uvicorn", uvicorn, ((r"Application startup complete", 1),), exit_code=143),
     # nginx's graceful stop is SIGQUIT; SIGTERM is its fast stop (requests in flight are cut).
-    # --rewrite TERM=QUIT is all it needs: master and workers alike drain on QUIT. The README's
-    # table also names --signal-scope child: the master alone hears QUIT and tells its workers.
+    # --rewrite TERM=QUIT is all it needs: master and workers alike drain on QUIT. The launcher
+    # table (docs/launchers.md) also names --signal-scope child: the master alone hears QUIT and tells its workers.
     Layout("nginx", nginx_alone, ((NGINX_WORKER, 2),), sm_init=("--rewrite", "TERM=QUIT"),
            dumb_init=("--rewrite", "15:3"), upstream=True),
     Layout("nginx-child", nginx_alone, ((NGINX_WORKER, 2),),
