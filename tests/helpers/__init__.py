@@ -11,6 +11,8 @@
     deadline    stopping sm-init as Docker does, and holding it to its stop timeout
     figures     recording what a test measured, for tests/RELIABILITY.md
     tails       failure texts: failing programs' tails, failure files, the rules every text keeps
+    launchers   real training launchers (torchrun, accelerate, DeepSpeed): command lines, what
+                each rank heard and saved
     wild        the corpus of real failure logs: its cases, their Error lines, whether each is right
     world       a model of the world for the real Supervisor loop, on a fake clock
     net         a free port
