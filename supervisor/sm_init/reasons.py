@@ -981,9 +981,19 @@ def elide(text: str, limit: int) -> str:
     if room < 24:   # too little for both ends to say anything
         return truncate(text, max(0, limit), ELLIPSIS)
     end = room // 3
-    head = data[:room - end].decode("utf-8", "ignore").rstrip()
-    tail = data[len(data) - end:].decode("utf-8", "ignore").lstrip()
-    return head + ELISION + tail
+    head = data[:room - end].decode("utf-8", "ignore")
+    tail = data[len(data) - end:].decode("utf-8", "ignore")
+    # Whole words at both cuts where a space is near: "... this process has 5 … s.pytorch.org/..."
+    # reads worse than "... this process has … pytorch.org/...".
+    space = head.rfind(" ")
+    if space > len(head) * 3 // 4:
+        head = head[:space]
+    space = tail.find(" ")
+    if space < 0:   # the end is a piece of one long word (a URL): it says nothing, the start more
+        return truncate(text, limit, ELLIPSIS)
+    if space < len(tail) // 4:
+        tail = tail[space + 1:]
+    return head.rstrip() + ELISION + tail.lstrip()
 
 
 def truncate(text: str, limit: int, mark: str = "") -> str:
