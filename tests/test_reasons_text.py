@@ -347,3 +347,10 @@ def test_any_64k_of_familiar_lines_is_judged_in_time(lines):
     tail = arrangement * (64 * 1024 // len(arrangement) + 1)
     took = judged_in(tail)
     assert took < TARGET * LOADED, f"{took * 1000:.0f} ms of CPU for 64 KiB tails of {lines!r}"
+
+
+def test_the_childs_exception_alone_beats_its_launchers_report():
+    # A paste of the child's last line and torchrun's report of it (OFA-Sys/Chinese-CLIP#279).
+    finding = reasons.find_error("EOFError: Ran out of input\nERROR:torch.distributed.elastic.multiprocessing"
+                                 ".api:failed (exitcode: 1) local_rank: 0 (pid: 27316) of binary: python\n")
+    assert (finding.name, finding.error) == ("exception-line", "EOFError: Ran out of input")

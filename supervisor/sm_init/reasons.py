@@ -49,12 +49,13 @@ The order is the precedence:
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
    up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
    "Check failed: ..."), then an abort.
-5. Launchers' own reports, when nothing of the child's is left: mpirun's "exited on signal 9
-   (Killed)" (its sentence whole where a terminal wrapped it), DeepSpeed's "exits with return code
-   = -9", torchrun's own "failed (exitcode: -9) local_rank: 4", the SageMaker toolkit's
-   ExecuteUserScriptError, python's "can't open file", a shell's "command not found"; then launchers' wrapper exceptions (``ChildFailedError``,
-   ``CalledProcessError``, ...); last, a line that can only be an exception's, alone (a paste of
-   just that line).
+5. A line that can only be an exception's, alone (a paste of just that line, a tail that kept
+   only it): the child's own words still. Then launchers' own reports, when nothing of the child's
+   is left: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a terminal wrapped
+   it), DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
+   local_rank: 4", the SageMaker toolkit's ExecuteUserScriptError, python's "can't open file", a
+   shell's "command not found"; last, launchers' wrapper exceptions (``ChildFailedError``,
+   ``CalledProcessError``, ...).
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
 it ended ("returned non-zero exit status 1").
@@ -810,10 +811,9 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
     elif not own:
         # Nothing prefixed at all: the rank died before torch could prefix anything (python could
         # not open the script, exit code 2), and said so unprefixed.
-        report = LAUNCHERS[0]
-        hit = report.find(unprefixed)
+        hit = REPORT.find(unprefixed)
         if hit is not None and STARTUP.search(hit.error):
-            return report, hit
+            return REPORT, hit
     return None
 
 
@@ -867,10 +867,13 @@ GENERIC = (
                                  r"|\d+ Aborted\b|SIGABRT")),
 )
 
+REPORT = Recogniser("launcher-report", launcher_report)
+
+# The child's own words first, even as a line alone; then what a launcher says of it.
 LAUNCHERS = (
-    Recogniser("launcher-report", launcher_report),
-    Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("exception-line", bare_exception),
+    REPORT,
+    Recogniser("wrapper-traceback", wrapper_traceback),
 )
 
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
