@@ -14,6 +14,8 @@ import os
 import re
 import resource
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -22,10 +24,11 @@ import pytest
 import psutil
 
 from helpers.children import spew
+from helpers import readers
 from helpers.commands import child, probe
 from helpers.fifos import stuff, unread_bytes
 from helpers.procfs import fd_flags, pending, wait_until
-from helpers.realinit import TIMEOUT
+from helpers.realinit import SM_INIT, TIMEOUT, Init, require_unshare, train
 
 SLACK = 1.5          # the test's own delay in seeing sm-init gone, on a loaded 2-core machine
 
@@ -301,3 +304,308 @@ def test_a_stream_that_ends_inside_a_line_releases_the_held_log_lines_and_nothin
     os.close(stream.sink.fd)
     os.close(out_read)
     assert got == (b"step 7 loss=0.1\nsm-init: ours\n" if ours else b"step 7 loss=0.1")
+
+
+# --- descriptors sm-init can't reopen, or was given closed ----------------------------------------
+
+def unprivileged_sm_init(tmp_path):
+    """An entrypoint that drops privileges before exec'ing sm-init (as gosu or su-exec do)."""
+    wrapper = tmp_path / "sm-init"
+    wrapper.write_text(f'#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups {SM_INIT} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+@pytest.mark.parametrize("capture", ["--capture", "--no-capture"])
+@pytest.mark.parametrize("sink", ["pipe", "fifo"])
+def test_output_reaches_descriptors_sm_init_cannot_reopen(start_init, tmp_path, sink, capture):
+    """Run as nobody, sm-init can't reopen root's 0600 pipe or FIFO through /proc/self/fd/N: the
+    tree's lines and sm-init's own still reach it (they were lost, the loss report with them)."""
+    if sink == "pipe":
+        read_end, write_end = os.pipe()
+    else:
+        path = tmp_path / "log"
+        os.mkfifo(path, 0o600)
+        read_end = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        write_end = os.open(path, os.O_WRONLY)
+        os.set_blocking(read_end, True)
+    got = bytearray()
+    reader = read_all(read_end, got)
+    init = start_init(capture, "--", "sh", "-c", "echo out; echo err >&2", sm_init=unprivileged_sm_init(tmp_path),
+                      stdout=write_end, stderr=write_end)
+    os.close(write_end)
+    assert init.wait() == 0
+    reader.join(TIMEOUT)
+    lines = got.decode().splitlines()
+    assert "out" in lines and "err" in lines
+    assert any(line.startswith("sm-init: start: ") for line in lines)  # (--no-capture: maybe after "out")
+    assert lines[-1].startswith("sm-init: exit: 0 ")
+
+
+@pytest.mark.parametrize("closed", [0, 2])
+def test_a_descriptor_closed_at_start_is_dev_null_and_sm_init_lines_stay_out_of_stdout(start_init, tmp_path, closed):
+    """`sm-init -- cmd 2>&- >out.txt`: the capture pipe took fd 2 and sm-init's lines went into
+    out.txt; with stdin closed, the trainer had none. Now fds 0-2 are /dev/null where closed."""
+    out = tmp_path / "out.txt"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o644)
+    init = start_init("--", "sh", "-c", "echo tree; readlink /proc/self/fd/0", stdout=fd,
+                      stderr=subprocess.DEVNULL, preexec_fn=lambda: os.close(closed))
+    os.close(fd)
+    assert init.wait() == 0
+    assert out.read_text().splitlines() == ["tree", "/dev/null"]
+
+
+# --- slow readers -----------------------------------------------------------------------------------
+
+LINES = 20000
+TRAINER_LINES = ("import sys\n"
+                 f"for i in range({LINES}): print('line %06d ' % i + 'x' * 88)\n"
+                 "print('RuntimeError: LAST LINE'); sys.exit(1)")
+
+
+def split_ours(text):
+    """(the tree's lines, sm-init's lines) of a relayed output; fails on a line that has sm-init's
+    words inside it (one of its lines spliced into one of the tree's)."""
+    tree, ours = [], []
+    for line in text.splitlines():
+        if line.startswith("sm-init: "):
+            ours.append(line)
+        else:
+            assert "sm-init:" not in line, f"a line of sm-init's inside one of the tree's: {line!r}"
+            tree.append(line)
+    return tree, ours
+
+
+def test_a_slow_reader_gets_every_byte_in_order_and_the_exit_line_last(start_init):
+    """20,000 lines through SLOW (64 KiB every 0.1 s), then the trainer exits 1: nothing lost
+    (about 3 s of reading), no line of sm-init's inside one of the trainer's, `exit:` last."""
+    read_end, write_end = os.pipe()
+    reader = readers.slow(read_end)
+    init = start_init("--", sys.executable, "-c", TRAINER_LINES, stdout=write_end, stderr=write_end)
+    os.close(write_end)
+    assert init.wait() == 1
+    reader.join(TIMEOUT)
+    text = reader.got.decode()
+    tree, ours = split_ours(text)
+    assert tree == ["line %06d " % i + "x" * 88 for i in range(LINES)] + ["RuntimeError: LAST LINE"]
+    assert text.splitlines()[-1] == ours[-1] and ours[-1].startswith("sm-init: exit: 1 ")
+    assert "dropped" not in ours[-1]
+
+
+RECORD = 4096   # PIPE_BUF: the trainer outruns the reader by far, and each record goes in whole
+
+
+def test_during_a_stop_what_a_slow_reader_did_not_get_is_counted_in_the_exit_line(start_init, hooks_dir, tmp_path):
+    """A trainer that ignores SIGTERM floods stderr; --max-runtime stops it, the kill ends it; a
+    2 MB/s reader can't take it all by exit_at. The exit line is last, and the bytes it says were
+    dropped are exactly those the trainer wrote and the reader did not get. (A hook that takes its
+    whole time puts the kill at kill_at: the reader then has the kill window, 0.3 s, for what the
+    1 MiB capture pipe holds.)"""
+    hook = os.path.join(hooks_dir, "slow-save")
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\nexec sleep 30\n")
+    os.chmod(hook, 0o755)
+    counter = tmp_path / "counter"
+    counter.write_bytes(bytes(8))
+    read_end, write_end = os.pipe()
+    reader = readers.at_rate(read_end, 2_000_000)
+    init = start_init("--max-runtime", "1", "--stop-timeout", "3", "--hooks-dir", hooks_dir, "--",
+                      *child("flood.py", str(counter), str(RECORD)), stderr=write_end)
+    os.close(write_end)
+    init.out.expect(r"^ready$")
+    assert init.wait() == 137   # the main child's: killed
+    reader.join(TIMEOUT)
+    written = int.from_bytes(counter.read_bytes(), "little") * RECORD
+    tree, ours = split_ours(reader.got.decode())
+    # the records arrive whole and in order; the last may be cut (then sm-init ended its line)
+    assert all(line == "%08d " % i + "x" * (RECORD - 10) for i, line in enumerate(tree[:-1]))
+    got = sum(len(line) + 1 for line in tree) - (len(tree[-1]) + 1 < RECORD)
+    assert reader.got.decode().splitlines()[-1] == ours[-1] and ours[-1].startswith("sm-init: exit: 137 ")
+    dropped = re.search(r"(\d+) byte\(s\) of the tree's output to stderr dropped", ours[-1])
+    assert dropped, f"nothing counted, though the reader got {got} of {written} bytes: {ours[-1]}"
+    # a SIGKILL right after a write and before its count leaves the counter one record short
+    assert int(dropped.group(1)) in (written - got, written + RECORD - got)
+
+
+def test_the_failure_file_has_the_last_words_whatever_the_readers_speed(start_init, ml):
+    """20,000 stderr lines, then the real cause, through SLOW: the failure file was built from what
+    sm-init had read when the trainer died, about 1 MB before the end."""
+    script = ("import sys\n"
+              f"for i in range({LINES}): print('noise %06d ' % i + 'x' * 88, file=sys.stderr)\n"
+              "raise ValueError('the real cause')")
+    read_end, write_end = os.pipe()
+    reader = readers.slow(read_end)
+    init = train(start_init, ml, [sys.executable, "-c", script], stdout=write_end, stderr=write_end)
+    os.close(write_end)
+    assert init.wait() == 1
+    reader.join(TIMEOUT)
+    failure = (ml / "output" / "failure").read_text()
+    assert "ValueError: the real cause" in failure
+    assert "noise 019999" in failure  # the last lines are the last ones
+    assert "ValueError: the real cause" in reader.got.decode()   # and still relayed
+
+
+def test_a_paused_reader_does_not_make_a_printing_job_stalled(start_init):
+    """The trainer's writes wait in the capture pipe while its reader pauses: they are progress all
+    the same (it was stalled, exit 124). Once the trainer is done, the reader reads it all."""
+    script = ("import time\n"
+              "print('x' * 200000, flush=True)\n"
+              "for i in range(10): print('step', i, flush=True); time.sleep(0.25)")
+    read_end, write_end = os.pipe()
+    reader = readers.SlowReader(read_end, every=0, paused=True)
+    init = start_init("--stall-timeout", "1", "--", sys.executable, "-c", script, stdout=write_end,
+                      stderr=subprocess.DEVNULL)
+    os.close(write_end)
+
+    def trainer():
+        return [p for p in init.survivors() if p.cmdline()[1:2] == ["-c"]]
+    wait_until(trainer, "the trainer")
+    wait_until(lambda: not trainer(), "the trainer done")
+    reader.resume()
+    assert init.wait() == 0
+    reader.join(TIMEOUT)
+    assert reader.got.decode().splitlines()[1:] == ["step %d" % i for i in range(10)]
+
+
+def test_a_verdict_reads_the_pipe_to_its_end_and_holds_no_more_than_it_held():
+    """The memory bound: at a verdict the stream reads what its pipe holds (at most the pipe's
+    size) into its hold, whatever its sink takes; the tail then ends with the tree's last bytes,
+    and the hold goes out first when the reader makes room."""
+    from sm_init.output import PIPE_SIZE, TAIL
+    from sm_init.signals import IO_SIGNAL
+    # In a child of one thread: the full sink asks the kernel for IO_SIGNAL (SIGIO once its queue
+    # overflows), as in sm-init, and a signal blocked in this thread would go to another one here.
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {IO_SIGNAL, signal.SIGIO})
+            _drain_a_full_pipe_behind_a_full_sink(PIPE_SIZE, TAIL)
+            code = 0
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, "failed (the child's traceback is above)"
+
+
+def _drain_a_full_pipe_behind_a_full_sink(PIPE_SIZE, TAIL):
+    stream, tree_write, out_read = _stream_into_pipe()
+    fcntl.fcntl(stream.fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    size = fcntl.fcntl(stream.fd, fcntl.F_GETPIPE_SZ)
+    stream.pump(0.0)
+    os.set_blocking(tree_write, False)
+    written = _fill(tree_write)
+    stream.pump(0.0)                 # its sink full (nobody reads it), the pipe full behind it
+    assert stream.sink.full and unread_bytes(stream.fd) > 0
+    stream.drain()
+    assert unread_bytes(stream.fd) == 0
+    assert 0 < len(stream.hold) <= size
+    assert stream.last() == bytes(written[-TAIL:])
+    relayed = bytearray()
+    os.set_blocking(out_read, False)
+    while len(relayed) < len(written):    # the reader reads: the hold, then nothing else, in order
+        try:
+            relayed += os.read(out_read, 1 << 20)
+        except BlockingIOError:
+            pass
+        stream.sink.flush(0.0)   # (the relay's pump flushes its sinks first)
+        stream.pump(0.0)
+    assert relayed == written
+    os.close(tree_write)
+    os.close(stream.sink.fd)
+    os.close(out_read)
+    stream.close()
+
+    # Verdicts in a row (a stall, the failure file, the exit) behind a reader that reads nothing:
+    # the hold stays within HOLD_LIMIT, the oldest bytes beyond it dropped and counted.
+    from sm_init.output import HOLD_LIMIT
+    stream, tree_write, out_read = _stream_into_pipe()
+    fcntl.fcntl(stream.fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    os.set_blocking(tree_write, False)
+    stream.pump(0.0)
+    total = bytearray()
+    for _ in range(4):
+        total += _fill(tree_write)
+        stream.pump(0.0)
+        stream.drain()
+    assert len(stream.hold) == HOLD_LIMIT
+    assert stream.last() == bytes(total[-TAIL:]) and stream.hold == total[-HOLD_LIMIT:]
+    assert stream.sink.late_bytes == len(total) - HOLD_LIMIT - len(stream.sink.queue) - unread_bytes(out_read)
+    for fd in (tree_write, stream.sink.fd, out_read):
+        os.close(fd)
+    stream.close()
+
+
+def _fill(fd):
+    """What a non-blocking write end took until its pipe was full."""
+    written = bytearray()
+    try:
+        while True:
+            block = b"%09d\n" % len(written) * 100
+            written += block[:os.write(fd, block)]
+    except BlockingIOError:
+        return written
+
+
+@pytest.mark.parametrize("then", ["nothing", "SIGTERM"])
+def test_a_reader_that_reads_nothing_at_exit_is_given_up_and_what_it_missed_counted(start_init, stalled_fifo, then):
+    """The trainer is done, its stdout's reader reads nothing: sm-init gives it up after 10 s
+    (READER_PATIENCE) and counts what it did not write; a SIGTERM meanwhile gives it the stop's
+    budget instead (--stop-timeout 2), as Docker's SIGKILL then comes."""
+    path, reader = stalled_fifo
+    writer = os.open(path, os.O_WRONLY)
+    size = 300000
+    script = f"import sys; sys.stdout.write('x' * {size - 1} + '\\n')"
+    init = start_init("--stop-timeout", "2", "--", sys.executable, "-c", script, stdout=writer)
+    os.close(writer)
+    init.log.expect(r"main child exited \(exit code 0\)")
+    if then == "SIGTERM":
+        sent = time.monotonic()
+        init.signal(signal.SIGTERM)
+    assert init.wait() == 0
+    if then == "SIGTERM":
+        assert init.ended - sent <= 2 + SLACK
+    exit_line = init.log.seen[-1]
+    assert exit_line.startswith("sm-init: exit: 0 ")
+    dropped = re.search(r"(\d+) byte\(s\) of the tree's output to stdout dropped: not read in time", exit_line)
+    assert dropped and int(dropped.group(1)) == size - unread_bytes(reader)
+
+
+def test_a_terminal_sm_init_cannot_reopen_is_written_through_dev_tty_never_made_non_blocking(mode, tmp_path):
+    """As nobody, on root's terminal (`docker run -it` with gosu): /proc/self/fd/N is refused, the
+    controlling terminal's /dev/tty is a description of sm-init's own; the shared one, the trainer's
+    too, stays blocking, and sm-init's lines reach the terminal."""
+    if mode == "pid1":
+        require_unshare()
+    master, slave = os.openpty()
+    trainer = ["sh", "-c", "trap 'exit 0' TERM; echo main ready; while :; do sleep 0.1; done"]  # (nobody's)
+    init = Init(["--", *trainer], pid1=(mode == "pid1"), stdin=slave, stdout=slave,
+                stderr=slave, session=True, sm_init=unprivileged_sm_init(tmp_path))
+    os.close(slave)
+    os.set_blocking(master, False)
+    seen = bytearray()
+
+    def read_until(pattern):
+        def found():
+            try:
+                seen.extend(os.read(master, 65536))
+            except OSError:   # EAGAIN: nothing yet; EIO: the terminal's last holder is gone
+                pass
+            return re.search(pattern, seen)
+        return wait_until(found, f"{pattern!r} on the terminal", timeout=20)
+    try:
+        read_until(rb"main ready")
+        read_until(rb"sm-init: start: ")
+        for fd in (1, 2):
+            assert fd_flags(init.pid, fd) & os.O_NONBLOCK == 0
+        fds = f"/proc/{init.pid}/fd"
+        own = [int(fd) for fd in os.listdir(fds) if os.readlink(f"{fds}/{fd}") == "/dev/tty"]
+        assert [fd for fd in own if fd_flags(init.pid, fd) & os.O_NONBLOCK], "no description of its own"
+        init.signal(signal.SIGTERM)
+        assert init.wait() == 0
+        read_until(rb"sm-init: exit: 0 ")
+    finally:
+        init.cleanup()
+        os.close(master)

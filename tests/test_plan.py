@@ -418,11 +418,18 @@ def test_a_command_that_cannot_start_exits_127_without_a_loop():
     assert code == exitcodes.NOT_FOUND and w.wakeups == 0 and w.start_failures
 
 
-def test_the_flush_budget_keeps_inside_the_exit_margin_during_a_stop():
-    cfg = config(10.0)
-    assert plan.flush_budget(cfg, State()) == plan.FLUSH_AT_EXIT
-    assert plan.flush_budget(cfg, State(stop_signal=TERM)) < plan.exit_margin(cfg.stop_timeout)
-    assert math.isclose(plan.flush_budget(config(2.0), State(stop_signal=TERM)), 0.05)
+def test_with_no_stop_the_last_output_waits_for_the_reader_as_long_as_it_reads():
+    flush = plan.exit_flush(config(10.0), State())
+    assert flush.until is None and flush.patience == plan.READER_PATIENCE
+    assert flush.stop_window == 10.0 - plan.exit_margin(10.0)   # a stop signal meanwhile: the stop's budget
+
+
+def test_during_a_stop_the_last_output_ends_at_exit_at_and_the_exit_line_inside_the_margin():
+    cfg = config(2.0)
+    state = State(stop_signal=TERM, deadlines=plan.stop_deadlines(cfg, 100.0))
+    flush = plan.exit_flush(cfg, state)
+    assert flush.until == state.deadlines.exit_at
+    assert math.isclose(flush.until + flush.last_line, 100.0 + 2.0 - 0.05)   # before Docker's SIGKILL at +2
 
 
 def test_hooks_found_at_the_kill_deadline_say_no_time_is_left_not_a_negative_one():

@@ -1,6 +1,6 @@
 """``sm-init`` and ``python -m sm_init``: the whole life of the init, as a checklist.
 
-    block signals -> read the configuration -> check the command -> run (never returns)
+    block signals -> fds 0-2 open -> read the configuration -> check the command -> run (never returns)
 
 Before anything else, every signal is blocked: a SIGTERM that arrives while the interpreter is
 still loading stays pending and starts the stop sequence once the loop runs, instead of killing
@@ -17,6 +17,7 @@ from . import exitcodes, signals
 
 def main() -> None:
     signals.block_all()
+    open_standard_fds()
     signals.restore_defaults_we_depend_on()
     try:
         config = configure(sys.argv[1:], os.environ)
@@ -28,6 +29,25 @@ def main() -> None:
         exit_now(exitcodes.INTERNAL_ERROR)
     from .run import run
     run(config)
+
+
+def open_standard_fds() -> None:
+    """Fds 0-2 open before sm-init opens anything, /dev/null where one was closed, as inits do: a
+    closed fd 2 would be taken by a capture pipe, and sm-init's lines would go into the trainer's
+    stdout (or a trainer's own first open() would become its stderr)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open("/dev/null", os.O_RDWR)  # the lowest free fd: this one
+            except OSError:
+                return  # no /dev/null: nothing better to put there
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            else:
+                os.set_inheritable(fd, True)  # os.open's descriptors are close-on-exec; this is the tree's too
 
 
 def configure(argv, environ):
@@ -75,8 +95,9 @@ def training_ml_root(argv, environ):
 
 def exit_now(code: int) -> None:
     """os._exit, after what sm-init has to say reached stderr (never waiting long for it)."""
+    import time
     from . import output
-    output.finish(None)
+    output.finish(None, time.monotonic() + output.EXIT_FLUSH)
     os._exit(code)
 
 

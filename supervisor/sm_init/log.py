@@ -70,11 +70,21 @@ def _quote(word: str) -> str:
     return "$'" + escape(word.replace("\\", "\\\\").replace("'", "\\'")) + "'"
 
 
-def _write(text: str) -> None:
+def _line(text: str) -> bytes:
     data = ("sm-init: " + escape(text)).encode("utf-8", "backslashreplace")
     if len(data) > LONGEST:
         data = data[:LONGEST - 3] + b"..."
-    output.sink(2).log(data + b"\n", time.monotonic())
+    return data + b"\n"
+
+
+def _write(text: str) -> None:
+    output.sink(2).log(_line(text), time.monotonic())
+
+
+def last(text: str) -> None:
+    """The exit line: after everything the tree and sm-init wrote, on a line of its own."""
+    if _level >= NORMAL:
+        output.sink(2).last_line(_line(text), time.monotonic())
 
 
 def info(text: str) -> None:

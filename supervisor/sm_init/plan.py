@@ -46,7 +46,7 @@ ACTIVE_STOP = "stop"          # sm-init was asked to stop while the main child r
 MAX_RUNTIME = "max-runtime"   # sm-init stopped the job itself: --max-runtime
 STALL = "stall"               # sm-init stopped the job itself: the stall watchdog
 DUMP_TIME = 10.0              # at most this long for the stacks of a stalled tree, before the stop signal
-FLUSH_AT_EXIT = 1.0           # at most this long for a slow log reader at exit, when no stop is pressing
+READER_PATIENCE = 10.0        # at exit with no stop pressing, a log reader that takes nothing this long is given up
 
 
 class Phase(int):
@@ -588,10 +588,24 @@ def _failure(config, state: State, code: int) -> list[Action]:
     return [WriteFailure(code, reason(state), signalled, state.killed_main, stalled)]
 
 
-def flush_budget(config, state: State) -> float:
-    """How long the last of the output may take at exit: within the exit margin during a stop
-    (Docker's SIGKILL is coming), else a second at most."""
-    return exit_margin(config.stop_timeout) / 2 if state.stop_signal is not None else FLUSH_AT_EXIT
+@record
+class Flush:
+    """How the last of the output goes out at exit (``output.finish``)."""
+    until: float | None   # the tree's output dropped (counted) if not written by then; None: no limit
+    last_line: float      # seconds after ``until`` for the exit line
+    patience: float       # a reader that takes nothing this long is given up on
+    stop_window: float    # a stop signal during the flush: ``until`` becomes this long from then
+
+
+def exit_flush(config, state: State) -> Flush:
+    """During a stop, Docker's SIGKILL is coming: the tree's output may be written until exit_at,
+    the exit line in half the exit margin after it. With none, nothing presses: the output goes out
+    as long as the reader reads, however slowly; one that reads nothing for READER_PATIENCE seconds
+    is given up, and a stop signal meanwhile brings back the stop's budget."""
+    margin = exit_margin(config.stop_timeout)
+    pressed = state.stop_signal is not None and state.deadlines is not None
+    return Flush(state.deadlines.exit_at if pressed else None, margin / 2, READER_PATIENCE,
+                 config.stop_timeout - margin)
 
 
 def describe_status(status: int | None) -> str:

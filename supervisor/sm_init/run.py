@@ -27,7 +27,7 @@ def run(config) -> None:  # never returns: it exits
     system = System(config)
     supervisor = Supervisor(config, system)
     code = supervisor.run()
-    system.exit(code, plan.flush_budget(config, supervisor.state))
+    system.exit(code, plan.exit_flush(config, supervisor.state))
 
 
 class Supervisor:
@@ -162,7 +162,7 @@ class Supervisor:
         elif isinstance(action, WriteFailure):
             system.write_failure(action)
         elif isinstance(action, Summary):
-            system.log(plan.NORMAL, action.text + system.unreported_losses())
+            system.last_words(action.text)
         elif isinstance(action, Exit):
             return action.code
         return None
@@ -175,5 +175,5 @@ class Supervisor:
             system.kill_everything(self.state.main_pid if self.state.main_pid and self.state.main_alive else None)
         except BaseException as again:
             system.log(plan.ERROR, f"internal error while killing the tree: {type(again).__name__}: {again}")
-        system.log(plan.NORMAL, f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")
+        system.last_words(f"exit: {exitcodes.INTERNAL_ERROR} (internal error; every process killed)")
         return exitcodes.INTERNAL_ERROR

@@ -30,6 +30,7 @@ class System:
         self.dumps = None      # stacks.Dumps once a stall asked for stacks
         self.stall_tails: tuple[bytes, bytes] | None = None  # the output as it was when it stalled
         self.taken: signals.Received | None = None  # a signal taken while draining I/O signals
+        self.last_line: str | None = None  # the exit line: written after everything else
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class System:
         hung, not what the stop made it say), then start taking the stacks, done by ``until``."""
         from . import stacks
         if self.relay is not None:
+            self.relay.drain()  # what it wrote last, even if its reader left it in the pipes
             self.stall_tails = self.relay.tails()
         self.dumps = stacks.Dumps(self.config.stack_signal, self.pid1, until, self._stderr_count)
         self.dumps.start(self.clock())
@@ -165,16 +167,23 @@ class System:
                                   where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None)
         if stalled and self.stall_tails is not None:
             out_tail, err_tail = self.stall_tails
+        elif self.relay is not None:
+            self.relay.drain()  # the tree's last words, even if its reader left them in the pipes
+            out_tail, err_tail = self.relay.tails()
         else:
-            out_tail, err_tail = self.relay.tails() if self.relay is not None else (b"", b"")
+            out_tail, err_tail = b"", b""
         ok, what = sagemaker.write_failure(config.ml_root, sagemaker.failure_text(ending, out_tail, err_tail))
         (log.info if ok else log.warning)(f"failure file: {what}")
 
+    def last_words(self, text: str) -> None:
+        """The exit line: said once the rest of the output is out, or given up (``exit``)."""
+        self.last_line = text
+
     @staticmethod
     def unreported_losses() -> str:
-        """``; 3 log line(s) dropped`` when stderr could not take some of sm-init's lines."""
-        losses = output.sink(2).take_unreported_losses()
-        return f"; {losses}" if losses else ""
+        """``; 3 log line(s) dropped`` and the like: what the log or the tree's output lost unsaid."""
+        losses = [what for fd in (1, 2) if fd in output.sinks() for what in output.sink(fd).take_unreported_losses()]
+        return f"; {', '.join(losses)}" if losses else ""
 
     def note_start_failure(self, problem: str) -> None:
         from . import sagemaker
@@ -184,9 +193,16 @@ class System:
         """After an internal error: everything, within a second (the group first while it is ours)."""
         sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
 
-    def exit(self, code: int, flush_budget: float):
+    def exit(self, code: int, flush: plan.Flush):
+        """The rest of the tree's output, then the exit line, last, then the exit."""
+        until = flush.until
         try:
-            output.finish(self.relay, flush_budget)
+            try:
+                until = output.finish(self.relay, flush.until, flush.patience, flush.stop_window)
+            finally:  # the exit line even when the relay failed (an internal error's exit)
+                if self.last_line is not None:
+                    log.last(self.last_line + self.unreported_losses())
+                    output.finish(None, None if until is None else until + flush.last_line, flush.patience)
         finally:
             os._exit(code)  # whatever the flush met: the code, and no interpreter teardown
 

@@ -6,6 +6,7 @@
     commands    their command lines (probe, child, hook, cmd) and what they print (signal names, reports)
     procfs      /proc readers (status, signal masks, fd flags, wchan, zombies, children) and wait_until
     fifos       a FIFO nobody reads: filling it, what waits in it
+    readers     log readers slower than sm-init: SLOW (64 KiB every 0.1 s), a given rate, a pause
     deadline    stopping sm-init as Docker does, and holding it to its stop timeout
     figures     recording what a test measured, for tests/RELIABILITY.md
     tails       failure texts: failing programs' tails, failure files, the rules every text keeps

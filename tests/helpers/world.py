@@ -15,6 +15,7 @@ import math
 import signal
 from typing import List, Optional, Tuple
 
+from sm_init.plan import NORMAL
 from sm_init.run import Supervisor
 from sm_init.signals import IO_SIGNAL, Received
 
@@ -231,8 +232,8 @@ class World:
     def note_start_failure(self, problem: str) -> None:
         self.start_failures.append(problem)
 
-    def unreported_losses(self) -> str:
-        return ""
+    def last_words(self, text: str) -> None:
+        self.log(NORMAL, text)
 
     def kill_everything(self, main_group=None) -> None:
         self.sweep(KILL, INF, None, None, False, main_group)
