@@ -25,18 +25,7 @@ HOLDOUT = wild.cases(wild.HOLDOUT)
 # The holdout cases whose Error line was wrong at the first run, with what went wrong
 # (holdout/RESULTS.md says it in full). Remove a line when a fix makes its case XPASS.
 HOLDOUT_WRONG = {
-    "python_calledprocesserror_minus11_multinet":
-        "B: a launcher's wrapper exception alone (CalledProcessError, no traceback) gives no Error line",
-    "torchrun_launch_calledprocesserror_repvgg":
-        "B: a launcher's wrapper exception alone (CalledProcessError, no traceback) gives no Error line",
-    "mpirun_mpich_bad_termination_exit9":
-        "C: MPICH Hydra's report ('BAD TERMINATION ... EXIT CODE: 9') is not a known launcher report",
-    "cxx_caffe_bad_array_new_length_glog":
-        "A: glog's SIGABRT banner wins over the C++ terminate above it (pasted without its closing quote)",
-    "ray_train_gloo_uv_accept_sigabrt":
-        "A: the SIGABRT banner wins over gloo's own one-line error ('[file:line] uv_accept: ...') above it",
-    "tensorflow_resource_exhausted_see_above_inception":
-        "D: TF1's 'ResourceExhaustedError (see above for traceback): OOM when allocating tensor' is not known",
+    # Classes A-D of the first run were fixed after it, by general rules (RESULTS.md, second run).
     "oom_killed_bold_after_iter_fastmaskrcnn":
         "E: the paste has markdown bold around Killed ('**Killed**'), which no shell prints",
 }

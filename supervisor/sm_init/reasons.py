@@ -26,7 +26,7 @@ The order is the precedence:
    Unless the rank it names died of such a consequence itself (a peer's connection closed, a
    SIGABRT with no error of its own) while another rank's own exception came first in the output:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
-2. Known causes, each at its earliest line (the first failure): CUDA (or XLA) out of memory, disk
+2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of memory, disk
    full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the frame of its
    "Current thread"), a SIGKILL ("Killed", also glued to a progress bar), any other CUDA error,
    NCCL errors and timeouts. NCCL comes last: a collective fails *because* a peer died of one of
@@ -48,13 +48,15 @@ The order is the precedence:
    gives the child's exception.
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
    up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
-   "Check failed: ..."), then an abort.
-5. Launchers' own reports, when nothing of the child's is left: mpirun's "exited on signal 9
-   (Killed)" (its sentence whole where a terminal wrapped it), DeepSpeed's "exits with return code
-   = -9", torchrun's own "failed (exitcode: -9) local_rank: 4", the SageMaker toolkit's
-   ExecuteUserScriptError, python's "can't open file", a shell's "command not found"; then launchers' wrapper exceptions (``ChildFailedError``,
-   ``CalledProcessError``, ...); last, a line that can only be an exception's, alone (a paste of
-   just that line).
+   "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort.
+5. A line that can only be an exception's, alone (a paste of just that line, a tail that kept
+   only it): the child's own words still. Then launchers' own reports, when nothing of the child's
+   is left: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a terminal wrapped
+   it), DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
+   local_rank: 4", MPICH's "BAD TERMINATION" box and its exit code, the SageMaker toolkit's
+   ExecuteUserScriptError, python's "can't open file", a shell's "command not found"; last,
+   launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
+   traceback or standing alone.
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
 it ended ("returned non-zero exit status 1").
@@ -504,7 +506,8 @@ def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[
 
 
 def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
-    return python_traceback(lines, wrappers=True)
+    """A launcher's wrapper exception: from a traceback, else its line alone."""
+    return python_traceback(lines, wrappers=True) or bare_exception(lines, wrappers=True)
 
 
 @remembered
@@ -524,20 +527,21 @@ def hidden(lines: Sequence[Line]) -> frozenset:
     return frozenset(found)
 
 
-def bare_exception(lines: Sequence[Line]) -> Optional[Hit]:
+def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
     """The last line that can only be an exception's, with no traceback around it (a paste, a
-    tail that kept only the end)."""
+    tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
         if ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text) \
-                and BARE_EXCEPTION.match(text) and not _is_wrapper(text):
+                and BARE_EXCEPTION.match(text) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], message(lines, position))
     return None
 
 
 # C++ exceptions, fatal log lines ------------------------------------------------------------------
 
-TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']+)'")
+# The closing quote may be lost (a paste, a line cut): the type still ends at the first space.
+TERMINATE = re.compile(r"terminate called after throwing an instance of '([^'\s]+)'?")
 WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a terminal may wrap the first
 
 
@@ -553,10 +557,12 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
     return None
 
 
-# glog's FATAL level (TensorFlow, XLA, c10): "F tensorflow/core/...cc:659] Check failed: ...", the
-# line before the abort it causes.
+# glog's FATAL level (TensorFlow, XLA, c10): "F tensorflow/core/...cc:659] Check failed: ...", and
+# gloo's enforce ("[.../gloo/transport/uv/libuv.h:596] uv_accept: invalid argument"): the line
+# before the abort it causes.
 FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{1,40})? *(?:\d+ )?"
-                       r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: ")
+                       r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: "
+                       r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
@@ -651,12 +657,13 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 # tail: mpirun's notice, DeepSpeed's launcher, the SageMaker training toolkit, a shell, python.
 LAUNCHER_REPORT = re.compile(
     r"noticed that process rank \d+ [^.]{0,300}exited on|exited on signal \d+"
-    r"|was unable to find the specified executable"
+    r"|was unable to find the specified executable|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"
     r"|exits with return code = -?\d+|failed \(exitcode: -?\d+\) local_rank: \d+"
     r"|ExecuteUserScriptError"
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
-SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)")
+SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b")
+MPICH_EXIT = re.compile(r"^=\s+EXIT CODE: -?\d+\s*$")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
 
 
@@ -666,7 +673,13 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
         if not LAUNCHER_REPORT.search(line.text):
             continue
         position = lines.index(line)
-        error = tidy(line.text)
+        error = tidy(line.text).lstrip("= ")
+        if error.startswith("BAD TERMINATION"):
+            # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
+            code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
+                         if MPICH_EXIT.match(after.text)), None)
+            error += f"; {code.text.lstrip('= ')}" if code else ""
+            return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
         for after in lines[position + 1:position + 1 + REPORT_LINES]:
             more = after.text.strip()
             # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
@@ -810,10 +823,9 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
     elif not own:
         # Nothing prefixed at all: the rank died before torch could prefix anything (python could
         # not open the script, exit code 2), and said so unprefixed.
-        report = LAUNCHERS[0]
-        hit = report.find(unprefixed)
+        hit = REPORT.find(unprefixed)
         if hit is not None and STARTUP.search(hit.error):
-            return report, hit
+            return REPORT, hit
     return None
 
 
@@ -844,7 +856,8 @@ HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNC
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
                earliest(r"CUDA out of memory|CUDA error: out of memory"
-                        r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"),
+                        r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
+                        r"|OOM when allocating tensor"),
                HINT_CUDA_OOM),
     Recogniser("disk-full",
                earliest(r"No space left on device|\[Errno 28\]|\bENOSPC\b|Disk quota exceeded"),
@@ -867,10 +880,13 @@ GENERIC = (
                                  r"|\d+ Aborted\b|SIGABRT")),
 )
 
+REPORT = Recogniser("launcher-report", launcher_report)
+
+# The child's own words first, even as a line alone; then what a launcher says of it.
 LAUNCHERS = (
-    Recogniser("launcher-report", launcher_report),
-    Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("exception-line", bare_exception),
+    REPORT,
+    Recogniser("wrapper-traceback", wrapper_traceback),
 )
 
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
@@ -981,9 +997,19 @@ def elide(text: str, limit: int) -> str:
     if room < 24:   # too little for both ends to say anything
         return truncate(text, max(0, limit), ELLIPSIS)
     end = room // 3
-    head = data[:room - end].decode("utf-8", "ignore").rstrip()
-    tail = data[len(data) - end:].decode("utf-8", "ignore").lstrip()
-    return head + ELISION + tail
+    head = data[:room - end].decode("utf-8", "ignore")
+    tail = data[len(data) - end:].decode("utf-8", "ignore")
+    # Whole words at both cuts where a space is near: "... this process has 5 … s.pytorch.org/..."
+    # reads worse than "... this process has … pytorch.org/...".
+    space = head.rfind(" ")
+    if space > len(head) * 3 // 4:
+        head = head[:space]
+    space = tail.find(" ")
+    if space < 0:   # the end is a piece of one long word (a URL): it says nothing, the start more
+        return truncate(text, limit, ELLIPSIS)
+    if space < len(tail) // 4:
+        tail = tail[space + 1:]
+    return head.rstrip() + ELISION + tail.lstrip()
 
 
 def truncate(text: str, limit: int, mark: str = "") -> str:
