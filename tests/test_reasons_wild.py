@@ -1,14 +1,15 @@
 """The failure file's Error line on real failure logs from public threads: tests/fixtures/reasons/wild
-(the corpus the recognisers were tuned on) and tests/fixtures/reasons/holdout (collected afterwards,
-tuned to by nobody: the honest measurement).
+(the corpus the recognisers were tuned on), tests/fixtures/reasons/holdout (collected afterwards;
+measured once blind, then tuned on) and tests/fixtures/reasons/holdout2 (collected after that, tuned
+to by nobody: the honest measurement now).
 
 Each log was labelled from the log and its thread before sm-init's recognisers ran on it (the
 sidecar names the root cause an experienced ML engineer would name); the cases sm-init gets wrong
-stay in. A wild case it gets wrong fails. A holdout case it got wrong at the first run is marked
-xfail(strict=True) with its classification (holdout/RESULTS.md): the suite passes, the miss stays
-visible in every run, and a fix turns it into an XPASS that fails until someone removes the mark.
-tools/reasons-corpus [--corpus holdout] prints the pass rate per framework and every failing case;
-wild/FAILURES.md classifies the wild misses as they were before the tuning.
+stay in. A wild case it gets wrong fails. A held-out case it got wrong at its corpus's first run is
+marked xfail(strict=True) with its classification (that corpus's RESULTS.md): the suite passes, the
+miss stays visible in every run, and a fix turns it into an XPASS that fails until someone removes
+the mark. tools/reasons-corpus [--corpus holdout|holdout2] prints the pass rate per framework and
+every failing case; wild/FAILURES.md classifies the wild misses as they were before the tuning.
 """
 
 import json
@@ -20,24 +21,34 @@ import pytest
 from helpers import wild
 
 CASES = wild.cases()
-HOLDOUT = wild.cases(wild.HOLDOUT)
+# The held-out corpora, oldest first: each was collected after the one before it was tuned on.
+HELD_OUT = {name: wild.cases(wild.CORPORA[name]) for name in ("holdout", "holdout2")}
 
-# The holdout cases whose Error line was wrong at the first run, with what went wrong
-# (holdout/RESULTS.md says it in full). Remove a line when a fix makes its case XPASS.
-HOLDOUT_WRONG = {
-    # Classes A-D of the first run were fixed after it, by general rules (RESULTS.md, second run).
-    "oom_killed_bold_after_iter_fastmaskrcnn":
-        "E: the paste has markdown bold around Killed ('**Killed**'), which no shell prints",
+# For each held-out corpus, the cases whose Error line was wrong at its first run, with what went
+# wrong (its RESULTS.md says it in full). Remove a line when a fix makes its case XPASS.
+WRONG = {
+    "holdout": {
+        # Classes A-D of the first run were fixed after it, by general rules (RESULTS.md, second run).
+        "oom_killed_bold_after_iter_fastmaskrcnn":
+            "E: the paste has markdown bold around Killed ('**Killed**'), which no shell prints",
+    },
+    "holdout2": {
+    },
 }
 
 
+def held_out_params():
+    """(case, its id, its marks) for every held-out case: a first-run miss is a strict xfail."""
+    for corpus, cases in HELD_OUT.items():
+        for case in cases:
+            wrong = WRONG[corpus].get(case.name)
+            marks = [pytest.mark.xfail(strict=True, reason=wrong)] if wrong else []
+            yield case, f"{corpus}/{case.name}", marks
+
+
 def corpus_params():
-    params = [pytest.param(case, id=case.name) for case in CASES]
-    for case in HOLDOUT:
-        marks = ([pytest.mark.xfail(strict=True, reason=HOLDOUT_WRONG[case.name])]
-                 if case.name in HOLDOUT_WRONG else [])
-        params.append(pytest.param(case, id="holdout/" + case.name, marks=marks))
-    return params
+    return ([pytest.param(case, id=case.name) for case in CASES]
+            + [pytest.param(case, id=name, marks=marks) for case, name, marks in held_out_params()])
 
 
 @pytest.mark.parametrize("case", corpus_params())
@@ -56,25 +67,31 @@ def test_the_corpus_is_big_and_broad():
     assert not thin, thin
 
 
-def test_the_holdout_is_new_and_spread_over_the_frameworks():
-    # At least 35 logs, none from a thread already in wild, at least 2 and at most 5 a framework,
-    # over the same frameworks as wild (a holdout dominated by one framework measures that one).
-    assert len(HOLDOUT) >= 35
-    assert not {case.source for case in HOLDOUT} & {case.source for case in CASES}
+@pytest.mark.parametrize("corpus", HELD_OUT)
+def test_a_holdout_is_new_and_spread_over_the_frameworks(corpus):
+    # At least 35 logs, none from a thread already in wild or in another held-out corpus (a thread is
+    # its repository and number: a repository that moved keeps its threads), at least 2 and at most
+    # 5 a framework, over the same frameworks as wild (a holdout dominated by one framework
+    # measures that one).
+    cases = HELD_OUT[corpus]
+    assert len(cases) >= 35
+    others = CASES + [case for name, more in HELD_OUT.items() if name != corpus for case in more]
+    assert not {wild.thread(case.source) for case in cases} & {wild.thread(case.source) for case in others}
     per_framework = {}
-    for case in HOLDOUT:
+    for case in cases:
         per_framework[case.framework] = per_framework.get(case.framework, 0) + 1
     assert set(per_framework) == {case.framework for case in CASES}, per_framework
     assert all(2 <= count <= 5 for count in per_framework.values()), per_framework
 
 
-def test_every_expected_miss_names_a_holdout_case():
+@pytest.mark.parametrize("corpus", HELD_OUT)
+def test_every_expected_miss_names_a_case_of_its_holdout(corpus):
     # A mark for a name that is not there would mark nothing and hide the typo.
-    assert set(HOLDOUT_WRONG) <= {case.name for case in HOLDOUT}
+    assert set(WRONG[corpus]) <= {case.name for case in HELD_OUT[corpus]}
 
 
-@pytest.mark.parametrize("case", CASES + HOLDOUT,
-                         ids=[case.name for case in CASES] + ["holdout/" + case.name for case in HOLDOUT])
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.name) for case in CASES]
+                         + [pytest.param(case, id=name) for case, name, _marks in held_out_params()])
 def test_every_case_is_labelled_and_sourced(case):
     with open(os.path.join(case.folder, case.name + ".json")) as f:
         side = json.load(f)

@@ -1,12 +1,13 @@
 """The corpora of real failure logs (tests/fixtures/reasons/wild, its README says the format, and
-tests/fixtures/reasons/holdout, the same format, held out from the tuning): the cases, the failure
-file's ``Error:`` line for each, and whether it names the labelled root cause.
+tests/fixtures/reasons/holdout and holdout2, the same format, held out from the tuning): the cases,
+the failure file's ``Error:`` line for each, and whether it names the labelled root cause.
 
 Shared by tests/test_reasons_wild.py and tools/reasons-corpus (the pass rate and the failures).
 """
 
 import json
 import os
+import re
 from typing import List, NamedTuple, Optional
 
 from sm_init import sagemaker
@@ -15,7 +16,9 @@ REASONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WILD = os.path.join(REASONS, "wild")
 # Collected after the recognisers were tuned until every wild case passed: the honest measurement.
 HOLDOUT = os.path.join(REASONS, "holdout")
-CORPORA = {"wild": WILD, "holdout": HOLDOUT}
+# Collected after holdout's misses were being fixed (so holdout was tuned on too): the blind measure now.
+HOLDOUT2 = os.path.join(REASONS, "holdout2")
+CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2}
 TAIL = 64 * 1024   # what sm-init keeps of each stream
 # How the job ended, as sm-init would say it for a plain failure; the corpus judges what follows.
 ENDING = sagemaker.ending(["python3", "train.py"], 1, 0, None)
@@ -35,7 +38,7 @@ class Case(NamedTuple):
 
 
 def cases(folder: str = WILD) -> List[Case]:
-    """Every case of the corpus in ``folder`` (WILD, HOLDOUT or another folder of that format)."""
+    """Every case of the corpus in ``folder`` (WILD, HOLDOUT, HOLDOUT2 or another folder of that format)."""
     found = []
     for entry in sorted(os.listdir(folder)):
         if not entry.endswith(".json"):
@@ -48,6 +51,13 @@ def cases(folder: str = WILD) -> List[Case]:
         found.append(Case(name, log, side["source"], side["framework"], side["streams"],
                           side["expect"], side.get("reject", []), side["why"], folder))
     return found
+
+
+def thread(source: str) -> str:
+    """The thread a source URL names: a GitHub issue or pull request is its repository and number
+    (the owner left out, so a repository that moved, microsoft/ to deepspeedai/, is one thread)."""
+    found = re.match(r"https://github\.com/[^/]+/([^/]+)/(?:issues|pull)/(\d+)", source)
+    return f"{found.group(1).lower()}#{found.group(2)}" if found else source
 
 
 def failure_text(case: Case) -> str:
