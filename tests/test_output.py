@@ -609,3 +609,18 @@ def test_a_terminal_sm_init_cannot_reopen_is_written_through_dev_tty_never_made_
     finally:
         init.cleanup()
         os.close(master)
+
+
+def test_a_trainer_blocked_behind_a_reader_that_reads_nothing_is_stalled(start_init, stalled_fifo):
+    """The choice where the issue left one: a trainer blocked on a full pipe writes nothing, and
+    its output's reader reads nothing: the job can't advance, and --stall-timeout stops it (124),
+    the bytes the reader never got counted in the exit line."""
+    path, reader = stalled_fifo
+    writer = os.open(path, os.O_WRONLY)
+    script = "import sys; sys.stdout.write('x' * 4_000_000); sys.stdout.flush()"
+    init = start_init("--stall-timeout", "1", "--stop-timeout", "2", "--", sys.executable, "-c", script,
+                      stdout=writer)
+    os.close(writer)
+    assert init.wait() == 124
+    init.log.expect(r"stop: no progress for 1s")
+    assert re.search(r"\d+ byte\(s\) of the tree's output to stdout dropped", init.log.seen[-1]), init.log.seen[-1]
