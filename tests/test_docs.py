@@ -148,3 +148,19 @@ def test_benchmark_prose_quotes_the_latest_run():
     quoted = re.findall(r"\b\d+\.\d\dx\b", prose)
     assert quoted, "no ratio quoted: the check would check nothing"
     assert [ratio for ratio in quoted if ratio not in generated] == []
+
+
+def test_the_failure_pages_corpus_figures_and_examples_are_the_corpus_run():
+    """docs/failures.md's pass rate is what the corpus gives now, and each example's lines are the
+    failure file's for that log."""
+    from helpers import wild
+    text = read("docs/failures.md")
+    cases = {case.name: case for case in wild.cases()}
+    right = sum(wild.judge(case)[1] is None for case in cases.values())
+    total, said = re.search(r"holds (\d+) real failure logs.*?On all (\d+) the `Error:` line", text, re.S).groups()
+    assert (int(total), int(said)) == (len(cases), right), (len(cases), right)
+    examples = re.findall(r"```\n# wild/(\w+)\.log [^\n]*\n(.*?)\n```", text, re.S)
+    assert len(examples) >= 5
+    for name, shown in examples:
+        made = wild.failure_text(cases[name]).split("\nLast lines of ")[0].split("\n", 1)[1]
+        assert made == shown, name

@@ -21,7 +21,7 @@ from helpers.commands import child, cmd, probe
 from helpers.procfs import wait_until
 from helpers.realinit import MARK, PID_NAMESPACE, SM_INIT, TIMEOUT, marked_processes, require_unshare, train
 from helpers.tails import LIMIT, check_readable, failure_of
-from sm_init import sagemaker
+from sm_init import log, sagemaker
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,14 +101,57 @@ def test_none_in_command_mode(start_init, tmp_path):
     assert not (tmp_path / "output").exists()
 
 
-def test_a_very_long_command_line_is_cut_to_1024_bytes_of_utf8(start_init, ml):
+def test_a_very_long_command_line_is_elided_in_its_middle_never_inside_a_character(start_init, ml):
     tag = "\u00e9\u20ac\U0001F600-" * 400                          # 2-, 3- and 4-byte characters
     init = train(start_init, ml, probe("--tag", tag, "--exit", "1"))
     assert init.wait() == 1
-    data = failure_of(ml)
-    text = check_readable(data)
-    assert len(data) > LIMIT - 4                               # cut at the limit, not far before it
-    assert text.startswith("Training command `")
+    text = check_readable(failure_of(ml))                      # strict UTF-8: no split character
+    command = re.match(r"Training command `(.*?)` exited with code 1\.", text).group(1)
+    assert len(command.encode()) <= sagemaker.COMMAND_MAX
+    head, tail = command.split(" … ")
+    assert head.startswith(" ".join(probe()[:2]))
+    assert tail.endswith("\U0001F600-' --exit 1")
+
+
+def test_a_training_command_over_a_kilobyte_keeps_how_it_ended_and_the_error(start_init, ml, tmp_path):
+    """40 hyperparameters make a command of about 1.3 KB: its middle is elided, and the file still
+    says how the job ended, the trainer's error and the command's two ends."""
+    script = tmp_path / "train.py"
+    script.write_text("import sys\nraise ValueError('bad lr: ' + sys.argv[-1])\n")
+    hyperparameters = [f"--hyperparameter-number-{i}=value-{i:04d}" for i in range(40)]
+    trainer = [sys.executable, str(script), *hyperparameters, "-0.5"]
+    assert len(shlex.join(trainer)) > 1200
+    init = train(start_init, ml, trainer)
+    assert init.wait() == 1
+    text = check_readable(failure_of(ml))
+    command, rest = re.fullmatch(r"Training command `(.*?)` (exited with code 1\.\nError: .*)", text, re.S).groups()
+    assert len(command.encode()) <= sagemaker.COMMAND_MAX
+    assert command.startswith(f"{sys.executable} {script} ")
+    assert " … " in command and command.endswith(" --hyperparameter-number-39=value-0039 -0.5")
+    assert rest.startswith("exited with code 1.\nError: ValueError: bad lr: -0.5\nLast lines of stderr:\n")
+
+
+@pytest.mark.parametrize("how", ["program", "interpreter"])
+def test_a_training_command_with_an_undecodable_byte_that_cannot_start(ml, tmp_path, how):
+    """A byte that is not UTF-8 in the missing program's name (or its #! interpreter's): 127, one
+    line, and a failure file that names it escaped, as the log does (it was an internal error, 70)."""
+    if how == "program":
+        trainer = b"/nonexist\xff/prog"
+    else:
+        script = tmp_path / "train"
+        script.write_bytes(b"#!/nonexist\xff/python\nprint('never')\n")
+        script.chmod(0o755)
+        trainer = os.fsencode(script)
+    env = {**os.environ, "SM_INIT_TRAIN": os.fsdecode(trainer)}
+    result = subprocess.run([SM_INIT, "--ml-root", str(ml), "--", "train"], env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert result.returncode == 127, result.stderr
+    lines = result.stderr.decode().splitlines()
+    errors = [line for line in lines if line.startswith("sm-init: error: ")]
+    assert len(errors) == 1 and "\\udcff" in errors[0] and "internal error" not in errors[0], lines
+    text = check_readable(failure_of(ml))
+    assert text.startswith("sm-init could not start the training command `")
+    assert "/nonexist\\udcff/" in text and "not found" in text
 
 
 def test_a_command_line_that_is_not_utf8(start_init, ml):
@@ -352,6 +395,19 @@ def test_failure_reason_words(code, kills, limit, words):
         assert word in text
     if kills == 0:
         assert "Out of memory" not in text
+
+
+def test_a_long_command_is_elided_within_its_bytes_at_every_limit():
+    argv = ["python", "entraîner.py"] + [f"--étape-{i}=😀€é" for i in range(60)]
+    whole = log.command(argv)
+    for limit in range(0, len(whole.encode()) + 2):
+        shown = log.command(argv, limit)
+        assert len(shown.encode()) <= limit, (limit, shown)     # encodes strictly: nothing split
+        if limit >= len(whole.encode()):
+            assert shown == whole
+        elif limit >= 60:
+            head, tail = shown.split(" … ")
+            assert whole.startswith(head) and whole.endswith(tail) and tail.endswith("=😀€é'")
 
 
 def test_failure_reason_of_a_non_utf8_argv_is_utf8():

@@ -157,3 +157,57 @@ def test_stdout_only():
     text = check_text(reasons.failure_text(ENDING, run.stdout, run.stderr))
     assert text.startswith(f"{ENDING}\nLast lines of stdout:\n")
     assert text.endswith("\nstep 2998 ok\nstep 2999 ok")
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+@pytest.mark.parametrize("case, recogniser, words", [
+    ("killed-mid-bar", "killed", "Killed"),
+    ("segfault-mid-bar", "native-crash", "Segmentation fault"),
+])
+def test_a_shells_report_glued_to_an_unfinished_progress_bar(shell, case, recogniser, words):
+    # The bar has no newline: the shell's "Killed" (dash) or "bash: line 1: PID Killed ..." lands
+    # on its line, "...6.17it/s]Killed". The bar is not the error, and "Killed" is not too short.
+    run = run_tails([shell, "-c", f"{sys.executable} {FAILING} {case}; exit $?"])
+    assert run.returncode in (137, 139)
+    assert re.search(rb"it/s\](?:bash: line 1: +\d+ )?" + words.encode(), run.stderr), run.stderr[-300:]
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == recogniser and words in finding.error and "it/s" not in finding.error, finding
+    text = check_text(reasons.failure_text("Training command `sh` exited with code 137.", run.stdout, run.stderr))
+    assert f"\nError: {finding.error}\nHint: " in text
+
+
+def test_faulthandler_names_the_thread_that_crashed():
+    # A newer thread is listed first; the main thread, which crashed, is the "Current thread".
+    run = failing("segfault-beside-a-thread", env=dict(os.environ, PYTHONFAULTHANDLER="1"))
+    assert run.returncode == -11
+    dump = run.stderr.decode()
+    assert dump.index("in idle_worker") < dump.index("Current thread") < dump.index("in crash_here")
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "native-crash"
+    assert re.fullmatch(r"Fatal Python error: Segmentation fault in string_at \(.+/ctypes/__init__\.py,"
+                        r" line \d+\)", finding.error), finding.error
+
+
+@pytest.mark.parametrize("case, recogniser, error", [
+    # The source line shown in the traceback names CUDA OOM and a full disk in a comment.
+    ("known-cause-in-code", "python-traceback", "ValueError: bad shard index 7"),
+    # The source line says ENOSPC first; the exception line is the one to show.
+    ("enospc-raised", "disk-full", "OSError: [Errno 28] no room for checkpoint step-300.pt"),
+    # A CUDA OOM caught and logged with its traceback, the batch skipped; the job died of the KeyError.
+    ("logged-oom-then-keyerror", "python-traceback", "KeyError: 'labels'"),
+])
+def test_known_causes_count_only_in_output_the_job_died_of(case, recogniser, error):
+    run = failing(case)
+    assert run.returncode == 1
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == (recogniser, error)
+
+
+def test_a_long_error_keeps_how_it_ended():
+    run = failing("long-called-process-error")
+    assert run.returncode == 1
+    text = check_text(reasons.failure_text(ENDING, run.stdout, run.stderr))
+    error = text.split("\n")[1]
+    assert len(error.encode()) <= reasons.ERROR_MAX
+    assert error.startswith("Error: subprocess.CalledProcessError: Command '['sh', '-c', 'exit 1', 'sh', ")
+    assert " … " in error and error.endswith("=value-59']' returned non-zero exit status 1."), error

@@ -133,3 +133,29 @@ def test_dataloader_worker_dies(case, recogniser, error):
     assert finding.name == recogniser and re.fullmatch(error, finding.error), finding
     check_text(reasons.failure_text("Training command `python3 train.py` exited with code 1.",
                                     run.stdout, run.stderr))
+
+
+def test_a_rank_that_died_of_the_consequence_is_not_the_root_cause(jobs):
+    # Issue 21 (accelerate over torchrun): rank 1 raises and takes seconds to exit after closing
+    # its connections; rank 0 dies at once of the connection reset, so torchrun's "Root Cause"
+    # names rank 0. Rank 1's own exception came first in the output: it is the one.
+    run = jobs("raise-slow")
+    assert ROOT_RANK.search(run.stderr).group(1) == b"0", run.stderr[-2000:].decode(errors="replace")
+    assert re.search(rb"\[rank0\]: RuntimeError: .*Connection (reset|closed) by peer", run.stderr)
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "torchrun-root-cause"
+    assert re.fullmatch(r"rank 1 failed first: ValueError: bad lr on rank 1 \(torchrun's summary names rank 0,"
+                        r" exit code 1, which died of it\)", finding.error), finding.error
+
+
+def test_ranks_that_cannot_open_the_script(tmp_path):
+    # Python's own words (exit code 2) come unprefixed, before torch could prefix anything.
+    missing = tmp_path / "no-such-train.py"
+    argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+            "--master-port", str(free_port()), str(missing)]
+    run = run_tails(argv)
+    assert run.returncode == 1
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "torchrun-root-cause"
+    assert re.fullmatch(rf"rank [01] failed first \(exit code 2\): .*python\S*: can't open file '{missing}':"
+                        r" \[Errno 2\] No such file or directory", finding.error), finding.error

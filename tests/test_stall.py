@@ -179,6 +179,22 @@ def test_the_trainers_own_failure_file_wins_over_a_stall(start_init, ml):
     init.log.expect(r"failure file: .*already written by the trainer: kept")
 
 
+def test_a_file_name_cannot_forge_lines_of_the_failure_file(start_init, ml, tmp_path):
+    """A hung script whose name holds a newline and an ``Error:``: "Where it was" names it escaped,
+    as the log does, and the file's only lines are its own."""
+    script = tmp_path / "x\nError: forged by a file name.py"
+    script.write_text("import time\nprint('ready', flush=True)\ntime.sleep(3600)\n")
+    init = train(start_init, ml, ["python", str(script)], "--stall-timeout", "2")
+    init.out.expect(r"^ready$")
+    assert init.wait() == STALL
+    text = check_readable(failure_of(ml))
+    print(text)
+    assert not re.search(r"^Error: forged", text, re.M), text
+    where = re.search(r"\nWhere it was: (.*)\n", text).group(1)
+    assert "x\\nError: forged by a file name.py" in where, where
+    assert text.splitlines()[0].startswith("Training command `python $'")   # the command, escaped too
+
+
 # ---------------------------------------------------------------------------------------------
 # Without py-spy: faulthandler
 

@@ -31,9 +31,34 @@ def escape(text: str) -> str:
                    if not c.isprintable() and c != " " else c for c in text)
 
 
-def command(argv: Sequence[str]) -> str:
-    """A command line as a shell would quote it, on one line: ``sh -c $'exit 3\\n...'``."""
-    return " ".join(_quote(word) for word in argv)
+def command(argv: Sequence[str], limit: int | None = None) -> str:
+    """A command line as a shell would quote it, on one line: ``sh -c $'exit 3\\n...'``; over
+    ``limit`` bytes, its middle elided (the program and how it ends say the most)."""
+    text = " ".join(_quote(word) for word in argv)
+    return text if limit is None else elide(text, limit)
+
+
+ELISION = " … "
+
+
+def elide(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` bytes of UTF-8: its head and its end, `` … `` between them,
+    each cut at a space where one is near (a whole word reads better), never inside a character."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    room = limit - len(ELISION.encode())
+    if room <= 0:
+        return data[:max(0, limit)].decode("utf-8", "ignore")
+    head = data[:room - room // 2].decode("utf-8", "ignore")
+    tail = data[len(data) - room // 2:].decode("utf-8", "ignore") if room // 2 else ""
+    space = head.rfind(" ")
+    if space > len(head) * 3 // 4:
+        head = head[:space]
+    space = tail.find(" ")
+    if 0 <= space < len(tail) // 4:
+        tail = tail[space + 1:]
+    return head + ELISION + tail
 
 
 def _quote(word: str) -> str:

@@ -7,32 +7,57 @@ first: how the job ended (built by the caller, kept whole when it fits), the mos
 found in the tails with a hint where one helps, then the last lines of the output, newest last.
 
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
-progress bar reduced to what a terminal would last have shown), each line's rank prefixes are
-peeled off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
-from mpirun --tag-output) so that interleaved ranks can be told apart, and the recognisers in
-``TABLE`` run in order; the first that finds something wins. The order is the precedence:
+progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
+off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
+from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``; a logger's header repeated on each
+line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``) so that interleaved processes can be told
+apart, blank lines are dropped (a gap in the line numbers remembers them), a progress bar left
+without its newline is peeled off what was printed after it, and the recognisers in ``TABLE`` run
+in order; the first that finds something wins.
+The order is the precedence:
 
 1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
    code or signal, and its own error: the rest of the table run over the summary's traceback (the
    rank's error file, with ``@record``) and the rank's prefixed lines, a known cause in either
-   first; for a rank killed by SIGSEGV or SIGKILL, which prints nothing prefixed, the unprefixed
-   report of that death (faulthandler's, a shell's). It beats everything else: the other ranks'
-   errors (a peer's NCCL timeout, gloo's "Connection closed by peer") are consequences, and the
-   agent's own traceback says only that a child failed.
-2. Known causes, each at its earliest line (the first failure): CUDA out of memory, disk full, a
-   native crash (segfault, bus error, ...), a SIGKILL ("Killed"), NCCL errors and timeouts. NCCL
-   comes last: a collective fails *because* a peer died of one of the others.
+   first; for a rank that printed nothing prefixed (killed by SIGSEGV or SIGKILL, or a python that
+   could not open the script), the unprefixed report of that (faulthandler's, a shell's, python's).
+   It beats everything else: the other ranks' errors (a peer's NCCL timeout, gloo's "Connection
+   closed by peer") are consequences, and the agent's own traceback says only that a child failed.
+   Unless the rank it names died of such a consequence itself (a peer's connection closed, a
+   SIGABRT with no error of its own) while another rank's own exception came first in the output:
+   that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
+2. Known causes, each at its earliest line (the first failure): CUDA (or XLA) out of memory, disk
+   full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the frame of its
+   "Current thread"), a SIGKILL ("Killed", also glued to a progress bar), any other CUDA error,
+   NCCL errors and timeouts. NCCL comes last: a collective fails *because* a peer died of one of
+   the others. Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
+   memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before
+   the KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
-   above exception was the direct cause..."); SyntaxError with its file and line. Within one process
-   (one rank prefix) the fatal traceback is the last one: earlier ones were logged and survived,
-   and "Exception ignored in" tracebacks never kill anything. Across ranks the first one to
-   complete wins: of several ranks' fatal tracebacks, the one whose last line came first in the
-   output, the best witness of which rank failed first that the output holds. Unprefixed
-   tracebacks of several processes interleaved line by line are told apart the same way (the first
-   exception line to close one of them). Launchers' wrapper exceptions (``ChildFailedError``,
-   ``CalledProcessError``, ...) count only when nothing else is found.
-4. A C++ exception that ended the process (``terminate called after ... what(): ...``), then an
-   abort.
+   above exception was the direct cause..."), with the lines its message visibly runs on to (a
+   bracket left open, a sentence wrapped before a word in lower case); SyntaxError with its file and
+   line. A traceback may have no header (a tail or a paste that starts inside it, rich's box):
+   an exception line right after a frame's code ends it; a line that a frame follows is another
+   thread's log line, not the exception. Within one process (one prefix) the fatal traceback is the
+   last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
+   kill anything. Across processes the first one to complete wins: of several ranks' fatal
+   tracebacks, the one whose last line came first in the output, the best witness of which rank
+   failed first that the output holds. Unprefixed tracebacks of several processes interleaved line
+   by line are told apart the same way (the first exception line to close one of them). A launcher
+   that re-raises its child's failure (``CalledProcessError`` chained from the child's own error)
+   gives the child's exception.
+4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
+   up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
+   "Check failed: ..."), then an abort.
+5. Launchers' own reports, when nothing of the child's is left: mpirun's "exited on signal 9
+   (Killed)" (its sentence whole where a terminal wrapped it), DeepSpeed's "exits with return code
+   = -9", torchrun's own "failed (exitcode: -9) local_rank: 4", the SageMaker toolkit's
+   ExecuteUserScriptError, python's "can't open file", a shell's "command not found"; then launchers' wrapper exceptions (``ChildFailedError``,
+   ``CalledProcessError``, ...); last, a line that can only be an exception's, alone (a paste of
+   just that line).
+
+An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
+it ended ("returned non-zero exit status 1").
 
 stdout and stderr come separately (the caller cannot know how they interleaved): each recogniser
 looks at stderr first, where tracebacks and launchers' logs go, then stdout. The last lines are
@@ -40,13 +65,15 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 (``^^^^``) are left out, they carry nothing in 1 KB.
 """
 
+import bisect
 import re
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 LIMIT = 1024
-ERROR_MAX = 300   # bytes of the error line: a CUDA OOM message runs to 500, its start says it all
+ERROR_MAX = 300   # bytes of the error line (a CUDA OOM message runs to 500): its start and its end
 LINE_MAX = 200    # bytes of one last line: a progress bar or a dumped tensor says no more after that
 ELLIPSIS = "…"
+ELISION = " … "   # an error's middle left out
 
 
 class Line(NamedTuple):
@@ -56,6 +83,7 @@ class Line(NamedTuple):
     text: str                # without the rank prefixes
     rank: Optional[str]      # the global rank ([rankN]:, mpirun's [job,N]<stderr>:)
     local: Optional[str]     # the local rank (torchrun --tee's [defaultN]:)
+    actor: Optional[str] = None   # a Ray worker ("RayWorkerVllm pid=5304")
 
     @property
     def who(self) -> Optional[str]:
@@ -63,7 +91,7 @@ class Line(NamedTuple):
             return f"rank {self.rank}"
         if self.local is not None:
             return f"local rank {self.local}"
-        return None
+        return self.actor
 
 
 class Finding(NamedTuple):
@@ -91,21 +119,31 @@ class Recogniser(NamedTuple):
 
 ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable bytes reads as one mark
+# A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
+BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
-PREFIXES = (   # (pattern at the start of a line, which Line field the number goes to)
+PREFIXES = (   # (pattern at the start of a line, the Line field its group goes to; None: dropped)
     (re.compile(r"\[rank(\d+)\]: ?"), "rank"),                 # torch.distributed excepthook, c10d logs
     (re.compile(r"\[default(\d+)\]:"), "local"),                # torchrun --tee / --log-dir
     (re.compile(r"\[\d+,(\d+)\]<std(?:out|err)>:"), "rank"),    # mpirun --tag-output
+    (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor"),  # Ray: (RayWorkerVllm pid=5304)
+    # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
+    # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
+    (re.compile(r"(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None),
 )
 
 
 def clean_lines(tail: bytes) -> List[str]:
     """The tail as a reader of a terminal would see it, one string per line."""
-    text = ANSI.sub("", tail.decode("utf-8", "replace"))
+    text = tail.decode("utf-8", "replace")
+    if "\x1b" in text:
+        text = ANSI.sub("", text)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [_clean_line(line) for line in lines]
+    # Most lines need nothing but their trailing spaces cut ("\r" is not printable).
+    return [line.rstrip() if line.isprintable() and "\ufffd\ufffd" not in line else _clean_line(line)
+            for line in lines]
 
 
 def _clean_line(line: str) -> str:
@@ -115,7 +153,8 @@ def _clean_line(line: str) -> str:
         # times; what stays on screen is the last drawing.
         drawn = [part for part in line.split("\r") if part.strip()]
         line = drawn[-1] if drawn else ""
-    return REPLACED.sub("\ufffd", printable(line)).rstrip()
+    line = printable(line)
+    return (REPLACED.sub("\ufffd", line) if "\ufffd\ufffd" in line else line).rstrip()
 
 
 def printable(text: str, keep: str = "\t") -> str:
@@ -126,43 +165,71 @@ def printable(text: str, keep: str = "\t") -> str:
                    for ch in text)
 
 
-def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str]]:
-    """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1")."""
-    found = {"rank": None, "local": None}
-    text = raw
-    peeled = True
-    while peeled:
-        peeled = False
+def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
+    """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1", None)."""
+    found = {"rank": None, "local": None, "actor": None}
+    at = 0
+    # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
+    while raw[at:at + 1] in ("[", "(", "D", "I", "W", "E", "C"):
         for pattern, field in PREFIXES:
-            match = pattern.match(text)
+            match = pattern.match(raw, at)
             if match:
-                found[field] = match.group(1)
-                text = text[match.end():]
-                peeled = True
-    return text, found["rank"], found["local"]
+                if field:
+                    found[field] = match.group(1)
+                at = match.end()
+                break
+        else:
+            break
+    return raw[at:], found["rank"], found["local"], found["actor"]
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
     lines = []
     for index, raw in enumerate(clean_lines(tail)):
-        text, rank, local = split_prefixes(raw)
-        lines.append(Line(stream, index, text, rank, local))
+        if not raw:
+            continue
+        if "%|" in raw:
+            # What a shell or a crash printed after a bar left without its newline starts the line.
+            raw = BAR.sub("", raw, count=1)
+        line = Line(stream, index, *split_prefixes(raw))
+        if line.text.strip():   # a blank line says nothing; the gap in the index says it was there
+            lines.append(line)
     return lines
 
 
 # ---------------------------------------------------------------------------------------------
 # Matchers the table is built from
 
+_remembered: dict = {}   # (function, id of its argument) -> (the argument, the answer)
+
+
+def remembered(function):
+    """``function(lines)`` worked out once per list of lines: every recogniser asks about the same
+    lines (a stream's, a process's) in turn, and a tail must be judged in milliseconds. Keyed by
+    the list's identity, the list kept with the answer; ``diagnose`` forgets it all when it is done."""
+    def once(lines):
+        key = (function, id(lines))
+        entry = _remembered.get(key)
+        if entry is None or entry[0] is not lines:
+            entry = _remembered[key] = (lines, function(lines))
+        return entry[1]
+    once.__doc__ = function.__doc__
+    return once
+
+
+
 # c10d's (glog's) log line header; a progress bar without a newline may stand before it. The bounded
 # path keeps the search linear on a long line (an unbounded one backtracks at every E, W, I, F).
 GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]{1,40})? *(?:\d+ )?[\w./-]{1,160}\.(?:cpp|cc|hpp|h|py):\d+\] ")
+# Python logging's and DeepSpeed's header: "[2023-04-14 13:11:27,885] [ERROR] [launch.py:434:sigkill_handler] ".
+LOG_HEADER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[[A-Z]+\] (?:\[[\w.]+:\d+:\w+\] )?")
 TIDY_MAX = 4096   # characters of a line looked at for an error: far more than the file shows
 WHAT = re.compile(r"^\s*what\(\):\s*")
 
 
 def tidy(text: str) -> str:
     """An error line as shown: without log headers, C++'s what(), and runs of spaces."""
-    text = text[:TIDY_MAX]
+    text = LOG_HEADER.sub("", BAR.sub("", text[:TIDY_MAX], count=1), count=1)
     header = GLOG.search(text)
     if header:
         text = text[header.end():]
@@ -171,31 +238,80 @@ def tidy(text: str) -> str:
 
 
 def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
-    """A matcher: the first line whose text matches ``pattern``, shown tidied."""
-    regex = re.compile(pattern)
+    """A matcher: the first line of output (not a traceback's code) that matches ``pattern``,
+    shown tidied."""
+    regex = re.compile(pattern, re.M)
 
     def find(lines: Sequence[Line]) -> Optional[Hit]:
-        for line in lines:
-            if regex.search(line.text):
-                return Hit(line, tidy(line.text))
-        return None
+        line = first_line(output_lines(lines), regex)
+        return None if line is None else Hit(line, tidy(line.text))
     return find
+
+
+def first_line(lines: Sequence[Line], regex: "re.Pattern") -> Optional[Line]:
+    """The first of ``lines`` whose text ``regex`` finds something in (compiled with re.M).
+
+    One search over the lines joined, not one per line: 64 KiB of short lines are judged by a
+    dozen recognisers in milliseconds. A match that runs over a line break (``\\s*``) is checked
+    again on its own line."""
+    text, starts = joined(lines)
+    at = 0
+    while True:
+        match = regex.search(text, at)
+        if match is None:
+            return None
+        position = bisect.bisect_right(starts, match.start()) - 1
+        if regex.search(lines[position].text):
+            return lines[position]
+        at = starts[position + 1] if position + 1 < len(starts) else len(text)
+        if at >= len(text):
+            return None
+
+
+@remembered
+def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
+    """The lines' texts joined by newlines, and where each starts."""
+    starts, at = [], 0
+    for line in lines:
+        starts.append(at)
+        at += len(line.text) + 1
+    return "\n".join(line.text for line in lines), starts
+
+
+@remembered
+def output_lines(lines: Sequence[Line]) -> List[Line]:
+    """``lines`` without those where a known cause is not the job's (``hidden``): what the known
+    causes are looked for in."""
+    masked = hidden(lines)
+    return [line for position, line in enumerate(lines) if position not in masked]
 
 
 # Python tracebacks ----------------------------------------------------------------------------
 
-TB_HEADER = re.compile(r"^(?:  \+ Exception Group )?Traceback \(most recent call last\):\s*$")
+# The plain header, an ExceptionGroup's, and rich's boxed one ("╭──── Traceback (most recent call
+# last) ────╮").
+TB_HEADER = re.compile(r"^(?:  \+ Exception Group )?(?:[╭┌][─━ ]*)?Traceback \(most recent call last\):?"
+                       r"(?:[─━ ]*[╮┐])?\s*$")
 TB_CHAIN = re.compile(r"^(?:During handling of the above exception, another exception occurred"
                       r"|The above exception was the direct cause of the following exception):")
 TB_IGNORED = re.compile(r"^Exception ignored in")
 TB_FILE = re.compile(r'^\s*File "(.+)", line (\d+)')
+BOX = "│╭╰┃┏┗"   # a line inside or closing rich's box: its frames and source lines
 # The exception line: a (dotted) name, then ": message" or nothing. ExceptionGroup's top level is
 # printed inside its "  | " box.
 TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
+# An exception's own name starts with a capital and is not all capitals (a log level, "INFO:", is),
+# or is a module's lower-case one (socket.timeout); "loss: 0.5" and "INFO: step 3" are log lines.
+EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
+# A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
+BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
             "ProcessExitedException", "SignalException")
+CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
+WRAPPED = 60       # characters a line has at least when a terminal or rich wrapped it
+LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process": a line of its own
 
 
 class Chain(NamedTuple):
@@ -203,59 +319,157 @@ class Chain(NamedTuple):
     final: Line         # the last exception line of the chain: the one that ended it
     error: str
     ignored: bool       # "Exception ignored in ...": printed, and nothing died of it
+    inner: Optional[str] = None   # the exception a wrapper at the chain's end re-raised
 
 
-def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
-    """Every complete traceback in lines of one process (one rank prefix), chained ones as one."""
+class Tracebacks(NamedTuple):
+    chains: List[Chain]
+    body: frozenset     # positions of header, frame, source, caret and box lines: code, not output
+
+
+def _is_exception(name: str) -> bool:
+    return bool(EXCEPTION_NAME.match(name))
+
+
+def _is_wrapper(error: str) -> bool:
+    return _exception_name(error) in WRAPPERS
+
+
+@remembered
+def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
+    """Every traceback in lines of one process (one rank prefix), chained ones as one, and which
+    lines are a traceback's code rather than output.
+
+    A tail that starts inside a traceback, or a paste of its end, has no header: an exception line
+    right after a frame's source line (or rich's box) closes such a headerless one. A line that a
+    frame follows is not the exception (another thread's log line printed into the traceback)."""
     chains: List[Chain] = []
+    body = set()
     opened: List[Tuple[int, bool, Optional[int]]] = []   # (group, ignored, chain index it continues)
     group = -1
     chain_next = ignored_next = False
     last_file: Optional[Tuple[str, str]] = None
-    for line in lines:
+    in_code = False    # the line before was a frame, its source, a caret line or rich's box
+    last_index = -2
+    for position, line in enumerate(lines):
         text = line.text
-        if TB_HEADER.match(text):
+        if not text:
+            continue
+        was_code, in_code = in_code and line.index == last_index + 1, False
+        last_index = line.index
+        first = text[0]
+        # Cheap tests before each pattern: most lines of a log are none of these.
+        if "Traceback (most" in text and TB_HEADER.match(text):
+            body.add(position)
             continues = len(chains) - 1 if chain_next and chains else None
             if not opened and continues is None:
                 group += 1
             opened.append((chains[continues].group if continues is not None else group,
                            ignored_next, continues))
             chain_next = ignored_next = False
-        elif TB_CHAIN.match(text):
+        elif first in "DT" and TB_CHAIN.match(text):
             chain_next = True
-        elif TB_IGNORED.match(text):
+        elif first == "E" and TB_IGNORED.match(text):
             ignored_next = True
-        elif TB_FILE.match(text):
-            last_file = TB_FILE.match(text).groups()
-        elif TB_EXCEPTION.match(text):
-            name = TB_EXCEPTION.match(text).group(1)
+        elif ('File "' in text and TB_FILE.match(text)) or first in BOX:
+            body.add(position)
+            in_code = True
+            if first not in BOX:
+                last_file = TB_FILE.match(text).groups()
+        elif was_code and first.isspace():
+            body.add(position)   # a frame's source line, its carets
+            in_code = True
+        elif (first.isalpha() or first in "_ ") and (
+                opened or was_code or text.startswith(("  | ",) + SYNTAX_ERRORS)
+                or (position > 0 and lines[position - 1].index == line.index - 1
+                    and _code_like(lines[position - 1].text))) \
+                and TB_EXCEPTION.match(text) and _exception_line(lines, position):
+            # An exception line can only close a traceback: one opened by its header, or a
+            # headerless one whose code it follows; a SyntaxError's needs neither.
             if opened:
                 chain_group, ignored, continues = opened.pop(0)
-            elif name.split(".")[-1] in SYNTAX_ERRORS:
-                # A script that doesn't compile gets no "Traceback" header, just file, line, caret.
-                group += 1
-                chain_group, ignored, continues = group, False, None
             else:
-                chain_next = False
-                continue
-            error = text.strip().lstrip("| ")
-            if name.split(".")[-1] in SYNTAX_ERRORS and last_file:
+                # A script that doesn't compile gets no "Traceback" header, just file, line, caret;
+                # a headerless traceback's exception follows its last frame's code.
+                continues = len(chains) - 1 if chain_next and chains else None
+                if continues is None:
+                    group += 1
+                    chain_group, ignored = group, ignored_next
+                else:
+                    chain_group, ignored = chains[continues].group, chains[continues].ignored
+            short = TB_EXCEPTION.match(text).group(1).split(".")[-1]
+            error = message(lines, position)
+            if short in SYNTAX_ERRORS and last_file:
                 error += f" ({last_file[0]}, line {last_file[1]})"
             chain = Chain(chain_group, line, error, ignored)
             if continues is not None:
-                chains[continues] = chain._replace(ignored=chains[continues].ignored)
+                before = chains[continues]
+                inner = before.inner if _is_wrapper(before.error) else before.error
+                if _is_wrapper(error) and inner is not None:
+                    # A launcher re-raised its child's failure (accelerate: CalledProcessError from
+                    # a RuntimeError holding the child's stderr): the child's exception is the one.
+                    chain = chain._replace(inner=inner)
+                chains[continues] = chain._replace(ignored=before.ignored)
                 # Keep the continued chain last, so that a further chain marker extends it again.
                 chains.append(chains.pop(continues))
             else:
                 chains.append(chain)
             chain_next = False
-    return chains
+    return Tracebacks(chains, frozenset(body))
 
 
+def _code_like(text: str) -> bool:
+    """A line that reads as a traceback's source line though no frame was seen before it: indented,
+    or a ``raise`` whose indentation a paste lost."""
+    return text[:1].isspace() or text.startswith("raise ")
+
+
+def _exception_line(lines: Sequence[Line], position: int) -> bool:
+    """Whether the line at ``position`` can be an exception's: a name like an exception's, and no
+    frame of the same traceback after it (then it was a line printed into the traceback)."""
+    name = TB_EXCEPTION.match(lines[position].text).group(1)
+    if not _is_exception(name):
+        return False
+    for after in lines[position + 1:position + 3]:
+        if TB_FILE.match(after.text) and after.text.startswith("  "):
+            return False
+        if after.text.strip():
+            break
+    return True
+
+
+def message(lines: Sequence[Line], position: int) -> str:
+    """The exception line's text, with the lines its message visibly runs on to: a bracket still
+    open, or a long line cut before a word in lower case (a terminal or rich wrapped it). Advice
+    printed after a finished sentence ("CUDA kernel errors might be ...") and a logger's line
+    ("wandb: ...") stay out."""
+    text = lines[position].text.strip().lstrip("| ")
+    previous = lines[position]
+    for after in lines[position + 1:position + 1 + CONTINUED]:
+        more = after.text.strip()
+        if not more or after.rank != previous.rank or after.index != previous.index + 1:
+            break
+        if LOGGER.match(more) or not (_unbalanced(text) or (
+                len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
+            break
+        text += " " + more
+        previous = after
+    return text
+
+
+def _unbalanced(text: str) -> bool:
+    return text.count("[") > text.count("]") or text.count("(") > text.count(")")
+
+
+def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
+    return parse_tracebacks(lines).chains
+
+
+@remembered
 def fatal_traceback(lines: Sequence[Line]) -> Optional[Chain]:
     """The traceback that ended one process: its last group, first to complete within it."""
     chains = [chain for chain in traceback_chains(lines) if not chain.ignored]
-    real = [chain for chain in chains if _exception_name(chain.error) not in WRAPPERS]
+    real = [chain for chain in chains if not _is_wrapper(chain.error) or chain.inner]
     chains = real or chains
     if not chains:
         return None
@@ -267,28 +481,64 @@ def _exception_name(error: str) -> str:
     return error.split(":", 1)[0].split(".")[-1].strip()
 
 
+@remembered
 def by_process(lines: Sequence[Line]) -> List[List[Line]]:
     """Lines grouped by their rank prefixes (unprefixed lines form one group), in output order."""
     groups = {}
     for line in lines:
-        groups.setdefault((line.rank, line.local), []).append(line)
+        groups.setdefault((line.rank, line.local, line.actor), []).append(line)
     return list(groups.values())
 
 
-def python_traceback(lines: Sequence[Line]) -> Optional[Hit]:
-    """The fatal traceback's last line; of several processes', the one that completed first."""
+def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
+    """The fatal traceback's last line; of several processes', the one that completed first. A
+    launcher's wrapper exception (a child failed) only with ``wrappers``: the table asks for those
+    after the launchers' own reports."""
     fatal = [chain for group in by_process(lines) for chain in [fatal_traceback(group)] if chain]
-    real = [chain for chain in fatal if _exception_name(chain.error) not in WRAPPERS]
-    fatal = real or fatal
+    real = [chain for chain in fatal if not _is_wrapper(chain.error) or chain.inner]
+    fatal = real or (fatal if wrappers else [])
     if not fatal:
         return None
     first = min(fatal, key=lambda chain: chain.final.index)
-    return Hit(first.final, first.error)
+    return Hit(first.final, first.inner or first.error)
 
 
-# C++ exceptions ---------------------------------------------------------------------------------
+def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
+    return python_traceback(lines, wrappers=True)
+
+
+@remembered
+def hidden(lines: Sequence[Line]) -> frozenset:
+    """Lines where a known cause is not the job's: a traceback's code (``raise RuntimeError("CUDA
+    out of memory")``, a comment) and the tracebacks a process printed and survived (logged, or
+    "Exception ignored"), their exception lines and all."""
+    positions = {id(line): position for position, line in enumerate(lines)}
+    found = set()
+    for group in by_process(lines):
+        parsed = parse_tracebacks(group)
+        found.update(positions[id(group[at])] for at in parsed.body)
+        fatal = fatal_traceback(group)
+        for chain in parsed.chains:
+            if chain.ignored or (fatal is not None and chain.group != fatal.group):
+                found.add(positions[id(chain.final)])
+    return frozenset(found)
+
+
+def bare_exception(lines: Sequence[Line]) -> Optional[Hit]:
+    """The last line that can only be an exception's, with no traceback around it (a paste, a
+    tail that kept only the end)."""
+    for position in range(len(lines) - 1, -1, -1):
+        text = lines[position].text
+        if ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text) \
+                and BARE_EXCEPTION.match(text) and not _is_wrapper(text):
+            return Hit(lines[position], message(lines, position))
+    return None
+
+
+# C++ exceptions, fatal log lines ------------------------------------------------------------------
 
 TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']+)'")
+WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a terminal may wrap the first
 
 
 def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
@@ -296,19 +546,40 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
         match = TERMINATE.search(line.text)
         if not match:
             continue
-        for after in lines[position + 1:position + 4]:
+        for after in lines[position + 1:position + 1 + WHAT_DISTANCE]:
             if WHAT.match(after.text) and after.rank == line.rank:
                 return Hit(line, f"{match.group(1)}: {tidy(after.text)}")
         return Hit(line, tidy(line.text))
     return None
 
 
-# NCCL ------------------------------------------------------------------------------------------
+# glog's FATAL level (TensorFlow, XLA, c10): "F tensorflow/core/...cc:659] Check failed: ...", the
+# line before the abort it causes.
+FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{1,40})? *(?:\d+ )?"
+                       r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: ")
 
-NCCL = re.compile(r"NCCL error|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
+
+def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
+    for line in output_lines(lines):
+        if FATAL_LOG.search(line.text):
+            return Hit(line, tidy(line.text))
+    return None
+
+
+# NCCL and CUDA -----------------------------------------------------------------------------------
+
+NCCL = re.compile(r"NCCL error|NCCL Error \d|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
+                  r"|unhandled system error|(?:Process group|NCCL) watchdog thread terminated with exception"
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
+# Any CUDA error but running out of memory (its own recogniser, its own hint).
+CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
+                        r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered")
+# torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
+CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.{0,200}?incorrect\."
+                         r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1\.?"
+                         r"|Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions\.)")
 
 
 def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
@@ -316,7 +587,7 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
     hit = earliest(NCCL.pattern)(lines)
     if hit is None:
         return None
-    error = NCCL_DEBUG_ADVICE.sub("", hit.error)
+    error = _without_advice(NCCL_DEBUG_ADVICE.sub("", hit.error))
     position = lines.index(hit.line)
     after = [line for line in lines[position + 1:position + 6] if line.rank == hit.line.rank]
     for marker, detail in zip(after, after[1:]):
@@ -326,30 +597,84 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
     return hit._replace(error=error)
 
 
+def cuda_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first CUDA error (an illegal address, a device-side assert, no kernel image, ...)."""
+    hit = earliest(CUDA_ERROR.pattern)(lines)
+    return hit and hit._replace(error=_without_advice(hit.error))
+
+
+def _without_advice(error: str) -> str:
+    return CUDA_ADVICE.sub("", error).strip()
+
+
 # Crashes ---------------------------------------------------------------------------------------
 
-CRASH = (r"Segmentation fault|SIGSEGV|Bus error|SIGBUS|Illegal instruction|SIGILL"
-         r"|Floating point exception|SIGFPE")
-FAULTHANDLER = re.compile(r"^Fatal Python error: (.+)$")
+# A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
+# counts where a report of one puts it.
+CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point exception"
+         r"|(?:received|caught|got|signal:?|\*\*\*|\()[ \t]*SIG(?:SEGV|BUS|ILL|FPE)\b"
+         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)")
+# faulthandler's "Fatal Python error: X" is the interpreter's death whatever X is (a refcount bug's
+# "none_dealloc"), but an abort after an exception is the exception's (the generic rules').
+FAULTHANDLER = re.compile(r"(?:^|\])Fatal Python error: (?!Aborted\b)(.+)$")
+FAULT_THREAD = re.compile(r"^(?:Current thread 0x[0-9a-fA-F]+|Stack) \(most recent call first\):")
 FAULT_FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
 CRASH_LINE = re.compile(CRASH)
+FAULT_DUMP = 200   # lines a faulthandler dump may take (a thread per line of a big pool, frames)
 
 
 def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
-    """A segfault and kin: faulthandler's report with the innermost Python frame, a shell's line."""
-    for position, line in enumerate(lines):
-        if not CRASH_LINE.search(line.text):
+    """A segfault and kin: faulthandler's report with the innermost Python frame of the thread
+    that crashed ("Current thread", not the first one listed), a shell's line."""
+    for line in output_lines(lines):
+        fatal = FAULTHANDLER.search(line.text)
+        if not fatal and not CRASH_LINE.search(line.text):
             continue
-        error = tidy(line.text)
-        if FAULTHANDLER.match(line.text):
-            # faulthandler lists frames "most recent call first": the first File line is where.
-            for after in lines[position + 1:position + 8]:
-                frame = FAULT_FRAME.match(after.text)
-                if frame and after.rank == line.rank:
-                    path, number, function = frame.groups()
-                    error += f" in {function} ({path}, line {number})"
-                    break
+        error = tidy(line.text[fatal.start():].lstrip("]")) if fatal else tidy(line.text)
+        if fatal:
+            position = lines.index(line)
+            dump = [after for after in lines[position + 1:position + 1 + FAULT_DUMP]
+                    if after.rank == line.rank]
+            start = next((at for at, after in enumerate(dump) if FAULT_THREAD.match(after.text)), None)
+            frame = next((FAULT_FRAME.match(after.text) for after in dump[start + 1:start + 4]
+                          if FAULT_FRAME.match(after.text)), None) if start is not None else None
+            if frame:
+                path, number, function = frame.groups()
+                error += f" in {function} ({path}, line {number})"
         return Hit(line, error)
+    return None
+
+
+# Launchers' own reports ----------------------------------------------------------------------------
+
+# What a launcher or wrapper says when its child failed, when nothing of the child's own is in the
+# tail: mpirun's notice, DeepSpeed's launcher, the SageMaker training toolkit, a shell, python.
+LAUNCHER_REPORT = re.compile(
+    r"noticed that process rank \d+ [^.]{0,300}exited on|exited on signal \d+"
+    r"|was unable to find the specified executable"
+    r"|exits with return code = -?\d+|failed \(exitcode: -?\d+\) local_rank: \d+"
+    r"|ExecuteUserScriptError"
+    r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$")
+STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
+SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)")
+REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
+
+
+def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)."""
+    for line in output_lines(lines):
+        if not LAUNCHER_REPORT.search(line.text):
+            continue
+        position = lines.index(line)
+        error = tidy(line.text)
+        for after in lines[position + 1:position + 1 + REPORT_LINES]:
+            more = after.text.strip()
+            # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
+            if not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
+                break
+            error += " " + tidy(more)
+        hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
+        return Hit(line, error, hint)
     return None
 
 
@@ -388,11 +713,49 @@ def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
     head = f"rank {cause.rank} failed first" if cause.rank is not None else "a rank failed first"
     head += f" ({how})" if how else ""
     found = _rank_error(cause)
+    if _a_consequence(cause, found):
+        earlier = _earlier_rank(cause)
+        if earlier is not None:
+            rank, recogniser, hit = earlier
+            named = f"rank {cause.rank}" + (f", {how}" if how else "")
+            return Hit(cause.at, f"rank {rank} failed first: {hit.error} (torchrun's summary names"
+                                 f" {named}, which died of it)", hit.hint or recogniser.hint)
     if found is None:
         signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
         return Hit(cause.at, f"{head}, per torchrun's summary", signal_cause and signal_cause.hint)
     recogniser, hit = found
     return Hit(cause.at, f"{head}: {hit.error}", hit.hint or recogniser.hint)
+
+
+# What a rank dies of when a peer died first: its connection to the peer closed, a collective
+# failed or timed out, an abort with no error of its own.
+CONSEQUENCE = re.compile(r"Connection (?:closed|reset) by peer|Broken pipe|DistNetworkError|DistBackendError"
+                         r"|NCCL|[Ww]atchdog|[Tt]imed out|[Tt]imeout")
+
+
+def _a_consequence(cause: RootCause, found: Optional[Tuple[Recogniser, Hit]]) -> bool:
+    if found is None:
+        return cause.signal == "SIGABRT"
+    return bool(CONSEQUENCE.search(found[1].error))
+
+
+def _earlier_rank(cause: RootCause) -> Optional[Tuple[str, Recogniser, Hit]]:
+    """Another rank whose own exception, not a consequence, completed in the output before the
+    named rank's did: (its rank, the recogniser, its error)."""
+    groups = [group for group in by_process(cause.before) if group[0].rank is not None]
+    fatal = {group[0].rank: (group, chain) for group in groups for chain in [fatal_traceback(group)] if chain}
+    named = fatal.get(cause.rank)
+    others = [(group, chain) for rank, (group, chain) in fatal.items() if rank != cause.rank
+              and not CONSEQUENCE.search(chain.error) and not _is_wrapper(chain.error)
+              and (named is None or chain.final.index < named[1].final.index)]
+    if not others:
+        return None
+    group, chain = min(others, key=lambda item: item[1].final.index)
+    for recogniser in RANK_TABLE:
+        hit = recogniser.find(group)
+        if hit is not None:
+            return group[0].rank, recogniser, hit
+    return None
 
 
 def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
@@ -438,12 +801,19 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
             hit = recogniser.find(source)
             if hit is not None:
                 return recogniser, hit
+    unprefixed = [line for line in cause.before if line.rank is None and line.local is None]
     signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
     if signal_cause is not None:
-        unprefixed = [line for line in cause.before if line.rank is None and line.local is None]
         hit = signal_cause.find(unprefixed)
         if hit is not None:
             return signal_cause, hit
+    elif not own:
+        # Nothing prefixed at all: the rank died before torch could prefix anything (python could
+        # not open the script, exit code 2), and said so unprefixed.
+        report = LAUNCHERS[0]
+        hit = report.find(unprefixed)
+        if hit is not None and STARTUP.search(hit.error):
+            return report, hit
     return None
 
 
@@ -467,32 +837,45 @@ HINT_KILLED = ("A process got SIGKILL, most often from the kernel's out-of-memor
                " instance type with more memory.")
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
              " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
+HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNCH_BLOCKING=1 to see the"
+             " operation that failed; a device-side assert is most often an index out of range"
+             " (labels, token ids, embeddings).")
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"CUDA out of memory|CUDA error: out of memory"),
+               earliest(r"CUDA out of memory|CUDA error: out of memory"
+                        r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"),
                HINT_CUDA_OOM),
     Recogniser("disk-full",
                earliest(r"No space left on device|\[Errno 28\]|\bENOSPC\b|Disk quota exceeded"),
                HINT_DISK_FULL),
     Recogniser("native-crash", native_crash, HINT_CRASH),
+    # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
     Recogniser("killed",
-               earliest(r"^Killed$|^(?:\S+: )?(?:line \d+: )?\s*\d+ Killed(?:\s|$)"
+               earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:[ \t]|$)"
                         r"|killed by signal: Killed"),
                HINT_KILLED),
+    Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
 )
 
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
     Recogniser("cxx-exception", cxx_exception),
+    Recogniser("fatal-log", fatal_log),
     Recogniser("abort", earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)"
                                  r"|\d+ Aborted\b|SIGABRT")),
 )
 
+LAUNCHERS = (
+    Recogniser("launcher-report", launcher_report),
+    Recogniser("wrapper-traceback", wrapper_traceback),
+    Recogniser("exception-line", bare_exception),
+)
+
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
 
-TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE
+TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE + LAUNCHERS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,12 +884,15 @@ TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE
 def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
     """The most specific error in the two tails, or None."""
     streams = [read_lines("stderr", stderr_tail), read_lines("stdout", stdout_tail)]
-    for recogniser in TABLE:
-        for lines in streams:
-            hit = recogniser.find(lines)
-            if hit is not None:
-                return _finding(recogniser, hit)
-    return None
+    try:
+        for recogniser in TABLE:
+            for lines in streams:
+                hit = recogniser.find(lines)
+                if hit is not None:
+                    return _finding(recogniser, hit)
+        return None
+    finally:
+        _remembered.clear()   # what was worked out holds the tails' lines: not kept past the answer
 
 
 def find_error(text, stream: str = "stderr") -> Optional[Finding]:
@@ -556,9 +942,9 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
     room = limit - _size(parts[0])
     finding = diagnose(stdout_tail, stderr_tail)
     if finding is not None:
-        error = "\nError: " + finding.error
-        error = truncate(error, min(room, ERROR_MAX), ELLIPSIS)
-        if _size(error) > len("\nError: ") + 8:   # a few words at least, or nothing
+        error = "\nError: " + elide(finding.error, min(room, ERROR_MAX) - len("\nError: "))
+        # Whole (however short: "Killed"), or a few words at least when cut; else nothing.
+        if finding.error in error or _size(error) > len("\nError: ") + 8 + len(ELISION.encode()):
             parts.append(error)
             room -= _size(error)
         if finding.hint and _size("\nHint: " + finding.hint) <= room:
@@ -583,6 +969,21 @@ def _fit_lines(header: str, lines: Sequence[str], room: int) -> str:
         kept.append(shown)
         room -= _size(shown)
     return header + "".join(reversed(kept)) if kept else ""
+
+
+def elide(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` UTF-8 bytes: its start and its end with `` … `` between, for an
+    error's end says how it ended ("returned non-zero exit status 1"); two thirds go to the start."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    room = limit - _size(ELISION)
+    if room < 24:   # too little for both ends to say anything
+        return truncate(text, max(0, limit), ELLIPSIS)
+    end = room // 3
+    head = data[:room - end].decode("utf-8", "ignore").rstrip()
+    tail = data[len(data) - end:].decode("utf-8", "ignore").lstrip()
+    return head + ELISION + tail
 
 
 def truncate(text: str, limit: int, mark: str = "") -> str:

@@ -15,6 +15,10 @@ from . import log, signals
 from .records import record
 
 FAILURE_LIMIT = 1024
+# Bytes of the training command in the failure file, its middle elided beyond: 40 hyperparameters
+# would fill the 1024 by themselves, and how the job ended and its error must always fit.
+COMMAND_MAX = 256
+PATH_MAX = 128    # of a heartbeat file's name, the same way
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
@@ -93,13 +97,15 @@ def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: in
     its own); None when unknown, and then a code over 128 is taken for a signal. ``where``: the
     stall's stacks in a line (stacks.py), ``heartbeat``: the file whose touch counted as progress.
     """
-    command = log.command(argv)
+    command = log.command(argv, COMMAND_MAX)
     if stalled_for is not None:
-        beat = f" and no touch of {heartbeat}" if heartbeat else ""
+        beat = f" and no touch of {log.elide(log.escape(heartbeat), PATH_MAX)}" if heartbeat else ""
         text = (f"Training command `{command}` stalled: no output{beat} for {stalled_for:g} seconds"
                 f" (--stall-timeout {stalled_for:g}), so sm-init stopped it (exit code {exit_code}).")
         if where:
-            text += f"\nWhere it was: {where}."
+            # File and program names in it are the trainer's: a newline in one must not forge a
+            # line of this file (an "Error:" of its own), so they are escaped as the log escapes them.
+            text += f"\nWhere it was: {log.escape(where)}."
         return text
     if signalled is None:
         signalled = exit_code > 128
@@ -135,8 +141,11 @@ def note_start_failure(config, problem: str) -> None:
     """The training command could not even start: say so in the failure file too (train mode)."""
     if config.mode != "train":
         return
-    reason = truncate_utf8(f"sm-init could not start the training command `{log.command(config.argv)}`: {problem}."
-                           f" Check SM_INIT_TRAIN (or --train) and the image's PATH.", FAILURE_LIMIT)
+    # The problem names a file (a path, a #! interpreter) that may hold any byte: escaped as the log
+    # line escapes it, or an undecodable one could not be written at all.
+    reason = truncate_utf8(f"sm-init could not start the training command `{log.command(config.argv, COMMAND_MAX)}`:"
+                           f" {log.escape(problem)}. Check SM_INIT_TRAIN (or --train) and the image's PATH.",
+                           FAILURE_LIMIT)
     ok, what = write_failure(config.ml_root, reason)
     (log.info if ok else log.warning)(f"failure file: {what}")
 
@@ -144,7 +153,7 @@ def note_start_failure(config, problem: str) -> None:
 def note_usage_error(ml_root: str, problem: str) -> None:
     """``train`` was refused before it started (a bad option or variable, nothing configured):
     SageMaker would show an empty FailureReason, so the failure file says what sm-init said."""
-    reason = truncate_utf8(f"sm-init refused to start the training job: {problem}. Nothing was run;"
+    reason = truncate_utf8(f"sm-init refused to start the training job: {log.escape(problem)}. Nothing was run;"
                            f" fix the image's SM_INIT_* variables (or sm-init's options).", FAILURE_LIMIT)
     ok, what = write_failure(ml_root, reason)
     if not ok:  # written: the one error line already said it all

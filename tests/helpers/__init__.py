@@ -10,6 +10,7 @@
     deadline    stopping sm-init as Docker does, and holding it to its stop timeout
     figures     recording what a test measured, for tests/RELIABILITY.md
     tails       failure texts: failing programs' tails, failure files, the rules every text keeps
+    wild        the corpus of real failure logs: its cases, their Error lines, whether each is right
     world       a model of the world for the real Supervisor loop, on a fake clock
     net         a free port
     load        a steady HTTP load that stops a server partway (tests/serving, tests/docker)

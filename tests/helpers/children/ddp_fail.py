@@ -3,16 +3,21 @@
 ``torchrun --nproc-per-node 2 ddp_fail.py CASE``:
   raise       rank 1 raises ValueError
   raise-all   every rank raises ValueError (none is stopped before it has printed its own)
+  raise-slow  rank 1 raises ValueError, then takes 5 s to exit after closing its connections (as
+              an accelerate rank's clean-up does): rank 0 dies at once of the closed connection,
+              and torchrun's summary names rank 0
   oom         rank 1 raises torch.OutOfMemoryError with the message CUDA's allocator gives (no GPU
               here: the class and the text are PyTorch's, the raise is ours)
   segfault    rank 1 reads address 0 (a real SIGSEGV)
   sigkill     rank 1 gets SIGKILL, as from the OOM killer
 """
 
+import atexit
 import ctypes
 import os
 import signal
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -31,6 +36,10 @@ def fail(case, rank):
         # torchrun SIGTERMs the other ranks as soon as one has exited: ignored here, so that every
         # rank gets to print its own traceback, however the two are scheduled.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if case == "raise-slow" and rank == 1:
+        atexit.register(time.sleep, 5)                 # runs last: after the group is gone
+        atexit.register(dist.destroy_process_group)   # closes rank 0's peer connection
+        raise ValueError(f"bad lr on rank {rank}")
     if case == "raise-all" or (case == "raise" and rank == 1):
         raise ValueError(f"bad lr on rank {rank}")
     if rank != 1:

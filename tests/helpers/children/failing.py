@@ -6,10 +6,14 @@ disk are the interpreter's and the kernel's own.
 """
 
 import ctypes
+import errno
 import logging
 import os
 import signal
+import subprocess
 import sys
+import threading
+import time
 
 log = logging.getLogger("train")
 
@@ -103,9 +107,79 @@ def killed():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def unfinished_bar():
+    """A tqdm bar on stderr, redrawn and left without its newline: what a shell says next is glued."""
+    chatter(1024)
+    for done in range(0, 217, 24):
+        sys.stderr.write(f"\r {done * 100 // 1063:2d}%|{'#' * (done // 54):20s}| {done}/1063"
+                         f" [00:27<02:17,  6.17it/s]")
+    sys.stderr.flush()
+
+
+def killed_mid_bar():
+    unfinished_bar()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def segfault_mid_bar():
+    unfinished_bar()
+    ctypes.string_at(0)
+
+
+def idle_worker(ready):
+    ready.set()
+    time.sleep(3600)
+
+
+def crash_here():
+    ctypes.string_at(0)
+
+
+def segfault_beside_a_thread():
+    """The main thread crashes while a newer thread sleeps: faulthandler lists the newer thread
+    first, and marks the main one "Current thread"."""
+    chatter(1024)
+    ready = threading.Event()
+    threading.Thread(target=idle_worker, args=(ready,), daemon=True).start()
+    ready.wait()
+    crash_here()
+
+
+def known_cause_in_code():
+    """The traceback's source lines name known causes; the exception is a plain ValueError."""
+    chatter(1024)
+    shard = 7
+    raise ValueError(f"bad shard index {shard}")  # not the CUDA out of memory seen on 8 GPUs (No space left on device either)
+
+
+def enospc_raised():
+    """An OSError raised with errno.ENOSPC: its source line says ENOSPC before the exception does."""
+    chatter(1024)
+    raise OSError(errno.ENOSPC, "no room for checkpoint step-300.pt")
+
+
+def logged_oom_then_keyerror():
+    """A CUDA out-of-memory error caught and logged (the batch skipped), then the fatal KeyError."""
+    try:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 15.90 GiB total capacity)")
+    except RuntimeError:
+        log.exception("batch 17 skipped")
+    chatter(2 * 1024)
+    batch = {"input_ids": [1, 2, 3]}
+    return batch["labels"]
+
+
+def long_called_process_error():
+    """A subprocess with 60 arguments fails: the CalledProcessError's end says how."""
+    chatter(1024)
+    subprocess.run(["sh", "-c", "exit 1", "sh"] + [f"--hyperparameter-{i}=value-{i}" for i in range(60)],
+                   check=True)
+
+
 CASES = {function.__name__.replace("_", "-"): function for function in (
     raise_after_logs, chained_from, chained_during, logged_then_fatal, disk_full, cuda_oom, segfault,
-    exception_group, killed)}
+    exception_group, killed, killed_mid_bar, segfault_mid_bar, segfault_beside_a_thread,
+    known_cause_in_code, enospc_raised, logged_oom_then_keyerror, long_called_process_error)}
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

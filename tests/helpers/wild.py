@@ -1,0 +1,81 @@
+"""The corpus of real failure logs (tests/fixtures/reasons/wild, its README says the format): the
+cases, the failure file's ``Error:`` line for each, and whether it names the labelled root cause.
+
+Shared by tests/test_reasons_wild.py and tools/reasons-corpus (the pass rate and the failures).
+"""
+
+import json
+import os
+from typing import List, NamedTuple, Optional
+
+from sm_init import sagemaker
+
+WILD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                    "fixtures", "reasons", "wild")
+TAIL = 64 * 1024   # what sm-init keeps of each stream
+# How the job ended, as sm-init would say it for a plain failure; the corpus judges what follows.
+ENDING = sagemaker.ending(["python3", "train.py"], 1, 0, None)
+KEYS = {"source", "framework", "streams", "exit", "expect", "reject", "why"}
+
+
+class Case(NamedTuple):
+    name: str
+    log: bytes
+    source: str
+    framework: str
+    streams: str            # stderr, stdout, both or unknown: only "stdout" is fed as stdout
+    expect: List[List[str]]  # alternatives: every substring of one must be in the Error line
+    reject: List[str]       # none of these may be in it
+    why: str
+
+
+def cases() -> List[Case]:
+    found = []
+    for entry in sorted(os.listdir(WILD)):
+        if not entry.endswith(".json"):
+            continue
+        name = entry[:-len(".json")]
+        with open(os.path.join(WILD, entry)) as f:
+            side = json.load(f)
+        with open(os.path.join(WILD, name + ".log"), "rb") as f:
+            log = f.read()
+        found.append(Case(name, log, side["source"], side["framework"], side["streams"],
+                          side["expect"], side.get("reject", []), side["why"]))
+    return found
+
+
+def failure_text(case: Case) -> str:
+    """The failure file's text for this log, fed as the stream its sidecar names."""
+    tail = case.log[-TAIL:]
+    if case.streams == "stdout":
+        return sagemaker.failure_text(ENDING, tail, b"")
+    return sagemaker.failure_text(ENDING, b"", tail)
+
+
+def error_line(text: str) -> Optional[str]:
+    """What follows ``Error: `` in a failure text, or None when it has no such line. Only the
+    text's own line counts: a log line "Error: ..." among the last lines is not sm-init's."""
+    head = text.split("\nLast lines of ", 1)[0]
+    for line in head.split("\n")[1:]:
+        if line.startswith("Error: "):
+            return line[len("Error: "):]
+    return None
+
+
+def verdict(case: Case, error: Optional[str]) -> Optional[str]:
+    """None when ``error`` names the labelled root cause, else what is wrong with it."""
+    if error is None:
+        return "no Error line"
+    if not any(all(part in error for part in alternative) for alternative in case.expect):
+        return "wrong or incomplete: expected " + " | ".join(
+            " + ".join(repr(part) for part in alternative) for alternative in case.expect)
+    rejected = [part for part in case.reject if part in error]
+    if rejected:
+        return f"shows what it should not: {rejected!r}"
+    return None
+
+
+def judge(case: Case):
+    """(the Error line or None, None when right else what is wrong)."""
+    error = error_line(failure_text(case))
+    return error, verdict(case, error)
