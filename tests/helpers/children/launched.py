@@ -1,6 +1,6 @@
 """A small real training job for the launcher tests, run by a launcher or alone (CPU, gloo).
 
-    launched.py [--api plain|accelerate|deepspeed] [--workers N] [--worker-sigterm die|ignore]
+    launched.py [--api plain|accelerate|deepspeed] [--workers N] [--worker-group own|inherit]
                 [--save DIR] [--save-seconds S] [--fail-rank R] [--fail-step N]
                 [--message TEXT] [--steps N]
 
@@ -19,13 +19,14 @@ One rank per process: torch.distributed when the launcher set WORLD_SIZE > 1 (gl
   exits 0;
 - ``--fail-rank R --fail-step N``: rank R raises ValueError(--message) at step N.
 
-DataLoader workers (``--workers``) report their signals too; ``--worker-sigterm ignore`` is the
-recipe of examples/loader_workers.py (a worker ignores SIGTERM, so that a launcher's signal to
-its rank's group leaves it to its parent, which stops it when done); ``die`` (default) is what a
-worker does by default, after reporting.
+DataLoader workers (``--workers``) report their signals too, then die of a SIGTERM or SIGINT as
+a worker does by default; ``--worker-group own`` is the recipe of examples/loader_workers.py
+(each worker leads a process group of its own, so a launcher's signal to its rank's group leaves
+it to its parent, which ends it when done).
 """
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -53,18 +54,20 @@ class Numbers(torch.utils.data.Dataset):
         return torch.full((4,), float(index)), torch.tensor([float(index % 3)])
 
 
-def worker_init(policy):
+def worker_init(group):
     def init(worker):
         tag = f"worker {worker}"
+        if group == "own":
+            os.setpgid(0, 0)
 
         def on_signal(signum, frame):
             say(f"{tag} got {signal.Signals(signum).name}")
-            if signum in STOPS and policy == "die":
+            if signum in STOPS:
                 signal.signal(signum, signal.SIG_DFL)
                 os.kill(os.getpid(), signum)
         for signum in REPORTED:
             signal.signal(signum, on_signal)
-        say(f"{tag} ready pid={os.getpid()}")
+        say(f"{tag} ready pid={os.getpid()} pgid={os.getpgid(0)}")
     return init
 
 
@@ -73,7 +76,7 @@ def make_loader(args):
         return torch.utils.data.DataLoader(Numbers(), batch_size=4)
     return torch.utils.data.DataLoader(Numbers(), batch_size=4, num_workers=args.workers,
                                        persistent_workers=True,
-                                       worker_init_fn=worker_init(args.worker_sigterm))
+                                       worker_init_fn=worker_init(args.worker_group))
 
 
 def wrap(args, model, optimizer, loader):
@@ -125,14 +128,18 @@ def stop_agreed(requested):
 
 
 def save(args, model):
+    """The final save: written to a .tmp file over args.save_seconds seconds (a slow disk), then renamed."""
     final = os.path.join(args.save, f"final-rank{RANK}.pt")
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, buffer)
+    data = buffer.getvalue()
+    pieces = max(1, round(args.save_seconds / 0.05))
+    size = -(-len(data) // pieces)
     with open(final + ".tmp", "wb") as file:
-        torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, file)
-        until = time.monotonic() + args.save_seconds
-        while time.monotonic() < until:   # a slow disk: the save takes this long
-            file.write(b"\0" * 4096)
+        for start in range(0, pieces * size, size):
+            file.write(data[start:start + size])
             file.flush()
-            time.sleep(0.05)
+            time.sleep(args.save_seconds / pieces)
         os.fsync(file.fileno())
     os.rename(final + ".tmp", final)
     say("saved")
@@ -142,7 +149,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--api", choices=["plain", "accelerate", "deepspeed"], default="plain")
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--worker-sigterm", choices=["die", "ignore"], default="die")
+    parser.add_argument("--worker-group", choices=["own", "inherit"], default="inherit")
     parser.add_argument("--save")
     parser.add_argument("--save-seconds", type=float, default=0.0)
     parser.add_argument("--fail-rank", type=int)
