@@ -61,9 +61,9 @@ def render(entries, outcomes=None):
     """The Markdown text of RELIABILITY.md."""
     lines = ["# Reliability figures", "",
              "Produced by `python tests/reliability.py` from a real run of the tests that measure (marked",
-             "`figures`: floods and storms, races, hooks, faults, descriptors, the failure file, bad input) and",
-             "of the stop plan's properties: real processes, sm-init as PID 1 of a fresh PID namespace and as",
-             "child subreaper. Do not edit by hand; rerun the script.", ""]
+             "`figures`: floods and storms, races, hooks, faults, descriptors, the failure file, bad input,",
+             "multi-host jobs) and of the stop plan's properties: real processes, sm-init as PID 1 of a fresh",
+             "PID namespace and as child subreaper, and in containers. Do not edit by hand; rerun the script.", ""]
     machine = f"{platform.system()} {platform.release()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}"
     lines.append(f"Machine: {machine}.")
     if outcomes is not None:
@@ -181,6 +181,42 @@ def render(entries, outcomes=None):
                   f" ({', '.join(sorted({e['case'] for e in runtime}))}): a warning was logged in"
                   f" {sum(1 for e in runtime if e['warned'])}, and the job's exit code was kept in"
                   f" {sum(1 for e in runtime if e['code'] == e['expected'])}.", ""]
+
+    hosts = _by(entries, "multihost")
+    if hosts:
+        e0 = hosts[0]
+        lines += ["## One job, many hosts", "",
+                  "Real containers on a docker network, torchrun across them on gloo (process group timeout",
+                  "600 s), sm-init PID 1 in each (tests/docker/test_docker_multihost.py). Peer heartbeat"
+                  f" {e0['heartbeat']} s, peer timeout {e0['peer_timeout']} s, stop timeout {e0['stop_timeout']} s."
+                  " Time from the event to each host's end (Docker's FinishedAt).", "",
+                  "| case | hosts | from | to every host's exit | each host |", "|---|---:|---|---:|---|"]
+        for e in hosts:
+            if e.get("seconds") is not None:
+                each = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(e["per_host"].items()))
+                lines.append(f"| {e['case']} | {e['hosts']} | {e['event']} | {_seconds(e['seconds'])} | {each} |")
+            elif "late" in e:
+                lines.append(f"| {e['case']} | {e['hosts']} | {e['event']} | no verdict | algo-2 started"
+                             f" {e['late']:.1f} s after algo-1; both completed |")
+            else:
+                lines.append(f"| {e['case']} | {e['hosts']} | {e['event']} | no verdict | algo-1 trained on"
+                             f" {e['ran_on']:.1f} s and completed |")
+        lines.append("")
+
+    scale = _by(entries, "multihost_scale")
+    if scale:
+        s0 = scale[0]["settings"]
+        lines += ["## Many hosts on one machine", "",
+                  f"{scale[0]['hosts']} real sm-inits on loopback, one per host, in namespaces of their own"
+                  " (tests/test_peers_scale.py; bench/MULTIHOST.md has 256). Heartbeat"
+                  f" {s0['peer_heartbeat']:g} s, peer timeout {s0['peer_timeout']:g} s, stop timeout"
+                  f" {s0['stop_timeout']:g} s.", "",
+                  "| event | on | to every host's exit | coordinator CPU (steady) | data segments/s |",
+                  "|---|---|---:|---:|---:|"]
+        for e in scale:
+            lines.append(f"| {e['event']} | {e['victim']} | {_seconds(e['to_every_exit'])} |"
+                         f" {e['steady']['coordinator_cpu_share'] * 100:.1f} % | {e['steady']['data_segments_per_second']:g} |")
+        lines.append("")
 
     props = _by(entries, "property")
     if props:

@@ -26,7 +26,8 @@ from sm_init.__main__ import configure
 USAGE, NOT_EXECUTABLE, NOT_FOUND = 2, 126, 127
 
 SECONDS = ["--stop-timeout", "--hook-timeout", "--max-runtime", "--leftover-grace"]
-GARBAGE_SECONDS = ["-1", "nan", "inf", "-inf", "1e400", "", "ten", "1e9", "\udcff\udcfe"]  # \udcff: a byte not UTF-8
+GARBAGE_SECONDS = ["-1", "nan", "inf", "-inf", "1e400", "", "ten", "1e9", "\udcff\udcfe",  # \udcff: a byte not UTF-8
+                   "1e-320", "0.0009"]   # under a millisecond: nothing waits that short
 NOT_A_BOOLEAN = "is not a boolean"
 
 # (case id, argv, environment, exit code, phrases the one line must contain: where the value came
@@ -158,10 +159,74 @@ REFUSED = [
      ["SM_INIT_HOOKS_DIR: ", "'{file}'"]),
     ("SM_INIT_ML_ROOT=file", ["--train", "true", "--", "train"], {"SM_INIT_ML_ROOT": "{file}"}, USAGE,
      ["SM_INIT_ML_ROOT: ", "'{file}'"]),
+    # settings that could do nothing (issue 17): a stack signal no Python process can take and
+    # live, a rewrite of a signal sm-init never forwards, a blank path, a duration too small to
+    # mean anything, a watchdog that can't see the output it watches
+    ("SM_INIT_STACK_SIGNAL=KILL", ["--", "true"], {"SM_INIT_STACK_SIGNAL": "KILL"}, USAGE,
+     ["SM_INIT_STACK_SIGNAL: ", "'KILL' (SIGKILL)", "USR2"]),
+    ("--stack-signal=STOP", ["--stack-signal", "STOP", "--", "true"], {}, USAGE, ["--stack-signal", "'STOP' (SIGSTOP)"]),
+    ("--stack-signal=19", ["--stack-signal", "19", "--", "true"], {}, USAGE, ["--stack-signal", "'19' (SIGSTOP)"]),
+    ("--stack-signal=SEGV", ["--stack-signal", "SEGV", "--", "true"], {}, USAGE,
+     ["--stack-signal", "'SEGV' (SIGSEGV)", "faulthandler.register refuses it"]),
+    ("--stack-signal=SIGABRT", ["--stack-signal", "SIGABRT", "--", "true"], {}, USAGE,
+     ["--stack-signal", "'SIGABRT' (SIGABRT)"]),
+    ("SM_INIT_STACK_SIGNAL=INT", ["--", "true"], {"SM_INIT_STACK_SIGNAL": "INT"}, USAGE,
+     ["SM_INIT_STACK_SIGNAL: ", "'INT' (SIGINT)", "stop signal"]),
+    ("--stack-signal=TERM", ["--stack-signal", "TERM", "--", "true"], {}, USAGE, ["--stack-signal", "'TERM' (SIGTERM)"]),
+    ("SM_INIT_REWRITE=CHLD=TERM", ["--", "true"], {"SM_INIT_REWRITE": "CHLD=TERM"}, USAGE,
+     ["SM_INIT_REWRITE: ", "'CHLD=TERM'", "SIGCHLD is never forwarded"]),
+    ("--rewrite=SIGCLD=0", ["--rewrite", "SIGCLD=0", "--", "true"], {}, USAGE, ["--rewrite", "'SIGCLD=0'", "SIGCHLD"]),
+    ("--rewrite=KILL=TERM", ["--rewrite", "KILL=TERM", "--", "true"], {}, USAGE,
+     ["--rewrite", "'KILL=TERM'", "SIGKILL never reaches sm-init"]),
+    ("SM_INIT_REWRITE=STOP=TSTP", ["--", "true"], {"SM_INIT_REWRITE": "USR1=USR2 STOP=TSTP"}, USAGE,
+     ["SM_INIT_REWRITE: ", "'STOP=TSTP'", "SIGSTOP"]),
+    ("SM_INIT_STACK_SIGNAL without a stall timeout", ["--", "true"], {"SM_INIT_STACK_SIGNAL": "USR2"}, USAGE,
+     ["SM_INIT_STACK_SIGNAL: ", "only sent on a stall", "--stall-timeout"]),
+    ("--rewrite=TERM=SIGTERM", ["--rewrite", "TERM=SIGTERM", "--", "true"], {}, USAGE,
+     ["--rewrite", "'TERM=SIGTERM'", "to itself"]),
+    ("SM_INIT_HEARTBEAT=blank", ["--", "true"], {"SM_INIT_HEARTBEAT": " ", "SM_INIT_STALL_TIMEOUT": "60"}, USAGE,
+     ["SM_INIT_HEARTBEAT: ", "blank path (' ')"]),
+    ("--heartbeat=empty", ["--heartbeat", "", "--stall-timeout", "60", "--", "true"], {}, USAGE,
+     ["--heartbeat", "empty path"]),
+    ("--hooks-dir=blank", ["--hooks-dir", "\t", "--", "true"], {}, USAGE, ["--hooks-dir", "blank path ('\\t')"]),
+    ("SM_INIT_ML_ROOT=blank", ["--train", "true", "--", "train"], {"SM_INIT_ML_ROOT": "  "}, USAGE,
+     ["SM_INIT_ML_ROOT: ", "blank path"]),
+    ("SM_INIT_STOP_TIMEOUT=1e-320", ["--", "true"], {"SM_INIT_STOP_TIMEOUT": "1e-320"}, USAGE,
+     ["SM_INIT_STOP_TIMEOUT: ", "'1e-320'", "less than a millisecond", "at least 0.001 seconds"]),
+    ("--hook-timeout=1e-320", ["--hook-timeout", "1e-320", "--", "true"], {}, USAGE,
+     ["--hook-timeout", "'1e-320'", "0 or at least 0.001 seconds"]),
+    ("--stall-timeout=5e-324", ["--stall-timeout", "5e-324", "--", "true"], {}, USAGE,
+     ["--stall-timeout", "'5e-324'", "less than a millisecond"]),
+    ("--stall-timeout with --no-capture", ["--no-capture", "--stall-timeout", "60", "--", "true"], {}, USAGE,
+     ["--stall-timeout", "with --no-capture", "can't see the job's output", "--heartbeat PATH", "--capture"]),
+    ("SM_INIT_STALL_TIMEOUT with SM_INIT_CAPTURE=0", ["--", "true"],
+     {"SM_INIT_STALL_TIMEOUT": "60", "SM_INIT_CAPTURE": "0"}, USAGE,
+     ["SM_INIT_STALL_TIMEOUT: ", "with SM_INIT_CAPTURE off", "--heartbeat PATH", "--capture"]),
     ("SM_INIT_VERBOSE=lots", ["--", "true"], {"SM_INIT_VERBOSE": "lots"}, USAGE,
      ["SM_INIT_VERBOSE: ", "'lots'", NOT_A_BOOLEAN]),
     ("SM_INIT_QUIET=perhaps", ["--", "true"], {"SM_INIT_QUIET": "perhaps"}, USAGE,
      ["SM_INIT_QUIET: ", "'perhaps'", NOT_A_BOOLEAN]),
+    # multi-host (docs/multi-host.md): every peer option is checked, on one host too
+    ("--peers=maybe", ["--peers", "maybe", "--", "true"], {}, USAGE, ["--peers", "'maybe'"]),
+    ("SM_INIT_PEERS=yes", ["--", "true"], {"SM_INIT_PEERS": "yes"}, USAGE, ["SM_INIT_PEERS: ", "'yes'"]),
+    ("--peer-port=0", ["--peer-port", "0", "--", "true"], {}, USAGE, ["--peer-port", "'0'", "TCP port"]),
+    ("--peer-port=65536", ["--peer-port", "65536", "--", "true"], {}, USAGE, ["--peer-port", "'65536'"]),
+    ("SM_INIT_PEER_PORT=http", ["--", "true"], {"SM_INIT_PEER_PORT": "http"}, USAGE,
+     ["SM_INIT_PEER_PORT: ", "'http'"]),
+    ("--peer-heartbeat=0", ["--peer-heartbeat", "0", "--", "true"], {}, USAGE, ["--peer-heartbeat", "'0'"]),
+    ("--peer-timeout under two heartbeats", ["--peer-heartbeat", "5", "--peer-timeout", "9", "--", "true"], {},
+     USAGE, ["--peer-timeout", "9s", "at least two heartbeats", "--peer-heartbeat 5s"]),
+    ("--peer-join-timeout=nan", ["--peer-join-timeout", "nan", "--", "true"], {}, USAGE,
+     ["--peer-join-timeout", "'nan'"]),
+    ("--peer-coordinator=with space", ["--peer-coordinator", "algo 1", "--", "true"], {}, USAGE,
+     ["--peer-coordinator", "'algo 1'", "not a host name"]),
+    ("--peer-interface=a/b", ["--peer-interface", "a/b", "--", "true"], {}, USAGE,
+     ["--peer-interface", "'a/b'", "not an interface name"]),
+    ("--resource-config=empty", ["--resource-config", "", "--", "true"], {}, USAGE, ["--resource-config", "empty path"]),
+    ("--peers on without a resource config", ["--peers", "on", "--resource-config", "{missing}", "--", "true"], {},
+     USAGE, ["--peers on: ", "cannot read {missing}"]),
+    ("SM_INIT_PEERS=on, a resource config that is no JSON", ["--", "true"],
+     {"SM_INIT_PEERS": "on", "SM_INIT_RESOURCE_CONFIG": "{file}"}, USAGE, ["SM_INIT_PEERS on: ", "{file} is not JSON"]),
 ]
 
 # Values at the edge that are taken: (case id, argv, environment, the Config's field, its value).
@@ -171,6 +236,15 @@ ACCEPTED = [
      "hook_timeout", plan.longest_hook_time(3.0)),
     ("an empty variable is unset (ENV SM_INIT_STOP_TIMEOUT=)", ["--", "true"], {"SM_INIT_STOP_TIMEOUT": ""},
      "stop_timeout", 10.0),
+    ("a millisecond, the shortest duration", ["--stop-timeout", "0.001", "--", "true"], {}, "stop_timeout", 0.001),
+    ("a hook timeout of 0 (no hooks)", ["--hook-timeout", "0", "--", "true"], {}, "hook_timeout", 0.0),
+    ("--no-capture with a heartbeat: the heartbeat alone is progress",
+     ["--no-capture", "--stall-timeout", "60", "--heartbeat", "{missing}", "--", "true"], {}, "heartbeat", "{missing}"),
+    ("--capture on the command line wins over SM_INIT_CAPTURE=0 (the watchdog then sees the output)",
+     ["--capture", "--", "true"], {"SM_INIT_STALL_TIMEOUT": "60", "SM_INIT_CAPTURE": "0"}, "capture", True),
+    ("a stack signal faulthandler can register", ["--stack-signal", "USR2", "--stall-timeout", "60", "--", "true"], {},
+     "stack_signal", 12),
+    ("a rewrite of a signal sm-init forwards", ["--rewrite", "HUP=TERM", "--", "true"], {}, "rewrites", {1: 15}),
 ]
 
 
@@ -243,7 +317,7 @@ def test_refused_with_one_line(sm_init_entry, places, figures, case, argv, envir
 def test_taken_at_the_edge(sm_init_entry, case, argv, environment, field, value):
     config, out, lines = sm_init_entry(argv, environment)
     assert (lines, out) == ([], "")
-    assert getattr(config, field) == value
+    assert getattr(config, field) == (sm_init_entry.fill(value) if isinstance(value, str) else value)
 
 
 # ---------------------------------------------------------------------------------------------

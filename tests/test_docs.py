@@ -151,14 +151,18 @@ def test_benchmark_prose_quotes_the_latest_run():
 
 
 def test_the_failure_pages_corpus_figures_and_examples_are_the_corpus_run():
-    """docs/failures.md's pass rate is what the corpus gives now, and each example's lines are the
-    failure file's for that log."""
+    """docs/failures.md's pass rates are what the corpora (wild and holdout) give now, and each
+    example's lines are the failure file's for that log."""
     from helpers import wild
     text = read("docs/failures.md")
     cases = {case.name: case for case in wild.cases()}
     right = sum(wild.judge(case)[1] is None for case in cases.values())
     total, said = re.search(r"holds (\d+) real failure logs.*?On all (\d+) the `Error:` line", text, re.S).groups()
     assert (int(total), int(said)) == (len(cases), right), (len(cases), right)
+    holdout = wild.cases(wild.HOLDOUT)
+    held = sum(wild.judge(case)[1] is None for case in holdout)
+    total, said = re.search(r"holdout holds (\d+) more.*?On (\d+) of them the `Error:` line", text, re.S).groups()
+    assert (int(total), int(said)) == (len(holdout), held), (len(holdout), held)
     examples = re.findall(r"```\n# wild/(\w+)\.log [^\n]*\n(.*?)\n```", text, re.S)
     assert len(examples) >= 5
     for name, shown in examples:

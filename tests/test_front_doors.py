@@ -12,6 +12,7 @@ import signal
 import subprocess
 import uuid
 
+from helpers.commands import default_signals
 from helpers.realinit import MARK, TIMEOUT, Lines, marked_processes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,8 +25,9 @@ def start_example(tmp_path, *args):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(tmp), **{MARK: mark})
+    # As a person starts it from a shell: its traps must work however this test run was started.
     process = subprocess.Popen([EXAMPLES_RUN, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, env=env)
+                               stdin=subprocess.DEVNULL, env=env, preexec_fn=default_signals)
     return process, Lines(process.stdout), mark, tmp
 
 

@@ -18,7 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join("supervisor", "sm_init")
 # Files of tests/ that check the repository rather than the package (MANIFEST.in leaves them out).
 REPOSITORY_CHECKS = ("tests/docker/", "tests/helpers/docker_harness.py", "tests/helpers/doclinks.py",
-                     "tests/test_packaging.py", "tests/test_front_doors.py", "tests/test_docs.py", "tests/run")
+                     "tests/test_packaging.py", "tests/test_front_doors.py", "tests/test_docs.py", "tests/run",
+                     "tests/helpers/cluster.py", "tests/helpers/children/peer_trainer.py")
 SDIST_METADATA = {"LICENSE", "MANIFEST.in", "PKG-INFO", "README.md", "pyproject.toml", "setup.cfg"}
 
 pytestmark = pytest.mark.timeout(600)

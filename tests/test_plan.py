@@ -371,10 +371,84 @@ def test_a_heartbeat_keeps_a_silent_job_alive():
     assert supervisor.state.stop_cause == plan.ACTIVE_STOP and code == 0   # stopped by the SIGTERM, not a stall
 
 
-def test_a_heartbeat_that_stops_is_a_stall_dated_from_its_last_touch():
+def test_a_heartbeat_that_stops_is_a_stall_s_after_sm_init_last_saw_it_change():
+    # Looked at the start (no file), then when S is up (t=5: touched since: progress then), then
+    # at t=10: unchanged since t=5, a stall. Between S and 2S after the last touch, never sooner.
     w = World(heartbeats=[1.0, 2.0, 3.0], main=dict(on_term=0.1))
     code, _ = run(config(10.0, stall_timeout=5.0, heartbeat="/hb"), w)
-    assert [t for t, _, _ in w.forwards(TERM)] == [pytest.approx(8.0)] and code == exitcodes.STALLED
+    assert [t for t, _, _ in w.forwards(TERM)] == [pytest.approx(10.0)] and code == exitcodes.STALLED
+
+
+def test_a_heartbeat_file_that_was_there_before_the_start_is_no_progress():
+    w = World(heartbeats=[-100.0], main=dict(on_term=0.1))
+    code, _ = run(config(10.0, stall_timeout=5.0, heartbeat="/hb"), w)
+    assert [t for t, _, _ in w.forwards(TERM)] == [pytest.approx(5.0)] and code == exitcodes.STALLED
+
+
+HB = config(10.0, stall_timeout=5.0, heartbeat="/hb")
+NOW = 1000.0
+
+
+def stamp(mtime, size=0, inode=7, ctime=None):
+    """What the loop reads of a heartbeat file (system.heartbeat_stamp's fields), times in seconds."""
+    return (1, inode, size, int(mtime * 1e9), int((mtime if ctime is None else ctime) * 1e9))
+
+
+# (case, what the last look saw, what this one sees, progress?) - the file's times are the file
+# system's clock, here anywhere from an hour behind sm-init's clock (NOW) to an hour ahead of it.
+HEARTBEAT_LOOKS = [
+    ("touched, on a file system whose clock lags 5 s", stamp(NOW - 20), stamp(NOW - 5), True),
+    ("touched, on a file system whose clock runs an hour ahead", stamp(NOW + 3590), stamp(NOW + 3600), True),
+    ("set back in time (a clock corrected, touch -d)", stamp(NOW), stamp(NOW - 3600), True),
+    ("untouched since a touch dated an hour ahead", stamp(NOW + 3600), stamp(NOW + 3600), False),
+    ("untouched since a touch 5 s ago by sm-init's clock", stamp(NOW - 5), stamp(NOW - 5), False),
+    ("same times, written to (a coarse file system clock)", stamp(NOW, size=10), stamp(NOW, size=20), True),
+    ("same times, a new file put in its place", stamp(NOW, inode=7), stamp(NOW, inode=8), True),
+    ("same mtime, its change time moved (utime to a fixed date)", stamp(NOW), stamp(NOW, ctime=NOW + 1), True),
+    ("created", None, stamp(NOW - 3600), True),
+    ("removed", stamp(NOW), None, True),
+    ("still missing", None, None, False),
+]
+
+
+@pytest.mark.parametrize("case, before, after, progress", HEARTBEAT_LOOKS, ids=[row[0] for row in HEARTBEAT_LOOKS])
+def test_heartbeat_progress_is_a_change_in_any_direction(case, before, after, progress):
+    state = plan.started(HB, 100, 0.0)._replace(heartbeat_checked=NOW - 5.0, heartbeat_seen=before)
+    state = plan.on_heartbeat(state, after, NOW)
+    assert state.progress_at == (NOW if progress else 0.0)
+    assert (state.heartbeat_seen, state.heartbeat_checked) == (after, NOW)
+
+
+@pytest.mark.parametrize("seen", [None, stamp(NOW + 3600), stamp(NOW - 3600)], ids=["none", "ahead", "behind"])
+def test_the_first_look_at_the_heartbeat_is_at_the_start_and_no_progress(seen):
+    state = plan.started(HB, 100, 0.0)
+    assert plan.next_wakeup(HB, state) == -math.inf            # looked at once, not when S is up
+    state, actions = plan.advance(HB, state, Facts(True), 0.01)
+    assert [type(a) for a in actions] == [plan.CheckHeartbeat]
+    state = plan.on_heartbeat(state, seen, 0.01)
+    assert state.progress_at == 0.0 and state.heartbeat_seen == seen
+    state, actions = plan.advance(HB, state, Facts(True), 0.02)
+    assert actions == [] and plan.next_wakeup(HB, state) == 5.0
+
+
+@pytest.mark.parametrize("capture, stall_timeout, heartbeat, wanted", [
+    (None, None, None, None),     # the default: what is not a terminal
+    (None, 60.0, None, True),     # a watchdog must see the output: a terminal too
+    (None, 60.0, "/hb", True),    # ... and output counts besides the heartbeat
+    (True, None, None, True),
+    (False, None, None, False),
+    (False, 60.0, "/hb", False),  # the heartbeat alone is progress (without one: refused, config.py)
+    (True, 60.0, None, True),
+])
+def test_what_is_captured(capture, stall_timeout, heartbeat, wanted):
+    cfg = config(10.0, capture=capture, stall_timeout=stall_timeout, heartbeat=heartbeat)
+    assert plan.capture_wanted(cfg) is wanted
+
+
+def test_without_a_heartbeat_nothing_is_looked_at():
+    cfg = config(10.0, stall_timeout=5.0)
+    state = plan.started(cfg, 100, 0.0)
+    assert plan.next_wakeup(cfg, state) == 5.0 and plan.advance(cfg, state, Facts(True), 1.0)[1] == []
 
 
 def test_a_stall_takes_the_stacks_before_the_stop_signal():
@@ -388,9 +462,22 @@ def test_a_stall_takes_the_stacks_before_the_stop_signal():
 
 def test_stacks_that_take_too_long_do_not_hold_the_stop():
     w = World(main=dict(on_term=0.1), dumps=[INF])
-    run(config(10.0, stall_timeout=5.0), w)
-    # at most min(DUMP_TIME, half the grace) after the stall
+    code, supervisor = run(config(10.0, stall_timeout=5.0), w)
+    # at most min(DUMP_TIME, half the grace) after the stall; the dumper killed just before
     assert [t for t, _, _ in w.forwards(TERM)] == [pytest.approx(5.0 + (6.0 / 2))]
+    dumper = next(p for p in w.procs if p.name == "dumper")
+    assert dumper.heard(KILL) == [pytest.approx(8.0)] and dumper.heard(TERM) == []
+    # the job is done when the main child is: 0.1 s after the stop, not at the end of the grace
+    assert w.exited == (pytest.approx(8.1), exitcodes.STALLED) and supervisor.state.killed_count == 0
+
+
+def test_a_dumper_stuck_after_its_sigkill_is_no_leftover():
+    """A py-spy in uninterruptible sleep outlives its SIGKILL: the stop never waits on it, never
+    warns it, never counts it."""
+    w = World(main=dict(on_term=0.1), dumps=[(INF, INF)])
+    code, supervisor = run(config(10.0, stall_timeout=5.0), w)
+    assert w.exited == (pytest.approx(8.1), exitcodes.STALLED)
+    assert w.sweeps == [] and "process(es) that had not heard the stop" not in w.texts()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pytest
 from helpers.commands import CHILDREN
 from helpers.net import free_port
 from helpers.procfs import wait_until
-from helpers.realinit import TIMEOUT, train as start_train
+from helpers.realinit import TIMEOUT, run_on_a_terminal, train as start_train
 from helpers.tails import check_readable, failure_of
 
 if os.environ.get("CI"):
@@ -139,6 +139,67 @@ def test_a_heartbeat_that_stops_is_a_stall(start_init, ml, tmp_path):
     assert f"stalled: no output and no touch of {heartbeat} for 2 seconds" in text
     assert re.search(rf"\nWhere it was: pid \d+ \(beat\.py\) in stop_beating \(beat\.py:{line_of(BEAT, 'time.sleep(3600)')}\)"
                      r" \(stacks by py-spy, in the log\)\.$", text), text
+
+
+def test_a_heartbeat_on_a_file_system_whose_clock_lags_is_progress(start_init, ml, tmp_path):
+    """Each touch dates the file 5 s before sm-init's clock: still a change each time, so progress."""
+    heartbeat = tmp_path / "heartbeat"
+    init = train(start_init, ml, ["python", "beat.py", "lagging", "5", str(heartbeat)],
+                 "--stall-timeout", "2", "--heartbeat", str(heartbeat))
+    assert init.wait() == 0, init.log.text
+    assert init.log.count(r"^sm-init: (stop|stall|warning)") == 0, init.log.text
+    assert failure_of(ml) is None
+
+
+def test_a_heartbeat_touched_once_an_hour_ahead_then_left_is_a_stall(start_init, ml, tmp_path):
+    """One touch dated an hour ahead of sm-init's clock, then nothing: no change, so no progress."""
+    heartbeat = tmp_path / "heartbeat"
+    init = train(start_init, ml, ["python", "beat.py", "ahead", "0", str(heartbeat)],
+                 "--stall-timeout", "2", "--heartbeat", str(heartbeat), "--stop-timeout", "10")
+    init.out.expect(r"^touched$")
+    assert os.stat(heartbeat).st_mtime > time.time() + 3000     # the premise: dated ahead
+    assert init.wait() == STALL
+    init.log.expect(r"^sm-init: stop: no progress for 2s \(--stall-timeout\)")
+    assert f"stalled: no output and no touch of {heartbeat} for 2 seconds" in check_readable(failure_of(ml))
+
+
+PRINTING = """
+import os, sys, time
+for i in range(15):
+    print("step", i, "on a terminal:", os.isatty(1), flush=True)
+    if len(sys.argv) > 1:   # a heartbeat to touch
+        with open(sys.argv[1], "a"):
+            os.utime(sys.argv[1])
+    time.sleep(0.2)
+"""
+
+
+def test_a_job_printing_to_a_terminal_is_watched_through_sm_init(start_init):
+    """docker run -it (or script -qec) of an image that sets SM_INIT_STALL_TIMEOUT: output on a
+    terminal is not captured by default, so the watchdog saw none and stopped a printing job.
+    With a stall timeout the terminal is captured too: the job's lines reach it, and it lives."""
+    code, seen = run_on_a_terminal(start_init, "--", sys.executable, "-c", PRINTING,
+                                   env={**os.environ, "SM_INIT_STALL_TIMEOUT": "1"})
+    assert code == 0, seen
+    assert [line for line in seen.splitlines() if line.startswith("step ")] == \
+        [f"step {i} on a terminal: False" for i in range(15)], seen
+    assert "sm-init: stall: the job's output goes to the terminal through sm-init" in seen
+    assert "no progress" not in seen
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["its-heartbeat", "another-file"])
+def test_with_no_capture_the_terminal_stays_the_jobs_and_only_the_heartbeat_counts(start_init, tmp_path, watched):
+    """--no-capture with --heartbeat: the job writes to the terminal itself, which sm-init does not
+    see; the heartbeat it touches keeps it alive, and printing alone would not."""
+    touched, watched_file = tmp_path / "touched", tmp_path / ("touched" if watched else "never-touched")
+    code, seen = run_on_a_terminal(start_init, "--no-capture", "--stall-timeout", "1", "--heartbeat",
+                                   str(watched_file), "--", sys.executable, "-c", PRINTING, str(touched))
+    assert "step 0 on a terminal: True" in seen, seen
+    if watched:
+        assert code == 0 and "no progress" not in seen, seen
+        assert "step 14 on a terminal: True" in seen
+    else:
+        assert code == STALL and "sm-init: stop: no progress for 1s (--stall-timeout)" in seen, seen
 
 
 DEEP_THREADS = """
@@ -262,6 +323,97 @@ def test_without_py_spy_or_a_stack_signal_the_stall_still_stops(start_without_py
     assert "(most recent call first)" not in init.log.text       # nobody was sent SIGUSR1
     text = check_readable(failure_of(ml))
     assert "stalled: no output for 2 seconds" in text and "Where it was" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# A py-spy that fails or hangs: the stacks fall back to faulthandler, the stop never waits on it
+
+REFUSED_PYSPY = "#!/bin/sh\necho 'Error: Operation not permitted (os error 1)' >&2\nexit 1\n"
+HANGING_PYSPY = "#!/bin/sh\nexec sleep 1000\n"
+
+
+@pytest.fixture
+def start_with_fake_pyspy(start_init, sm_init_without_pyspy, tmp_path):
+    """start(script, *args, env, cwd): start_init with sm-init of a python that has no py-spy
+    beside it, and ``script`` as the py-spy first on PATH (seccomp refusing it, a py-spy that hangs)."""
+    def start(script, *args, env, cwd):
+        fake = tmp_path / "fake-bin"
+        fake.mkdir()
+        (fake / "py-spy").write_text(script)
+        (fake / "py-spy").chmod(0o755)
+        path = f"{fake}:{os.path.dirname(sm_init_without_pyspy)}:{PLAIN_PATH}"
+        return start_init(*args, sm_init=sm_init_without_pyspy, env={**env, "PATH": path}, cwd=cwd)
+    return start
+
+
+def test_a_py_spy_that_fails_at_run_time_falls_back_to_the_stack_signal(start_with_fake_pyspy, ml):
+    """py-spy is there, but every dump is refused (seccomp, an unsupported Python): the processes
+    that handle --stack-signal still give their stacks, within the dump window."""
+    start = lambda *args, **kw: start_with_fake_pyspy(REFUSED_PYSPY, *args, **kw)
+    init = train(start, ml, ["python", "fh_hang.py"], "--stall-timeout", "2", "--stack-signal", "USR1")
+    init.out.expect(r"^trainer: children ready, going quiet$")
+    assert init.wait() == STALL
+    init.log.expect(r"^sm-init: stall: taking the stacks of 3 Python process\(es\) with py-spy$")
+    for _ in range(3):
+        init.log.expect(r"^sm-init: warning: stall: py-spy could not read pid \d+ .*: Error: Operation not permitted")
+    log = init.log.text
+    assert len(re.findall(r"^sm-init: stall: SIGUSR1 to \d Python process\(es\) that handle it, one at a time"
+                          r" \(faulthandler, py-spy failed on them\)", log, re.MULTILINE)) >= 1, log
+    init.log.expect(r"^bystander: pending at the stop: \[\]$")      # never sent: it does not handle it
+    dumps = re.findall(r"Current thread 0x[0-9a-f]+ \(most recent call first\):\n"
+                       r"  File \"(.*)\", line (\d+) in (\w+)\n", log)
+    assert sorted(function for _, _, function in dumps) == ["wait_in_helper", "wait_in_trainer"], log
+    text = check_readable(failure_of(ml))
+    print(text)
+    assert re.search(r"\nWhere it was: pid \d+ \(fh_hang\.py\) in wait_in_\w+ .*"
+                     r" \(stacks by faulthandler, in the log\)\.\n", text), text
+
+
+def test_a_py_spy_that_hangs_leaves_time_for_the_stack_signal(start_with_fake_pyspy, ml):
+    """With --stack-signal, py-spy's window ends early enough for faulthandler after it: the
+    stacks still come, by the signal, before the stop (the window is 10 s: train's grace is long)."""
+    start = lambda *args, **kw: start_with_fake_pyspy(HANGING_PYSPY, *args, **kw)
+    init = train(start, ml, ["python", "fh_hang.py"], "--stall-timeout", "2", "--stack-signal", "USR1")
+    init.out.expect(r"^trainer: children ready, going quiet$")
+    assert init.wait() == STALL
+    for _ in range(3):
+        init.log.expect(r"^sm-init: warning: stall: py-spy could not read pid \d+ .*: still running after \d+\.\ds: killed$")
+    init.log.expect(r"^bystander: pending at the stop: \[\]$")
+    log = init.log.text
+    dumps = re.findall(r"Current thread 0x[0-9a-f]+ \(most recent call first\):\n"
+                       r"  File \"(.*)\", line (\d+) in (\w+)\n", log)
+    assert sorted(function for _, _, function in dumps) == ["wait_in_helper", "wait_in_trainer"], log
+    assert "had not heard the stop" not in log
+    assert "(stacks by faulthandler, in the log)." in check_readable(failure_of(ml))
+
+
+SAVES_ON_TERM = """
+import signal, sys, time
+def save(signum, frame):
+    print("trainer: saved", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, save)
+print("trainer: ready, going quiet", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def test_a_py_spy_that_hangs_is_killed_at_the_end_of_its_window_and_holds_nothing(start_with_fake_pyspy, ml):
+    """The trainer saves and exits 0 on the stop, once the stacks' window is over: the stop then
+    ends with it, not at the end of the grace, and the hung py-spy is killed, never warned as a
+    leftover of the job. Stop timeout 60: the grace is 43.5 s, the window 10 s."""
+    start = lambda *args, **kw: start_with_fake_pyspy(HANGING_PYSPY, *args, **kw)
+    init = train(start, ml, ["python", "-c", SAVES_ON_TERM], "--stall-timeout", "1", "--stop-timeout", "60")
+    init.out.expect(r"^trainer: ready, going quiet$")
+    assert init.wait(TIMEOUT * 2) == STALL
+    init.log.expect(r"^sm-init: stall: taking the stacks of 1 Python process\(es\) with py-spy$")
+    init.log.expect(r"^sm-init: warning: stall: py-spy could not read pid \d+ .*: still running after \d+\.\ds: killed$")
+    init.out.expect(r"^trainer: saved$")
+    exit_line = init.log.expect(r"^sm-init: exit: 124 \(stall; main child exit code 0\); grace ([\d.]+)s")
+    assert "had not heard the stop" not in init.log.text and "SIGKILL to" not in init.log.text, init.log.text
+    assert float(exit_line.group(1)) < 43.5 - 10, init.log.text   # ended with the trainer, not the grace
+    assert init.survivors() == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -100,6 +100,17 @@ def test_pid1_without_spares_is_kill_minus_one(sweeper):
     assert "sweeper got SIGTERM" not in out.seen
 
 
+def test_sm_inits_own_helpers_are_never_warned(sweeper, mode):
+    """A helper of sm-init's (a stack dumper killed at the end of its window, not reaped yet) is
+    spared by the stop's warning: as PID 1 the sweep then walks the namespace instead of kill(-1)."""
+    out = sweeper(mode, "tree", "TERM", "--continue", "--helper", "deep", "--helper", "orphan")
+    count = int(out.expect(r"^sweeper count=(\d+)").group(1))
+    barrier(out, MEMBERS | ({"outsider"} if mode == "subreaper" else set()))
+    out.expect(r"^sweeper done")
+    assert count == len(MEMBERS) - 2
+    assert got(out, "SIGTERM") == MEMBERS - {"deep", "orphan"}, out.text
+
+
 @pytest.mark.parametrize("spare", [False, True], ids=["all", "spared"])
 def test_sigkill_kills_targets_only(sweeper, mode, spare):
     out = sweeper(mode, "tree", "KILL", *(["--spare"] if spare else []))

@@ -67,6 +67,23 @@ OPTIONS = (
     Option("hooks_on", ("--hooks-on",), TEXT, "stop|failure|always",
            "Run hooks on a stop only, on a stop or a failure (default), or always."),
     Option("ml_root", ("--ml-root",), TEXT, "DIR", "SageMaker's root (default /opt/ml)."),
+    Option("peers", ("--peers",), TEXT, "auto|on|off",
+           "Multi-host fail-fast: the hosts of one job watch each other and stop together (auto, the"
+           " default: in train mode when the resource config lists more than one host)."),
+    Option("resource_config", ("--resource-config",), TEXT, "PATH",
+           "The hosts of the job (default <ml-root>/input/config/resourceconfig.json)."),
+    Option("peer_port", ("--peer-port",), TEXT, "N", "The coordinator's TCP port (default 7779)."),
+    Option("peer_coordinator", ("--peer-coordinator",), TEXT, "HOST",
+           "The address workers connect to (default: the first host's name)."),
+    Option("peer_interface", ("--peer-interface",), TEXT, "NAME",
+           "The coordinator listens on this interface only (default: the resource config's"
+           " network_interface_name when it exists here, else all)."),
+    Option("peer_heartbeat", ("--peer-heartbeat",), TEXT, "S", "Seconds between heartbeats (default 5)."),
+    Option("peer_timeout", ("--peer-timeout",), TEXT, "S",
+           "A host silent this long is lost (default 60)."),
+    Option("peer_join_timeout", ("--peer-join-timeout",), TEXT, "S",
+           "A host not started this long is lost; a host that reached no peer at all turns the feature"
+           " off instead (default 600)."),
     Option("capture", ("--capture",), FLAG, "",
            "Relay the tree's stdout/stderr through sm-init (default: when they are not terminals).",
            off="--no-capture"),

@@ -45,6 +45,9 @@ from .signals import signal
 ACTIVE_STOP = "stop"          # sm-init was asked to stop while the main child ran
 MAX_RUNTIME = "max-runtime"   # sm-init stopped the job itself: --max-runtime
 STALL = "stall"               # sm-init stopped the job itself: the stall watchdog
+PEER = "peer"                 # another host failed: the peers' verdict stops this one (peers.py)
+PEER_STOP = "peer-stop"       # a stop signal reached another host: the whole job stops, no verdict
+PEER_WAIT = 2.0               # at most this long for the verdict, after telling the peers of a failure
 DUMP_TIME = 10.0              # at most this long for the stacks of a stalled tree, before the stop signal
 READER_PATIENCE = 10.0        # at exit with no stop pressing, a log reader that takes nothing this long is given up
 
@@ -144,7 +147,10 @@ class State:
     hooks: Hooks = Hooks()
     progress_at: float = 0.0               # the tree's last output or heartbeat
     heartbeat_checked: float = float("-inf")  # when the heartbeat file was last looked at
+    heartbeat_seen: object = None          # ... and what it was like then (None: there was none)
     recheck: bool = False                  # the world just changed: look again before sleeping
+    verdict: str | None = None             # the peers' verdict ("first observed failure: ..."), once heard
+    verdict_until: float | None = None     # this host told its failure: the exit waits this long for the verdict
 
     @property
     def main_alive(self) -> bool:
@@ -203,7 +209,7 @@ class KillHook:
 
 @record
 class CheckHeartbeat:
-    """Stat the heartbeat file; the loop answers with ``on_heartbeat``."""
+    """Look at the heartbeat file; the loop answers with ``on_heartbeat``."""
 
 
 @record
@@ -214,12 +220,18 @@ class DumpStacks:
 
 
 @record
+class EndDumps:
+    """The stacks' window is over: the dumpers still at it are killed before the stop goes out."""
+
+
+@record
 class WriteFailure:
     code: int
-    reason: str             # exit | failure | max-runtime | stall | SIGTERM ...
+    reason: str             # exit | failure | max-runtime | stall | peer | SIGTERM ...
     signalled: bool         # a signal killed the main child (its wait status says so)
     killed_by_init: bool    # ... and it was sm-init's own SIGKILL sweep
     stalled_for: float | None
+    verdict: str | None = None   # the peers' verdict: the failure file's first line
 
 
 @record
@@ -302,13 +314,19 @@ def _stop_reach(config, target: int, facts: Facts) -> str:
     return "child" if facts.catches(target) else "group"
 
 
-def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause: str) -> Result:
+def _stop_text(config, signum: int, cause: str) -> str:
     if cause == MAX_RUNTIME:
-        what = f"--max-runtime {config.max_runtime:g}s reached"
-    elif cause == STALL:
-        what = f"no progress for {config.stall_timeout:g}s (--stall-timeout)"
-    else:
-        what = signals.name(signum)
+        return f"--max-runtime {config.max_runtime:g}s reached"
+    if cause == STALL:
+        return f"no progress for {config.stall_timeout:g}s (--stall-timeout)"
+    if cause == PEER:
+        return "the peers' verdict"
+    return signals.name(signum)
+
+
+def _on_stop(config, state: State, signum: int, facts: Facts, now: float, cause: str,
+             what: str | None = None) -> Result:
+    what = what or _stop_text(config, signum, cause)
     if state.stop_signal is not None:
         # A repeated stop neither restarts the clock nor is sent again (mpirun calls that "jammed").
         # On a terminal, a second Ctrl-C means "hurry": grace ends now; hooks still run.
@@ -356,8 +374,11 @@ def _send_stop(config, state: State, facts: Facts, actions: list[Action]) -> Res
 # --- other events ----------------------------------------------------------------------------
 
 def started(config, main_pid: int, now: float) -> State:
+    """The job as it starts; with a heartbeat, the loop looks at once at what the file is like
+    (``recheck``): a change from then on is progress."""
     runtime_ends = None if config.max_runtime is None else now + config.max_runtime
-    return State(main_pid=main_pid, runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),), progress_at=now)
+    return State(main_pid=main_pid, runtime_ends=runtime_ends, entered=((Phase.RUNNING, now),), progress_at=now,
+                 recheck=config.heartbeat is not None)
 
 
 def on_exit(config, state: State, pid: int, status: int, now: float) -> Result:
@@ -378,17 +399,56 @@ def on_exit(config, state: State, pid: int, status: int, now: float) -> Result:
     return state, []
 
 
+def on_verdict(config, state: State, text: str, facts: Facts, now: float) -> Result:
+    """The peers' verdict (another host failed, or this one lost the coordinator): this host's job
+    stops as for any stop, unless it is already ending; the failure file will say it either way."""
+    if state.verdict is not None:
+        return state, []
+    state = state._replace(verdict=text, verdict_until=None)
+    if state.phase != Phase.RUNNING or not state.main_alive or state.stop_signal is not None:
+        return state._replace(recheck=True), [Log(f"peers: {text}")]
+    state, actions = _on_stop(config, state, signal.SIGTERM, facts, now, PEER)
+    return state, [Log(f"peers: stopping: {text}")] + actions
+
+
+def on_peer_stop(config, state: State, host: str, facts: Facts, now: float) -> Result:
+    """A stop signal reached ``host``: the whole job is being stopped, so this host stops too (a
+    stop, not a failure: no verdict, no failure file)."""
+    if state.phase != Phase.RUNNING or not state.main_alive or state.stop_signal is not None:
+        return state, []
+    return _on_stop(config, state, signal.SIGTERM, facts, now, PEER_STOP,
+                    f"the whole job stops (a stop signal reached {host})")
+
+
+def peer_error(config, state: State) -> str | None:
+    """What the peers are told of a job sm-init stopped itself (None: the trainer's own Error: line)."""
+    if state.stop_cause == STALL:
+        return f"stalled: no progress for {config.stall_timeout:g}s"
+    if state.stop_cause == MAX_RUNTIME:
+        return f"--max-runtime {config.max_runtime:g}s reached"
+    return None
+
+
+def await_verdict(state: State, until: float) -> State:
+    """This host told the coordinator its job failed: its exit may wait for the verdict until then."""
+    return state if state.verdict is not None else state._replace(verdict_until=until)
+
+
 def on_progress(state: State, now: float) -> State:
     """The tree wrote output: it is alive, as far as the stall watchdog can tell."""
     return state._replace(progress_at=now) if state.phase == Phase.RUNNING else state
 
 
-def on_heartbeat(state: State, age: float | None, now: float) -> State:
-    """The heartbeat file was modified ``age`` seconds ago (None: there is none). A modification
-    after the last progress is progress, dated when it happened."""
-    if age is not None:
-        state = state._replace(progress_at=min(now, max(state.progress_at, now - age)))
-    return state._replace(heartbeat_checked=now)
+def on_heartbeat(state: State, seen, now: float) -> State:
+    """The heartbeat file looked like ``seen`` (its identity, size and times, as the loop reads
+    them; None: there is none). Progress is a change since the last look, in any direction, dated
+    when it was seen. The file's times come from its file system's clock, which need not agree
+    with sm-init's (an NFS server that lags, a touch dated an hour ahead): they are only ever
+    compared with themselves, never with the clock. The first look is what the file was like at
+    the start, not progress."""
+    if state.heartbeat_checked != float("-inf") and seen != state.heartbeat_seen:
+        state = on_progress(state, now)
+    return state._replace(heartbeat_seen=seen, heartbeat_checked=now)
 
 
 def on_hooks_found(config, state: State, hooks, now: float) -> Result:
@@ -474,7 +534,7 @@ def _step(config, state: State, facts: Facts, now: float) -> Result:
         if not state.stop_sent:
             if state.main_alive and facts.stacks_coming and now < state.dumps_until:
                 return state, []
-            return _send_stop(config, state, facts, [])
+            return _send_stop(config, state, facts, [EndDumps()])
         if not state.warned and facts.anyone_left and _warn_now(state, now):
             late = state.stop_cause is not None and now >= d.hooks_at
             return state._replace(warned=True, warned_late=late), [_warning_sweep(state)]
@@ -495,6 +555,8 @@ def _step(config, state: State, facts: Facts, now: float) -> Result:
                     [Sweep(signal.SIGKILL, d.exit_at, group_first=state.main_alive)])
         if facts.anyone_left and now < d.exit_at:
             return state, []
+        if _awaiting_verdict(state, now):
+            return state, []
         state = _enter(state, Phase.DONE, now)
         code = exit_code(state)
         return state, _failure(config, state, code) + [Summary(summary(state, code, now)), Exit(code)]
@@ -505,10 +567,14 @@ def _running(config, state: State, facts: Facts, now: float) -> Result:
     if state.main_alive:
         if state.runtime_ends is not None and now >= state.runtime_ends:
             return _on_stop(config, state, signal.SIGTERM, facts, now, MAX_RUNTIME)
+        if config.heartbeat is not None and state.heartbeat_checked == float("-inf"):
+            return state, [CheckHeartbeat()]      # the first look, at the start: the loop answers with on_heartbeat
         stalls_at = None if config.stall_timeout is None else state.progress_at + config.stall_timeout
         if stalls_at is not None and now >= stalls_at:
+            # Looked at only when the time is up (an idle sm-init does not wake up to poll): a job
+            # whose heartbeat stops is stalled S to 2S after its last touch, never sooner than S.
             if config.heartbeat is not None and state.heartbeat_checked < stalls_at:
-                return state, [CheckHeartbeat()]  # the loop answers with on_heartbeat
+                return state, [CheckHeartbeat()]
             return _on_stop(config, state, signal.SIGTERM, facts, now, STALL)
         return state, []
     state = state._replace(deadlines=leftover_deadlines(config, now))
@@ -544,7 +610,17 @@ def next_wakeup(config, state: State) -> float | None:
     d = state.deadlines
     if state.phase == Phase.GRACE:
         return state.dumps_until if not state.stop_sent else d.hooks_at
+    if state.phase == Phase.KILL and _awaiting_verdict(state, float("-inf")):
+        # Without a stop, exit_at may be past while the verdict is awaited: wake for the verdict's end.
+        return min(d.exit_at, state.verdict_until) if state.stop_signal is not None else state.verdict_until
     return {Phase.HOOKS: d.kill_at, Phase.KILL: d.exit_at}.get(state.phase)
+
+
+def _awaiting_verdict(state: State, now: float) -> bool:
+    """The verdict may still come, and there is time for it: never past a stop's exit deadline."""
+    if state.verdict is not None or state.verdict_until is None or now >= state.verdict_until:
+        return False
+    return state.stop_signal is None or now < state.deadlines.exit_at
 
 
 # --- how it ended --------------------------------------------------------------------------------
@@ -564,6 +640,8 @@ def exit_code(state: State) -> int:
     stall, whatever the main child did after it (a hung job must not count as Completed)."""
     if state.stop_cause == STALL:
         return exitcodes.STALLED
+    if state.stop_cause == PEER:
+        return exitcodes.PEER_FAILED
     if state.main_status is None:
         return 128 + signal.SIGKILL
     code = os.waitstatus_to_exitcode(state.main_status)
@@ -572,7 +650,7 @@ def exit_code(state: State) -> int:
 
 def reason(state: State) -> str:
     """What the hooks are told in SM_INIT_REASON."""
-    if state.stop_cause in (MAX_RUNTIME, STALL):
+    if state.stop_cause in (MAX_RUNTIME, STALL, PEER, PEER_STOP):
         return state.stop_cause
     if state.stop_cause is not None:
         return signals.name(state.stop_signal)
@@ -581,11 +659,21 @@ def reason(state: State) -> str:
 
 def _failure(config, state: State, code: int) -> list[Action]:
     """Train mode writes the failure file when the job failed on its own (or sm-init stopped it)."""
-    if config.mode != "train" or code == 0 or state.stop_cause == ACTIVE_STOP:
+    if config.mode != "train" or code == 0 or state.stop_cause in (ACTIVE_STOP, PEER_STOP):
         return []
     signalled = state.main_status is not None and os.WIFSIGNALED(state.main_status)
     stalled = config.stall_timeout if state.stop_cause == STALL else None
-    return [WriteFailure(code, reason(state), signalled, state.killed_main, stalled)]
+    return [WriteFailure(code, reason(state), signalled, state.killed_main, stalled, state.verdict)]
+
+
+def capture_wanted(config) -> bool | None:
+    """Whether the tree's output goes through sm-init: as --capture/--no-capture say; unset, when
+    it is not a terminal (None), but always with a stall timeout: the watchdog must see the
+    output to tell a printing job from a hung one (config.py refuses --no-capture without a
+    --heartbeat there)."""
+    if config.capture is None and config.stall_timeout is not None:
+        return True
+    return config.capture
 
 
 @record

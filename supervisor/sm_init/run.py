@@ -3,8 +3,9 @@
     become subreaper -> spawn the main child -> loop -> exit
 
 One thread. Every signal stays blocked and is taken with sigtimedwait, whose timeout is the next
-deadline: the plan's, or the output's (a log line waiting for the trainer's newline). Nothing
-else sleeps and nothing polls; even the tree's output arrives as a signal (SIGIO, see output.py).
+deadline: the plan's, the output's (a log line waiting for the trainer's newline), or the peers'
+heartbeat (multi-host, peers.py). Nothing else sleeps and nothing polls; even the tree's output
+arrives as a signal (SIGIO, see output.py), and so do the peers' messages (peerlink.py).
 The exceptions are a log sink that cannot signal room (a terminal, a socket: retried every 50 ms)
 and the bounded flush at exit. A plain signal is forwarded first (latency); output, or a deadline,
 is copied first; then, unless output alone woke it, the loop reaps and lets the plan decide.
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 from . import exitcodes, log, plan
 from .signals import signal
-from .plan import (CheckHeartbeat, DumpStacks, Exit, Facts, FindHooks, Forward, KillHook, Log, StartHook,
-                   Summary, Sweep, WriteFailure)
+from .plan import (CheckHeartbeat, DumpStacks, EndDumps, Exit, Facts, FindHooks, Forward, KillHook, Log,
+                   StartHook, Summary, Sweep, WriteFailure)
 
 def run(config) -> None:  # never returns: it exits
     """Supervise ``config.argv`` until it and everything it started are gone; never returns."""
@@ -39,6 +40,8 @@ class Supervisor:
         self.plain_group = plan.plain_scope_is_group(config)
         self.anyone_left = True
         self.again = False   # output is still waiting to be copied: don't sleep
+        self.peers = None    # peers.Coordinator or peers.Worker while the hosts of a job watch each other
+        self.told_stop = self.told_end = self.drop_said = False
 
     def run(self) -> int:
         """The exit code; PID 1 must never die by accident, so every error ends here too."""
@@ -64,7 +67,25 @@ class Supervisor:
         system.log(plan.NORMAL, f"start: {config.mode} mode, {log.command(config.argv)} as pid {pid}"
                    f" ({'PID 1' if system.pid1 else 'subreaper'}; signals to the {config.signal_scope} scope,"
                    f" stop timeout {config.stop_timeout:g}s)")
+        self.open_peers()
         return None
+
+    def open_peers(self) -> None:
+        """Multi-host: listen or connect. Where it can't (a port taken, an interface missing), one
+        line, and the job runs on without it."""
+        if self.config.peers is None:
+            return
+        problem = self.system.open_peers()
+        if problem is not None:
+            self.system.log(plan.WARNING, f"peers: {problem}; multi-host fail-fast is off, the job runs on")
+            return
+        from . import peers  # only a multi-host job pays for its import (json) at start-up
+        now = self.system.clock()
+        self.peers = peers.board(self.config.peers, now)
+        try:
+            self.perform_peers(self.peers.start(now), now)
+        except Exception as exc:
+            self.drop_peers(exc)
 
     def loop(self) -> int:
         """Until the plan says Exit: wait, forward, copy output, reap, advance."""
@@ -74,7 +95,7 @@ class Supervisor:
             if got is None or got.io or got.signum == signal.SIGCHLD:
                 # Output first: what an exiting child wrote goes out before sm-init says it exited.
                 self.copy_output()
-                if got is not None and got.io:
+                if not self.exchange() and got is not None and got.io:
                     continue  # the tree wrote (or a reader made room): nothing else changed
             elif not self.forward_at_once(got):
                 now = system.clock()
@@ -82,6 +103,7 @@ class Supervisor:
                 if code is not None:
                     return code
             self.reap()
+            self.tell_peers()
             now = system.clock()
             code = self.apply(plan.advance(self.config, self.state, self.facts(), now), now)
             if code is not None:
@@ -89,9 +111,11 @@ class Supervisor:
 
     def timeout(self) -> float | None:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
-        if self.again:
-            return 0.0
-        times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline()) if t is not None]
+        if self.again or (self.peers is not None and self.system.peer_pending()):
+            return 0.0  # output still to copy, or the peers' link has news of its own doing (a refused connect)
+        peer_tick = None if self.peers is None else self.peers.next_wakeup()
+        times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline(), peer_tick)
+                 if t is not None]
         return None if not times else max(0.0, min(times) - self.system.clock())
 
     def forward_at_once(self, got) -> bool:
@@ -120,6 +144,91 @@ class Supervisor:
         for pid, status in exited:
             now = self.system.clock()
             self.apply(plan.on_exit(self.config, self.state, pid, status, now), now)
+
+    # --- the peers -------------------------------------------------------------------------------
+
+    def exchange(self) -> bool:
+        """Take what the peers sent, and the heartbeat when it is due; whether the plan changed."""
+        if self.peers is None:
+            return False
+        before = self.state
+        try:
+            self._exchange()
+        except Exception as exc:
+            self.drop_peers(exc)
+        return self.state is not before
+
+    def drop_peers(self, exc: Exception) -> None:
+        """A bug in the peers' part must not harm a healthy job: logged once, the feature off (the
+        loop's own errors still end in the outer guard: kill the tree, exit 70)."""
+        self.peers = None
+        self.system.log(plan.ERROR, f"peers: internal error: {type(exc).__name__}: {exc}; multi-host fail-fast is"
+                                    f" off, the job runs on")
+        self.system.close_peers()
+
+    def _exchange(self) -> None:
+        from . import peers
+        board, now = self.peers, self.system.clock()
+        for event in self.system.peer_events():
+            kind = event[0]
+            if kind == "connected":
+                actions = board.on_connected(now)
+            elif kind == "hello":
+                actions = board.on_hello(event[1], now)
+            elif kind == "message":
+                actions = board.on_message(event[1], now)
+            elif kind == "closed":
+                actions = board.on_closed(event[1], now) if board.settings.coordinating \
+                    else board.on_closed(now, event[2])
+            else:  # dropped: the first one said, the rest counted (and totalled at the exit)
+                first, self.drop_said = not self.drop_said, True
+                actions = [peers.Note(f"peers: dropped a message {event[1]}"
+                                      + (" (further drops are counted)" if first else ""),
+                                      plan.WARNING if first else plan.VERBOSE)]
+            self.perform_peers(actions, now)
+        self.perform_peers(board.tick(now), now)
+
+    def tell_peers(self) -> None:
+        """Tell the coordinator of this host's stop signal, or of how its job ended (before the
+        stop that follows: the leftovers' grace, hooks and kill come after)."""
+        if self.peers is None:
+            return
+        try:
+            self._tell_peers()
+        except Exception as exc:
+            self.drop_peers(exc)
+
+    def _tell_peers(self) -> None:
+        state, now = self.state, self.system.clock()
+        if not self.told_stop and state.stop_cause == plan.ACTIVE_STOP:
+            self.told_stop = True
+            self.perform_peers(self.peers.own_stop(), now)
+        if not self.told_end and not state.main_alive:
+            self.told_end = True
+            code, error = plan.exit_code(state), plan.peer_error(self.config, state)
+            if code != 0 and error is None and state.stop_cause is None:
+                error = self.system.error_line()
+            actions, awaiting = self.peers.own_ended(code, error, now)
+            if awaiting:
+                self.state = plan.await_verdict(self.state, now + plan.PEER_WAIT)
+            self.perform_peers(actions, now)
+
+    def perform_peers(self, actions, now: float) -> None:
+        from . import peers
+        system, settings = self.system, self.config.peers
+        for action in actions:
+            if isinstance(action, peers.Send):
+                system.peer_send(action.host, peers.encode(settings, action.message))
+            elif isinstance(action, peers.Broadcast):
+                system.peer_broadcast(peers.encode(settings, action.message))
+            elif isinstance(action, peers.Connect):
+                system.peer_connect()
+            elif isinstance(action, peers.Verdict):
+                self.apply(plan.on_verdict(self.config, self.state, action.text, self.facts(), now), now)
+            elif isinstance(action, peers.PeerStop):
+                self.apply(plan.on_peer_stop(self.config, self.state, action.host, self.facts(), now), now)
+            elif isinstance(action, peers.Note):
+                system.log(action.level, action.text)
 
     # --- performing ------------------------------------------------------------------------------
 
@@ -156,12 +265,17 @@ class Supervisor:
         elif isinstance(action, KillHook):
             system.send(action.pid, signal.SIGKILL, True)  # the hook and whatever it started
         elif isinstance(action, CheckHeartbeat):
-            self.state = plan.on_heartbeat(state, system.heartbeat_age(config.heartbeat), now)
+            self.state = plan.on_heartbeat(state, system.heartbeat_stamp(config.heartbeat), now)
         elif isinstance(action, DumpStacks):
             system.start_dumps(action.until)
+        elif isinstance(action, EndDumps):
+            system.end_dumps()
         elif isinstance(action, WriteFailure):
             system.write_failure(action)
         elif isinstance(action, Summary):
+            if self.peers is not None and system.peer_drops():
+                system.log(plan.NORMAL, f"peers: {system.peer_drops()} message(s) dropped (malformed, oversized"
+                                        f" or not of this job)")
             system.last_words(action.text)
         elif isinstance(action, Exit):
             return action.code

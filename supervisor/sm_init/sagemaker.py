@@ -90,14 +90,18 @@ def human_bytes(count: int) -> str:
 def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: int | None,
            max_runtime: float | None = None, killed_by_init: bool = False,
            signalled: bool | None = None, stalled_for: float | None = None,
-           heartbeat: str | None = None, where: str | None = None) -> str:
+           heartbeat: str | None = None, where: str | None = None, peer: str | None = None) -> str:
     """How the job ended, for a person: what ran, how it ended, and what that means.
 
     ``signalled``: whether the wait status says a signal killed it (a trainer may also exit 130 on
     its own); None when unknown, and then a code over 128 is taken for a signal. ``where``: the
     stall's stacks in a line (stacks.py), ``heartbeat``: the file whose touch counted as progress.
+    ``peer``: this host's name, when the peers' verdict stopped its job (the verdict comes first).
     """
     command = log.command(argv, COMMAND_MAX)
+    if peer is not None:
+        return (f"This host ({peer}): training command `{command}` was stopped by sm-init because of that"
+                f" (exit code {exit_code}).")
     if stalled_for is not None:
         beat = f" and no touch of {log.elide(log.escape(heartbeat), PATH_MAX)}" if heartbeat else ""
         text = (f"Training command `{command}` stalled: no output{beat} for {stalled_for:g} seconds"

@@ -29,8 +29,12 @@ except ImportError:  # pragma: no cover - another Python implementation
 
 from .records import record
 
-ALL = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+UNCATCHABLE = frozenset({signal.SIGKILL, signal.SIGSTOP})
+ALL = frozenset(signal.valid_signals()) - UNCATCHABLE
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+# faulthandler dumps on these by itself (faulthandler.enable) and the process then dies of them;
+# faulthandler.register refuses them.
+FAULTHANDLER_FATAL = frozenset({signal.SIGSEGV, signal.SIGFPE, signal.SIGABRT, signal.SIGBUS, signal.SIGILL})
 IO_SIGNAL = signal.SIGRTMAX
 SI_USER = 0
 
@@ -85,7 +89,14 @@ def parse_rewrite(text: str) -> dict:
     from_sig = parse_signal(source)
     if from_sig == 0:
         raise BadSignal(f"{text!r}: 0 can only be a target")
-    return {from_sig: parse_signal(target)}
+    if from_sig in UNCATCHABLE:
+        raise BadSignal(f"{text!r}: {name(from_sig)} never reaches sm-init (no process can catch it): nothing to rewrite")
+    if from_sig == signal.SIGCHLD:
+        raise BadSignal(f"{text!r}: SIGCHLD is never forwarded (sm-init reaps on it): nothing to rewrite")
+    to_sig = parse_signal(target)
+    if to_sig == from_sig:
+        raise BadSignal(f"{text!r} rewrites {name(from_sig)} to itself: nothing to rewrite")
+    return {from_sig: to_sig}
 
 
 def block_all() -> None:

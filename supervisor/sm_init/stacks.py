@@ -415,13 +415,20 @@ def _drain(fd: int, into: bytearray) -> bool:
 class Dumps:
     """Stacks being taken, all of it by ``until``: first the tree's Python processes are listed,
     in a child (``list_in_child``) given ``LIST_TIME`` at most; then py-spy dumps them, or
-    faulthandler makes them write their own stacks. What they said is logged as it comes."""
+    faulthandler makes them write their own stacks. What they said is logged as it comes.
+
+    Any py-spy failure (refused, crashed, no JSON, or still running at the end of its window)
+    sends that process to the faulthandler route, when ``--stack-signal`` is set: py-spy's window
+    then ends early enough for it. sm-init's own helpers (the lister, the dumpers) are killed at
+    the end of their window and are never the job's (``helpers``: System leaves them out of
+    "anyone left" and of the stop's warnings)."""
 
     def __init__(self, stack_signal: int | None, pid1: bool, until: float, count_stderr: Callable[[], int]):
         self.stack_signal = stack_signal
         self.pid1 = pid1
         self.until = until
         self.count_stderr = count_stderr
+        self.helpers: set[int] = set()                     # the lister and the dumpers, until reaped
         self.lister: tuple[int, int, int] | None = None   # (pid, pidfd, read end) while it lists
         self.listing_since = 0.0
         self.listed_by = 0.0                               # ... killed then if it has not finished
@@ -431,12 +438,14 @@ class Dumps:
         self.readers: dict[int, int] = {}            # py-spy pid -> read end of its output pipe
         self.texts: dict[int, bytearray] = {}        # py-spy pid -> what it wrote
         self.targets: dict[int, Process] = {}        # py-spy pid -> the process it dumps
+        self.pyspy_since = 0.0
+        self.pyspy_by = until                        # ... killed then if it has not finished
         self.dumped: list[tuple[Process, list[Thread]]] = []
         self.queue: list[tuple[int, Process]] = []   # faulthandler: (pidfd, process) not yet signalled
         self.next_at: float | None = None            # ... when the next one is signalled
+        self.sent_at: float | None = None            # ... when the last one was
         self.written_at: float | None = None         # ... when the last one has written its stacks
         self.marks: list[tuple[Process, int]] = []   # faulthandler: (process, stderr bytes when signalled)
-        self.route = ""
 
     def start(self, now: float) -> None:
         """List the tree, in a child: its output wakes the loop like the tree's (SIGIO)."""
@@ -447,6 +456,7 @@ class Dumps:
             return
         os.set_blocking(read_fd, False)
         output.set_async(read_fd, True)
+        self.helpers.add(pid)
         self.lister = (pid, pidfd, read_fd)
         self.listing_since = now
         self.listed_by = min(now + LIST_TIME, self.until)
@@ -459,7 +469,8 @@ class Dumps:
     def next_deadline(self) -> float | None:
         if self.lister is not None:
             return self.listed_by
-        return self.next_at if self.next_at is not None else self.written_at
+        times = (self.pyspy_by if self.readers else None, self.next_at, self.written_at)
+        return min((t for t in times if t is not None), default=None)
 
     def _read_listing(self, now: float) -> None:
         pid, pidfd, fd = self.lister
@@ -501,25 +512,36 @@ class Dumps:
         if pyspy is not None and (problem is None or self.stack_signal is None):
             if problem is not None:
                 log.warning(f"stall: py-spy will likely be refused: {problem}; or set --stack-signal")
-            started = [pid for pid in (self._pyspy(pyspy, target) for target in targets) if pid]
-            if started:
-                self.route = "py-spy"
-                log.info(f"stall: taking the stacks of {len(started)} Python process(es) with py-spy")
-                return
+            if self.stack_signal is not None:
+                # Time for the faulthandler route after it, for each process py-spy fails on.
+                spare = min(FAULTHANDLER_WAIT + STAGGER * len(targets), (self.until - now) / 2)
+                self.pyspy_by = self.until - spare
+            self.pyspy_since = now
+            failed = [target for target in targets if not self._pyspy(pyspy, target)]
+            if len(failed) < len(targets):
+                log.info(f"stall: taking the stacks of {len(targets) - len(failed)} Python process(es) with py-spy")
+            self._signal_route(failed, now, "py-spy could not start for them" if len(failed) < len(targets) else "")
+            return
         if self.stack_signal is not None:
             if problem is not None:
                 log.info(f"stall: not py-spy: {problem}")
-            self.queue = [opened for opened in map(self._open_if_catches, targets) if opened is not None]
-            self.route = "faulthandler"
-            skipped = len(targets) - len(self.queue)
-            log.info(f"stall: {signals.name(self.stack_signal)} to {len(self.queue)} Python process(es) that"
-                     f" handle it, one at a time (faulthandler): their stacks follow on their stderr"
-                     + (f"; {skipped} that don't handle it are not sent it" if skipped else ""))
-            if self.queue:
-                self.next_at = now
-                self.send_due(now)
+            self._signal_route(targets, now)
             return
         log.warning("stall: no stacks: py-spy is not installed (pip install py-spy) and --stack-signal is not set")
+
+    def _signal_route(self, targets: list[Process], now: float, why: str = "") -> None:
+        """faulthandler: the stack signal to those of ``targets`` that handle it, one at a time."""
+        if not targets or self.stack_signal is None or now >= self.until:
+            return
+        opened = [item for item in map(self._open_if_catches, targets) if item is not None]
+        skipped = len(targets) - len(opened)
+        log.info(f"stall: {signals.name(self.stack_signal)} to {len(opened)} Python process(es) that handle it,"
+                 f" one at a time (faulthandler{', ' + why if why else ''}): their stacks follow on their stderr"
+                 + (f"; {skipped} that don't handle it are not sent it" if skipped else ""))
+        self.queue += opened
+        if opened and self.next_at is None:
+            self.next_at = now if self.sent_at is None else max(now, self.sent_at + STAGGER)
+            self.send_due(now)
 
     def _pyspy(self, pyspy: str, target: Process) -> int | None:
         read_fd, write_fd = os.pipe()
@@ -534,6 +556,7 @@ class Dumps:
             os.close(write_fd)
         os.set_blocking(read_fd, False)
         output.set_async(read_fd, True)  # its writes wake the loop: a dump larger than the pipe must not wait
+        self.helpers.add(pid)
         self.readers[pid] = read_fd
         self.texts[pid] = bytearray()
         self.targets[pid] = target
@@ -557,7 +580,7 @@ class Dumps:
         after the last, ``FAULTHANDLER_WAIT`` for it to write."""
         if self.written_at is not None and now >= self.written_at:
             self.written_at = None
-        if self.next_at is None or now < self.next_at:
+        if self.next_at is None or now < self.next_at or not self.queue:
             return
         pidfd, target = self.queue.pop(0)
         self.marks.append((target, self.count_stderr()))
@@ -565,38 +588,64 @@ class Dumps:
             sweep.send(pidfd, self.stack_signal)   # False: it exited meanwhile, and nobody else got it
         finally:
             os.close(pidfd)
+        self.sent_at = now
         self.next_at = now + STAGGER if self.queue else None
         self.written_at = None if self.queue else now + FAULTHANDLER_WAIT
 
     def collect(self, now: float = 0.0) -> None:
-        """Read what the lister and the dumpers wrote; log each dump once its dumper is done (EOF);
-        send the next faulthandler signal when it is due."""
+        """Read what the lister and the dumpers wrote; log each dump once its dumper is done (EOF),
+        kill the dumpers still at it when their window ends; send the next faulthandler signal
+        when it is due."""
         if self.lister is not None:
             self._read_listing(now)
-        self.send_due(now)
+        failed = []
         for pid, fd in list(self.readers.items()):
-            if _drain(fd, self.texts[pid]):
-                os.close(fd)
-                del self.readers[pid]
-                self._log(pid)
+            ended = _drain(fd, self.texts[pid])
+            if not ended and now < self.pyspy_by:
+                continue
+            if not ended:
+                if pid in self.helpers:   # not reaped: its pid, and its group's id, are still its own
+                    signals.send(pid, signal.SIGKILL, group=True)
+                self.texts[pid] += (f"\nstill running after {max(0.0, now - self.pyspy_since):.1f}s: killed"
+                                    .encode())
+            os.close(fd)
+            del self.readers[pid]
+            if not self._log(pid):
+                failed.append(self.targets[pid])
+        self._signal_route(failed, now, "py-spy failed on them")
+        self.send_due(now)
 
-    def _log(self, pid: int) -> None:
+    def end(self, now: float) -> None:
+        """The window is over (the stop signal goes out now): what came is logged, every helper
+        still at it is killed, no more signals are sent for stacks."""
+        for pidfd, _ in self.queue:
+            os.close(pidfd)
+        self.queue, self.next_at, self.written_at = [], None, None
+        self.until = min(self.until, now)
+        self.listed_by = min(self.listed_by, now)
+        self.pyspy_by = min(self.pyspy_by, now)
+        self.collect(now)
+
+    def _log(self, pid: int) -> bool:
+        """Log what py-spy said of its process; False when it gave no stacks."""
         target = self.targets[pid]
         threads, remark = parse_pyspy(self.texts[pid].decode("utf-8", "replace"))
         who = f"pid {target.pid}" + (f", rank {target.rank}" if target.rank is not None else "")
         remark = remark if len(remark) <= REMARK_LIMIT else remark[:REMARK_LIMIT] + " [...]"
         if threads is None:
             log.warning(f"stall: py-spy could not read {who} ({log.command(target.argv)}): {remark or 'no output'}")
-            return
+            return False
         self.dumped.append((target, threads))
         log.info(f"stall: stacks of {who} ({log.command(target.argv)}), by py-spy:")
         for line in render(threads) + (remark.splitlines() if remark else []):
             log.info("stack: " + line)
+        return True
 
     def where(self, stderr_since: Callable[[int], tuple[int, bytes]]) -> str | None:
         """Where the processes that matter were, for the failure file. ``stderr_since(n)``: the
         tree's stderr from its n-th byte on, as far as it is still kept: (where that starts, bytes)."""
         dumped = list(self.dumped)
+        routes = ["py-spy"] if dumped else []
         if self.marks:
             # faulthandler: each process's dump lies between its signal and the next one's.
             ends = [mark for _, mark in self.marks[1:]] + [None]
@@ -608,7 +657,8 @@ class Dumps:
                 threads = with_main_last(parse_faulthandler(piece.decode("utf-8", "replace")))
                 if threads:
                     dumped.append((target, threads))
+            routes += ["faulthandler"] if len(dumped) > len(self.dumped) else []
         found = where(dumped)
         if found is None:
             return None
-        return f"{found} (stacks by {self.route}, in the log)"
+        return f"{found} (stacks by {' and '.join(routes)}, in the log)"

@@ -127,11 +127,12 @@ class Sweep:
     """One sweep over its passes: whom it signalled, whom it found to be ours."""
 
     def __init__(self, signum: int, pid1: bool, spare_pgid: int | None, spare_pid: int | None,
-                 then_continue: bool, group_first: int | None):
+                 then_continue: bool, group_first: int | None, spare_pids: frozenset[int] = frozenset()):
         self.signum = signum
         self.pid1 = pid1
         self.spare_pgid = spare_pgid
         self.spare_pid = spare_pid
+        self.spare_pids = spare_pids
         self.then_continue = continued(signum, then_continue)
         self.group_first = group_first
         self.me = os.getpid()
@@ -246,7 +247,7 @@ class Sweep:
             return None
 
     def wanted(self, pid: int, stat: Stat) -> bool:
-        return not (stat.gone or pid == self.spare_pid or stat.pgrp == self.spare_pgid
+        return not (stat.gone or pid == self.spare_pid or stat.pgrp == self.spare_pgid or pid in self.spare_pids
                     or (pid, stat.start) in self.signalled)
 
     def parent_is_ours(self, ppid: int, parent: int | None, parent_fd: int | None) -> bool:
@@ -257,7 +258,8 @@ class Sweep:
 
 def sweep(signum: int, pid1: bool, deadline: float, spare_pgid: int | None = None,
           spare_pid: int | None = None, then_continue: bool = False,
-          clock: Callable[[], float] = time.monotonic, group_first: int | None = None) -> int:
+          clock: Callable[[], float] = time.monotonic, group_first: int | None = None,
+          spare_pids: frozenset[int] = frozenset()) -> int:
     """Send ``signum`` to every process left (PID 1: every process of the PID namespace but itself;
     otherwise: every descendant of sm-init, orphans reparented to it included), except the process
     group ``spare_pgid`` and the process ``spare_pid``; with ``then_continue``, follow each signal
@@ -268,14 +270,15 @@ def sweep(signum: int, pid1: bool, deadline: float, spare_pgid: int | None = Non
     ``group_first``: a process group to signal with one ``killpg`` before the walk (fork-proof, and
     the processes that use the CPU stop at once). The caller vouches that the id is its own group's:
     the main child's group while the main child is not reaped (its pid, the group's id, stays taken).
+    ``spare_pids``: sm-init's own helpers, never the tree's leftovers.
     """
     if clock() >= deadline:
         return 0
-    if pid1 and spare_pgid is None and spare_pid is None:
+    if pid1 and spare_pgid is None and spare_pid is None and not spare_pids:
         return kill_namespace(signum, then_continue)
     if group_first:  # never 0: killpg(0) is the caller's own group
         kill_group(group_first, signum, then_continue)
-    run = Sweep(signum, pid1, spare_pgid, spare_pid, then_continue, group_first)
+    run = Sweep(signum, pid1, spare_pgid, spare_pid, then_continue, group_first, spare_pids)
     total = 0
     while clock() < deadline:
         signalled, unsettled = run.one_pass(deadline, clock)

@@ -30,6 +30,7 @@ class System:
         self.dumps = None      # stacks.Dumps once a stall asked for stacks
         self.stall_tails: tuple[bytes, bytes] | None = None  # the output as it was when it stalled
         self.taken: signals.Received | None = None  # a signal taken while draining I/O signals
+        self.link = None       # peerlink.Link of a multi-host job
         self.last_line: str | None = None  # the exit line: written after everything else
 
     # --- start ---------------------------------------------------------------------------------
@@ -46,8 +47,12 @@ class System:
             problem = sagemaker.failure_file_problem(config.ml_root)
             if problem:
                 log.warning(f"failure file: {problem}; the job runs, but a failure would have no reason")
-        if config.capture is not False:
-            self.relay = output.Relay(config.capture)
+        capture = plan.capture_wanted(config)
+        if capture and config.capture is None and any(os.isatty(fd) for fd in (1, 2)):
+            log.info("stall: the job's output goes to the terminal through sm-init, so that the watchdog"
+                     " sees it (the job writes to a pipe; --no-capture with --heartbeat leaves it the terminal)")
+        if capture is not False:
+            self.relay = output.Relay(capture)
 
     def spawn_main(self, argv: Sequence[str]) -> int:
         relay = self.relay
@@ -92,13 +97,71 @@ class System:
         dumps = None if self.dumps is None else self.dumps.next_deadline()
         return min((t for t in (relay, dumps) if t is not None), default=None)
 
+    # --- the peers (multi-host): imported only when the feature is on ---------------------------
+
+    def open_peers(self) -> str | None:
+        """Listen (the coordinator) or get ready to connect; what went wrong, or None."""
+        from . import peerlink
+        link = peerlink.Link(self.config.peers)
+        try:
+            link.open()
+        except peerlink.Problem as problem:
+            link.close()
+            return str(problem)
+        self.link = link
+        return None
+
+    def close_peers(self) -> None:
+        link, self.link = self.link, None
+        if link is not None:
+            try:
+                link.close()
+            except OSError:
+                pass
+
+    def peer_events(self) -> list:
+        return self.link.take_events()
+
+    def peer_pending(self) -> bool:
+        """Events the link noted outside ``peer_events`` (a connect refused at once, a send that
+        failed): the loop must take them before it sleeps."""
+        return self.link is not None and bool(self.link.events)
+
+    def peer_send(self, host: str, data: bytes) -> None:
+        self.link.send(host, data)
+
+    def peer_broadcast(self, data: bytes) -> None:
+        self.link.broadcast(data)
+
+    def peer_connect(self) -> None:
+        self.link.connect()
+
+    def peer_drops(self) -> int:
+        return 0 if self.link is None else self.link.dropped
+
+    def error_line(self) -> str | None:
+        """The Error: line the failure file would have (reasons.py), for the peers' verdict."""
+        from . import reasons
+        out, err = self.relay.tails() if self.relay is not None else (b"", b"")
+        finding = reasons.diagnose(out, err)
+        return None if finding is None else finding.error
+
     @staticmethod
     def log(level: int, text: str) -> None:
         {plan.ERROR: log.error, plan.WARNING: log.warning, plan.NORMAL: log.info, plan.VERBOSE: log.verbose}[level](text)
 
-    @staticmethod
-    def reap() -> tuple[list[tuple[int, int]], bool]:
-        return reap.reap_children()
+    def reap(self) -> tuple[list[tuple[int, int]], bool]:
+        """Every exited child, and whether one of the job's is left: sm-init's own helpers (the
+        stack dumpers, the lister) are killed at the end of their window and never keep a stop
+        waiting, even one stuck in the kernel after its SIGKILL."""
+        exited, anyone = reap.reap_children()
+        helpers = self.dumps.helpers if self.dumps is not None else None
+        if helpers:
+            for pid, _ in exited:
+                helpers.discard(pid)
+            if anyone and helpers:
+                anyone = reap.any_child_but(helpers)
+        return exited, anyone
 
     @staticmethod
     def send(pid: int, signum: int, group: bool) -> bool:
@@ -110,8 +173,10 @@ class System:
 
     def sweep(self, signum: int, deadline: float, spare_pgid: int | None, spare_pid: int | None,
               then_continue: bool, group_first: int | None) -> int:
+        # A helper of sm-init's still there (killed, not yet reaped) is not a leftover to warn.
+        helpers = frozenset(self.dumps.helpers) if self.dumps is not None and signum != signal.SIGKILL else frozenset()
         return sweep.sweep(signum, self.pid1, deadline, spare_pgid=spare_pgid, spare_pid=spare_pid,
-                           then_continue=then_continue, group_first=group_first)
+                           then_continue=then_continue, group_first=group_first, spare_pids=helpers)
 
     # Hooks, stacks and the failure file are for the end of a job: imported then, not at start-up.
 
@@ -124,12 +189,15 @@ class System:
         return hooks.hook_environment(os.environ, reason, self.config.mode, exit_code, kill_at, now)
 
     @staticmethod
-    def heartbeat_age(path: str) -> float | None:
-        """Seconds since the heartbeat file was modified; None when there is none."""
+    def heartbeat_stamp(path: str) -> tuple[int, ...] | None:
+        """What the heartbeat file is like: which file (a new one replaced it), its size, its
+        modification and change times; None when it can't be read. Compared only with the last
+        look (plan.on_heartbeat), never with a clock."""
         try:
-            return max(0.0, time.time() - os.stat(path).st_mtime)
+            found = os.stat(path)
         except OSError:
             return None
+        return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns
 
     def start_dumps(self, until: float) -> None:
         """The stall: keep the output as it was (the failure file tells what the job did before it
@@ -140,6 +208,10 @@ class System:
             self.stall_tails = self.relay.tails()
         self.dumps = stacks.Dumps(self.config.stack_signal, self.pid1, until, self._stderr_count)
         self.dumps.start(self.clock())
+
+    def end_dumps(self) -> None:
+        if self.dumps is not None:
+            self.dumps.end(self.clock())
 
     def stacks_coming(self) -> bool:
         return self.dumps is not None and self.dumps.coming(self.clock())
@@ -164,7 +236,10 @@ class System:
                                   max_runtime=config.max_runtime if action.reason == "max-runtime" else None,
                                   killed_by_init=action.killed_by_init, signalled=action.signalled,
                                   stalled_for=stalled_for, heartbeat=config.heartbeat,
-                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None)
+                                  where=self.dumps.where(self._stderr_since) if stalled and self.dumps else None,
+                                  peer=config.peers.me if action.reason == plan.PEER else None)
+        if action.verdict:  # whichever host's file the platform shows, it starts with the job's verdict
+            ending = f"{action.verdict}\n{ending}"
         if stalled and self.stall_tails is not None:
             out_tail, err_tail = self.stall_tails
         elif self.relay is not None:
@@ -197,6 +272,7 @@ class System:
         """The rest of the tree's output, then the exit line, last, then the exit."""
         until = flush.until
         try:
+            self.close_peers()
             try:
                 until = output.finish(self.relay, flush.until, flush.patience, flush.stop_window)
             finally:  # the exit line even when the relay failed (an internal error's exit)

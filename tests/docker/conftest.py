@@ -7,6 +7,7 @@ reason is printed at the end of the run.
 import pytest
 
 from helpers import docker_harness
+from helpers.cluster import Cluster
 
 _state = {}
 
@@ -60,6 +61,24 @@ def containers(harness):
             print("cannot remove %s: %s" % (c.short_id, e))
 
 
+@pytest.fixture
+def cluster(harness, tmp_path):
+    """cluster(n, launcher="torchrun", **environment): a job of n hosts of the multi-host image on a
+    network of its own (helpers/cluster.py), not started yet; removed with its network at teardown,
+    each host's output printed first."""
+    image = harness.multihost_image()
+    made = []
+
+    def make(n, launcher="torchrun", **environment):
+        made.append(Cluster(harness.client, image, tmp_path / ("job%d" % len(made)), n,
+                            environment=environment, launcher=launcher))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
 def pytest_terminal_summary(terminalreporter):
     error = _state.get("error")
     if error and error[0] == "skip":
@@ -68,3 +87,6 @@ def pytest_terminal_summary(terminalreporter):
     if h is not None and h.timings:
         terminalreporter.write_line("docker harness: engine %.0fs, base image %.0fs, example image %.0fs"
                                     % (h.timings["engine"], h.timings["base_image"], h.timings["example_image"]))
+        if "multihost_image" in h.timings:
+            terminalreporter.write_line("docker harness: torch base image %.0fs, multi-host image %.0fs"
+                                        % (h.timings["torch_base_image"], h.timings["multihost_image"]))

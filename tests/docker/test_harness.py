@@ -106,3 +106,34 @@ def test_apt_failure_is_engine_unavailable(harness, fp, monkeypatch):
     with pytest.raises(harness.EngineUnavailable, match="could not resolve"):
         harness.apt_install(["docker.io"])
     assert fp.call_count(["apt-get", "install", fp.any()]) == 0
+
+
+# --- the multi-host image's torch, found on this machine's disk, never fetched ---------------------
+
+def test_torch_wheel_missing_is_a_harness_error_naming_the_folder(harness, monkeypatch, tmp_path):
+    monkeypatch.setattr(harness, "TORCH_WHEELS_DIR", tmp_path)
+    (tmp_path / "torch-2.13.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl").write_bytes(b"")  # another python
+    with pytest.raises(harness.HarnessError, match="no torch 2.13.0 wheel .* in %s" % tmp_path):
+        harness.torch_wheel("3.11", "x86_64")
+
+
+def test_torch_wheel_for_the_containers_python_and_machine(harness, monkeypatch, tmp_path):
+    monkeypatch.setattr(harness, "TORCH_WHEELS_DIR", tmp_path)
+    for name in ("torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_aarch64.whl",
+                 "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",
+                 "torch-2.12.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"):
+        (tmp_path / name).write_bytes(b"")
+    assert harness.torch_wheel("3.11", "x86_64").name == "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+
+
+def test_wheel_requirements_leave_extras_out_and_keep_marked_ones(harness, tmp_path):
+    """A requirement behind a marker is downloaded anyway (one wheel too many is harmless offline)."""
+    import zipfile
+    wheel = tmp_path / "torch-2.13.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("torch/__init__.py", "")
+        z.writestr("torch-2.13.0.dist-info/METADATA", "\n".join([
+            "Metadata-Version: 2.4", "Name: torch", "Version: 2.13.0", "Requires-Dist: filelock",
+            "Requires-Dist: sympy>=1.13.3", "Requires-Dist: setuptools; python_version >= \"3.12\"",
+            "Requires-Dist: optree>=0.13.0; extra == \"optree\"", "", "A description: not a field"]))
+    assert harness.wheel_requirements(wheel) == ["filelock", "sympy>=1.13.3", "setuptools"]

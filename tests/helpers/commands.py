@@ -15,6 +15,7 @@ package, and the stall tests and docs/failures.md read the names it gives (``bea
 import json
 import os
 import shlex
+import signal
 import sys
 
 from .children.probe import signal_name  # noqa: F401  (the name probe.py reports a signal by)
@@ -51,3 +52,17 @@ def patched_sm_init(spec, *sm_init_args):
 def hook(*args):
     """A --pre-kill value: hook.py (reports and records what it was told) as one command line."""
     return cmd(child("hook.py", *args))
+
+
+def default_signals():
+    """Popen's ``preexec_fn`` for a program a test runs itself (not under sm-init, which resets
+    its child): every disposition default and nothing blocked, as a shell's foreground job starts.
+    The test run may have inherited otherwise: ``nohup tests/run &`` and a non-interactive shell's
+    background job (some CI runners) start with SIGINT and SIGQUIT ignored, an ignored signal stays
+    ignored across exec, and a shell script can't even trap a signal ignored on entry."""
+    for signum in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())

@@ -4,6 +4,7 @@ Used by tests/docker/ (pytest fixtures in tests/docker/conftest.py) and runnable
 
     .venv/bin/python tests/helpers/docker_harness.py           # engine + base image + example image
     .venv/bin/python tests/helpers/docker_harness.py --engine  # only find/start the engine
+    .venv/bin/python tests/helpers/docker_harness.py --multihost  # also the multi-host image
 
 Nothing here needs an image registry:
   * the engine: ``docker.from_env()``; failing that, as root, ``apt-get install docker.io`` when
@@ -25,6 +26,7 @@ Environment:
                             else http://deb.debian.org/debian)
   SM_INIT_TEST_BASE_IMAGE   use this base image instead of building sm-init-base:bookworm
   SM_INIT_NO_DOCKERD=1      never start dockerd (only use an engine that already answers)
+  SM_INIT_TORCH_WHEELS      folder holding the torch CPU wheel for the multi-host image (default /opt/wheels)
   SM_INIT_DOCKERD_ARGS      start dockerd with exactly these extra arguments (e.g. "--storage-driver=vfs
                             --iptables=false --bridge=none") instead of trying the usual list
 """
@@ -350,17 +352,22 @@ def build_rootfs_tarball(tarball):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def image_exists(client, tag):
+    import docker
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
 def ensure_base_image(client):
     """The image to pass as BASE_IMAGE: SM_INIT_TEST_BASE_IMAGE, or sm-init-base:bookworm (built once)."""
-    import docker
     if os.environ.get("SM_INIT_TEST_BASE_IMAGE"):
         return os.environ["SM_INIT_TEST_BASE_IMAGE"]
     with file_lock("base-image"):
-        try:
-            client.images.get(BASE_IMAGE)
+        if image_exists(client, BASE_IMAGE):
             return BASE_IMAGE
-        except docker.errors.ImageNotFound:
-            pass
         tarball = _rootfs_tarball()
         if not tarball.exists():
             build_rootfs_tarball(tarball)
@@ -415,12 +422,9 @@ def copy_source(dest):
     return dest
 
 
-def download_dependency_wheels(dest, pyver, machine):
-    """Wheels of what installing sm-init from source needs: its dependencies (click, whatever
-    its metadata says now, as pip resolves them) and its build requirements (setuptools), for the
-    container's python and machine, not the host's. Cached: when the index cannot be reached, the
-    cache serves. Returns the names of the wheels now in dest."""
-    cache = CACHE_DIR / ("wheels-cp%s-%s" % (pyver.replace(".", ""), machine))
+def pip_download(requirements, cache, pyver, machine):
+    """``pip download`` binary wheels of requirements for the container's python and machine (not
+    the host's) into cache. When the index cannot be reached the cache serves, if it holds wheels."""
     cache.mkdir(parents=True, exist_ok=True)
     platforms = ["manylinux2014_%s", "manylinux_2_17_%s", "manylinux2010_%s", "manylinux_2_12_%s",
                  "manylinux_2_28_%s", "manylinux1_%s", "linux_%s"]
@@ -429,13 +433,22 @@ def download_dependency_wheels(dest, pyver, machine):
     for p in platforms:
         cmd += ["--platform", p % machine]
     try:
-        # A source folder as a requirement: pip reads its metadata and downloads only what it needs.
-        with tempfile.TemporaryDirectory(prefix="sm-init-src-") as src:
-            run(cmd + [copy_source(src)] + build_requirements(), timeout=600)
+        run(cmd + list(requirements), timeout=600)
     except HarnessError as e:
         if not list(cache.glob("*.whl")):
             raise
         log("pip download failed, using the cached wheels in %s: %s" % (cache, str(e).splitlines()[0]))
+
+
+def download_dependency_wheels(dest, pyver, machine):
+    """Wheels of what installing sm-init from source needs: its dependencies (click, whatever
+    its metadata says now, as pip resolves them) and its build requirements (setuptools), for the
+    container's python and machine, not the host's. Cached: when the index cannot be reached, the
+    cache serves. Returns the names of the wheels now in dest."""
+    cache = CACHE_DIR / ("wheels-cp%s-%s" % (pyver.replace(".", ""), machine))
+    # A source folder as a requirement: pip reads its metadata and downloads only what it needs.
+    with tempfile.TemporaryDirectory(prefix="sm-init-src-") as src:
+        pip_download([copy_source(src)] + build_requirements(), cache, pyver, machine)
     dest.mkdir(parents=True, exist_ok=True)
     for whl in cache.glob("*.whl"):
         if not whl.name.startswith(("sm_init-", "sm-init-")) and not (dest / whl.name).exists():
@@ -484,6 +497,84 @@ def build_example_image(client, base_image, tag=EXAMPLE_IMAGE):
         return build_image(client, {"BASE_IMAGE": base_image}, tag)
 
 
+# --------------------------------------------------------------------------------------------------
+# multi-host image: the example image over a base that holds torch (CPU), for tests/docker's jobs
+# that span containers (torchrun on gloo). Built offline too: torch's wheel is read from a folder on
+# this machine, its dependencies downloaded (and cached) like sm-init's.
+
+TORCH_VERSION = "2.13.0"
+TORCH_WHEELS_DIR = Path(os.environ.get("SM_INIT_TORCH_WHEELS") or "/opt/wheels")
+TORCH_BASE_REPO = "sm-init-torch-base"
+# Changes to how the torch base is made change this, so that an old image is not taken for it.
+TORCH_BASE_RECIPE = "venv /opt/torch, PATH first, v1"
+MULTIHOST_IMAGE = "sm-init-multihost:test-%s" % EXAMPLE_IMAGE.rsplit("-", 1)[1]
+
+
+def torch_wheel(pyver, machine):
+    """The torch CPU wheel for the container's python and machine, from SM_INIT_TORCH_WHEELS."""
+    pattern = "torch-%s*-cp%s-cp%s-*%s.whl" % (TORCH_VERSION, pyver.replace(".", ""), pyver.replace(".", ""),
+                                              machine)
+    found = sorted(TORCH_WHEELS_DIR.glob(pattern))
+    if not found:
+        raise HarnessError("no torch %s wheel (%s) in %s: put one there or name its folder in "
+                           "SM_INIT_TORCH_WHEELS" % (TORCH_VERSION, pattern, TORCH_WHEELS_DIR))
+    return found[-1]
+
+
+def wheel_requirements(wheel):
+    """The unconditional Requires-Dist of a wheel (extras left out)."""
+    import zipfile
+    with zipfile.ZipFile(wheel) as z:
+        [name] = [n for n in z.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1]
+        metadata = z.read(name).decode("utf-8", "replace")
+    requirements = []
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist:"):
+            req = line.split(":", 1)[1].strip()
+            if "extra ==" not in req:
+                requirements.append(req.split(";", 1)[0].strip())
+    return requirements
+
+
+def ensure_torch_base_image(client, base_image):
+    """base_image plus torch in a venv at /opt/torch, first on PATH (python3 is that venv's).
+
+    Made once per base image and torch wheel (the tag says which) and reused while it exists: a
+    container installs the wheels from read-only mounts, without a network, and is committed."""
+    pyver, machine = _python_tags(client, base_image)
+    wheel = torch_wheel(pyver, machine)
+    base_id = client.images.get(base_image).id
+    digest = hashlib.sha256(("%s %s %s" % (base_id, wheel.name, TORCH_BASE_RECIPE)).encode()).hexdigest()[:12]
+    tag = "%s:%s" % (TORCH_BASE_REPO, digest)
+    with file_lock("torch-base-image"):
+        if image_exists(client, tag):
+            return tag
+        deps = CACHE_DIR / ("torch-deps-cp%s-%s" % (pyver.replace(".", ""), machine))
+        pip_download(wheel_requirements(wheel), deps, pyver, machine)
+        script = ("set -eu; python3 -m venv /opt/torch; "
+                  "/opt/torch/bin/pip install --disable-pip-version-check --no-cache-dir --no-index "
+                  "--find-links /wheels/torch --find-links /wheels/deps torch==%s; "
+                  "/opt/torch/bin/python -c 'import torch.distributed, torch.distributed.run'" % TORCH_VERSION)
+        log("installing %s into a container of %s (a minute or two)" % (wheel.name, base_image))
+        t0 = time.monotonic()
+        container = client.containers.run(
+            base_image, ["sh", "-c", script], detach=True, network_mode="none",
+            volumes={str(wheel.parent): {"bind": "/wheels/torch", "mode": "ro"},
+                     str(deps): {"bind": "/wheels/deps", "mode": "ro"}})
+        try:
+            code = container.wait(timeout=1200)["StatusCode"]
+            if code != 0:
+                raise HarnessError("installing torch into %s failed (exit %d):\n%s"
+                                   % (base_image, code, container_logs(container)[-4000:]))
+            repo, _, image_tag = tag.partition(":")
+            container.commit(repository=repo, tag=image_tag, changes=[
+                "ENV PATH=/opt/torch/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+        finally:
+            container.remove(force=True)
+        log("%s made in %.0fs" % (tag, time.monotonic() - t0))
+        return tag
+
+
 class Harness:
     """What the docker tests need: a client, the example image's tag, the network mode to use."""
 
@@ -492,6 +583,7 @@ class Harness:
         self.image = None
         self.base_image = None
         self.network_mode = None
+        self.multihost = None
         self.timings = {}
 
     def setup(self):
@@ -509,6 +601,18 @@ class Harness:
             % (t1 - t0, t2 - t1, t3 - t2, self.network_mode))
         return self
 
+    def multihost_image(self):
+        """The multi-host image (built on first use): Dockerfile.example, built as for the example
+        image but over the torch base, so that torchrun can span containers."""
+        if self.multihost is None:
+            t0 = time.monotonic()
+            torch_base = ensure_torch_base_image(self.client, self.base_image)
+            t1 = time.monotonic()
+            build_example_image(self.client, torch_base, tag=MULTIHOST_IMAGE)
+            self.multihost = MULTIHOST_IMAGE
+            self.timings.update(torch_base_image=t1 - t0, multihost_image=time.monotonic() - t1)
+        return self.multihost
+
 
 def main(argv):
     client = get_engine()
@@ -518,7 +622,10 @@ def main(argv):
     if "--engine" in argv:
         return 0
     h = Harness().setup()
-    print(json.dumps({"image": h.image, "base_image": h.base_image, "timings": h.timings}))
+    if "--multihost" in argv:
+        h.multihost_image()
+    print(json.dumps({"image": h.image, "base_image": h.base_image, "multihost_image": h.multihost,
+                      "timings": h.timings}))
     return 0
 
 

@@ -219,6 +219,37 @@ class TtyInit(Init):
         os.close(self.master)
 
 
+def run_on_a_terminal(start, *args, env=None):
+    """Run sm-init (``start``: the start_init fixture) with a fresh pty as its stdout and stderr,
+    as `docker run -it` or `script` give it, until it exits: (exit code, what the terminal showed,
+    CRLF as LF). A thread reads the pty meanwhile: a full one would hold its writers."""
+    master, slave = os.openpty()
+    got = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:   # EIO: no writer left
+                return
+            if not data:
+                return
+            got.append(data)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()   # while this process holds the slave open, a read waits rather than fails
+    try:
+        init = start(*args, stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        slave = None
+        code = init.wait()
+        reader.join(TIMEOUT)
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    return code, b"".join(got).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
 def find_process(init, script, *args):
     """The live process of this run (by its marker) that runs ``python SCRIPT ARGS``."""
     for process in init.survivors():

@@ -86,7 +86,8 @@ class World:
         self.hook_plan = list(hooks)              # per hook: seconds it takes (INF: hangs), or "fail"
         self.outputs = sorted(outputs)            # times the tree writes output
         self.heartbeats = sorted(heartbeats)      # times the heartbeat file is touched
-        self.dump_plan = dumps                    # None: no stacks route; else seconds each dumper takes
+        self.dump_plan = dumps                    # None: no stacks route; else per dumper the seconds it
+                                                  # takes, or (seconds, seconds from SIGKILL to death)
         self.lines: List[Tuple[float, int, str]] = []
         self.sweeps: List[Tuple[float, object]] = []
         self.sends: List[Tuple[float, int, int, bool]] = []   # (time, pid, signal, to its group)
@@ -165,11 +166,12 @@ class World:
         return None
 
     def reap(self):
+        """As System.reap: sm-init's helpers (the dumpers) never count as anyone left."""
         exited_now = [(p.pid, p.status) for p in self.procs if p.zombie and not p.reaped]
         for p in self.procs:
             if p.zombie:
                 p.reaped = True
-        return exited_now, any(not p.reaped for p in self.procs)
+        return exited_now, any(not p.reaped and p.name != "dumper" for p in self.procs)
 
     def _proc(self, pid: int) -> Proc:
         return next(p for p in self.procs if p.pid == pid)
@@ -211,14 +213,21 @@ class World:
     def hook_environment(self, reason, exit_code, kill_at, now):
         return {"SM_INIT_REASON": reason, "SM_INIT_EXIT_CODE": exit_code, "kill_at": kill_at}
 
-    def heartbeat_age(self, path: str) -> Optional[float]:
+    def heartbeat_stamp(self, path: str) -> Optional[int]:
+        """The file as the loop sees it: here, how many times it was touched (None: not yet)."""
         past = [t for t in self.heartbeats if t <= self.now]
-        return None if not past else self.now - past[-1]
+        return None if not past else len(past)
 
     def start_dumps(self, until: float) -> None:
-        for takes in self.dump_plan or ():
+        for plan in self.dump_plan or ():
+            takes, on_kill = plan if isinstance(plan, tuple) else (plan, 0.0)
             self.next_pid += 1
-            self.procs.append(Proc("dumper", self.next_pid, self.next_pid, dies_at=self.now + takes))
+            self.procs.append(Proc("dumper", self.next_pid, self.next_pid, dies_at=self.now + takes, on_kill=on_kill))
+
+    def end_dumps(self) -> None:
+        for p in self.procs:
+            if p.name == "dumper" and not p.zombie:
+                p.signal(KILL, self.now)
 
     def stacks_coming(self) -> bool:
         return any(p.name == "dumper" and self.now < p.dies_at for p in self.procs)

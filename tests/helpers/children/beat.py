@@ -3,6 +3,10 @@
   heartbeat  prints nothing, touches HEARTBEAT ten times a second for SECONDS, then exits 0
   lapse      prints nothing, touches HEARTBEAT ten times a second for SECONDS, then hangs
              (silently) in ``stop_beating``
+  lagging    as ``heartbeat``, on a file system whose clock lags 5 s: each touch dates HEARTBEAT
+             5 s before this machine's clock
+  ahead      prints nothing, touches HEARTBEAT once, dated an hour ahead (a file system clock
+             that runs ahead), prints "touched" and hangs silently in ``stop_beating``
   chatty     no heartbeat: redraws a progress bar (``\\r``, no newline) ten times a second for
              SECONDS, then ends the line and exits 0
   own-file   writes HEARTBEAT as its own failure file (the path given), then hangs silently
@@ -13,15 +17,17 @@ import sys
 import time
 
 
-def touch(path):
+def touch(path, skew=None):
+    """Touch ``path``; ``skew``: date it that many seconds off this machine's clock, as a file
+    system with a clock of its own (an NFS server) would."""
     with open(path, "a"):
-        os.utime(path)
+        os.utime(path, None if skew is None else (time.time() + skew,) * 2)
 
 
-def beat(path, seconds):
+def beat(path, seconds, skew=None):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        touch(path)
+        touch(path, skew)
         time.sleep(0.1)
 
 
@@ -53,6 +59,12 @@ def main():
         beat(sys.argv[3], seconds)
     elif how == "lapse":
         beat(sys.argv[3], seconds)
+        stop_beating()
+    elif how == "lagging":
+        beat(sys.argv[3], seconds, skew=-5.0)
+    elif how == "ahead":
+        touch(sys.argv[3], skew=3600.0)
+        print("touched", flush=True)
         stop_beating()
     elif how == "chatty":
         chatty(seconds)

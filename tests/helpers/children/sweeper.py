@@ -10,9 +10,9 @@ wrong, inside this test.
 
 Scenarios (the sweeping process builds the tree, sweeps once, then reports):
 
-``tree SIGNAL [--spare] [--continue]``
+``tree SIGNAL [--spare] [--continue] [--helper TAG ...]``
     TREE below; ``stopped`` is SIGSTOPped before the sweep. --spare spares main's process group and
-    the member ``spared``. After the sweep every member gets SIGWINCH, a barrier: members take their
+    the member ``spared``; --helper spares that member as one of sm-init's own helpers. After the sweep every member gets SIGWINCH, a barrier: members take their
     signals with sigwaitinfo, lowest number first, so a member that prints ``got SIGWINCH`` has
     already printed ``got SIGTERM`` if the sweep sent it one. Then ``stopped``'s state is printed and it gets
     SIGCONT. Members that die are reported as ``TAG exited`` (seen through a pidfd).
@@ -151,7 +151,8 @@ def tree(args, pid1, outsider):
     signum = signal.Signals["SIG" + args.signal]
     spare_pgid, spare_pid = (main_pid, pids["spared"]) if args.spare else (None, None)
     count = sweep.sweep(signum, pid1, time.monotonic() + WAIT_S, spare_pgid=spare_pgid,
-                        spare_pid=spare_pid, then_continue=args.cont)
+                        spare_pid=spare_pid, then_continue=args.cont,
+                        spare_pids=frozenset(pids[tag] for tag in args.helpers))
     say(f"sweeper count={count}")
     if signum == signal.SIGKILL:
         report_exits(pids, count)  # dying takes a moment; the barrier below checks the others
@@ -301,6 +302,8 @@ def parse():
     p.add_argument("signal", choices=["TERM", "KILL"])
     p.add_argument("--spare", action="store_true")
     p.add_argument("--continue", dest="cont", action="store_true")
+    p.add_argument("--helper", dest="helpers", action="append", default=[],
+                   help="a member spared as sm-init's own helper (spare_pids)")
     p = sub.add_parser("reuse")
     p.add_argument("--no-reuse", action="store_true")
     p = sub.add_parser("forky")
