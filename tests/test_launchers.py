@@ -1,4 +1,4 @@
-"""Real training launchers under sm-init (issue 21; README's table of signal scopes): torchrun,
+"""Real training launchers under sm-init (issue 21; docs/launchers.md's table follows them): torchrun,
 accelerate (its simple path for one process, torchrun's for two), DeepSpeed's runner, an HF
 Trainer with DataLoader workers, and no launcher at all.
 
@@ -42,8 +42,8 @@ def api(launcher):
 
 def stopped(start_init, ml, tmp_path, launcher, *args, workers=0, save_seconds=2, scope="auto",
             stop_timeout=STOP_TIMEOUT):
-    """The job behind ``launcher``, stopped as ``docker stop -t 30`` does once every rank trained a
-    step: (init, ranks, sm-init's exit code). sm-init was gone in time and left nothing."""
+    """The job behind ``launcher``, stopped as ``docker stop -t STOP_TIMEOUT`` does once every rank
+    trained a step: (init, ranks, sm-init's exit code). sm-init was gone in time and left nothing."""
     argv, ranks = launch(launcher, *args, "--save", str(tmp_path), "--save-seconds", str(save_seconds))
     init = start_job(start_init, ml, tmp_path, argv, "--stop-timeout", str(stop_timeout),
                      "--signal-scope", scope)
