@@ -445,26 +445,24 @@ def test_the_failure_file_has_the_last_words_whatever_the_readers_speed(start_in
     assert "ValueError: the real cause" in reader.got.decode()   # and still relayed
 
 
-def test_a_paused_reader_does_not_make_a_printing_job_stalled(start_init):
+def test_a_paused_reader_does_not_make_a_printing_job_stalled(start_init, tmp_path):
     """The trainer's writes wait in the capture pipe while its reader pauses: they are progress all
     the same (it was stalled, exit 124). Once the trainer is done, the reader reads it all."""
+    done = tmp_path / "done"
     script = ("import time\n"
               "print('x' * 200000, flush=True)\n"
-              "for i in range(10): print('step', i, flush=True); time.sleep(0.25)")
+              "for i in range(12): print('step', i, flush=True); time.sleep(0.3)\n"
+              f"open({str(done)!r}, 'w').close()")
     read_end, write_end = os.pipe()
     reader = readers.SlowReader(read_end, every=0, paused=True)
-    init = start_init("--stall-timeout", "1", "--", sys.executable, "-c", script, stdout=write_end,
+    init = start_init("--stall-timeout", "2", "--", sys.executable, "-c", script, stdout=write_end,
                       stderr=subprocess.DEVNULL)
     os.close(write_end)
-
-    def trainer():
-        return [p for p in init.survivors() if p.cmdline()[1:2] == ["-c"]]
-    wait_until(trainer, "the trainer")
-    wait_until(lambda: not trainer(), "the trainer done")
+    wait_until(lambda: done.exists() or init.process.poll() is not None, "the trainer done (or sm-init gone)")
     reader.resume()
     assert init.wait() == 0
     reader.join(TIMEOUT)
-    assert reader.got.decode().splitlines()[1:] == ["step %d" % i for i in range(10)]
+    assert reader.got.decode().splitlines()[1:] == ["step %d" % i for i in range(12)]
 
 
 def test_a_verdict_reads_the_pipe_to_its_end_and_holds_no_more_than_it_held():
@@ -609,3 +607,18 @@ def test_a_terminal_sm_init_cannot_reopen_is_written_through_dev_tty_never_made_
     finally:
         init.cleanup()
         os.close(master)
+
+
+def test_a_trainer_blocked_behind_a_reader_that_reads_nothing_is_stalled(start_init, stalled_fifo):
+    """The choice where the issue left one: a trainer blocked on a full pipe writes nothing, and
+    its output's reader reads nothing: the job can't advance, and --stall-timeout stops it (124),
+    the bytes the reader never got counted in the exit line."""
+    path, reader = stalled_fifo
+    writer = os.open(path, os.O_WRONLY)
+    script = "import sys; sys.stdout.write('x' * 4_000_000); sys.stdout.flush()"
+    init = start_init("--stall-timeout", "1", "--stop-timeout", "2", "--", sys.executable, "-c", script,
+                      stdout=writer)
+    os.close(writer)
+    assert init.wait() == 124
+    init.log.expect(r"stop: no progress for 1s")
+    assert re.search(r"\d+ byte\(s\) of the tree's output to stdout dropped", init.log.seen[-1]), init.log.seen[-1]

@@ -6,7 +6,6 @@ of several processes are told apart, on the lines of real tracebacks.
 
 import random
 import sys
-import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -265,60 +264,14 @@ def test_a_huge_line(line):
     assert text.startswith(ENDING + "\n")
 
 
-# Speed: any 64 KiB tails judged in under 50 ms --------------------------------------------------
+# Speed. The issue's bound (any 64 KiB tails judged in under 50 ms) is a figure for the bench:
+# bench/reasons_speed.py measures these inputs against it. What a test can hold on a loaded machine
+# is the shape: the work grows linearly with the tail, so no input hides a quadratic step.
 
-TARGET = 0.050   # seconds for both 64 KiB tails (issue 18), on an unloaded machine
-LOADED = 4       # the factor a shared, loaded 2-core machine is allowed: CPU time of the best of 5
-TB = (b'Traceback (most recent call last):\n  File "/opt/ml/code/train.py", line 12, in <module>\n'
-      b"    main()\n    ^^^^^^\nValueError: bad lr\n")
-ADVERSARIAL = {
-    # One huge line, each pattern's prefix repeated: a pattern that backtracks is quadratic here.
-    "one line of E": b"CUDA out of memory " + b"E" * 65536,
-    "one line of ] [": b"] [" * 22000,
-    "one line of mpirun notices": b"mpirun noticed that process rank 1 " * 2000,
-    "one line of assertions": b"Assertion `" * 6000,
-    "one line of can't open": b"can't open file '" * 4000,
-    "one line of bars": b"1%|" * 22000 + b"Killed",
-    "one line of prefixes": b"[rank1]: " * 7000 + b"ValueError: x\n",
-    "one line of brackets": b"ValueError: " + b"(" * 65536 + b"\n",
-    # Floods of lines.
-    "a rank per line": b"".join(b"[rank%d]: ValueError: x\n" % i for i in range(4000)),
-    "a Ray actor per line": b"".join(b"(RayWorker pid=%d) Traceback (most recent call last):\n" % i
-                                     for i in range(2000)),
-    "a deep chain": (TB + b"\nDuring handling of the above exception, another exception occurred:\n\n") * 400,
-    "headers then exceptions": b"Traceback (most recent call last):\n" * 1000 + b"ValueError: x\n" * 1000,
-    "exception lines": b"ValueError: x\n" * 4700,
-    "frames": b'  File "a.py", line 1, in f\n    x\n' * 2000 + b"ValueError: x\n",
-    "rich's box": "│ x │\n".encode() * 6000 + b"ValueError: x\n",
-    "continued messages": b"  x\nValueError: [\n" + b"more [\n" * 8000,
-    "terminates": b"terminate called after throwing an instance of 'x'\n" * 1300,
-    "root causes": b"Root Cause (first observed failure):\n  rank : 1 (local_rank: 1)\n" * 1000,
-    "Killed": b"Killed\n" * 9000,
-    "NCCL errors": b"NCCL error\n  Last error:\n" * 2500,
-    "blank lines": b"\n" * 65536,
-    "garbage": random.Random(1).randbytes(65536),
-}
-
-
-def judged_in(tail: bytes) -> float:
-    """CPU seconds for the failure text of ``tail`` as both streams, the best of 5."""
-    tail = tail[-64 * 1024:]
-    times = []
-    for _ in range(5):
-        start = time.process_time()
-        check_text(reasons.failure_text(ENDING, tail, tail))
-        times.append(time.process_time() - start)
-    return min(times)
+from helpers.adversarial import ADVERSARIAL, judged_in  # noqa: E402  (shared with bench/reasons_speed.py)
 
 
 @pytest.mark.parametrize("name", ADVERSARIAL)
-def test_adversarial_tails_are_judged_in_time(name):
-    took = judged_in(ADVERSARIAL[name])
-    assert took < TARGET * LOADED, (f"{name}: {took * 1000:.0f} ms of CPU for 64 KiB tails; the bound is"
-                                    f" {TARGET * 1000:.0f} ms unloaded, {LOADED}x here")
-
-
-@pytest.mark.parametrize("name", ["a rank per line", "a deep chain", "exception lines", "frames"])
 def test_the_work_grows_linearly_with_the_tail(name):
     # Load slows both sizes alike: a quadratic step would make 64 KiB take 16 times 16 KiB's time.
     data = ADVERSARIAL[name] * 2
@@ -342,11 +295,12 @@ PREFIX = [b"", b"[rank0]: ", b"[rank1]: ", b"[default1]:", b"(Actor pid=7) ", b"
 
 @settings(max_examples=25, deadline=None)
 @given(lines=st.lists(st.tuples(st.sampled_from(PREFIX), st.sampled_from(FAMILIAR)), min_size=1, max_size=60))
-def test_any_64k_of_familiar_lines_is_judged_in_time(lines):
+def test_any_familiar_lines_are_judged_in_linear_time(lines):
     arrangement = b"".join(prefix + line + b"\n" for prefix, line in lines)
     tail = arrangement * (64 * 1024 // len(arrangement) + 1)
-    took = judged_in(tail)
-    assert took < TARGET * LOADED, f"{took * 1000:.0f} ms of CPU for 64 KiB tails of {lines!r}"
+    small, large = judged_in(tail[-16 * 1024:]), judged_in(tail[-64 * 1024:])
+    assert large < 8 * max(small, 0.001), f"16 KiB {small * 1000:.1f} ms, 64 KiB {large * 1000:.1f} ms of {lines!r}"
+
 
 
 def test_the_childs_exception_alone_beats_its_launchers_report():

@@ -437,7 +437,7 @@ class Stream:
         never exceeds HOLD_LIMIT."""
         if not self.open:
             return
-        want = unread_bytes(self.fd)
+        want = fcntl.fcntl(self.fd, fcntl.F_GETPIPE_SZ)  # a writer still alive can't keep us reading
         while want > 0:
             try:
                 data = os.read(self.fd, want)
@@ -496,7 +496,7 @@ class Stream:
 
 def unread_bytes(fd: int) -> int:
     """Bytes waiting in the pipe behind ``fd`` (FIONREAD)."""
-    import termios  # not at start-up: only a verdict or a full sink asks
+    import termios  # not at start-up, nor at exit: only a full sink asks
     return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
 
 

@@ -6,9 +6,10 @@ One thread. Every signal stays blocked and is taken with sigtimedwait, whose tim
 deadline: the plan's, the output's (a log line waiting for the trainer's newline), or the peers'
 heartbeat (multi-host, peers.py). Nothing else sleeps and nothing polls; even the tree's output
 arrives as a signal (SIGIO, see output.py), and so do the peers' messages (peerlink.py).
-The exceptions are a log sink that cannot signal room (a terminal, a socket: retried every 50 ms)
-and the bounded flush at exit. A plain signal is forwarded first (latency); output, or a deadline,
-is copied first; then, unless output alone woke it, the loop reaps and lets the plan decide.
+The exceptions are a log sink that cannot signal room (a terminal, a socket, a description shared
+with the trainer: retried every 50 ms) and the flush at exit (plan.exit_flush says how long).
+A plain signal is forwarded first (latency); output, or a deadline, is copied first; then, unless
+output alone woke it, the loop reaps and lets the plan decide.
 This module decides nothing: it waits, reports what it saw to ``plan``, and performs what
 ``plan`` returns, through a ``System`` (system.py; the tests give it a model of the world).
 """

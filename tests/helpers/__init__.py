@@ -14,6 +14,7 @@
     launchers   real training launchers (torchrun, accelerate, DeepSpeed): command lines, what
                 each rank heard and saved
     wild        the corpus of real failure logs: its cases, their Error lines, whether each is right
+    adversarial failure tails built to be slow to judge (test_reasons_text.py, bench/reasons_speed.py)
     world       a model of the world for the real Supervisor loop, on a fake clock
     net         a free port
     hosts       a multi-host job on one machine: N real sm-inits over loopback, trainers told on stdin

@@ -16,11 +16,11 @@ A tiny BERT classifier built in code (no hub download), trained by ``transformer
 - ``--fail-rank R --fail-step N``: rank R raises ValueError("rank R exploded") at step N.
 
 ``--worker-group own``: examples/loader_workers.py's recipe, chained before the Trainer's own
-``worker_init_fn`` (its seeding), in a Trainer subclass.
+``worker_init_fn`` (its seeding), in a Trainer subclass. Lines, workers and the save are
+launched.py's.
 """
 
 import argparse
-import io
 import os
 import signal
 import time
@@ -29,14 +29,11 @@ import torch
 import torch.distributed as dist
 import transformers
 
-REPORTED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-STOPS = (signal.SIGTERM, signal.SIGINT)
-RANK = int(os.environ.get("RANK", "0"))
+# The launcher tests' trainer, beside this file (a script's folder is first on sys.path): the same
+# lines, signal reports, worker init and final save.
+from launched import RANK, REPORTED, STOPS, save, say, worker_init
+
 requested = []
-
-
-def say(text):
-    os.write(1, f"rank {RANK} {text}\n".encode())
 
 
 class Sentences(torch.utils.data.Dataset):
@@ -48,24 +45,6 @@ class Sentences(torch.utils.data.Dataset):
                 "labels": torch.tensor(index % 2)}
 
 
-def reporting_worker(own_group, then):
-    def init(worker):
-        if own_group:
-            os.setpgid(0, 0)
-
-        def on_signal(signum, frame):
-            say(f"worker {worker} got {signal.Signals(signum).name}")
-            if signum in STOPS:
-                signal.signal(signum, signal.SIG_DFL)
-                os.kill(os.getpid(), signum)
-        for signum in REPORTED:
-            signal.signal(signum, on_signal)
-        say(f"worker {worker} ready pid={os.getpid()} pgid={os.getpgid(0)}")
-        if then is not None:
-            then(worker)
-    return init
-
-
 class Trainer(transformers.Trainer):
     own_group = False
 
@@ -74,7 +53,7 @@ class Trainer(transformers.Trainer):
         # accelerate's wrapper iterates the DataLoader it wraps; workers start when the loop first
         # iterates it, so until then its init function may change.
         inner = getattr(loader, "base_dataloader", loader)
-        inner.worker_init_fn = reporting_worker(self.own_group, inner.worker_init_fn)
+        inner.worker_init_fn = worker_init("own" if self.own_group else "inherit", inner.worker_init_fn)
         return loader
 
 
@@ -93,24 +72,6 @@ class StopOnSignal(transformers.TrainerCallback):
         if flag.item() > 0:
             control.should_training_stop = True
         time.sleep(0.05)
-
-
-def save(directory, model, seconds):
-    """The final save: written to a .tmp file over seconds seconds (a slow disk), then renamed."""
-    final = os.path.join(directory, f"final-rank{RANK}.pt")
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    data = buffer.getvalue()
-    pieces = max(1, round(seconds / 0.05))
-    size = -(-len(data) // pieces)
-    with open(final + ".tmp", "wb") as file:
-        for start in range(0, pieces * size, size):
-            file.write(data[start:start + size])
-            file.flush()
-            time.sleep(seconds / pieces)
-        os.fsync(file.fileno())
-    os.rename(final + ".tmp", final)
-    say("saved")
 
 
 def main():
@@ -143,7 +104,7 @@ def main():
     trainer = Trainer(model=model, args=training, train_dataset=Sentences(),
                       callbacks=[StopOnSignal(args.fail_rank, args.fail_step)])
     trainer.train()
-    save(args.save, trainer.model, args.save_seconds)
+    save(args, trainer.model)
 
 
 if __name__ == "__main__":

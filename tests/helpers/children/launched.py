@@ -54,7 +54,9 @@ class Numbers(torch.utils.data.Dataset):
         return torch.full((4,), float(index)), torch.tensor([float(index % 3)])
 
 
-def worker_init(group):
+def worker_init(group, then=None):
+    """A DataLoader worker_init_fn: reports the worker's signals (``own``: in a process group of
+    its own, the recipe), then calls ``then`` (another init function) if given."""
     def init(worker):
         tag = f"worker {worker}"
         if group == "own":
@@ -68,6 +70,8 @@ def worker_init(group):
         for signum in REPORTED:
             signal.signal(signum, on_signal)
         say(f"{tag} ready pid={os.getpid()} pgid={os.getpgid(0)}")
+        if then is not None:
+            then(worker)
     return init
 
 

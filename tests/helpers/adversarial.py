@@ -1,0 +1,54 @@
+"""Failure tails built to be slow to judge: one huge line per pattern prefix, floods of lines.
+
+The tests (test_reasons_text.py) hold the work to linear growth with the tail's size on them; the
+bench (bench/reasons_speed.py) measures them against the bound of 50 ms for any 64 KiB tails.
+"""
+
+import random
+import time
+
+from sm_init import reasons
+
+ENDING = "Training command `python3 train.py` exited with code 1."
+TB = (b'Traceback (most recent call last):\n  File "/opt/ml/code/train.py", line 12, in <module>\n'
+      b"    main()\n    ^^^^^^\nValueError: bad lr\n")
+ADVERSARIAL = {
+    # One huge line, each pattern's prefix repeated: a pattern that backtracks is quadratic here.
+    "one line of E": b"CUDA out of memory " + b"E" * 65536,
+    "one line of ] [": b"] [" * 22000,
+    "one line of mpirun notices": b"mpirun noticed that process rank 1 " * 2000,
+    "one line of assertions": b"Assertion `" * 6000,
+    "one line of can't open": b"can't open file '" * 4000,
+    "one line of bars": b"1%|" * 22000 + b"Killed",
+    "one line of prefixes": b"[rank1]: " * 7000 + b"ValueError: x\n",
+    "one line of brackets": b"ValueError: " + b"(" * 65536 + b"\n",
+    # Floods of lines.
+    "a rank per line": b"".join(b"[rank%d]: ValueError: x\n" % i for i in range(4000)),
+    "a Ray actor per line": b"".join(b"(RayWorker pid=%d) Traceback (most recent call last):\n" % i
+                                     for i in range(2000)),
+    "a deep chain": (TB + b"\nDuring handling of the above exception, another exception occurred:\n\n") * 400,
+    "headers then exceptions": b"Traceback (most recent call last):\n" * 1000 + b"ValueError: x\n" * 1000,
+    "exception lines": b"ValueError: x\n" * 4700,
+    "frames": b'  File "a.py", line 1, in f\n    x\n' * 2000 + b"ValueError: x\n",
+    "rich's box": "│ x │\n".encode() * 6000 + b"ValueError: x\n",
+    "continued messages": b"  x\nValueError: [\n" + b"more [\n" * 8000,
+    "terminates": b"terminate called after throwing an instance of 'x'\n" * 1300,
+    "root causes": b"Root Cause (first observed failure):\n  rank : 1 (local_rank: 1)\n" * 1000,
+    "Killed": b"Killed\n" * 9000,
+    "NCCL errors": b"NCCL error\n  Last error:\n" * 2500,
+    "blank lines": b"\n" * 65536,
+    "garbage": random.Random(1).randbytes(65536),
+}
+
+
+
+def judged_in(tail: bytes) -> float:
+    """CPU seconds for the failure text of ``tail`` (at most its last 64 KiB) as both streams, the best of 5."""
+    tail = tail[-64 * 1024:]
+    times = []
+    for _ in range(5):
+        start = time.process_time()
+        text = reasons.failure_text(ENDING, tail, tail)
+        times.append(time.process_time() - start)
+        assert len(text.encode()) <= reasons.LIMIT
+    return min(times)
