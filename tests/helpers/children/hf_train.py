@@ -22,7 +22,6 @@ launched.py's.
 
 import argparse
 import os
-import signal
 import time
 
 import torch
@@ -31,7 +30,7 @@ import transformers
 
 # The launcher tests' trainer, beside this file (a script's folder is first on sys.path): the same
 # lines, signal reports, worker init and final save.
-from launched import RANK, REPORTED, STOPS, save, say, worker_init
+from launched import RANK, report_signals, save, say, worker_init
 
 requested = []
 
@@ -84,12 +83,7 @@ def main():
     parser.add_argument("--fail-step", type=int, default=1)
     args = parser.parse_args()
 
-    def on_signal(signum, frame):
-        say(f"got {signal.Signals(signum).name}")
-        if signum in STOPS:
-            requested.append(signum)
-    for signum in REPORTED:
-        signal.signal(signum, on_signal)
+    report_signals(requested)
 
     torch.manual_seed(0)
     config = transformers.BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1,

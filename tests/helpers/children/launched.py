@@ -46,6 +46,17 @@ def say(text):
     os.write(1, f"rank {RANK} {text}\n".encode())
 
 
+def report_signals(requested):
+    """Say each signal of REPORTED this process gets; a stop signal is also appended to ``requested``
+    (the training loop stops at its next step, after a save)."""
+    def on_signal(signum, frame):
+        say(f"got {signal.Signals(signum).name}")
+        if signum in STOPS:
+            requested.append(signum)
+    for signum in REPORTED:
+        signal.signal(signum, on_signal)
+
+
 class Numbers(torch.utils.data.Dataset):
     def __len__(self):
         return 64
@@ -164,13 +175,7 @@ def main():
     args = parser.parse_args()
 
     requested = []
-
-    def on_signal(signum, frame):
-        say(f"got {signal.Signals(signum).name}")
-        if signum in STOPS:
-            requested.append(signum)
-    for signum in REPORTED:
-        signal.signal(signum, on_signal)
+    report_signals(requested)
 
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 1)
