@@ -37,6 +37,7 @@ import ctypes
 import json
 import os
 import random
+import shlex
 import shutil
 import sys
 import tempfile
@@ -68,6 +69,11 @@ def main():
                         help="seconds between the child's ready and the signal or its exit")
     parser.add_argument("--extra-init", action="append", default=[], metavar="NAME=COMMAND",
                         help="also measure this init (experiments; the child is appended)")
+    parser.add_argument("--inits", default="", metavar="NAME,...",
+                        help="measure only these inits (by name, extra ones too), e.g. one row's init and its "
+                        "floor: --only startup --inits sm-init,py-loop (default: all)")
+    parser.add_argument("--startup-trials", type=int, default=None, metavar="N",
+                        help="rounds of start-up and exit lag (default 20, 5 with --quick): a noisy row wants more")
     parser.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -84,13 +90,22 @@ def main():
         print("bench: sm-init not found, measuring the others only", file=sys.stderr)
     ml_root = tempfile.mkdtemp(prefix="smbench-ml-")  # train mode wants a writable <ml-root>
     inits = find_inits(sm_init, args.extra_init, args.bchild, ml_root)
+    chosen = set(filter(None, args.inits.split(",")))
+    if chosen:
+        unknown = chosen - {init.name for init in inits}
+        if unknown:
+            sys.exit(f"bench: --inits: no init named {', '.join(sorted(unknown))} "
+                     f"(there are: {', '.join(init.name for init in inits)})")
+        inits = [init for init in inits if init.name in chosen]
+    if args.startup_trials is not None and args.startup_trials < 1:
+        sys.exit("bench: --startup-trials: at least 1")
 
     q = args.quick
     cfg = {
         "quick": q,
         "latency_rounds": 2 if q else 12,
         "latency_per_round": 50 if q else 100,
-        "startup_trials": 5 if q else 20,
+        "startup_trials": args.startup_trials or (5 if q else 20),
         "stop_trials": 1 if q else 3,
         "stop_cap_s": 3,
         "reap_trials": 1 if q else 5,
@@ -172,12 +187,15 @@ def main():
     results["relay"] = relay_rows(raw)
     verdicts = targets(rows, raw, results["startup_vs_floor"]) + relay_targets(results["relay"])
     results["targets"] = [{"met": met, "text": text} for met, text in verdicts]
-    command = args.command + (" --quick" if q else "")
+    command = args.command + (" --quick" if q else "") + "".join(
+        f" {flag} {shlex.quote(value)}" for flag, value in (("--only", args.only), ("--inits", args.inits),
+                                                         *(("--extra-init", spec) for spec in args.extra_init))
+        if value) + (f" --startup-trials {args.startup_trials}" if args.startup_trials else "")
 
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     md = markdown(results, rows, verdicts, table_inits, command)
     (out / "results.md").write_text(md)
-    if not q and only == MEASUREMENTS and args.settle == SETTLE_S:
+    if not q and only == MEASUREMENTS and args.settle == SETTLE_S and not chosen and args.startup_trials is None:
         (HERE / "RESULTS.md").write_text(md)
     if raw["latency_us"]:
         chart(raw["latency_us"], out / "latency.png")
