@@ -77,6 +77,8 @@ def main():
     parser.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.startup_trials is not None and args.startup_trials < 1:
+        sys.exit("bench: --startup-trials: at least 1")
     if os.geteuid() != 0:
         sys.exit("bench: needs root (unshare --pid, and signals to namespace inits)")
     sm_init = args.sm_init
@@ -94,11 +96,10 @@ def main():
     if chosen:
         unknown = chosen - {init.name for init in inits}
         if unknown:
+            shutil.rmtree(ml_root, ignore_errors=True)
             sys.exit(f"bench: --inits: no init named {', '.join(sorted(unknown))} "
                      f"(there are: {', '.join(init.name for init in inits)})")
         inits = [init for init in inits if init.name in chosen]
-    if args.startup_trials is not None and args.startup_trials < 1:
-        sys.exit("bench: --startup-trials: at least 1")
 
     q = args.quick
     cfg = {
