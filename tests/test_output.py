@@ -306,6 +306,26 @@ def test_a_stream_that_ends_inside_a_line_releases_the_held_log_lines_and_nothin
     assert got == (b"step 7 loss=0.1\nsm-init: ours\n" if ours else b"step 7 loss=0.1")
 
 
+def test_at_exit_a_log_line_held_for_a_writer_still_alive_goes_out_though_nothing_else_waits(monkeypatch):
+    """At exit the tree's line is open and a writer of it still holds the pipe (no EOF to end the
+    line): the pipe is empty, nothing is queued, yet finish must not take the quick way out that an
+    exit with nothing to write takes: the log line waiting for the newline goes out after one."""
+    from types import SimpleNamespace
+    from sm_init import output
+    stream, tree_write, out_read = _stream_into_pipe()
+    monkeypatch.setattr(output, "_sinks", {2: stream.sink})  # finish writes the sinks sm-init opened
+    os.write(tree_write, b"step 7 loss=0.1")
+    stream.pump(0.0)
+    stream.sink.log(b"sm-init: ours\n", 0.0)
+    assert stream.sink.held and not stream.sink.queue
+    output.finish(SimpleNamespace(streams=[None, stream]), None)
+    got = os.read(out_read, 4096)
+    os.close(tree_write)
+    os.close(stream.sink.fd)
+    os.close(out_read)
+    assert got == b"step 7 loss=0.1\nsm-init: ours\n"
+
+
 # --- descriptors sm-init can't reopen, or was given closed ----------------------------------------
 
 def unprivileged_sm_init(tmp_path):
