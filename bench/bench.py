@@ -120,6 +120,7 @@ def main():
         "capture_per_round": 50 if q else 100,
         "capture_rates": [0, 1000],
         "sm_init": sm_init,
+        "extra_inits": [spec.partition("=")[0] for spec in args.extra_init],
         "settle_s": args.settle,
         "seed": args.seed,
     }

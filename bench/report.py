@@ -127,6 +127,19 @@ def paired_ratio(trials_a, trials_b, field):
     return median([b / a for a, b in pairs]) if pairs else None, len(pairs)
 
 
+def paired_exit_lag(raw, names):
+    """(init, its exit lag over sm-init's, over py-loop's, rounds): medians of per-round ratios, the
+    rounds paired by index (the same minutes, the same neighbours: an A/B of two builds holds where
+    each one's p50 swings with the machine); None where either was not measured."""
+    lag = raw.get("exit_lag_ms") or {}
+
+    def paired(a, b):
+        ratios = [x / y for x, y in zip(lag.get(a, []), lag.get(b, [])) if y]
+        return median(ratios) if ratios else None, len(ratios)
+
+    return [(n, paired(n, "sm-init")[0], *paired(n, "py-loop")) for n in names if lag.get(n) and n != "py-loop"]
+
+
 def targets(rows, raw, startup):
     """sm-init's targets, the relay's apart: a list of (met, text);
     met is None when not measured."""
@@ -394,6 +407,13 @@ def markdown(results, rows, verdicts, inits, command):
         for entry in startup:
             lines.append(f"| {entry['label']} | {fmt(entry['p50_ms'])} | {fmt(entry['max_ms'])} | {entry['n']} | "
                          + (f"{entry['vs_floor']:.2f}x |" if entry["vs_floor"] is not None else "- |"))
+    if has_sm and results["config"].get("extra_inits") and (results["raw"].get("exit_lag_ms") or {}).get("sm-init"):
+        lines += ["", "## Exit after the child's exit, paired per round", "",
+                  "With --extra-init (another build beside this one): each init's lag over sm-init's and "
+                  "over py-loop's in the same round, the median over rounds.", "",
+                  "| init | / sm-init | / py-loop | rounds |", "|---|---:|---:|---:|"]
+        for name, vs_sm, vs_py, count in paired_exit_lag(results["raw"], names):
+            lines.append(f"| {name} | {fmt(vs_sm)}x | {fmt(vs_py)}x | {count} |")
     lines += relay_markdown(results.get("relay") or {}, results["config"])
     lines += ["", "## Targets", ""]
     for met, text in verdicts:
