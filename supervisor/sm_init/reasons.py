@@ -9,9 +9,12 @@ found in the tails with a hint where one helps, then the last lines of the outpu
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
 off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
-from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``; a logger's header repeated on each
-line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``) so that interleaved processes can be told
-apart, blank lines are dropped (a gap in the line numbers remembers them), a progress bar left
+from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, Lightning's ``[rank: 0]``, Slurm's
+``srun --label`` ``0:``; a logger's header repeated on each line, vLLM's ``ERROR 01-29 07:44:33
+worker_base.py:467]``; the stamp a log service puts before every line, CloudWatch's, ``docker logs
+-t``'s, syslog's ``Jan  5 19:26:34 host prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``,
+with the indentation a console's column added to all of them) so that interleaved processes can be
+told apart, blank lines are dropped (a gap in the line numbers remembers them), a progress bar left
 without its newline is peeled off what was printed after it, and the recognisers in ``TABLE`` run
 in order; the first that finds something wins.
 The order is the precedence:
@@ -20,7 +23,9 @@ The order is the precedence:
    code or signal, and its own error: the rest of the table run over the summary's traceback (the
    rank's error file, with ``@record``) and the rank's prefixed lines, a known cause in either
    first; for a rank that printed nothing prefixed (killed by SIGSEGV or SIGKILL, or a python that
-   could not open the script), the unprefixed report of that (faulthandler's, a shell's, python's).
+   could not open the script), the unprefixed report of that (faulthandler's, a shell's, python's);
+   with none, the summary's own words: the program its title names ("train.py FAILED"), the rank,
+   its exit code or signal.
    It beats everything else: the other ranks' errors (a peer's NCCL timeout, gloo's "Connection
    closed by peer") are consequences, and the agent's own traceback says only that a child failed.
    Unless the rank it names died of such a consequence itself (a peer's connection closed, a
@@ -29,14 +34,17 @@ The order is the precedence:
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of memory, disk
    full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the frame of its
    "Current thread"), a SIGKILL ("Killed", also glued to a progress bar), any other CUDA error,
-   NCCL errors and timeouts. NCCL comes last: a collective fails *because* a peer died of one of
+   NCCL errors and timeouts (with NCCL's "Last error:" or its first "NCCL WARN" before it). A
+   signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
+   glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
+   dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal 9:SIGKILL"). NCCL comes last: a collective fails *because* a peer died of one of
    the others. Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
    memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before
    the KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case); SyntaxError with its file and
-   line. A traceback may have no header (a tail or a paste that starts inside it, rich's box):
+   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail or a paste that starts inside it, rich's box):
    an exception line right after a frame's code ends it; a line that a frame follows is another
    thread's log line, not the exception. Within one process (one prefix) the fatal traceback is the
    last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
@@ -51,10 +59,14 @@ The order is the precedence:
    "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort.
 5. A line that can only be an exception's, alone (a paste of just that line, a tail that kept
    only it): the child's own words still. Then launchers' own reports, when nothing of the child's
-   is left: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a terminal wrapped
-   it), DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
-   local_rank: 4", MPICH's "BAD TERMINATION" box and its exit code, the SageMaker toolkit's
-   ExecuteUserScriptError, python's "can't open file", a shell's "command not found"; last,
+   is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
+   terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
+   MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
+   local_rank: 4", MPICH's "BAD TERMINATION" box and its exit code or signal, the SageMaker
+   toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has
+   died", an IDE's "Process finished with exit code 1", python's "can't open file", a shell that
+   cannot parse a script. A shell's "command not found" (a script survives a missing nvidia-smi)
+   only when there is no other report, the last one; last,
    launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
    traceback or standing alone.
 
@@ -124,15 +136,34 @@ REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable byte
 # A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
 BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
-PREFIXES = (   # (pattern at the start of a line, the Line field its group goes to; None: dropped)
-    (re.compile(r"\[rank(\d+)\]: ?"), "rank"),                 # torch.distributed excepthook, c10d logs
-    (re.compile(r"\[default(\d+)\]:"), "local"),                # torchrun --tee / --log-dir
-    (re.compile(r"\[\d+,(\d+)\]<std(?:out|err)>:"), "rank"),    # mpirun --tag-output
-    (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor"),  # Ray: (RayWorkerVllm pid=5304)
+# A log service's or a logger's stamp before every line: how the lines were stored, not what the
+# program printed. One pattern for them all: a date and time (ISO 8601 as CloudWatch, `docker logs
+# -t`, `kubectl logs --timestamps`, journald's short-iso and Python's logging write it; syslog's
+# "Jan  5 19:26:34"), then what such services put after it: the CRI log's "stderr F", syslog's
+# "host prog[pid]:", a logger's level ("[INFO]", "ERROR -") and DeepSpeed's "[launch.py:434:fn]".
+LEVEL = r"(?:DEBUG|INFO|WARN(?:ING)?|ERROR|CRITICAL|FATAL)"
+STAMP = re.compile(
+    r"(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?\]?"
+    r"(?: (?:stdout|stderr) [FP])?(?: [\w.-]{1,64} [\w./@-]{1,64}\[\d+\]:)?"
+    r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?: [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d+\])?:)?)"
+    rf"(?:(?: [|-])? \[?{LEVEL}\]?(?: -|:)?)?(?: \[[\w.]{{1,80}}:\d+:\w{{1,80}}\])?(?:[ \t]|$)")
+
+PREFIXES = (   # (pattern at the start of a line, the Line field its group goes to (None: dropped),
+               #  the characters such a line can start with: the cheap test before the pattern)
+    (re.compile(r"\[rank(\d+)\]: ?"), "rank", "["),                # torch.distributed excepthook, c10d logs
+    (re.compile(r"\[rank: (\d+)\] "), "rank", "["),                # Lightning's rank_zero_* and SIGTERM lines
+    (re.compile(r"\[default(\d+)\]:"), "local", "["),               # torchrun --tee / --log-dir
+    # mpirun --tag-output ([1,0]<stderr>:), horovodrun's gloo launcher ([0]<stderr>:).
+    (re.compile(r"\[(?:\d+,)?(\d+)\]<std(?:out|err)>:"), "rank", "["),
+    (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor", "("),  # Ray: (RayWorkerVllm pid=5304)
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
-    (re.compile(r"(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None),
+    (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
+    (STAMP, "stamp", "[0123456789JFMASOND"),
+    # Slurm's `srun --label`: the task's number, right-aligned ("  3: ").
+    (re.compile(r" {0,4}(\d{1,5}): "), "rank", " 0123456789"),
 )
+FIRST = "".join(sorted({first for _pattern, _field, firsts in PREFIXES for first in firsts}))
 
 
 def clean_lines(tail: bytes) -> List[str]:
@@ -169,33 +200,49 @@ def printable(text: str, keep: str = "\t") -> str:
 
 def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
     """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1", None)."""
-    found = {"rank": None, "local": None, "actor": None}
+    text, found = _peel(raw)
+    return text, found["rank"], found["local"], found["actor"]
+
+
+def _peel(raw: str) -> Tuple[str, dict]:
+    """The line without its prefixes, and what they said (``stamp``: a log service's was there)."""
+    found = {"rank": None, "local": None, "actor": None, "stamp": None}
     at = 0
     # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
-    while raw[at:at + 1] in ("[", "(", "D", "I", "W", "E", "C"):
-        for pattern, field in PREFIXES:
-            match = pattern.match(raw, at)
-            if match:
+    while raw[at:at + 1] and raw[at] in FIRST:
+        for pattern, field, firsts in PREFIXES:
+            match = raw[at] in firsts and pattern.match(raw, at)
+            if match and match.end() > at:
                 if field:
-                    found[field] = match.group(1)
+                    found[field] = match.group(1) if field != "stamp" else match.group(0)
                 at = match.end()
                 break
         else:
             break
-    return raw[at:], found["rank"], found["local"], found["actor"]
+    return raw[at:], found
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
     lines = []
+    stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
     for index, raw in enumerate(clean_lines(tail)):
         if not raw:
             continue
         if "%|" in raw:
             # What a shell or a crash printed after a bar left without its newline starts the line.
             raw = BAR.sub("", raw, count=1)
-        line = Line(stream, index, *split_prefixes(raw))
+        text, found = _peel(raw)
+        line = Line(stream, index, text, found["rank"], found["local"], found["actor"])
         if line.text.strip():   # a blank line says nothing; the gap in the index says it was there
+            if found["stamp"] is not None:
+                stamped.append((len(lines), len(text) - len(text.lstrip())))
             lines.append(line)
+    if stamped:
+        # A console that shows the stamps in a column pads every message alike (CloudWatch's, copied):
+        # the indentation all stamped lines share is the column's, not the program's.
+        column = min(indent for _position, indent in stamped)
+        for position, _indent in stamped:
+            lines[position] = lines[position]._replace(text=lines[position].text[column:])
     return lines
 
 
@@ -306,7 +353,11 @@ TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
 # or is a module's lower-case one (socket.timeout); "loss: 0.5" and "INFO: step 3" are log lines.
 EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
 # A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
-BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+BARE_EXCEPTION = re.compile(r"^(?:[\w.]*UnfilteredStackTrace: )?"
+                            r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+# JAX's traceback filtering (jax/_src/traceback_util.py) re-raises an error with the unfiltered
+# trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
+UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
@@ -446,6 +497,8 @@ def message(lines: Sequence[Line], position: int) -> str:
     printed after a finished sentence ("CUDA kernel errors might be ...") and a logger's line
     ("wandb: ...") stay out."""
     text = lines[position].text.strip().lstrip("| ")
+    if "UnfilteredStackTrace" in text:
+        text = UNFILTERED.sub("", text, count=1)
     previous = lines[position]
     for after in lines[position + 1:position + 1 + CONTINUED]:
         more = after.text.strip()
@@ -574,10 +627,16 @@ def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
 
 # NCCL and CUDA -----------------------------------------------------------------------------------
 
-NCCL = re.compile(r"NCCL error|NCCL Error \d|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
+# nccl-tests' NCCLCHECK and CUDACHECK (src/common.h): "Test NCCL failure common.cu:908 'unhandled
+# cuda error / ...'" (older: "NCCL failure common.cu:908 '...'").
+NCCL = re.compile(r"NCCL error|NCCL Error \d|NCCL failure \S+:\d+ '|CUDA failure \S+:\d+ '(?!out of memory)|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
                   r"|unhandled system error|(?:Process group|NCCL) watchdog thread terminated with exception"
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
+# NCCL's own warning (debug.cc: "host:pid:tid [dev] NCCL WARN msg"), printed where the failure
+# happened, before the error that its caller reports: the first one says what went wrong.
+NCCL_WARN = re.compile(r"\bNCCL WARN (\S.*)$")
+NCCL_WARN_DISTANCE = 50   # lines between NCCL's first warning and the error it led to
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
@@ -599,7 +658,12 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
     for marker, detail in zip(after, after[1:]):
         if NCCL_LAST_ERROR.match(marker.text) and detail.text.strip():
             error += f"; last error: {tidy(detail.text)}"
-            break
+            return hit._replace(error=error)
+    before = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position]
+              if line.rank == hit.line.rank and "NCCL WARN" in line.text]
+    warning = next((NCCL_WARN.search(line.text) for line in before if NCCL_WARN.search(line.text)), None)
+    if warning and warning.group(1) not in error:
+        error += f"; NCCL WARN {tidy(warning.group(1))}"
     return hit._replace(error=error)
 
 
@@ -613,15 +677,59 @@ def _without_advice(error: str) -> str:
     return CUDA_ADVICE.sub("", error).strip()
 
 
-# Crashes ---------------------------------------------------------------------------------------
+# Crashes and kills: how a shell, an IDE or a launcher reports a signal --------------------------
+
+# strsignal()'s words, which bash and dash print for a child that a signal ended: English, and
+# glibc's translations in common locales (po/zh_CN.po, zh_TW, ja, ko, de, fr, es, ru, pt_BR, it; as
+# Debian's libc-l10n 2.36 has them). A word of a locale counts only where a shell puts it: alone on
+# its line (dash), after the pid of bash's job report, after a progress bar; never in prose.
+SIGNAL_WORDS = {
+    "SIGKILL": ("Killed", "已杀死", "強制結束", "強制終了", "죽었음", "Getötet", "Processus arrêté",
+                "Terminado (killed)", "Убито", "Morto", "Ucciso"),
+    "SIGSEGV": ("Segmentation fault", "段错误", "程式記憶體區段錯誤", "세그멘테이션 오류", "Speicherzugriffsfehler",
+                "Erreur de segmentation", "Violación de segmento", "Ошибка сегментирования",
+                "Falha de segmentação", "Errore di segmentazione"),
+    "SIGBUS": ("Bus error", "总线错误", "匯流排錯誤", "バスエラー", "버스 오류", "Bus-Zugriffsfehler", "Erreur du bus",
+               "Error del bus", "Ошибка шины", "Erro no barramento", "Errore di bus"),
+    "SIGILL": ("Illegal instruction", "非法指令", "無效指令", "명령어가 잘못됨", "Ungültiger Maschinenbefehl",
+               "Instruction non permise", "Instrucción ilegal", "Недопустимая инструкция",
+               "Instrução ilegal", "Istruzione non consentita"),
+    "SIGFPE": ("Floating point exception", "浮点数例外", "浮點數例外", "浮動小数点例外", "부동 소수점 예외",
+               "Gleitkomma-Ausnahme", "Exception en point flottant", "Excepción de coma flotante",
+               "Исключение в операции с плавающей точкой", "Exceção de ponto flutuante",
+               "Eccezione in virgola mobile"),
+    "SIGABRT": ("Aborted", "已放弃", "中止", "중지됨", "Abgebrochen", "Abandon", "Abortado", "Аварийный останов",
+                "Annullato"),
+}
+# zsh's own words (Src/signames2.awk's msg table), lower case, before the command it ran:
+# "zsh: segmentation fault (core dumped)  python train.py", "[1]  + 14957 killed     python ...".
+ZSH_WORDS = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
+             "SIGILL": "illegal hardware instruction", "SIGFPE": "floating point exception", "SIGABRT": "abort"}
+
+
+def signal_report(*signals: str) -> str:
+    """A pattern for the reports of a death by one of ``signals`` that shells, IDEs and launchers
+    print: bash's and dash's (any locale; bash translates "line 1:" too, "第 1 行："), zsh's, fish's
+    ("fish: Job 1, 'python train.py' terminated by signal SIGSEGV (Address boundary error)"),
+    PyCharm's ("Process finished with exit code 137 (interrupted by signal 9:SIGKILL)")."""
+    words = "|".join(re.escape(word) for signal in signals for word in SIGNAL_WORDS[signal])
+    zsh = "|".join(ZSH_WORDS[signal] for signal in signals)
+    names = "|".join(signal[3:] for signal in signals)
+    # A shell's "(core dumped)", in its locale: "(核心已转储)", "(Speicherabzug geschrieben)".
+    core = r"(?:[ \t]*[(（][^()（）]{1,40}[)）])?"
+    return (rf"(?:^|\])(?:{words}){core}$"                           # alone (dash), after a bar
+            rf"|(?:^|[:：] ?)[ \t]*\d+ (?:{words})(?:[ \t]|$)"          # bash: "line 1: 7364 Killed  cmd"
+            rf"|^(?:zsh: |\[\d+\] +[-+]? *)?(?:\d+ )?(?:{zsh})(?: \(core dumped\))?(?: {{2}}\S| *$)"
+            rf"|terminated by signal SIG(?:{names})\b|interrupted by signal \d+: ?SIG(?:{names})\b")
+
 
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
-# counts where a report of one puts it.
+# counts where a report of one puts it. The English words count anywhere (a log line's end,
+# a launcher's sentence): no program writes "Segmentation fault" in passing.
 CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point exception"
          r"|(?:received|caught|got|signal:?|\*\*\*|\()[ \t]*SIG(?:SEGV|BUS|ILL|FPE)\b"
-         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)")
-# faulthandler's "Fatal Python error: X" is the interpreter's death whatever X is (a refcount bug's
-# "none_dealloc"), but an abort after an exception is the exception's (the generic rules').
+         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)"
+         r"|" + signal_report("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE"))
 FAULTHANDLER = re.compile(r"(?:^|\])Fatal Python error: (?!Aborted\b)(.+)$")
 FAULT_THREAD = re.compile(r"^(?:Current thread 0x[0-9a-fA-F]+|Stack) \(most recent call first\):")
 FAULT_FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
@@ -654,46 +762,78 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 # Launchers' own reports ----------------------------------------------------------------------------
 
 # What a launcher or wrapper says when its child failed, when nothing of the child's own is in the
-# tail: mpirun's notice, DeepSpeed's launcher, the SageMaker training toolkit, a shell, python.
+# tail: Open MPI's (orte/tools/orterun/help-orterun.txt: "exited on signal", the "exited with
+# non-zero status" box and its fields, "exiting improperly"; MPI_ABORT), MPICH's Hydra (its "BAD
+# TERMINATION" box, "YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)",
+# "application called MPI_Abort"), DeepSpeed's launcher, torchrun's own line, the SageMaker training
+# toolkit, Ray's reports of a dead worker or actor, an IDE's "Process finished with exit code", a
+# shell (a command not found, a script it cannot parse), python.
 LAUNCHER_REPORT = re.compile(
     r"noticed that process rank \d+ [^.]{0,300}exited on|exited on signal \d+"
+    r"|detected that one or more processes exited with non-zero|exited due to process rank \d+"
+    r"|MPI_ABORT was invoked on rank|called MPI_Abort\(|TERMINATED WITH THE EXIT STRING:"
     r"|was unable to find the specified executable|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"
     r"|exits with return code = -?\d+|failed \(exitcode: -?\d+\) local_rank: \d+"
-    r"|ExecuteUserScriptError"
-    r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$")
+    r"|ExecuteUserScriptError|^Process finished with exit code [1-9]"
+    r"|The actor is dead because its \w+(?: process)? has died|The actor died unexpectedly"
+    r"|A worker died or was killed while executing|Workers \(tasks / actors\) killed due to memory pressure"
+    r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$"
+    # bash's and dash's parser giving up on a script (parse.y's "syntax error near unexpected token
+    # `('", dash's "Syntax error: "(" unexpected"): the script ends there.
+    r"|: syntax error near unexpected token|: [Ss]yntax error: ")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
-SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b")
+# A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
+# launcher reported anything else; then the last one, closest to the exit it may explain.
+COMPLAINT = re.compile(r": command not found$|: No such file or directory$")
+SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b"
+                         r"|memory pressure \(OOM\)|Killed \(signal 9\)")
 MPICH_EXIT = re.compile(r"^=\s+EXIT CODE: -?\d+\s*$")
+# The fields of Open MPI's boxes ("  Process name: [[29973,1],0]", "  Exit code:    1").
+REPORT_FIELD = re.compile(r"^\s{0,4}(?:Process name|Exit code|Executable|Node|Error name):\s+\S")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
 
 
 def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)."""
+    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)
+    with its box's fields; a shell's complaint only when there is nothing else, the last one."""
+    complaint = None
     for line in output_lines(lines):
         if not LAUNCHER_REPORT.search(line.text):
             continue
-        position = lines.index(line)
-        error = tidy(line.text).lstrip("= ")
-        if error.startswith("BAD TERMINATION"):
-            # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
-            code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
-                         if MPICH_EXIT.match(after.text)), None)
-            error += f"; {code.text.lstrip('= ')}" if code else ""
-            return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
-        for after in lines[position + 1:position + 1 + REPORT_LINES]:
-            more = after.text.strip()
-            # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
-            if not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
-                break
-            error += " " + tidy(more)
-        hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
-        return Hit(line, error, hint)
-    return None
+        if COMPLAINT.search(line.text):
+            complaint = line
+            continue
+        return _report(lines, line)
+    return complaint and _report(lines, complaint)
+
+
+def _report(lines: Sequence[Line], line: Line) -> Hit:
+    position = lines.index(line)
+    error = tidy(line.text).lstrip("= ")
+    if error.startswith("BAD TERMINATION"):
+        # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
+        code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
+                     if MPICH_EXIT.match(after.text)), None)
+        error += f"; {code.text.lstrip('= ')}" if code else ""
+        return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
+    fields = False
+    for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
+        more = after.text.strip()
+        if REPORT_FIELD.match(after.text):
+            error += ("; " if fields else " ") + tidy(more)
+            fields = True
+            continue
+        # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
+        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
+            break
+        error += " " + tidy(more)
+    hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
+    return Hit(line, error, hint)
 
 
 # torchrun's summary ------------------------------------------------------------------------------
 
-SUMMARY_TITLE = re.compile(r"^\S+ FAILED\s*$")   # "train.py FAILED", above Failures and Root Cause
+SUMMARY_TITLE = re.compile(r"^(\S+) FAILED\s*$")   # "train.py FAILED", above Failures and Root Cause
 ROOT_CAUSE = re.compile(r"^Root Cause \(first observed failure\):")
 RULE = re.compile(r"^={20,}\s*$")
 FIELD = re.compile(r"^  (time|host|rank|exitcode|error_file|traceback)\s*: ?(.*)$")
@@ -714,6 +854,7 @@ class RootCause(NamedTuple):
     signal: Optional[str]     # "SIGSEGV", from the exit code or the traceback field
     trace: List[Line]         # the traceback field (the rank's error file), when it holds one
     before: Sequence[Line]    # the output before the summary
+    script: Optional[str] = None   # the program that failed, as the summary's title names it
 
 
 def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
@@ -734,8 +875,11 @@ def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
             return Hit(cause.at, f"rank {rank} failed first: {hit.error} (torchrun's summary names"
                                  f" {named}, which died of it)", hit.hint or recogniser.hint)
     if found is None:
+        # Nothing of the rank's own: the summary's title names the program, as the summary does
+        # ("train.py FAILED"), so that the line says what failed, not only where.
         signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
-        return Hit(cause.at, f"{head}, per torchrun's summary", signal_cause and signal_cause.hint)
+        title = f"{cause.script} FAILED: " if cause.script else ""
+        return Hit(cause.at, f"{title}{head}, per torchrun's summary", signal_cause and signal_cause.hint)
     recogniser, hit = found
     return Hit(cause.at, f"{head}: {hit.error}", hit.hint or recogniser.hint)
 
@@ -800,7 +944,8 @@ def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
     if not signame and exit_code and exit_code.startswith("-"):
         signame = f"signal {exit_code[1:]}"
     return RootCause(lines[start], *(ranks.groups() if ranks else (None, None)), exit_code, signame,
-                     trace, lines[:titles[-1] if titles else start])
+                     trace, lines[:titles[-1] if titles else start],
+                     SUMMARY_TITLE.match(lines[titles[-1]].text).group(1) if titles else None)
 
 
 def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
@@ -855,7 +1000,7 @@ HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNC
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"CUDA out of memory|CUDA error: out of memory"
+               earliest(r"CUDA out of memory|CUDA error: out of memory|(?:CUDA|Cuda) failure (?:\S+:\d+ )?'out of memory'"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
                         r"|OOM when allocating tensor"),
                HINT_CUDA_OOM),
@@ -865,8 +1010,7 @@ KNOWN_CAUSES = (
     Recogniser("native-crash", native_crash, HINT_CRASH),
     # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
     Recogniser("killed",
-               earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:[ \t]|$)"
-                        r"|killed by signal: Killed"),
+               earliest(signal_report("SIGKILL") + r"|killed by signal: Killed"),
                HINT_KILLED),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
@@ -877,7 +1021,7 @@ GENERIC = (
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
     Recogniser("abort", earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)"
-                                 r"|\d+ Aborted\b|SIGABRT")),
+                                 r"|\d+ Aborted\b|SIGABRT|" + signal_report("SIGABRT"))),
 )
 
 REPORT = Recogniser("launcher-report", launcher_report)
