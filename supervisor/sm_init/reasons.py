@@ -439,6 +439,9 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                 and TB_EXCEPTION.match(text) and _exception_line(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
+            if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
+                    and _code_like(lines[position - 1].text):
+                body.add(position - 1)   # its source line, its indentation lost: code all the same
             if opened:
                 chain_group, ignored, continues = opened.pop(0)
             else:
@@ -719,7 +722,7 @@ def signal_report(*signals: str) -> str:
     core = r"(?:[ \t]*[(（][^()（）]{1,40}[)）])?"
     return (rf"(?:^|\])(?:{words}){core}$"                           # alone (dash), after a bar
             rf"|(?:^|[:：] ?)[ \t]*\d+ (?:{words})(?:[ \t]|$)"          # bash: "line 1: 7364 Killed  cmd"
-            rf"|^(?:zsh: |\[\d+\] +[-+]? *)?(?:\d+ )?(?:{zsh})(?: \(core dumped\))?(?: {{2}}\S| *$)"
+            rf"|^(?:zsh: |\[\d+\] +[-+]? *)?(?:\d+ )?(?:{zsh})(?: \(core dumped\))?(?:  +\S| *$)"
             rf"|terminated by signal SIG(?:{names})\b|interrupted by signal \d+: ?SIG(?:{names})\b")
 
 
