@@ -163,7 +163,9 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     # Slurm's `srun --label`: the task's number, right-aligned ("  3: ").
     (re.compile(r" {0,4}(\d{1,5}): "), "rank", " 0123456789"),
 )
-FIRST = "".join(sorted({first for _pattern, _field, firsts in PREFIXES for first in firsts}))
+# The prefixes a line starting with a character can have, in the table's order: one look-up a line.
+BY_FIRST = {first: tuple((pattern, field) for pattern, field, firsts in PREFIXES if first in firsts)
+            for _pattern, _field, firsts in PREFIXES for first in firsts}
 
 
 def clean_lines(tail: bytes) -> List[str]:
@@ -200,18 +202,17 @@ def printable(text: str, keep: str = "\t") -> str:
 
 def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
     """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1", None)."""
-    text, found = _peel(raw)
-    return text, found["rank"], found["local"], found["actor"]
+    return _peel(raw)[:4]
 
 
-def _peel(raw: str) -> Tuple[str, dict]:
-    """The line without its prefixes, and what they said (``stamp``: a log service's was there)."""
+def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], bool]:
+    """The line without its prefixes, what they said, and whether a log service's stamp was there."""
     found = {"rank": None, "local": None, "actor": None, "stamp": None}
     at = 0
     # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
-    while raw[at:at + 1] and raw[at] in FIRST:
-        for pattern, field, firsts in PREFIXES:
-            match = raw[at] in firsts and pattern.match(raw, at)
+    while at < len(raw) and raw[at] in BY_FIRST:
+        for pattern, field in BY_FIRST[raw[at]]:
+            match = pattern.match(raw, at)
             if match and match.end() > at:
                 if field:
                     found[field] = match.group(1) if field != "stamp" else match.group(0)
@@ -219,7 +220,7 @@ def _peel(raw: str) -> Tuple[str, dict]:
                 break
         else:
             break
-    return raw[at:], found
+    return raw[at:], found["rank"], found["local"], found["actor"], found["stamp"] is not None
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
@@ -231,10 +232,13 @@ def read_lines(stream: str, tail: bytes) -> List[Line]:
         if "%|" in raw:
             # What a shell or a crash printed after a bar left without its newline starts the line.
             raw = BAR.sub("", raw, count=1)
-        text, found = _peel(raw)
-        line = Line(stream, index, text, found["rank"], found["local"], found["actor"])
-        if line.text.strip():   # a blank line says nothing; the gap in the index says it was there
-            if found["stamp"] is not None:
+        if raw[0] in BY_FIRST:
+            text, rank, local, actor, stamp = _peel(raw)
+            line = Line(stream, index, text, rank, local, actor)
+        else:   # most lines: no prefix can start with their first character
+            text, stamp, line = raw, False, Line(stream, index, raw, None, None, None)
+        if text.strip():   # a blank line says nothing; the gap in the index says it was there
+            if stamp:
                 stamped.append((len(lines), len(text) - len(text.lstrip())))
             lines.append(line)
     if stamped:
@@ -708,22 +712,81 @@ SIGNAL_WORDS = {
 # "zsh: segmentation fault (core dumped)  python train.py", "[1]  + 14957 killed     python ...".
 ZSH_WORDS = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
              "SIGILL": "illegal hardware instruction", "SIGFPE": "floating point exception", "SIGABRT": "abort"}
+# The words the English patterns below (KILLED, CRASH, ABORTED) do not know: other locales', zsh's.
+WORD_SIGNAL = {word: signal for signal, words in SIGNAL_WORDS.items() for word in words[1:]}
+WORD_SIGNAL.update({word: signal for signal, word in ZSH_WORDS.items()})
+_WORDS = "|".join(re.escape(word) for word in sorted(WORD_SIGNAL, key=len, reverse=True))
+# Each form is found by a search that skips what cannot match at C speed (a literal; a digit and a
+# space), then checked where it stands: a 64 KiB tail of anything else costs a millisecond or two.
+# bash's job report in any locale ("x.sh: line 1: 7364 Getötet   cmd", "第 1 行：7364 已杀死") and
+# zsh's ("[1]  + 14957 killed     cmd", "14957 segmentation fault (core dumped)  cmd"): the pid, the
+# word, then spaces or the line's end.
+SIGNAL_AFTER_PID = re.compile(rf"\d ({_WORDS})(?: \(core dumped\))?(?=[ \t(（]|$)", re.M)
+# zsh's report of a foreground job: "zsh: segmentation fault (core dumped)  python train.py".
+SIGNAL_ZSH = re.compile(rf"zsh: ({'|'.join(ZSH_WORDS.values())})(?: \(core dumped\))?(?=  +\S| *$)", re.M)
+# fish's ("fish: Job 1, 'python train.py' terminated by signal SIGSEGV (Address boundary error)")
+# and PyCharm's ("Process finished with exit code 137 (interrupted by signal 9:SIGKILL)").
+SIGNAL_NAMED = re.compile(r"by signal (?:\d+: ?)?(SIG(?:KILL|SEGV|BUS|ILL|FPE|ABRT))\b")
+# A locale's word alone on its line (a shell; a paste that kept only the word; what a progress bar
+# left without its newline was peeled off), the shell's "(core dumped)" in its language after it
+# ("段错误 (核心已转储)"). Looked up in a set, the line's text whole: no search at all.
+ALONE = frozenset(word for words in SIGNAL_WORDS.values() for word in words[1:])
+CORE = re.compile(r"[ \t]*[(（][^()（）]{1,40}[)）]$")
+CLOSED = re.compile(r"[)）]$", re.M)
 
 
-def signal_report(*signals: str) -> str:
-    """A pattern for the reports of a death by one of ``signals`` that shells, IDEs and launchers
-    print: bash's and dash's (any locale; bash translates "line 1:" too, "第 1 行："), zsh's, fish's
-    ("fish: Job 1, 'python train.py' terminated by signal SIGSEGV (Address boundary error)"),
-    PyCharm's ("Process finished with exit code 137 (interrupted by signal 9:SIGKILL)")."""
-    words = "|".join(re.escape(word) for signal in signals for word in SIGNAL_WORDS[signal])
-    zsh = "|".join(ZSH_WORDS[signal] for signal in signals)
-    names = "|".join(signal[3:] for signal in signals)
-    # A shell's "(core dumped)", in its locale: "(核心已转储)", "(Speicherabzug geschrieben)".
-    core = r"(?:[ \t]*[(（][^()（）]{1,40}[)）])?"
-    return (rf"(?:^|\])(?:{words}){core}$"                           # alone (dash), after a bar
-            rf"|(?:^|[:：] ?)[ \t]*\d+ (?:{words})(?:[ \t]|$)"          # bash: "line 1: 7364 Killed  cmd"
-            rf"|^(?:zsh: |\[\d+\] +[-+]? *)?(?:\d+ )?(?:{zsh})(?: \(core dumped\))?(?:  +\S| *$)"
-            rf"|terminated by signal SIG(?:{names})\b|interrupted by signal \d+: ?SIG(?:{names})\b")
+@remembered
+def signal_reports(lines: Sequence[Line]) -> dict:
+    """The first report of a death by each signal in ``lines`` (output, not code): {"SIGKILL": line}."""
+    output = output_lines(lines)
+    text, starts = joined(output)
+    found: dict = {}
+
+    def report(signal: str, line: Line) -> None:
+        if signal not in found or line.index < found[signal].index:
+            found[signal] = line
+
+    for pattern in (SIGNAL_AFTER_PID, SIGNAL_ZSH, SIGNAL_NAMED):
+        for match in pattern.finditer(text):
+            signal = WORD_SIGNAL.get(match.group(1), match.group(1))
+            report(signal, output[bisect.bisect_right(starts, match.start()) - 1])
+    texts = text.split("\n")
+    for word in ALONE.intersection(texts):
+        report(WORD_SIGNAL[word], output[texts.index(word)])
+    for match in CLOSED.finditer(text):
+        line = output[bisect.bisect_right(starts, match.start()) - 1]
+        word = CORE.sub("", line.text).strip()
+        if word in ALONE:
+            report(WORD_SIGNAL[word], line)
+    return found
+
+
+def signal_hit(lines: Sequence[Line], *signals: str) -> Optional[Hit]:
+    """The earliest report of a death by one of ``signals``, tidied."""
+    reported = [line for signal, line in signal_reports(lines).items() if signal in signals]
+    if not reported:
+        return None
+    line = min(reported, key=lambda line: line.index)
+    return Hit(line, tidy(line.text))
+
+
+def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
+    """Of hits on lines of one stream, the one on the earliest line."""
+    return min((hit for hit in hits if hit is not None), key=lambda hit: hit.line.index, default=None)
+
+
+# bash's job report in English (and dash's "Killed" alone, after a progress bar), torch's words.
+KILLED = earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:[ \t]|$)"
+                  r"|killed by signal: Killed")
+ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)|\d+ Aborted\b|SIGABRT")
+
+
+def killed(lines: Sequence[Line]) -> Optional[Hit]:
+    return earlier(KILLED(lines), signal_hit(lines, "SIGKILL"))
+
+
+def aborted(lines: Sequence[Line]) -> Optional[Hit]:
+    return earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
 
 
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
@@ -731,8 +794,10 @@ def signal_report(*signals: str) -> str:
 # a launcher's sentence): no program writes "Segmentation fault" in passing.
 CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point exception"
          r"|(?:received|caught|got|signal:?|\*\*\*|\()[ \t]*SIG(?:SEGV|BUS|ILL|FPE)\b"
-         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)"
-         r"|" + signal_report("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE"))
+         r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)")
+CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")
+# faulthandler's "Fatal Python error: X" is the interpreter's death whatever X is (a refcount bug's
+# "none_dealloc"), but an abort after an exception is the exception's (the generic rules').
 FAULTHANDLER = re.compile(r"(?:^|\])Fatal Python error: (?!Aborted\b)(.+)$")
 FAULT_THREAD = re.compile(r"^(?:Current thread 0x[0-9a-fA-F]+|Stack) \(most recent call first\):")
 FAULT_FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
@@ -743,6 +808,10 @@ FAULT_DUMP = 200   # lines a faulthandler dump may take (a thread per line of a 
 def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
     """A segfault and kin: faulthandler's report with the innermost Python frame of the thread
     that crashed ("Current thread", not the first one listed), a shell's line."""
+    return earlier(_crash_line(lines), signal_hit(lines, *CRASH_SIGNALS))
+
+
+def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
     for line in output_lines(lines):
         fatal = FAULTHANDLER.search(line.text)
         if not fatal and not CRASH_LINE.search(line.text):
@@ -771,19 +840,29 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 # "application called MPI_Abort"), DeepSpeed's launcher, torchrun's own line, the SageMaker training
 # toolkit, Ray's reports of a dead worker or actor, an IDE's "Process finished with exit code", a
 # shell (a command not found, a script it cannot parse), python.
+# Every alternative starts with a literal, and those sharing a first character share a branch: a
+# line is skipped at C speed up to the characters that can start one, and each of those tries few.
 LAUNCHER_REPORT = re.compile(
-    r"noticed that process rank \d+ [^.]{0,300}exited on|exited on signal \d+"
-    r"|detected that one or more processes exited with non-zero|exited due to process rank \d+"
-    r"|MPI_ABORT was invoked on rank|called MPI_Abort\(|TERMINATED WITH THE EXIT STRING:"
-    r"|was unable to find the specified executable|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"
-    r"|exits with return code = -?\d+|failed \(exitcode: -?\d+\) local_rank: \d+"
-    r"|ExecuteUserScriptError|^Process finished with exit code [1-9]"
-    r"|The actor is dead because its \w+(?: process)? has died|The actor died unexpectedly"
-    r"|A worker died or was killed while executing|Workers \(tasks / actors\) killed due to memory pressure"
-    r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$"
-    # bash's and dash's parser giving up on a script (parse.y's "syntax error near unexpected token
-    # `('", dash's "Syntax error: "(" unexpected"): the script ends there.
-    r"|: syntax error near unexpected token|: [Ss]yntax error: ")
+    r"noticed that process rank \d+ [^.]{0,300}exited on"          # Open MPI
+    r"|ex(?:ited on signal \d+|ited due to process rank \d+"         # Open MPI
+    r"|its with return code = -?\d+)"                                # DeepSpeed
+    r"|detected that one or more processes exited with non-zero"     # Open MPI, Horovod
+    r"|MPI_ABORT was invoked on rank|called MPI_Abort\("              # Open MPI, MPICH
+    r"|T(?:ERMINATED WITH THE EXIT STRING:"                          # MPICH
+    r"|he actor (?:is dead because its \w+(?: process)? has died|died unexpectedly))"   # Ray
+    r"|was unable to find the specified executable"                  # Open MPI
+    r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
+    r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
+    r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
+    r"|Process finished with exit code [1-9]"                        # PyCharm
+    r"|A worker died or was killed while executing"                  # Ray
+    r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
+    r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
+    # A shell: a command it cannot find, and its parser giving up on a script (bash's parse.y:
+    # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
+    # script ends there.
+    r"|: (?:command not found$|No such file or directory$|syntax error near unexpected token"
+    r"|[Ss]yntax error: )")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
@@ -1003,7 +1082,8 @@ HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNC
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"CUDA out of memory|CUDA error: out of memory|(?:CUDA|Cuda) failure (?:\S+:\d+ )?'out of memory'"
+               earliest(r"CUDA out of memory|CUDA error: out of memory"
+                        r"|C(?:UDA|uda) failure [^'\n]{0,80}'out of memory'"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
                         r"|OOM when allocating tensor"),
                HINT_CUDA_OOM),
@@ -1012,8 +1092,7 @@ KNOWN_CAUSES = (
                HINT_DISK_FULL),
     Recogniser("native-crash", native_crash, HINT_CRASH),
     # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
-    Recogniser("killed",
-               earliest(signal_report("SIGKILL") + r"|killed by signal: Killed"),
+    Recogniser("killed", killed,
                HINT_KILLED),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
@@ -1023,8 +1102,7 @@ GENERIC = (
     Recogniser("python-traceback", python_traceback),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
-    Recogniser("abort", earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)"
-                                 r"|\d+ Aborted\b|SIGABRT|" + signal_report("SIGABRT"))),
+    Recogniser("abort", aborted),
 )
 
 REPORT = Recogniser("launcher-report", launcher_report)
