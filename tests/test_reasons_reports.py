@@ -206,6 +206,63 @@ def test_not_a_launcher_report(text):
     assert find(text) is None
 
 
+# Slurm (src/slurmd/slurmstepd: the cgroup's OOM count, the step's cancellation; src/srun: a
+# task's end) and Intel MPI's Hydra box.
+@pytest.mark.parametrize("text, recogniser, error, hint", [
+    ("slurmstepd: error: Detected 1 oom_kill event in StepId=7.0. Some of the step tasks have been OOM"
+     " Killed.\nsrun: error: node1: task 0: Out Of Memory\n", "killed",
+     "slurmstepd: error: Detected 1 oom_kill event in StepId=7.0. Some of the step tasks have been OOM"
+     " Killed.", reasons.HINT_KILLED),
+    ("epoch 3\nsrun: error: node1: tasks 0-3: Killed\n", "killed", "srun: error: node1: tasks 0-3: Killed",
+     reasons.HINT_KILLED),
+    ("slurmstepd: error: *** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE TO TIME LIMIT ***\n",
+     "launcher-report", "slurmstepd: error: *** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE TO"
+     " TIME LIMIT ***", None),
+    ("srun: error: node1: task 1: Exited with exit code 3\n", "launcher-report",
+     "srun: error: node1: task 1: Exited with exit code 3", None),
+    ("===================================================================================\n"
+     "=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n=   RANK 0 PID 5490 RUNNING AT gn59\n"
+     "=   KILLED BY SIGNAL: 9 (Killed)\n"
+     "===================================================================================\n",
+     "launcher-report", "BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES; KILLED BY SIGNAL: 9 (Killed)",
+     reasons.HINT_KILLED),
+])
+def test_slurm_and_intel_mpi(text, recogniser, error, hint):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == (recogniser, error, hint)
+
+
+@pytest.mark.parametrize("text", [
+    "sysctl vm.oom_kill_allocating_task=1 set\n",
+    "srun: error: node1: task 0: Completed\n",
+    "scheduled maintenance CANCELLED, jobs run as usual\n",
+])
+def test_not_a_slurm_report(text):
+    assert find(text) is None
+
+
+def test_running_out_of_host_memory_in_python():
+    # A real MemoryError: the hint is the host's memory, not the GPU's.
+    run = run_tails([sys.executable, "-c", "buffers = bytearray(1 << 62)"])
+    assert run.returncode == 1
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.error, finding.hint) == ("MemoryError", reasons.HINT_HOST_MEMORY)
+
+
+@pytest.mark.parametrize("text, hint", [
+    # libstdc++'s verbose terminate handler.
+    ("terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc\n"
+     "Aborted (core dumped)\n", reasons.HINT_HOST_MEMORY),
+    ("numpy.core._exceptions._ArrayMemoryError: Unable to allocate 8.00 GiB for an array with shape"
+     " (1073741824,) and data type float64\n", reasons.HINT_HOST_MEMORY),
+    # The GPU's memory has its own hint; an error that names a MemoryError in passing gets none.
+    ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.\n", reasons.HINT_CUDA_OOM),
+    ("ValueError: expected MemoryErrorHandler, got None\n", None),
+])
+def test_the_host_memory_hint(text, hint):
+    assert find(text).hint == hint
+
+
 # NCCL and JAX ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, recogniser, error", [

@@ -137,6 +137,20 @@ def test_dataloader_worker_dies(case, recogniser, error):
                                     run.stdout, run.stderr))
 
 
+def test_a_dataloader_worker_out_of_shared_memory():
+    # SIGBUS in a worker is what touching a page of a full /dev/shm gives: torch's worker handler
+    # says so ("insufficient shared memory (shm)"), and so does the main process's RuntimeError;
+    # the hint is about /dev/shm, not about CUDA and driver versions.
+    run = run_tails([sys.executable, LOADER_FAIL, "sigbus"])
+    assert run.returncode == 1
+    assert b"ERROR: Unexpected bus error encountered in worker" in run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "native-crash" and finding.hint == reasons.HINT_SHM, finding
+    assert re.fullmatch(r"RuntimeError: DataLoader worker \(pid \d+\) is killed by signal: Bus error\. It is"
+                        r" possible that dataloader's workers are out of shared memory\. Please try to raise"
+                        r" your shared memory limit\.", finding.error), finding.error
+
+
 def test_a_rank_that_died_of_the_consequence_is_not_the_root_cause(jobs):
     # Issue 21 (accelerate over torchrun): rank 1 raises and takes seconds to exit after closing
     # its connections; rank 0 dies at once of the connection reset, so torchrun's "Root Cause"

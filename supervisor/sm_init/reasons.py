@@ -31,14 +31,16 @@ The order is the precedence:
    Unless the rank it names died of such a consequence itself (a peer's connection closed, a
    SIGABRT with no error of its own) while another rank's own exception came first in the output:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
-2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of memory, disk
-   full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the frame of its
-   "Current thread"), a SIGKILL ("Killed", also glued to a progress bar), any other CUDA error,
-   NCCL errors and timeouts (with NCCL's "Last error:" or its first "NCCL WARN" before it). A
+2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
+   memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
+   frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
+   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"), any
+   other CUDA error, NCCL errors and timeouts (with NCCL's "Last error:" or its first "NCCL WARN"
+   before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
-   dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal 9:SIGKILL"). NCCL comes last: a collective fails *because* a peer died of one of
-   the others. Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
+   dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
+   9:SIGKILL"). Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
    memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before
    the KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
@@ -62,13 +64,17 @@ The order is the precedence:
    is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
    terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
    MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
-   local_rank: 4", MPICH's "BAD TERMINATION" box and its exit code or signal, the SageMaker
+   local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION" box and its exit code or signal,
+   Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited with exit code", the SageMaker
    toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has
    died", an IDE's "Process finished with exit code 1", python's "can't open file", a shell that
    cannot parse a script. A shell's "command not found" (a script survives a missing nvidia-smi)
    only when there is no other report, the last one; last,
    launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
    traceback or standing alone.
+
+Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc) gets the host
+memory hint, whichever rule found it.
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
 it ended ("returned non-zero exit status 1").
@@ -355,10 +361,11 @@ BOX = "│╭╰┃┏┗"   # a line inside or closing rich's box: its frames a
 TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
 # An exception's own name starts with a capital and is not all capitals (a log level, "INFO:", is),
 # or is a module's lower-case one (socket.timeout); "loss: 0.5" and "INFO: step 3" are log lines.
-EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
+# A private class keeps its underscore (numpy's _ArrayMemoryError).
+EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:_?[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
 # A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
 BARE_EXCEPTION = re.compile(r"^(?:[\w.]*UnfilteredStackTrace: )?"
-                            r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+                            r"(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
 # JAX's traceback filtering (jax/_src/traceback_util.py) re-raises an error with the unfiltered
 # trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
 UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
@@ -636,8 +643,11 @@ def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
 
 # nccl-tests' NCCLCHECK and CUDACHECK (src/common.h): "Test NCCL failure common.cu:908 'unhandled
 # cuda error / ...'" (older: "NCCL failure common.cu:908 '...'").
-NCCL = re.compile(r"NCCL error|NCCL Error \d|NCCL failure \S+:\d+ '|CUDA failure \S+:\d+ '(?!out of memory)|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
-                  r"|unhandled system error|(?:Process group|NCCL) watchdog thread terminated with exception"
+# Alternatives that share a start share a branch: a position tries few of them.
+NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread terminated with exception)"
+                  r"|CUDA failure \S+:\d+ '(?!out of memory)|\bnccl[A-Z]\w{0,40}Error\b"
+                  r"|Watchdog caught collective operation timeout"
+                  r"|unhandled system error|Process group watchdog thread terminated with exception"
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 # NCCL's own warning (debug.cc: "host:pid:tid [dev] NCCL WARN msg"), printed where the failure
@@ -721,7 +731,7 @@ _WORDS = "|".join(re.escape(word) for word in sorted(WORD_SIGNAL, key=len, rever
 # bash's job report in any locale ("x.sh: line 1: 7364 Getötet   cmd", "第 1 行：7364 已杀死") and
 # zsh's ("[1]  + 14957 killed     cmd", "14957 segmentation fault (core dumped)  cmd"): the pid, the
 # word, then spaces or the line's end.
-SIGNAL_AFTER_PID = re.compile(rf"\d ({_WORDS})(?: \(core dumped\))?(?=[ \t(（]|$)", re.M)
+SIGNAL_AFTER_PID = re.compile(rf"[0-9] ({_WORDS})(?: \(core dumped\))?(?=[ \t(（]|$)", re.M)
 # zsh's report of a foreground job: "zsh: segmentation fault (core dumped)  python train.py".
 SIGNAL_ZSH = re.compile(rf"zsh: ({'|'.join(ZSH_WORDS.values())})(?: \(core dumped\))?(?=  +\S| *$)", re.M)
 # fish's ("fish: Job 1, 'python train.py' terminated by signal SIGSEGV (Address boundary error)")
@@ -776,8 +786,10 @@ def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
 
 
 # bash's job report in English (and dash's "Killed" alone, after a progress bar), torch's words.
+# Slurm's (slurmstepd's cgroup "Detected 1 oom_kill event in StepId=7.0. Some of the step tasks
+# have been OOM Killed.", srun's "srun: error: node1: task 0: Out Of Memory" and "...: Killed").
 KILLED = earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:[ \t]|$)"
-                  r"|killed by signal: Killed")
+                  r"|killed by signal: Killed|oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$")
 ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)|\d+ Aborted\b|SIGABRT")
 
 
@@ -796,6 +808,7 @@ CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point excep
          r"|(?:received|caught|got|signal:?|\*\*\*|\()[ \t]*SIG(?:SEGV|BUS|ILL|FPE)\b"
          r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)")
 CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")
+SHARED_MEMORY = re.compile(r"shared memory|\bshm\b")
 # faulthandler's "Fatal Python error: X" is the interpreter's death whatever X is (a refcount bug's
 # "none_dealloc"), but an abort after an exception is the exception's (the generic rules').
 FAULTHANDLER = re.compile(r"(?:^|\])Fatal Python error: (?!Aborted\b)(.+)$")
@@ -808,7 +821,12 @@ FAULT_DUMP = 200   # lines a faulthandler dump may take (a thread per line of a 
 def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
     """A segfault and kin: faulthandler's report with the innermost Python frame of the thread
     that crashed ("Current thread", not the first one listed), a shell's line."""
-    return earlier(_crash_line(lines), signal_hit(lines, *CRASH_SIGNALS))
+    hit = earlier(_crash_line(lines), signal_hit(lines, *CRASH_SIGNALS))
+    if hit is not None and SHARED_MEMORY.search(hit.error):
+        # torch's DataLoader: "... is killed by signal: Bus error. It is possible that dataloader's
+        # workers are out of shared memory."
+        hit = hit._replace(hint=HINT_SHM)
+    return hit
 
 
 def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
@@ -855,6 +873,9 @@ LAUNCHER_REPORT = re.compile(
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
     r"|Process finished with exit code [1-9]"                        # PyCharm
+    # Slurm: the scheduler ended the job ("*** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE
+    # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
+    r"|CANCELLED AT \S+ DUE TO|: tasks? [\d,-]+: Exited with exit code \d+"
     r"|A worker died or was killed while executing"                  # Ray
     r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
@@ -867,9 +888,10 @@ STARTUP = re.compile(r"can't open file|command not found|No such file or directo
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
 COMPLAINT = re.compile(r": command not found$|: No such file or directory$")
-SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b"
+SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
                          r"|memory pressure \(OOM\)|Killed \(signal 9\)")
-MPICH_EXIT = re.compile(r"^=\s+EXIT CODE: -?\d+\s*$")
+# MPICH's "=   EXIT CODE: 9"; Intel MPI's "=   KILLED BY SIGNAL: 9 (Killed)".
+MPICH_EXIT = re.compile(r"^=\s+(?:EXIT CODE: -?\d+|KILLED BY SIGNAL: \d+(?: \([^)]{1,40}\))?)\s*$")
 # The fields of Open MPI's boxes ("  Process name: [[29973,1],0]", "  Exit code:    1").
 REPORT_FIELD = re.compile(r"^\s{0,4}(?:Process name|Exit code|Executable|Node|Error name):\s+\S")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
@@ -1074,6 +1096,13 @@ HINT_CRASH = ("A native crash in a library, not a Python error: check that the C
 HINT_KILLED = ("A process got SIGKILL, most often from the kernel's out-of-memory killer: lower host"
                " memory use (batch size, DataLoader workers, data held in memory) or use an"
                " instance type with more memory.")
+HINT_SHM = ("Shared memory (/dev/shm) ran out, most often under DataLoader workers: use fewer workers"
+            " or smaller batches per worker, or give the container a bigger /dev/shm.")
+HINT_HOST_MEMORY = ("The host ran out of memory (RAM, not the GPU's): lower host memory use (batch size,"
+                    " DataLoader workers, data held in memory) or use an instance type with more memory.")
+# Errors whose hint comes with the exception, whichever recogniser found it: running out of host
+# memory in Python (MemoryError, numpy's _ArrayMemoryError) and in C++ (std::bad_alloc).
+HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b")
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
              " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
 HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNCH_BLOCKING=1 to see the"
@@ -1082,8 +1111,8 @@ HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNC
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"CUDA out of memory|CUDA error: out of memory"
-                        r"|C(?:UDA|uda) failure [^'\n]{0,80}'out of memory'"
+               earliest(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
+                        r"|uda failure [^'\n]{0,80}'out of memory')"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
                         r"|OOM when allocating tensor"),
                HINT_CUDA_OOM),
@@ -1153,7 +1182,8 @@ def _finding(recogniser: Recogniser, hit: Hit) -> Finding:
     error = hit.error
     if hit.line.who and recogniser.name != "torchrun-root-cause":
         error = f"{hit.line.who}: {error}"
-    return Finding(error, hit.hint or recogniser.hint, where, recogniser.name)
+    hint = hit.hint or recogniser.hint or (HINT_HOST_MEMORY if HOST_MEMORY.search(hit.error) else None)
+    return Finding(error, hint, where, recogniser.name)
 
 
 # ---------------------------------------------------------------------------------------------
