@@ -195,6 +195,17 @@ def test_launcher_reports(text, error, hint):
     assert (finding.name, finding.error, finding.hint) == ("launcher-report", error, hint)
 
 
+def test_horovods_report_raised_with_its_fields():
+    # horovod/runner/gloo_run.py raises Open MPI's sentence as a RuntimeError, its fields below it.
+    text = ("Traceback (most recent call last):\n  File \"/usr/bin/horovodrun\", line 8, in <module>\n"
+            "    sys.exit(run_commandline())\n"
+            "RuntimeError: Horovod detected that one or more processes exited with non-zero status, thus"
+            " causing the job to be terminated. The first process to do so was:\nProcess name: 1\nExit code: 1\n")
+    finding = find(text)
+    assert finding.name == "python-traceback"
+    assert finding.error.endswith("The first process to do so was: Process name: 1; Exit code: 1")
+
+
 @pytest.mark.parametrize("text", [
     # Open MPI's note that the job was aborted says nothing of which process or how.
     "Primary job  terminated normally, but 1 process returned\na non-zero exit code. Per user-direction,"
@@ -294,6 +305,36 @@ def test_ncclss_first_warning_says_what_the_error_does_not():
     assert finding.error == ("rank 0: torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970,"
                              " unhandled cuda error, NCCL version 2.20.5; NCCL WARN Cuda failure 'peer access"
                              " is not supported'")
+
+
+@pytest.mark.parametrize("text, recogniser, error", [
+    # torch 2.4+'s ProcessGroupNCCL.cpp watchdog, behind the rank prefix and glog's header.
+    ("[rank0]:[E1010 14:02:23.471445591 ProcessGroupNCCL.cpp:632] [Rank 0] Watchdog caught collective"
+     " operation timeout: WorkNCCL(SeqNum=5, OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran"
+     " for 600089 milliseconds before timing out.\n", "nccl",
+     "rank 0: [Rank 0] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=5, OpType=ALLREDUCE,"
+     " NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran for 600089 milliseconds before timing out."),
+    # The watchdog's exception escaping its thread: c10::DistBackendError through std::terminate.
+    ("terminate called after throwing an instance of 'c10::DistBackendError'\n  what():  [PG ID 0 PG GUID"
+     " 0(default_pg) Rank 1] Process group watchdog thread terminated with exception: [Rank 1] Watchdog"
+     " caught collective operation timeout: WorkNCCL(SeqNum=9, OpType=BROADCAST) ran for 1800000"
+     " milliseconds before timing out.\nAborted (core dumped)\n", "nccl",
+     "[PG ID 0 PG GUID 0(default_pg) Rank 1] Process group watchdog thread terminated with exception: [Rank 1]"
+     " Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9, OpType=BROADCAST) ran for 1800000"
+     " milliseconds before timing out."),
+    # c10/cuda's message (CUDAException.cpp): the error, then torch's advice, which the hint replaces.
+    ("RuntimeError: CUDA error: an illegal memory access was encountered\nCUDA kernel errors might be"
+     " asynchronously reported at some other API call, so the stacktrace below might be incorrect.\n"
+     "For debugging consider passing CUDA_LAUNCH_BLOCKING=1\n"
+     "Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.\n", "cuda-error",
+     "RuntimeError: CUDA error: an illegal memory access was encountered"),
+    # torch 2.8+ raises CUDA errors as torch.AcceleratorError.
+    ("torch.AcceleratorError: CUDA error: misaligned address\n", "cuda-error",
+     "torch.AcceleratorError: CUDA error: misaligned address"),
+])
+def test_recent_torch_cuda_and_nccl_forms(text, recogniser, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == (recogniser, error)
 
 
 def test_not_an_nccl_failure():

@@ -514,11 +514,18 @@ def message(lines: Sequence[Line], position: int) -> str:
     if "UnfilteredStackTrace" in text:
         text = UNFILTERED.sub("", text, count=1)
     previous = lines[position]
+    fields = False
     for after in lines[position + 1:position + 1 + CONTINUED]:
         more = after.text.strip()
         if not more or after.rank != previous.rank or after.index != previous.index + 1:
             break
-        if LOGGER.match(more) or not (_unbalanced(text) or (
+        if (text.endswith(":") or fields) and REPORT_FIELD.match(after.text):
+            # A launcher's report raised as an exception, its fields below it (Horovod's gloo_run:
+            # "... The first process to do so was:" / "Process name: 0" / "Exit code: 1").
+            text += ("; " if fields else " ") + more
+            fields, previous = True, after
+            continue
+        if fields or LOGGER.match(more) or not (_unbalanced(text) or (
                 len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
             break
         text += " " + more
