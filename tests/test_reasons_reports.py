@@ -105,40 +105,38 @@ def test_not_a_signal_report(line):
     assert find(f"epoch 3 loss 0.25\n{line}\n") is None
 
 
+def bash_runs(script, text, code):
+    """What ``bash script`` made of ``text``, run for real: (its stderr, the finding)."""
+    script.write_text(text)
+    run = run_tails(["bash", str(script)])
+    assert run.returncode == code, run.stderr[-300:]
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report", finding
+    return run.stderr, finding.error
+
+
 def test_a_harmless_complaint_does_not_beat_a_later_fatal_report(tmp_path):
     # A wrapper script whose first line needs a tool the machine lacks, then runs a python that
     # cannot open its script (exit 2): python's report is the one that explains the exit.
-    script = tmp_path / "train.sh"
-    script.write_text(f"sm-init-test-no-such-tool --query-gpu\n{sys.executable} {tmp_path}/missing.py\n")
-    run = run_tails(["bash", str(script)])
-    assert run.returncode == 2
-    assert b"sm-init-test-no-such-tool: command not found" in run.stderr
-    finding = reasons.diagnose(run.stdout, run.stderr)
-    assert finding.name == "launcher-report"
-    assert finding.error.endswith(f"can't open file '{tmp_path}/missing.py': [Errno 2] No such file or directory")
+    stderr, error = bash_runs(tmp_path / "train.sh", f"sm-init-test-no-such-tool --query-gpu\n"
+                              f"{sys.executable} {tmp_path}/missing.py\n", 2)
+    assert b"sm-init-test-no-such-tool: command not found" in stderr
+    assert error.endswith(f"can't open file '{tmp_path}/missing.py': [Errno 2] No such file or directory")
 
 
 def test_a_complaint_alone_is_still_the_report(tmp_path):
     # Nothing else: the last complaint, the one closest to the exit.
     script = tmp_path / "train.sh"
-    script.write_text("sm-init-test-first-tool\nsm-init-test-last-tool\n")
-    run = run_tails(["bash", str(script)])
-    assert run.returncode == 127
-    finding = reasons.diagnose(run.stdout, run.stderr)
-    assert finding.name == "launcher-report"
-    assert finding.error == f"{script}: line 2: sm-init-test-last-tool: command not found"
+    _stderr, error = bash_runs(script, "sm-init-test-first-tool\nsm-init-test-last-tool\n", 127)
+    assert error == f"{script}: line 2: sm-init-test-last-tool: command not found"
 
 
 def test_bash_running_a_python_file(tmp_path):
     # No #! line: bash runs train.py itself; its imports are "command not found", and the syntax
     # error at the first def is what ended it (bash's parse.y).
     script = tmp_path / "train.py"
-    script.write_text("import os\nimport sys\n\ndef main():\n    pass\n")
-    run = run_tails(["bash", str(script)])
-    assert run.returncode == 2
-    finding = reasons.diagnose(run.stdout, run.stderr)
-    assert finding.name == "launcher-report"
-    assert finding.error == f"{script}: line 4: syntax error near unexpected token `('"
+    _stderr, error = bash_runs(script, "import os\nimport sys\n\ndef main():\n    pass\n", 2)
+    assert error == f"{script}: line 4: syntax error near unexpected token `('"
 
 
 # Launchers ---------------------------------------------------------------------------------------
@@ -276,7 +274,7 @@ def test_the_host_memory_hint(text, hint):
 
 # NCCL and JAX ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, recogniser, error", [
+NCCL_TESTS_FORMS = [
     # nccl-tests' NCCLCHECK (src/common.h), older and newer.
     ("NCCL failure common.cu:908 'unhandled cuda error'.\n", "nccl",
      "NCCL failure common.cu:908 'unhandled cuda error'."),
@@ -285,13 +283,10 @@ def test_the_host_memory_hint(text, hint):
     # Its CUDACHECK: running out of memory is an OOM, not an NCCL error.
     ("host1: Test CUDA failure common.cu:732 'out of memory'\n", "cuda-oom",
      "host1: Test CUDA failure common.cu:732 'out of memory'"),
-])
-def test_nccl_tests_failures(text, recogniser, error):
-    finding = find(text)
-    assert (finding.name, finding.error) == (recogniser, error)
+]
 
 
-def test_ncclss_first_warning_says_what_the_error_does_not():
+def test_nccls_first_warning_says_what_the_error_does_not():
     # NCCL's debug.cc warns where the failure happened ("host:pid:tid [dev] NCCL WARN ..."), before
     # the error its caller raises; another rank's warning is not this rank's.
     text = ("[rank0]:node1:77:77 [0] NCCL WARN Cuda failure 'peer access is not supported'\n"
@@ -307,7 +302,7 @@ def test_ncclss_first_warning_says_what_the_error_does_not():
                              " is not supported'")
 
 
-@pytest.mark.parametrize("text, recogniser, error", [
+TORCH_FORMS = [
     # torch 2.4+'s ProcessGroupNCCL.cpp watchdog, behind the rank prefix and glog's header.
     ("[rank0]:[E1010 14:02:23.471445591 ProcessGroupNCCL.cpp:632] [Rank 0] Watchdog caught collective"
      " operation timeout: WorkNCCL(SeqNum=5, OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran"
@@ -331,8 +326,11 @@ def test_ncclss_first_warning_says_what_the_error_does_not():
     # torch 2.8+ raises CUDA errors as torch.AcceleratorError.
     ("torch.AcceleratorError: CUDA error: misaligned address\n", "cuda-error",
      "torch.AcceleratorError: CUDA error: misaligned address"),
-])
-def test_recent_torch_cuda_and_nccl_forms(text, recogniser, error):
+]
+
+
+@pytest.mark.parametrize("text, recogniser, error", NCCL_TESTS_FORMS + TORCH_FORMS)
+def test_nccl_and_cuda_forms(text, recogniser, error):
     finding = find(text)
     assert (finding.name, finding.error) == (recogniser, error)
 
