@@ -85,6 +85,10 @@ def test_the_known_words_are_glibcs():
     ("Process finished with exit code 137 (interrupted by signal 9:SIGKILL)", "killed"),
     ("Process finished with exit code 139 (interrupted by signal 11: SIGSEGV)", "native-crash"),
     ("Process finished with exit code 134 (interrupted by signal 6:SIGABRT)", "abort"),
+    # macOS's bash adds the signal's number.
+    ("Killed: 9", "killed"),
+    ("./train.sh: line 3:  4242 Killed: 9               python train.py", "killed"),
+    ("Abort trap: 6", "abort"),
 ])
 def test_signal_reports_of_other_shells_and_ides(line, recogniser):
     finding = find(f"epoch 3 loss 0.25\n{line}\n")
@@ -187,6 +191,11 @@ the job to be terminated. The first process to do so was:
      " period.", reasons.HINT_KILLED),
     # PyCharm's run console, no signal: the exit code alone.
     ("step 40 loss 0.1\nProcess finished with exit code 1\n", "Process finished with exit code 1", None),
+    # docker compose (v2: "name-1", v1: "name_1"); 137 is 128 + SIGKILL.
+    ("trainer-1 exited with code 137\n", "trainer-1 exited with code 137", reasons.HINT_KILLED),
+    # A shell or the container runtime that cannot run the entry point.
+    ("bash: line 1: ./train.sh: Permission denied\n", "bash: line 1: ./train.sh: Permission denied", None),
+    ("exec /usr/local/bin/train: exec format error\n", "exec /usr/local/bin/train: exec format error", None),
 ])
 def test_launcher_reports(text, error, hint):
     finding = find(text)
@@ -374,6 +383,9 @@ TRACEBACK = ['Traceback (most recent call last):',
     "2024-01-12 19:26:34,787 - ERROR - ",                # Python logging, "%(asctime)s - %(levelname)s - "
     "0: ",                                               # srun --label
     "[rank: 1] ",                                       # Lightning
+    "[trainer0]:",                                       # torchrun --tee, a named role
+    "[1,mpirank:0,algo-1]<stderr>:",                     # mpirun --tag-output with the host
+    "[pod/trainer-0/pytorch] ",                          # kubectl logs --prefix
 ])
 def test_a_stamp_before_every_line_is_peeled(stamp):
     # The traceback reads as one behind the stamps: its source line (which names a known cause in

@@ -151,6 +151,14 @@ def test_a_dataloader_worker_out_of_shared_memory():
                         r" your shared memory limit\.", finding.error), finding.error
 
 
+def test_torch_running_out_of_host_memory():
+    # c10's CPUAllocator refuses 64 TiB: the hint is the host's memory, not the GPU's.
+    run = run_tails([sys.executable, "-c", "import torch; torch.empty(1 << 46, dtype=torch.uint8)"])
+    assert run.returncode == 1
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert "DefaultCPUAllocator" in finding.error and finding.hint == reasons.HINT_HOST_MEMORY, finding
+
+
 def test_a_rank_that_died_of_the_consequence_is_not_the_root_cause(jobs):
     # Issue 21 (accelerate over torchrun): rank 1 raises and takes seconds to exit after closing
     # its connections; rank 0 dies at once of the connection reset, so torchrun's "Root Cause"

@@ -10,7 +10,7 @@ Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours d
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
 off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
 from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, Lightning's ``[rank: 0]``, Slurm's
-``srun --label`` ``0:``; a logger's header repeated on each line, vLLM's ``ERROR 01-29 07:44:33
+``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header repeated on each line, vLLM's ``ERROR 01-29 07:44:33
 worker_base.py:467]``; the stamp a log service puts before every line, CloudWatch's, ``docker logs
 -t``'s, syslog's ``Jan  5 19:26:34 host prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``,
 with the indentation a console's column added to all of them) so that interleaved processes can be
@@ -158,9 +158,14 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
                #  the characters such a line can start with: the cheap test before the pattern)
     (re.compile(r"\[rank(\d+)\]: ?"), "rank", "["),                # torch.distributed excepthook, c10d logs
     (re.compile(r"\[rank: (\d+)\] "), "rank", "["),                # Lightning's rank_zero_* and SIGTERM lines
-    (re.compile(r"\[default(\d+)\]:"), "local", "["),               # torchrun --tee / --log-dir
-    # mpirun --tag-output ([1,0]<stderr>:), horovodrun's gloo launcher ([0]<stderr>:).
-    (re.compile(r"\[(?:\d+,)?(\d+)\]<std(?:out|err)>:"), "rank", "["),
+    # torchrun --tee / --log-dir: "[${role_name}${local_rank}]:" (local_elastic_agent.py), the
+    # role "default" unless named ("[trainer0]:"), or a template's "[${rank}]:".
+    (re.compile(r"\[(?:[A-Za-z_][\w-]{0,40}?)?(\d+)\]:"), "local", "["),
+    # mpirun --tag-output ([1,0]<stderr>:; with the host, as SageMaker's MPI jobs show it,
+    # [1,mpirank:0,algo-1]<stderr>:), horovodrun's gloo launcher ([0]<stderr>:).
+    (re.compile(r"\[(?:\d+,)?(?:mpirank:)?(\d+)(?:,[\w.-]{1,64})?\]<std(?:out|err)>:"), "rank", "["),
+    # kubectl logs --prefix: "[pod/trainer-0/pytorch] ".
+    (re.compile(r"\[(pod/[\w.-]{1,253})/[\w.-]{1,63}\] ?"), "actor", "["),
     (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor", "("),  # Ray: (RayWorkerVllm pid=5304)
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
@@ -795,9 +800,11 @@ def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
 # bash's job report in English (and dash's "Killed" alone, after a progress bar), torch's words.
 # Slurm's (slurmstepd's cgroup "Detected 1 oom_kill event in StepId=7.0. Some of the step tasks
 # have been OOM Killed.", srun's "srun: error: node1: task 0: Out Of Memory" and "...: Killed").
-KILLED = earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:[ \t]|$)"
+# macOS's bash adds the signal's number ("Killed: 9", "Abort trap: 6").
+KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:: 9)?(?:[ \t]|$)"
                   r"|killed by signal: Killed|oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$")
-ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)|\d+ Aborted\b|SIGABRT")
+ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)|\d+ Aborted\b|SIGABRT"
+                   r"|Abort trap: 6")
 
 
 def killed(lines: Sequence[Line]) -> Optional[Hit]:
@@ -870,6 +877,7 @@ def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
 LAUNCHER_REPORT = re.compile(
     r"noticed that process rank \d+ [^.]{0,300}exited on"          # Open MPI
     r"|ex(?:ited on signal \d+|ited due to process rank \d+"         # Open MPI
+    r"|ited with code [1-9]\d*"                                       # docker compose
     r"|its with return code = -?\d+)"                                # DeepSpeed
     r"|detected that one or more processes exited with non-zero"     # Open MPI, Horovod
     r"|MPI_ABORT was invoked on rank|called MPI_Abort\("              # Open MPI, MPICH
@@ -886,17 +894,17 @@ LAUNCHER_REPORT = re.compile(
     r"|A worker died or was killed while executing"                  # Ray
     r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
-    # A shell: a command it cannot find, and its parser giving up on a script (bash's parse.y:
+    # A shell: a command it cannot find or run, and its parser giving up on a script (bash's parse.y:
     # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
     # script ends there.
-    r"|: (?:command not found$|No such file or directory$|syntax error near unexpected token"
-    r"|[Ss]yntax error: )")
+    r"|: (?:command not found$|No such file or directory$|Permission denied$|syntax error near unexpected"
+    r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
-COMPLAINT = re.compile(r": command not found$|: No such file or directory$")
+COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
-                         r"|memory pressure \(OOM\)|Killed \(signal 9\)")
+                         r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b")
 # MPICH's "=   EXIT CODE: 9"; Intel MPI's "=   KILLED BY SIGNAL: 9 (Killed)".
 MPICH_EXIT = re.compile(r"^=\s+(?:EXIT CODE: -?\d+|KILLED BY SIGNAL: \d+(?: \([^)]{1,40}\))?)\s*$")
 # The fields of Open MPI's boxes ("  Process name: [[29973,1],0]", "  Exit code:    1").
@@ -1108,8 +1116,9 @@ HINT_SHM = ("Shared memory (/dev/shm) ran out, most often under DataLoader worke
 HINT_HOST_MEMORY = ("The host ran out of memory (RAM, not the GPU's): lower host memory use (batch size,"
                     " DataLoader workers, data held in memory) or use an instance type with more memory.")
 # Errors whose hint comes with the exception, whichever recogniser found it: running out of host
-# memory in Python (MemoryError, numpy's _ArrayMemoryError) and in C++ (std::bad_alloc).
-HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b")
+# memory in Python (MemoryError, numpy's _ArrayMemoryError), in C++ (std::bad_alloc), in torch.
+HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b"
+                         r"|DefaultCPUAllocator: (?:not enough|can't allocate) memory")   # c10's CPUAllocator
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
              " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
 HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNCH_BLOCKING=1 to see the"
