@@ -193,6 +193,25 @@ the job to be terminated. The first process to do so was:
     ("step 40 loss 0.1\nProcess finished with exit code 1\n", "Process finished with exit code 1", None),
     # docker compose (v2: "name-1", v1: "name_1"); 137 is 128 + SIGKILL.
     ("trainer-1 exited with code 137\n", "trainer-1 exited with code 137", reasons.HINT_KILLED),
+    # Jupyter's notebook (notificationarea.js), VS Code's, Colab's: a kernel that died.
+    ("Kernel Restarting\nThe kernel appears to have died. It will restart automatically.\n",
+     "The kernel appears to have died. It will restart automatically.", None),
+    ("Your session crashed after using all available RAM.\n",
+     "Your session crashed after using all available RAM.", reasons.HINT_HOST_MEMORY),
+    # Ray's GCS on a node whose raylet stopped answering.
+    ("The node with node id: 5ad7 and address: 10.0.0.2 and node name: 10.0.0.2 has been marked dead because the"
+     " detector has missed too many heartbeats from it.\n",
+     "The node with node id: 5ad7 and address: 10.0.0.2 and node name: 10.0.0.2 has been marked dead because the"
+     " detector has missed too many heartbeats from it.", None),
+    # Batch systems' limits (LSF's TERM_ reasons, PBS's), make's report of a recipe that failed.
+    ("TERM_RUNLIMIT: job killed after reaching LSF run time limit.\nExited with exit code 140.\n",
+     "TERM_RUNLIMIT: job killed after reaching LSF run time limit.", None),
+    ("=>> PBS: job killed: walltime 3611 exceeded limit 3600\n",
+     "=>> PBS: job killed: walltime 3611 exceeded limit 3600", None),
+    ("make: *** [Makefile:12: train] Error 1\n", "make: *** [Makefile:12: train] Error 1", None),
+    # PyCharm on Windows: an NTSTATUS, negative.
+    ("Process finished with exit code -1073741819 (0xC0000005)\n",
+     "Process finished with exit code -1073741819 (0xC0000005)", None),
     # A shell or the container runtime that cannot run the entry point.
     ("bash: line 1: ./train.sh: Permission denied\n", "bash: line 1: ./train.sh: Permission denied", None),
     ("exec /usr/local/bin/train: exec format error\n", "exec /usr/local/bin/train: exec format error", None),
@@ -225,7 +244,7 @@ def test_not_a_launcher_report(text):
 
 
 # Slurm (src/slurmd/slurmstepd: the cgroup's OOM count, the step's cancellation; src/srun: a
-# task's end) and Intel MPI's Hydra box.
+# task's end), Intel MPI's Hydra box, LSF, PBS, make, Rust.
 @pytest.mark.parametrize("text, recogniser, error, hint", [
     ("slurmstepd: error: Detected 1 oom_kill event in StepId=7.0. Some of the step tasks have been OOM"
      " Killed.\nsrun: error: node1: task 0: Out Of Memory\n", "killed",
@@ -244,8 +263,17 @@ def test_not_a_launcher_report(text):
      "===================================================================================\n",
      "launcher-report", "BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES; KILLED BY SIGNAL: 9 (Killed)",
      reasons.HINT_KILLED),
+    # LSF's and PBS's memory limits, make's report of its recipe's SIGKILL: a kill, the OOM hint.
+    ("TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.\nExited with exit code 137.\n", "killed",
+     "TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.", reasons.HINT_KILLED),
+    ("=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb\n", "killed",
+     "=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb", reasons.HINT_KILLED),
+    ("make: *** [Makefile:3: train] Killed\n", "killed", "make: *** [Makefile:3: train] Killed", reasons.HINT_KILLED),
+    # Rust's panic (HF tokenizers): std's "thread 'NAME' panicked at FILE:LINE:COL:".
+    ("thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:\nattempt to add with overflow\n",
+     "fatal-log", "thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:", None),
 ])
-def test_slurm_and_intel_mpi(text, recogniser, error, hint):
+def test_batch_systems_and_schedulers(text, recogniser, error, hint):
     finding = find(text)
     assert (finding.name, finding.error, finding.hint) == (recogniser, error, hint)
 

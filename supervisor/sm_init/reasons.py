@@ -65,10 +65,12 @@ The order is the precedence:
    terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
    MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
    local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION" box and its exit code or signal,
-   Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited with exit code", the SageMaker
+   Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited with exit code", LSF's and PBS's
+   limits, make's "*** [train] Error 1", docker compose's "exited with code 137", the SageMaker
    toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has
-   died", an IDE's "Process finished with exit code 1", python's "can't open file", a shell that
-   cannot parse a script. A shell's "command not found" (a script survives a missing nvidia-smi)
+   died" (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a
+   notebook's dead kernel, python's "can't open file", a shell that cannot parse a script or run
+   the entry point. A shell's "command not found" (a script survives a missing nvidia-smi)
    only when there is no other report, the last one; last,
    launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
    traceback or standing alone.
@@ -641,7 +643,9 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
 # before the abort it causes.
 FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{1,40})? *(?:\d+ )?"
                        r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: "
-                       r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S")
+                       r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S"
+                       # Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:"
+                       r"|^thread '[^'\n]{1,100}' panicked at ")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
@@ -802,7 +806,9 @@ def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
 # have been OOM Killed.", srun's "srun: error: node1: task 0: Out Of Memory" and "...: Killed").
 # macOS's bash adds the signal's number ("Killed: 9", "Abort trap: 6").
 KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:: 9)?(?:[ \t]|$)"
-                  r"|killed by signal: Killed|oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$")
+                  r"|killed by signal: Killed|oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
+                  # A batch system's memory limit (LSF, PBS), make's report of its child's SIGKILL.
+                  r"|TERM_MEMLIMIT: job killed|PBS: job killed: v?mem |^make(?:\[\d+\])?: \*\*\* .{0,300}\] Killed$")
 ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)|\d+ Aborted\b|SIGABRT"
                    r"|Abort trap: 6")
 
@@ -882,12 +888,18 @@ LAUNCHER_REPORT = re.compile(
     r"|detected that one or more processes exited with non-zero"     # Open MPI, Horovod
     r"|MPI_ABORT was invoked on rank|called MPI_Abort\("              # Open MPI, MPICH
     r"|T(?:ERMINATED WITH THE EXIT STRING:"                          # MPICH
-    r"|he actor (?:is dead because its \w+(?: process)? has died|died unexpectedly))"   # Ray
+    r"|he actor (?:is dead because its \w+(?: process)? has died|died unexpectedly)"     # Ray
+    r"|he kernel appears to have died|he Kernel crashed while executing code"   # Jupyter, VS Code
+    r"|ERM_[A-Z]+: job killed)"                                       # LSF ("TERM_RUNLIMIT: ...")
+    r"|has been marked dead because the detector has missed too many heartbeats"   # Ray's node
+    r"|make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error \d+"             # make
     r"|was unable to find the specified executable"                  # Open MPI
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
-    r"|Process finished with exit code [1-9]"                        # PyCharm
+    r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
+    r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded limit 3600")
+    r"|Your session crashed"                                         # Colab
     # Slurm: the scheduler ended the job ("*** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE
     # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
     r"|CANCELLED AT \S+ DUE TO|: tasks? [\d,-]+: Exited with exit code \d+"
@@ -905,6 +917,7 @@ STARTUP = re.compile(r"can't open file|command not found|No such file or directo
 COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
                          r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b")
+MPICH_BOX = re.compile(r"^=+\s+")   # the left edge of MPICH's box
 # MPICH's "=   EXIT CODE: 9"; Intel MPI's "=   KILLED BY SIGNAL: 9 (Killed)".
 MPICH_EXIT = re.compile(r"^=\s+(?:EXIT CODE: -?\d+|KILLED BY SIGNAL: \d+(?: \([^)]{1,40}\))?)\s*$")
 # The fields of Open MPI's boxes ("  Process name: [[29973,1],0]", "  Exit code:    1").
@@ -928,7 +941,7 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
 
 def _report(lines: Sequence[Line], line: Line) -> Hit:
     position = lines.index(line)
-    error = tidy(line.text).lstrip("= ")
+    error = MPICH_BOX.sub("", tidy(line.text), count=1)   # "=   BAD TERMINATION ..."
     if error.startswith("BAD TERMINATION"):
         # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
         code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
@@ -1118,7 +1131,8 @@ HINT_HOST_MEMORY = ("The host ran out of memory (RAM, not the GPU's): lower host
 # Errors whose hint comes with the exception, whichever recogniser found it: running out of host
 # memory in Python (MemoryError, numpy's _ArrayMemoryError), in C++ (std::bad_alloc), in torch.
 HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b"
-                         r"|DefaultCPUAllocator: (?:not enough|can't allocate) memory")   # c10's CPUAllocator
+                         r"|DefaultCPUAllocator: (?:not enough|can't allocate) memory"    # c10's CPUAllocator
+                         r"|after using all available RAM")                              # Colab
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
              " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
 HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNCH_BLOCKING=1 to see the"
