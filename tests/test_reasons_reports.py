@@ -323,13 +323,16 @@ NCCL_TESTS_FORMS = [
 ]
 
 
-def test_nccls_first_warning_says_what_the_error_does_not():
+def test_nccls_warning_says_what_the_error_does_not():
     # NCCL's debug.cc warns where the failure happened ("host:pid:tid [dev] NCCL WARN ..."), before
-    # the error its caller raises; another rank's warning is not this rank's.
-    text = ("[rank0]:node1:77:77 [0] NCCL WARN Cuda failure 'peer access is not supported'\n"
+    # the error its caller raises, the failure's return going up at INFO level; a warning at
+    # start-up came earlier and is not it, nor is another rank's warning.
+    text = ("[rank0]:node1:77:77 [0] NCCL WARN NET/Plugin: Failed to find ncclNetPlugin_v6 symbol.\n"
+            "[rank0]:node1:77:77 [0] NCCL INFO Using network Socket\n"
+            "[rank0]:node1:77:77 [0] NCCL WARN Cuda failure 'peer access is not supported'\n"
             "[rank1]:node1:78:78 [1] NCCL WARN NET/Socket : unknown interface eth9\n"
+            "[rank0]:node1:77:77 [0] NCCL INFO transport/p2p.cc:275 -> 1\n"
             "[rank0]:node1:77:77 [0] NCCL INFO init.cc:1234 -> 1\n"
-            "[rank0]:node1:77:77 [0] NCCL WARN transport/p2p.cc:275 -> 1\n"
             "[rank0]: torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970,"
             " unhandled cuda error, NCCL version 2.20.5\n")
     finding = find(text)

@@ -35,7 +35,7 @@ The order is the precedence:
    memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"), any
-   other CUDA error, NCCL errors and timeouts (with NCCL's "Last error:" or its first "NCCL WARN"
+   other CUDA error, NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
    before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
@@ -667,9 +667,11 @@ NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread ter
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 # NCCL's own warning (debug.cc: "host:pid:tid [dev] NCCL WARN msg"), printed where the failure
-# happened, before the error that its caller reports: the first one says what went wrong.
+# happened, before the error that its caller reports: the last one before it says what went wrong
+# (the failure's return travels up at INFO level, "init.cc:1234 -> 1"; a warning at start-up, a
+# missing net plugin, comes earlier and is harmless).
 NCCL_WARN = re.compile(r"\bNCCL WARN (\S.*)$")
-NCCL_WARN_DISTANCE = 50   # lines between NCCL's first warning and the error it led to
+NCCL_WARN_DISTANCE = 50   # lines between NCCL's warning and the error it led to
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
@@ -694,7 +696,7 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
             return hit._replace(error=error)
     before = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position]
               if line.rank == hit.line.rank and "NCCL WARN" in line.text]
-    warning = next((NCCL_WARN.search(line.text) for line in before if NCCL_WARN.search(line.text)), None)
+    warning = next((NCCL_WARN.search(line.text) for line in reversed(before) if NCCL_WARN.search(line.text)), None)
     if warning and warning.group(1) not in error:
         error += f"; NCCL WARN {tidy(warning.group(1))}"
     return hit._replace(error=error)
