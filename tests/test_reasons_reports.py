@@ -187,7 +187,7 @@ the job to be terminated. The first process to do so was:
     ("(raylet) node_manager.cc:3040: 1 Workers (tasks / actors) killed due to memory pressure (OOM), 0"
      " Workers crashed due to other reasons at node (ID: 2c82, IP: 172.31.183.172) over the last time"
      " period.\n",
-     "(raylet) node_manager.cc:3040: 1 Workers (tasks / actors) killed due to memory pressure (OOM), 0"
+     "raylet: node_manager.cc:3040: 1 Workers (tasks / actors) killed due to memory pressure (OOM), 0"
      " Workers crashed due to other reasons at node (ID: 2c82, IP: 172.31.183.172) over the last time"
      " period.", reasons.HINT_KILLED),
     # PyCharm's run console, no signal: the exit code alone.
@@ -413,6 +413,7 @@ TRACEBACK = ['Traceback (most recent call last):',
     "Jan  2 19:26:34 algo-1 train: ",                    # syslog, a day of one digit
     "[2024-01-12 19:26:34,787] [INFO] ",                 # Python logging, DeepSpeed's format
     "2024-01-12 19:26:34,787 - ERROR - ",                # Python logging, "%(asctime)s - %(levelname)s - "
+    "01/12/2024 19:26:34 - ERROR - ",                    # Hugging Face's examples: datefmt="%m/%d/%Y %H:%M:%S"
     "0: ",                                               # srun --label
     "[rank: 1] ",                                       # Lightning
     "[trainer0]:",                                       # torchrun --tee, a named role
@@ -426,6 +427,16 @@ def test_a_stamp_before_every_line_is_peeled(stamp):
     finding = find(text)
     assert finding is not None and finding.name == "python-traceback", finding
     assert finding.error.endswith("ValueError: bad lr")
+
+
+@pytest.mark.parametrize("raw, actor", [
+    ("(RayWorkerVllm pid=5304, ip=10.0.0.2) x", "RayWorkerVllm pid=5304"),
+    ("(raylet) x", "raylet"),
+    ("(raylet, ip=10.0.0.2) x", "raylet"),
+    ("[pod/trainer-0/pytorch] x", "pod/trainer-0"),
+])
+def test_processes_named_before_every_line(raw, actor):
+    assert reasons.split_prefixes(raw) == ("x", None, None, actor)
 
 
 def test_a_consoles_column_is_not_the_programs_indentation():

@@ -146,12 +146,13 @@ BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*
 
 # A log service's or a logger's stamp before every line: how the lines were stored, not what the
 # program printed. One pattern for them all: a date and time (ISO 8601 as CloudWatch, `docker logs
-# -t`, `kubectl logs --timestamps`, journald's short-iso and Python's logging write it; syslog's
+# -t`, `kubectl logs --timestamps`, journald's short-iso and Python's logging write it, or with
+# slashes as Hugging Face's example scripts' logging does, "01/12/2024 19:26:34"; syslog's
 # "Jan  5 19:26:34"), then what such services put after it: the CRI log's "stderr F", syslog's
 # "host prog[pid]:", a logger's level ("[INFO]", "ERROR -") and DeepSpeed's "[launch.py:434:fn]".
 LEVEL = r"(?:DEBUG|INFO|WARN(?:ING)?|ERROR|CRITICAL|FATAL)"
 STAMP = re.compile(
-    r"(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?\]?"
+    r"(?:\[?(?:\d{4}([-/])\d\d\1\d\d|\d\d/\d\d/\d{4})[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?\]?"
     r"(?: (?:stdout|stderr) [FP])?(?: [\w.-]{1,64} [\w./@-]{1,64}\[\d+\]:)?"
     r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?: [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d+\])?:)?)"
     rf"(?:(?: [|-])? \[?{LEVEL}\]?(?: -|:)?)?(?: \[[\w.]{{1,80}}:\d+:\w{{1,80}}\])?(?:[ \t]|$)")
@@ -168,7 +169,8 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     (re.compile(r"\[(?:\d+,)?(?:mpirank:)?(\d+)(?:,[\w.-]{1,64})?\]<std(?:out|err)>:"), "rank", "["),
     # kubectl logs --prefix: "[pod/trainer-0/pytorch] ".
     (re.compile(r"\[(pod/[\w.-]{1,253})/[\w.-]{1,63}\] ?"), "actor", "["),
-    (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor", "("),  # Ray: (RayWorkerVllm pid=5304)
+    # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)".
+    (re.compile(r"\((\w+ pid=\d+|raylet|gcs_server|autoscaler(?:\.\w+)?)(?:, ip=[\d.]+)?\) ?"), "actor", "("),
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
     (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
