@@ -461,3 +461,10 @@ def test_what_is_no_stamp_stays(raw):
 def test_a_stamped_failure_text_keeps_its_limit():
     text = "".join("2024-01-12T19:26:34.787654321Z " + line + "\n" for line in TRACEBACK * 200)
     check_text(reasons.failure_text(ENDING, b"", text.encode()))
+
+
+def test_srun_right_aligns_its_labels_and_code_keeps_its_indentation():
+    # srun --label pads task numbers to the widest ("%*d: "): " 3: " beside "12: ".
+    read = reasons.read_lines("stderr", b" 3: ValueError: x\n12: ValueError: y\n    raise ValueError(x)\n")
+    assert [(line.text, line.rank) for line in read] == [
+        ("ValueError: x", "3"), ("ValueError: y", "12"), ("    raise ValueError(x)", None)]

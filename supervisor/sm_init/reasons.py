@@ -247,7 +247,10 @@ def read_lines(stream: str, tail: bytes) -> List[Line]:
         if "%|" in raw:
             # What a shell or a crash printed after a bar left without its newline starts the line.
             raw = BAR.sub("", raw, count=1)
-        if raw[0] in BY_FIRST:
+        first = raw[0]
+        # An indented line (a traceback's frames and code) has a prefix only if it is srun's
+        # right-aligned task number: its digits are a few characters in.
+        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()):
             text, rank, local, actor, stamp = _peel(raw)
             line = Line(stream, index, text, rank, local, actor)
         else:   # most lines: no prefix can start with their first character
