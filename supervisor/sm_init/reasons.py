@@ -10,13 +10,14 @@ Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours d
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
 off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
 from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, Lightning's ``[rank: 0]``, Slurm's
-``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header repeated on each line, vLLM's ``ERROR 01-29 07:44:33
-worker_base.py:467]``; the stamp a log service puts before every line, CloudWatch's, ``docker logs
--t``'s, syslog's ``Jan  5 19:26:34 host prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``,
-with the indentation a console's column added to all of them) so that interleaved processes can be
-told apart, blank lines are dropped (a gap in the line numbers remembers them), a progress bar left
-without its newline is peeled off what was printed after it, and the recognisers in ``TABLE`` run
-in order; the first that finds something wins.
+``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header repeated on each
+line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service puts before
+every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host prog[7]:``, a
+logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column added to
+all of them) so that interleaved processes can be told apart, blank lines are dropped (a gap in
+the line numbers remembers them), a progress bar left without its newline is peeled off what was
+printed after it, and the recognisers in ``TABLE`` run in order; the first that finds something
+wins.
 The order is the precedence:
 
 1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
@@ -46,9 +47,10 @@ The order is the precedence:
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case); SyntaxError with its file and
-   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail or a paste that starts inside it, rich's box):
-   an exception line right after a frame's code ends it; a line that a frame follows is another
-   thread's log line, not the exception. Within one process (one prefix) the fatal traceback is the
+   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail
+   or a paste that starts inside it, rich's box): an exception line right after a frame's code
+   ends it; a line that a frame follows is another thread's log line, not the exception. Within
+   one process (one prefix) the fatal traceback is the
    last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
    kill anything. Across processes the first one to complete wins: of several ranks' fatal
    tracebacks, the one whose last line came first in the output, the best witness of which rank
