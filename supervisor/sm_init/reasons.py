@@ -154,7 +154,8 @@ BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*
 # "host prog[pid]:", a logger's level ("[INFO]", "ERROR -") and DeepSpeed's "[launch.py:434:fn]".
 LEVEL = r"(?:DEBUG|INFO|WARN(?:ING)?|ERROR|CRITICAL|FATAL)"
 STAMP = re.compile(
-    r"(?:\[?(?:\d{4}([-/])\d\d\1\d\d|\d\d/\d\d/\d{4})[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?\]?"
+    r"(?:\[?(?:\d{4}([-/])\d\d\1\d\d|\d\d/\d\d/\d{4})[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?"
+    r"(?:Z|[+-]\d\d:?\d\d)?\]?"
     r"(?: (?:stdout|stderr) [FP])?(?: [\w.-]{1,64} [\w./@-]{1,64}\[\d+\]:)?"
     r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?: [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d+\])?:)?)"
     rf"(?:(?: [|-])? \[?{LEVEL}\]?(?: -|:)?)?(?: \[[\w.]{{1,80}}:\d+:\w{{1,80}}\])?(?:[ \t]|$)")
@@ -705,7 +706,8 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
             return hit._replace(error=error)
     before = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position]
               if line.rank == hit.line.rank and "NCCL WARN" in line.text]
-    warning = next((NCCL_WARN.search(line.text) for line in reversed(before) if NCCL_WARN.search(line.text)), None)
+    warnings = (NCCL_WARN.search(line.text) for line in reversed(before))
+    warning = next((found for found in warnings if found), None)
     if warning and warning.group(1) not in error:
         error += f"; NCCL WARN {tidy(warning.group(1))}"
     return hit._replace(error=error)
@@ -748,7 +750,8 @@ SIGNAL_WORDS = {
 # zsh's own words (Src/signames2.awk's msg table), lower case, before the command it ran:
 # "zsh: segmentation fault (core dumped)  python train.py", "[1]  + 14957 killed     python ...".
 ZSH_WORDS = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
-             "SIGILL": "illegal hardware instruction", "SIGFPE": "floating point exception", "SIGABRT": "abort"}
+             "SIGILL": "illegal hardware instruction", "SIGFPE": "floating point exception",
+             "SIGABRT": "abort"}
 # The words the English patterns below (KILLED, CRASH, ABORTED) do not know: other locales', zsh's.
 WORD_SIGNAL = {word: signal for signal, words in SIGNAL_WORDS.items() for word in words[1:]}
 WORD_SIGNAL.update({word: signal for signal, word in ZSH_WORDS.items()})
@@ -914,7 +917,7 @@ LAUNCHER_REPORT = re.compile(
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
     r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
-    r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded limit 3600")
+    r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded ...")
     r"|Your session crashed"                                         # Colab
     # Slurm: the scheduler ended the job ("*** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE
     # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
