@@ -653,14 +653,15 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
 # before the abort it causes.
 FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{1,40})? *(?:\d+ )?"
                        r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: "
-                       r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S"
-                       # Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:"
-                       r"|^thread '[^'\n]{1,100}' panicked at ")
+                       r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S")
+# Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:". Apart from
+# FATAL_LOG, behind a test of the line's start: one more alternative there costs every position.
+RUST_PANIC = re.compile(r"thread '[^'\n]{1,100}' panicked at ")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
     for line in output_lines(lines):
-        if FATAL_LOG.search(line.text):
+        if FATAL_LOG.search(line.text) or (line.text.startswith("thread '") and RUST_PANIC.match(line.text)):
             return Hit(line, tidy(line.text))
     return None
 
