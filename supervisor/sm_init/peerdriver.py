@@ -40,7 +40,7 @@ class Driver:
         self.system = system
         self.loop = loop
         self.board = board      # None once a bug turned the feature off
-        self.told_stop = self.told_end = self.drop_said = False
+        self.told_stop = self.told_end = False
 
     # --- the loop's side -------------------------------------------------------------------------
 
@@ -101,13 +101,9 @@ class Driver:
             elif kind == "message":
                 actions = board.on_message(event[1], now)
             elif kind == "closed":
-                actions = board.on_closed(event[1], now) if board.settings.coordinating \
-                    else board.on_closed(now, event[2])
-            else:  # dropped: the first one said, the rest counted (and totalled at the exit)
-                first, self.drop_said = not self.drop_said, True
-                actions = [peers.Note(f"peers: dropped a message {event[1]}"
-                                      + (" (further drops are counted)" if first else ""),
-                                      plan.WARNING if first else plan.VERBOSE)]
+                actions = board.on_closed(event[1], event[2], now)
+            else:  # dropped
+                actions = board.on_dropped(event[1])
             self.perform(actions, now)
         self.perform(board.tick(now), now)
 
@@ -123,7 +119,7 @@ class Driver:
             if code != 0 and error is None and state.stop_cause is None:
                 error = self.system.error_line()
             actions, awaiting = self.board.own_ended(code, error, now)
-            if awaiting:
+            if awaiting:  # a plan result like any other, with nothing to perform
                 loop.apply((plan.await_verdict(loop.state, now + plan.PEER_WAIT), []), now)
             self.perform(actions, now)
 
