@@ -163,13 +163,16 @@ def test_the_failure_pages_corpus_figures_and_examples_are_the_corpus_run():
     held = sum(wild.judge(case)[1] is None for case in holdout)
     total, said = re.search(r"holdout holds (\d+) more.*?On (\d+) of them the `Error:` line", text, re.S).groups()
     assert (int(total), int(said)) == (len(holdout), held), (len(holdout), held)
-    # The honest figure: the second held-out set, its rate and its percentage as the code gives them now.
+    # The honest figure: the second held-out set's single blind run, as its RESULTS.md records it;
+    # then its rate as the code gives it now (tuned on since).
     holdout2 = wild.cases(wild.HOLDOUT2)
     held2 = sum(wild.judge(case)[1] is None for case in holdout2)
-    total, said, percent = re.search(r"holdout2 holds (\d+) more.*?On (\d+) of them \((\d+)%\)\s+the\s+`Error:`",
-                                     text, re.S).groups()
-    assert (int(total), int(said)) == (len(holdout2), held2), (len(holdout2), held2)
-    assert int(percent) == round(100 * held2 / len(holdout2)), percent
+    total, blind, percent = re.search(r"holdout2 holds (\d+) more.*?On (\d+) of them \((\d+)%\)\s+the\s+`Error:`",
+                                      text, re.S).groups()
+    assert int(total) == len(holdout2), (total, len(holdout2))
+    assert f"**{blind} of {total} right ({percent}%).**" in read("tests/fixtures/reasons/holdout2/RESULTS.md")
+    now, of = re.search(r"holdout2/RESULTS\.md says\s+which\):\s+(\d+) of (\d+) now", text, re.S).groups()
+    assert (int(now), int(of)) == (held2, len(holdout2)), (held2, len(holdout2))
     examples = re.findall(r"```\n# wild/(\w+)\.log [^\n]*\n(.*?)\n```", text, re.S)
     assert len(examples) >= 5
     for name, shown in examples:

@@ -116,12 +116,13 @@ def test_the_first_failure_heard_is_the_verdict_and_later_ones_are_only_noted():
 def test_a_clean_exit_is_no_failure_and_its_close_no_loss():
     board = coordinator()
     assert verdicts(board.on_message(msg("ended", "algo-2", code=0), 1.0)) == []
-    assert board.on_closed("algo-2", 1.1) == []
+    assert board.on_closed("algo-2", "connection closed", 1.1) == []
     assert verdicts(board.tick(200.0)) == ["first observed failure: algo-3 lost: silent for 200 s"]
 
 
 def test_a_closed_connection_of_a_joined_host_is_a_loss_at_once():
-    assert verdicts(coordinator().on_closed("algo-3", 2.0)) == ["first observed failure: algo-3 lost: connection closed"]
+    assert verdicts(coordinator().on_closed("algo-3", "connection closed", 2.0)) \
+        == ["first observed failure: algo-3 lost: connection closed"]
 
 
 @pytest.mark.parametrize("now, lost", [(64.9, False), (65.0, True)])
@@ -158,7 +159,7 @@ def test_a_stop_signal_anywhere_stops_every_host_and_no_verdict_follows():
     assert of(actions, peers.PeerStop) == [peers.PeerStop("algo-3")]
     assert of(actions, peers.Broadcast) == [peers.Broadcast(msg("stop", "algo-1", host="algo-3"))]
     assert verdicts(board.on_message(msg("ended", "algo-2", code=1), 1.5)) == []  # a consequence of the stop
-    assert verdicts(board.on_closed("algo-2", 1.6) + board.tick(100.0)) == []
+    assert verdicts(board.on_closed("algo-2", "connection closed", 1.6) + board.tick(100.0)) == []
 
 
 def test_the_coordinators_own_stop_is_broadcast_and_not_a_stop_of_its_own_twice():
@@ -191,6 +192,18 @@ def test_a_late_joiner_hears_of_the_stop():
     assert peers.Send("algo-3", msg("stop", "algo-1", host="algo-2")) in board.on_hello("algo-3", 2.0)
 
 
+@pytest.mark.parametrize("make", [lambda: coordinator(), lambda: worker()])
+def test_the_first_dropped_message_is_said_and_the_rest_only_counted(make):
+    board = make()
+    first, = board.on_dropped("from 10.0.0.9:4242: not a message of this job")
+    assert first == peers.Note("peers: dropped a message from 10.0.0.9:4242: not a message of this job"
+                               " (further drops are counted)", peers.WARNING)
+    later, = board.on_dropped("from 10.0.0.9:4243: not a message of this job")
+    assert later == peers.Note("peers: dropped a message from 10.0.0.9:4243: not a message of this job",
+                               peers.VERBOSE)
+    assert verdicts([first, later]) == [] and board.watching  # a drop is never a decision
+
+
 def test_one_tick_per_heartbeat_whatever_the_messages():
     board = coordinator()
     assert board.next_wakeup() == 5.0
@@ -214,22 +227,22 @@ def worker(now=0.0, joined=True, **kwargs):
 
 def test_a_worker_retries_until_the_coordinator_answers():
     board = worker(joined=False)
-    assert verdicts(board.on_closed(0.1, "Connection refused")) == []
+    assert verdicts(board.on_closed("algo-1", "Connection refused", 0.1)) == []
     assert board.next_wakeup() == 1.1
     assert of(board.tick(1.1), peers.Connect) == [peers.Connect()]
 
 
-@pytest.mark.parametrize("event", [lambda board: board.on_closed(31.0, "Connection refused"),
+@pytest.mark.parametrize("event", [lambda board: board.on_closed("algo-1", "Connection refused", 31.0),
                                    lambda board: board.tick(30.0)])
 def test_a_worker_that_never_reaches_the_coordinator_turns_the_feature_off(event):
     board = worker(joined=False, join_timeout=30.0)
-    assert verdicts(board.on_closed(29.0, "Connection refused")) == []
+    assert verdicts(board.on_closed("algo-1", "Connection refused", 29.0)) == []
     actions = event(board)
     assert verdicts(actions) == [] and board.next_wakeup() is None
     (note,) = of(actions, peers.Note)
     assert note.level == peers.WARNING and note.text.startswith("peers: algo-1 not reached at algo-1:7779 within 30 s")
     assert note.text.endswith("multi-host fail-fast is off, the job runs on")
-    assert board.on_closed(40.0, "Connection refused") == [] and board.tick(100.0) == []  # no more attempts
+    assert board.on_closed("algo-1", "Connection refused", 40.0) == [] and board.tick(100.0) == []  # no more attempts
 
 
 def test_a_coordinator_that_no_host_ever_joined_turns_the_feature_off():
@@ -243,7 +256,7 @@ def test_a_coordinator_that_no_host_ever_joined_turns_the_feature_off():
 
 
 @pytest.mark.parametrize("event, how", [
-    (lambda board: board.on_closed(10.0, "Connection reset by peer"), "connection closed"),
+    (lambda board: board.on_closed("algo-1", "Connection reset by peer", 10.0), "connection closed"),
     (lambda board: board.tick(65.0), "silent for 65 s"),
 ])
 def test_a_worker_that_loses_the_coordinator_decides_for_itself(event, how):
@@ -278,13 +291,13 @@ def test_a_worker_tells_its_failure_and_awaits_the_verdict():
 def test_a_worker_whose_job_ended_gives_no_verdict_of_its_own():
     board = worker()
     board.own_ended(0, None, 2.0)
-    assert verdicts(board.on_closed(3.0, "connection closed") + board.tick(200.0)) == []
+    assert verdicts(board.on_closed("algo-1", "connection closed", 3.0) + board.tick(200.0)) == []
 
 
 def test_after_the_coordinators_clean_exit_a_worker_goes_on_unwatched():
     board = worker()
     board.on_message(msg("done", "algo-1"), 1.0)
-    assert verdicts(board.on_closed(1.1, "connection closed") + board.tick(500.0)) == []
+    assert verdicts(board.on_closed("algo-1", "connection closed", 1.1) + board.tick(500.0)) == []
     assert board.next_wakeup() is None  # nothing due: the loop sleeps until its own deadlines
 
 
@@ -304,7 +317,7 @@ def test_a_worker_that_no_longer_watches_has_no_deadline(end):
 def test_a_stop_from_the_coordinator_stops_the_worker_without_a_verdict():
     board = worker()
     assert board.on_message(msg("stop", "algo-1", host="algo-3"), 1.0) == [peers.PeerStop("algo-3")]
-    assert verdicts(board.on_closed(1.1, "connection closed")) == []
+    assert verdicts(board.on_closed("algo-1", "connection closed", 1.1)) == []
 
 
 # --- the resource config -------------------------------------------------------------------------

@@ -211,3 +211,16 @@ def test_a_long_error_keeps_how_it_ended():
     assert len(error.encode()) <= reasons.ERROR_MAX
     assert error.startswith("Error: subprocess.CalledProcessError: Command '['sh', '-c', 'exit 1', 'sh', ")
     assert " … " in error and error.endswith("=value-59']' returned non-zero exit status 1."), error
+
+
+@pytest.mark.parametrize("code, error", [
+    # The traceback's "[Previous line repeated 996 more times]" is part of its frames.
+    ("def f(n):\n    return f(n + 1)\nf(0)", "RecursionError: maximum recursion depth exceeded"),
+    # A thread's exception printed by threading's excepthook, then the main thread's exit.
+    ("import threading\ndef w():\n    raise MemoryError('pinned buffer')\n"
+     "t = threading.Thread(target=w)\nt.start()\nt.join()\nraise SystemExit(3)", "MemoryError: pinned buffer"),
+])
+def test_pythons_own_fatal_forms(code, error):
+    run = run_tails([sys.executable, "-c", code])
+    assert run.returncode in (1, 3)
+    assert reasons.diagnose(run.stdout, run.stderr).error == error

@@ -76,8 +76,9 @@ def test_a_torchrun_summary_without_the_ranks_lines():
     stderr = fixture("nccl_watchdog_torchrun.txt")
     summary = stderr[stderr.index(b"Traceback (most recent call last):"):]
     finding = reasons.diagnose(b"", summary)
-    assert finding == reasons.Finding("rank 1 failed first (killed by SIGABRT), per torchrun's summary",
-                                      None, "stderr (torchrun summary)", "torchrun-root-cause")
+    assert finding == reasons.Finding("train.py FAILED: rank 1 failed first (killed by SIGABRT), per"
+                                      " torchrun's summary", None, "stderr (torchrun summary)",
+                                      "torchrun-root-cause")
 
 
 # Issue 18's list, item by item, on the real logs of the corpus (tests/fixtures/reasons/wild: each

@@ -116,9 +116,11 @@ def test_rank_1_segfaults(jobs):
 def test_rank_1_killed(jobs):
     run = jobs("sigkill")
     finding = reasons.diagnose(run.stdout, run.stderr)
-    assert finding == reasons.Finding("rank 1 failed first (killed by SIGKILL), per torchrun's summary",
-                                      reasons.HINT_KILLED, "stderr (torchrun summary)",
-                                      "torchrun-root-cause")
+    # Nothing of rank 1's own: the summary's title names the program that failed, as torchrun does.
+    assert finding == reasons.Finding(f"{DDP_FAIL} FAILED: rank 1 failed first (killed by SIGKILL),"
+                                      " per torchrun's summary", reasons.HINT_KILLED,
+                                      "stderr (torchrun summary)", "torchrun-root-cause")
+    assert re.search(rb"\n" + re.escape(DDP_FAIL.encode()) + rb" FAILED\n", run.stderr)
 
 
 @pytest.mark.parametrize("case, recogniser, error", [
@@ -133,6 +135,28 @@ def test_dataloader_worker_dies(case, recogniser, error):
     assert finding.name == recogniser and re.fullmatch(error, finding.error), finding
     check_text(reasons.failure_text("Training command `python3 train.py` exited with code 1.",
                                     run.stdout, run.stderr))
+
+
+def test_a_dataloader_worker_out_of_shared_memory():
+    # SIGBUS in a worker is what touching a page of a full /dev/shm gives: torch's worker handler
+    # says so ("insufficient shared memory (shm)"), and so does the main process's RuntimeError;
+    # the hint is about /dev/shm, not about CUDA and driver versions.
+    run = run_tails([sys.executable, LOADER_FAIL, "sigbus"])
+    assert run.returncode == 1
+    assert b"ERROR: Unexpected bus error encountered in worker" in run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "native-crash" and finding.hint == reasons.HINT_SHM, finding
+    assert re.fullmatch(r"RuntimeError: DataLoader worker \(pid \d+\) is killed by signal: Bus error\. It is"
+                        r" possible that dataloader's workers are out of shared memory\. Please try to raise"
+                        r" your shared memory limit\.", finding.error), finding.error
+
+
+def test_torch_running_out_of_host_memory():
+    # c10's CPUAllocator refuses 64 TiB: the hint is the host's memory, not the GPU's.
+    run = run_tails([sys.executable, "-c", "import torch; torch.empty(1 << 46, dtype=torch.uint8)"])
+    assert run.returncode == 1
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert "DefaultCPUAllocator" in finding.error and finding.hint == reasons.HINT_HOST_MEMORY, finding
 
 
 def test_a_rank_that_died_of_the_consequence_is_not_the_root_cause(jobs):

@@ -1,4 +1,4 @@
-"""The peers' sockets: the thin I/O part of peers.py, driven by the loop.
+"""The peers' sockets: the thin I/O part of peers.py, driven from the loop by peerdriver.py (through system.py).
 
 Every socket is non-blocking, with O_ASYNC and F_SETSIG ``signals.IO_SIGNAL``: a connection, a
 message, a close or room to write wakes the loop's one sigtimedwait like the tree's output does (no

@@ -22,7 +22,7 @@ What each side decides, here, from events and a clock the caller passes (tests u
 Not started is not lost (until the join timeout); a clean exit is not a failure; a stop of the whole
 job is not a failure: a stop signal on one host is passed to every host as a stop, and no verdict
 follows it. ``Coordinator`` and ``Worker`` return actions (``Send``, ``Broadcast``, ``Connect``,
-``Verdict``, ``PeerStop``, ``Note``) that the loop performs through ``peerlink.Link``.
+``Verdict``, ``PeerStop``, ``Note``) that peerdriver.py performs, on ``peerlink.Link`` or through the plan.
 
 Cost at N hosts: the coordinator handles each message in O(1); once per heartbeat it sends N-1
 beats and looks at N rows for silence (O(N) per heartbeat, never per message); the loop's next
@@ -209,6 +209,7 @@ class _Side:
         self.next_tick = now + settings.heartbeat
         self.ended = False             # this host's job ended (told)
         self.off = False               # nobody could be reached: the feature turned itself off
+        self.drop_said = False         # the first dropped message was said
 
     @property
     def watching(self) -> bool:
@@ -221,6 +222,13 @@ class _Side:
         a port filtered) is as likely as every other host missing. One line, and the job runs on."""
         self.off = True
         return [Note(f"peers: {why}; multi-host fail-fast is off, the job runs on", WARNING)]
+
+    def on_dropped(self, why: str) -> list:
+        """A message the link dropped (not of this job, malformed): never a decision. The first one
+        is said; the rest are counted, and the link totals them at the exit."""
+        first, self.drop_said = not self.drop_said, True
+        return [Note(f"peers: dropped a message {why}" + (" (further drops are counted)" if first else ""),
+                     WARNING if first else VERBOSE)]
 
     def next_wakeup(self) -> float:
         return self.next_tick
@@ -272,8 +280,9 @@ class Coordinator(_Side):
             return self._stop(host)
         return []   # beat (a hello again, a verdict, a done: a worker never sends those; harmless)
 
-    def on_closed(self, host: str, now: float) -> list:
-        """A joined worker's connection ended without a word of how its job ended: it is lost."""
+    def on_closed(self, host: str, problem: str, now: float) -> list:
+        """A joined worker's connection ended without a word of how its job ended: it is lost
+        (whatever the socket said: ``problem`` is a worker's)."""
         if self.status[host] != JOINED:
             return []
         return self._failure(host, LOST, f"{host} lost: connection closed", now)
@@ -418,8 +427,9 @@ class Worker(_Side):
             actions.append(Note(f"peers: {self.settings.leader} finished (exit 0): this host goes on unwatched"))
         return actions
 
-    def on_closed(self, now: float, problem: str) -> list:
-        """The connection ended (or an attempt failed): retry until first answered, else it is lost."""
+    def on_closed(self, host: str, problem: str, now: float) -> list:
+        """The connection to the coordinator (``host``) ended, or an attempt failed: retry until first
+        answered, else it is lost."""
         was_connected, self.connected = self.connected, False
         if not self.watching:
             return []

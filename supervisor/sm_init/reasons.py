@@ -9,36 +9,48 @@ found in the tails with a hint where one helps, then the last lines of the outpu
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
 off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
-from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``; a logger's header repeated on each
-line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``) so that interleaved processes can be told
-apart, blank lines are dropped (a gap in the line numbers remembers them), a progress bar left
-without its newline is peeled off what was printed after it, and the recognisers in ``TABLE`` run
-in order; the first that finds something wins.
+from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, Lightning's ``[rank: 0]``, Slurm's
+``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header repeated on each
+line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service puts before
+every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host prog[7]:``, a
+logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column added to
+all of them) so that interleaved processes can be told apart, blank lines are dropped (a gap in
+the line numbers remembers them), a progress bar left without its newline is peeled off what was
+printed after it, and the recognisers in ``TABLE`` run in order; the first that finds something
+wins.
 The order is the precedence:
 
 1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
    code or signal, and its own error: the rest of the table run over the summary's traceback (the
    rank's error file, with ``@record``) and the rank's prefixed lines, a known cause in either
    first; for a rank that printed nothing prefixed (killed by SIGSEGV or SIGKILL, or a python that
-   could not open the script), the unprefixed report of that (faulthandler's, a shell's, python's).
+   could not open the script), the unprefixed report of that (faulthandler's, a shell's, python's);
+   with none, the summary's own words: the program its title names ("train.py FAILED"), the rank,
+   its exit code or signal.
    It beats everything else: the other ranks' errors (a peer's NCCL timeout, gloo's "Connection
    closed by peer") are consequences, and the agent's own traceback says only that a child failed.
    Unless the rank it names died of such a consequence itself (a peer's connection closed, a
    SIGABRT with no error of its own) while another rank's own exception came first in the output:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
-2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of memory, disk
-   full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the frame of its
-   "Current thread"), a SIGKILL ("Killed", also glued to a progress bar), any other CUDA error,
-   NCCL errors and timeouts. NCCL comes last: a collective fails *because* a peer died of one of
-   the others. Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
+2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
+   memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
+   frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
+   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"), any
+   other CUDA error, NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
+   before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
+   signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
+   glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
+   dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
+   9:SIGKILL"). Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
    memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before
    the KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case); SyntaxError with its file and
-   line. A traceback may have no header (a tail or a paste that starts inside it, rich's box):
-   an exception line right after a frame's code ends it; a line that a frame follows is another
-   thread's log line, not the exception. Within one process (one prefix) the fatal traceback is the
+   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail
+   or a paste that starts inside it, rich's box): an exception line right after a frame's code
+   ends it; a line that a frame follows is another thread's log line, not the exception. Within
+   one process (one prefix) the fatal traceback is the
    last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
    kill anything. Across processes the first one to complete wins: of several ranks' fatal
    tracebacks, the one whose last line came first in the output, the best witness of which rank
@@ -51,12 +63,22 @@ The order is the precedence:
    "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort.
 5. A line that can only be an exception's, alone (a paste of just that line, a tail that kept
    only it): the child's own words still. Then launchers' own reports, when nothing of the child's
-   is left: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a terminal wrapped
-   it), DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
-   local_rank: 4", MPICH's "BAD TERMINATION" box and its exit code, the SageMaker toolkit's
-   ExecuteUserScriptError, python's "can't open file", a shell's "command not found"; last,
+   is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
+   terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
+   MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
+   local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION" box and its exit code or signal,
+   Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited with exit code", LSF's and PBS's
+   limits, make's "*** [train] Error 1", docker compose's "exited with code 137", the SageMaker
+   toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has
+   died" (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a
+   notebook's dead kernel, python's "can't open file", a shell that cannot parse a script or run
+   the entry point. A shell's "command not found" (a script survives a missing nvidia-smi)
+   only when there is no other report, the last one; last,
    launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
    traceback or standing alone.
+
+Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc) gets the host
+memory hint, whichever rule found it.
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
 it ended ("returned non-zero exit status 1").
@@ -124,15 +146,44 @@ REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable byte
 # A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
 BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
-PREFIXES = (   # (pattern at the start of a line, the Line field its group goes to; None: dropped)
-    (re.compile(r"\[rank(\d+)\]: ?"), "rank"),                 # torch.distributed excepthook, c10d logs
-    (re.compile(r"\[default(\d+)\]:"), "local"),                # torchrun --tee / --log-dir
-    (re.compile(r"\[\d+,(\d+)\]<std(?:out|err)>:"), "rank"),    # mpirun --tag-output
-    (re.compile(r"\((\w+ pid=\d+)(?:, ip=[\d.]+)?\) ?"), "actor"),  # Ray: (RayWorkerVllm pid=5304)
+# A log service's or a logger's stamp before every line: how the lines were stored, not what the
+# program printed. One pattern for them all: a date and time (ISO 8601 as CloudWatch, `docker logs
+# -t`, `kubectl logs --timestamps`, journald's short-iso and Python's logging write it, or with
+# slashes as Hugging Face's example scripts' logging does, "01/12/2024 19:26:34"; syslog's
+# "Jan  5 19:26:34"), then what such services put after it: the CRI log's "stderr F", syslog's
+# "host prog[pid]:", a logger's level ("[INFO]", "ERROR -") and DeepSpeed's "[launch.py:434:fn]".
+LEVEL = r"(?:DEBUG|INFO|WARN(?:ING)?|ERROR|CRITICAL|FATAL)"
+STAMP = re.compile(
+    r"(?:\[?(?:\d{4}([-/])\d\d\1\d\d|\d\d/\d\d/\d{4})[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?"
+    r"(?:Z|[+-]\d\d:?\d\d)?\]?"
+    r"(?: (?:stdout|stderr) [FP])?(?: [\w.-]{1,64} [\w./@-]{1,64}\[\d+\]:)?"
+    r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?: [\w.-]{1,64} [\w./@-]{1,64}(?:\[\d+\])?:)?)"
+    rf"(?:(?: [|-])? \[?{LEVEL}\]?(?: -|:)?)?(?: \[[\w.]{{1,80}}:\d+:\w{{1,80}}\])?(?:[ \t]|$)")
+
+PREFIXES = (   # (pattern at the start of a line, the Line field its group goes to (None: dropped),
+               #  the characters such a line can start with: the cheap test before the pattern)
+    (re.compile(r"\[rank(\d+)\]: ?"), "rank", "["),                # torch.distributed excepthook, c10d logs
+    (re.compile(r"\[rank: (\d+)\] "), "rank", "["),                # Lightning's rank_zero_* and SIGTERM lines
+    # torchrun --tee / --log-dir: "[${role_name}${local_rank}]:" (local_elastic_agent.py), the
+    # role "default" unless named ("[trainer0]:"), or a template's "[${rank}]:".
+    (re.compile(r"\[(?:[A-Za-z_][\w-]{0,40}?)?(\d+)\]:"), "local", "["),
+    # mpirun --tag-output ([1,0]<stderr>:; with the host, as SageMaker's MPI jobs show it,
+    # [1,mpirank:0,algo-1]<stderr>:), horovodrun's gloo launcher ([0]<stderr>:).
+    (re.compile(r"\[(?:\d+,)?(?:mpirank:)?(\d+)(?:,[\w.-]{1,64})?\]<std(?:out|err)>:"), "rank", "["),
+    # kubectl logs --prefix: "[pod/trainer-0/pytorch] ".
+    (re.compile(r"\[(pod/[\w.-]{1,253})/[\w.-]{1,63}\] ?"), "actor", "["),
+    # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)".
+    (re.compile(r"\((\w+ pid=\d+|raylet|gcs_server|autoscaler(?:\.\w+)?)(?:, ip=[\d.]+)?\) ?"), "actor", "("),
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
-    (re.compile(r"(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None),
+    (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
+    (STAMP, "stamp", "[0123456789JFMASOND"),
+    # Slurm's `srun --label`: the task's number, right-aligned ("  3: ").
+    (re.compile(r" {0,4}(\d{1,5}): "), "rank", " 0123456789"),
 )
+# The prefixes a line starting with a character can have, in the table's order: one look-up a line.
+BY_FIRST = {first: tuple((pattern, field) for pattern, field, firsts in PREFIXES if first in firsts)
+            for _pattern, _field, firsts in PREFIXES for first in firsts}
 
 
 def clean_lines(tail: bytes) -> List[str]:
@@ -169,33 +220,54 @@ def printable(text: str, keep: str = "\t") -> str:
 
 def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
     """``[default1]:[rank1]: ValueError: x`` -> ("ValueError: x", "1", "1", None)."""
-    found = {"rank": None, "local": None, "actor": None}
+    return _peel(raw)[:4]
+
+
+def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], bool]:
+    """The line without its prefixes, what they said, and whether a log service's stamp was there."""
+    found = {"rank": None, "local": None, "actor": None, "stamp": None}
     at = 0
     # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
-    while raw[at:at + 1] in ("[", "(", "D", "I", "W", "E", "C"):
-        for pattern, field in PREFIXES:
+    while at < len(raw) and raw[at] in BY_FIRST:
+        for pattern, field in BY_FIRST[raw[at]]:
             match = pattern.match(raw, at)
-            if match:
+            if match and match.end() > at:
                 if field:
-                    found[field] = match.group(1)
+                    found[field] = match.group(1) if field != "stamp" else match.group(0)
                 at = match.end()
                 break
         else:
             break
-    return raw[at:], found["rank"], found["local"], found["actor"]
+    return raw[at:], found["rank"], found["local"], found["actor"], found["stamp"] is not None
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
     lines = []
+    stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
     for index, raw in enumerate(clean_lines(tail)):
         if not raw:
             continue
         if "%|" in raw:
             # What a shell or a crash printed after a bar left without its newline starts the line.
             raw = BAR.sub("", raw, count=1)
-        line = Line(stream, index, *split_prefixes(raw))
-        if line.text.strip():   # a blank line says nothing; the gap in the index says it was there
+        first = raw[0]
+        # An indented line (a traceback's frames and code) has a prefix only if it is srun's
+        # right-aligned task number: its digits are a few characters in.
+        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()):
+            text, rank, local, actor, stamp = _peel(raw)
+            line = Line(stream, index, text, rank, local, actor)
+        else:   # most lines: no prefix can start with their first character
+            text, stamp, line = raw, False, Line(stream, index, raw, None, None, None)
+        if text.strip():   # a blank line says nothing; the gap in the index says it was there
+            if stamp:
+                stamped.append((len(lines), len(text) - len(text.lstrip())))
             lines.append(line)
+    if stamped:
+        # A console that shows the stamps in a column pads every message alike (CloudWatch's, copied):
+        # the indentation all stamped lines share is the column's, not the program's.
+        column = min(indent for _position, indent in stamped)
+        for position, _indent in stamped:
+            lines[position] = lines[position]._replace(text=lines[position].text[column:])
     return lines
 
 
@@ -304,9 +376,13 @@ BOX = "│╭╰┃┏┗"   # a line inside or closing rich's box: its frames a
 TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
 # An exception's own name starts with a capital and is not all capitals (a log level, "INFO:", is),
 # or is a module's lower-case one (socket.timeout); "loss: 0.5" and "INFO: step 3" are log lines.
-EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
+# A private class keeps its underscore (numpy's _ArrayMemoryError).
+EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:_?[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
 # A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
-BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+# JAX's traceback filtering (jax/_src/traceback_util.py) re-raises an error with the unfiltered
+# trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
+UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
@@ -388,6 +464,9 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                 and TB_EXCEPTION.match(text) and _exception_line(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
+            if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
+                    and _code_like(lines[position - 1].text):
+                body.add(position - 1)   # its source line, its indentation lost: code all the same
             if opened:
                 chain_group, ignored, continues = opened.pop(0)
             else:
@@ -446,12 +525,21 @@ def message(lines: Sequence[Line], position: int) -> str:
     printed after a finished sentence ("CUDA kernel errors might be ...") and a logger's line
     ("wandb: ...") stay out."""
     text = lines[position].text.strip().lstrip("| ")
+    if "UnfilteredStackTrace" in text:
+        text = UNFILTERED.sub("", text, count=1)
     previous = lines[position]
+    fields = False
     for after in lines[position + 1:position + 1 + CONTINUED]:
         more = after.text.strip()
         if not more or after.rank != previous.rank or after.index != previous.index + 1:
             break
-        if LOGGER.match(more) or not (_unbalanced(text) or (
+        if (text.endswith(":") or fields) and REPORT_FIELD.match(after.text):
+            # A launcher's report raised as an exception, its fields below it (Horovod's gloo_run:
+            # "... The first process to do so was:" / "Process name: 0" / "Exit code: 1").
+            text += ("; " if fields else " ") + more
+            fields, previous = True, after
+            continue
+        if fields or LOGGER.match(more) or not (_unbalanced(text) or (
                 len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
             break
         text += " " + more
@@ -532,8 +620,11 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
-        if ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text) \
-                and BARE_EXCEPTION.match(text) and _is_wrapper(text) == wrappers:
+        if not ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
+            continue
+        if "UnfilteredStackTrace: " in text:
+            text = UNFILTERED.sub("", text, count=1)
+        if BARE_EXCEPTION.match(text) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], message(lines, position))
     return None
 
@@ -563,21 +654,35 @@ def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
 FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{1,40})? *(?:\d+ )?"
                        r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: "
                        r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S")
+# Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:". Apart from
+# FATAL_LOG, behind a test of the line's start: one more alternative there costs every position.
+RUST_PANIC = re.compile(r"thread '[^'\n]{1,100}' panicked at ")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
     for line in output_lines(lines):
-        if FATAL_LOG.search(line.text):
+        if FATAL_LOG.search(line.text) or (line.text.startswith("thread '") and RUST_PANIC.match(line.text)):
             return Hit(line, tidy(line.text))
     return None
 
 
 # NCCL and CUDA -----------------------------------------------------------------------------------
 
-NCCL = re.compile(r"NCCL error|NCCL Error \d|\bnccl[A-Z]\w{0,40}Error\b|Watchdog caught collective operation timeout"
-                  r"|unhandled system error|(?:Process group|NCCL) watchdog thread terminated with exception"
+# nccl-tests' NCCLCHECK and CUDACHECK (src/common.h): "Test NCCL failure common.cu:908 'unhandled
+# cuda error / ...'" (older: "NCCL failure common.cu:908 '...'").
+# Alternatives that share a start share a branch: a position tries few of them.
+NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread terminated with exception)"
+                  r"|CUDA failure \S+:\d+ '(?!out of memory)|\bnccl[A-Z]\w{0,40}Error\b"
+                  r"|Watchdog caught collective operation timeout"
+                  r"|unhandled system error|Process group watchdog thread terminated with exception"
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
+# NCCL's own warning (debug.cc: "host:pid:tid [dev] NCCL WARN msg"), printed where the failure
+# happened, before the error that its caller reports: the last one before it says what went wrong
+# (the failure's return travels up at INFO level, "init.cc:1234 -> 1"; a warning at start-up, a
+# missing net plugin, comes earlier and is harmless).
+NCCL_WARN = re.compile(r"\bNCCL WARN (\S.*)$")
+NCCL_WARN_DISTANCE = 50   # lines between NCCL's warning and the error it led to
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
@@ -599,7 +704,13 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
     for marker, detail in zip(after, after[1:]):
         if NCCL_LAST_ERROR.match(marker.text) and detail.text.strip():
             error += f"; last error: {tidy(detail.text)}"
-            break
+            return hit._replace(error=error)
+    before = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position]
+              if line.rank == hit.line.rank and "NCCL WARN" in line.text]
+    warnings = (NCCL_WARN.search(line.text) for line in reversed(before))
+    warning = next((found for found in warnings if found), None)
+    if warning and warning.group(1) not in error:
+        error += f"; NCCL WARN {tidy(warning.group(1))}"
     return hit._replace(error=error)
 
 
@@ -613,13 +724,131 @@ def _without_advice(error: str) -> str:
     return CUDA_ADVICE.sub("", error).strip()
 
 
-# Crashes ---------------------------------------------------------------------------------------
+# Crashes and kills: how a shell, an IDE or a launcher reports a signal --------------------------
+
+# strsignal()'s words, which bash and dash print for a child that a signal ended: English, and
+# glibc's translations in common locales (po/zh_CN.po, zh_TW, ja, ko, de, fr, es, ru, pt_BR, it; as
+# Debian's libc-l10n 2.36 has them). A word of a locale counts only where a shell puts it: alone on
+# its line (dash), after the pid of bash's job report, after a progress bar; never in prose.
+SIGNAL_WORDS = {
+    "SIGKILL": ("Killed", "已杀死", "強制結束", "強制終了", "죽었음", "Getötet", "Processus arrêté",
+                "Terminado (killed)", "Убито", "Morto", "Ucciso"),
+    "SIGSEGV": ("Segmentation fault", "段错误", "程式記憶體區段錯誤", "세그멘테이션 오류", "Speicherzugriffsfehler",
+                "Erreur de segmentation", "Violación de segmento", "Ошибка сегментирования",
+                "Falha de segmentação", "Errore di segmentazione"),
+    "SIGBUS": ("Bus error", "总线错误", "匯流排錯誤", "バスエラー", "버스 오류", "Bus-Zugriffsfehler", "Erreur du bus",
+               "Error del bus", "Ошибка шины", "Erro no barramento", "Errore di bus"),
+    "SIGILL": ("Illegal instruction", "非法指令", "無效指令", "명령어가 잘못됨", "Ungültiger Maschinenbefehl",
+               "Instruction non permise", "Instrucción ilegal", "Недопустимая инструкция",
+               "Instrução ilegal", "Istruzione non consentita"),
+    "SIGFPE": ("Floating point exception", "浮点数例外", "浮點數例外", "浮動小数点例外", "부동 소수점 예외",
+               "Gleitkomma-Ausnahme", "Exception en point flottant", "Excepción de coma flotante",
+               "Исключение в операции с плавающей точкой", "Exceção de ponto flutuante",
+               "Eccezione in virgola mobile"),
+    "SIGABRT": ("Aborted", "已放弃", "中止", "중지됨", "Abgebrochen", "Abandon", "Abortado", "Аварийный останов",
+                "Annullato"),
+}
+# zsh's own words (Src/signames2.awk's msg table), lower case, before the command it ran:
+# "zsh: segmentation fault (core dumped)  python train.py", "[1]  + 14957 killed     python ...".
+ZSH_WORDS = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
+             "SIGILL": "illegal hardware instruction", "SIGFPE": "floating point exception",
+             "SIGABRT": "abort"}
+# The words the English patterns below (KILLED, CRASH, ABORTED) do not know: other locales', zsh's.
+WORD_SIGNAL = {word: signal for signal, words in SIGNAL_WORDS.items() for word in words[1:]}
+WORD_SIGNAL.update({word: signal for signal, word in ZSH_WORDS.items()})
+_WORDS = "|".join(re.escape(word) for word in sorted(WORD_SIGNAL, key=len, reverse=True))
+# Each form is found by a search that skips what cannot match at C speed (a literal; a digit and a
+# space), then checked where it stands: a 64 KiB tail of anything else costs a millisecond or two.
+# bash's job report in any locale ("x.sh: line 1: 7364 Getötet   cmd", "第 1 行：7364 已杀死") and
+# zsh's ("[1]  + 14957 killed     cmd", "14957 segmentation fault (core dumped)  cmd"): the pid, the
+# word, then spaces or the line's end.
+_FIRST = re.escape("".join(sorted({word[0] for word in WORD_SIGNAL})))   # one test before the words
+SIGNAL_AFTER_PID = re.compile(rf"[0-9] (?=[{_FIRST}])({_WORDS})(?: \(core dumped\))?(?=[ \t(（]|$)", re.M)
+# zsh's report of a foreground job: "zsh: segmentation fault (core dumped)  python train.py".
+SIGNAL_ZSH = re.compile(rf"zsh: ({'|'.join(ZSH_WORDS.values())})(?: \(core dumped\))?(?=  +\S| *$)", re.M)
+# fish's ("fish: Job 1, 'python train.py' terminated by signal SIGSEGV (Address boundary error)")
+# and PyCharm's ("Process finished with exit code 137 (interrupted by signal 9:SIGKILL)").
+SIGNAL_NAMED = re.compile(r"by signal (?:\d+: ?)?(SIG(?:KILL|SEGV|BUS|ILL|FPE|ABRT))\b")
+# A locale's word alone on its line (a shell; a paste that kept only the word; what a progress bar
+# left without its newline was peeled off), the shell's "(core dumped)" in its language after it
+# ("段错误 (核心已转储)"). Looked up in a set, the line's text whole: no search at all.
+ALONE = frozenset(word for words in SIGNAL_WORDS.values() for word in words[1:])
+CORE = re.compile(r"[ \t]*[(（][^()（）]{1,40}[)）]$")
+CLOSED = re.compile(r"[)）]$", re.M)
+
+
+@remembered
+def signal_reports(lines: Sequence[Line]) -> dict:
+    """The first report of a death by each signal in ``lines`` (output, not code): {"SIGKILL": line}."""
+    output = output_lines(lines)
+    text, starts = joined(output)
+    found: dict = {}
+
+    def report(signal: str, line: Line) -> None:
+        if signal not in found or line.index < found[signal].index:
+            found[signal] = line
+
+    for pattern in (SIGNAL_AFTER_PID, SIGNAL_ZSH, SIGNAL_NAMED):
+        for match in pattern.finditer(text):
+            signal = WORD_SIGNAL.get(match.group(1), match.group(1))
+            report(signal, output[bisect.bisect_right(starts, match.start()) - 1])
+    texts = text.split("\n")
+    for word in ALONE.intersection(texts):
+        report(WORD_SIGNAL[word], output[texts.index(word)])
+    for match in CLOSED.finditer(text):
+        line = output[bisect.bisect_right(starts, match.start()) - 1]
+        word = CORE.sub("", line.text).strip()
+        if word in ALONE:
+            report(WORD_SIGNAL[word], line)
+    return found
+
+
+def signal_hit(lines: Sequence[Line], *signals: str) -> Optional[Hit]:
+    """The earliest report of a death by one of ``signals``, tidied."""
+    reported = [line for signal, line in signal_reports(lines).items() if signal in signals]
+    if not reported:
+        return None
+    line = min(reported, key=lambda line: line.index)
+    return Hit(line, tidy(line.text))
+
+
+def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
+    """Of hits on lines of one stream, the one on the earliest line."""
+    return min((hit for hit in hits if hit is not None), key=lambda hit: hit.line.index, default=None)
+
+
+# bash's job report in English (and dash's "Killed" alone, after a progress bar), torch's words.
+# Slurm's (slurmstepd's cgroup "Detected 1 oom_kill event in StepId=7.0. Some of the step tasks
+# have been OOM Killed.", srun's "srun: error: node1: task 0: Out Of Memory" and "...: Killed").
+# macOS's bash adds the signal's number ("Killed: 9", "Abort trap: 6").
+KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:: 9)?(?:[ \t]|$)"
+                  r"|killed by signal: Killed")
+# A scheduler's or batch system's memory limit: Slurm's cgroup count and srun's task report, LSF's,
+# PBS's; make's report of its recipe's SIGKILL. Apart from the above, every alternative starting
+# with a literal: a search skips at C speed to the few characters that can start one.
+KILLED_BY_LIMIT = earliest(r"oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
+                           r"|TERM_MEMLIMIT: job killed|PBS: job killed: v?mem "
+                           r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$")
+ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|\d+ Aborted\b"
+                   r"|SIGABRT")
+
+
+def killed(lines: Sequence[Line]) -> Optional[Hit]:
+    return earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
+
+
+def aborted(lines: Sequence[Line]) -> Optional[Hit]:
+    return earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
+
 
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
-# counts where a report of one puts it.
+# counts where a report of one puts it. The English words count anywhere (a log line's end,
+# a launcher's sentence): no program writes "Segmentation fault" in passing.
 CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point exception"
          r"|(?:received|caught|got|signal:?|\*\*\*|\()[ \t]*SIG(?:SEGV|BUS|ILL|FPE)\b"
          r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)")
+CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")
+SHARED_MEMORY = re.compile(r"shared memory|\bshm\b")
 # faulthandler's "Fatal Python error: X" is the interpreter's death whatever X is (a refcount bug's
 # "none_dealloc"), but an abort after an exception is the exception's (the generic rules').
 FAULTHANDLER = re.compile(r"(?:^|\])Fatal Python error: (?!Aborted\b)(.+)$")
@@ -632,6 +861,15 @@ FAULT_DUMP = 200   # lines a faulthandler dump may take (a thread per line of a 
 def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
     """A segfault and kin: faulthandler's report with the innermost Python frame of the thread
     that crashed ("Current thread", not the first one listed), a shell's line."""
+    hit = earlier(_crash_line(lines), signal_hit(lines, *CRASH_SIGNALS))
+    if hit is not None and SHARED_MEMORY.search(hit.error):
+        # torch's DataLoader: "... is killed by signal: Bus error. It is possible that dataloader's
+        # workers are out of shared memory."
+        hit = hit._replace(hint=HINT_SHM)
+    return hit
+
+
+def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
     for line in output_lines(lines):
         fatal = FAULTHANDLER.search(line.text)
         if not fatal and not CRASH_LINE.search(line.text):
@@ -654,46 +892,100 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 # Launchers' own reports ----------------------------------------------------------------------------
 
 # What a launcher or wrapper says when its child failed, when nothing of the child's own is in the
-# tail: mpirun's notice, DeepSpeed's launcher, the SageMaker training toolkit, a shell, python.
+# tail: Open MPI's (orte/tools/orterun/help-orterun.txt: "exited on signal", the "exited with
+# non-zero status" box and its fields, "exiting improperly"; MPI_ABORT), MPICH's Hydra (its "BAD
+# TERMINATION" box, "YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)",
+# "application called MPI_Abort"), DeepSpeed's launcher, torchrun's own line, the SageMaker training
+# toolkit, Ray's reports of a dead worker or actor, an IDE's "Process finished with exit code", a
+# shell (a command not found, a script it cannot parse), python.
+# Every alternative starts with a literal, and those sharing a first character share a branch: a
+# line is skipped at C speed up to the characters that can start one, and each of those tries few.
 LAUNCHER_REPORT = re.compile(
-    r"noticed that process rank \d+ [^.]{0,300}exited on|exited on signal \d+"
-    r"|was unable to find the specified executable|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"
-    r"|exits with return code = -?\d+|failed \(exitcode: -?\d+\) local_rank: \d+"
-    r"|ExecuteUserScriptError"
-    r"|can't open file '[^']{0,4096}': \[Errno \d+\]|: command not found$|: No such file or directory$")
+    r"noticed that process rank \d+ [^.]{0,300}exited on"          # Open MPI
+    r"|ex(?:ited on signal \d+|ited due to process rank \d+"         # Open MPI
+    r"|ited with code [1-9]\d*"                                       # docker compose
+    r"|its with return code = -?\d+)"                                # DeepSpeed
+    r"|detected that one or more processes exited with non-zero"     # Open MPI, Horovod
+    r"|MPI_ABORT was invoked on rank|called MPI_Abort\("              # Open MPI, MPICH
+    r"|T(?:ERMINATED WITH THE EXIT STRING:"                          # MPICH
+    r"|he actor (?:is dead because its \w+(?: process)? has died|died unexpectedly)"     # Ray
+    r"|he kernel appears to have died|he Kernel crashed while executing code"   # Jupyter, VS Code
+    r"|ERM_[A-Z]+: job killed)"                                       # LSF ("TERM_RUNLIMIT: ...")
+    r"|has been marked dead because the detector has missed too many heartbeats"   # Ray's node
+    r"|make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error \d+"             # make
+    r"|was unable to find the specified executable"                  # Open MPI
+    r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
+    r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
+    r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
+    r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
+    r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded ...")
+    r"|Your session crashed"                                         # Colab
+    # Slurm: the scheduler ended the job ("*** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE
+    # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
+    r"|CANCELLED AT \S+ DUE TO|: tasks? [\d,-]+: Exited with exit code \d+"
+    r"|A worker died or was killed while executing"                  # Ray
+    r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
+    r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
+    # A shell: a command it cannot find or run, and its parser giving up on a script (bash's parse.y:
+    # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
+    # script ends there.
+    r"|: (?:command not found$|No such file or directory$|Permission denied$|syntax error near unexpected"
+    r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
-SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b")
-MPICH_EXIT = re.compile(r"^=\s+EXIT CODE: -?\d+\s*$")
+# A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
+# launcher reported anything else; then the last one, closest to the exit it may explain.
+COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
+SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
+                         r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b")
+MPICH_BOX = re.compile(r"^=+\s+")   # the left edge of MPICH's box
+# MPICH's "=   EXIT CODE: 9"; Intel MPI's "=   KILLED BY SIGNAL: 9 (Killed)".
+MPICH_EXIT = re.compile(r"^=\s+(?:EXIT CODE: -?\d+|KILLED BY SIGNAL: \d+(?: \([^)]{1,40}\))?)\s*$")
+# The fields of Open MPI's boxes ("  Process name: [[29973,1],0]", "  Exit code:    1").
+REPORT_FIELD = re.compile(r"^\s{0,4}(?:Process name|Exit code|Executable|Node|Error name):\s+\S")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
 
 
 def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)."""
+    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)
+    with its box's fields; a shell's complaint only when there is nothing else, the last one."""
+    complaint = None
     for line in output_lines(lines):
         if not LAUNCHER_REPORT.search(line.text):
             continue
-        position = lines.index(line)
-        error = tidy(line.text).lstrip("= ")
-        if error.startswith("BAD TERMINATION"):
-            # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
-            code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
-                         if MPICH_EXIT.match(after.text)), None)
-            error += f"; {code.text.lstrip('= ')}" if code else ""
-            return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
-        for after in lines[position + 1:position + 1 + REPORT_LINES]:
-            more = after.text.strip()
-            # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
-            if not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
-                break
-            error += " " + tidy(more)
-        hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
-        return Hit(line, error, hint)
-    return None
+        if COMPLAINT.search(line.text):
+            complaint = line
+            continue
+        return _report(lines, line)
+    return complaint and _report(lines, complaint)
+
+
+def _report(lines: Sequence[Line], line: Line) -> Hit:
+    position = lines.index(line)
+    error = MPICH_BOX.sub("", tidy(line.text), count=1)   # "=   BAD TERMINATION ..."
+    if error.startswith("BAD TERMINATION"):
+        # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
+        code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
+                     if MPICH_EXIT.match(after.text)), None)
+        error += f"; {code.text.lstrip('= ')}" if code else ""
+        return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
+    fields = False
+    for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
+        more = after.text.strip()
+        if REPORT_FIELD.match(after.text):
+            error += ("; " if fields else " ") + tidy(more)
+            fields = True
+            continue
+        # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
+        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
+            break
+        error += " " + tidy(more)
+    hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
+    return Hit(line, error, hint)
 
 
 # torchrun's summary ------------------------------------------------------------------------------
 
-SUMMARY_TITLE = re.compile(r"^\S+ FAILED\s*$")   # "train.py FAILED", above Failures and Root Cause
+SUMMARY_TITLE = re.compile(r"^(\S+) FAILED\s*$")   # "train.py FAILED", above Failures and Root Cause
 ROOT_CAUSE = re.compile(r"^Root Cause \(first observed failure\):")
 RULE = re.compile(r"^={20,}\s*$")
 FIELD = re.compile(r"^  (time|host|rank|exitcode|error_file|traceback)\s*: ?(.*)$")
@@ -714,6 +1006,7 @@ class RootCause(NamedTuple):
     signal: Optional[str]     # "SIGSEGV", from the exit code or the traceback field
     trace: List[Line]         # the traceback field (the rank's error file), when it holds one
     before: Sequence[Line]    # the output before the summary
+    script: Optional[str] = None   # the program that failed, as the summary's title names it
 
 
 def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
@@ -734,8 +1027,11 @@ def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
             return Hit(cause.at, f"rank {rank} failed first: {hit.error} (torchrun's summary names"
                                  f" {named}, which died of it)", hit.hint or recogniser.hint)
     if found is None:
+        # Nothing of the rank's own: the summary's title names the program, as the summary does
+        # ("train.py FAILED"), so that the line says what failed, not only where.
         signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
-        return Hit(cause.at, f"{head}, per torchrun's summary", signal_cause and signal_cause.hint)
+        title = f"{cause.script} FAILED: " if cause.script else ""
+        return Hit(cause.at, f"{title}{head}, per torchrun's summary", signal_cause and signal_cause.hint)
     recogniser, hit = found
     return Hit(cause.at, f"{head}: {hit.error}", hit.hint or recogniser.hint)
 
@@ -800,7 +1096,8 @@ def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
     if not signame and exit_code and exit_code.startswith("-"):
         signame = f"signal {exit_code[1:]}"
     return RootCause(lines[start], *(ranks.groups() if ranks else (None, None)), exit_code, signame,
-                     trace, lines[:titles[-1] if titles else start])
+                     trace, lines[:titles[-1] if titles else start],
+                     SUMMARY_TITLE.match(lines[titles[-1]].text).group(1) if titles else None)
 
 
 def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
@@ -847,6 +1144,15 @@ HINT_CRASH = ("A native crash in a library, not a Python error: check that the C
 HINT_KILLED = ("A process got SIGKILL, most often from the kernel's out-of-memory killer: lower host"
                " memory use (batch size, DataLoader workers, data held in memory) or use an"
                " instance type with more memory.")
+HINT_SHM = ("Shared memory (/dev/shm) ran out, most often under DataLoader workers: use fewer workers"
+            " or smaller batches per worker, or give the container a bigger /dev/shm.")
+HINT_HOST_MEMORY = ("The host ran out of memory (RAM, not the GPU's): lower host memory use (batch size,"
+                    " DataLoader workers, data held in memory) or use an instance type with more memory.")
+# Errors whose hint comes with the exception, whichever recogniser found it: running out of host
+# memory in Python (MemoryError, numpy's _ArrayMemoryError), in C++ (std::bad_alloc), in torch.
+HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b"
+                         r"|DefaultCPUAllocator: (?:not enough|can't allocate) memory"    # c10's CPUAllocator
+                         r"|after using all available RAM")                              # Colab
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
              " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
 HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNCH_BLOCKING=1 to see the"
@@ -855,7 +1161,8 @@ HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNC
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"CUDA out of memory|CUDA error: out of memory"
+               earliest(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
+                        r"|uda failure [^'\n]{0,80}'out of memory')"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
                         r"|OOM when allocating tensor"),
                HINT_CUDA_OOM),
@@ -864,9 +1171,7 @@ KNOWN_CAUSES = (
                HINT_DISK_FULL),
     Recogniser("native-crash", native_crash, HINT_CRASH),
     # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
-    Recogniser("killed",
-               earliest(r"(?:^|\])Killed$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:[ \t]|$)"
-                        r"|killed by signal: Killed"),
+    Recogniser("killed", killed,
                HINT_KILLED),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
@@ -876,8 +1181,7 @@ GENERIC = (
     Recogniser("python-traceback", python_traceback),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
-    Recogniser("abort", earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAborted \(core dumped\)"
-                                 r"|\d+ Aborted\b|SIGABRT")),
+    Recogniser("abort", aborted),
 )
 
 REPORT = Recogniser("launcher-report", launcher_report)
@@ -928,7 +1232,8 @@ def _finding(recogniser: Recogniser, hit: Hit) -> Finding:
     error = hit.error
     if hit.line.who and recogniser.name != "torchrun-root-cause":
         error = f"{hit.line.who}: {error}"
-    return Finding(error, hit.hint or recogniser.hint, where, recogniser.name)
+    hint = hit.hint or recogniser.hint or (HINT_HOST_MEMORY if HOST_MEMORY.search(hit.error) else None)
+    return Finding(error, hint, where, recogniser.name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ A plain signal is forwarded first (latency); output, or a deadline, is copied fi
 output alone woke it, the loop reaps and lets the plan decide.
 This module decides nothing: it waits, reports what it saw to ``plan``, and performs what
 ``plan`` returns, through a ``System`` (system.py; the tests give it a model of the world).
+A multi-host job's peers are driven from here in two calls a turn (peerdriver.py).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ class Supervisor:
         self.plain_group = plan.plain_scope_is_group(config)
         self.anyone_left = True
         self.again = False   # output is still waiting to be copied: don't sleep
-        self.peers = None    # peers.Coordinator or peers.Worker while the hosts of a job watch each other
-        self.told_stop = self.told_end = self.drop_said = False
+        self.peers = None    # peerdriver.Driver of a multi-host job
 
     def run(self) -> int:
         """The exit code; PID 1 must never die by accident, so every error ends here too."""
@@ -72,21 +72,10 @@ class Supervisor:
         return None
 
     def open_peers(self) -> None:
-        """Multi-host: listen or connect. Where it can't (a port taken, an interface missing), one
-        line, and the job runs on without it."""
-        if self.config.peers is None:
-            return
-        problem = self.system.open_peers()
-        if problem is not None:
-            self.system.log(plan.WARNING, f"peers: {problem}; multi-host fail-fast is off, the job runs on")
-            return
-        from . import peers  # only a multi-host job pays for its import (json) at start-up
-        now = self.system.clock()
-        self.peers = peers.board(self.config.peers, now)
-        try:
-            self.perform_peers(self.peers.start(now), now)
-        except Exception as exc:
-            self.drop_peers(exc)
+        """Multi-host: the peers' driver (peerdriver.py), imported only by a job that has peers."""
+        if self.config.peers is not None:
+            from . import peerdriver
+            self.peers = peerdriver.start(self.config, self.system, self)
 
     def loop(self) -> int:
         """Until the plan says Exit: wait, forward, copy output, reap, advance."""
@@ -112,7 +101,7 @@ class Supervisor:
 
     def timeout(self) -> float | None:
         """Seconds until the next deadline; None: nothing is due, sleep until a signal."""
-        if self.again or (self.peers is not None and self.system.peer_pending()):
+        if self.again or (self.peers is not None and self.peers.pending()):
             return 0.0  # output still to copy, or the peers' link has news of its own doing (a refused connect)
         peer_tick = None if self.peers is None else self.peers.next_wakeup()
         times = [t for t in (plan.next_wakeup(self.config, self.state), self.system.io_deadline(), peer_tick)
@@ -146,90 +135,13 @@ class Supervisor:
             now = self.system.clock()
             self.apply(plan.on_exit(self.config, self.state, pid, status, now), now)
 
-    # --- the peers -------------------------------------------------------------------------------
-
     def exchange(self) -> bool:
-        """Take what the peers sent, and the heartbeat when it is due; whether the plan changed."""
-        if self.peers is None:
-            return False
-        before = self.state
-        try:
-            self._exchange()
-        except Exception as exc:
-            self.drop_peers(exc)
-        return self.state is not before
-
-    def drop_peers(self, exc: Exception) -> None:
-        """A bug in the peers' part must not harm a healthy job: logged once, the feature off (the
-        loop's own errors still end in the outer guard: kill the tree, exit 70)."""
-        self.peers = None
-        self.system.log(plan.ERROR, f"peers: internal error: {type(exc).__name__}: {exc}; multi-host fail-fast is"
-                                    f" off, the job runs on")
-        self.system.close_peers()
-
-    def _exchange(self) -> None:
-        from . import peers
-        board, now = self.peers, self.system.clock()
-        for event in self.system.peer_events():
-            kind = event[0]
-            if kind == "connected":
-                actions = board.on_connected(now)
-            elif kind == "hello":
-                actions = board.on_hello(event[1], now)
-            elif kind == "message":
-                actions = board.on_message(event[1], now)
-            elif kind == "closed":
-                actions = board.on_closed(event[1], now) if board.settings.coordinating \
-                    else board.on_closed(now, event[2])
-            else:  # dropped: the first one said, the rest counted (and totalled at the exit)
-                first, self.drop_said = not self.drop_said, True
-                actions = [peers.Note(f"peers: dropped a message {event[1]}"
-                                      + (" (further drops are counted)" if first else ""),
-                                      plan.WARNING if first else plan.VERBOSE)]
-            self.perform_peers(actions, now)
-        self.perform_peers(board.tick(now), now)
+        """The peers' messages and heartbeat (peerdriver.py); whether the plan changed."""
+        return self.peers is not None and self.peers.exchange()
 
     def tell_peers(self) -> None:
-        """Tell the coordinator of this host's stop signal, or of how its job ended (before the
-        stop that follows: the leftovers' grace, hooks and kill come after)."""
-        if self.peers is None:
-            return
-        try:
-            self._tell_peers()
-        except Exception as exc:
-            self.drop_peers(exc)
-
-    def _tell_peers(self) -> None:
-        state, now = self.state, self.system.clock()
-        if not self.told_stop and state.stop_cause == plan.ACTIVE_STOP:
-            self.told_stop = True
-            self.perform_peers(self.peers.own_stop(), now)
-        if not self.told_end and not state.main_alive:
-            self.told_end = True
-            code, error = plan.exit_code(state), plan.peer_error(self.config, state)
-            if code != 0 and error is None and state.stop_cause is None:
-                error = self.system.error_line()
-            actions, awaiting = self.peers.own_ended(code, error, now)
-            if awaiting:
-                self.state = plan.await_verdict(self.state, now + plan.PEER_WAIT)
-            self.perform_peers(actions, now)
-
-    def perform_peers(self, actions, now: float) -> None:
-        from . import peers
-        system, settings = self.system, self.config.peers
-        for action in actions:
-            if isinstance(action, peers.Send):
-                system.peer_send(action.host, peers.encode(settings, action.message))
-            elif isinstance(action, peers.Broadcast):
-                system.peer_broadcast(peers.encode(settings, action.message))
-            elif isinstance(action, peers.Connect):
-                system.peer_connect()
-            elif isinstance(action, peers.Verdict):
-                self.apply(plan.on_verdict(self.config, self.state, action.text, self.facts(), now), now)
-            elif isinstance(action, peers.PeerStop):
-                self.apply(plan.on_peer_stop(self.config, self.state, action.host, self.facts(), now), now)
-            elif isinstance(action, peers.Note):
-                system.log(action.level, action.text)
+        if self.peers is not None:
+            self.peers.tell()
 
     # --- performing ------------------------------------------------------------------------------
 
@@ -274,9 +186,8 @@ class Supervisor:
         elif isinstance(action, WriteFailure):
             system.write_failure(action)
         elif isinstance(action, Summary):
-            if self.peers is not None and system.peer_drops():
-                system.log(plan.NORMAL, f"peers: {system.peer_drops()} message(s) dropped (malformed, oversized"
-                                        f" or not of this job)")
+            if self.peers is not None:
+                self.peers.say_drops()
             system.last_words(action.text)
         elif isinstance(action, Exit):
             return action.code

@@ -107,6 +107,11 @@ def killed():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def aborted():
+    chatter(2 * 1024)
+    os.abort()
+
+
 def unfinished_bar():
     """A tqdm bar on stderr, redrawn and left without its newline: what a shell says next is glued."""
     chatter(1024)
@@ -178,7 +183,7 @@ def long_called_process_error():
 
 CASES = {function.__name__.replace("_", "-"): function for function in (
     raise_after_logs, chained_from, chained_during, logged_then_fatal, disk_full, cuda_oom, segfault,
-    exception_group, killed, killed_mid_bar, segfault_mid_bar, segfault_beside_a_thread,
+    exception_group, killed, aborted, killed_mid_bar, segfault_mid_bar, segfault_beside_a_thread,
     known_cause_in_code, enospc_raised, logged_oom_then_keyerror, long_called_process_error)}
 
 if __name__ == "__main__":

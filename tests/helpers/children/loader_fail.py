@@ -1,7 +1,8 @@
-"""A training loop whose DataLoader worker dies: ``loader_fail.py sigkill|segfault``.
+"""A training loop whose DataLoader worker dies: ``loader_fail.py sigkill|segfault|sigbus``.
 
-The worker process gets a real SIGKILL (as from the OOM killer) or reads address 0 (a real
-SIGSEGV) while loading the first item; the main process then fails the way torch makes it fail.
+The worker process gets a real SIGKILL (as from the OOM killer), reads address 0 (a real
+SIGSEGV) or gets a SIGBUS (what touching a page of a full /dev/shm gives) while loading the first
+item; the main process then fails the way torch makes it fail.
 """
 
 import ctypes
@@ -21,6 +22,8 @@ class Shards(Dataset):
         if index == 0:   # before any batch is in flight: nothing else can fail first
             if sys.argv[1] == "sigkill":
                 os.kill(os.getpid(), signal.SIGKILL)
+            if sys.argv[1] == "sigbus":
+                os.kill(os.getpid(), signal.SIGBUS)
             ctypes.string_at(0)
         return torch.full((4,), float(index))
 

@@ -1,0 +1,470 @@
+"""Failure reasons from what the programs around a trainer print: shells (in other locales),
+IDEs, launchers (Open MPI, MPICH, Ray, torchrun, nccl-tests), JAX's re-raise, and the stamps a log
+service puts before every line.
+
+Where the program runs here (bash, dash), it runs: the words are the ones it printed. Where it
+cannot (zsh, fish, PyCharm, mpirun, Ray, nccl-tests, CloudWatch), the form is taken from the
+program's source, cited beside it. Each form has a near miss that must not be taken for it.
+"""
+
+import gettext
+import os
+import sys
+
+import pytest
+
+from helpers.tails import FAILING, check_text, run_tails
+from sm_init import reasons
+
+ENDING = "Training command `sh train.sh` exited with code 1."
+# The locales whose strsignal() words sm-init knows (glibc's po/ files, Debian's libc-l10n).
+LOCALES = ("zh_CN", "zh_TW", "ja", "ko", "de", "fr", "es", "ru", "pt_BR", "it")
+
+
+def find(text: str, stream: str = "stderr"):
+    return reasons.find_error(text, stream)
+
+
+def translated(locale: str, words: str) -> str:
+    """What glibc's strsignal() says in ``locale`` (English where this machine has no translation)."""
+    return gettext.translation("libc", "/usr/share/locale", [locale], fallback=True).gettext(words)
+
+
+# Shells ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("case, recogniser, words", [
+    ("killed", "killed", "Killed"),
+    ("segfault", "native-crash", "Segmentation fault"),
+    ("aborted", "abort", "Aborted"),
+])
+def test_bash_reports_a_signal_in_its_locale(locale, case, recogniser, words):
+    # bash translates its own "line 1:" (bash.mo: "第 1 行：", "Zeile 1:") and prints strsignal()'s
+    # word in the locale's language (libc.mo: "已杀死", "Getötet"). LANGUAGE picks the catalogue;
+    # C.UTF-8 is the one locale every machine has that does not make gettext ignore LANGUAGE.
+    env = dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=locale)
+    run = run_tails(["bash", "-c", f"{sys.executable} {FAILING} {case}; exit $?"], env=env)
+    assert run.returncode in (134, 137, 139)
+    word = translated(locale, words)
+    assert word.encode() in run.stderr, run.stderr[-300:]
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding is not None and finding.name == recogniser and word in finding.error, finding
+    assert f"{sys.executable} {FAILING} {case}" in finding.error   # the job report, whole
+
+
+def test_the_known_words_are_glibcs():
+    # The table is glibc's translations as this machine has them (where it has them).
+    for locale in LOCALES:
+        for signal, english in (("SIGKILL", "Killed"), ("SIGSEGV", "Segmentation fault"),
+                                ("SIGBUS", "Bus error"), ("SIGABRT", "Aborted"),
+                                ("SIGILL", "Illegal instruction")):
+            assert translated(locale, english) in reasons.SIGNAL_WORDS[signal], (locale, english)
+
+
+@pytest.mark.parametrize("line, recogniser", [
+    # dash prints strsignal()'s word alone, and a core dump's note after it (bash's own
+    # translation of "(core dumped)" where bash prints it).
+    ("已杀死", "killed"),
+    ("Getötet", "killed"),
+    ("Processus arrêté", "killed"),
+    ("段错误 (核心已转储)", "native-crash"),
+    ("Speicherzugriffsfehler (Speicherabzug geschrieben)", "native-crash"),
+    ("Ошибка шины", "native-crash"),
+    ("已放弃 (核心已转储)", "abort"),
+    ("train.sh: Zeile 3:  7364 Abgebrochen             python3 train.py", "abort"),
+    # zsh (Src/signames2.awk's words, lower case, the command after two spaces or more).
+    ("zsh: killed     python train.py --epochs 3", "killed"),
+    ("zsh: segmentation fault (core dumped)  python train.py", "native-crash"),
+    ("[1]  + 14957 bus error  python train.py", "native-crash"),
+    ("zsh: abort (core dumped)  python train.py", "abort"),
+    # fish (src/proc.rs's "terminated by signal %s (%s)", the job number only beside other jobs).
+    ("fish: Job 1, 'python train.py' terminated by signal SIGKILL (Forced quit)", "killed"),
+    ("fish: 'python train.py' terminated by signal SIGSEGV (Address boundary error)", "native-crash"),
+    ("fish: Process 4242, 'python' from job 1, 'python train.py' terminated by signal SIGABRT (Abort)",
+     "abort"),
+    # PyCharm's run console: the exit code and the signal with its name.
+    ("Process finished with exit code 137 (interrupted by signal 9:SIGKILL)", "killed"),
+    ("Process finished with exit code 139 (interrupted by signal 11: SIGSEGV)", "native-crash"),
+    ("Process finished with exit code 134 (interrupted by signal 6:SIGABRT)", "abort"),
+    # macOS's bash adds the signal's number.
+    ("Killed: 9", "killed"),
+    ("./train.sh: line 3:  4242 Killed: 9               python train.py", "killed"),
+    ("Abort trap: 6", "abort"),
+])
+def test_signal_reports_of_other_shells_and_ides(line, recogniser):
+    finding = find(f"epoch 3 loss 0.25\n{line}\n")
+    assert finding is not None and finding.name == recogniser, (line, finding)
+    assert finding.error == " ".join(line.split())
+
+
+@pytest.mark.parametrize("line", [
+    "Killed 3 stale workers before the restart",          # English word, but a sentence
+    "Speicherzugriffsfehler sind bei CUDA selten",         # a locale's word in prose
+    "we got a segmentation fault yesterday, fixed now",    # zsh's word in prose
+    "killed 3 zombie processes",                          # zsh's word, no command after two spaces
+    "worker terminated by signal SIGTERM (Polite quit request)",   # a signal that is no crash
+    "Process finished with exit code 0",                   # success
+    "Morto di fame, il processo continua",                 # an Italian word inside a line
+])
+def test_not_a_signal_report(line):
+    assert find(f"epoch 3 loss 0.25\n{line}\n") is None
+
+
+def bash_runs(script, text, code):
+    """What ``bash script`` made of ``text``, run for real: (its stderr, the finding)."""
+    script.write_text(text)
+    run = run_tails(["bash", str(script)])
+    assert run.returncode == code, run.stderr[-300:]
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report", finding
+    return run.stderr, finding.error
+
+
+def test_a_harmless_complaint_does_not_beat_a_later_fatal_report(tmp_path):
+    # A wrapper script whose first line needs a tool the machine lacks, then runs a python that
+    # cannot open its script (exit 2): python's report is the one that explains the exit.
+    stderr, error = bash_runs(tmp_path / "train.sh", f"sm-init-test-no-such-tool --query-gpu\n"
+                              f"{sys.executable} {tmp_path}/missing.py\n", 2)
+    assert b"sm-init-test-no-such-tool: command not found" in stderr
+    assert error.endswith(f"can't open file '{tmp_path}/missing.py': [Errno 2] No such file or directory")
+
+
+def test_a_complaint_alone_is_still_the_report(tmp_path):
+    # Nothing else: the last complaint, the one closest to the exit.
+    script = tmp_path / "train.sh"
+    _stderr, error = bash_runs(script, "sm-init-test-first-tool\nsm-init-test-last-tool\n", 127)
+    assert error == f"{script}: line 2: sm-init-test-last-tool: command not found"
+
+
+def test_bash_running_a_python_file(tmp_path):
+    # No #! line: bash runs train.py itself; its imports are "command not found", and the syntax
+    # error at the first def is what ended it (bash's parse.y).
+    script = tmp_path / "train.py"
+    _stderr, error = bash_runs(script, "import os\nimport sys\n\ndef main():\n    pass\n", 2)
+    assert error == f"{script}: line 4: syntax error near unexpected token `('"
+
+
+# Launchers ---------------------------------------------------------------------------------------
+
+# Open MPI's orte/tools/orterun/help-orterun.txt [orterun:non-zero-exit], after the
+# [normal-termination-but] note of help-errmgr-base.txt (which is no cause).
+OPEN_MPI_NON_ZERO = """\
+-------------------------------------------------------
+Primary job  terminated normally, but 1 process returned
+a non-zero exit code. Per user-direction, the job has been aborted.
+-------------------------------------------------------
+--------------------------------------------------------------------------
+mpirun detected that one or more processes exited with non-zero status, thus causing
+the job to be terminated. The first process to do so was:
+
+  Process name: [[29973,1],0]
+  Exit code:    1
+--------------------------------------------------------------------------
+"""
+
+
+@pytest.mark.parametrize("text, error, hint", [
+    (OPEN_MPI_NON_ZERO,
+     "mpirun detected that one or more processes exited with non-zero status, thus causing the job to"
+     " be terminated. The first process to do so was: Process name: [[29973,1],0]; Exit code: 1", None),
+    # ompi/mpi/help-mpi-api.txt's [mpi-abort]: the sentence runs on to its error code.
+    ("--------------------------------------------------------------------------\n"
+     "MPI_ABORT was invoked on rank 0 in communicator MPI_COMM_WORLD\nwith errorcode 3.\n\n"
+     "NOTE: invoking MPI_ABORT causes Open MPI to kill all MPI processes.\n",
+     "MPI_ABORT was invoked on rank 0 in communicator MPI_COMM_WORLD with errorcode 3.", None),
+    # MPICH's Hydra (ui/mpich/mpiexec.c) when a rank died of a signal.
+    ("YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)\n"
+     "This typically refers to a problem with your application.\n",
+     "YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)", reasons.HINT_KILLED),
+    ("application called MPI_Abort(MPI_COMM_WORLD, 1) - process 0\n",
+     "application called MPI_Abort(MPI_COMM_WORLD, 1) - process 0", None),
+    # Ray: the GCS's death cause of an actor (gcs_actor_manager), standing alone, and the raylet's
+    # memory monitor summary (node_manager.cc).
+    ("The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit"
+     " detail: Worker unexpectedly exits with a connection error code 2. End of file.\n",
+     "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit"
+     " detail: Worker unexpectedly exits with a connection error code 2. End of file.", None),
+    ("(raylet) node_manager.cc:3040: 1 Workers (tasks / actors) killed due to memory pressure (OOM), 0"
+     " Workers crashed due to other reasons at node (ID: 2c82, IP: 172.31.183.172) over the last time"
+     " period.\n",
+     "raylet: node_manager.cc:3040: 1 Workers (tasks / actors) killed due to memory pressure (OOM), 0"
+     " Workers crashed due to other reasons at node (ID: 2c82, IP: 172.31.183.172) over the last time"
+     " period.", reasons.HINT_KILLED),
+    # PyCharm's run console, no signal: the exit code alone.
+    ("step 40 loss 0.1\nProcess finished with exit code 1\n", "Process finished with exit code 1", None),
+    # docker compose (v2: "name-1", v1: "name_1"); 137 is 128 + SIGKILL.
+    ("trainer-1 exited with code 137\n", "trainer-1 exited with code 137", reasons.HINT_KILLED),
+    # Jupyter's notebook (notificationarea.js), VS Code's, Colab's: a kernel that died.
+    ("Kernel Restarting\nThe kernel appears to have died. It will restart automatically.\n",
+     "The kernel appears to have died. It will restart automatically.", None),
+    ("Your session crashed after using all available RAM.\n",
+     "Your session crashed after using all available RAM.", reasons.HINT_HOST_MEMORY),
+    # Ray's GCS on a node whose raylet stopped answering.
+    ("The node with node id: 5ad7 and address: 10.0.0.2 and node name: 10.0.0.2 has been marked dead because the"
+     " detector has missed too many heartbeats from it.\n",
+     "The node with node id: 5ad7 and address: 10.0.0.2 and node name: 10.0.0.2 has been marked dead because the"
+     " detector has missed too many heartbeats from it.", None),
+    # Batch systems' limits (LSF's TERM_ reasons, PBS's), make's report of a recipe that failed.
+    ("TERM_RUNLIMIT: job killed after reaching LSF run time limit.\nExited with exit code 140.\n",
+     "TERM_RUNLIMIT: job killed after reaching LSF run time limit.", None),
+    ("=>> PBS: job killed: walltime 3611 exceeded limit 3600\n",
+     "=>> PBS: job killed: walltime 3611 exceeded limit 3600", None),
+    ("make: *** [Makefile:12: train] Error 1\n", "make: *** [Makefile:12: train] Error 1", None),
+    # PyCharm on Windows: an NTSTATUS, negative.
+    ("Process finished with exit code -1073741819 (0xC0000005)\n",
+     "Process finished with exit code -1073741819 (0xC0000005)", None),
+    # A shell or the container runtime that cannot run the entry point.
+    ("bash: line 1: ./train.sh: Permission denied\n", "bash: line 1: ./train.sh: Permission denied", None),
+    ("exec /usr/local/bin/train: exec format error\n", "exec /usr/local/bin/train: exec format error", None),
+])
+def test_launcher_reports(text, error, hint):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("launcher-report", error, hint)
+
+
+def test_horovods_report_raised_with_its_fields():
+    # horovod/runner/gloo_run.py raises Open MPI's sentence as a RuntimeError, its fields below it.
+    text = ("Traceback (most recent call last):\n  File \"/usr/bin/horovodrun\", line 8, in <module>\n"
+            "    sys.exit(run_commandline())\n"
+            "RuntimeError: Horovod detected that one or more processes exited with non-zero status, thus"
+            " causing the job to be terminated. The first process to do so was:\nProcess name: 1\nExit code: 1\n")
+    finding = find(text)
+    assert finding.name == "python-traceback"
+    assert finding.error.endswith("The first process to do so was: Process name: 1; Exit code: 1")
+
+
+@pytest.mark.parametrize("text", [
+    # Open MPI's note that the job was aborted says nothing of which process or how.
+    "Primary job  terminated normally, but 1 process returned\na non-zero exit code. Per user-direction,"
+    " the job has been aborted.\n",
+    "Ray: the actor is healthy; no worker process has died\n",
+    "Process finished with exit code 0\n",
+])
+def test_not_a_launcher_report(text):
+    assert find(text) is None
+
+
+# Slurm (src/slurmd/slurmstepd: the cgroup's OOM count, the step's cancellation; src/srun: a
+# task's end), Intel MPI's Hydra box, LSF, PBS, make, Rust.
+@pytest.mark.parametrize("text, recogniser, error, hint", [
+    ("slurmstepd: error: Detected 1 oom_kill event in StepId=7.0. Some of the step tasks have been OOM"
+     " Killed.\nsrun: error: node1: task 0: Out Of Memory\n", "killed",
+     "slurmstepd: error: Detected 1 oom_kill event in StepId=7.0. Some of the step tasks have been OOM"
+     " Killed.", reasons.HINT_KILLED),
+    ("epoch 3\nsrun: error: node1: tasks 0-3: Killed\n", "killed", "srun: error: node1: tasks 0-3: Killed",
+     reasons.HINT_KILLED),
+    ("slurmstepd: error: *** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE TO TIME LIMIT ***\n",
+     "launcher-report", "slurmstepd: error: *** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE TO"
+     " TIME LIMIT ***", None),
+    ("srun: error: node1: task 1: Exited with exit code 3\n", "launcher-report",
+     "srun: error: node1: task 1: Exited with exit code 3", None),
+    ("===================================================================================\n"
+     "=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n=   RANK 0 PID 5490 RUNNING AT gn59\n"
+     "=   KILLED BY SIGNAL: 9 (Killed)\n"
+     "===================================================================================\n",
+     "launcher-report", "BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES; KILLED BY SIGNAL: 9 (Killed)",
+     reasons.HINT_KILLED),
+    # LSF's and PBS's memory limits, make's report of its recipe's SIGKILL: a kill, the OOM hint.
+    ("TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.\nExited with exit code 137.\n", "killed",
+     "TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.", reasons.HINT_KILLED),
+    ("=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb\n", "killed",
+     "=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb", reasons.HINT_KILLED),
+    ("make: *** [Makefile:3: train] Killed\n", "killed", "make: *** [Makefile:3: train] Killed", reasons.HINT_KILLED),
+    # Rust's panic (HF tokenizers): std's "thread 'NAME' panicked at FILE:LINE:COL:".
+    ("thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:\nattempt to add with overflow\n",
+     "fatal-log", "thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:", None),
+])
+def test_batch_systems_and_schedulers(text, recogniser, error, hint):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == (recogniser, error, hint)
+
+
+@pytest.mark.parametrize("text", [
+    "sysctl vm.oom_kill_allocating_task=1 set\n",
+    "srun: error: node1: task 0: Completed\n",
+    "scheduled maintenance CANCELLED, jobs run as usual\n",
+])
+def test_not_a_slurm_report(text):
+    assert find(text) is None
+
+
+def test_running_out_of_host_memory_in_python():
+    # A real MemoryError: the hint is the host's memory, not the GPU's.
+    run = run_tails([sys.executable, "-c", "buffers = bytearray(1 << 62)"])
+    assert run.returncode == 1
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.error, finding.hint) == ("MemoryError", reasons.HINT_HOST_MEMORY)
+
+
+@pytest.mark.parametrize("text, hint", [
+    # libstdc++'s verbose terminate handler.
+    ("terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc\n"
+     "Aborted (core dumped)\n", reasons.HINT_HOST_MEMORY),
+    ("numpy.core._exceptions._ArrayMemoryError: Unable to allocate 8.00 GiB for an array with shape"
+     " (1073741824,) and data type float64\n", reasons.HINT_HOST_MEMORY),
+    # The GPU's memory has its own hint; an error that names a MemoryError in passing gets none.
+    ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.\n", reasons.HINT_CUDA_OOM),
+    ("ValueError: expected MemoryErrorHandler, got None\n", None),
+])
+def test_the_host_memory_hint(text, hint):
+    assert find(text).hint == hint
+
+
+# NCCL and JAX ------------------------------------------------------------------------------------
+
+NCCL_TESTS_FORMS = [
+    # nccl-tests' NCCLCHECK (src/common.h), older and newer.
+    ("NCCL failure common.cu:908 'unhandled cuda error'.\n", "nccl",
+     "NCCL failure common.cu:908 'unhandled cuda error'."),
+    ("host1: Test NCCL failure common.cu:1005 'remote process exited or there was a network error / '\n",
+     "nccl", "host1: Test NCCL failure common.cu:1005 'remote process exited or there was a network error / '"),
+    # Its CUDACHECK: running out of memory is an OOM, not an NCCL error.
+    ("host1: Test CUDA failure common.cu:732 'out of memory'\n", "cuda-oom",
+     "host1: Test CUDA failure common.cu:732 'out of memory'"),
+]
+
+
+def test_nccls_warning_says_what_the_error_does_not():
+    # NCCL's debug.cc warns where the failure happened ("host:pid:tid [dev] NCCL WARN ..."), before
+    # the error its caller raises, the failure's return going up at INFO level; a warning at
+    # start-up came earlier and is not it, nor is another rank's warning.
+    text = ("[rank0]:node1:77:77 [0] NCCL WARN NET/Plugin: Failed to find ncclNetPlugin_v6 symbol.\n"
+            "[rank0]:node1:77:77 [0] NCCL INFO Using network Socket\n"
+            "[rank0]:node1:77:77 [0] NCCL WARN Cuda failure 'peer access is not supported'\n"
+            "[rank1]:node1:78:78 [1] NCCL WARN NET/Socket : unknown interface eth9\n"
+            "[rank0]:node1:77:77 [0] NCCL INFO transport/p2p.cc:275 -> 1\n"
+            "[rank0]:node1:77:77 [0] NCCL INFO init.cc:1234 -> 1\n"
+            "[rank0]: torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970,"
+            " unhandled cuda error, NCCL version 2.20.5\n")
+    finding = find(text)
+    assert finding.name == "nccl"
+    assert finding.error == ("rank 0: torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970,"
+                             " unhandled cuda error, NCCL version 2.20.5; NCCL WARN Cuda failure 'peer access"
+                             " is not supported'")
+
+
+TORCH_FORMS = [
+    # torch 2.4+'s ProcessGroupNCCL.cpp watchdog, behind the rank prefix and glog's header.
+    ("[rank0]:[E1010 14:02:23.471445591 ProcessGroupNCCL.cpp:632] [Rank 0] Watchdog caught collective"
+     " operation timeout: WorkNCCL(SeqNum=5, OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran"
+     " for 600089 milliseconds before timing out.\n", "nccl",
+     "rank 0: [Rank 0] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=5, OpType=ALLREDUCE,"
+     " NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran for 600089 milliseconds before timing out."),
+    # The watchdog's exception escaping its thread: c10::DistBackendError through std::terminate.
+    ("terminate called after throwing an instance of 'c10::DistBackendError'\n  what():  [PG ID 0 PG GUID"
+     " 0(default_pg) Rank 1] Process group watchdog thread terminated with exception: [Rank 1] Watchdog"
+     " caught collective operation timeout: WorkNCCL(SeqNum=9, OpType=BROADCAST) ran for 1800000"
+     " milliseconds before timing out.\nAborted (core dumped)\n", "nccl",
+     "[PG ID 0 PG GUID 0(default_pg) Rank 1] Process group watchdog thread terminated with exception: [Rank 1]"
+     " Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9, OpType=BROADCAST) ran for 1800000"
+     " milliseconds before timing out."),
+    # c10/cuda's message (CUDAException.cpp): the error, then torch's advice, which the hint replaces.
+    ("RuntimeError: CUDA error: an illegal memory access was encountered\nCUDA kernel errors might be"
+     " asynchronously reported at some other API call, so the stacktrace below might be incorrect.\n"
+     "For debugging consider passing CUDA_LAUNCH_BLOCKING=1\n"
+     "Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.\n", "cuda-error",
+     "RuntimeError: CUDA error: an illegal memory access was encountered"),
+    # torch 2.8+ raises CUDA errors as torch.AcceleratorError.
+    ("torch.AcceleratorError: CUDA error: misaligned address\n", "cuda-error",
+     "torch.AcceleratorError: CUDA error: misaligned address"),
+]
+
+
+@pytest.mark.parametrize("text, recogniser, error", NCCL_TESTS_FORMS + TORCH_FORMS)
+def test_nccl_and_cuda_forms(text, recogniser, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == (recogniser, error)
+
+
+def test_not_an_nccl_failure():
+    assert find("NCCL failure rate 0.1% across 8 runs\nstep 3 ok\n") is None
+
+
+def test_jaxs_unfiltered_trace_is_its_error():
+    # jax/_src/traceback_util.py: UnfilteredStackTrace(format_exception_only(e) + "\n\n" + advice),
+    # printed as the cause of the filtered error; a paste may keep only its first line.
+    text = ("jax._src.traceback_util.UnfilteredStackTrace: jax._src.errors.ConcretizationTypeError: Abstract"
+            " tracer value encountered where concrete value is expected: Traced<ShapedArray(bool[])>\n"
+            "The problem arose with the `bool` function.\n")
+    finding = find(text)
+    assert finding.name == "exception-line"
+    assert finding.error == ("jax._src.errors.ConcretizationTypeError: Abstract tracer value encountered where"
+                             " concrete value is expected: Traced<ShapedArray(bool[])>")
+
+
+def test_not_an_unfiltered_trace():
+    assert find("jax._src.traceback_util.UnfilteredStackTrace: see the frames above\n") is None
+
+
+# Log services' stamps ------------------------------------------------------------------------------
+
+TRACEBACK = ['Traceback (most recent call last):',
+             '  File "/opt/ml/code/train.py", line 12, in <module>',
+             '    raise ValueError("bad lr")  # not CUDA out of memory',
+             'ValueError: bad lr']
+
+
+@pytest.mark.parametrize("stamp", [
+    "2024-01-12T19:26:34.787654321Z ",                  # docker logs -t, kubectl logs --timestamps
+    "2024-01-12T19:26:34.787654321Z stderr F ",         # a CRI log file (/var/log/pods)
+    "2024-01-12T19:26:34.787+08:00\t",                  # CloudWatch, an export
+    "2024-01-12T19:26:34+0000 algo-1 python3[4242]: ",   # journalctl -o short-iso
+    "Jan 12 19:26:34 algo-1 python3[4242]: ",            # syslog, journalctl's default
+    "Jan  2 19:26:34 algo-1 train: ",                    # syslog, a day of one digit
+    "[2024-01-12 19:26:34,787] [INFO] ",                 # Python logging, DeepSpeed's format
+    "2024-01-12 19:26:34,787 - ERROR - ",                # Python logging, "%(asctime)s - %(levelname)s - "
+    "01/12/2024 19:26:34 - ERROR - ",                    # Hugging Face's examples: datefmt="%m/%d/%Y %H:%M:%S"
+    "0: ",                                               # srun --label
+    "[rank: 1] ",                                       # Lightning
+    "[trainer0]:",                                       # torchrun --tee, a named role
+    "[1,mpirank:0,algo-1]<stderr>:",                     # mpirun --tag-output with the host
+    "[pod/trainer-0/pytorch] ",                          # kubectl logs --prefix
+])
+def test_a_stamp_before_every_line_is_peeled(stamp):
+    # The traceback reads as one behind the stamps: its source line (which names a known cause in
+    # a comment) stays code, the exception line closes it.
+    text = "".join(stamp + line + "\n" for line in TRACEBACK)
+    finding = find(text)
+    assert finding is not None and finding.name == "python-traceback", finding
+    assert finding.error.endswith("ValueError: bad lr")
+
+
+@pytest.mark.parametrize("raw, actor", [
+    ("(RayWorkerVllm pid=5304, ip=10.0.0.2) x", "RayWorkerVllm pid=5304"),
+    ("(raylet) x", "raylet"),
+    ("(raylet, ip=10.0.0.2) x", "raylet"),
+    ("[pod/trainer-0/pytorch] x", "pod/trainer-0"),
+])
+def test_processes_named_before_every_line(raw, actor):
+    assert reasons.split_prefixes(raw) == ("x", None, None, actor)
+
+
+def test_a_consoles_column_is_not_the_programs_indentation():
+    # CloudWatch's console, copied: every message behind its stamp and the same run of spaces.
+    lines = ["2024-01-12T19:26:34.787+08:00                " + line.strip() for line in TRACEBACK[1:]]
+    read = reasons.read_lines("stderr", "\n".join(lines).encode())
+    assert [line.text for line in read] == [line.strip() for line in TRACEBACK[1:]]
+    assert find("\n".join(lines)).error == "ValueError: bad lr"
+
+
+@pytest.mark.parametrize("raw", [
+    "2024-01-12 was the day the run failed",     # a date, no time
+    "19:26:34 step 3 loss 0.5",                  # a time alone
+    "[INFO] rank 1 ready",                       # a level alone
+    "Jan 12 is the deadline",                    # a month and a day, no time
+    "step 100: loss 0.25",                       # a number after a word is no srun label
+])
+def test_what_is_no_stamp_stays(raw):
+    assert reasons.split_prefixes(raw) == (raw, None, None, None)
+
+
+def test_a_stamped_failure_text_keeps_its_limit():
+    text = "".join("2024-01-12T19:26:34.787654321Z " + line + "\n" for line in TRACEBACK * 200)
+    check_text(reasons.failure_text(ENDING, b"", text.encode()))
+
+
+def test_srun_right_aligns_its_labels_and_code_keeps_its_indentation():
+    # srun --label pads task numbers to the widest ("%*d: "): " 3: " beside "12: ".
+    read = reasons.read_lines("stderr", b" 3: ValueError: x\n12: ValueError: y\n    raise ValueError(x)\n")
+    assert [(line.text, line.rank) for line in read] == [
+        ("ValueError: x", "3"), ("ValueError: y", "12"), ("    raise ValueError(x)", None)]
