@@ -21,10 +21,18 @@ rename (never seen half written) and exits 0. DIR: --model-dir, else $SM_MODEL_D
 import argparse
 import os
 import signal
+import sys
 import time
 
 import torch
 import torch.distributed as dist
+
+
+def say(line):
+    # One write per line: with PYTHONUNBUFFERED=1 print writes the text and its newline apart, and
+    # the ranks share the pipe, so another rank's line can land in between.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def own_process_group(worker_id):
@@ -69,7 +77,7 @@ def main():
             optimizer.zero_grad()
             step += 1
             if step == 1:
-                print(f"rank {rank}: training, {args.workers} DataLoader workers", flush=True)
+                say(f"rank {rank}: training, {args.workers} DataLoader workers")
             time.sleep(0.05)
             stopping = torch.tensor([1.0 if stop else 0.0])
             if distributed:
@@ -84,7 +92,7 @@ def main():
     path = os.path.join(args.model_dir, f"model-rank{rank}.pt")
     torch.save({"step": step, "model": model.state_dict()}, path + ".tmp")
     os.rename(path + ".tmp", path)
-    print(f"rank {rank}: stopped at step {step}, saved {path}", flush=True)
+    say(f"rank {rank}: stopped at step {step}, saved {path}")
     if distributed:
         dist.destroy_process_group()
 

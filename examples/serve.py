@@ -20,7 +20,10 @@ INVOCATION_SECONDS = float(os.environ.get("SERVE_INVOCATION_SECONDS") or 0)
 
 
 def log(msg):
-    print("serve: " + msg, flush=True)
+    # One write per line: with PYTHONUNBUFFERED=1 print writes the text and its newline apart,
+    # and another thread or process can write in between.
+    sys.stdout.write("serve: " + msg + "\n")
+    sys.stdout.flush()
 
 
 class Handler(BaseHTTPRequestHandler):

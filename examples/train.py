@@ -32,7 +32,10 @@ MODEL_DIR = os.path.join(ML_ROOT, "model")
 
 
 def log(msg):
-    print("train: " + msg, flush=True)
+    # One write per line: with PYTHONUNBUFFERED=1 print writes the text and its newline apart,
+    # and another thread or process can write in between.
+    sys.stdout.write("train: " + msg + "\n")
+    sys.stdout.flush()
 
 
 def truthy(value):
