@@ -468,3 +468,67 @@ def test_srun_right_aligns_its_labels_and_code_keeps_its_indentation():
     read = reasons.read_lines("stderr", b" 3: ValueError: x\n12: ValueError: y\n    raise ValueError(x)\n")
     assert [(line.text, line.rank) for line in read] == [
         ("ValueError: x", "3"), ("ValueError: y", "12"), ("    raise ValueError(x)", None)]
+
+
+# argparse ----------------------------------------------------------------------------------------
+
+def argparse_run(tmp_path, source, *args):
+    """A script whose argparse stops it, run for real: (its stderr, the finding)."""
+    script = tmp_path / "train.py"
+    script.write_text("import argparse\nparser = argparse.ArgumentParser()\n" + source)
+    run = run_tails([sys.executable, str(script), *args])
+    assert run.returncode == 2, run.stderr[-300:]
+    return run.stderr, reasons.diagnose(run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize("source, args, error", [
+    # Lib/argparse.py's own messages after "%(prog)s: error: ": enough alone (a paste of that line).
+    ("parser.add_argument('--local_rank', type=int)\nparser.parse_args()\n", ["--local-rank=0"],
+     "train.py: error: unrecognized arguments: --local-rank=0"),
+    ("parser.add_argument('--dataset_name', '--dataset-name', required=True)\nparser.parse_args()\n", [],
+     "train.py: error: the following arguments are required: --dataset_name/--dataset-name"),
+    ("parser.add_argument('--mode', choices=['a', 'b'])\nparser.parse_args()\n", ["--mode", "c"],
+     "train.py: error: argument --mode: invalid choice: 'c' (choose from a, b)"),
+    # A script's own parser.error(): known by the usage line argparse printed before it.
+    ("parser.parse_args()\nparser.error('no data under /opt/ml/input')\n", [],
+     "train.py: error: no data under /opt/ml/input"),
+])
+def test_argparse_stops_a_script(tmp_path, source, args, error):
+    stderr, finding = argparse_run(tmp_path, source, *args)
+    assert stderr.startswith(b"usage: train.py")
+    assert (finding.name, finding.error.replace("'a', 'b'", "a, b")) == ("argparse-error", error)
+    alone = find(stderr.decode().split("\n", 1)[1])   # the usage lost: argparse's own words still count
+    assert (alone is not None) == (error != "train.py: error: no data under /opt/ml/input"), alone
+
+
+def test_argparses_report_beats_the_launchers():
+    # torchrun's agent reports the exit code 2 that argparse's exit gave the rank.
+    text = ("main.py: error: unrecognized arguments: --local-rank=0\n"
+            "main.py: error: unrecognized arguments: --local-rank=1\n"
+            "ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 2) local_rank: 0"
+            " (pid: 622) of binary: /usr/bin/python\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("argparse-error", "main.py: error: unrecognized arguments: --local-rank=0")
+
+
+def test_argparse_under_torchrun(tmp_path):
+    pytest.importorskip("torch", reason="tests/run installs torch (the test extra)")
+    from helpers.net import free_port
+    script = tmp_path / "train.py"
+    script.write_text("import argparse\nparser = argparse.ArgumentParser()\n"
+                      "parser.add_argument('--data', required=True)\nparser.parse_args()\n")
+    run = run_tails([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "1",
+                     "--master-port", str(free_port()), str(script)])
+    assert run.returncode == 1 and b"exitcode: 2" in run.stderr, run.stderr[-2000:]
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.error.endswith("train.py: error: the following arguments are required: --data"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "srun: error: Unable to create step for job 7: Invalid generic resource (gres) specification\n",
+    "train.py: error: data missing\n",              # no argparse message, no usage printed before it
+    "usage: other.py [-h]\ntrain.py: error: data missing\n",   # another program's usage
+])
+def test_not_argparses_report(text):
+    finding = find(text)
+    assert finding is None or finding.name != "argparse-error", finding

@@ -37,10 +37,6 @@ WRONG = {
     },
     "holdout3": {
         # Its single blind run: 72 of 91 right (RESULTS.md has the classes A-H).
-        "a_torchrun_unrecognized_local_rank_exitcode2_tecogan":
-            "A: argparse's 'main.py: error: unrecognized arguments' is no known form",
-        "b_accelerate_argparse_required_under_rich_box_open_r1":
-            "A: argparse's 'grpo.py: error: the following arguments are required' is no known form",
         "a_torchrun_bitsandbytes_operation_not_supported_firefly_llama2":
             "B: bitsandbytes' free-form 'Error operation not supported at line N' loses to torchrun's report",
         "b_datasets_scripts_no_longer_supported_pytest_litgpt":

@@ -61,8 +61,10 @@ The order is the precedence:
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
    up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
    "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort.
-5. A line that can only be an exception's, alone (a paste of just that line, a tail that kept
-   only it): the child's own words still. Then launchers' own reports, when nothing of the child's
+5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
+   ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
+   can only be an exception's, alone (a paste of just that line, a tail that kept only it): the
+   child's own words still; argparse's also for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of the child's
    is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
    terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
    MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
@@ -629,6 +631,36 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     return None
 
 
+# argparse's report of a command line it could not parse (Lib/argparse.py: error() prints the usage,
+# then exits 2 with "%(prog)s: error: %(message)s"): the process's own last words, no traceback. A
+# message of argparse's own (its _() strings: "unrecognized arguments: %s", "argument %s: ...") is
+# enough; any other (a script's own parser.error()) needs the "usage: PROG" printed before it.
+ARGPARSE_ERROR = re.compile(r"^([^\s:][^:\n]{0,100}): error: (?P<own>(?:unrecognized arguments|the"
+                            r" following arguments are required|ambiguous option|unexpected option string): "
+                            r"|one of the arguments .{1,300} is required$|argument [^:\n]{1,200}: )?")
+ARGPARSE_USAGE = re.compile(r"^usage: (\S+)")
+USAGE_LINES = 40   # lines argparse's usage may take (it wraps a long one) before its error
+
+
+def argparse_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first report of argparse's that a command line could not be parsed."""
+    if ": error: " not in joined(lines)[0]:
+        return None
+    usage = {}   # per process: the program whose usage it printed last, and where
+    for position, line in enumerate(lines):
+        text = line.text
+        if text.startswith("usage: "):
+            usage[(line.rank, line.local, line.actor)] = (ARGPARSE_USAGE.match(text).group(1), position)
+            continue
+        match = ARGPARSE_ERROR.match(text) if ": error: " in text else None
+        if match is None:
+            continue
+        prog, at = usage.get((line.rank, line.local, line.actor), (None, 0))
+        if match.group("own") is not None or (prog == match.group(1) and position - at <= USAGE_LINES):
+            return Hit(line, tidy(text))
+    return None
+
+
 # C++ exceptions, fatal log lines ------------------------------------------------------------------
 
 # The closing quote may be lost (a paste, a line cut): the type still ends at the first space.
@@ -1111,6 +1143,9 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
             hit = recogniser.find(source)
             if hit is not None:
                 return recogniser, hit
+    hit = ARGPARSE.find(own)   # argparse stopped the rank before it ran anything (exit code 2)
+    if hit is not None:
+        return ARGPARSE, hit
     unprefixed = [line for line in cause.before if line.rank is None and line.local is None]
     signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
     if signal_cause is not None:
@@ -1119,7 +1154,10 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
             return signal_cause, hit
     elif not own:
         # Nothing prefixed at all: the rank died before torch could prefix anything (python could
-        # not open the script, exit code 2), and said so unprefixed.
+        # not open the script, argparse stopped it: exit code 2), and said so unprefixed.
+        hit = ARGPARSE.find(unprefixed)
+        if hit is not None:
+            return ARGPARSE, hit
         hit = REPORT.find(unprefixed)
         if hit is not None and STARTUP.search(hit.error):
             return REPORT, hit
@@ -1185,9 +1223,11 @@ GENERIC = (
 )
 
 REPORT = Recogniser("launcher-report", launcher_report)
+ARGPARSE = Recogniser("argparse-error", argparse_error)
 
 # The child's own words first, even as a line alone; then what a launcher says of it.
 LAUNCHERS = (
+    ARGPARSE,
     Recogniser("exception-line", bare_exception),
     REPORT,
     Recogniser("wrapper-traceback", wrapper_traceback),
