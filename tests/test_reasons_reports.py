@@ -532,3 +532,145 @@ def test_argparse_under_torchrun(tmp_path):
 def test_not_argparses_report(text):
     finding = find(text)
     assert finding is None or finding.name != "argparse-error", finding
+
+
+# Exceptions in other forms -----------------------------------------------------------------------
+
+PYTEST_TESTS = '''\
+def helper(filename):
+    raise RuntimeError(f"Dataset scripts are no longer supported, but found {filename}")
+
+
+def test_chained():
+    try:
+        helper("logiqa.py")
+    except RuntimeError as error:
+        raise KeyError("no dataset") from error
+
+
+def test_lines():
+    raise ValueError("first line\\nsecond line")
+'''
+
+
+def pytest_run(tmp_path, *options):
+    (tmp_path / "test_data.py").write_text(PYTEST_TESTS)
+    run = run_tails([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options, "test_data.py"],
+                    cwd=tmp_path)
+    assert run.returncode == 1, run.stdout[-2000:]
+    return reasons.diagnose(run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize("options", [(), ("-q",), ("--tb=short",), ("-k", "chained", "--tb=line")])
+def test_pytests_report_of_a_failed_test(tmp_path, options):
+    # pytest prints each test's failure behind "E" (a chain's causes first, in the same section);
+    # the first failed test's last exception is the one, as Python's own traceback would end.
+    finding = pytest_run(tmp_path, *options)
+    assert (finding.name, finding.error) == ("pytest-failure", "KeyError: 'no dataset'"), finding
+
+
+def test_pytests_lines_of_one_message(tmp_path):
+    finding = pytest_run(tmp_path, "-k", "lines")
+    assert (finding.name, finding.error) == ("pytest-failure", "ValueError: first line second line")
+
+
+@pytest.mark.parametrize("text", [
+    "E       assert 0 == 1\nE        +  where 0 = len([])\n",       # an assert's explanation
+    "E0612 09:00:00.123 4242 server.cc:87] Lost connection\n",       # glog's error level
+    "E   loss: 0.5\n",                                               # no exception's name
+])
+def test_not_pytests_report(text):
+    finding = find(text)
+    assert finding is None or finding.name != "pytest-failure", finding
+
+
+def test_a_message_printed_below_its_exception():
+    # str(exception) starting with a newline (Lightning's MisconfigurationException of a triple-quoted
+    # message): Python prints "Name: " and the message's lines below, as they are.
+    text = ('Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n'
+            '    raise MisconfigurationException(message)\n'
+            'pytorch_lightning.utilities.debugging.MisconfigurationException: \n'
+            '            You requested GPUs: [0]\n            But your machine only has: []\n')
+    real = run_tails([sys.executable, "-c", "class MisconfigurationException(Exception): pass\n"
+                      "raise MisconfigurationException('''\n    You requested GPUs: [0]\n"
+                      "    But your machine only has: []\n''')"])
+    assert real.stderr.endswith(b"MisconfigurationException: \n    You requested GPUs: [0]\n"
+                                b"    But your machine only has: []\n\n"), real.stderr
+    for stderr, name in ((text.encode(), "pytorch_lightning.utilities.debugging."), (real.stderr, "")):
+        finding = reasons.diagnose(b"", stderr)
+        assert finding.error == f"{name}MisconfigurationException: You requested GPUs: [0] But your machine only has: []"
+
+
+def test_a_name_with_nothing_below_stays_alone():
+    text = 'Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n    main()\nKeyboardInterrupt:\nstep 4\n'
+    assert find(text).error == "KeyboardInterrupt:"
+
+
+def test_the_line_after_the_last_frame_is_the_exception():
+    # A paste that lost "ValueError: ": Python prints the exception line right after the last frame's
+    # code (Lib/traceback.py), whatever is left of it is the exception.
+    text = ('  File "/env/lib/python3.9/site-packages/accelerate/state.py", line 944, in __init__\n'
+            '    raise ValueError(\n'
+            'Please make sure to properly initialize your accelerator via `accelerator = Accelerator()`.\n')
+    finding = find(text)
+    assert (finding.name, finding.error) == (
+        "python-traceback", "Please make sure to properly initialize your accelerator via `accelerator = Accelerator()`.")
+
+
+@pytest.mark.parametrize("text", [
+    # A line printed into the traceback (a frame follows it), and one before the exception line.
+    'Traceback (most recent call last):\n  File "a.py", line 1, in <module>\n    f()\nstep 3 done\n'
+    '  File "a.py", line 4, in f\n    raise ValueError("x")\nValueError: x\n',
+    'Traceback (most recent call last):\n  File "a.py", line 4, in f\n    raise ValueError("x")\n'
+    'step 3 done\nValueError: x\n',
+])
+def test_a_log_line_in_a_traceback_is_not_its_exception(text):
+    assert find(text).error == "ValueError: x"
+
+
+def test_a_log_line_after_rich_box_is_no_exception():
+    assert find("╭─ Error ─╮\n│ failed  │\n╰─────────╯\nsee the log above\n") is None
+
+
+# botocore/exceptions.py's ClientError.MSG_TEMPLATE, behind the class botocore's client makes for the
+# service's code (as boto3 printed it here with botocore.stub's add_client_error).
+@pytest.mark.parametrize("line", [
+    "botocore.errorfactory.ResourceLimitExceeded: An error occurred (ResourceLimitExceeded) when calling the"
+    " CreateTrainingJob operation: The account-level service limit 'ml.p4d.24xlarge for training job usage'"
+    " is 0 Instances.",
+    "ThrottlingException: An error occurred (ThrottlingException) when calling the DescribeTrainingJob"
+    " operation (reached max retries: 4): Rate exceeded",
+])
+def test_botocores_client_error_alone(line):
+    finding = find(f"Creating training-job with name: x\n{line}\n")
+    assert (finding.name, finding.error) == ("exception-line", line)
+
+
+@pytest.mark.parametrize("line", [
+    "WARNING: An error occurred (ThrottlingException) when calling the X operation: Rate exceeded",   # a level
+    "Retrying in 2s: An error occurred (ThrottlingException) when calling the X operation: Rate exceeded",
+])
+def test_not_a_client_error(line):
+    assert find(f"{line}\nStep 3\nall done\n") is None
+
+
+def test_another_ranks_source_line_is_not_the_message():
+    # Two ranks' tracebacks interleaved: the second's "    raise ..." follows the first's exception
+    # line, which a terminal could have wrapped before a word in lower case: code, not message.
+    frame = '  File "/horovod/torch/mpi_ops.py", line 949, in synchronize\n'
+    text = (frame + "    return synchronize(handle)\n" + frame + "    raise HorovodInternalError(e)\n"
+            "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error\n"
+            "    return synchronize(handle)\n")
+    assert find(text).error == "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error"
+    for code in ("    raise HorovodInternalError(e)\n", "    return synchronize(handle)\n"):
+        text = ('  File "/horovod/torch/mpi_ops.py", line 949, in synchronize\n    x = 1\n'
+                "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error\n" + code)
+        assert find(text).error.endswith("unhandled cuda error"), code
+
+
+def test_a_wrapped_message_still_runs_on():
+    # The near miss: an indented line that is no source line above and not in a statement's form.
+    text = ('Traceback (most recent call last):\n  File "a.py", line 1, in <module>\n    f()\n'
+            "ValueError: the Lightning message printed below the exception was very long and\n"
+            "    continued on an indented line\n")
+    assert find(text).error.endswith("was very long and continued on an indented line")

@@ -39,20 +39,8 @@ WRONG = {
         # Its single blind run: 72 of 91 right (RESULTS.md has the classes A-H).
         "a_torchrun_bitsandbytes_operation_not_supported_firefly_llama2":
             "B: bitsandbytes' free-form 'Error operation not supported at line N' loses to torchrun's report",
-        "b_datasets_scripts_no_longer_supported_pytest_litgpt":
-            "C: pytest's 'E   RuntimeError: ...' line is not read",
-        "c_jax_backend_cuda_outdated_cudnn_pytest":
-            "C: pytest's 'E   RuntimeError: ...' line is not read",
-        "b_lightning_requested_gpus_machine_has_none_899":
-            "C: the exception's message on the indented lines below 'MisconfigurationException:' is left out",
-        "b_accelerate_state_not_initialized_deepspeed_swanlab":
-            "C: the first unindented line after the frames is no 'Name: msg' (the paste lost 'ValueError: ')",
-        "d_sagemaker_resource_limit_exceeded_create_training_job":
-            "C: botocore's 'ResourceLimitExceeded: An error occurred (...)' alone on a line is not read",
         "b_accelerate_validation_error_extra_inputs_distillflow":
             "C: an application's own 'Validation Error:' block, no exception",
-        "c_horovod_nccl_allreduce_unhandled_cuda_a100":
-            "D: another rank's '    raise HorovodInternalError(e)' joined to the message as its continuation",
         "c_jax_xla_runtime_illegal_address_jaxley":
             "E: the driver's CUDA_ERROR_ILLEGAL_ADDRESS in XLA's status line is no known CUDA form",
         "c_tensorflow_cudnn_internal_error_wrapped_rtx2070":

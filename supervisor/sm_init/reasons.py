@@ -46,10 +46,15 @@ The order is the precedence:
    the KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
-   bracket left open, a sentence wrapped before a word in lower case); SyntaxError with its file and
+   bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
+   "Name:" whose message began with a newline), never another traceback's source line (one shown
+   under a frame above, or in a statement's form: interleaved ranks); SyntaxError with its file and
    line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail
    or a paste that starts inside it, rich's box): an exception line right after a frame's code
-   ends it; a line that a frame follows is another thread's log line, not the exception. Within
+   ends it; a line that a frame follows is another thread's log line, not the exception. The line
+   right after the last frame and its code is the exception line whatever its form (a paste that
+   lost "ValueError: "), unless an exception line soon follows it. Then pytest's report of the
+   first failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E`` lines below. Within
    one process (one prefix) the fatal traceback is the
    last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
    kill anything. Across processes the first one to complete wins: of several ranks' fatal
@@ -63,9 +68,11 @@ The order is the precedence:
    "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
-   can only be an exception's, alone (a paste of just that line, a tail that kept only it): the
-   child's own words still; argparse's also for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of the child's
-   is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
+   can only be an exception's, alone (a paste of just that line, a tail that kept only it;
+   botocore's ``ClientError`` message behind any class name, ``ResourceLimitExceeded: An error
+   occurred (...) when calling the X operation: ...``): the child's own words still; argparse's
+   also for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of
+   the child's is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
    terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
    MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
    local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION" box and its exit code or signal,
@@ -381,7 +388,11 @@ TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
 # A private class keeps its underscore (numpy's _ArrayMemoryError).
 EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:_?[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
 # A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
-BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+# botocore's ClientError (botocore/exceptions.py's MSG_TEMPLATE) is raised as a class the client makes
+# for the service's error code ("botocore.errorfactory.ResourceLimitExceeded"): its message says it.
+BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:(?:Error|Exception|Interrupt|Exit)(?:: .+)?"
+                            r"|[a-z]\w*: An error occurred \([\w.]{1,100}\) when calling the \w{1,100} operation"
+                            r"(?: \(reached max retries: \d+\))?: .+)$")
 # JAX's traceback filtering (jax/_src/traceback_util.py) re-raises an error with the unfiltered
 # trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
 UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
@@ -463,7 +474,8 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                 opened or was_code or text.startswith(("  | ",) + SYNTAX_ERRORS)
                 or (position > 0 and lines[position - 1].index == line.index - 1
                     and _code_like(lines[position - 1].text))) \
-                and TB_EXCEPTION.match(text) and _exception_line(lines, position):
+                and TB_EXCEPTION.match(text) and _exception_line(lines, position) \
+                or was_code and _nameless_exception(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
             if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
@@ -480,7 +492,8 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                     chain_group, ignored = group, ignored_next
                 else:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
-            short = TB_EXCEPTION.match(text).group(1).split(".")[-1]
+            named = TB_EXCEPTION.match(text)
+            short = named.group(1).split(".")[-1] if named else ""
             error = message(lines, position)
             if short in SYNTAX_ERRORS and last_file:
                 error += f" ({last_file[0]}, line {last_file[1]})"
@@ -507,6 +520,31 @@ def _code_like(text: str) -> bool:
     return text[:1].isspace() or text.startswith("raise ")
 
 
+def _nameless_exception(lines: Sequence[Line], position: int) -> bool:
+    """Whether the unindented line at ``position``, right after a frame and its code, is the
+    exception line whatever its form: Python prints it there (Lib/traceback.py: the frames, then
+    format_exception_only), and a paste that lost its "ValueError: " keeps only the message. Not
+    when a frame follows (a line printed into the traceback) or an exception line soon does."""
+    for at in range(position - 1, max(-1, position - 4), -1):
+        text = lines[at].text
+        if 'File "' in text and TB_FILE.match(text):
+            break
+        if not text[:1].isspace():
+            return False   # rich's box, a caret line's neighbour: no frame's code
+    else:
+        return False
+    for offset, after in enumerate(lines[position + 1:position + 1 + CONTINUED]):
+        text = after.text
+        if offset < 2 and text.startswith("  ") and TB_FILE.match(text):
+            return False
+        if "Traceback (most" in text or TB_CHAIN.match(text):
+            break
+        named = not text[:1].isspace() and TB_EXCEPTION.match(text)
+        if named and _is_exception(named.group(1)):
+            return False
+    return True
+
+
 def _exception_line(lines: Sequence[Line], position: int) -> bool:
     """Whether the line at ``position`` can be an exception's: a name like an exception's, and no
     frame of the same traceback after it (then it was a line printed into the traceback)."""
@@ -531,10 +569,20 @@ def message(lines: Sequence[Line], position: int) -> str:
         text = UNFILTERED.sub("", text, count=1)
     previous = lines[position]
     fields = False
+    # "Name:" and nothing after it: str(exception) began with a newline (a triple-quoted message,
+    # Lightning's MisconfigurationException), and Python printed its lines below, as they are.
+    below = text.endswith(":") and bool(TB_EXCEPTION.match(text)) and " " not in text
     for after in lines[position + 1:position + 1 + CONTINUED]:
         more = after.text.strip()
         if not more or after.rank != previous.rank or after.index != previous.index + 1:
             break
+        if after.text[:1].isspace() and _source_line(lines, position, after.text):
+            break   # another traceback's code (another process's, interleaved), not the message
+        if below and after.text[:1].isspace():
+            text += " " + more
+            previous = after
+            continue
+        below = False
         if (text.endswith(":") or fields) and REPORT_FIELD.match(after.text):
             # A launcher's report raised as an exception, its fields below it (Horovod's gloo_run:
             # "... The first process to do so was:" / "Process name: 0" / "Exit code: 1").
@@ -547,6 +595,29 @@ def message(lines: Sequence[Line], position: int) -> str:
         text += " " + more
         previous = after
     return text
+
+
+# A traceback's source line (Lib/traceback.py prints it indented by four spaces, stripped) in the
+# form only code has: a statement's keyword first.
+SOURCE_FORM = re.compile(r"^ {4}(?:raise|return|yield|await|assert)\b")
+
+
+def _source_line(lines: Sequence[Line], position: int, text: str) -> bool:
+    """Whether ``text``, a line below the exception line at ``position``, is a traceback's source
+    line: in the form of one, or the very line shown under a frame above."""
+    if SOURCE_FORM.match(text):
+        return True
+    return source_lines(lines).get(text.strip(), position) < position
+
+
+@remembered
+def source_lines(lines: Sequence[Line]) -> dict:
+    """The source lines shown under the frames of tracebacks in ``lines``, stripped: where first."""
+    shown: dict = {}
+    for position in range(1, len(lines)):
+        if 'File "' in lines[position - 1].text and TB_FILE.match(lines[position - 1].text):
+            shown.setdefault(lines[position].text.strip(), position)
+    return shown
 
 
 def _unbalanced(text: str) -> bool:
@@ -622,7 +693,8 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
-        if not ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
+        if not ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text
+                or "An error occurred (" in text):
             continue
         if "UnfilteredStackTrace: " in text:
             text = UNFILTERED.sub("", text, count=1)
@@ -659,6 +731,44 @@ def argparse_error(lines: Sequence[Line]) -> Optional[Hit]:
         if match.group("own") is not None or (prog == match.group(1) and position - at <= USAGE_LINES):
             return Hit(line, tidy(text))
     return None
+
+
+# pytest's report of a failed test (_pytest/_code/code.py: each line of the exception as Python would
+# print it behind "E" and the spaces that align it with the source line, the failing source line
+# behind ">"; --tb=short and --tb=line too), in a section a "____ test_name ____" rule opens per
+# test. Within a test the last such exception is its failure (a chain's last), of the tests the
+# first one's.
+PYTEST_E = re.compile(r"E {1,40}(?=\S)")
+PYTEST_SECTION = re.compile(r"^_{3,} \S.{0,300} _{3,}$")
+
+
+def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first failed test's exception, as pytest reported it, with its "E" lines below it."""
+    lines = output_lines(lines)
+    text, _starts = joined(lines)
+    if not (text.startswith("E ") or "\nE " in text):
+        return None
+    section, found = 0, None   # the section of the candidate found, the candidate
+    for position, line in enumerate(lines):
+        if line.text.startswith("_") and PYTEST_SECTION.match(line.text):
+            if found is not None:
+                break
+            section += 1
+            continue
+        report = PYTEST_E.match(line.text) if line.text.startswith("E ") else None
+        exception = report and TB_EXCEPTION.match(line.text[report.end():])
+        if exception and _is_exception(exception.group(1)):
+            found = position
+    if found is None:
+        return None
+    error = lines[found].text[PYTEST_E.match(lines[found].text).end():]
+    previous = lines[found]
+    for after in lines[found + 1:found + 1 + CONTINUED]:
+        if after.index != previous.index + 1 or after.rank != previous.rank or not PYTEST_E.match(after.text):
+            break
+        error += " " + after.text[1:].strip()
+        previous = after
+    return Hit(lines[found], error)
 
 
 # C++ exceptions, fatal log lines ------------------------------------------------------------------
@@ -1217,6 +1327,7 @@ KNOWN_CAUSES = (
 
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
+    Recogniser("pytest-failure", pytest_failure),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
     Recogniser("abort", aborted),
