@@ -9,6 +9,8 @@ program's source, cited beside it. Each form has a near miss that must not be ta
 
 import gettext
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -674,3 +676,68 @@ def test_a_wrapped_message_still_runs_on():
             "ValueError: the Lightning message printed below the exception was very long and\n"
             "    continued on an indented line\n")
     assert find(text).error.endswith("was very long and continued on an indented line")
+
+
+# Native aborts ---------------------------------------------------------------------------------
+
+NATIVE = r'''
+#include <stdexcept>
+#include <cstdlib>
+#include <cstring>
+int main(int argc, char **argv) {
+    char *heap = static_cast<char *>(malloc(64));
+    char stack[4];
+    switch (argv[1][0]) {
+    case 'd': free(heap); free(heap); break;              // free(): double free detected in tcache 2
+    case 'i': free(heap + 16); break;                     // free(): invalid pointer
+    case 's': strcpy(stack, argv[2]); break;              // *** stack smashing detected ***
+    case 't': throw std::runtime_error("\"type mismatch! call is<type>() before get<type>()\"");
+    }
+    return 0;
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory):
+    """A C++ program that aborts as asked, built here with g++ (glibc's and libstdc++'s own words)."""
+    if not shutil.which("g++"):
+        pytest.skip("no g++ on this machine")
+    folder = tmp_path_factory.mktemp("native")
+    (folder / "abort.cc").write_text(NATIVE)
+    subprocess.run(["g++", "-O0", "-fstack-protector-all", "-w", "-o", str(folder / "abort"),
+                    str(folder / "abort.cc")], check=True)
+    return str(folder / "abort")
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+@pytest.mark.parametrize("how, error", [
+    ("d", "free(): double free detected in tcache 2"),
+    ("i", "free(): invalid pointer"),
+    ("s " + "A" * 40, "*** stack smashing detected ***: terminated"),
+    ("t", 'std::runtime_error: "type mismatch! call is<type>() before get<type>()"'),
+])
+def test_a_native_abort_says_why(native, shell, how, error):
+    # A shell runs it: glibc's or libstdc++'s message, then bash's "Aborted" job report or dash's
+    # "Aborted" alone (which once closed a headerless traceback whose code the what() line seemed).
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} on this machine")
+    run = run_tails([shell, "-c", f"{native} {how}; exit $?"])
+    assert run.returncode == 134 and b"Aborted" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("abort" if how != "t" else "cxx-exception", error), finding
+
+
+def test_older_glibcs_heap_report():
+    # glibc before 2.26: "*** Error in `prog': MESSAGE: ADDRESS ***", a backtrace after it.
+    text = ("*** Error in `python': double free or corruption (!prev): 0x0000000001c2c010 ***\n"
+            "======= Backtrace: =========\n/lib64/libc.so.6(+0x7c619)[0x7f3f]\nAborted (core dumped)\n")
+    assert find(text).error.startswith("*** Error in `python': double free or corruption (!prev)")
+
+
+@pytest.mark.parametrize("text", [
+    "checked for double free or corruption (none found)\nAborted\n",   # not at the line's start
+    "malloc(): 64 bytes\nAborted\n",                                  # no message of glibc's
+])
+def test_not_glibcs_report(text):
+    assert find(text).error == "Aborted"

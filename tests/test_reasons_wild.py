@@ -45,10 +45,6 @@ WRONG = {
             "E: the driver's CUDA_ERROR_ILLEGAL_ADDRESS in XLA's status line is no known CUDA form",
         "c_tensorflow_cudnn_internal_error_wrapped_rtx2070":
             "E: TensorFlow's 'Could not create cudnn handle' is no known form",
-        "d_cxx_glibc_double_free_then_prompt_crowdnav":
-            "F: glibc's 'double free or corruption (!prev)' before 'Aborted' is not shown",
-        "d_cxx_runtime_error_type_mismatch_vinayaka":
-            "F: the C++ terminate's indented what() read as a frame, 'Aborted' as its exception",
         "d_oom_dmesg_padded_wraps_tranx":
             "G: the kernel's 'Out of memory: Killed process N' is no known form",
         "d_oom_killed_then_dmesg_table_autovod":

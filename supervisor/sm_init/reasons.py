@@ -65,7 +65,10 @@ The order is the precedence:
    gives the child's exception.
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
    up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
-   "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort.
+   "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort: glibc's own reason
+   for it where it printed one (malloc's "double free or corruption (!prev)", "free(): invalid
+   pointer", "*** stack smashing detected ***"), else the shell's "Aborted". A C++ what() line is
+   no traceback's code: the "Aborted" after it closes no headerless traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
    can only be an exception's, alone (a paste of just that line, a tail that kept only it;
@@ -516,8 +519,8 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
 
 def _code_like(text: str) -> bool:
     """A line that reads as a traceback's source line though no frame was seen before it: indented,
-    or a ``raise`` whose indentation a paste lost."""
-    return text[:1].isspace() or text.startswith("raise ")
+    or a ``raise`` whose indentation a paste lost. C++'s indented ``what():`` is no code."""
+    return (text[:1].isspace() and not WHAT.match(text)) or text.startswith("raise ")
 
 
 def _nameless_exception(lines: Sequence[Line], position: int) -> bool:
@@ -974,13 +977,24 @@ KILLED_BY_LIMIT = earliest(r"oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed
 ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|\d+ Aborted\b"
                    r"|SIGABRT")
 
+# glibc's own message before the abort it calls: its heap checks (malloc/malloc.c's malloc_printerr:
+# "double free or corruption (!prev)", "free(): invalid pointer", "malloc(): corrupted top size",
+# "munmap_chunk(): invalid pointer", ...) and __fortify_fail's "*** stack smashing detected ***:
+# terminated" (older glibc: "*** Error in `python': double free or corruption (!prev): 0x... ***").
+# The strings as libc.so.6 holds them; each alternative starts at the line's start with a literal.
+GLIBC_ABORT = earliest(r"^(?:\*\*\* Error in `[^`\n]{0,300}': )?(?:(?:free|malloc|realloc|munmap_chunk|mremap_chunk"
+                       r"|malloc_consolidate|tcache_thread_shutdown)\(\): [a-z]|double free or corruption \("
+                       r"|corrupted (?:double-linked list|size vs\. prev_size)|invalid fastbin entry \(free\))"
+                       r"|^\*\*\* (?:stack smashing|buffer overflow) detected \*\*\*")
+
 
 def killed(lines: Sequence[Line]) -> Optional[Hit]:
     return earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
 
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
-    return earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
+    """glibc's reason for an abort where it printed one, else the first report of the abort."""
+    return GLIBC_ABORT(lines) or earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
 
 
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
