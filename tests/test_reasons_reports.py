@@ -741,3 +741,42 @@ def test_older_glibcs_heap_report():
 ])
 def test_not_glibcs_report(text):
     assert find(text).error == "Aborted"
+
+
+# The CUDA driver's and cuDNN's own names ------------------------------------------------------------
+
+@pytest.mark.parametrize("text, error", [
+    # cuda.h's CUresult names as XLA's status line puts them (stream_executor's gpu_driver: "%s: %s",
+    # cuGetErrorName then cuGetErrorString).
+    ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: Failed to execute XLA Runtime executable: run time"
+     " error: custom call 'xla.gpu.func.launch' failed: Failed to launch CUDA kernel: fusion_1 with block"
+     " dimensions: 160x1x1: CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered.\n",
+     "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: Failed to execute XLA Runtime executable: run time"
+     " error: custom call 'xla.gpu.func.launch' failed: Failed to launch CUDA kernel: fusion_1 with block"
+     " dimensions: 160x1x1: CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered."),
+    # TensorFlow's cuda_dnn.cc: LOG(ERROR) << "Could not create cudnn handle: " << ToString(status).
+    ("2019-01-15 05:01:04.905618: E tensorflow/stream_executor/cuda/cuda_dnn.cc:493] Could not create cudnn"
+     " handle: CUDNN_STATUS_INTERNAL_ERROR\n2019-01-15 05:01:04.908191: W tensorflow/core/framework/"
+     "op_kernel.cc:1412] OP_REQUIRES failed at conv_ops_fused.cc:801 : Unknown: Failed to get convolution"
+     " algorithm.\n", "Could not create cudnn handle: CUDNN_STATUS_INTERNAL_ERROR"),
+    # cudnn.h's cudnnStatus_t names anywhere (torch: "cuDNN error: CUDNN_STATUS_...").
+    ("cudnn_conv_layer.cpp:53] cudnnConvolutionForward: CUDNN_STATUS_EXECUTION_FAILED\nstep 4\n",
+     "cudnn_conv_layer.cpp:53] cudnnConvolutionForward: CUDNN_STATUS_EXECUTION_FAILED"),
+])
+def test_cuda_drivers_and_cudnns_names(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("cuda-error", error)
+
+
+@pytest.mark.parametrize("line", [
+    # TensorFlow at start-up on a host with no GPU: it logs cuInit's failure and runs on the CPU.
+    "2022-04-26 11:42:44.023487: E tensorflow/stream_executor/cuda/cuda_driver.cc:271] failed call to cuInit:"
+    " CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected",
+    # An allocation its allocator retries smaller; running out for good is the OOM rule's.
+    "2019-01-15 05:01:03.1: E tensorflow/stream_executor/cuda/cuda_driver.cc:806] failed to allocate 3.83G"
+    " (4111400960 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
+    "CUDA_ERROR_ names the driver's errors",      # no name of one
+])
+def test_not_a_cuda_drivers_error(line):
+    text = f'{line}\nTraceback (most recent call last):\n  File "t.py", line 1, in <module>\nKeyError: \'x\'\n'
+    assert find(text).error == "KeyError: 'x'"

@@ -41,10 +41,6 @@ WRONG = {
             "B: bitsandbytes' free-form 'Error operation not supported at line N' loses to torchrun's report",
         "b_accelerate_validation_error_extra_inputs_distillflow":
             "C: an application's own 'Validation Error:' block, no exception",
-        "c_jax_xla_runtime_illegal_address_jaxley":
-            "E: the driver's CUDA_ERROR_ILLEGAL_ADDRESS in XLA's status line is no known CUDA form",
-        "c_tensorflow_cudnn_internal_error_wrapped_rtx2070":
-            "E: TensorFlow's 'Could not create cudnn handle' is no known form",
         "d_oom_dmesg_padded_wraps_tranx":
             "G: the kernel's 'Out of memory: Killed process N' is no known form",
         "d_oom_killed_then_dmesg_table_autovod":

@@ -36,7 +36,8 @@ The order is the precedence:
    memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"), any
-   other CUDA error, NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
+   other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
+   "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
    before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
@@ -829,8 +830,14 @@ NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 NCCL_WARN = re.compile(r"\bNCCL WARN (\S.*)$")
 NCCL_WARN_DISTANCE = 50   # lines between NCCL's warning and the error it led to
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
-# Any CUDA error but running out of memory (its own recogniser, its own hint).
+# Any CUDA error but running out of memory (its own recogniser, its own hint). Also the driver's
+# own names (cuda.h's CUresult, "CUDA_ERROR_ILLEGAL_ADDRESS", as XLA's status lines put them; not
+# TensorFlow's cuInit at start-up, which falls back to the CPU, nor an allocation that TensorFlow's
+# and XLA's allocators retry smaller) and cuDNN's (cudnn.h's cudnnStatus_t, "CUDNN_STATUS_...";
+# TensorFlow's cuda_dnn.cc: "Could not create cudnn handle: ...", lower case in older ones).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
+                        r"|CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)[A-Z]{2}[A-Z_]{0,60}\b"
+                        r"|CUDNN_STATUS_[A-Z]{2}[A-Z_]{0,60}|[Cc]ould not create cudnn handle"
                         r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered")
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
 CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.{0,200}?incorrect\."
