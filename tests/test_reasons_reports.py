@@ -780,3 +780,39 @@ def test_cuda_drivers_and_cudnns_names(text, error):
 def test_not_a_cuda_drivers_error(line):
     text = f'{line}\nTraceback (most recent call last):\n  File "t.py", line 1, in <module>\nKeyError: \'x\'\n'
     assert find(text).error == "KeyError: 'x'"
+
+
+# The kernel's OOM killer -----------------------------------------------------------------------
+
+# mm/oom_kill.c's __oom_kill_process (pr_err "%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB,
+# file-rss:%lukB, shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd"), its message "Out of memory"
+# or "Memory cgroup out of memory"; dump_oom_summary's "oom-kill:constraint=..."; 4.x's "Killed process".
+KILLED_PROCESS = ("Out of memory: Killed process 7899 (python) total-vm:26184840kB, anon-rss:15370088kB,"
+                  " file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:38964kB oom_score_adj:0")
+SUMMARY = ("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,"
+           "task_memcg=/init.scope,task=python,pid=7899,uid=0")
+
+
+@pytest.mark.parametrize("text, error", [
+    # dmesg's stamp, dmesg -T's; the summary line before the kill's, the shell's Killed before both.
+    (f"[2059991.491436] {SUMMARY}\n[2059991.491542] {KILLED_PROCESS}\n", KILLED_PROCESS),
+    (f"Killed\n[Sun Mar 30 08:24:00 2025] {SUMMARY}\n[Sun Mar 30 08:24:00 2025] {KILLED_PROCESS}\n",
+     KILLED_PROCESS),
+    (f"[ 812.1] {SUMMARY}\n", SUMMARY),
+    ("Memory cgroup out of memory: Killed process 629 (onmt_train) total-vm:14119556kB\n",
+     "Memory cgroup out of memory: Killed process 629 (onmt_train) total-vm:14119556kB"),
+    ("[ 3871.2] Killed process 25315 (python3) total-vm:53312244kB, anon-rss:31451456kB\n",
+     "Killed process 25315 (python3) total-vm:53312244kB, anon-rss:31451456kB"),
+])
+def test_the_kernels_oom_killer(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("killed", error, reasons.HINT_KILLED)
+
+
+@pytest.mark.parametrize("text", [
+    "Killed process group cleanup finished\n",                     # no pid and name
+    "step 3: Out of memory? Killed process 12 (x) was a test\n",   # neither message of the kernel's
+    "see the oom-kill: counters in memory.events\n",                # no summary
+])
+def test_not_the_kernels_oom_killer(text):
+    assert find(text) is None

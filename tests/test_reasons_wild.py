@@ -41,10 +41,6 @@ WRONG = {
             "B: bitsandbytes' free-form 'Error operation not supported at line N' loses to torchrun's report",
         "b_accelerate_validation_error_extra_inputs_distillflow":
             "C: an application's own 'Validation Error:' block, no exception",
-        "d_oom_dmesg_padded_wraps_tranx":
-            "G: the kernel's 'Out of memory: Killed process N' is no known form",
-        "d_oom_killed_then_dmesg_table_autovod":
-            "G: the kernel's 'Out of memory: Killed process N' after the shell's Killed is not known",
         "c_mpirun_not_enough_slots_ci_grudge":
             "H: Open MPI's 'not enough slots available' box is no known report",
         "d_shell_command_not_found_chinese_locale_sardet":

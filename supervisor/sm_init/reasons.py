@@ -35,7 +35,9 @@ The order is the precedence:
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
    memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
-   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"), any
+   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"; the
+   kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which beats the
+   shell's "Killed" where both are there: it says why), any
    other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
    "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
    before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
@@ -994,8 +996,22 @@ GLIBC_ABORT = earliest(r"^(?:\*\*\* Error in `[^`\n]{0,300}': )?(?:(?:free|mallo
                        r"|corrupted (?:double-linked list|size vs\. prev_size)|invalid fastbin entry \(free\))"
                        r"|^\*\*\* (?:stack smashing|buffer overflow) detected \*\*\*")
 
+# The kernel's OOM killer as dmesg prints it (mm/oom_kill.c: __oom_kill_process's "%s: Killed process
+# %d (%s) total-vm:...", its message "Out of memory" or "Memory cgroup out of memory"; older kernels'
+# "Killed process %d (%s)" alone on the line; dump_oom_summary's "oom-kill:constraint=..."), behind
+# dmesg's "[12345.678901] " or -T's "[Sun Mar 30 08:24:00 2025] ": it says why a process got SIGKILL.
+KERNEL_OOM_KILLED = earliest(r"(?:Out of memory|Memory cgroup out of memory): Killed process \d+ \("
+                             r"|^(?:\[[^\]\n]{1,40}\] ?)?Killed process \d+ \(")
+KERNEL_OOM_SUMMARY = earliest(r"oom-kill:constraint=")
+DMESG_STAMP = re.compile(r"^\[[^\]]{1,40}\] ?")
+
 
 def killed(lines: Sequence[Line]) -> Optional[Hit]:
+    """The kernel's report of its OOM kill where the output holds it (it says why), else the first
+    report of a SIGKILL."""
+    kernel = KERNEL_OOM_KILLED(lines) or KERNEL_OOM_SUMMARY(lines)
+    if kernel is not None:
+        return kernel._replace(error=DMESG_STAMP.sub("", kernel.error, count=1))
     return earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
 
 
