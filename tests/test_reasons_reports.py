@@ -816,3 +816,75 @@ def test_the_kernels_oom_killer(text, error):
 ])
 def test_not_the_kernels_oom_killer(text):
     assert find(text) is None
+
+
+# A launcher that refused to start, a shell that found no command -------------------------------
+
+def test_open_mpi_has_not_enough_slots(tmp_path):
+    # Open MPI's help box when more ranks are asked for than the host has slots (run for real).
+    if not shutil.which("mpirun"):
+        pytest.skip("no mpirun (apt-get install openmpi-bin)")
+    root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    run = run_tails(["mpirun", *root, "-np", "512", "true"], cwd=tmp_path)
+    assert run.returncode != 0 and b"not enough slots" in run.stdout + run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report"
+    assert finding.error == ("There are not enough slots available in the system to satisfy the 512 slots that"
+                             " were requested by the application: true")
+
+
+def test_the_known_not_found_words_are_bashs():
+    # The table is bash.mo's msgstr as this machine has it (where it has it).
+    for locale, words in reasons.COMMAND_NOT_FOUND.items():
+        catalogue = gettext.translation("bash", "/usr/share/locale", [locale], fallback=True)
+        if isinstance(catalogue, gettext.GNUTranslations):
+            assert catalogue.gettext("%s: command not found") == words, locale
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_bash_finds_no_command_in_its_locale(tmp_path, locale):
+    env = dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=locale)
+    script = tmp_path / "train.sh"
+    script.write_text("echo start\nsm-init-test-no-such-python train.py\n")
+    run = run_tails(["bash", str(script)], env=env)
+    assert run.returncode == 127
+    words = reasons.COMMAND_NOT_FOUND[locale].replace("%s", "sm-init-test-no-such-python")
+    if os.path.exists(f"/usr/share/locale/{locale}/LC_MESSAGES/bash.mo"):
+        assert words.encode() in run.stderr, run.stderr
+    else:   # this machine has no translation: bash spoke English
+        assert b"command not found" in run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report" and finding.error.startswith(str(script)), finding
+    assert finding.error.endswith(" ".join(reasons.printable(words).split()))
+
+
+def test_dash_finds_no_command(tmp_path):
+    if not shutil.which("dash"):
+        pytest.skip("no dash on this machine")
+    script = tmp_path / "train.sh"
+    script.write_text("echo start\n-u train.py\n")
+    run = run_tails(["dash", str(script)])
+    assert run.returncode == 127
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", f"{script}: 2: -u: not found")
+
+
+@pytest.mark.parametrize("text, error", [
+    # Older dash names the script twice; a complaint is still only the last one when nothing else.
+    ("tool/train.sh: 15: tool/train.sh: -u: not found\ntool/train.sh: 19: tool/train.sh: -u: not found\n",
+     "tool/train.sh: 19: tool/train.sh: -u: not found"),
+    ("dist_train.sh: 行 10: nvidia-smi: 未找到命令\nepoch 1\nmpirun noticed that process rank 0 with PID 7"
+     " on node a exited on signal 9 (Killed).\n",
+     "mpirun noticed that process rank 0 with PID 7 on node a exited on signal 9 (Killed)."),
+])
+def test_a_shells_complaint_in_other_forms(text, error):
+    assert find(text).error == error
+
+
+@pytest.mark.parametrize("text", [
+    "checkpoint: not found\n",                      # no script and line before it
+    "module foo: 3 shards: not found in cache, downloading\n",
+    "Die Datei: Kommando nicht gefunden. Weiter\n",  # the words inside a line
+])
+def test_not_a_shells_complaint(text):
+    assert find(text) is None

@@ -41,12 +41,6 @@ WRONG = {
             "B: bitsandbytes' free-form 'Error operation not supported at line N' loses to torchrun's report",
         "b_accelerate_validation_error_extra_inputs_distillflow":
             "C: an application's own 'Validation Error:' block, no exception",
-        "c_mpirun_not_enough_slots_ci_grudge":
-            "H: Open MPI's 'not enough slots available' box is no known report",
-        "d_shell_command_not_found_chinese_locale_sardet":
-            "H: bash's 'command not found' in a Chinese locale ('未找到命令') is not known",
-        "d_shell_dash_u_not_found_semseg":
-            "H: dash's 'NAME: not found' is not known",
     },
 }
 

@@ -87,8 +87,9 @@ The order is the precedence:
    toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has
    died" (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a
    notebook's dead kernel, python's "can't open file", a shell that cannot parse a script or run
-   the entry point. A shell's "command not found" (a script survives a missing nvidia-smi)
-   only when there is no other report, the last one; last,
+   the entry point, Open MPI's "There are not enough slots available". A shell's "command not
+   found" (a script survives a missing nvidia-smi; bash's in its translations, "未找到命令", and
+   dash's "train.sh: 15: python: not found") only when there is no other report, the last one; last,
    launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
    traceback or standing alone.
 
@@ -1077,6 +1078,19 @@ def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
 # "application called MPI_Abort"), DeepSpeed's launcher, torchrun's own line, the SageMaker training
 # toolkit, Ray's reports of a dead worker or actor, an IDE's "Process finished with exit code", a
 # shell (a command not found, a script it cannot parse), python.
+# bash's "%s: command not found" (execute_cmd.c) in the locales whose signal words are known, as
+# bash.mo's msgstr has it (Debian's bash 5.2; the line number before it is translated too, and
+# differs between versions: "第 10 行：", "行 10:"); dash's "%s: %d: %s: not found" (exec.c's
+# "%s: not found" after its script and line; older ones name the script twice).
+COMMAND_NOT_FOUND = {"zh_CN": "%s: 未找到命令", "zh_TW": "%s：指令找不到", "ja": "%s: コマンドが見つかりません",
+                     "ko": "%s: 명령어를 찾을 수 없음", "de": "%s: Kommando nicht gefunden.",
+                     "fr": "%s\xa0: commande introuvable", "es": "%s: orden no encontrada",
+                     "ru": "%s: команда не найдена", "pt_BR": "%s: comando não encontrado",
+                     "it": "%s: comando non trovato"}
+# As the cleaned line reads (an odd space is a space): each starts with its colon.
+NOT_FOUND = ("(?:" + "|".join(re.escape(printable(words.replace("%s", "")).lstrip())
+                              for words in COMMAND_NOT_FOUND.values())
+             + r"|: \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not found)$")
 # Every alternative starts with a literal, and those sharing a first character share a branch: a
 # line is skipped at C speed up to the characters that can start one, and each of those tries few.
 LAUNCHER_REPORT = re.compile(
@@ -1093,6 +1107,7 @@ LAUNCHER_REPORT = re.compile(
     r"|has been marked dead because the detector has missed too many heartbeats"   # Ray's node
     r"|make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error \d+"             # make
     r"|was unable to find the specified executable"                  # Open MPI
+    r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
@@ -1109,11 +1124,11 @@ LAUNCHER_REPORT = re.compile(
     # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
     # script ends there.
     r"|: (?:command not found$|No such file or directory$|Permission denied$|syntax error near unexpected"
-    r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
-STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
+    r" token|[Ss]yntax error: |cannot execute binary file|exec format error)|" + NOT_FOUND)
+STARTUP = re.compile(r"can't open file|command not found|No such file or directory|" + NOT_FOUND)
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
-COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
+COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$|" + NOT_FOUND)
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
                          r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b")
 MPICH_BOX = re.compile(r"^=+\s+")   # the left edge of MPICH's box
