@@ -510,7 +510,8 @@ def test_argparses_report_beats_the_launchers():
             "ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 2) local_rank: 0"
             " (pid: 622) of binary: /usr/bin/python\n")
     finding = find(text)
-    assert (finding.name, finding.error) == ("argparse-error", "main.py: error: unrecognized arguments: --local-rank=0")
+    assert (finding.name, finding.error) == ("argparse-error",
+                                             "main.py: error: unrecognized arguments: --local-rank=0")
 
 
 def test_argparse_under_torchrun(tmp_path):
@@ -600,11 +601,13 @@ def test_a_message_printed_below_its_exception():
                                 b"    But your machine only has: []\n\n"), real.stderr
     for stderr, name in ((text.encode(), "pytorch_lightning.utilities.debugging."), (real.stderr, "")):
         finding = reasons.diagnose(b"", stderr)
-        assert finding.error == f"{name}MisconfigurationException: You requested GPUs: [0] But your machine only has: []"
+        assert finding.error == (f"{name}MisconfigurationException: You requested GPUs: [0]"
+                                 " But your machine only has: []")
 
 
 def test_a_name_with_nothing_below_stays_alone():
-    text = 'Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n    main()\nKeyboardInterrupt:\nstep 4\n'
+    text = ('Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n    main()\n'
+            'KeyboardInterrupt:\nstep 4\n')
     assert find(text).error == "KeyboardInterrupt:"
 
 
@@ -616,7 +619,8 @@ def test_the_line_after_the_last_frame_is_the_exception():
             'Please make sure to properly initialize your accelerator via `accelerator = Accelerator()`.\n')
     finding = find(text)
     assert (finding.name, finding.error) == (
-        "python-traceback", "Please make sure to properly initialize your accelerator via `accelerator = Accelerator()`.")
+        "python-traceback",
+        "Please make sure to properly initialize your accelerator via `accelerator = Accelerator()`.")
 
 
 @pytest.mark.parametrize("text", [
@@ -663,7 +667,8 @@ def test_another_ranks_source_line_is_not_the_message():
     text = (frame + "    return synchronize(handle)\n" + frame + "    raise HorovodInternalError(e)\n"
             "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error\n"
             "    return synchronize(handle)\n")
-    assert find(text).error == "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error"
+    assert find(text).error == ("horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed:"
+                                " unhandled cuda error")
     for code in ("    raise HorovodInternalError(e)\n", "    return synchronize(handle)\n"):
         text = ('  File "/horovod/torch/mpi_ops.py", line 949, in synchronize\n    x = 1\n'
                 "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error\n" + code)
@@ -888,3 +893,43 @@ def test_a_shells_complaint_in_other_forms(text, error):
 ])
 def test_not_a_shells_complaint(text):
     assert find(text) is None
+
+
+# The CUDA_CHECK_RETURN macro of Nsight's CUDA project template, as bitsandbytes' csrc/ops.cuh has
+# it: fprintf(stderr, "Error %s at line %d in file %s\n", cudaGetErrorString(s), __LINE__, __FILE__);
+# exit(1). Built here with gcc, cudaGetErrorString's words given (no CUDA on this machine).
+CUDA_CHECK = r'''
+#include <stdio.h>
+#include <stdlib.h>
+#define CUDA_CHECK_RETURN(words) {                                              \
+    fprintf(stderr, "Error %s at line %d in file %s\n", words, __LINE__, __FILE__); \
+    exit(1); }
+int main(int argc, char **argv) { CUDA_CHECK_RETURN(argv[1]); }
+'''
+
+
+@pytest.mark.parametrize("words, recogniser", [
+    ("operation not supported", "cuda-error"),
+    ("an illegal memory access was encountered", "cuda-error"),
+    ("out of memory", "cuda-oom"),
+])
+def test_cuda_check_return(tmp_path, words, recogniser):
+    if not shutil.which("gcc"):
+        pytest.skip("no gcc on this machine")
+    source = tmp_path / "pythonInterface.c"
+    source.write_text(CUDA_CHECK)
+    subprocess.run(["gcc", "-o", str(tmp_path / "check"), str(source)], check=True)
+    run = run_tails([str(tmp_path / "check"), words])
+    # torchrun's agent reports the exit after it: the rank's own words are the cause.
+    stderr = run.stderr + (b"ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 1)"
+                           b" local_rank: 0 (pid: 7) of binary: python\n")
+    finding = reasons.diagnose(run.stdout, stderr)
+    assert (finding.name, finding.error) == (recogniser, f"Error {words} at line 7 in file {source}")
+
+
+@pytest.mark.parametrize("line", [
+    "Error parsing value at line 3 in file config.yaml",      # no C, C++ or CUDA source
+    "step 3: Error invalid argument at line 351 in file ops.cu",   # not the whole line
+])
+def test_not_cuda_check_return(line):
+    assert find(f"{line}\n") is None

@@ -37,8 +37,6 @@ WRONG = {
     },
     "holdout3": {
         # Its single blind run: 72 of 91 right (RESULTS.md has the classes A-H).
-        "a_torchrun_bitsandbytes_operation_not_supported_firefly_llama2":
-            "B: bitsandbytes' free-form 'Error operation not supported at line N' loses to torchrun's report",
         "b_accelerate_validation_error_extra_inputs_distillflow":
             "C: an application's own 'Validation Error:' block, no exception",
     },

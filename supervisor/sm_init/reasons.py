@@ -37,16 +37,17 @@ The order is the precedence:
    frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"; the
    kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which beats the
-   shell's "Killed" where both are there: it says why), any
-   other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
-   "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
+   shell's "Killed" where both are there: it says why), any other CUDA error (the driver's
+   "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
+   not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
+   in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
    before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
    9:SIGKILL"). Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
-   memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before
-   the KeyError it died of) are not looked at.
+   memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before the
+   KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
@@ -837,11 +838,16 @@ NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # 
 # own names (cuda.h's CUresult, "CUDA_ERROR_ILLEGAL_ADDRESS", as XLA's status lines put them; not
 # TensorFlow's cuInit at start-up, which falls back to the CPU, nor an allocation that TensorFlow's
 # and XLA's allocators retry smaller) and cuDNN's (cudnn.h's cudnnStatus_t, "CUDNN_STATUS_...";
-# TensorFlow's cuda_dnn.cc: "Could not create cudnn handle: ...", lower case in older ones).
+# TensorFlow's cuda_dnn.cc: "Could not create cudnn handle: ...", lower case in older ones). And the
+# CUDA_CHECK_RETURN macro of Nsight's CUDA project template, which bitsandbytes' csrc/ops.cuh and many
+# kernels copy: fprintf(stderr, "Error %s at line %d in file %s\n", cudaGetErrorString(...),
+# __LINE__, __FILE__), then exit(1); the file a C, C++ or CUDA source, the whole line its.
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
                         r"|CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)[A-Z]{2}[A-Z_]{0,60}\b"
                         r"|CUDNN_STATUS_[A-Z]{2}[A-Z_]{0,60}|[Cc]ould not create cudnn handle"
-                        r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered")
+                        r"|^Error (?!out of memory )[^\n]{1,200} at line \d+ in file "
+                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$"
+                        r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered", re.M)
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
 CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.{0,200}?incorrect\."
                          r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1\.?"
@@ -1364,6 +1370,7 @@ KNOWN_CAUSES = (
                earliest(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
                         r"|uda failure [^'\n]{0,80}'out of memory')"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
+                        r"|^Error out of memory at line \d+ in file "      # CUDA_CHECK_RETURN's
                         r"|OOM when allocating tensor"),
                HINT_CUDA_OOM),
     Recogniser("disk-full",
