@@ -908,12 +908,12 @@ int main(int argc, char **argv) { CUDA_CHECK_RETURN(argv[1]); }
 '''
 
 
-@pytest.mark.parametrize("words, recogniser", [
-    ("operation not supported", "cuda-error"),
-    ("an illegal memory access was encountered", "cuda-error"),
-    ("out of memory", "cuda-oom"),
+@pytest.mark.parametrize("words, hint", [
+    ("operation not supported", reasons.HINT_CUDA),
+    ("an illegal memory access was encountered", reasons.HINT_CUDA),
+    ("out of memory", reasons.HINT_CUDA_OOM),
 ])
-def test_cuda_check_return(tmp_path, words, recogniser):
+def test_cuda_check_return(tmp_path, words, hint):
     if not shutil.which("gcc"):
         pytest.skip("no gcc on this machine")
     source = tmp_path / "pythonInterface.c"
@@ -924,7 +924,8 @@ def test_cuda_check_return(tmp_path, words, recogniser):
     stderr = run.stderr + (b"ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 1)"
                            b" local_rank: 0 (pid: 7) of binary: python\n")
     finding = reasons.diagnose(run.stdout, stderr)
-    assert (finding.name, finding.error) == (recogniser, f"Error {words} at line 7 in file {source}")
+    assert (finding.name, finding.error, finding.hint) == ("cuda-error", f"Error {words} at line 7 in file {source}",
+                                                           hint)
 
 
 @pytest.mark.parametrize("line", [

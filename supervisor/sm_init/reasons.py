@@ -396,11 +396,11 @@ TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
 # A private class keeps its underscore (numpy's _ArrayMemoryError).
 EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:_?[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
 # A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
+BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
 # botocore's ClientError (botocore/exceptions.py's MSG_TEMPLATE) is raised as a class the client makes
 # for the service's error code ("botocore.errorfactory.ResourceLimitExceeded"): its message says it.
-BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:(?:Error|Exception|Interrupt|Exit)(?:: .+)?"
-                            r"|[a-z]\w*: An error occurred \([\w.]{1,100}\) when calling the \w{1,100} operation"
-                            r"(?: \(reached max retries: \d+\))?: .+)$")
+CLIENT_ERROR = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*[a-z]\w*: An error occurred \([\w.]{1,100}\) when"
+                          r" calling the \w{1,100} operation(?: \(reached max retries: \d+\))?: .+$")
 # JAX's traceback filtering (jax/_src/traceback_util.py) re-raises an error with the unfiltered
 # trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
 UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
@@ -448,6 +448,8 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     group = -1
     chain_next = ignored_next = False
     last_file: Optional[Tuple[str, str]] = None
+    frame = -2         # the last frame line's position
+    shown: dict = {}   # the frames' source lines so far (stripped): where first
     in_code = False    # the line before was a frame, its source, a caret line or rich's box
     last_index = -2
     for position, line in enumerate(lines):
@@ -475,7 +477,10 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             in_code = True
             if first not in BOX:
                 last_file = TB_FILE.match(text).groups()
+                frame = position
         elif was_code and first.isspace():
+            if position == frame + 1:
+                shown.setdefault(text.strip(), position)   # the frame's source line: code seen so far
             body.add(position)   # a frame's source line, its carets
             in_code = True
         elif (first.isalpha() or first in "_ ") and (
@@ -502,7 +507,7 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
             named = TB_EXCEPTION.match(text)
             short = named.group(1).split(".")[-1] if named else ""
-            error = message(lines, position)
+            error = message(lines, position, shown)
             if short in SYNTAX_ERRORS and last_file:
                 error += f" ({last_file[0]}, line {last_file[1]})"
             chain = Chain(chain_group, line, error, ignored)
@@ -567,7 +572,7 @@ def _exception_line(lines: Sequence[Line], position: int) -> bool:
     return True
 
 
-def message(lines: Sequence[Line], position: int) -> str:
+def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) -> str:
     """The exception line's text, with the lines its message visibly runs on to: a bracket still
     open, or a long line cut before a word in lower case (a terminal or rich wrapped it). Advice
     printed after a finished sentence ("CUDA kernel errors might be ...") and a logger's line
@@ -579,14 +584,14 @@ def message(lines: Sequence[Line], position: int) -> str:
     fields = False
     # "Name:" and nothing after it: str(exception) began with a newline (a triple-quoted message,
     # Lightning's MisconfigurationException), and Python printed its lines below, as they are.
-    below = text.endswith(":") and bool(TB_EXCEPTION.match(text)) and " " not in text
+    below = text.endswith(":") and " " not in text
     for after in lines[position + 1:position + 1 + CONTINUED]:
         more = after.text.strip()
         if not more or after.rank != previous.rank or after.index != previous.index + 1:
             break
-        if after.text[:1].isspace() and _source_line(lines, position, after.text):
-            break   # another traceback's code (another process's, interleaved), not the message
-        if below and after.text[:1].isspace():
+        if below and after.text[:1].isspace() and not more.startswith('File "'):
+            if _source_line(lines, position, after.text, shown):
+                break   # another traceback's code (another process's, interleaved), not the message
             text += " " + more
             previous = after
             continue
@@ -600,6 +605,8 @@ def message(lines: Sequence[Line], position: int) -> str:
         if fields or LOGGER.match(more) or not (_unbalanced(text) or (
                 len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
             break
+        if after.text[:1].isspace() and _source_line(lines, position, after.text, shown):
+            break   # another traceback's code (another process's, interleaved), not the message
         text += " " + more
         previous = after
     return text
@@ -610,12 +617,13 @@ def message(lines: Sequence[Line], position: int) -> str:
 SOURCE_FORM = re.compile(r"^ {4}(?:raise|return|yield|await|assert)\b")
 
 
-def _source_line(lines: Sequence[Line], position: int, text: str) -> bool:
+def _source_line(lines: Sequence[Line], position: int, text: str, shown: Optional[dict]) -> bool:
     """Whether ``text``, a line below the exception line at ``position``, is a traceback's source
-    line: in the form of one, or the very line shown under a frame above."""
+    line: in the form of one, or the very line shown under a frame above (``shown``: the source
+    lines seen so far, where; worked out here when the caller has not)."""
     if SOURCE_FORM.match(text):
         return True
-    return source_lines(lines).get(text.strip(), position) < position
+    return (source_lines(lines) if shown is None else shown).get(text.strip(), position) < position
 
 
 @remembered
@@ -699,14 +707,16 @@ def hidden(lines: Sequence[Line]) -> frozenset:
 def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
     """The last line that can only be an exception's, with no traceback around it (a paste, a
     tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
+    # botocore's words at all: one test of the output (joined for the recognisers before), not one a line.
+    botocore = "An error occurred (" in joined(output_lines(lines))[0]
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
-        if not ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text
-                or "An error occurred (" in text):
+        client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
+        if not (client or "Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
             continue
         if "UnfilteredStackTrace: " in text:
             text = UNFILTERED.sub("", text, count=1)
-        if BARE_EXCEPTION.match(text) and _is_wrapper(text) == wrappers:
+        if (client or BARE_EXCEPTION.match(text)) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], message(lines, position))
     return None
 
@@ -724,6 +734,7 @@ USAGE_LINES = 40   # lines argparse's usage may take (it wraps a long one) befor
 
 def argparse_error(lines: Sequence[Line]) -> Optional[Hit]:
     """The first report of argparse's that a command line could not be parsed."""
+    lines = output_lines(lines)
     if ": error: " not in joined(lines)[0]:
         return None
     usage = {}   # per process: the program whose usage it printed last, and where
@@ -834,20 +845,23 @@ NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 NCCL_WARN = re.compile(r"\bNCCL WARN (\S.*)$")
 NCCL_WARN_DISTANCE = 50   # lines between NCCL's warning and the error it led to
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
-# Any CUDA error but running out of memory (its own recogniser, its own hint). Also the driver's
-# own names (cuda.h's CUresult, "CUDA_ERROR_ILLEGAL_ADDRESS", as XLA's status lines put them; not
-# TensorFlow's cuInit at start-up, which falls back to the CPU, nor an allocation that TensorFlow's
-# and XLA's allocators retry smaller) and cuDNN's (cudnn.h's cudnnStatus_t, "CUDNN_STATUS_...";
-# TensorFlow's cuda_dnn.cc: "Could not create cudnn handle: ...", lower case in older ones). And the
-# CUDA_CHECK_RETURN macro of Nsight's CUDA project template, which bitsandbytes' csrc/ops.cuh and many
-# kernels copy: fprintf(stderr, "Error %s at line %d in file %s\n", cudaGetErrorString(...),
-# __LINE__, __FILE__), then exit(1); the file a C, C++ or CUDA source, the whole line its.
+# Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
-                        r"|CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)[A-Z]{2}[A-Z_]{0,60}\b"
+                        r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered")
+# The driver's own names too (cuda.h's CUresult, "CUDA_ERROR_ILLEGAL_ADDRESS", as XLA's status lines
+# put them; not TensorFlow's cuInit at start-up, which falls back to the CPU, nor an allocation that
+# TensorFlow's and XLA's allocators retry smaller) and cuDNN's (cudnn.h's cudnnStatus_t,
+# "CUDNN_STATUS_..."; TensorFlow's cuda_dnn.cc: "Could not create cudnn handle: ...", lower case in
+# older ones). And the CUDA_CHECK_RETURN macro of Nsight's CUDA project template, which bitsandbytes'
+# csrc/ops.cuh and many kernels copy: fprintf(stderr, "Error %s at line %d in file %s\n",
+# cudaGetErrorString(...), __LINE__, __FILE__), then exit(1); the file a C, C++ or CUDA source, the
+# whole line its ("out of memory" gets the OOM's hint). Looked for only in a tail that holds one of
+# their literals: no cost elsewhere.
+CUDA_NAMES = re.compile(r"CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)[A-Z]{2}[A-Z_]{0,60}\b"
                         r"|CUDNN_STATUS_[A-Z]{2}[A-Z_]{0,60}|[Cc]ould not create cudnn handle"
-                        r"|^Error (?!out of memory )[^\n]{1,200} at line \d+ in file "
-                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$"
-                        r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered", re.M)
+                        r"|Error (?<![^\n]Error )[^\n]{1,200} at line \d+ in file "
+                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$", re.M)
+CUDA_NAMES_LITERALS = ("CUDA_ERROR_", "CUDNN_STATUS_", "ould not create cudnn handle", " in file ")
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
 CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.{0,200}?incorrect\."
                          r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1\.?"
@@ -878,6 +892,11 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
 def cuda_error(lines: Sequence[Line]) -> Optional[Hit]:
     """The first CUDA error (an illegal address, a device-side assert, no kernel image, ...)."""
     hit = earliest(CUDA_ERROR.pattern)(lines)
+    text = joined(output_lines(lines))[0]
+    if any(literal in text for literal in CUDA_NAMES_LITERALS):
+        hit = earlier(hit, earliest(CUDA_NAMES.pattern)(lines))
+        if hit is not None and hit.error.startswith("Error out of memory at line "):
+            hit = hit._replace(hint=HINT_CUDA_OOM)
     return hit and hit._replace(error=_without_advice(hit.error))
 
 
@@ -1007,24 +1026,39 @@ GLIBC_ABORT = earliest(r"^(?:\*\*\* Error in `[^`\n]{0,300}': )?(?:(?:free|mallo
 # %d (%s) total-vm:...", its message "Out of memory" or "Memory cgroup out of memory"; older kernels'
 # "Killed process %d (%s)" alone on the line; dump_oom_summary's "oom-kill:constraint=..."), behind
 # dmesg's "[12345.678901] " or -T's "[Sun Mar 30 08:24:00 2025] ": it says why a process got SIGKILL.
-KERNEL_OOM_KILLED = earliest(r"(?:Out of memory|Memory cgroup out of memory): Killed process \d+ \("
-                             r"|^(?:\[[^\]\n]{1,40}\] ?)?Killed process \d+ \(")
-KERNEL_OOM_SUMMARY = earliest(r"oom-kill:constraint=")
+KERNEL_OOM = (("Killed process ", re.compile(r"(?:Out of memory|Memory cgroup out of memory): Killed process"
+                                              r" \d+ \(|^(?:\[[^\]]{1,40}\] ?)?Killed process \d+ \(")),
+              ("oom-kill:constraint=", re.compile(r"oom-kill:constraint=")))
 DMESG_STAMP = re.compile(r"^\[[^\]]{1,40}\] ?")
+
+
+def kernel_oom(lines: Sequence[Line]) -> Optional[Hit]:
+    """The kernel's line that it killed a process, else its summary line; without dmesg's stamp."""
+    output = output_lines(lines)
+    text = joined(output)[0]
+    for literal, pattern in KERNEL_OOM:
+        if literal not in text:   # the lines holding the literal, the pattern then: one scan of most tails
+            continue
+        for line in output:
+            if literal in line.text and pattern.search(line.text):
+                return Hit(line, DMESG_STAMP.sub("", tidy(line.text), count=1))
+    return None
 
 
 def killed(lines: Sequence[Line]) -> Optional[Hit]:
     """The kernel's report of its OOM kill where the output holds it (it says why), else the first
     report of a SIGKILL."""
-    kernel = KERNEL_OOM_KILLED(lines) or KERNEL_OOM_SUMMARY(lines)
-    if kernel is not None:
-        return kernel._replace(error=DMESG_STAMP.sub("", kernel.error, count=1))
-    return earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
+    return kernel_oom(lines) or earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
+
+
+GLIBC_LITERALS = ("(): ", "double free or corruption (", "corrupted ", "invalid fastbin entry", "*** ")
 
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
     """glibc's reason for an abort where it printed one, else the first report of the abort."""
-    return GLIBC_ABORT(lines) or earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
+    text = joined(output_lines(lines))[0]
+    glibc = GLIBC_ABORT(lines) if any(literal in text for literal in GLIBC_LITERALS) else None
+    return glibc or earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
 
 
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
@@ -1093,10 +1127,20 @@ COMMAND_NOT_FOUND = {"zh_CN": "%s: 未找到命令", "zh_TW": "%s：指令找不
                      "fr": "%s\xa0: commande introuvable", "es": "%s: orden no encontrada",
                      "ru": "%s: команда не найдена", "pt_BR": "%s: comando não encontrado",
                      "it": "%s: comando non trovato"}
-# As the cleaned line reads (an odd space is a space): each starts with its colon.
-NOT_FOUND = ("(?:" + "|".join(re.escape(printable(words.replace("%s", "")).lstrip())
-                              for words in COMMAND_NOT_FOUND.values())
-             + r"|: \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not found)$")
+# As the cleaned line ends (an odd space is a space).
+NOT_FOUND_WORDS = tuple(printable(words.replace("%s", "")).lstrip() for words in COMMAND_NOT_FOUND.values())
+# dash's form; tried only on a line that ends so.
+DASH_NOT_FOUND = re.compile(r": \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not found$")
+# Whether a tail holds any of them: a test for each (a search at C speed), apart from
+# LAUNCHER_REPORT, whose every position each alternative more would cost.
+NOT_FOUND = NOT_FOUND_WORDS + (": not found",)
+
+
+def _not_found(text: str) -> bool:
+    """A shell's complaint that it found no command, in the forms LAUNCHER_REPORT leaves out."""
+    return text.endswith(NOT_FOUND_WORDS) or (text.endswith(": not found") and bool(DASH_NOT_FOUND.search(text)))
+
+
 # Every alternative starts with a literal, and those sharing a first character share a branch: a
 # line is skipped at C speed up to the characters that can start one, and each of those tries few.
 LAUNCHER_REPORT = re.compile(
@@ -1130,11 +1174,11 @@ LAUNCHER_REPORT = re.compile(
     # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
     # script ends there.
     r"|: (?:command not found$|No such file or directory$|Permission denied$|syntax error near unexpected"
-    r" token|[Ss]yntax error: |cannot execute binary file|exec format error)|" + NOT_FOUND)
-STARTUP = re.compile(r"can't open file|command not found|No such file or directory|" + NOT_FOUND)
+    r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
+STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
-COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$|" + NOT_FOUND)
+COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
                          r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b")
 MPICH_BOX = re.compile(r"^=+\s+")   # the left edge of MPICH's box
@@ -1149,10 +1193,14 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)
     with its box's fields; a shell's complaint only when there is nothing else, the last one."""
     complaint = None
-    for line in output_lines(lines):
-        if not LAUNCHER_REPORT.search(line.text):
+    output = output_lines(lines)
+    text = joined(output)[0]
+    not_found = any(words in text for words in NOT_FOUND)
+    for line in output:
+        other = not_found and _not_found(line.text)
+        if not (other or LAUNCHER_REPORT.search(line.text)):
             continue
-        if COMPLAINT.search(line.text):
+        if other or COMPLAINT.search(line.text):
             complaint = line
             continue
         return _report(lines, line)
@@ -1327,7 +1375,7 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
         if hit is not None:
             return ARGPARSE, hit
         hit = REPORT.find(unprefixed)
-        if hit is not None and STARTUP.search(hit.error):
+        if hit is not None and (STARTUP.search(hit.error) or _not_found(hit.error)):
             return REPORT, hit
     return None
 
@@ -1338,6 +1386,7 @@ def _recogniser(name: Optional[str]) -> Optional[Recogniser]:
 
 # ---------------------------------------------------------------------------------------------
 # The table
+
 
 HINT_CUDA_OOM = ("The GPU ran out of memory: lower the batch size (or use gradient accumulation,"
                  " mixed precision, activation checkpointing), or use an instance type with more"
@@ -1370,7 +1419,6 @@ KNOWN_CAUSES = (
                earliest(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
                         r"|uda failure [^'\n]{0,80}'out of memory')"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
-                        r"|^Error out of memory at line \d+ in file "      # CUDA_CHECK_RETURN's
                         r"|OOM when allocating tensor"),
                HINT_CUDA_OOM),
     Recogniser("disk-full",
