@@ -634,6 +634,18 @@ def test_a_log_line_in_a_traceback_is_not_its_exception(text):
     assert find(text).error == "ValueError: x"
 
 
+@pytest.mark.parametrize("text", [
+    # logging's stack_info=True: a stack, no exception; faulthandler's dump (frames without a comma
+    # before "in", no source lines), the process going on after it.
+    'Stack (most recent call last):\n  File "a.py", line 9, in <module>\n    main()\n'
+    '  File "a.py", line 4, in main\n    log.warning("slow", stack_info=True)\nstep 3 done\n',
+    'Timeout (0:05:00)!\nThread 0x00007f3e (most recent call first):\n  File "a.py", line 4 in main\n'
+    '  File "a.py", line 9 in <module>\nstep 3 done\n',
+])
+def test_a_stack_without_an_exception_has_none(text):
+    assert find(text) is None
+
+
 def test_a_log_line_after_rich_box_is_no_exception():
     assert find("╭─ Error ─╮\n│ failed  │\n╰─────────╯\nsee the log above\n") is None
 

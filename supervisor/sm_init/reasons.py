@@ -57,7 +57,8 @@ The order is the precedence:
    or a paste that starts inside it, rich's box): an exception line right after a frame's code
    ends it; a line that a frame follows is another thread's log line, not the exception. The line
    right after the last frame and its code is the exception line whatever its form (a paste that
-   lost "ValueError: "), unless an exception line soon follows it. Then pytest's report of the
+   lost "ValueError: "), unless an exception line soon follows it (not after a stack that logging's
+   stack_info or faulthandler printed: no exception ends those). Then pytest's report of the
    first failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E`` lines below. Within
    one process (one prefix) the fatal traceback is the
    last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
@@ -541,11 +542,17 @@ def _nameless_exception(lines: Sequence[Line], position: int) -> bool:
     for at in range(position - 1, max(-1, position - 4), -1):
         text = lines[at].text
         if 'File "' in text and TB_FILE.match(text):
+            if ", in " not in text:
+                return False   # faulthandler's frame ('line 3 in f'): its dump has no exception line
             break
         if not text[:1].isspace():
             return False   # rich's box, a caret line's neighbour: no frame's code
     else:
         return False
+    while at > 0 and (lines[at - 1].text[:1].isspace() or TB_FILE.match(lines[at - 1].text)):
+        at -= 1   # back to the line before the frames
+    if at > 0 and lines[at - 1].text.startswith("Stack (most recent call last)"):
+        return False   # logging's stack_info: a stack printed, no exception
     for offset, after in enumerate(lines[position + 1:position + 1 + CONTINUED]):
         text = after.text
         if offset < 2 and text.startswith("  ") and TB_FILE.match(text):
