@@ -53,47 +53,46 @@ The order is the precedence:
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline), never another traceback's source line (one shown
    under a frame above, or in a statement's form: interleaved ranks); SyntaxError with its file and
-   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail
-   or a paste that starts inside it, rich's box): an exception line right after a frame's code
-   ends it; a line that a frame follows is another thread's log line, not the exception. The line
-   right after the last frame and its code is the exception line whatever its form (a paste that
-   lost "ValueError: "), unless an exception line soon follows it (not after a stack that logging's
-   stack_info or faulthandler printed: no exception ends those). Then pytest's report of the
-   first failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E`` lines below. Within
-   one process (one prefix) the fatal traceback is the
-   last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
-   kill anything. Across processes the first one to complete wins: of several ranks' fatal
-   tracebacks, the one whose last line came first in the output, the best witness of which rank
-   failed first that the output holds. Unprefixed tracebacks of several processes interleaved line
-   by line are told apart the same way (the first exception line to close one of them). A launcher
-   that re-raises its child's failure (``CalledProcessError`` chained from the child's own error)
-   gives the child's exception.
-4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
-   up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
+   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail or a
+   paste that starts inside it, rich's box): an exception line right after a frame's code ends it; a
+   line that a frame follows is another thread's log line, not the exception. The line right after
+   the last frame and its code is the exception line whatever its form (a paste that lost
+   "ValueError: "), unless an exception line soon follows it (not after a stack that logging's
+   stack_info or faulthandler printed: no exception ends those). Then pytest's report of the first
+   failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E`` lines below. Within
+   one process (one prefix) the fatal traceback is the last one: earlier ones were logged and
+   survived, and "Exception ignored in" tracebacks never kill anything. Across processes the first
+   one to complete wins: of several ranks' fatal tracebacks, the one whose last line came first in
+   the output, the best witness of which rank failed first that the output holds. Unprefixed
+   tracebacks of several processes interleaved line by line are told apart the same way (the first
+   exception line to close one of them). A launcher that re-raises its child's failure
+   (``CalledProcessError`` chained from the child's own error) gives the child's exception.
+4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what() up
+   to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
    "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort: glibc's own reason
    for it where it printed one (malloc's "double free or corruption (!prev)", "free(): invalid
-   pointer", "*** stack smashing detected ***"), else the shell's "Aborted". A C++ what() line is
-   no traceback's code: the "Aborted" after it closes no headerless traceback.
+   pointer", "*** stack smashing detected ***"), else the shell's "Aborted". A C++ what() line is no
+   traceback's code: the "Aborted" after it closes no headerless traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
    can only be an exception's, alone (a paste of just that line, a tail that kept only it;
    botocore's ``ClientError`` message behind any class name, ``ResourceLimitExceeded: An error
-   occurred (...) when calling the X operation: ...``): the child's own words still; argparse's
-   also for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of
-   the child's is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
-   terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
+   occurred (...) when calling the X operation: ...``): the child's own words still; argparse's also
+   for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of the
+   child's is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where
+   a terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
    MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
    local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION" box and its exit code or signal,
    Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited with exit code", LSF's and PBS's
    limits, make's "*** [train] Error 1", docker compose's "exited with code 137", the SageMaker
-   toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has
-   died" (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a
-   notebook's dead kernel, python's "can't open file", a shell that cannot parse a script or run
-   the entry point, Open MPI's "There are not enough slots available". A shell's "command not
-   found" (a script survives a missing nvidia-smi; bash's in its translations, "未找到命令", and
-   dash's "train.sh: 15: python: not found") only when there is no other report, the last one; last,
-   launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
-   traceback or standing alone.
+   toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has died"
+   (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
+   kernel, python's "can't open file", a shell that cannot parse a script or run the entry point,
+   Open MPI's "There are not enough slots available". A shell's "command not found" (a script
+   survives a missing nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15:
+   python: not found") only when there is no other report, the last one; last, launchers' wrapper
+   exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing
+   alone.
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc) gets the host
 memory hint, whichever rule found it.
