@@ -143,6 +143,7 @@ class Recogniser(NamedTuple):
 
 ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable bytes reads as one mark
+TRAILING_SPACES = re.compile(" +(?=\n)")          # a line's trailing spaces, before its newline
 # A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
 BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
@@ -191,6 +192,17 @@ def clean_lines(tail: bytes) -> List[str]:
     text = tail.decode("utf-8", "replace")
     if "\x1b" in text:
         text = ANSI.sub("", text)
+    if "\ufffd\ufffd" not in text and text.replace("\n", "").isprintable():
+        # Most tails need nothing but their lines' trailing spaces cut, the only white space a
+        # printable line can have ("\r" is not printable): one pass for all the lines.
+        if " \n" in text:
+            text = TRAILING_SPACES.sub("", text)
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if lines:
+            lines[-1] = lines[-1].rstrip(" ")
+        return lines
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -214,8 +226,10 @@ def printable(text: str, keep: str = "\t") -> str:
     """What a reader can see: odd spaces as spaces; controls, format and unassigned characters gone."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() or ch in keep else " " if ch.isspace() else ""
-                   for ch in text)
+    # Each character the text has decided once, not each of its places: a line of binary is 64 KiB.
+    table = {ord(ch): ch if ch in keep else " " if ch.isspace() else None
+             for ch in set(text) if not ch.isprintable()}
+    return text.translate(table)
 
 
 def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
@@ -242,9 +256,14 @@ def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], b
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
+    return lines_of(stream, clean_lines(tail))
+
+
+def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
+    """A stream's cleaned lines (``clean_lines``), their prefixes peeled off, blank ones dropped."""
     lines = []
     stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
-    for index, raw in enumerate(clean_lines(tail)):
+    for index, raw in enumerate(cleaned):
         if not raw:
             continue
         if "%|" in raw:
@@ -1203,7 +1222,12 @@ TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE +
 
 def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
     """The most specific error in the two tails, or None."""
-    streams = [read_lines("stderr", stderr_tail), read_lines("stdout", stdout_tail)]
+    return _diagnose(clean_lines(stdout_tail), clean_lines(stderr_tail))
+
+
+def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]:
+    """``diagnose`` of the tails' cleaned lines (``clean_lines``)."""
+    streams = [lines_of("stderr", stderr), lines_of("stdout", stdout)]
     try:
         for recogniser in TABLE:
             for lines in streams:
@@ -1244,8 +1268,13 @@ NOISE = re.compile(r"^\s*(?:[=\-*_#~+]{3,}|[\^~]+)\s*$")   # rules, traceback ca
 
 def last_lines(stdout_tail: bytes, stderr_tail: bytes) -> Tuple[str, List[str]]:
     """(stream, its last meaningful lines, oldest first): stderr's when it has any, else stdout's."""
-    for stream, tail in (("stderr", stderr_tail), ("stdout", stdout_tail)):
-        lines = [line for line in clean_lines(tail) if line.strip() and not NOISE.match(line)]
+    return _last_lines(clean_lines(stdout_tail), clean_lines(stderr_tail))
+
+
+def _last_lines(stdout: Sequence[str], stderr: Sequence[str]) -> Tuple[str, List[str]]:
+    """``last_lines`` of the tails' cleaned lines (``clean_lines``)."""
+    for stream, cleaned in (("stderr", stderr), ("stdout", stdout)):
+        lines = [line for line in cleaned if line.strip() and not NOISE.match(line)]
         if lines:
             return stream, lines
     return "", []
@@ -1261,7 +1290,8 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
     ending = printable(ending.encode("utf-8", "replace").decode("utf-8"), keep="\t\n")
     parts = [truncate(ending.strip(), limit)]
     room = limit - _size(parts[0])
-    finding = diagnose(stdout_tail, stderr_tail)
+    stdout, stderr = clean_lines(stdout_tail), clean_lines(stderr_tail)   # once for both uses
+    finding = _diagnose(stdout, stderr)
     if finding is not None:
         error = "\nError: " + elide(finding.error, min(room, ERROR_MAX) - len("\nError: "))
         # Whole (however short: "Killed"), or a few words at least when cut; else nothing.
@@ -1271,7 +1301,7 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
         if finding.hint and _size("\nHint: " + finding.hint) <= room:
             parts.append("\nHint: " + finding.hint)
             room -= _size(parts[-1])
-    stream, lines = last_lines(stdout_tail, stderr_tail)
+    stream, lines = _last_lines(stdout, stderr)
     if lines:
         parts.append(_fit_lines(f"\nLast lines of {stream}:", lines, room))
     return "".join(parts)
