@@ -90,8 +90,15 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 """
 
 import bisect
+import itertools
+import operator
 import re
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+try:
+    from re import _parser as _regex_parser   # Python 3.11 and later
+except ImportError:   # pragma: no cover
+    import sre_parse as _regex_parser
 
 LIMIT = 1024
 ERROR_MAX = 300   # bytes of the error line (a CUDA OOM message runs to 500): its start and its end
@@ -342,33 +349,111 @@ def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
 
 
 def first_line(lines: Sequence[Line], regex: "re.Pattern") -> Optional[Line]:
-    """The first of ``lines`` whose text ``regex`` finds something in (compiled with re.M).
+    """The first of ``lines`` whose text ``regex`` finds something in."""
+    position = next(matching(lines, regex), None)
+    return None if position is None else lines[position]
 
-    One search over the lines joined, not one per line: 64 KiB of short lines are judged by a
-    dozen recognisers in milliseconds. A match that runs over a line break (``\\s*``) is checked
-    again on its own line."""
+
+def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
+    """The positions of the lines whose text ``regex`` finds something in, in order.
+
+    One search over the lines joined (``^`` and ``$`` at each line's ends), not one per line: 64
+    KiB of short lines are judged by a dozen recognisers in milliseconds; none at all where the
+    text lacks what every match holds (``could_match``). A match that runs over a line break
+    (``\\s*``) is checked again on its own line."""
     text, starts = joined(lines)
+    if not could_match(regex, text):
+        return
+    search = _multiline(regex).search
     at = 0
-    while True:
-        match = regex.search(text, at)
+    while at < len(text):
+        match = search(text, at)
         if match is None:
-            return None
+            return
         position = bisect.bisect_right(starts, match.start()) - 1
         if regex.search(lines[position].text):
-            return lines[position]
+            yield position
         at = starts[position + 1] if position + 1 < len(starts) else len(text)
-        if at >= len(text):
-            return None
 
 
 @remembered
 def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
     """The lines' texts joined by newlines, and where each starts."""
-    starts, at = [], 0
-    for line in lines:
-        starts.append(at)
-        at += len(line.text) + 1
-    return "\n".join(line.text for line in lines), starts
+    texts = [line.text for line in lines]
+    # The start of line i: the lengths of those before it, and a newline after each of them.
+    starts = list(map(operator.add, itertools.accumulate(map(len, texts), initial=0), range(len(texts))))
+    return "\n".join(texts), starts[:len(texts)]
+
+
+# A search over 64 KiB that cannot skip at C speed to where a match may start costs milliseconds;
+# a text that lacks the literals every match must hold needs no search. What those are is read from
+# the pattern itself (Python's own parser of regular expressions), so that a pattern stays as written.
+REQUIRED_MAX = 24   # literals to look for at the most: past that, the search itself is as cheap
+_required: dict = {}   # pattern -> what a match holds (``_literals``), None when nothing is known
+_multilines: dict = {}   # pattern -> the same pattern with re.M
+
+
+def could_match(regex: "re.Pattern", text: str) -> bool:
+    """False when ``text`` lacks what every match of ``regex`` holds: no search can find one."""
+    if regex not in _required:
+        _required[regex] = _required_of(regex)
+    need = _required[regex]
+    return need is None or _holds(need, text)
+
+
+def _required_of(regex: "re.Pattern"):
+    if regex.flags & re.IGNORECASE:
+        return None
+    try:
+        need = _literals(_regex_parser.parse(regex.pattern, regex.flags))
+    except Exception:   # pragma: no cover  (another Python's parser: no prefilter, same answers)
+        return None
+    return need if _count(need) <= REQUIRED_MAX else None
+
+
+def _literals(items):
+    """What every match of the parsed pattern ``items`` holds: a string, ("all", [parts]) or
+    ("any", [parts]) of those; None when nothing is known (a class, an optional part)."""
+    parts, run = [], ""
+    for op, value in items:
+        if op == _regex_parser.LITERAL:
+            run += chr(value)
+            continue
+        if run:
+            parts.append(run)
+            run = ""
+        part = None
+        if op == _regex_parser.SUBPATTERN and not value[1] & re.IGNORECASE:
+            part = _literals(value[-1])
+        elif op == _regex_parser.BRANCH:
+            alternatives = [_literals(alternative) for alternative in value[1]]
+            part = None if None in alternatives else ("any", alternatives)
+        elif op in (_regex_parser.MAX_REPEAT, _regex_parser.MIN_REPEAT) and value[0] >= 1:
+            part = _literals(value[2])
+        if part is not None:
+            parts.append(part)
+    if run:
+        parts.append(run)
+    return None if not parts else parts[0] if len(parts) == 1 else ("all", parts)
+
+
+def _count(need) -> int:
+    return 0 if need is None else 1 if isinstance(need, str) else sum(_count(part) for part in need[1])
+
+
+def _holds(need, text: str) -> bool:
+    if isinstance(need, str):
+        return need in text
+    kind, parts = need
+    return (all if kind == "all" else any)(_holds(part, text) for part in parts)
+
+
+def _multiline(regex: "re.Pattern") -> "re.Pattern":
+    if regex.flags & re.M:
+        return regex
+    if regex not in _multilines:
+        _multilines[regex] = re.compile(regex.pattern, regex.flags | re.M)
+    return _multilines[regex]
 
 
 @remembered
@@ -656,10 +741,9 @@ WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a termin
 
 
 def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
-    for position, line in enumerate(lines):
+    for position in matching(lines, TERMINATE):
+        line = lines[position]
         match = TERMINATE.search(line.text)
-        if not match:
-            continue
         for after in lines[position + 1:position + 1 + WHAT_DISTANCE]:
             if WHAT.match(after.text) and after.rank == line.rank:
                 return Hit(line, f"{match.group(1)}: {tidy(after.text)}")
@@ -674,15 +758,14 @@ FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{
                        r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: "
                        r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S")
 # Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:". Apart from
-# FATAL_LOG, behind a test of the line's start: one more alternative there costs every position.
-RUST_PANIC = re.compile(r"thread '[^'\n]{1,100}' panicked at ")
+# FATAL_LOG: one more alternative there costs every position; alone, its words are looked for first.
+RUST_PANIC = re.compile(r"^thread '[^'\n]{1,100}' panicked at ")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
-    for line in output_lines(lines):
-        if FATAL_LOG.search(line.text) or (line.text.startswith("thread '") and RUST_PANIC.match(line.text)):
-            return Hit(line, tidy(line.text))
-    return None
+    output = output_lines(lines)
+    line = earlier_line(first_line(output, FATAL_LOG), first_line(output, RUST_PANIC))
+    return None if line is None else Hit(line, tidy(line.text))
 
 
 # NCCL and CUDA -----------------------------------------------------------------------------------
@@ -831,6 +914,11 @@ def signal_hit(lines: Sequence[Line], *signals: str) -> Optional[Hit]:
     return Hit(line, tidy(line.text))
 
 
+def earlier_line(*lines: Optional[Line]) -> Optional[Line]:
+    """Of lines of one stream, the earliest."""
+    return min((line for line in lines if line is not None), key=lambda line: line.index, default=None)
+
+
 def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
     """Of hits on lines of one stream, the one on the earliest line."""
     return min((hit for hit in hits if hit is not None), key=lambda hit: hit.line.index, default=None)
@@ -889,23 +977,23 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 
 
 def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
-    for line in output_lines(lines):
-        fatal = FAULTHANDLER.search(line.text)
-        if not fatal and not CRASH_LINE.search(line.text):
-            continue
-        error = tidy(line.text[fatal.start():].lstrip("]")) if fatal else tidy(line.text)
-        if fatal:
-            position = lines.index(line)
-            dump = [after for after in lines[position + 1:position + 1 + FAULT_DUMP]
-                    if after.rank == line.rank]
-            start = next((at for at, after in enumerate(dump) if FAULT_THREAD.match(after.text)), None)
-            frame = next((FAULT_FRAME.match(after.text) for after in dump[start + 1:start + 4]
-                          if FAULT_FRAME.match(after.text)), None) if start is not None else None
-            if frame:
-                path, number, function = frame.groups()
-                error += f" in {function} ({path}, line {number})"
-        return Hit(line, error)
-    return None
+    output = output_lines(lines)
+    line = earlier_line(first_line(output, FAULTHANDLER), first_line(output, CRASH_LINE))
+    if line is None:
+        return None
+    fatal = FAULTHANDLER.search(line.text)
+    error = tidy(line.text[fatal.start():].lstrip("]")) if fatal else tidy(line.text)
+    if fatal:
+        position = lines.index(line)
+        dump = [after for after in lines[position + 1:position + 1 + FAULT_DUMP]
+                if after.rank == line.rank]
+        start = next((at for at, after in enumerate(dump) if FAULT_THREAD.match(after.text)), None)
+        frame = next((FAULT_FRAME.match(after.text) for after in dump[start + 1:start + 4]
+                      if FAULT_FRAME.match(after.text)), None) if start is not None else None
+        if frame:
+            path, number, function = frame.groups()
+            error += f" in {function} ({path}, line {number})"
+    return Hit(line, error)
 
 
 # Launchers' own reports ----------------------------------------------------------------------------
@@ -968,9 +1056,9 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)
     with its box's fields; a shell's complaint only when there is nothing else, the last one."""
     complaint = None
-    for line in output_lines(lines):
-        if not LAUNCHER_REPORT.search(line.text):
-            continue
+    output = output_lines(lines)
+    for position in matching(output, LAUNCHER_REPORT):
+        line = output[position]
         if COMPLAINT.search(line.text):
             complaint = line
             continue
@@ -1088,11 +1176,11 @@ def _earlier_rank(cause: RootCause) -> Optional[Tuple[str, Recogniser, Hit]]:
 
 def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
     """The last "Root Cause" block of a torchrun summary in ``lines``, or None."""
-    starts = [position for position, line in enumerate(lines) if ROOT_CAUSE.match(line.text)]
+    starts = list(matching(lines, ROOT_CAUSE))
     if not starts:
         return None
     start = starts[-1]
-    titles = [position for position in range(start) if SUMMARY_TITLE.match(lines[position].text)]
+    titles = [position for position in matching(lines, SUMMARY_TITLE) if position < start]
     fields, trace, in_trace = {}, [], False
     for line in lines[start + 1:]:
         if RULE.match(line.text):
