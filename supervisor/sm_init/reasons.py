@@ -461,7 +461,7 @@ def output_lines(lines: Sequence[Line]) -> List[Line]:
     """``lines`` without those where a known cause is not the job's (``hidden``): what the known
     causes are looked for in."""
     masked = hidden(lines)
-    return [line for position, line in enumerate(lines) if position not in masked]
+    return [line for line in lines if id(line) not in masked] if masked else lines
 
 
 # Python tracebacks ----------------------------------------------------------------------------
@@ -494,6 +494,12 @@ WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
 CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
 WRAPPED = 60       # characters a line has at least when a terminal or rich wrapped it
 LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process": a line of its own
+# What can take part in a traceback (parse_tracebacks): its header, a frame, rich's box, code (indented,
+# or a raise whose indentation a paste lost), an exception line that needs no header. Lines without
+# any of these hold no traceback: no need to parse them.
+TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^(?:[\s{BOX}]|  \| |raise |{"|".join(SYNTAX_ERRORS)})',
+                            re.M)
+PROCESS = operator.attrgetter("rank", "local", "actor")   # the prefixes that tell processes apart
 
 
 class Chain(NamedTuple):
@@ -678,6 +684,8 @@ def _exception_name(error: str) -> str:
 @remembered
 def by_process(lines: Sequence[Line]) -> List[List[Line]]:
     """Lines grouped by their rank prefixes (unprefixed lines form one group), in output order."""
+    if len(set(map(PROCESS, lines))) == 1:   # one process (no prefixes at all, most often)
+        return [lines]
     groups = {}
     for line in lines:
         groups.setdefault((line.rank, line.local, line.actor), []).append(line)
@@ -688,6 +696,8 @@ def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[
     """The fatal traceback's last line; of several processes', the one that completed first. A
     launcher's wrapper exception (a child failed) only with ``wrappers``: the table asks for those
     after the launchers' own reports."""
+    if not TRACEBACK_PART.search(joined(lines)[0]):
+        return None
     fatal = [chain for group in by_process(lines) for chain in [fatal_traceback(group)] if chain]
     real = [chain for chain in fatal if not _is_wrapper(chain.error) or chain.inner]
     fatal = real or (fatal if wrappers else [])
@@ -704,18 +714,21 @@ def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
 
 @remembered
 def hidden(lines: Sequence[Line]) -> frozenset:
-    """Lines where a known cause is not the job's: a traceback's code (``raise RuntimeError("CUDA
-    out of memory")``, a comment) and the tracebacks a process printed and survived (logged, or
-    "Exception ignored"), their exception lines and all."""
-    positions = {id(line): position for position, line in enumerate(lines)}
-    found = set()
+    """Lines where a known cause is not the job's (their ids): a traceback's code (``raise
+    RuntimeError("CUDA out of memory")``, a comment) and the tracebacks a process printed and
+    survived (logged, or "Exception ignored"), their exception lines and all."""
+    if not TRACEBACK_PART.search(joined(lines)[0]):
+        return frozenset()
+    found: set = set()
     for group in by_process(lines):
         parsed = parse_tracebacks(group)
-        found.update(positions[id(group[at])] for at in parsed.body)
+        if not parsed.chains and not parsed.body:
+            continue
+        found.update(id(group[at]) for at in parsed.body)
         fatal = fatal_traceback(group)
         for chain in parsed.chains:
             if chain.ignored or (fatal is not None and chain.group != fatal.group):
-                found.add(positions[id(chain.final)])
+                found.add(id(chain.final))
     return frozenset(found)
 
 
