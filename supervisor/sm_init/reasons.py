@@ -90,6 +90,7 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 """
 
 import bisect
+import functools
 import itertools
 import operator
 import re
@@ -123,6 +124,9 @@ class Line(NamedTuple):
         if self.local is not None:
             return f"local rank {self.local}"
         return self.actor
+
+
+_new_line = functools.partial(tuple.__new__, Line)   # Line(*fields) without a call in Python: a line each
 
 
 class Finding(NamedTuple):
@@ -281,13 +285,13 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         # right-aligned task number: its digits are a few characters in.
         if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()):
             text, rank, local, actor, stamp = _peel(raw)
-            line = Line(stream, index, text, rank, local, actor)
-        else:   # most lines: no prefix can start with their first character
-            text, stamp, line = raw, False, Line(stream, index, raw, None, None, None)
-        if text.strip():   # a blank line says nothing; the gap in the index says it was there
-            if stamp:
-                stamped.append((len(lines), len(text) - len(text.lstrip())))
-            lines.append(line)
+            if text.strip():   # a blank line says nothing; the gap in the index says it was there
+                if stamp:
+                    stamped.append((len(lines), len(text) - len(text.lstrip())))
+                lines.append(_new_line((stream, index, text, rank, local, actor)))
+        else:   # most lines: no prefix can start with their first character (and a cleaned line
+            # that is not empty ends in a character that is not white space)
+            lines.append(_new_line((stream, index, raw, None, None, None)))
     if stamped:
         # A console that shows the stamps in a column pads every message alike (CloudWatch's, copied):
         # the indentation all stamped lines share is the column's, not the program's.
@@ -488,6 +492,7 @@ BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|I
 # trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
 UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+UNOPENED = ("  | ",) + SYNTAX_ERRORS   # exception lines that need no header nor code before them
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
             "ProcessExitedException", "SignalException")
@@ -567,11 +572,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
         elif was_code and first.isspace():
             body.add(position)   # a frame's source line, its carets
             in_code = True
-        elif (first.isalpha() or first in "_ ") and (
-                opened or was_code or text.startswith(("  | ",) + SYNTAX_ERRORS)
+        elif (first.isalpha() or first in "_ ") and TB_EXCEPTION.match(text) and (
+                opened or was_code or text.startswith(UNOPENED)
                 or (position > 0 and lines[position - 1].index == line.index - 1
                     and _code_like(lines[position - 1].text))) \
-                and TB_EXCEPTION.match(text) and _exception_line(lines, position):
+                and _exception_line(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
             if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
@@ -1375,7 +1380,8 @@ def last_lines(stdout_tail: bytes, stderr_tail: bytes) -> Tuple[str, List[str]]:
 def _last_lines(stdout: Sequence[str], stderr: Sequence[str]) -> Tuple[str, List[str]]:
     """``last_lines`` of the tails' cleaned lines (``clean_lines``)."""
     for stream, cleaned in (("stderr", stderr), ("stdout", stdout)):
-        lines = [line for line in cleaned if line.strip() and not NOISE.match(line)]
+        # Cleaned lines end in a character that is not white space: only empty ones are blank.
+        lines = list(itertools.filterfalse(NOISE.match, filter(None, cleaned)))
         if lines:
             return stream, lines
     return "", []
