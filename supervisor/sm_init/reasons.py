@@ -214,6 +214,16 @@ def clean_lines(tail: bytes) -> List[str]:
         if lines:
             lines[-1] = lines[-1].rstrip(" ")
         return lines
+    if "\r" not in text:
+        # Without a carriage return a line's cleaning is its characters' alone: the whole tail at once.
+        last_empty = text == "" or text.endswith("\n")   # the split's last line, popped below
+        text = printable(text, keep="\t\n")
+        if "\ufffd\ufffd" in text:
+            text = REPLACED.sub("\ufffd", text)
+        lines = text.split("\n")
+        if last_empty:
+            lines.pop()
+        return list(map(str.rstrip, lines))
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -740,6 +750,8 @@ def hidden(lines: Sequence[Line]) -> frozenset:
 def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
     """The last line that can only be an exception's, with no traceback around it (a paste, a
     tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
+    if not could_match(BARE_EXCEPTION, joined(lines)[0]):   # none has the words looked for below
+        return None
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
         if not ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
@@ -894,7 +906,9 @@ SIGNAL_NAMED = re.compile(r"by signal (?:\d+: ?)?(SIG(?:KILL|SEGV|BUS|ILL|FPE|AB
 # ("段错误 (核心已转储)"). Looked up in a set, the line's text whole: no search at all.
 ALONE = frozenset(word for words in SIGNAL_WORDS.values() for word in words[1:])
 CORE = re.compile(r"[ \t]*[(（][^()（）]{1,40}[)）]$")
-CLOSED = re.compile(r"[)）]$", re.M)
+# A line that can be one of these words and its "(core dumped)": where CORE is tried (a line ending
+# in a bracket is common, one of these words before it is not).
+CLOSED = re.compile(rf"(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$", re.M)
 
 
 @remembered
@@ -915,8 +929,8 @@ def signal_reports(lines: Sequence[Line]) -> dict:
     texts = text.split("\n")
     for word in ALONE.intersection(texts):
         report(WORD_SIGNAL[word], output[texts.index(word)])
-    for match in CLOSED.finditer(text):
-        line = output[bisect.bisect_right(starts, match.start()) - 1]
+    for position in matching(output, CLOSED):
+        line = output[position]
         word = CORE.sub("", line.text).strip()
         if word in ALONE:
             report(WORD_SIGNAL[word], line)
@@ -954,7 +968,7 @@ KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ 
 KILLED_BY_LIMIT = earliest(r"oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
                            r"|TERM_MEMLIMIT: job killed|PBS: job killed: v?mem "
                            r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$")
-ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|\d+ Aborted\b"
+ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|(?<!\d)\d+ Aborted\b"
                    r"|SIGABRT")
 
 
