@@ -514,6 +514,9 @@ LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process
 # any of these hold no traceback: no need to parse them.
 TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^(?:[\s{BOX}]|  \| |raise |{"|".join(SYNTAX_ERRORS)})',
                             re.M)
+# What can begin one: its header, a frame, rich's box; else it is an exception line (TB_EXCEPTION's
+# shape) that makes one. Lines with neither (indented output alone) hold no traceback either.
+TRACEBACK_OPEN = re.compile(rf'Traceback \(most|File "|^[{BOX}]', re.M)
 PROCESS = operator.attrgetter("rank", "local", "actor")   # the prefixes that tell processes apart
 
 
@@ -624,6 +627,13 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     return Tracebacks(chains, frozenset(body))
 
 
+def _no_traceback(lines: Sequence[Line]) -> bool:
+    """Whether parse_tracebacks surely finds nothing in ``lines``: two or three searches of their text."""
+    text = joined(lines)[0]
+    return not TRACEBACK_PART.search(text) or not (TRACEBACK_OPEN.search(text)
+                                                  or _multiline(TB_EXCEPTION).search(text))
+
+
 def _code_like(text: str) -> bool:
     """A line that reads as a traceback's source line though no frame was seen before it: indented,
     or a ``raise`` whose indentation a paste lost."""
@@ -711,7 +721,7 @@ def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[
     """The fatal traceback's last line; of several processes', the one that completed first. A
     launcher's wrapper exception (a child failed) only with ``wrappers``: the table asks for those
     after the launchers' own reports."""
-    if not TRACEBACK_PART.search(joined(lines)[0]):
+    if _no_traceback(lines):
         return None
     fatal = [chain for group in by_process(lines) for chain in [fatal_traceback(group)] if chain]
     real = [chain for chain in fatal if not _is_wrapper(chain.error) or chain.inner]
@@ -732,7 +742,7 @@ def hidden(lines: Sequence[Line]) -> frozenset:
     """Lines where a known cause is not the job's (their ids): a traceback's code (``raise
     RuntimeError("CUDA out of memory")``, a comment) and the tracebacks a process printed and
     survived (logged, or "Exception ignored"), their exception lines and all."""
-    if not TRACEBACK_PART.search(joined(lines)[0]):
+    if _no_traceback(lines):
         return frozenset()
     found: set = set()
     for group in by_process(lines):
