@@ -674,6 +674,9 @@ def _nameless_exception(lines: Sequence[Line], position: int) -> bool:
     exception line whatever its form: Python prints it there (Lib/traceback.py: the frames, then
     format_exception_only), and a paste that lost its "ValueError: " keeps only the message. Not
     when a frame follows (a line printed into the traceback) or an exception line soon does."""
+    for at in range(position + 1, min(position + 3, len(lines))):
+        if lines[at].text.startswith('  File "') and TB_FILE.match(lines[at].text):
+            return False   # a frame follows: a line printed into the traceback (the commonest answer)
     for at in range(position - 1, max(-1, position - 4), -1):
         text = lines[at].text
         if 'File "' in text and TB_FILE.match(text):
@@ -684,20 +687,17 @@ def _nameless_exception(lines: Sequence[Line], position: int) -> bool:
             return False   # rich's box, a caret line's neighbour: no frame's code
     else:
         return False
-    while at > 0 and (lines[at - 1].text[:1].isspace() or TB_FILE.match(lines[at - 1].text)):
-        at -= 1   # back to the line before the frames
-    if at > 0 and lines[at - 1].text.startswith("Stack (most recent call last)"):
-        return False   # logging's stack_info: a stack printed, no exception
-    for offset, after in enumerate(lines[position + 1:position + 1 + CONTINUED]):
-        text = after.text
-        if offset < 2 and text.startswith("  ") and TB_FILE.match(text):
-            return False
+    for line in lines[position + 1:position + 1 + CONTINUED]:
+        text = line.text
         if "Traceback (most" in text or TB_CHAIN.match(text):
             break
         named = not text[:1].isspace() and TB_EXCEPTION.match(text)
         if named and _is_exception(named.group(1)):
             return False
-    return True
+    while at > 0 and (lines[at - 1].text[:1].isspace() or TB_FILE.match(lines[at - 1].text)):
+        at -= 1   # back to the line before the frames
+    # logging's stack_info prints a stack and no exception after it.
+    return not (at > 0 and lines[at - 1].text.startswith("Stack (most recent call last)"))
 
 
 def _exception_line(lines: Sequence[Line], position: int) -> bool:
@@ -1010,7 +1010,14 @@ CUDA_NAMES = re.compile(r"CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)
                         r"|CUDNN_STATUS_[A-Z]{2}[A-Z_]{0,60}|[Cc]ould not create cudnn handle"
                         r"|Error (?<![^\n]Error )[^\n]{1,200} at line \d+ in file "
                         r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$", re.M)
-CUDA_NAMES_LITERALS = ("CUDA_ERROR_", "CUDNN_STATUS_", "ould not create cudnn handle", " in file ")
+
+
+def _may_name_cuda(text: str) -> bool:
+    """Whether ``text`` holds a literal that every match of CUDA_NAMES holds: a few scans at C speed."""
+    return (("CUD" in text and ("CUDA_ERROR_" in text or "CUDNN_STATUS_" in text))
+            or "cudnn handle" in text or " in file " in text)
+
+
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
 CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.{0,200}?incorrect\."
                          r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1\.?"
@@ -1042,7 +1049,7 @@ def cuda_error(lines: Sequence[Line]) -> Optional[Hit]:
     """The first CUDA error (an illegal address, a device-side assert, no kernel image, ...)."""
     hit = earliest(CUDA_ERROR.pattern)(lines)
     text = joined(output_lines(lines))[0]
-    if any(literal in text for literal in CUDA_NAMES_LITERALS):
+    if _may_name_cuda(text):
         hit = earlier(hit, earliest(CUDA_NAMES.pattern)(lines))
         if hit is not None and hit.error.startswith("Error out of memory at line "):
             hit = hit._replace(hint=HINT_CUDA_OOM)
@@ -1207,7 +1214,7 @@ def killed(lines: Sequence[Line]) -> Optional[Hit]:
     return kernel_oom(lines) or earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
 
 
-GLIBC_LITERALS = ("(): ", "double free or corruption (", "corrupted ", "invalid fastbin entry", "*** ")
+GLIBC_LITERALS = ("(): ", "corrupt", "invalid fastbin entry", "*** ")   # one of them in every message
 
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
@@ -1290,6 +1297,7 @@ DASH_NOT_FOUND = re.compile(r": \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not foun
 # Whether a tail holds any of them: a test for each (a search at C speed), apart from
 # LAUNCHER_REPORT, whose every position each alternative more would cost.
 NOT_FOUND = NOT_FOUND_WORDS + (": not found",)
+NOT_FOUND_ASCII = tuple(words for words in NOT_FOUND if words.isascii())   # all an ASCII tail can hold
 
 
 def _not_found(text: str) -> bool:
@@ -1352,7 +1360,7 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     output = output_lines(lines)
     positions: Iterator[int] = matching(output, LAUNCHER_REPORT)
     text = joined(output)[0]
-    if any(words in text for words in NOT_FOUND):
+    if any(words in text for words in (NOT_FOUND_ASCII if text.isascii() else NOT_FOUND)):
         # bash's translated and dash's complaints, which LAUNCHER_REPORT leaves out: in output order.
         positions = heapq.merge(positions, (at for at, line in enumerate(output) if _not_found(line.text)))
     for position in positions:
