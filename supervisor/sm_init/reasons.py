@@ -90,8 +90,16 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 """
 
 import bisect
+import functools
+import itertools
+import operator
 import re
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+try:
+    from re import _parser as _regex_parser   # Python 3.11 and later
+except ImportError:   # pragma: no cover
+    import sre_parse as _regex_parser
 
 LIMIT = 1024
 ERROR_MAX = 300   # bytes of the error line (a CUDA OOM message runs to 500): its start and its end
@@ -116,6 +124,9 @@ class Line(NamedTuple):
         if self.local is not None:
             return f"local rank {self.local}"
         return self.actor
+
+
+_new_line = functools.partial(tuple.__new__, Line)   # Line(*fields) without a call in Python: a line each
 
 
 class Finding(NamedTuple):
@@ -143,6 +154,7 @@ class Recogniser(NamedTuple):
 
 ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable bytes reads as one mark
+TRAILING_SPACES = re.compile(" +(?=\n)")          # a line's trailing spaces, before its newline
 # A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
 BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
 
@@ -191,6 +203,27 @@ def clean_lines(tail: bytes) -> List[str]:
     text = tail.decode("utf-8", "replace")
     if "\x1b" in text:
         text = ANSI.sub("", text)
+    if "\ufffd\ufffd" not in text and text.replace("\n", "").isprintable():
+        # Most tails need nothing but their lines' trailing spaces cut, the only white space a
+        # printable line can have ("\r" is not printable): one pass for all the lines.
+        if " \n" in text:
+            text = TRAILING_SPACES.sub("", text)
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if lines:
+            lines[-1] = lines[-1].rstrip(" ")
+        return lines
+    if "\r" not in text:
+        # Without a carriage return a line's cleaning is its characters' alone: the whole tail at once.
+        last_empty = text == "" or text.endswith("\n")   # the split's last line, popped below
+        text = printable(text, keep="\t\n")
+        if "\ufffd\ufffd" in text:
+            text = REPLACED.sub("\ufffd", text)
+        lines = text.split("\n")
+        if last_empty:
+            lines.pop()
+        return list(map(str.rstrip, lines))
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -214,8 +247,10 @@ def printable(text: str, keep: str = "\t") -> str:
     """What a reader can see: odd spaces as spaces; controls, format and unassigned characters gone."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() or ch in keep else " " if ch.isspace() else ""
-                   for ch in text)
+    # Each character the text has decided once, not each of its places: a line of binary is 64 KiB.
+    table = {ord(ch): ch if ch in keep else " " if ch.isspace() else None
+             for ch in set(text) if not ch.isprintable()}
+    return text.translate(table)
 
 
 def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
@@ -242,9 +277,14 @@ def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], b
 
 
 def read_lines(stream: str, tail: bytes) -> List[Line]:
+    return lines_of(stream, clean_lines(tail))
+
+
+def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
+    """A stream's cleaned lines (``clean_lines``), their prefixes peeled off, blank ones dropped."""
     lines = []
     stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
-    for index, raw in enumerate(clean_lines(tail)):
+    for index, raw in enumerate(cleaned):
         if not raw:
             continue
         if "%|" in raw:
@@ -255,13 +295,13 @@ def read_lines(stream: str, tail: bytes) -> List[Line]:
         # right-aligned task number: its digits are a few characters in.
         if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()):
             text, rank, local, actor, stamp = _peel(raw)
-            line = Line(stream, index, text, rank, local, actor)
-        else:   # most lines: no prefix can start with their first character
-            text, stamp, line = raw, False, Line(stream, index, raw, None, None, None)
-        if text.strip():   # a blank line says nothing; the gap in the index says it was there
-            if stamp:
-                stamped.append((len(lines), len(text) - len(text.lstrip())))
-            lines.append(line)
+            if text.strip():   # a blank line says nothing; the gap in the index says it was there
+                if stamp:
+                    stamped.append((len(lines), len(text) - len(text.lstrip())))
+                lines.append(_new_line((stream, index, text, rank, local, actor)))
+        else:   # most lines: no prefix can start with their first character (and a cleaned line
+            # that is not empty ends in a character that is not white space)
+            lines.append(_new_line((stream, index, raw, None, None, None)))
     if stamped:
         # A console that shows the stamps in a column pads every message alike (CloudWatch's, copied):
         # the indentation all stamped lines share is the column's, not the program's.
@@ -323,33 +363,111 @@ def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
 
 
 def first_line(lines: Sequence[Line], regex: "re.Pattern") -> Optional[Line]:
-    """The first of ``lines`` whose text ``regex`` finds something in (compiled with re.M).
+    """The first of ``lines`` whose text ``regex`` finds something in."""
+    position = next(matching(lines, regex), None)
+    return None if position is None else lines[position]
 
-    One search over the lines joined, not one per line: 64 KiB of short lines are judged by a
-    dozen recognisers in milliseconds. A match that runs over a line break (``\\s*``) is checked
-    again on its own line."""
+
+def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
+    """The positions of the lines whose text ``regex`` finds something in, in order.
+
+    One search over the lines joined (``^`` and ``$`` at each line's ends), not one per line: 64
+    KiB of short lines are judged by a dozen recognisers in milliseconds; none at all where the
+    text lacks what every match holds (``could_match``). A match that runs over a line break
+    (``\\s*``) is checked again on its own line."""
     text, starts = joined(lines)
+    if not could_match(regex, text):
+        return
+    search = _multiline(regex).search
     at = 0
-    while True:
-        match = regex.search(text, at)
+    while at < len(text):
+        match = search(text, at)
         if match is None:
-            return None
+            return
         position = bisect.bisect_right(starts, match.start()) - 1
         if regex.search(lines[position].text):
-            return lines[position]
+            yield position
         at = starts[position + 1] if position + 1 < len(starts) else len(text)
-        if at >= len(text):
-            return None
 
 
 @remembered
 def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
     """The lines' texts joined by newlines, and where each starts."""
-    starts, at = [], 0
-    for line in lines:
-        starts.append(at)
-        at += len(line.text) + 1
-    return "\n".join(line.text for line in lines), starts
+    texts = [line.text for line in lines]
+    # The start of line i: the lengths of those before it, and a newline after each of them.
+    starts = list(map(operator.add, itertools.accumulate(map(len, texts), initial=0), range(len(texts))))
+    return "\n".join(texts), starts[:len(texts)]
+
+
+# A search over 64 KiB that cannot skip at C speed to where a match may start costs milliseconds;
+# a text that lacks the literals every match must hold needs no search. What those are is read from
+# the pattern itself (Python's own parser of regular expressions), so that a pattern stays as written.
+REQUIRED_MAX = 24   # literals to look for at the most: past that, the search itself is as cheap
+_required: dict = {}   # pattern -> what a match holds (``_literals``), None when nothing is known
+_multilines: dict = {}   # pattern -> the same pattern with re.M
+
+
+def could_match(regex: "re.Pattern", text: str) -> bool:
+    """False when ``text`` lacks what every match of ``regex`` holds: no search can find one."""
+    if regex not in _required:
+        _required[regex] = _required_of(regex)
+    need = _required[regex]
+    return need is None or _holds(need, text)
+
+
+def _required_of(regex: "re.Pattern"):
+    if regex.flags & re.IGNORECASE:
+        return None
+    try:
+        need = _literals(_regex_parser.parse(regex.pattern, regex.flags))
+    except Exception:   # pragma: no cover  (another Python's parser: no prefilter, same answers)
+        return None
+    return need if _count(need) <= REQUIRED_MAX else None
+
+
+def _literals(items):
+    """What every match of the parsed pattern ``items`` holds: a string, ("all", [parts]) or
+    ("any", [parts]) of those; None when nothing is known (a class, an optional part)."""
+    parts, run = [], ""
+    for op, value in items:
+        if op == _regex_parser.LITERAL:
+            run += chr(value)
+            continue
+        if run:
+            parts.append(run)
+            run = ""
+        part = None
+        if op == _regex_parser.SUBPATTERN and not value[1] & re.IGNORECASE:
+            part = _literals(value[-1])
+        elif op == _regex_parser.BRANCH:
+            alternatives = [_literals(alternative) for alternative in value[1]]
+            part = None if None in alternatives else ("any", alternatives)
+        elif op in (_regex_parser.MAX_REPEAT, _regex_parser.MIN_REPEAT) and value[0] >= 1:
+            part = _literals(value[2])
+        if part is not None:
+            parts.append(part)
+    if run:
+        parts.append(run)
+    return None if not parts else parts[0] if len(parts) == 1 else ("all", parts)
+
+
+def _count(need) -> int:
+    return 0 if need is None else 1 if isinstance(need, str) else sum(_count(part) for part in need[1])
+
+
+def _holds(need, text: str) -> bool:
+    if isinstance(need, str):
+        return need in text
+    kind, parts = need
+    return (all if kind == "all" else any)(_holds(part, text) for part in parts)
+
+
+def _multiline(regex: "re.Pattern") -> "re.Pattern":
+    if regex.flags & re.M:
+        return regex
+    if regex not in _multilines:
+        _multilines[regex] = re.compile(regex.pattern, regex.flags | re.M)
+    return _multilines[regex]
 
 
 @remembered
@@ -357,7 +475,7 @@ def output_lines(lines: Sequence[Line]) -> List[Line]:
     """``lines`` without those where a known cause is not the job's (``hidden``): what the known
     causes are looked for in."""
     masked = hidden(lines)
-    return [line for position, line in enumerate(lines) if position not in masked]
+    return [line for line in lines if id(line) not in masked] if masked else lines
 
 
 # Python tracebacks ----------------------------------------------------------------------------
@@ -384,12 +502,22 @@ BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|I
 # trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
 UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+UNOPENED = ("  | ",) + SYNTAX_ERRORS   # exception lines that need no header nor code before them
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
             "ProcessExitedException", "SignalException")
 CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
 WRAPPED = 60       # characters a line has at least when a terminal or rich wrapped it
 LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process": a line of its own
+# What can take part in a traceback (parse_tracebacks): its header, a frame, rich's box, code (indented,
+# or a raise whose indentation a paste lost), an exception line that needs no header. Lines without
+# any of these hold no traceback: no need to parse them.
+TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^(?:[\s{BOX}]|  \| |raise |{"|".join(SYNTAX_ERRORS)})',
+                            re.M)
+# What can begin one: its header, a frame, rich's box; else it is an exception line (TB_EXCEPTION's
+# shape) that makes one. Lines with neither (indented output alone) hold no traceback either.
+TRACEBACK_OPEN = re.compile(rf'Traceback \(most|File "|^[{BOX}]', re.M)
+PROCESS = operator.attrgetter("rank", "local", "actor")   # the prefixes that tell processes apart
 
 
 class Chain(NamedTuple):
@@ -457,11 +585,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
         elif was_code and first.isspace():
             body.add(position)   # a frame's source line, its carets
             in_code = True
-        elif (first.isalpha() or first in "_ ") and (
-                opened or was_code or text.startswith(("  | ",) + SYNTAX_ERRORS)
+        elif (first.isalpha() or first in "_ ") and TB_EXCEPTION.match(text) and (
+                opened or was_code or text.startswith(UNOPENED)
                 or (position > 0 and lines[position - 1].index == line.index - 1
                     and _code_like(lines[position - 1].text))) \
-                and TB_EXCEPTION.match(text) and _exception_line(lines, position):
+                and _exception_line(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
             if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
@@ -497,6 +625,13 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                 chains.append(chain)
             chain_next = False
     return Tracebacks(chains, frozenset(body))
+
+
+def _no_traceback(lines: Sequence[Line]) -> bool:
+    """Whether parse_tracebacks surely finds nothing in ``lines``: two or three searches of their text."""
+    text = joined(lines)[0]
+    return not TRACEBACK_PART.search(text) or not (TRACEBACK_OPEN.search(text)
+                                                  or _multiline(TB_EXCEPTION).search(text))
 
 
 def _code_like(text: str) -> bool:
@@ -574,6 +709,8 @@ def _exception_name(error: str) -> str:
 @remembered
 def by_process(lines: Sequence[Line]) -> List[List[Line]]:
     """Lines grouped by their rank prefixes (unprefixed lines form one group), in output order."""
+    if len(set(map(PROCESS, lines))) == 1:   # one process (no prefixes at all, most often)
+        return [lines]
     groups = {}
     for line in lines:
         groups.setdefault((line.rank, line.local, line.actor), []).append(line)
@@ -584,6 +721,8 @@ def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[
     """The fatal traceback's last line; of several processes', the one that completed first. A
     launcher's wrapper exception (a child failed) only with ``wrappers``: the table asks for those
     after the launchers' own reports."""
+    if _no_traceback(lines):
+        return None
     fatal = [chain for group in by_process(lines) for chain in [fatal_traceback(group)] if chain]
     real = [chain for chain in fatal if not _is_wrapper(chain.error) or chain.inner]
     fatal = real or (fatal if wrappers else [])
@@ -600,24 +739,29 @@ def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
 
 @remembered
 def hidden(lines: Sequence[Line]) -> frozenset:
-    """Lines where a known cause is not the job's: a traceback's code (``raise RuntimeError("CUDA
-    out of memory")``, a comment) and the tracebacks a process printed and survived (logged, or
-    "Exception ignored"), their exception lines and all."""
-    positions = {id(line): position for position, line in enumerate(lines)}
-    found = set()
+    """Lines where a known cause is not the job's (their ids): a traceback's code (``raise
+    RuntimeError("CUDA out of memory")``, a comment) and the tracebacks a process printed and
+    survived (logged, or "Exception ignored"), their exception lines and all."""
+    if _no_traceback(lines):
+        return frozenset()
+    found: set = set()
     for group in by_process(lines):
         parsed = parse_tracebacks(group)
-        found.update(positions[id(group[at])] for at in parsed.body)
+        if not parsed.chains and not parsed.body:
+            continue
+        found.update(id(group[at]) for at in parsed.body)
         fatal = fatal_traceback(group)
         for chain in parsed.chains:
             if chain.ignored or (fatal is not None and chain.group != fatal.group):
-                found.add(positions[id(chain.final)])
+                found.add(id(chain.final))
     return frozenset(found)
 
 
 def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
     """The last line that can only be an exception's, with no traceback around it (a paste, a
     tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
+    if not could_match(BARE_EXCEPTION, joined(lines)[0]):   # none has the words looked for below
+        return None
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
         if not ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
@@ -637,10 +781,9 @@ WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a termin
 
 
 def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
-    for position, line in enumerate(lines):
+    for position in matching(lines, TERMINATE):
+        line = lines[position]
         match = TERMINATE.search(line.text)
-        if not match:
-            continue
         for after in lines[position + 1:position + 1 + WHAT_DISTANCE]:
             if WHAT.match(after.text) and after.rank == line.rank:
                 return Hit(line, f"{match.group(1)}: {tidy(after.text)}")
@@ -655,15 +798,14 @@ FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{
                        r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: "
                        r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S")
 # Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:". Apart from
-# FATAL_LOG, behind a test of the line's start: one more alternative there costs every position.
-RUST_PANIC = re.compile(r"thread '[^'\n]{1,100}' panicked at ")
+# FATAL_LOG: one more alternative there costs every position; alone, its words are looked for first.
+RUST_PANIC = re.compile(r"^thread '[^'\n]{1,100}' panicked at ")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
-    for line in output_lines(lines):
-        if FATAL_LOG.search(line.text) or (line.text.startswith("thread '") and RUST_PANIC.match(line.text)):
-            return Hit(line, tidy(line.text))
-    return None
+    output = output_lines(lines)
+    line = earlier_line(first_line(output, FATAL_LOG), first_line(output, RUST_PANIC))
+    return None if line is None else Hit(line, tidy(line.text))
 
 
 # NCCL and CUDA -----------------------------------------------------------------------------------
@@ -774,7 +916,9 @@ SIGNAL_NAMED = re.compile(r"by signal (?:\d+: ?)?(SIG(?:KILL|SEGV|BUS|ILL|FPE|AB
 # ("段错误 (核心已转储)"). Looked up in a set, the line's text whole: no search at all.
 ALONE = frozenset(word for words in SIGNAL_WORDS.values() for word in words[1:])
 CORE = re.compile(r"[ \t]*[(（][^()（）]{1,40}[)）]$")
-CLOSED = re.compile(r"[)）]$", re.M)
+# A line that can be one of these words and its "(core dumped)": where CORE is tried (a line ending
+# in a bracket is common, one of these words before it is not).
+CLOSED = re.compile(rf"(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$", re.M)
 
 
 @remembered
@@ -795,8 +939,8 @@ def signal_reports(lines: Sequence[Line]) -> dict:
     texts = text.split("\n")
     for word in ALONE.intersection(texts):
         report(WORD_SIGNAL[word], output[texts.index(word)])
-    for match in CLOSED.finditer(text):
-        line = output[bisect.bisect_right(starts, match.start()) - 1]
+    for position in matching(output, CLOSED):
+        line = output[position]
         word = CORE.sub("", line.text).strip()
         if word in ALONE:
             report(WORD_SIGNAL[word], line)
@@ -810,6 +954,11 @@ def signal_hit(lines: Sequence[Line], *signals: str) -> Optional[Hit]:
         return None
     line = min(reported, key=lambda line: line.index)
     return Hit(line, tidy(line.text))
+
+
+def earlier_line(*lines: Optional[Line]) -> Optional[Line]:
+    """Of lines of one stream, the earliest."""
+    return min((line for line in lines if line is not None), key=lambda line: line.index, default=None)
 
 
 def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
@@ -829,7 +978,7 @@ KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ 
 KILLED_BY_LIMIT = earliest(r"oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
                            r"|TERM_MEMLIMIT: job killed|PBS: job killed: v?mem "
                            r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$")
-ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|\d+ Aborted\b"
+ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|(?<!\d)\d+ Aborted\b"
                    r"|SIGABRT")
 
 
@@ -870,23 +1019,23 @@ def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
 
 
 def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
-    for line in output_lines(lines):
-        fatal = FAULTHANDLER.search(line.text)
-        if not fatal and not CRASH_LINE.search(line.text):
-            continue
-        error = tidy(line.text[fatal.start():].lstrip("]")) if fatal else tidy(line.text)
-        if fatal:
-            position = lines.index(line)
-            dump = [after for after in lines[position + 1:position + 1 + FAULT_DUMP]
-                    if after.rank == line.rank]
-            start = next((at for at, after in enumerate(dump) if FAULT_THREAD.match(after.text)), None)
-            frame = next((FAULT_FRAME.match(after.text) for after in dump[start + 1:start + 4]
-                          if FAULT_FRAME.match(after.text)), None) if start is not None else None
-            if frame:
-                path, number, function = frame.groups()
-                error += f" in {function} ({path}, line {number})"
-        return Hit(line, error)
-    return None
+    output = output_lines(lines)
+    line = earlier_line(first_line(output, FAULTHANDLER), first_line(output, CRASH_LINE))
+    if line is None:
+        return None
+    fatal = FAULTHANDLER.search(line.text)
+    error = tidy(line.text[fatal.start():].lstrip("]")) if fatal else tidy(line.text)
+    if fatal:
+        position = lines.index(line)
+        dump = [after for after in lines[position + 1:position + 1 + FAULT_DUMP]
+                if after.rank == line.rank]
+        start = next((at for at, after in enumerate(dump) if FAULT_THREAD.match(after.text)), None)
+        frame = next((FAULT_FRAME.match(after.text) for after in dump[start + 1:start + 4]
+                      if FAULT_FRAME.match(after.text)), None) if start is not None else None
+        if frame:
+            path, number, function = frame.groups()
+            error += f" in {function} ({path}, line {number})"
+    return Hit(line, error)
 
 
 # Launchers' own reports ----------------------------------------------------------------------------
@@ -949,9 +1098,9 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)
     with its box's fields; a shell's complaint only when there is nothing else, the last one."""
     complaint = None
-    for line in output_lines(lines):
-        if not LAUNCHER_REPORT.search(line.text):
-            continue
+    output = output_lines(lines)
+    for position in matching(output, LAUNCHER_REPORT):
+        line = output[position]
         if COMPLAINT.search(line.text):
             complaint = line
             continue
@@ -1069,11 +1218,11 @@ def _earlier_rank(cause: RootCause) -> Optional[Tuple[str, Recogniser, Hit]]:
 
 def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
     """The last "Root Cause" block of a torchrun summary in ``lines``, or None."""
-    starts = [position for position, line in enumerate(lines) if ROOT_CAUSE.match(line.text)]
+    starts = list(matching(lines, ROOT_CAUSE))
     if not starts:
         return None
     start = starts[-1]
-    titles = [position for position in range(start) if SUMMARY_TITLE.match(lines[position].text)]
+    titles = [position for position in matching(lines, SUMMARY_TITLE) if position < start]
     fields, trace, in_trace = {}, [], False
     for line in lines[start + 1:]:
         if RULE.match(line.text):
@@ -1203,7 +1352,12 @@ TABLE = (Recogniser("torchrun-root-cause", torchrun_root_cause),) + RANK_TABLE +
 
 def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
     """The most specific error in the two tails, or None."""
-    streams = [read_lines("stderr", stderr_tail), read_lines("stdout", stdout_tail)]
+    return _diagnose(clean_lines(stdout_tail), clean_lines(stderr_tail))
+
+
+def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]:
+    """``diagnose`` of the tails' cleaned lines (``clean_lines``)."""
+    streams = [lines_of("stderr", stderr), lines_of("stdout", stdout)]
     try:
         for recogniser in TABLE:
             for lines in streams:
@@ -1244,8 +1398,14 @@ NOISE = re.compile(r"^\s*(?:[=\-*_#~+]{3,}|[\^~]+)\s*$")   # rules, traceback ca
 
 def last_lines(stdout_tail: bytes, stderr_tail: bytes) -> Tuple[str, List[str]]:
     """(stream, its last meaningful lines, oldest first): stderr's when it has any, else stdout's."""
-    for stream, tail in (("stderr", stderr_tail), ("stdout", stdout_tail)):
-        lines = [line for line in clean_lines(tail) if line.strip() and not NOISE.match(line)]
+    return _last_lines(clean_lines(stdout_tail), clean_lines(stderr_tail))
+
+
+def _last_lines(stdout: Sequence[str], stderr: Sequence[str]) -> Tuple[str, List[str]]:
+    """``last_lines`` of the tails' cleaned lines (``clean_lines``)."""
+    for stream, cleaned in (("stderr", stderr), ("stdout", stdout)):
+        # Cleaned lines end in a character that is not white space: only empty ones are blank.
+        lines = list(itertools.filterfalse(NOISE.match, filter(None, cleaned)))
         if lines:
             return stream, lines
     return "", []
@@ -1261,7 +1421,8 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
     ending = printable(ending.encode("utf-8", "replace").decode("utf-8"), keep="\t\n")
     parts = [truncate(ending.strip(), limit)]
     room = limit - _size(parts[0])
-    finding = diagnose(stdout_tail, stderr_tail)
+    stdout, stderr = clean_lines(stdout_tail), clean_lines(stderr_tail)   # once for both uses
+    finding = _diagnose(stdout, stderr)
     if finding is not None:
         error = "\nError: " + elide(finding.error, min(room, ERROR_MAX) - len("\nError: "))
         # Whole (however short: "Killed"), or a few words at least when cut; else nothing.
@@ -1271,7 +1432,7 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
         if finding.hint and _size("\nHint: " + finding.hint) <= room:
             parts.append("\nHint: " + finding.hint)
             room -= _size(parts[-1])
-    stream, lines = last_lines(stdout_tail, stderr_tail)
+    stream, lines = _last_lines(stdout, stderr)
     if lines:
         parts.append(_fit_lines(f"\nLast lines of {stream}:", lines, room))
     return "".join(parts)
