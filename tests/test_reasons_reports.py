@@ -701,6 +701,9 @@ NATIVE = r'''
 #include <stdexcept>
 #include <cstdlib>
 #include <cstring>
+#include <cassert>
+struct Base { Base() { late(); } void late() { call(); } virtual void call() = 0; };
+struct Derived : Base { void call() {} };
 int main(int argc, char **argv) {
     char *heap = static_cast<char *>(malloc(64));
     char stack[4];
@@ -709,6 +712,8 @@ int main(int argc, char **argv) {
     case 'i': free(heap + 16); break;                     // free(): invalid pointer
     case 's': strcpy(stack, argv[2]); break;              // *** stack smashing detected ***
     case 't': throw std::runtime_error("\"type mismatch! call is<type>() before get<type>()\"");
+    case 'a': assert(argc > 5 && "n_completes >= min_completes"); break;   // glibc's assert()
+    case 'p': { Derived d; } break;                       // pure virtual method called
     }
     return 0;
 }
@@ -743,6 +748,46 @@ def test_a_native_abort_says_why(native, shell, how, error):
     assert run.returncode == 134 and b"Aborted" in run.stderr, run.stderr
     finding = reasons.diagnose(run.stdout, run.stderr)
     assert (finding.name, finding.error) == ("abort" if how != "t" else "cxx-exception", error), finding
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+@pytest.mark.parametrize("how, error", [
+    # glibc's assert/assert.c: "PROG: FILE:LINE: FUNC: Assertion `EXPR' failed." before its abort.
+    ("a", "abort: {native}.cc:16: int main(int, char**): Assertion `argc > 5 && \"n_completes >="
+          " min_completes\"' failed."),
+    # libstdc++'s __cxa_pure_virtual, then the terminate handler's "without an active exception".
+    ("p", "pure virtual method called"),
+])
+def test_a_native_abort_that_says_no_what(native, shell, how, error):
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} on this machine")
+    run = run_tails([shell, "-c", f"{native} {how}; exit $?"])
+    assert run.returncode == 134 and b"Aborted" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == ("abort" if how == "a" else "cxx-exception"), finding
+    assert finding.error == error.format(native=native), finding
+
+
+@pytest.mark.parametrize("text", [
+    # Not glibc's form: no ":LINE" before it, indented (a message's or a test's), not at the end.
+    "check: Assertion `x > 0' failed.\nAborted\n",
+    "    a.cc:3: f: Assertion `x > 0' failed.\nAborted\n",
+    "a.cc:3: f: Assertion `x > 0' failed. Retrying\nAborted\n",
+    # libstdc++'s words inside a sentence.
+    "a pure virtual method called twice\nAborted\n",
+])
+def test_not_an_assert_nor_a_pure_virtual_call(text):
+    assert find(text).error == "Aborted"
+
+
+def test_terminate_is_no_wrapped_message():
+    # A long exception line, then libstdc++'s terminate handler (a thread still running at exit):
+    # the handler's line starts in lower case but is its own, not the message's rest.
+    error = ("RuntimeError: cuda runtime error (39) : uncorrectable ECC error encountered at"
+             " /pytorch/aten/src/THC/THCCachingHostAllocator.cpp:265")
+    text = f'Traceback (most recent call last):\n  File "t.py", line 3, in <module>\n    f()\n{error}\n'
+    assert find(text + "terminate called without an active exception\nAborted\n").error == error
+    assert find(text + "pure virtual method called\nAborted\n").error == error
 
 
 def test_older_glibcs_heap_report():

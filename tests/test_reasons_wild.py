@@ -72,14 +72,6 @@ WRONG = {
             "B: a paste indented as a whole has no line at a line's start",
         "f_mattergen_hydra_no_supported_gpu_backend":
             "B: Hydra's 'Error in call to target' and an exception's repr are not read",
-        "e_ds_aio_assert_n_completes_zero_infinity":
-            "C: glibc's 'Assertion `...' failed.' report is no known form",
-        "g_tf_eigen_memcpy_assert_tensorpack":
-            "C: glibc's 'Assertion `...' failed.' before Aborted is no known form",
-        "e_cuda_ecc_uncorrectable_8gpu":
-            "D: 'terminate called without an active exception' joined to the error as its continuation",
-        "h_cxx_pure_virtual_on_shutdown_zsh_abort_sdl_core":
-            "D: the C++ runtime's 'pure virtual method called' is no known form",
         "g_tf_cudnn_conv_algorithm_root_errors":
             "E: TensorFlow's 'N root error(s) found.' shown, not its first root error",
         "e_nccl_ib_completion_error_alpaca":

@@ -51,28 +51,31 @@ The order is the precedence:
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
-   "Name:" whose message began with a newline), never another traceback's source line (one shown
-   under a frame above, or in a statement's form: interleaved ranks); SyntaxError with its file and
-   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail or a
-   paste that starts inside it, rich's box): an exception line right after a frame's code ends it; a
-   line that a frame follows is another thread's log line, not the exception. The line right after
-   the last frame and its code is the exception line whatever its form (a paste that lost
-   "ValueError: "), unless an exception line soon follows it (not after a stack that logging's
-   stack_info or faulthandler printed: no exception ends those). Then pytest's report of the first
-   failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E`` lines below. Within
-   one process (one prefix) the fatal traceback is the last one: earlier ones were logged and
-   survived, and "Exception ignored in" tracebacks never kill anything. Across processes the first
-   one to complete wins: of several ranks' fatal tracebacks, the one whose last line came first in
-   the output, the best witness of which rank failed first that the output holds. Unprefixed
-   tracebacks of several processes interleaved line by line are told apart the same way (the first
-   exception line to close one of them). A launcher that re-raises its child's failure
-   (``CalledProcessError`` chained from the child's own error) gives the child's exception.
+   "Name:" whose message began with a newline; not libstdc++'s "terminate called ..." after it),
+   never another traceback's source line (one shown under a frame above, or in a statement's form:
+   interleaved ranks); SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is
+   X's. A traceback may have no header (a tail or a paste that starts inside it, rich's box): an
+   exception line right after a frame's code ends it; a line that a frame follows is another
+   thread's log line, not the exception. The line right after the last frame and its code is the
+   exception line whatever its form (a paste that lost "ValueError: "), unless an exception line
+   soon follows it (not after a stack that logging's stack_info or faulthandler printed: no
+   exception ends those). Then pytest's report of the first failed test: its last ``E   Name: msg``
+   line (a chain's last) with the ``E`` lines below. Within one process (one prefix) the fatal
+   traceback is the last one: earlier ones were logged and survived, and "Exception ignored in"
+   tracebacks never kill anything. Across processes the first one to complete wins: of several
+   ranks' fatal tracebacks, the one whose last line came first in the output, the best witness of
+   which rank failed first that the output holds. Unprefixed tracebacks of several processes
+   interleaved line by line are told apart the same way (the first exception line to close one of
+   them). A launcher that re-raises its child's failure (``CalledProcessError`` chained from the
+   child's own error) gives the child's exception.
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what() up
-   to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
-   "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort: glibc's own reason
-   for it where it printed one (malloc's "double free or corruption (!prev)", "free(): invalid
-   pointer", "*** stack smashing detected ***"), else the shell's "Aborted". A C++ what() line is no
-   traceback's code: the "Aborted" after it closes no headerless traceback.
+   to a dozen lines below where a terminal wrapped the first; libstdc++'s "pure virtual method
+   called" before its terminate), a fatal log line (glog's ``F``, "Check failed: ...", gloo's
+   "[libuv.h:596] uv_accept: ..."), then an abort: glibc's own reason for it where it printed one
+   (malloc's "double free or corruption (!prev)", "free(): invalid pointer", "*** stack smashing
+   detected ***", assert()'s "PROG: FILE:LINE: FUNC: Assertion `EXPR' failed."), else the shell's
+   "Aborted". A C++ what() line is no traceback's code: the "Aborted" after it closes no headerless
+   traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
    can only be an exception's, alone (a paste of just that line, a tail that kept only it;
@@ -546,6 +549,8 @@ WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
 CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
 WRAPPED = 60       # characters a line has at least when a terminal or rich wrapped it
 LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process": a line of its own
+# libstdc++'s own lines before an abort (vterminate.cc, pure.cc): never a message's wrapped rest.
+CXX_RUNTIME = ("terminate called ", "pure virtual method called")
 # What can take part in a traceback (parse_tracebacks): its header, a frame, rich's box, code (indented,
 # or a raise whose indentation a paste lost), an exception line that needs no header. Lines without
 # any of these hold no traceback: no need to parse them.
@@ -759,7 +764,7 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
             text += ("; " if fields else " ") + more
             fields, previous = True, after
             continue
-        if fields or LOGGER.match(more) or not (_unbalanced(text) or (
+        if fields or LOGGER.match(more) or more.startswith(CXX_RUNTIME) or not (_unbalanced(text) or (
                 len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
             break
         if after.text[:1].isspace() and _source_line(lines, position, after.text, shown):
@@ -964,7 +969,16 @@ TERMINATE = re.compile(r"terminate called after throwing an instance of '([^'\s]
 WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a terminal may wrap the first
 
 
+# libstdc++'s __cxa_pure_virtual (libsupc++/pure.cc) writes "pure virtual method called" and calls
+# std::terminate (whose handler then says "terminate called without an active exception"): the cause.
+PURE_VIRTUAL = earliest(r"^pure virtual method called$")
+
+
 def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
+    return earlier(_terminate(lines), PURE_VIRTUAL(lines))
+
+
+def _terminate(lines: Sequence[Line]) -> Optional[Hit]:
     for position in matching(lines, TERMINATE):
         line = lines[position]
         match = TERMINATE.search(line.text)
@@ -1231,11 +1245,31 @@ def killed(lines: Sequence[Line]) -> Optional[Hit]:
 
 GLIBC_LITERALS = ("(): ", "corrupt", "invalid fastbin entry", "*** ")   # one of them in every message
 
+# glibc's assert() (assert/assert.c, __assert_fail_base: "%s%s%s:%u: %s%sAssertion `%s' failed.\n",
+# the program's name and ": ", the file, the line, the function and ": ", the expression), then
+# abort(): "python: .../aio.cpp:125: int f(long): Assertion `n >= m' failed." The literal found
+# first, then the line's end and the ":LINE" before it; never a regex over the line's length.
+ASSERT_LITERAL = re.compile(r": Assertion `")
+ASSERT_WHERE = re.compile(r":\d{1,9}(?:: |$)")
+
+
+def glibc_assert(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first line of glibc's assert() report: the cause of the abort that follows it."""
+    output = output_lines(lines)
+    for position in matching(output, ASSERT_LITERAL):
+        text = output[position].text.rstrip()
+        at = text.find(": Assertion `")
+        if text.endswith("' failed.") and text[:1] not in " \t" and ASSERT_WHERE.search(text, 0, at):
+            return Hit(output[position], tidy(text))
+    return None
+
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
-    """glibc's reason for an abort where it printed one, else the first report of the abort."""
+    """glibc's reason for an abort where it printed one (its heap checks, assert()), else the first
+    report of the abort."""
     text = joined(output_lines(lines))[0]
     glibc = GLIBC_ABORT(lines) if holds(text, *GLIBC_LITERALS) else None
+    glibc = earlier(glibc, glibc_assert(lines) if holds(text, ": Assertion `") else None)
     return glibc or earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
 
 

@@ -46,6 +46,9 @@ ADVERSARIAL = {
     "one line of not found": b"t.sh: 1: " + b"a: 1: " * 10000,
     "one line of OOM kills": b"Out of memory: Killed process 1 (" * 2000,
     "one line of heap checks": b"free(): " * 8000,
+    # holdout4's: glibc's assert() report, libstdc++'s pure virtual call.
+    "one line of glibc asserts": b"a.cc:1: f: Assertion `" * 3000,
+    "pure virtual calls": b"pure virtual method called\n" * 2400,
     "blank lines": b"\n" * 65536,
     "garbage": random.Random(1).randbytes(65536),
 }
