@@ -434,11 +434,20 @@ def test_a_stamp_before_every_line_is_peeled(stamp):
 @pytest.mark.parametrize("raw, actor", [
     ("(RayWorkerVllm pid=5304, ip=10.0.0.2) x", "RayWorkerVllm pid=5304"),
     ("(raylet) x", "raylet"),
+    # A worker with no actor or task name: python/ray/experimental/tqdm_ray.py's "(pid={}) " and
+    # "(pid={}, ip={}) ", the form the driver prints its workers' lines in.
+    ("(pid=2580) x", "pid=2580"),
+    ("(pid=2580, ip=10.0.0.2) x", "pid=2580"),
     ("(raylet, ip=10.0.0.2) x", "raylet"),
     ("[pod/trainer-0/pytorch] x", "pod/trainer-0"),
 ])
 def test_processes_named_before_every_line(raw, actor):
     assert reasons.split_prefixes(raw) == ("x", None, None, actor)
+
+
+@pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x"])
+def test_not_a_ray_workers_name(raw):
+    assert reasons.split_prefixes(raw) == (raw, None, None, None)
 
 
 def test_a_consoles_column_is_not_the_programs_indentation():
@@ -669,6 +678,47 @@ def test_botocores_client_error_alone(line):
     "Retrying in 2s: An error occurred (ThrottlingException) when calling the X operation: Rate exceeded",
 ])
 def test_not_a_client_error(line):
+    assert find(f"{line}\nStep 3\nall done\n") is None
+
+
+CLASSES = """
+class ArrowInvalid(ValueError):
+    pass
+"""
+
+
+@pytest.mark.parametrize("raise_, line", [
+    # CPython's own base class: "Exception: msg" (Lib/traceback.py names builtins' classes bare).
+    ("raise Exception('Timed out waiting for tasks to start.')", "Exception: Timed out waiting for tasks to start."),
+    # A class of a module other than builtins, named neither Error nor Exception: its module first.
+    ("import pyarrow_lib\nraise pyarrow_lib.ArrowInvalid('Column 1 named tokens expected length 8')",
+     "pyarrow_lib.ArrowInvalid: Column 1 named tokens expected length 8"),
+    ("from pkg import lib\nraise lib.ArrowInvalid('got length 1000')", "pkg.lib.ArrowInvalid: got length 1000"),
+])
+def test_an_exception_line_alone_as_python_prints_it(tmp_path, raise_, line):
+    (tmp_path / "pyarrow_lib.py").write_text(CLASSES)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "lib.py").write_text(CLASSES)
+    run = run_tails([sys.executable, "-c", raise_], cwd=str(tmp_path))
+    last = run.stderr.decode().rstrip("\n").splitlines()[-1]
+    assert last == line, run.stderr
+    # What a paste or a tail keeps of it: the line alone, after a log line.
+    finding = find(f"Training started\n{last}\n")
+    assert (finding.name, finding.error) == ("exception-line", line), finding
+
+
+@pytest.mark.parametrize("line", [
+    "INFO: Exception: not dotted, a level first",
+    "Note: the run continues",
+    "e.g. Foo: bar",                       # a space in the dotted part
+    "torch.distributed: connected",        # a module's name alone (a logger's)
+    "torch.distributed.ELASTIC: restarted",  # all capitals: a level or a constant, no class
+    "Exception",                           # the word alone
+    "Exception:",                          # no message
+    "    pkg.lib.ArrowInvalid: indented",  # not at the line's start
+])
+def test_not_an_exception_line_alone(line):
     assert find(f"{line}\nStep 3\nall done\n") is None
 
 

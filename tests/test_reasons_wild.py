@@ -60,12 +60,6 @@ WRONG = {
             "A: the coordination service's 'DEADLINE_EXCEEDED: Barrier timed out' is no known form",
         "h_oom_wizard_exit_minus9_then_semaphore_warning_gemma_tuner":
             "A: an application's own 'Training failed with exit code -9'",
-        "g_horovodrun_start_timeout":
-            "B: a bare 'Exception: msg' alone on its line is not read",
-        "f_datasets_batched_map_arrowinvalid_column_length":
-            "B: 'pyarrow.lib.ArrowInvalid: ...' alone (no Error suffix) is not read",
-        "g_ray_actor_creation_attributeerror_metadrive":
-            "B: Ray's bare '(pid=N) ' prefix is not peeled",
         "e_ds_pip_build_missing_cuda_home":
             "B: pip's indented copy of a traceback has no line at a line's start",
         "f_geolayoutlm_datamodule_has_setup_attributeerror":

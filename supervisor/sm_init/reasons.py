@@ -7,16 +7,16 @@ first: how the job ended (built by the caller, kept whole when it fits), the mos
 found in the tails with a hint where one helps, then the last lines of the output, newest last.
 
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
-progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled
-off (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:``
-from mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, Lightning's ``[rank: 0]``, Slurm's
-``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header repeated on each
-line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service puts before
-every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host prog[7]:``, a
-logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column added to
-all of them) so that interleaved processes can be told apart, blank lines are dropped (a gap in
-the line numbers remembers them), a progress bar left without its newline is peeled off what was
-printed after it, and the recognisers in ``TABLE`` run in order; the first that finds something
+progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
+(``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
+mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
+0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header
+repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service
+puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host
+prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
+added to all of them) so that interleaved processes can be told apart, blank lines are dropped (a
+gap in the line numbers remembers them), a progress bar left without its newline is peeled off what
+was printed after it, and the recognisers in ``TABLE`` run in order; the first that finds something
 wins.
 The order is the precedence:
 
@@ -78,8 +78,9 @@ The order is the precedence:
    traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
-   can only be an exception's, alone (a paste of just that line, a tail that kept only it;
-   botocore's ``ClientError`` message behind any class name, ``ResourceLimitExceeded: An error
+   can only be an exception's, alone (a paste of just that line, a tail that kept only it; a name
+   ending in Error or Exception, ``Exception: msg`` itself, a module's class ``pyarrow.lib.ArrowInvalid:
+   msg``; botocore's ``ClientError`` message behind any class name, ``ResourceLimitExceeded: An error
    occurred (...) when calling the X operation: ...``): the child's own words still; argparse's also
    for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of the
    child's is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where
@@ -206,7 +207,7 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     # kubectl logs --prefix: "[pod/trainer-0/pytorch] ".
     (re.compile(r"\[(pod/[\w.-]{1,253})/[\w.-]{1,63}\] ?"), "actor", "["),
     # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)".
-    (re.compile(r"\((\w+ pid=\d+|raylet|gcs_server|autoscaler(?:\.\w+)?)(?:, ip=[\d.]+)?\) ?"), "actor", "("),
+    (re.compile(r"\(((?:\w+ )?pid=\d+|raylet|gcs_server|autoscaler(?:\.\w+)?)(?:, ip=[\d.]+)?\) ?"), "actor", "("),
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
     (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
@@ -533,7 +534,13 @@ TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
 # A private class keeps its underscore (numpy's _ArrayMemoryError).
 EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:_?[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
 # A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
-BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+# CPython's own base class too ("Exception: msg", with its message: the word alone is no exception).
+BARE_EXCEPTION = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?"
+                            r"|Exception: .+)$")
+# Any other class name is printed with its module when that is not builtins (Lib/traceback.py:
+# "pyarrow.lib.ArrowInvalid: msg"): lower-case modules, a CamelCase name, a message. Bounded
+# repeats from the line's start only: one short try per line, whatever its length.
+DOTTED_EXCEPTION = re.compile(r"^(?:[a-z_][a-z0-9_]{0,60}\.){1,8}_?[A-Z][A-Za-z0-9_]{0,80}: \S")
 # botocore's ClientError (botocore/exceptions.py's MSG_TEMPLATE) is raised as a class the client makes
 # for the service's error code ("botocore.errorfactory.ResourceLimitExceeded"): its message says it.
 CLIENT_ERROR = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*[a-z]\w*: An error occurred \([\w.]{1,100}\) when"
@@ -878,10 +885,14 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
     text = joined(lines)[0]
     botocore = could_match(CLIENT_ERROR, text)   # botocore's words at all: one test of the tail
-    if not (botocore or could_match(BARE_EXCEPTION, text)):   # none has the words looked for below
+    dotted = {at for at in matching(lines, DOTTED_EXCEPTION)   # JAX's re-raise names no error alone
+              if _is_exception(lines[at].text.partition(":")[0]) and "UnfilteredStackTrace" not in lines[at].text}
+    if not (botocore or dotted or could_match(BARE_EXCEPTION, text)):   # none has the words looked for
         return None
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
+        if position in dotted and _is_wrapper(text) == wrappers:
+            return Hit(lines[position], message(lines, position))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
         if not (client or "Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
             continue

@@ -49,6 +49,9 @@ ADVERSARIAL = {
     # holdout4's: glibc's assert() report, libstdc++'s pure virtual call.
     "one line of glibc asserts": b"a.cc:1: f: Assertion `" * 3000,
     "pure virtual calls": b"pure virtual method called\n" * 2400,
+    "one line of module paths": b"a." * 30000 + b"B: x\n",
+    "dotted exception lines": b"pkg.lib.ArrowInvalid: x\n" * 2700,
+    "Ray workers without names": b"(pid=1) Exception: x\n" * 3000,
     "blank lines": b"\n" * 65536,
     "garbage": random.Random(1).randbytes(65536),
 }
