@@ -253,6 +253,11 @@ def test_not_a_launcher_report(text):
      " Killed.\nsrun: error: node1: task 0: Out Of Memory\n", "killed",
      "slurmstepd: error: Detected 1 oom_kill event in StepId=7.0. Some of the step tasks have been OOM"
      " Killed.", reasons.HINT_KILLED),
+    # Older slurmstepd (task/cgroup's "Detected %u oom-kill event(s) in %ps"), before srun's words.
+    ("slurmstepd: error: Detected 1 oom-kill event(s) in StepId=191.batch cgroup. Some of your processes"
+     " may have been killed by the cgroup out-of-memory handler.\nsrun: error: n1: task 0: Out Of Memory\n",
+     "killed", "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=191.batch cgroup. Some of your"
+     " processes may have been killed by the cgroup out-of-memory handler.", reasons.HINT_KILLED),
     ("epoch 3\nsrun: error: node1: tasks 0-3: Killed\n", "killed", "srun: error: node1: tasks 0-3: Killed",
      reasons.HINT_KILLED),
     ("slurmstepd: error: *** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE TO TIME LIMIT ***\n",
@@ -931,6 +936,59 @@ def test_not_the_kernels_oom_killer(text):
 
 
 # A launcher that refused to start, a shell that found no command -------------------------------
+
+@pytest.mark.parametrize("program, mode, error", [
+    # help-orterun.txt's boxes for a child it could not exec, or start (mpirun 4.1 run here).
+    ("/nonexistent", None, "mpirun was unable to launch the specified application as it could not access or"
+                           " execute an executable: Executable: /nonexistent; Node: {node}"),
+    ("./garbage", 0o755, "mpirun was unable to start the specified application as it encountered an error:"
+                         " Error code: -125 Error name: The specified application failed to start; Node: {node}"),
+])
+def test_open_mpi_could_not_start_the_application(tmp_path, program, mode, error):
+    if not shutil.which("mpirun"):
+        pytest.skip("no mpirun (apt-get install openmpi-bin)")
+    if mode is not None:
+        (tmp_path / program).write_text("garbage")
+        (tmp_path / program).chmod(mode)
+    root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    run = run_tails(["mpirun", *root, "-np", "1", program], cwd=tmp_path)
+    assert run.returncode != 0 and b"mpirun was unable to" in run.stdout + run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    node = (run.stdout + run.stderr).decode().split("Node: ", 1)[1].split()[0]
+    assert (finding.name, finding.error) == ("launcher-report", error.format(node=node)), finding
+
+
+def test_bash_set_u_unbound_variable(tmp_path):
+    # bash's err_unboundvar (subst.c): "%s: unbound variable", and the script ends (run here).
+    (tmp_path / "run.sh").write_text("set -u\necho start\npython train.py --cuda $cuda_cmd\n")
+    run = run_tails(["bash", "run.sh"], cwd=tmp_path)
+    assert run.returncode == 1, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", "run.sh: line 3: cuda_cmd: unbound variable")
+
+
+@pytest.mark.parametrize("module, error", [
+    ("src/train", "No module named src/train"),
+    ("nonexistent.mod", "Error while finding module specification for 'nonexistent.mod'"
+                        " (ModuleNotFoundError: No module named 'nonexistent')"),
+])
+def test_python_m_finds_no_module(tmp_path, module, error):
+    # runpy's _run_module_as_main: "%s: %s" % (sys.executable, error) (python run here).
+    run = run_tails([sys.executable, "-m", module], cwd=tmp_path)
+    assert run.returncode == 1, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", f"{sys.executable}: {error}"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "the variable is unbound variable-free\n",               # not at the line's end
+    "mpirun was unable to reach the scheduler; retrying\n",  # no such box
+    "ModuleNotFoundError-free: No module named x\n",          # not python's own line
+    "cpython3: No module named x\n",                          # another program's name
+])
+def test_not_a_launch_failure(text):
+    assert find(text) is None
+
 
 def test_open_mpi_has_not_enough_slots(tmp_path):
     # Open MPI's help box when more ranks are asked for than the host has slots (run for real).

@@ -44,14 +44,8 @@ WRONG = {
     },
     "holdout4": {
         # Its single blind run: 72 of 92 right (RESULTS.md has the classes A-F).
-        "g_mpirun_cannot_exec_fastpm":
-            "A: Open MPI's 'unable to launch ... could not access or execute' box is no known report",
         "g_mpirun_execve_exec_format_error":
             "A: Open MPI's 'unable to start the specified application' box is no known report",
-        "h_shell_set_u_unbound_variable_run_sh_transducer":
-            "A: bash's 'unbound variable' (set -u) is no known report",
-        "h_oom_slurm_cgroup_oom_kill_after_script_killed_arjuna":
-            "A: slurmstepd's 'Detected 1 oom-kill event(s)' is no known report",
         "h_sagemaker_execute_user_script_no_module_src_train":
             "A: python -m's 'No module named src/train' is no known report",
         "g_horovod_gloo_recv_timeout":

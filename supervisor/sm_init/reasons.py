@@ -35,9 +35,9 @@ The order is the precedence:
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
    memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
-   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"; the
-   kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which beats the
-   shell's "Killed" where both are there: it says why), any other CUDA error (the driver's
+   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
+   event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
+   beats the shell's "Killed" where both are there: it says why), any other CUDA error (the driver's
    "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
    not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
    in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
@@ -79,24 +79,25 @@ The order is the precedence:
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
    can only be an exception's, alone (a paste of just that line, a tail that kept only it; a name
-   ending in Error or Exception, ``Exception: msg`` itself, a module's class ``pyarrow.lib.ArrowInvalid:
-   msg``; botocore's ``ClientError`` message behind any class name, ``ResourceLimitExceeded: An error
-   occurred (...) when calling the X operation: ...``): the child's own words still; argparse's also
-   for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of the
-   child's is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where
-   a terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
-   MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
-   local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION" box and its exit code or signal,
-   Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited with exit code", LSF's and PBS's
-   limits, make's "*** [train] Error 1", docker compose's "exited with code 137", the SageMaker
-   toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has died"
-   (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
-   kernel, python's "can't open file", a shell that cannot parse a script or run the entry point,
-   Open MPI's "There are not enough slots available". A shell's "command not found" (a script
-   survives a missing nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15:
-   python: not found") only when there is no other report, the last one; last, launchers' wrapper
-   exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing
-   alone.
+   ending in Error or Exception, ``Exception: msg`` itself, a module's class
+   ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
+   ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``): the
+   child's own words still; argparse's also for a torchrun rank that said nothing else. Then
+   launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
+   signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
+   non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
+   torchrun's own "failed (exitcode: -9) local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION"
+   box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
+   with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
+   with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
+   could not exec or start, Ray's "The actor is dead because its worker process has died" (and a
+   node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
+   kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
+   variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
+   are not enough slots available". A shell's "command not found" (a script survives a missing
+   nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15: python: not found")
+   only when there is no other report, the last one; last, launchers' wrapper exceptions
+   (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc) gets the host
 memory hint, whichever rule found it.
@@ -1209,7 +1210,7 @@ KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ 
 # A scheduler's or batch system's memory limit: Slurm's cgroup count and srun's task report, LSF's,
 # PBS's; make's report of its recipe's SIGKILL. Apart from the above, every alternative starting
 # with a literal: a search skips at C speed to the few characters that can start one.
-KILLED_BY_LIMIT = earliest(r"oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
+KILLED_BY_LIMIT = earliest(r"oom[-_]kill event(?:s|\(s\))? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
                            r"|TERM_MEMLIMIT: job killed|PBS: job killed: v?mem "
                            r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$")
 ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|(?<!\d)\d+ Aborted\b"
@@ -1381,6 +1382,11 @@ LAUNCHER_REPORT = re.compile(
     r"|has been marked dead because the detector has missed too many heartbeats"   # Ray's node
     r"|make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error \d+"             # make
     r"|was unable to find the specified executable"                  # Open MPI
+    # Open MPI's boxes for a child it could not exec or start (help-orterun.txt, mpirun 4.1 run here:
+    # "... as it could not access or execute an executable:", "... as it encountered an error:").
+    r"|mpirun was unable to (?:launch|start) the specified application as it"
+    # python -m NAME with no such module (runpy: "%s: %s" % (sys.executable, error), python run here).
+    r"|(?<![\w-])python[\d.]{0,5}: (?:No module named |Error while finding module specification for )"
     r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
@@ -1397,7 +1403,9 @@ LAUNCHER_REPORT = re.compile(
     # A shell: a command it cannot find or run, and its parser giving up on a script (bash's parse.y:
     # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
     # script ends there.
-    r"|: (?:command not found$|No such file or directory$|Permission denied$|syntax error near unexpected"
+    # bash's set -u ("run.sh: line 126: cuda_cmd: unbound variable", subst.c's err_unboundvar): it exits.
+    r"|: (?:command not found$|No such file or directory$|Permission denied$|unbound variable$"
+    r"|syntax error near unexpected"
     r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no

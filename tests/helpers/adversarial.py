@@ -52,6 +52,8 @@ ADVERSARIAL = {
     "one line of module paths": b"a." * 30000 + b"B: x\n",
     "dotted exception lines": b"pkg.lib.ArrowInvalid: x\n" * 2700,
     "Ray workers without names": b"(pid=1) Exception: x\n" * 3000,
+    "one line of python -m": b"python3: " * 7000,
+    "one line of mpirun boxes": b"mpirun was unable to start " * 2400,
     "blank lines": b"\n" * 65536,
     "garbage": random.Random(1).randbytes(65536),
 }
