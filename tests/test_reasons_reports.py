@@ -727,6 +727,28 @@ def test_not_an_exception_line_alone(line):
     assert find(f"{line}\nStep 3\nall done\n") is None
 
 
+ROOT_ERRORS = ("tensorflow.python.framework.errors_impl.UnknownError: 2 root error(s) found.\n"
+               "  (0) Unknown: Failed to get convolution algorithm.\n\t [[{{node conv3d/Conv3D}}]]\n"
+               "  (1) Unknown: Failed to get convolution algorithm.\n0 successful operations.\n"
+               "0 derived errors ignored.\n")
+
+
+def test_tensorflows_first_root_error():
+    # TensorFlow's StatusGroup summary as it prints it: the count, then each root error below it.
+    text = 'Traceback (most recent call last):\n  File "t.py", line 9, in <module>\n    model.fit(x)\n'
+    assert find(text + ROOT_ERRORS).error == ("tensorflow.python.framework.errors_impl.UnknownError: 2 root"
+                                             " error(s) found. (0) Unknown: Failed to get convolution algorithm.")
+
+
+@pytest.mark.parametrize("text", [
+    ROOT_ERRORS.replace("  (0) Unknown: Failed to get convolution algorithm.\n", ""),   # no (0) below it
+    ROOT_ERRORS.replace("  (0) ", "(0) "),                                              # not indented
+    ROOT_ERRORS.replace("root error(s) found.", "root error(s) found, see (0)"),        # no summary line
+])
+def test_not_tensorflows_first_root_error(text):
+    assert "(0) Unknown" not in find(text).error
+
+
 def test_another_ranks_source_line_is_not_the_message():
     # Two ranks' tracebacks interleaved: the second's "    raise ..." follows the first's exception
     # line, which a terminal could have wrapped before a word in lower case: code, not message.

@@ -60,8 +60,6 @@ WRONG = {
             "B: a paste indented as a whole has no line at a line's start",
         "f_mattergen_hydra_no_supported_gpu_backend":
             "B: Hydra's 'Error in call to target' and an exception's repr are not read",
-        "g_tf_cudnn_conv_algorithm_root_errors":
-            "E: TensorFlow's 'N root error(s) found.' shown, not its first root error",
         "e_nccl_ib_completion_error_alpaca":
             "F: the watchdog's consequence first on a paste that lost its newlines",
     },

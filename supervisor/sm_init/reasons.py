@@ -51,23 +51,23 @@ The order is the precedence:
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
-   "Name:" whose message began with a newline; not libstdc++'s "terminate called ..." after it),
-   never another traceback's source line (one shown under a frame above, or in a statement's form:
-   interleaved ranks); SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is
-   X's. A traceback may have no header (a tail or a paste that starts inside it, rich's box): an
-   exception line right after a frame's code ends it; a line that a frame follows is another
-   thread's log line, not the exception. The line right after the last frame and its code is the
-   exception line whatever its form (a paste that lost "ValueError: "), unless an exception line
-   soon follows it (not after a stack that logging's stack_info or faulthandler printed: no
-   exception ends those). Then pytest's report of the first failed test: its last ``E   Name: msg``
-   line (a chain's last) with the ``E`` lines below. Within one process (one prefix) the fatal
-   traceback is the last one: earlier ones were logged and survived, and "Exception ignored in"
-   tracebacks never kill anything. Across processes the first one to complete wins: of several
-   ranks' fatal tracebacks, the one whose last line came first in the output, the best witness of
-   which rank failed first that the output holds. Unprefixed tracebacks of several processes
-   interleaved line by line are told apart the same way (the first exception line to close one of
-   them). A launcher that re-raises its child's failure (``CalledProcessError`` chained from the
-   child's own error) gives the child's exception.
+   "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
+   error(s) found."; not libstdc++'s "terminate called ..." after it), never another traceback's
+   source line (one shown under a frame above, or in a statement's form: interleaved ranks);
+   SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback
+   may have no header (a tail or a paste that starts inside it, rich's box): an exception line right
+   after a frame's code ends it; a line that a frame follows is another thread's log line, not the
+   exception. The line right after the last frame and its code is the exception line whatever its
+   form (a paste that lost "ValueError: "), unless an exception line soon follows it (not after a
+   stack that logging's stack_info or faulthandler printed: no exception ends those). Then pytest's
+   report of the first failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E``
+   lines below. Within one process (one prefix) the fatal traceback is the last one: earlier ones
+   were logged and survived, and "Exception ignored in" tracebacks never kill anything. Across
+   processes the first one to complete wins: of several ranks' fatal tracebacks, the one whose last
+   line came first in the output, the best witness of which rank failed first that the output holds.
+   Unprefixed tracebacks of several processes interleaved line by line are told apart the same way
+   (the first exception line to close one of them). A launcher that re-raises its child's failure
+   (``CalledProcessError`` chained from the child's own error) gives the child's exception.
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what() up
    to a dozen lines below where a terminal wrapped the first; libstdc++'s "pure virtual method
    called" before its terminate), a fatal log line (glog's ``F``, "Check failed: ...", gloo's
@@ -751,6 +751,10 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
     if "UnfilteredStackTrace" in text:
         text = UNFILTERED.sub("", text, count=1)
     previous = lines[position]
+    if text.endswith(" root error(s) found.") and position + 1 < len(lines):
+        first = ROOT_ERROR.match(lines[position + 1].text)
+        if first and lines[position + 1].index == previous.index + 1:
+            return f"{text} {first.group(1)}"   # the summary says only how many: the first says what
     fields = False
     # "Name:" and nothing after it: str(exception) began with a newline (a triple-quoted message,
     # Lightning's MisconfigurationException), and Python printed its lines below, as they are.
@@ -780,6 +784,11 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
         text += " " + more
         previous = after
     return text
+
+
+# TensorFlow's StatusGroup summary (tensorflow/core/platform/status.cc, as_summary_status): "N root
+# error(s) found." then each root error indented, "  (0) Unknown: Failed to get convolution ...".
+ROOT_ERROR = re.compile(r"^\s{1,8}(\(0\) \S.*)$")
 
 
 # A traceback's source line (Lib/traceback.py prints it indented by four spaces, stripped) in the
