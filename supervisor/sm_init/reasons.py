@@ -126,6 +126,7 @@ class Line(NamedTuple):
         return self.actor
 
 
+TEXT = operator.attrgetter("text")
 _new_line = functools.partial(tuple.__new__, Line)   # Line(*fields) without a call in Python: a line each
 
 
@@ -393,7 +394,7 @@ def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
 @remembered
 def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
     """The lines' texts joined by newlines, and where each starts."""
-    texts = [line.text for line in lines]
+    texts = list(map(TEXT, lines))
     # The start of line i: the lengths of those before it, and a newline after each of them.
     starts = list(map(operator.add, itertools.accumulate(map(len, texts), initial=0), range(len(texts))))
     return "\n".join(texts), starts[:len(texts)]
@@ -627,6 +628,7 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     return Tracebacks(chains, frozenset(body))
 
 
+@remembered
 def _no_traceback(lines: Sequence[Line]) -> bool:
     """Whether parse_tracebacks surely finds nothing in ``lines``: two or three searches of their text."""
     text = joined(lines)[0]
@@ -917,8 +919,9 @@ SIGNAL_NAMED = re.compile(r"by signal (?:\d+: ?)?(SIG(?:KILL|SEGV|BUS|ILL|FPE|AB
 ALONE = frozenset(word for words in SIGNAL_WORDS.values() for word in words[1:])
 CORE = re.compile(r"[ \t]*[(（][^()（）]{1,40}[)）]$")
 # A line that can be one of these words and its "(core dumped)": where CORE is tried (a line ending
-# in a bracket is common, one of these words before it is not).
-CLOSED = re.compile(rf"(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$", re.M)
+# in a bracket is common, one of these words before it is not). Anchored at the line's start: not
+# tried at each E of a line of them.
+CLOSED = re.compile(rf"^\s*(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$", re.M)
 
 
 @remembered
