@@ -586,11 +586,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
         elif was_code and first.isspace():
             body.add(position)   # a frame's source line, its carets
             in_code = True
-        elif (first.isalpha() or first in "_ ") and TB_EXCEPTION.match(text) and (
+        elif (first.isalpha() or first in "_ ") and (exception := TB_EXCEPTION.match(text)) and (
                 opened or was_code or text.startswith(UNOPENED)
                 or (position > 0 and lines[position - 1].index == line.index - 1
                     and _code_like(lines[position - 1].text))) \
-                and _exception_line(lines, position):
+                and _exception_line(lines, position, exception.group(1)):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
             if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
@@ -607,7 +607,7 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                     chain_group, ignored = group, ignored_next
                 else:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
-            short = TB_EXCEPTION.match(text).group(1).split(".")[-1]
+            short = exception.group(1).split(".")[-1]
             error = message(lines, position)
             if short in SYNTAX_ERRORS and last_file:
                 error += f" ({last_file[0]}, line {last_file[1]})"
@@ -642,10 +642,10 @@ def _code_like(text: str) -> bool:
     return text[:1].isspace() or text.startswith("raise ")
 
 
-def _exception_line(lines: Sequence[Line], position: int) -> bool:
-    """Whether the line at ``position`` can be an exception's: a name like an exception's, and no
-    frame of the same traceback after it (then it was a line printed into the traceback)."""
-    name = TB_EXCEPTION.match(lines[position].text).group(1)
+def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
+    """Whether the line at ``position``, of TB_EXCEPTION's shape with ``name``, can be an exception's:
+    a name like an exception's, and no frame of the same traceback after it (then it was a line
+    printed into the traceback)."""
     if not _is_exception(name):
         return False
     for after in lines[position + 1:position + 3]:
