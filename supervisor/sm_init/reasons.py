@@ -919,9 +919,11 @@ SIGNAL_NAMED = re.compile(r"by signal (?:\d+: ?)?(SIG(?:KILL|SEGV|BUS|ILL|FPE|AB
 ALONE = frozenset(word for words in SIGNAL_WORDS.values() for word in words[1:])
 CORE = re.compile(r"[ \t]*[(（][^()（）]{1,40}[)）]$")
 # A line that can be one of these words and its "(core dumped)": where CORE is tried (a line ending
-# in a bracket is common, one of these words before it is not). Anchored at the line's start: not
-# tried at each E of a line of them.
-CLOSED = re.compile(rf"^\s*(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$", re.M)
+# in a bracket is common, one of these words before it is not). Anchored at the line's start (not
+# tried at each E of a line of them), the words' first characters tested before the words.
+_ALONE_FIRST = re.escape("".join(sorted({word[0] for word in ALONE})))
+CLOSED = re.compile(rf"^\s*(?=[{_ALONE_FIRST}])(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$",
+                    re.M)
 
 
 @remembered
