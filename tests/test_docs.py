@@ -173,8 +173,41 @@ def test_the_failure_pages_corpus_figures_and_examples_are_the_corpus_run():
     assert f"**{blind} of {total} right ({percent}%).**" in read("tests/fixtures/reasons/holdout2/RESULTS.md")
     now, of = re.search(r"holdout2/RESULTS\.md says\s+which\):\s+(\d+) of (\d+) now", text, re.S).groups()
     assert (int(now), int(of)) == (held2, len(holdout2)), (held2, len(holdout2))
+    # The honest figure now: the third held-out set's single blind run, then its rate today.
+    holdout3 = wild.cases(wild.HOLDOUT3)
+    held3 = sum(wild.judge(case)[1] is None for case in holdout3)
+    total, blind, percent = re.search(r"holdout3 holds (\d+)\s+more.*?On (\d+) of them \((\d+)%\)\s+the\s+`Error:`",
+                                      text, re.S).groups()
+    assert int(total) == len(holdout3), (total, len(holdout3))
+    assert f"**{blind} of {total} right ({percent}%).**" in read("tests/fixtures/reasons/holdout3/RESULTS.md")
+    now, of = re.search(r"on the code here it gets (\d+) of (\d+)\s+\(`tools/reasons-corpus --corpus holdout3`\)",
+                        text).groups()
+    assert (int(now), int(of)) == (held3, len(holdout3)), (held3, len(holdout3))
     examples = re.findall(r"```\n# wild/(\w+)\.log [^\n]*\n(.*?)\n```", text, re.S)
     assert len(examples) >= 5
     for name, shown in examples:
         made = wild.failure_text(cases[name]).split("\nLast lines of ")[0].split("\n", 1)[1]
+        assert made == shown, name
+
+
+def test_the_readmes_failure_figure_is_the_newest_blind_run_and_its_examples_are_real():
+    """README's "A failure file": the pass rate is the newest held-out corpus's single blind run as its
+    RESULTS.md records it, and each example is that corpus's log as the failure file shows it, with
+    the log's own source named."""
+    from helpers import wild
+    text = read("README.md")
+    newest = list(wild.CORPORA)[-1]
+    total, corpus, right, of, percent = re.search(
+        r"On the newest set, (\d+) logs.*?\(tests/fixtures/reasons/(\w+), its\s+RESULTS\.md\), it named the root"
+        r"\s+cause in \*\*(\d+) of (\d+) \((\d+)%\)\*\*", text, re.S).groups()
+    assert corpus == newest, (corpus, newest)
+    assert int(total) == int(of) == len(wild.cases(wild.CORPORA[corpus])), (total, of)
+    assert f"**{right} of {of} right ({percent}%).**" in read(f"tests/fixtures/reasons/{corpus}/RESULTS.md")
+    examples = re.findall(r"```\n# (\w+)/(\w+)\.log, from (\S+)\n(.*?)\n```", text, re.S)
+    assert len(examples) >= 2
+    for folder, name, source, shown in examples:
+        case = {case.name: case for case in wild.cases(wild.CORPORA[folder])}[name]
+        assert source == case.source, name
+        assert wild.judge(case)[1] is None, name
+        made = wild.failure_text(case).split("\nLast lines of ")[0].split("\n", 1)[1]
         assert made == shown, name

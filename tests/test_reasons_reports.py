@@ -9,6 +9,8 @@ program's source, cited beside it. Each form has a near miss that must not be ta
 
 import gettext
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -468,3 +470,479 @@ def test_srun_right_aligns_its_labels_and_code_keeps_its_indentation():
     read = reasons.read_lines("stderr", b" 3: ValueError: x\n12: ValueError: y\n    raise ValueError(x)\n")
     assert [(line.text, line.rank) for line in read] == [
         ("ValueError: x", "3"), ("ValueError: y", "12"), ("    raise ValueError(x)", None)]
+
+
+# argparse ----------------------------------------------------------------------------------------
+
+def argparse_run(tmp_path, source, *args):
+    """A script whose argparse stops it, run for real: (its stderr, the finding)."""
+    script = tmp_path / "train.py"
+    script.write_text("import argparse\nparser = argparse.ArgumentParser()\n" + source)
+    run = run_tails([sys.executable, str(script), *args])
+    assert run.returncode == 2, run.stderr[-300:]
+    return run.stderr, reasons.diagnose(run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize("source, args, error", [
+    # Lib/argparse.py's own messages after "%(prog)s: error: ": enough alone (a paste of that line).
+    ("parser.add_argument('--local_rank', type=int)\nparser.parse_args()\n", ["--local-rank=0"],
+     "train.py: error: unrecognized arguments: --local-rank=0"),
+    ("parser.add_argument('--dataset_name', '--dataset-name', required=True)\nparser.parse_args()\n", [],
+     "train.py: error: the following arguments are required: --dataset_name/--dataset-name"),
+    ("parser.add_argument('--mode', choices=['a', 'b'])\nparser.parse_args()\n", ["--mode", "c"],
+     "train.py: error: argument --mode: invalid choice: 'c' (choose from a, b)"),
+    # A script's own parser.error(): known by the usage line argparse printed before it.
+    ("parser.parse_args()\nparser.error('no data under /opt/ml/input')\n", [],
+     "train.py: error: no data under /opt/ml/input"),
+])
+def test_argparse_stops_a_script(tmp_path, source, args, error):
+    stderr, finding = argparse_run(tmp_path, source, *args)
+    assert stderr.startswith(b"usage: train.py")
+    assert (finding.name, finding.error.replace("'a', 'b'", "a, b")) == ("argparse-error", error)
+    alone = find(stderr.decode().split("\n", 1)[1])   # the usage lost: argparse's own words still count
+    assert (alone is not None) == (error != "train.py: error: no data under /opt/ml/input"), alone
+
+
+def test_argparses_report_beats_the_launchers():
+    # torchrun's agent reports the exit code 2 that argparse's exit gave the rank.
+    text = ("main.py: error: unrecognized arguments: --local-rank=0\n"
+            "main.py: error: unrecognized arguments: --local-rank=1\n"
+            "ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 2) local_rank: 0"
+            " (pid: 622) of binary: /usr/bin/python\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("argparse-error",
+                                             "main.py: error: unrecognized arguments: --local-rank=0")
+
+
+def test_argparse_under_torchrun(tmp_path):
+    pytest.importorskip("torch", reason="tests/run installs torch (the test extra)")
+    from helpers.net import free_port
+    script = tmp_path / "train.py"
+    script.write_text("import argparse\nparser = argparse.ArgumentParser()\n"
+                      "parser.add_argument('--data', required=True)\nparser.parse_args()\n")
+    run = run_tails([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "1",
+                     "--master-port", str(free_port()), str(script)])
+    assert run.returncode == 1 and b"exitcode: 2" in run.stderr, run.stderr[-2000:]
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.error.endswith("train.py: error: the following arguments are required: --data"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "srun: error: Unable to create step for job 7: Invalid generic resource (gres) specification\n",
+    "train.py: error: data missing\n",              # no argparse message, no usage printed before it
+    "usage: other.py [-h]\ntrain.py: error: data missing\n",   # another program's usage
+])
+def test_not_argparses_report(text):
+    finding = find(text)
+    assert finding is None or finding.name != "argparse-error", finding
+
+
+# Exceptions in other forms -----------------------------------------------------------------------
+
+PYTEST_TESTS = '''\
+def helper(filename):
+    raise RuntimeError(f"Dataset scripts are no longer supported, but found {filename}")
+
+
+def test_chained():
+    try:
+        helper("logiqa.py")
+    except RuntimeError as error:
+        raise KeyError("no dataset") from error
+
+
+def test_lines():
+    raise ValueError("first line\\nsecond line")
+'''
+
+
+def pytest_run(tmp_path, *options):
+    (tmp_path / "test_data.py").write_text(PYTEST_TESTS)
+    run = run_tails([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options, "test_data.py"],
+                    cwd=tmp_path)
+    assert run.returncode == 1, run.stdout[-2000:]
+    return reasons.diagnose(run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize("options", [(), ("-q",), ("--tb=short",), ("-k", "chained", "--tb=line")])
+def test_pytests_report_of_a_failed_test(tmp_path, options):
+    # pytest prints each test's failure behind "E" (a chain's causes first, in the same section);
+    # the first failed test's last exception is the one, as Python's own traceback would end.
+    finding = pytest_run(tmp_path, *options)
+    assert (finding.name, finding.error) == ("pytest-failure", "KeyError: 'no dataset'"), finding
+
+
+def test_pytests_lines_of_one_message(tmp_path):
+    finding = pytest_run(tmp_path, "-k", "lines")
+    assert (finding.name, finding.error) == ("pytest-failure", "ValueError: first line second line")
+
+
+@pytest.mark.parametrize("text", [
+    "E       assert 0 == 1\nE        +  where 0 = len([])\n",       # an assert's explanation
+    "E0612 09:00:00.123 4242 server.cc:87] Lost connection\n",       # glog's error level
+    "E   loss: 0.5\n",                                               # no exception's name
+])
+def test_not_pytests_report(text):
+    finding = find(text)
+    assert finding is None or finding.name != "pytest-failure", finding
+
+
+def test_a_message_printed_below_its_exception():
+    # str(exception) starting with a newline (Lightning's MisconfigurationException of a triple-quoted
+    # message): Python prints "Name: " and the message's lines below, as they are.
+    text = ('Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n'
+            '    raise MisconfigurationException(message)\n'
+            'pytorch_lightning.utilities.debugging.MisconfigurationException: \n'
+            '            You requested GPUs: [0]\n            But your machine only has: []\n')
+    real = run_tails([sys.executable, "-c", "class MisconfigurationException(Exception): pass\n"
+                      "raise MisconfigurationException('''\n    You requested GPUs: [0]\n"
+                      "    But your machine only has: []\n''')"])
+    assert real.stderr.endswith(b"MisconfigurationException: \n    You requested GPUs: [0]\n"
+                                b"    But your machine only has: []\n\n"), real.stderr
+    for stderr, name in ((text.encode(), "pytorch_lightning.utilities.debugging."), (real.stderr, "")):
+        finding = reasons.diagnose(b"", stderr)
+        assert finding.error == (f"{name}MisconfigurationException: You requested GPUs: [0]"
+                                 " But your machine only has: []")
+
+
+def test_a_name_with_nothing_below_stays_alone():
+    text = ('Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n    main()\n'
+            'KeyboardInterrupt:\nstep 4\n')
+    assert find(text).error == "KeyboardInterrupt:"
+
+
+def test_the_line_after_the_last_frame_is_the_exception():
+    # A paste that lost "ValueError: ": Python prints the exception line right after the last frame's
+    # code (Lib/traceback.py), whatever is left of it is the exception.
+    text = ('  File "/env/lib/python3.9/site-packages/accelerate/state.py", line 944, in __init__\n'
+            '    raise ValueError(\n'
+            'Please make sure to properly initialize your accelerator via `accelerator = Accelerator()`.\n')
+    finding = find(text)
+    assert (finding.name, finding.error) == (
+        "python-traceback",
+        "Please make sure to properly initialize your accelerator via `accelerator = Accelerator()`.")
+
+
+@pytest.mark.parametrize("text", [
+    # A line printed into the traceback (a frame follows it), and one before the exception line.
+    'Traceback (most recent call last):\n  File "a.py", line 1, in <module>\n    f()\nstep 3 done\n'
+    '  File "a.py", line 4, in f\n    raise ValueError("x")\nValueError: x\n',
+    'Traceback (most recent call last):\n  File "a.py", line 4, in f\n    raise ValueError("x")\n'
+    'step 3 done\nValueError: x\n',
+])
+def test_a_log_line_in_a_traceback_is_not_its_exception(text):
+    assert find(text).error == "ValueError: x"
+
+
+@pytest.mark.parametrize("text", [
+    # logging's stack_info=True: a stack, no exception; faulthandler's dump (frames without a comma
+    # before "in", no source lines), the process going on after it.
+    'Stack (most recent call last):\n  File "a.py", line 9, in <module>\n    main()\n'
+    '  File "a.py", line 4, in main\n    log.warning("slow", stack_info=True)\nstep 3 done\n',
+    'Timeout (0:05:00)!\nThread 0x00007f3e (most recent call first):\n  File "a.py", line 4 in main\n'
+    '  File "a.py", line 9 in <module>\nstep 3 done\n',
+])
+def test_a_stack_without_an_exception_has_none(text):
+    assert find(text) is None
+
+
+def test_a_log_line_after_rich_box_is_no_exception():
+    assert find("╭─ Error ─╮\n│ failed  │\n╰─────────╯\nsee the log above\n") is None
+
+
+# botocore/exceptions.py's ClientError.MSG_TEMPLATE, behind the class botocore's client makes for the
+# service's code (as boto3 printed it here with botocore.stub's add_client_error).
+@pytest.mark.parametrize("line", [
+    "botocore.errorfactory.ResourceLimitExceeded: An error occurred (ResourceLimitExceeded) when calling the"
+    " CreateTrainingJob operation: The account-level service limit 'ml.p4d.24xlarge for training job usage'"
+    " is 0 Instances.",
+    "ThrottlingException: An error occurred (ThrottlingException) when calling the DescribeTrainingJob"
+    " operation (reached max retries: 4): Rate exceeded",
+])
+def test_botocores_client_error_alone(line):
+    finding = find(f"Creating training-job with name: x\n{line}\n")
+    assert (finding.name, finding.error) == ("exception-line", line)
+
+
+@pytest.mark.parametrize("line", [
+    "WARNING: An error occurred (ThrottlingException) when calling the X operation: Rate exceeded",   # a level
+    "Retrying in 2s: An error occurred (ThrottlingException) when calling the X operation: Rate exceeded",
+])
+def test_not_a_client_error(line):
+    assert find(f"{line}\nStep 3\nall done\n") is None
+
+
+def test_another_ranks_source_line_is_not_the_message():
+    # Two ranks' tracebacks interleaved: the second's "    raise ..." follows the first's exception
+    # line, which a terminal could have wrapped before a word in lower case: code, not message.
+    frame = '  File "/horovod/torch/mpi_ops.py", line 949, in synchronize\n'
+    text = (frame + "    return synchronize(handle)\n" + frame + "    raise HorovodInternalError(e)\n"
+            "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error\n"
+            "    return synchronize(handle)\n")
+    assert find(text).error == ("horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed:"
+                                " unhandled cuda error")
+    for code in ("    raise HorovodInternalError(e)\n", "    return synchronize(handle)\n"):
+        text = ('  File "/horovod/torch/mpi_ops.py", line 949, in synchronize\n    x = 1\n'
+                "horovod.common.exceptions.HorovodInternalError: ncclAllReduce failed: unhandled cuda error\n" + code)
+        assert find(text).error.endswith("unhandled cuda error"), code
+
+
+def test_a_wrapped_message_still_runs_on():
+    # The near miss: an indented line that is no source line above and not in a statement's form.
+    text = ('Traceback (most recent call last):\n  File "a.py", line 1, in <module>\n    f()\n'
+            "ValueError: the Lightning message printed below the exception was very long and\n"
+            "    continued on an indented line\n")
+    assert find(text).error.endswith("was very long and continued on an indented line")
+
+
+# Native aborts ---------------------------------------------------------------------------------
+
+NATIVE = r'''
+#include <stdexcept>
+#include <cstdlib>
+#include <cstring>
+int main(int argc, char **argv) {
+    char *heap = static_cast<char *>(malloc(64));
+    char stack[4];
+    switch (argv[1][0]) {
+    case 'd': free(heap); free(heap); break;              // free(): double free detected in tcache 2
+    case 'i': free(heap + 16); break;                     // free(): invalid pointer
+    case 's': strcpy(stack, argv[2]); break;              // *** stack smashing detected ***
+    case 't': throw std::runtime_error("\"type mismatch! call is<type>() before get<type>()\"");
+    }
+    return 0;
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory):
+    """A C++ program that aborts as asked, built here with g++ (glibc's and libstdc++'s own words)."""
+    if not shutil.which("g++"):
+        pytest.skip("no g++ on this machine")
+    folder = tmp_path_factory.mktemp("native")
+    (folder / "abort.cc").write_text(NATIVE)
+    subprocess.run(["g++", "-O0", "-fstack-protector-all", "-w", "-o", str(folder / "abort"),
+                    str(folder / "abort.cc")], check=True)
+    return str(folder / "abort")
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+@pytest.mark.parametrize("how, error", [
+    ("d", "free(): double free detected in tcache 2"),
+    ("i", "free(): invalid pointer"),
+    ("s " + "A" * 40, "*** stack smashing detected ***: terminated"),
+    ("t", 'std::runtime_error: "type mismatch! call is<type>() before get<type>()"'),
+])
+def test_a_native_abort_says_why(native, shell, how, error):
+    # A shell runs it: glibc's or libstdc++'s message, then bash's "Aborted" job report or dash's
+    # "Aborted" alone (which once closed a headerless traceback whose code the what() line seemed).
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} on this machine")
+    run = run_tails([shell, "-c", f"{native} {how}; exit $?"])
+    assert run.returncode == 134 and b"Aborted" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("abort" if how != "t" else "cxx-exception", error), finding
+
+
+def test_older_glibcs_heap_report():
+    # glibc before 2.26: "*** Error in `prog': MESSAGE: ADDRESS ***", a backtrace after it.
+    text = ("*** Error in `python': double free or corruption (!prev): 0x0000000001c2c010 ***\n"
+            "======= Backtrace: =========\n/lib64/libc.so.6(+0x7c619)[0x7f3f]\nAborted (core dumped)\n")
+    assert find(text).error.startswith("*** Error in `python': double free or corruption (!prev)")
+
+
+@pytest.mark.parametrize("text", [
+    "checked for double free or corruption (none found)\nAborted\n",   # not at the line's start
+    "malloc(): 64 bytes\nAborted\n",                                  # no message of glibc's
+])
+def test_not_glibcs_report(text):
+    assert find(text).error == "Aborted"
+
+
+# The CUDA driver's and cuDNN's own names ------------------------------------------------------------
+
+@pytest.mark.parametrize("text, error", [
+    # cuda.h's CUresult names as XLA's status line puts them (stream_executor's gpu_driver: "%s: %s",
+    # cuGetErrorName then cuGetErrorString).
+    ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: Failed to execute XLA Runtime executable: run time"
+     " error: custom call 'xla.gpu.func.launch' failed: Failed to launch CUDA kernel: fusion_1 with block"
+     " dimensions: 160x1x1: CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered.\n",
+     "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: Failed to execute XLA Runtime executable: run time"
+     " error: custom call 'xla.gpu.func.launch' failed: Failed to launch CUDA kernel: fusion_1 with block"
+     " dimensions: 160x1x1: CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered."),
+    # TensorFlow's cuda_dnn.cc: LOG(ERROR) << "Could not create cudnn handle: " << ToString(status).
+    ("2019-01-15 05:01:04.905618: E tensorflow/stream_executor/cuda/cuda_dnn.cc:493] Could not create cudnn"
+     " handle: CUDNN_STATUS_INTERNAL_ERROR\n2019-01-15 05:01:04.908191: W tensorflow/core/framework/"
+     "op_kernel.cc:1412] OP_REQUIRES failed at conv_ops_fused.cc:801 : Unknown: Failed to get convolution"
+     " algorithm.\n", "Could not create cudnn handle: CUDNN_STATUS_INTERNAL_ERROR"),
+    # cudnn.h's cudnnStatus_t names anywhere (torch: "cuDNN error: CUDNN_STATUS_...").
+    ("cudnn_conv_layer.cpp:53] cudnnConvolutionForward: CUDNN_STATUS_EXECUTION_FAILED\nstep 4\n",
+     "cudnn_conv_layer.cpp:53] cudnnConvolutionForward: CUDNN_STATUS_EXECUTION_FAILED"),
+])
+def test_cuda_drivers_and_cudnns_names(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("cuda-error", error)
+
+
+@pytest.mark.parametrize("line", [
+    # TensorFlow at start-up on a host with no GPU: it logs cuInit's failure and runs on the CPU.
+    "2022-04-26 11:42:44.023487: E tensorflow/stream_executor/cuda/cuda_driver.cc:271] failed call to cuInit:"
+    " CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected",
+    # An allocation its allocator retries smaller; running out for good is the OOM rule's.
+    "2019-01-15 05:01:03.1: E tensorflow/stream_executor/cuda/cuda_driver.cc:806] failed to allocate 3.83G"
+    " (4111400960 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
+    "CUDA_ERROR_ names the driver's errors",      # no name of one
+])
+def test_not_a_cuda_drivers_error(line):
+    text = f'{line}\nTraceback (most recent call last):\n  File "t.py", line 1, in <module>\nKeyError: \'x\'\n'
+    assert find(text).error == "KeyError: 'x'"
+
+
+# The kernel's OOM killer -----------------------------------------------------------------------
+
+# mm/oom_kill.c's __oom_kill_process (pr_err "%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB,
+# file-rss:%lukB, shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd"), its message "Out of memory"
+# or "Memory cgroup out of memory"; dump_oom_summary's "oom-kill:constraint=..."; 4.x's "Killed process".
+KILLED_PROCESS = ("Out of memory: Killed process 7899 (python) total-vm:26184840kB, anon-rss:15370088kB,"
+                  " file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:38964kB oom_score_adj:0")
+SUMMARY = ("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,"
+           "task_memcg=/init.scope,task=python,pid=7899,uid=0")
+
+
+@pytest.mark.parametrize("text, error", [
+    # dmesg's stamp, dmesg -T's; the summary line before the kill's, the shell's Killed before both.
+    (f"[2059991.491436] {SUMMARY}\n[2059991.491542] {KILLED_PROCESS}\n", KILLED_PROCESS),
+    (f"Killed\n[Sun Mar 30 08:24:00 2025] {SUMMARY}\n[Sun Mar 30 08:24:00 2025] {KILLED_PROCESS}\n",
+     KILLED_PROCESS),
+    (f"[ 812.1] {SUMMARY}\n", SUMMARY),
+    ("Memory cgroup out of memory: Killed process 629 (onmt_train) total-vm:14119556kB\n",
+     "Memory cgroup out of memory: Killed process 629 (onmt_train) total-vm:14119556kB"),
+    ("[ 3871.2] Killed process 25315 (python3) total-vm:53312244kB, anon-rss:31451456kB\n",
+     "Killed process 25315 (python3) total-vm:53312244kB, anon-rss:31451456kB"),
+])
+def test_the_kernels_oom_killer(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("killed", error, reasons.HINT_KILLED)
+
+
+@pytest.mark.parametrize("text", [
+    "Killed process group cleanup finished\n",                     # no pid and name
+    "step 3: Out of memory? Killed process 12 (x) was a test\n",   # neither message of the kernel's
+    "see the oom-kill: counters in memory.events\n",                # no summary
+])
+def test_not_the_kernels_oom_killer(text):
+    assert find(text) is None
+
+
+# A launcher that refused to start, a shell that found no command -------------------------------
+
+def test_open_mpi_has_not_enough_slots(tmp_path):
+    # Open MPI's help box when more ranks are asked for than the host has slots (run for real).
+    if not shutil.which("mpirun"):
+        pytest.skip("no mpirun (apt-get install openmpi-bin)")
+    root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    run = run_tails(["mpirun", *root, "-np", "512", "true"], cwd=tmp_path)
+    assert run.returncode != 0 and b"not enough slots" in run.stdout + run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report"
+    assert finding.error == ("There are not enough slots available in the system to satisfy the 512 slots that"
+                             " were requested by the application: true")
+
+
+def test_the_known_not_found_words_are_bashs():
+    # The table is bash.mo's msgstr as this machine has it (where it has it).
+    for locale, words in reasons.COMMAND_NOT_FOUND.items():
+        catalogue = gettext.translation("bash", "/usr/share/locale", [locale], fallback=True)
+        if isinstance(catalogue, gettext.GNUTranslations):
+            assert catalogue.gettext("%s: command not found") == words, locale
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_bash_finds_no_command_in_its_locale(tmp_path, locale):
+    env = dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=locale)
+    script = tmp_path / "train.sh"
+    script.write_text("echo start\nsm-init-test-no-such-python train.py\n")
+    run = run_tails(["bash", str(script)], env=env)
+    assert run.returncode == 127
+    words = reasons.COMMAND_NOT_FOUND[locale].replace("%s", "sm-init-test-no-such-python")
+    if os.path.exists(f"/usr/share/locale/{locale}/LC_MESSAGES/bash.mo"):
+        assert words.encode() in run.stderr, run.stderr
+    else:   # this machine has no translation: bash spoke English
+        assert b"command not found" in run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report" and finding.error.startswith(str(script)), finding
+    assert finding.error.endswith(" ".join(reasons.printable(words).split()))
+
+
+def test_dash_finds_no_command(tmp_path):
+    if not shutil.which("dash"):
+        pytest.skip("no dash on this machine")
+    script = tmp_path / "train.sh"
+    script.write_text("echo start\n-u train.py\n")
+    run = run_tails(["dash", str(script)])
+    assert run.returncode == 127
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", f"{script}: 2: -u: not found")
+
+
+@pytest.mark.parametrize("text, error", [
+    # Older dash names the script twice; a complaint is still only the last one when nothing else.
+    ("tool/train.sh: 15: tool/train.sh: -u: not found\ntool/train.sh: 19: tool/train.sh: -u: not found\n",
+     "tool/train.sh: 19: tool/train.sh: -u: not found"),
+    ("dist_train.sh: 行 10: nvidia-smi: 未找到命令\nepoch 1\nmpirun noticed that process rank 0 with PID 7"
+     " on node a exited on signal 9 (Killed).\n",
+     "mpirun noticed that process rank 0 with PID 7 on node a exited on signal 9 (Killed)."),
+])
+def test_a_shells_complaint_in_other_forms(text, error):
+    assert find(text).error == error
+
+
+@pytest.mark.parametrize("text", [
+    "checkpoint: not found\n",                      # no script and line before it
+    "module foo: 3 shards: not found in cache, downloading\n",
+    "Die Datei: Kommando nicht gefunden. Weiter\n",  # the words inside a line
+])
+def test_not_a_shells_complaint(text):
+    assert find(text) is None
+
+
+# The CUDA_CHECK_RETURN macro of Nsight's CUDA project template, as bitsandbytes' csrc/ops.cuh has
+# it: fprintf(stderr, "Error %s at line %d in file %s\n", cudaGetErrorString(s), __LINE__, __FILE__);
+# exit(1). Built here with gcc, cudaGetErrorString's words given (no CUDA on this machine).
+CUDA_CHECK = r'''
+#include <stdio.h>
+#include <stdlib.h>
+#define CUDA_CHECK_RETURN(words) {                                              \
+    fprintf(stderr, "Error %s at line %d in file %s\n", words, __LINE__, __FILE__); \
+    exit(1); }
+int main(int argc, char **argv) { CUDA_CHECK_RETURN(argv[1]); }
+'''
+
+
+@pytest.mark.parametrize("words, hint", [
+    ("operation not supported", reasons.HINT_CUDA),
+    ("an illegal memory access was encountered", reasons.HINT_CUDA),
+    ("out of memory", reasons.HINT_CUDA_OOM),
+])
+def test_cuda_check_return(tmp_path, words, hint):
+    if not shutil.which("gcc"):
+        pytest.skip("no gcc on this machine")
+    source = tmp_path / "pythonInterface.c"
+    source.write_text(CUDA_CHECK)
+    subprocess.run(["gcc", "-o", str(tmp_path / "check"), str(source)], check=True)
+    run = run_tails([str(tmp_path / "check"), words])
+    # torchrun's agent reports the exit after it: the rank's own words are the cause.
+    stderr = run.stderr + (b"ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 1)"
+                           b" local_rank: 0 (pid: 7) of binary: python\n")
+    finding = reasons.diagnose(run.stdout, stderr)
+    assert (finding.name, finding.error, finding.hint) == ("cuda-error", f"Error {words} at line 7 in file {source}",
+                                                           hint)
+
+
+@pytest.mark.parametrize("line", [
+    "Error parsing value at line 3 in file config.yaml",      # no C, C++ or CUDA source
+    "step 3: Error invalid argument at line 351 in file ops.cu",   # not the whole line
+])
+def test_not_cuda_check_return(line):
+    assert find(f"{line}\n") is None

@@ -35,47 +35,64 @@ The order is the precedence:
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
    memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
-   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"), any
-   other CUDA error, NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
+   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed" and "Out Of Memory"; the
+   kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which beats the
+   shell's "Killed" where both are there: it says why), any other CUDA error (the driver's
+   "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
+   not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
+   in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
    before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
    9:SIGKILL"). Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
-   memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before
-   the KeyError it died of) are not looked at.
+   memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before the
+   KeyError it died of) are not looked at.
 3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
-   bracket left open, a sentence wrapped before a word in lower case); SyntaxError with its file and
-   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail
-   or a paste that starts inside it, rich's box): an exception line right after a frame's code
-   ends it; a line that a frame follows is another thread's log line, not the exception. Within
-   one process (one prefix) the fatal traceback is the
-   last one: earlier ones were logged and survived, and "Exception ignored in" tracebacks never
-   kill anything. Across processes the first one to complete wins: of several ranks' fatal
-   tracebacks, the one whose last line came first in the output, the best witness of which rank
-   failed first that the output holds. Unprefixed tracebacks of several processes interleaved line
-   by line are told apart the same way (the first exception line to close one of them). A launcher
-   that re-raises its child's failure (``CalledProcessError`` chained from the child's own error)
-   gives the child's exception.
-4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what()
-   up to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
-   "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort.
-5. A line that can only be an exception's, alone (a paste of just that line, a tail that kept
-   only it): the child's own words still. Then launchers' own reports, when nothing of the child's
-   is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where a
-   terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
+   bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
+   "Name:" whose message began with a newline), never another traceback's source line (one shown
+   under a frame above, or in a statement's form: interleaved ranks); SyntaxError with its file and
+   line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback may have no header (a tail or a
+   paste that starts inside it, rich's box): an exception line right after a frame's code ends it; a
+   line that a frame follows is another thread's log line, not the exception. The line right after
+   the last frame and its code is the exception line whatever its form (a paste that lost
+   "ValueError: "), unless an exception line soon follows it (not after a stack that logging's
+   stack_info or faulthandler printed: no exception ends those). Then pytest's report of the first
+   failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E`` lines below. Within
+   one process (one prefix) the fatal traceback is the last one: earlier ones were logged and
+   survived, and "Exception ignored in" tracebacks never kill anything. Across processes the first
+   one to complete wins: of several ranks' fatal tracebacks, the one whose last line came first in
+   the output, the best witness of which rank failed first that the output holds. Unprefixed
+   tracebacks of several processes interleaved line by line are told apart the same way (the first
+   exception line to close one of them). A launcher that re-raises its child's failure
+   (``CalledProcessError`` chained from the child's own error) gives the child's exception.
+4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what() up
+   to a dozen lines below where a terminal wrapped the first), a fatal log line (glog's ``F``,
+   "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ..."), then an abort: glibc's own reason
+   for it where it printed one (malloc's "double free or corruption (!prev)", "free(): invalid
+   pointer", "*** stack smashing detected ***"), else the shell's "Aborted". A C++ what() line is no
+   traceback's code: the "Aborted" after it closes no headerless traceback.
+5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
+   ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
+   can only be an exception's, alone (a paste of just that line, a tail that kept only it;
+   botocore's ``ClientError`` message behind any class name, ``ResourceLimitExceeded: An error
+   occurred (...) when calling the X operation: ...``): the child's own words still; argparse's also
+   for a torchrun rank that said nothing else. Then launchers' own reports, when nothing of the
+   child's is left, the first one: mpirun's "exited on signal 9 (Killed)" (its sentence whole where
+   a terminal wrapped it), Open MPI's "exited with non-zero status" box with its "Exit code:",
    MPI_ABORT, DeepSpeed's "exits with return code = -9", torchrun's own "failed (exitcode: -9)
    local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION" box and its exit code or signal,
    Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited with exit code", LSF's and PBS's
    limits, make's "*** [train] Error 1", docker compose's "exited with code 137", the SageMaker
-   toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has
-   died" (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a
-   notebook's dead kernel, python's "can't open file", a shell that cannot parse a script or run
-   the entry point. A shell's "command not found" (a script survives a missing nvidia-smi)
-   only when there is no other report, the last one; last,
-   launchers' wrapper exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a
-   traceback or standing alone.
+   toolkit's ExecuteUserScriptError, Ray's "The actor is dead because its worker process has died"
+   (and a node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
+   kernel, python's "can't open file", a shell that cannot parse a script or run the entry point,
+   Open MPI's "There are not enough slots available". A shell's "command not found" (a script
+   survives a missing nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15:
+   python: not found") only when there is no other report, the last one; last, launchers' wrapper
+   exceptions (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing
+   alone.
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc) gets the host
 memory hint, whichever rule found it.
@@ -91,6 +108,7 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 
 import bisect
 import functools
+import heapq
 import itertools
 import operator
 import re
@@ -471,6 +489,21 @@ def _multiline(regex: "re.Pattern") -> "re.Pattern":
     return _multilines[regex]
 
 
+_literal_searches: dict = {}   # literal -> its compiled search
+
+
+def holds(text: str, *literals: str) -> bool:
+    """Whether ``text`` holds any of ``literals``: re's literal search, cheaper than ``in`` on the
+    repetitive text of a huge line (the prefilter of the rules that a tail rarely needs)."""
+    for literal in literals:
+        search = _literal_searches.get(literal)
+        if search is None:
+            search = _literal_searches[literal] = re.compile(re.escape(literal)).search
+        if search(text):
+            return True
+    return False
+
+
 @remembered
 def output_lines(lines: Sequence[Line]) -> List[Line]:
     """``lines`` without those where a known cause is not the job's (``hidden``): what the known
@@ -499,6 +532,10 @@ TB_EXCEPTION = re.compile(r"^(?:  \| )?([A-Za-z_][\w.]*)(?::(?: .*)?)?$")
 EXCEPTION_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)*(?:_?[A-Z]\w*[a-z]\w*|[a-z_]\w*\.[a-z_]\w*)$")
 # A line that is certainly an exception's, standing alone: what a paste or a tail keeps of one.
 BARE_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?:: .+)?$")
+# botocore's ClientError (botocore/exceptions.py's MSG_TEMPLATE) is raised as a class the client makes
+# for the service's error code ("botocore.errorfactory.ResourceLimitExceeded"): its message says it.
+CLIENT_ERROR = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*[a-z]\w*: An error occurred \([\w.]{1,100}\) when"
+                          r" calling the \w{1,100} operation(?: \(reached max retries: \d+\))?: .+$")
 # JAX's traceback filtering (jax/_src/traceback_util.py) re-raises an error with the unfiltered
 # trace as its cause, named "UnfilteredStackTrace: <the error's type>: <message>": the error is its.
 UNFILTERED = re.compile(r"^(?:[\w.]*\.)?UnfilteredStackTrace: (?=[\w.]+(?:Error|Exception)\b)")
@@ -556,6 +593,8 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     group = -1
     chain_next = ignored_next = False
     last_file: Optional[Tuple[str, str]] = None
+    frame = -2         # the last frame line's position
+    shown: dict = {}   # the frames' source lines so far (stripped): where first
     in_code = False    # the line before was a frame, its source, a caret line or rich's box
     last_index = -2
     for position, line in enumerate(lines):
@@ -583,14 +622,18 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             in_code = True
             if first not in BOX:
                 last_file = TB_FILE.match(text).groups()
+                frame = position
         elif was_code and first.isspace():
+            if position == frame + 1:
+                shown.setdefault(text.strip(), position)   # the frame's source line: code seen so far
             body.add(position)   # a frame's source line, its carets
             in_code = True
         elif (first.isalpha() or first in "_ ") and (exception := TB_EXCEPTION.match(text)) and (
                 opened or was_code or text.startswith(UNOPENED)
                 or (position > 0 and lines[position - 1].index == line.index - 1
                     and _code_like(lines[position - 1].text))) \
-                and _exception_line(lines, position, exception.group(1)):
+                and _exception_line(lines, position, exception.group(1)) \
+                or was_code and _nameless_exception(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
             if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
@@ -607,8 +650,9 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                     chain_group, ignored = group, ignored_next
                 else:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
-            short = exception.group(1).split(".")[-1]
-            error = message(lines, position)
+            named = exception if first.isalpha() or first in "_ " else None   # TB_EXCEPTION.match(text)
+            short = named.group(1).split(".")[-1] if named else ""
+            error = message(lines, position, shown)
             if short in SYNTAX_ERRORS and last_file:
                 error += f" ({last_file[0]}, line {last_file[1]})"
             chain = Chain(chain_group, line, error, ignored)
@@ -638,8 +682,39 @@ def _no_traceback(lines: Sequence[Line]) -> bool:
 
 def _code_like(text: str) -> bool:
     """A line that reads as a traceback's source line though no frame was seen before it: indented,
-    or a ``raise`` whose indentation a paste lost."""
-    return text[:1].isspace() or text.startswith("raise ")
+    or a ``raise`` whose indentation a paste lost. C++'s indented ``what():`` is no code."""
+    return (text[:1].isspace() and not WHAT.match(text)) or text.startswith("raise ")
+
+
+def _nameless_exception(lines: Sequence[Line], position: int) -> bool:
+    """Whether the unindented line at ``position``, right after a frame and its code, is the
+    exception line whatever its form: Python prints it there (Lib/traceback.py: the frames, then
+    format_exception_only), and a paste that lost its "ValueError: " keeps only the message. Not
+    when a frame follows (a line printed into the traceback) or an exception line soon does."""
+    for at in range(position + 1, min(position + 3, len(lines))):
+        if lines[at].text.startswith('  File "') and TB_FILE.match(lines[at].text):
+            return False   # a frame follows: a line printed into the traceback (the commonest answer)
+    for at in range(position - 1, max(-1, position - 4), -1):
+        text = lines[at].text
+        if 'File "' in text and TB_FILE.match(text):
+            if ", in " not in text:
+                return False   # faulthandler's frame ('line 3 in f'): its dump has no exception line
+            break
+        if not text[:1].isspace():
+            return False   # rich's box, a caret line's neighbour: no frame's code
+    else:
+        return False
+    for line in lines[position + 1:position + 1 + CONTINUED]:
+        text = line.text
+        if "Traceback (most" in text or TB_CHAIN.match(text):
+            break
+        named = not text[:1].isspace() and TB_EXCEPTION.match(text)
+        if named and _is_exception(named.group(1)):
+            return False
+    while at > 0 and (lines[at - 1].text[:1].isspace() or TB_FILE.match(lines[at - 1].text)):
+        at -= 1   # back to the line before the frames
+    # logging's stack_info prints a stack and no exception after it.
+    return not (at > 0 and lines[at - 1].text.startswith("Stack (most recent call last)"))
 
 
 def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
@@ -656,7 +731,7 @@ def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
     return True
 
 
-def message(lines: Sequence[Line], position: int) -> str:
+def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) -> str:
     """The exception line's text, with the lines its message visibly runs on to: a bracket still
     open, or a long line cut before a word in lower case (a terminal or rich wrapped it). Advice
     printed after a finished sentence ("CUDA kernel errors might be ...") and a logger's line
@@ -666,10 +741,20 @@ def message(lines: Sequence[Line], position: int) -> str:
         text = UNFILTERED.sub("", text, count=1)
     previous = lines[position]
     fields = False
+    # "Name:" and nothing after it: str(exception) began with a newline (a triple-quoted message,
+    # Lightning's MisconfigurationException), and Python printed its lines below, as they are.
+    below = text.endswith(":") and " " not in text
     for after in lines[position + 1:position + 1 + CONTINUED]:
         more = after.text.strip()
         if not more or after.rank != previous.rank or after.index != previous.index + 1:
             break
+        if below and after.text[:1].isspace() and not more.startswith('File "'):
+            if _source_line(lines, position, after.text, shown):
+                break   # another traceback's code (another process's, interleaved), not the message
+            text += " " + more
+            previous = after
+            continue
+        below = False
         if (text.endswith(":") or fields) and REPORT_FIELD.match(after.text):
             # A launcher's report raised as an exception, its fields below it (Horovod's gloo_run:
             # "... The first process to do so was:" / "Process name: 0" / "Exit code: 1").
@@ -679,9 +764,35 @@ def message(lines: Sequence[Line], position: int) -> str:
         if fields or LOGGER.match(more) or not (_unbalanced(text) or (
                 len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
             break
+        if after.text[:1].isspace() and _source_line(lines, position, after.text, shown):
+            break   # another traceback's code (another process's, interleaved), not the message
         text += " " + more
         previous = after
     return text
+
+
+# A traceback's source line (Lib/traceback.py prints it indented by four spaces, stripped) in the
+# form only code has: a statement's keyword first.
+SOURCE_FORM = re.compile(r"^ {4}(?:raise|return|yield|await|assert)\b")
+
+
+def _source_line(lines: Sequence[Line], position: int, text: str, shown: Optional[dict]) -> bool:
+    """Whether ``text``, a line below the exception line at ``position``, is a traceback's source
+    line: in the form of one, or the very line shown under a frame above (``shown``: the source
+    lines seen so far, where; worked out here when the caller has not)."""
+    if SOURCE_FORM.match(text):
+        return True
+    return (source_lines(lines) if shown is None else shown).get(text.strip(), position) < position
+
+
+@remembered
+def source_lines(lines: Sequence[Line]) -> dict:
+    """The source lines shown under the frames of tracebacks in ``lines``, stripped: where first."""
+    shown: dict = {}
+    for position in range(1, len(lines)):
+        if 'File "' in lines[position - 1].text and TB_FILE.match(lines[position - 1].text):
+            shown.setdefault(lines[position].text.strip(), position)
+    return shown
 
 
 def _unbalanced(text: str) -> bool:
@@ -762,17 +873,90 @@ def hidden(lines: Sequence[Line]) -> frozenset:
 def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
     """The last line that can only be an exception's, with no traceback around it (a paste, a
     tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
-    if not could_match(BARE_EXCEPTION, joined(lines)[0]):   # none has the words looked for below
+    text = joined(lines)[0]
+    botocore = could_match(CLIENT_ERROR, text)   # botocore's words at all: one test of the tail
+    if not (botocore or could_match(BARE_EXCEPTION, text)):   # none has the words looked for below
         return None
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
-        if not ("Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
+        client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
+        if not (client or "Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
             continue
         if "UnfilteredStackTrace: " in text:
             text = UNFILTERED.sub("", text, count=1)
-        if BARE_EXCEPTION.match(text) and _is_wrapper(text) == wrappers:
+        if (client or BARE_EXCEPTION.match(text)) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], message(lines, position))
     return None
+
+
+# argparse's report of a command line it could not parse (Lib/argparse.py: error() prints the usage,
+# then exits 2 with "%(prog)s: error: %(message)s"): the process's own last words, no traceback. A
+# message of argparse's own (its _() strings: "unrecognized arguments: %s", "argument %s: ...") is
+# enough; any other (a script's own parser.error()) needs the "usage: PROG" printed before it.
+ARGPARSE_ERROR = re.compile(r"^([^\s:][^:\n]{0,100}): error: (?P<own>(?:unrecognized arguments|the"
+                            r" following arguments are required|ambiguous option|unexpected option string): "
+                            r"|one of the arguments .{1,300} is required$|argument [^:\n]{1,200}: )?")
+ARGPARSE_USAGE = re.compile(r"^usage: (\S+)")
+USAGE_LINES = 40   # lines argparse's usage may take (it wraps a long one) before its error
+
+
+def argparse_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first report of argparse's that a command line could not be parsed."""
+    lines = output_lines(lines)
+    if not holds(joined(lines)[0], ": error: "):
+        return None
+    usage = {}   # per process: the program whose usage it printed last, and where
+    for position, line in enumerate(lines):
+        text = line.text
+        if text.startswith("usage: "):
+            usage[(line.rank, line.local, line.actor)] = (ARGPARSE_USAGE.match(text).group(1), position)
+            continue
+        match = ARGPARSE_ERROR.match(text) if ": error: " in text else None
+        if match is None:
+            continue
+        prog, at = usage.get((line.rank, line.local, line.actor), (None, 0))
+        if match.group("own") is not None or (prog == match.group(1) and position - at <= USAGE_LINES):
+            return Hit(line, tidy(text))
+    return None
+
+
+# pytest's report of a failed test (_pytest/_code/code.py: each line of the exception as Python would
+# print it behind "E" and the spaces that align it with the source line, the failing source line
+# behind ">"; --tb=short and --tb=line too), in a section a "____ test_name ____" rule opens per
+# test. Within a test the last such exception is its failure (a chain's last), of the tests the
+# first one's.
+PYTEST_E = re.compile(r"E {1,40}(?=\S)")
+PYTEST_SECTION = re.compile(r"^_{3,} \S.{0,300} _{3,}$")
+PYTEST_ANY = re.compile(r"\nE ")   # whether a tail has an "E" line after its first: re's literal search
+
+
+def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first failed test's exception, as pytest reported it, with its "E" lines below it."""
+    lines = output_lines(lines)
+    text, _starts = joined(lines)
+    if not (text.startswith("E ") or PYTEST_ANY.search(text)):
+        return None
+    section, found = 0, None   # the section of the candidate found, the candidate
+    for position, line in enumerate(lines):
+        if line.text.startswith("_") and PYTEST_SECTION.match(line.text):
+            if found is not None:
+                break
+            section += 1
+            continue
+        report = PYTEST_E.match(line.text) if line.text.startswith("E ") else None
+        exception = report and TB_EXCEPTION.match(line.text[report.end():])
+        if exception and _is_exception(exception.group(1)):
+            found = position
+    if found is None:
+        return None
+    error = lines[found].text[PYTEST_E.match(lines[found].text).end():]
+    previous = lines[found]
+    for after in lines[found + 1:found + 1 + CONTINUED]:
+        if after.index != previous.index + 1 or after.rank != previous.rank or not PYTEST_E.match(after.text):
+            break
+        error += " " + after.text[1:].strip()
+        previous = after
+    return Hit(lines[found], error)
 
 
 # C++ exceptions, fatal log lines ------------------------------------------------------------------
@@ -831,6 +1015,26 @@ NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # 
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
                         r"|Assertion `[^`]{0,1000}` failed\.|device-side assert triggered")
+# The driver's own names too (cuda.h's CUresult, "CUDA_ERROR_ILLEGAL_ADDRESS", as XLA's status lines
+# put them; not TensorFlow's cuInit at start-up, which falls back to the CPU, nor an allocation that
+# TensorFlow's and XLA's allocators retry smaller) and cuDNN's (cudnn.h's cudnnStatus_t,
+# "CUDNN_STATUS_..."; TensorFlow's cuda_dnn.cc: "Could not create cudnn handle: ...", lower case in
+# older ones). And the CUDA_CHECK_RETURN macro of Nsight's CUDA project template, which bitsandbytes'
+# csrc/ops.cuh and many kernels copy: fprintf(stderr, "Error %s at line %d in file %s\n",
+# cudaGetErrorString(...), __LINE__, __FILE__), then exit(1); the file a C, C++ or CUDA source, the
+# whole line its ("out of memory" gets the OOM's hint). Looked for only in a tail that holds one of
+# their literals: no cost elsewhere.
+CUDA_NAMES = re.compile(r"CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)[A-Z]{2}[A-Z_]{0,60}\b"
+                        r"|CUDNN_STATUS_[A-Z]{2}[A-Z_]{0,60}|[Cc]ould not create cudnn handle"
+                        r"|Error (?<![^\n]Error )[^\n]{1,200} at line \d+ in file "
+                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$", re.M)
+
+
+def _may_name_cuda(text: str) -> bool:
+    """Whether ``text`` holds a literal that every match of CUDA_NAMES holds: a few scans at C speed."""
+    return holds(text, "CUDA_ERROR_", "CUDNN_STATUS_", "cudnn handle", " in file ")
+
+
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
 CUDA_ADVICE = re.compile(r"\s*(?:CUDA kernel errors might be asynchronously reported.{0,200}?incorrect\."
                          r"|For debugging consider passing CUDA_LAUNCH_BLOCKING=1\.?"
@@ -861,6 +1065,11 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
 def cuda_error(lines: Sequence[Line]) -> Optional[Hit]:
     """The first CUDA error (an illegal address, a device-side assert, no kernel image, ...)."""
     hit = earliest(CUDA_ERROR.pattern)(lines)
+    text = joined(output_lines(lines))[0]
+    if _may_name_cuda(text):
+        hit = earlier(hit, earliest(CUDA_NAMES.pattern)(lines))
+        if hit is not None and hit.error.startswith("Error out of memory at line "):
+            hit = hit._replace(hint=HINT_CUDA_OOM)
     return hit and hit._replace(error=_without_advice(hit.error))
 
 
@@ -986,13 +1195,53 @@ KILLED_BY_LIMIT = earliest(r"oom[-_]kill events? in |: tasks? [\d,-]+: (?:Killed
 ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|(?<!\d)\d+ Aborted\b"
                    r"|SIGABRT")
 
+# glibc's own message before the abort it calls: its heap checks (malloc/malloc.c's malloc_printerr:
+# "double free or corruption (!prev)", "free(): invalid pointer", "malloc(): corrupted top size",
+# "munmap_chunk(): invalid pointer", ...) and __fortify_fail's "*** stack smashing detected ***:
+# terminated" (older glibc: "*** Error in `python': double free or corruption (!prev): 0x... ***").
+# The strings as libc.so.6 holds them; each alternative starts at the line's start with a literal.
+GLIBC_ABORT = earliest(r"^(?:\*\*\* Error in `[^`\n]{0,300}': )?(?:(?:free|malloc|realloc|munmap_chunk|mremap_chunk"
+                       r"|malloc_consolidate|tcache_thread_shutdown)\(\): [a-z]|double free or corruption \("
+                       r"|corrupted (?:double-linked list|size vs\. prev_size)|invalid fastbin entry \(free\))"
+                       r"|^\*\*\* (?:stack smashing|buffer overflow) detected \*\*\*")
+
+# The kernel's OOM killer as dmesg prints it (mm/oom_kill.c: __oom_kill_process's "%s: Killed process
+# %d (%s) total-vm:...", its message "Out of memory" or "Memory cgroup out of memory"; older kernels'
+# "Killed process %d (%s)" alone on the line; dump_oom_summary's "oom-kill:constraint=..."), behind
+# dmesg's "[12345.678901] " or -T's "[Sun Mar 30 08:24:00 2025] ": it says why a process got SIGKILL.
+KERNEL_OOM = (("Killed process ", re.compile(r"(?:Out of memory|Memory cgroup out of memory): Killed process"
+                                              r" \d+ \(|^(?:\[[^\]]{1,40}\] ?)?Killed process \d+ \(")),
+              ("oom-kill:constraint=", re.compile(r"oom-kill:constraint=")))
+DMESG_STAMP = re.compile(r"^\[[^\]]{1,40}\] ?")
+
+
+def kernel_oom(lines: Sequence[Line]) -> Optional[Hit]:
+    """The kernel's line that it killed a process, else its summary line; without dmesg's stamp."""
+    output = output_lines(lines)
+    text = joined(output)[0]
+    for literal, pattern in KERNEL_OOM:
+        if not holds(text, literal):   # the lines holding the literal, the pattern then: one scan of most tails
+            continue
+        for line in output:
+            if literal in line.text and pattern.search(line.text):
+                return Hit(line, DMESG_STAMP.sub("", tidy(line.text), count=1))
+    return None
+
 
 def killed(lines: Sequence[Line]) -> Optional[Hit]:
-    return earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
+    """The kernel's report of its OOM kill where the output holds it (it says why), else the first
+    report of a SIGKILL."""
+    return kernel_oom(lines) or earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
+
+
+GLIBC_LITERALS = ("(): ", "corrupt", "invalid fastbin entry", "*** ")   # one of them in every message
 
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
-    return earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
+    """glibc's reason for an abort where it printed one, else the first report of the abort."""
+    text = joined(output_lines(lines))[0]
+    glibc = GLIBC_ABORT(lines) if holds(text, *GLIBC_LITERALS) else None
+    return glibc or earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
 
 
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
@@ -1052,6 +1301,30 @@ def _crash_line(lines: Sequence[Line]) -> Optional[Hit]:
 # "application called MPI_Abort"), DeepSpeed's launcher, torchrun's own line, the SageMaker training
 # toolkit, Ray's reports of a dead worker or actor, an IDE's "Process finished with exit code", a
 # shell (a command not found, a script it cannot parse), python.
+# bash's "%s: command not found" (execute_cmd.c) in the locales whose signal words are known, as
+# bash.mo's msgstr has it (Debian's bash 5.2; the line number before it is translated too, and
+# differs between versions: "第 10 行：", "行 10:"); dash's "%s: %d: %s: not found" (exec.c's
+# "%s: not found" after its script and line; older ones name the script twice).
+COMMAND_NOT_FOUND = {"zh_CN": "%s: 未找到命令", "zh_TW": "%s：指令找不到", "ja": "%s: コマンドが見つかりません",
+                     "ko": "%s: 명령어를 찾을 수 없음", "de": "%s: Kommando nicht gefunden.",
+                     "fr": "%s\xa0: commande introuvable", "es": "%s: orden no encontrada",
+                     "ru": "%s: команда не найдена", "pt_BR": "%s: comando não encontrado",
+                     "it": "%s: comando non trovato"}
+# As the cleaned line ends (an odd space is a space).
+NOT_FOUND_WORDS = tuple(printable(words.replace("%s", "")).lstrip() for words in COMMAND_NOT_FOUND.values())
+# dash's form; tried only on a line that ends so.
+DASH_NOT_FOUND = re.compile(r": \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not found$")
+# Whether a tail holds any of them: a test for each (a search at C speed), apart from
+# LAUNCHER_REPORT, whose every position each alternative more would cost.
+NOT_FOUND = NOT_FOUND_WORDS + (": not found",)
+NOT_FOUND_ASCII = tuple(words for words in NOT_FOUND if words.isascii())   # all an ASCII tail can hold
+
+
+def _not_found(text: str) -> bool:
+    """A shell's complaint that it found no command, in the forms LAUNCHER_REPORT leaves out."""
+    return text.endswith(NOT_FOUND_WORDS) or (text.endswith(": not found") and bool(DASH_NOT_FOUND.search(text)))
+
+
 # Every alternative starts with a literal, and those sharing a first character share a branch: a
 # line is skipped at C speed up to the characters that can start one, and each of those tries few.
 LAUNCHER_REPORT = re.compile(
@@ -1068,6 +1341,7 @@ LAUNCHER_REPORT = re.compile(
     r"|has been marked dead because the detector has missed too many heartbeats"   # Ray's node
     r"|make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error \d+"             # make
     r"|was unable to find the specified executable"                  # Open MPI
+    r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
@@ -1104,9 +1378,14 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     with its box's fields; a shell's complaint only when there is nothing else, the last one."""
     complaint = None
     output = output_lines(lines)
-    for position in matching(output, LAUNCHER_REPORT):
+    positions: Iterator[int] = matching(output, LAUNCHER_REPORT)
+    text = joined(output)[0]
+    if holds(text, *(NOT_FOUND_ASCII if text.isascii() else NOT_FOUND)):
+        # bash's translated and dash's complaints, which LAUNCHER_REPORT leaves out: in output order.
+        positions = heapq.merge(positions, (at for at, line in enumerate(output) if _not_found(line.text)))
+    for position in positions:
         line = output[position]
-        if COMPLAINT.search(line.text):
+        if COMPLAINT.search(line.text) or _not_found(line.text):
             complaint = line
             continue
         return _report(lines, line)
@@ -1265,6 +1544,9 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
             hit = recogniser.find(source)
             if hit is not None:
                 return recogniser, hit
+    hit = ARGPARSE.find(own)   # argparse stopped the rank before it ran anything (exit code 2)
+    if hit is not None:
+        return ARGPARSE, hit
     unprefixed = [line for line in cause.before if line.rank is None and line.local is None]
     signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
     if signal_cause is not None:
@@ -1273,9 +1555,12 @@ def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
             return signal_cause, hit
     elif not own:
         # Nothing prefixed at all: the rank died before torch could prefix anything (python could
-        # not open the script, exit code 2), and said so unprefixed.
+        # not open the script, argparse stopped it: exit code 2), and said so unprefixed.
+        hit = ARGPARSE.find(unprefixed)
+        if hit is not None:
+            return ARGPARSE, hit
         hit = REPORT.find(unprefixed)
-        if hit is not None and STARTUP.search(hit.error):
+        if hit is not None and (STARTUP.search(hit.error) or _not_found(hit.error)):
             return REPORT, hit
     return None
 
@@ -1286,6 +1571,7 @@ def _recogniser(name: Optional[str]) -> Optional[Recogniser]:
 
 # ---------------------------------------------------------------------------------------------
 # The table
+
 
 HINT_CUDA_OOM = ("The GPU ran out of memory: lower the batch size (or use gradient accumulation,"
                  " mixed precision, activation checkpointing), or use an instance type with more"
@@ -1333,15 +1619,18 @@ KNOWN_CAUSES = (
 
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
+    Recogniser("pytest-failure", pytest_failure),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
     Recogniser("abort", aborted),
 )
 
 REPORT = Recogniser("launcher-report", launcher_report)
+ARGPARSE = Recogniser("argparse-error", argparse_error)
 
 # The child's own words first, even as a line alone; then what a launcher says of it.
 LAUNCHERS = (
+    ARGPARSE,
     Recogniser("exception-line", bare_exception),
     REPORT,
     Recogniser("wrapper-traceback", wrapper_traceback),

@@ -37,6 +37,16 @@ ADVERSARIAL = {
     "root causes": b"Root Cause (first observed failure):\n  rank : 1 (local_rank: 1)\n" * 1000,
     "Killed": b"Killed\n" * 9000,
     "NCCL errors": b"NCCL error\n  Last error:\n" * 2500,
+    # The forms of issue 18's holdout3 fixes: argparse's report, pytest's E lines, a message below
+    # its "Name:", a line after a frame's code, botocore's message, the kernel's and glibc's, shells'.
+    "argparse reports": b"usage: t.py [-h]\nt.py: error: argument --x: bad\n" * 2000,
+    "pytest E lines": b"E   ValueError: x\nE   more\n" * 3000,
+    "messages below names": b'  File "a.py", line 1, in f\n    x\nValueError:\n    more\n' * 1500,
+    "lines after frames": b'  File "a.py", line 1, in f\n    x\nno name here\n' * 2000,
+    "one line of client errors": b"X: An error occurred (" * 3000,
+    "one line of not found": b"t.sh: 1: " + b"a: 1: " * 10000,
+    "one line of OOM kills": b"Out of memory: Killed process 1 (" * 2000,
+    "one line of heap checks": b"free(): " * 8000,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,

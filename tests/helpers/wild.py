@@ -1,6 +1,6 @@
 """The corpora of real failure logs (tests/fixtures/reasons/wild, its README says the format, and
-tests/fixtures/reasons/holdout and holdout2, the same format, held out from the tuning): the cases,
-the failure file's ``Error:`` line for each, and whether it names the labelled root cause.
+tests/fixtures/reasons/holdout to holdout4, the same format, held out from the tuning):
+the cases, the failure file's ``Error:`` line for each, and whether it names the labelled root cause.
 
 Shared by tests/test_reasons_wild.py and tools/reasons-corpus (the pass rate and the failures).
 """
@@ -16,9 +16,13 @@ REASONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WILD = os.path.join(REASONS, "wild")
 # Collected after the recognisers were tuned until every wild case passed: the honest measurement.
 HOLDOUT = os.path.join(REASONS, "holdout")
-# Collected after holdout's misses were being fixed (so holdout was tuned on too): the blind measure now.
+# Collected after holdout's misses were being fixed (so holdout was tuned on too).
 HOLDOUT2 = os.path.join(REASONS, "holdout2")
-CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2}
+# Collected after holdout2's misses were fixed (so holdout2 was tuned on too).
+HOLDOUT3 = os.path.join(REASONS, "holdout3")
+# Collected after holdout3's misses were being fixed (so holdout3 was tuned on too): the blind measure now.
+HOLDOUT4 = os.path.join(REASONS, "holdout4")
+CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2, "holdout3": HOLDOUT3, "holdout4": HOLDOUT4}
 TAIL = 64 * 1024   # what sm-init keeps of each stream
 # How the job ended, as sm-init would say it for a plain failure; the corpus judges what follows.
 ENDING = sagemaker.ending(["python3", "train.py"], 1, 0, None)
@@ -38,7 +42,7 @@ class Case(NamedTuple):
 
 
 def cases(folder: str = WILD) -> List[Case]:
-    """Every case of the corpus in ``folder`` (WILD, HOLDOUT, HOLDOUT2 or another folder of that format)."""
+    """Every case of the corpus in ``folder`` (one of CORPORA or another folder of that format)."""
     found = []
     for entry in sorted(os.listdir(folder)):
         if not entry.endswith(".json"):
