@@ -387,8 +387,8 @@ def first_line(lines: Sequence[Line], regex: "re.Pattern") -> Optional[Line]:
     return None if position is None else lines[position]
 
 
-def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
-    """The positions of the lines whose text ``regex`` finds something in, in order.
+def matching(lines: Sequence[Line], regex: "re.Pattern", start: int = 0) -> Iterator[int]:
+    """The positions (from ``start``) of the lines whose text ``regex`` finds something in, in order.
 
     One search over the lines joined (``^`` and ``$`` at each line's ends), not one per line: 64
     KiB of short lines are judged by a dozen recognisers in milliseconds; none at all where the
@@ -398,7 +398,7 @@ def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
     if not could_match(regex, text):
         return
     search = _multiline(regex).search
-    at = 0
+    at = starts[start] if start < len(starts) else len(text)
     while at < len(text):
         match = search(text, at)
         if match is None:
@@ -555,6 +555,9 @@ TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^(?:[\s{BOX}]|  \| |raise
 # What can begin one: its header, a frame, rich's box; else it is an exception line (TB_EXCEPTION's
 # shape) that makes one. Lines with neither (indented output alone) hold no traceback either.
 TRACEBACK_OPEN = re.compile(rf'Traceback \(most|File "|^[{BOX}]', re.M)
+# The same and the lines that mark a chain or an "Exception ignored": what parse_tracebacks acts on.
+TRACEBACK_LINE = re.compile("|".join([TRACEBACK_PART.pattern, TB_CHAIN.pattern, TB_IGNORED.pattern]), re.M)
+QUIET = 8   # lines in a row that do nothing before parse_tracebacks looks ahead for one that can
 PROCESS = operator.attrgetter("rank", "local", "actor")   # the prefixes that tell processes apart
 
 
@@ -597,7 +600,9 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     shown: dict = {}   # the frames' source lines so far (stripped): where first
     in_code = False    # the line before was a frame, its source, a caret line or rich's box
     last_index = -2
-    for position, line in enumerate(lines):
+    quiet = 0          # lines in a row that did nothing and lead to nothing (see below)
+    numbered = enumerate(lines)
+    for position, line in numbered:
         text = line.text
         if not text:
             continue
@@ -669,6 +674,17 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             else:
                 chains.append(chain)
             chain_next = False
+        else:
+            # Nothing here, and nothing for the next line to follow (no header open, no code): up
+            # to the next line that can be part of a traceback (TRACEBACK_LINE) none does anything.
+            # After a few such lines in a row, those are passed over (a flood of log lines).
+            quiet = 0 if opened or _code_like(text) else quiet + 1
+            if quiet >= QUIET:
+                ahead = next(matching(lines, TRACEBACK_LINE, position + 1), len(lines))
+                next(itertools.islice(numbered, ahead - position - 1, ahead - position - 1), None)
+                quiet = 0
+            continue
+        quiet = 0
     return Tracebacks(chains, frozenset(body))
 
 
