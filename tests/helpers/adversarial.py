@@ -22,6 +22,7 @@ ADVERSARIAL = {
     "one line of bars": b"1%|" * 22000 + b"Killed",
     "one line of prefixes": b"[rank1]: " * 7000 + b"ValueError: x\n",
     "one line of brackets": b"ValueError: " + b"(" * 65536 + b"\n",
+    "one line of digits": b"1" * 65536 + b" Abortedx",   # '\d+ Aborted' tried from each digit: seconds
     # Floods of lines.
     "a rank per line": b"".join(b"[rank%d]: ValueError: x\n" % i for i in range(4000)),
     "a Ray actor per line": b"".join(b"(RayWorker pid=%d) Traceback (most recent call last):\n" % i
@@ -47,6 +48,13 @@ ADVERSARIAL = {
     "one line of OOM kills": b"Out of memory: Killed process 1 (" * 2000,
     "one line of heap checks": b"free(): " * 8000,
     "blank lines": b"\n" * 65536,
+    # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
+    "a word per line": b"x\n" * 33000,
+    "a tab per line": b"\tx\n" * 22000,
+    "lines ending in a bracket": b"f(x)\n" * 13200,   # where a locale's "(core dumped)" would stand
+    # A traceback's end on every line or two: each a chain of its own.
+    "exception groups": b"  | ValueError: x\n" * 3700,
+    "raises": b"raise x\nValueError: y\n" * 3000,
     "garbage": random.Random(1).randbytes(65536),
 }
 
