@@ -11,7 +11,7 @@ import os
 import pytest
 
 from helpers import figures as recorded
-from helpers.realinit import SM_INIT, Init, require_unshare
+from helpers.realinit import SM_INIT, Init, failure_report, require_unshare
 
 MODES = ["pid1", "subreaper"]
 
@@ -24,10 +24,11 @@ def mode(request):
 
 
 @pytest.fixture
-def start_init(mode):
+def start_init(mode, request):
     """start_init(*sm_init_args, env=None, sm_init=SM_INIT, ...) -> Init, in the mode under test;
-    every run is cleaned up after the test (see ``Init`` for the other keywords)."""
-    runs = []
+    every run is cleaned up after the test (see ``Init`` for the other keywords), and shown by a
+    failed test's report."""
+    runs = request.node.sm_init_runs = []
 
     def start(*args, **kwargs):
         kwargs.setdefault("sm_init", SM_INIT)
@@ -82,3 +83,18 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "figures" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.figures)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows each sm-init run it started (``failure_report``), while its processes
+    still live: the report is made before the fixtures' cleanup."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for number, run in enumerate(getattr(item, "sm_init_runs", ()), 1):
+            try:
+                text = failure_report(run)
+            except Exception as exc:  # a report must never hide the failure it reports
+                text = f"no report: {type(exc).__name__}: {exc}"
+            report.sections.append((f"sm-init run {number}", text))

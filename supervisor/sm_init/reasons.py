@@ -149,6 +149,7 @@ class Line(NamedTuple):
         return self.actor
 
 
+TEXT = operator.attrgetter("text")
 _new_line = functools.partial(tuple.__new__, Line)   # Line(*fields) without a call in Python: a line each
 
 
@@ -391,8 +392,8 @@ def first_line(lines: Sequence[Line], regex: "re.Pattern") -> Optional[Line]:
     return None if position is None else lines[position]
 
 
-def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
-    """The positions of the lines whose text ``regex`` finds something in, in order.
+def matching(lines: Sequence[Line], regex: "re.Pattern", start: int = 0) -> Iterator[int]:
+    """The positions (from ``start``) of the lines whose text ``regex`` finds something in, in order.
 
     One search over the lines joined (``^`` and ``$`` at each line's ends), not one per line: 64
     KiB of short lines are judged by a dozen recognisers in milliseconds; none at all where the
@@ -402,7 +403,7 @@ def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
     if not could_match(regex, text):
         return
     search = _multiline(regex).search
-    at = 0
+    at = starts[start] if start < len(starts) else len(text)
     while at < len(text):
         match = search(text, at)
         if match is None:
@@ -416,7 +417,7 @@ def matching(lines: Sequence[Line], regex: "re.Pattern") -> Iterator[int]:
 @remembered
 def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
     """The lines' texts joined by newlines, and where each starts."""
-    texts = [line.text for line in lines]
+    texts = list(map(TEXT, lines))
     # The start of line i: the lengths of those before it, and a newline after each of them.
     starts = list(map(operator.add, itertools.accumulate(map(len, texts), initial=0), range(len(texts))))
     return "\n".join(texts), starts[:len(texts)]
@@ -567,6 +568,9 @@ TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^(?:[\s{BOX}]|  \| |raise
 # What can begin one: its header, a frame, rich's box; else it is an exception line (TB_EXCEPTION's
 # shape) that makes one. Lines with neither (indented output alone) hold no traceback either.
 TRACEBACK_OPEN = re.compile(rf'Traceback \(most|File "|^[{BOX}]', re.M)
+# The same and the lines that mark a chain or an "Exception ignored": what parse_tracebacks acts on.
+TRACEBACK_LINE = re.compile("|".join([TRACEBACK_PART.pattern, TB_CHAIN.pattern, TB_IGNORED.pattern]), re.M)
+QUIET = 8   # lines in a row that do nothing before parse_tracebacks looks ahead for one that can
 PROCESS = operator.attrgetter("rank", "local", "actor")   # the prefixes that tell processes apart
 
 
@@ -609,7 +613,9 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
     shown: dict = {}   # the frames' source lines so far (stripped): where first
     in_code = False    # the line before was a frame, its source, a caret line or rich's box
     last_index = -2
-    for position, line in enumerate(lines):
+    quiet = 0          # lines in a row that did nothing and lead to nothing (see below)
+    numbered = enumerate(lines)
+    for position, line in numbered:
         text = line.text
         if not text:
             continue
@@ -640,11 +646,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                 shown.setdefault(text.strip(), position)   # the frame's source line: code seen so far
             body.add(position)   # a frame's source line, its carets
             in_code = True
-        elif (first.isalpha() or first in "_ ") and TB_EXCEPTION.match(text) and (
+        elif (first.isalpha() or first in "_ ") and (exception := TB_EXCEPTION.match(text)) and (
                 opened or was_code or text.startswith(UNOPENED)
                 or (position > 0 and lines[position - 1].index == line.index - 1
                     and _code_like(lines[position - 1].text))) \
-                and _exception_line(lines, position) \
+                and _exception_line(lines, position, exception.group(1)) \
                 or was_code and _nameless_exception(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
@@ -662,7 +668,7 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                     chain_group, ignored = group, ignored_next
                 else:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
-            named = TB_EXCEPTION.match(text)
+            named = exception if first.isalpha() or first in "_ " else None   # TB_EXCEPTION.match(text)
             short = named.group(1).split(".")[-1] if named else ""
             error = message(lines, position, shown)
             if short in SYNTAX_ERRORS and last_file:
@@ -681,9 +687,21 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             else:
                 chains.append(chain)
             chain_next = False
+        else:
+            # Nothing here, and nothing for the next line to follow (no header open, no code): up
+            # to the next line that can be part of a traceback (TRACEBACK_LINE) none does anything.
+            # After a few such lines in a row, those are passed over (a flood of log lines).
+            quiet = 0 if opened or _code_like(text) else quiet + 1
+            if quiet >= QUIET:
+                ahead = next(matching(lines, TRACEBACK_LINE, position + 1), len(lines))
+                next(itertools.islice(numbered, ahead - position - 1, ahead - position - 1), None)
+                quiet = 0
+            continue
+        quiet = 0
     return Tracebacks(chains, frozenset(body))
 
 
+@remembered
 def _no_traceback(lines: Sequence[Line]) -> bool:
     """Whether parse_tracebacks surely finds nothing in ``lines``: two or three searches of their text."""
     text = joined(lines)[0]
@@ -728,10 +746,10 @@ def _nameless_exception(lines: Sequence[Line], position: int) -> bool:
     return not (at > 0 and lines[at - 1].text.startswith("Stack (most recent call last)"))
 
 
-def _exception_line(lines: Sequence[Line], position: int) -> bool:
-    """Whether the line at ``position`` can be an exception's: a name like an exception's, and no
-    frame of the same traceback after it (then it was a line printed into the traceback)."""
-    name = TB_EXCEPTION.match(lines[position].text).group(1)
+def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
+    """Whether the line at ``position``, of TB_EXCEPTION's shape with ``name``, can be an exception's:
+    a name like an exception's, and no frame of the same traceback after it (then it was a line
+    printed into the traceback)."""
     if not _is_exception(name):
         return False
     for after in lines[position + 1:position + 3]:
@@ -1161,8 +1179,11 @@ SIGNAL_NAMED = re.compile(r"by signal (?:\d+: ?)?(SIG(?:KILL|SEGV|BUS|ILL|FPE|AB
 ALONE = frozenset(word for words in SIGNAL_WORDS.values() for word in words[1:])
 CORE = re.compile(r"[ \t]*[(（][^()（）]{1,40}[)）]$")
 # A line that can be one of these words and its "(core dumped)": where CORE is tried (a line ending
-# in a bracket is common, one of these words before it is not).
-CLOSED = re.compile(rf"(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$", re.M)
+# in a bracket is common, one of these words before it is not). Anchored at the line's start (not
+# tried at each E of a line of them), the words' first characters tested before the words.
+_ALONE_FIRST = re.escape("".join(sorted({word[0] for word in ALONE})))
+CLOSED = re.compile(rf"^\s*(?=[{_ALONE_FIRST}])(?:{'|'.join(map(re.escape, ALONE))})\s*[(（][^()（）]{{1,40}}[)）]$",
+                    re.M)
 
 
 @remembered

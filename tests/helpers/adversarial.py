@@ -22,6 +22,7 @@ ADVERSARIAL = {
     "one line of bars": b"1%|" * 22000 + b"Killed",
     "one line of prefixes": b"[rank1]: " * 7000 + b"ValueError: x\n",
     "one line of brackets": b"ValueError: " + b"(" * 65536 + b"\n",
+    "one line of digits": b"1" * 65536 + b" Abortedx",   # '\d+ Aborted' tried from each digit: seconds
     # Floods of lines.
     "a rank per line": b"".join(b"[rank%d]: ValueError: x\n" % i for i in range(4000)),
     "a Ray actor per line": b"".join(b"(RayWorker pid=%d) Traceback (most recent call last):\n" % i
@@ -55,18 +56,47 @@ ADVERSARIAL = {
     "one line of python -m": b"python3: " * 7000,
     "one line of mpirun boxes": b"mpirun was unable to start " * 2400,
     "blank lines": b"\n" * 65536,
+    # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
+    "a word per line": b"x\n" * 33000,
+    "a tab per line": b"\tx\n" * 22000,
+    "lines ending in a bracket": b"f(x)\n" * 13200,   # where a locale's "(core dumped)" would stand
+    # A traceback's end on every line or two: each a chain of its own.
+    "exception groups": b"  | ValueError: x\n" * 3700,
+    "raises": b"raise x\nValueError: y\n" * 3000,
     "garbage": random.Random(1).randbytes(65536),
 }
 
 
 
+def judged_once(tail: bytes) -> float:
+    """CPU seconds for one failure text of ``tail`` (at most its last 64 KiB) as both streams."""
+    tail = tail[-64 * 1024:]
+    start = time.process_time()
+    text = reasons.failure_text(ENDING, tail, tail)
+    took = time.process_time() - start
+    assert len(text.encode()) <= reasons.LIMIT
+    return took
+
+
 def judged_in(tail: bytes) -> float:
     """CPU seconds for the failure text of ``tail`` (at most its last 64 KiB) as both streams, the best of 5."""
-    tail = tail[-64 * 1024:]
-    times = []
-    for _ in range(5):
-        start = time.process_time()
-        text = reasons.failure_text(ENDING, tail, tail)
-        times.append(time.process_time() - start)
-        assert len(text.encode()) <= reasons.LIMIT
-    return min(times)
+    return min(judged_once(tail) for _ in range(5))
+
+
+def growth(tail: bytes) -> tuple:
+    """(16 KiB's seconds, 64 KiB's seconds) for the end of ``tail``, each the best of 7 rounds that
+    take the two sizes in turn, so that a burst of load on the machine slows both alike."""
+    small, large = tail[-16 * 1024:], tail[-64 * 1024:]
+    rounds = [(judged_once(small), judged_once(large)) for _ in range(7)]
+    return min(took for took, _ in rounds), min(took for _, took in rounds)
+
+
+def grows_linearly(tail: bytes) -> tuple:
+    """Whether the work for 64 KiB of ``tail`` stays under 8 times that for 16 KiB (linear: 4 times;
+    a quadratic step: 16), and the two figures. Past the bound, it is measured once more: a
+    quadratic step is past it every time, a burst of load on a shared machine seldom twice."""
+    for _ in range(2):
+        small, large = growth(tail)
+        if large < 8 * max(small, 0.001):
+            return True, small, large
+    return False, small, large

@@ -13,6 +13,7 @@ import queue
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ import uuid
 import psutil
 import pytest
 
-from .procfs import TIMEOUT, wait_until
+from .procfs import TIMEOUT, proc_status, process_state, wait_until, wchan
 
 SM_INIT = os.path.join(os.path.dirname(sys.executable), "sm-init")
 MARK = "SM_INIT_TEST_MARK"
@@ -248,6 +249,59 @@ def run_on_a_terminal(start, *args, env=None):
             os.close(slave)
         os.close(master)
     return code, b"".join(got).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+# What a failed test shows of each run (tests/conftest.py): enough to see who held what, short
+# enough to read. A run's processes may be many (floods, storms): the first few say enough.
+REPORT_LINES, REPORT_WIDTH, REPORT_PROCESSES, REPORT_FDS = 40, 300, 10, 16
+
+
+def failure_report(init):
+    """A run as a failed test shows it: the tails of sm-init's log and of the child's output, and each
+    process of the run still alive: where it waits in the kernel, its signal sets (sm-init's SigBlk
+    reads empty while it sits in sigtimedwait) and the pipes it holds open."""
+    def clip(text):
+        return text if len(text) <= REPORT_WIDTH else text[:REPORT_WIDTH] + f"... ({len(text)} chars)"
+
+    def tail(name, lines):
+        if lines is None:
+            return [f"{name}: not a pipe of the test's"]
+        lines.drain(timeout=0.5)  # what the reader thread has not handed over yet
+        seen = lines.seen
+        shown = f" (the last {REPORT_LINES} of {len(seen)} lines)" if len(seen) > REPORT_LINES else ""
+        return [f"{name}{shown}:", *("  " + clip(line) for line in seen[-REPORT_LINES:])]
+
+    code = init.process.poll()
+    text = [f"{init.program} as {'PID 1' if init.pid1 else 'subreaper'}, "
+            + ("still running" if code is None else f"exit code {code}")]
+    text += tail("its log (stderr)", init.log) + tail("the child's output (stdout)", init.out)
+    alive = init.survivors()
+    text.append(f"processes of the run alive: {len(alive)}"
+                + (f" (the first {REPORT_PROCESSES})" if len(alive) > REPORT_PROCESSES else ""))
+    for process in sorted(alive, key=lambda p: p.pid)[:REPORT_PROCESSES]:
+        try:
+            where = f"{process_state(process.pid)}, in {wchan(process.pid) or 'no wait'}"
+            text += ["  " + clip(f"pid {process.pid} ({where}): {' '.join(process.cmdline())}"),
+                     "    " + " ".join(f"{field}={value}" for field, value in proc_status(process.pid).items()
+                                       if field in ("SigBlk", "SigIgn", "SigCgt", "SigPnd", "ShdPnd")),
+                     "    pipes: " + (" ".join(open_pipes(process.pid)) or "none")]
+        except (OSError, psutil.NoSuchProcess):
+            text.append(f"  pid {process.pid}: gone while this was written")
+    return "\n".join(text)
+
+
+def open_pipes(pid):
+    """``fd=pipe:[inode]`` for each pipe (or FIFO) the process holds, the first REPORT_FDS of them."""
+    pipes = []
+    for fd in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("pipe:") or stat.S_ISFIFO(os.stat(f"/proc/{pid}/fd/{fd}").st_mode):
+                pipes.append(f"{fd}={target}")
+        except OSError:  # closed meanwhile
+            continue
+    more = len(pipes) - REPORT_FDS
+    return pipes[:REPORT_FDS] + ([f"and {more} more"] if more > 0 else [])
 
 
 def find_process(init, script, *args):
