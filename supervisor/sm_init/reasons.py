@@ -914,7 +914,8 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     text = joined(lines)[0]
     botocore = could_match(CLIENT_ERROR, text)   # botocore's words at all: one test of the tail
     dotted = {at for at in matching(lines, DOTTED_EXCEPTION)   # JAX's re-raise names no error alone
-              if _is_exception(lines[at].text.partition(":")[0]) and "UnfilteredStackTrace" not in lines[at].text}
+              if _is_exception(lines[at].text.partition(":")[0])
+              and "UnfilteredStackTrace" not in lines[at].text}
     if not (botocore or dotted or could_match(BARE_EXCEPTION, text)):   # none has the words looked for
         return None
     for position in range(len(lines) - 1, -1, -1):
@@ -1415,8 +1416,10 @@ LAUNCHER_REPORT = re.compile(
     # Open MPI's boxes for a child it could not exec or start (help-orterun.txt, mpirun 4.1 run here:
     # "... as it could not access or execute an executable:", "... as it encountered an error:").
     r"|mpirun was unable to (?:launch|start) the specified application as it"
-    # python -m NAME with no such module (runpy: "%s: %s" % (sys.executable, error), python run here).
-    r"|(?<![\w-])python[\d.]{0,5}: (?:No module named |Error while finding module specification for )"
+    # python -m NAME with no such module (runpy: "%s: %s" % (sys.executable, error), python run here);
+    # the name first, then what may not precede it: a branch that starts with a literal keeps re's
+    # first-character skip for the whole pattern.
+    r"|python(?<=(?<![\w-])python)[\d.]{0,5}: (?:No module named |Error while finding module specification for )"
     r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
