@@ -1,5 +1,5 @@
 """The corpora of real failure logs (tests/fixtures/reasons/wild, its README says the format, and
-tests/fixtures/reasons/holdout to holdout4, the same format, held out from the tuning):
+tests/fixtures/reasons/holdout to holdout5, the same format, held out from the tuning):
 the cases, the failure file's ``Error:`` line for each, and whether it names the labelled root cause.
 
 Shared by tests/test_reasons_wild.py and tools/reasons-corpus (the pass rate and the failures).
@@ -20,9 +20,12 @@ HOLDOUT = os.path.join(REASONS, "holdout")
 HOLDOUT2 = os.path.join(REASONS, "holdout2")
 # Collected after holdout2's misses were fixed (so holdout2 was tuned on too).
 HOLDOUT3 = os.path.join(REASONS, "holdout3")
-# Collected after holdout3's misses were being fixed (so holdout3 was tuned on too): the blind measure now.
+# Collected after holdout3's misses were being fixed (so holdout3 was tuned on too).
 HOLDOUT4 = os.path.join(REASONS, "holdout4")
-CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2, "holdout3": HOLDOUT3, "holdout4": HOLDOUT4}
+# Collected after holdout4's misses were being fixed (so holdout4 was tuned on too): the blind measure now.
+HOLDOUT5 = os.path.join(REASONS, "holdout5")
+CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2, "holdout3": HOLDOUT3, "holdout4": HOLDOUT4,
+           "holdout5": HOLDOUT5}
 TAIL = 64 * 1024   # what sm-init keeps of each stream
 # How the job ended, as sm-init would say it for a plain failure; the corpus judges what follows.
 ENDING = sagemaker.ending(["python3", "train.py"], 1, 0, None)
