@@ -11,6 +11,7 @@ import os
 import pytest
 
 from helpers import figures as recorded
+from helpers.fuse import StuckFuse
 from helpers.realinit import SM_INIT, Init, failure_report, require_unshare
 
 MODES = ["pid1", "subreaper"]
@@ -57,6 +58,20 @@ def hooks_dir(tmp_path):
     path = tmp_path / "pre-kill.d"
     path.mkdir()
     return str(path)
+
+
+@pytest.fixture
+def stuck_fuse(tmp_path):
+    """A StuckFuse mounted at tmp_path/mnt. Ask for it after start_init: it is torn down first, and
+    nothing of the test is left waiting (the cleanup reads every process's environment)."""
+    if not os.path.exists("/dev/fuse"):
+        if os.environ.get("CI"):
+            pytest.fail("/dev/fuse is missing: CI runs every test")
+        pytest.skip("no /dev/fuse here")
+    (tmp_path / "mnt").mkdir()
+    fuse = StuckFuse(tmp_path / "mnt")
+    yield fuse
+    fuse.abort()
 
 
 @pytest.fixture

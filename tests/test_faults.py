@@ -14,6 +14,9 @@ import pytest
 
 from helpers.commands import patched_sm_init, probe
 from helpers.deadline import OBSERVED_LATE
+from helpers.fuse import READS_STUCK
+from helpers.procfs import pending, wait_until
+from helpers.realinit import find_process
 
 
 USR1, TERM = signal.SIGUSR1, signal.SIGTERM
@@ -65,3 +68,46 @@ def test_internal_fault_is_logged_once_the_tree_killed_exit_70(start_init, figur
     assert elapsed <= stop_timeout + OBSERVED_LATE
     if where.startswith("spawn."):
         assert run.out.drain() == []
+
+
+KILL_TIME = 1.0  # system.KILL_TIME: the SIGKILL sweep and the reaping of its dead, after an internal error
+# A trainer that exits 0 on SIGUSR1, leaving its child, a reader of the stuck file, to sm-init
+# (whose leftover sweep, sweep.sweep:1, then raises): argv READS_STUCK FILE.
+LEAVES_A_STUCK_READER = """
+import os, signal, subprocess, sys
+signal.signal(signal.SIGUSR1, lambda *_: os._exit(0))
+reader = subprocess.Popen([sys.executable, "-c", *sys.argv[1:]])
+print(f"main ready reader={reader.pid}", flush=True)
+while True:
+    signal.pause()
+"""
+
+
+def test_after_an_internal_fault_sm_init_exits_once_the_killed_are_gone_a_process_the_kernel_keeps_named(
+        start_init, stuck_fuse, hooks_dir):
+    """SIGKILL sent is not a process ended: the killed process lives on, holding its memory, until
+    the kernel has run its exit, on a loaded machine once it gets a CPU (the fresh-clone run saw
+    sm-init exit 70 while the escaped child it had killed was still there, running). sm-init
+    reaps its tree before it exits, within its kill time. The order made certain: a process the
+    kernel keeps (its read of a file system that never answers is not ended by SIGKILL, which stays
+    pending) holds sm-init that long, is named, and is left; let go, it dies at once."""
+    stuck_file = str(stuck_fuse.path / "stuck")
+    run = start_init(*patched_sm_init("fault=sweep.sweep:1", "--stop-timeout", "3", "--hooks-dir", hooks_dir, "--",
+                                      sys.executable, "-c", LEAVES_A_STUCK_READER, READS_STUCK, stuck_file),
+                     sm_init=sys.executable)
+    reader = run.out.expect(r"^main ready reader=(\d+)").group(1)   # its pid as sm-init sees it
+    host_pid = find_process(run, "-c", READS_STUCK, stuck_file).pid
+    stuck_fuse.read_taken()   # the handshake: from now on SIGKILL can't end the read
+    sent = time.monotonic()
+    run.signal(USR1)
+    run.log.expect(r"^sm-init: error: internal error: RuntimeError: injected fault in sweep\.sweep")
+    run.log.expect(rf"^sm-init: warning: 1 process\(es\) still there {KILL_TIME:g}s after SIGKILL \(stuck in the"
+                   rf" kernel\): pid {reader}; exiting without them$", timeout=KILL_TIME + 3 + OBSERVED_LATE)
+    assert pending(host_pid, signal.SIGKILL)   # killed, and kept by the kernel: the premise
+    stuck_fuse.abort()
+    code = run.wait()
+    assert code == 70, run.log.text
+    assert run.ended - sent >= KILL_TIME
+    run.log.expect(r"^sm-init: exit: 70 \(internal error; every process killed\)$")
+    assert run.log.count(r"^sm-init: error: ") == 1, run.log.text
+    wait_until(lambda: run.survivors() == [], "the reader gone once the file system let go")

@@ -8,7 +8,6 @@ faulthandler's stacks come from the processes that handle --stack-signal, and on
 it. The trainer's own failure file still wins.
 """
 
-import ctypes
 import os
 import re
 import shlex
@@ -419,40 +418,9 @@ def test_a_py_spy_that_hangs_is_killed_at_the_end_of_its_window_and_holds_nothin
 # ---------------------------------------------------------------------------------------------
 # A process stuck in the kernel: its command line can't be read, and nothing of sm-init waits on it
 
-STUCK_FUSE = os.path.join(CHILDREN, "stuck_fuse.py")
 MMAP_LOCKED = os.path.join(CHILDREN, "mmap_locked.py")
 LIST_TIME = 2.0   # stacks.LIST_TIME
 SLACK = 3.0       # the test's own delay in seeing a line, on a loaded 2-core machine
-
-
-class StuckFuse:
-    """stuck_fuse.py mounted at ``path``: a read of its file waits until ``abort()``."""
-
-    def __init__(self, path):
-        self.path = path
-        self.server = subprocess.Popen([sys.executable, STUCK_FUSE, str(path)], stdout=subprocess.PIPE)
-        assert self.server.stdout.readline() == b"ready\n"
-
-    def abort(self):
-        """The server's end closes /dev/fuse: the waiting reads fail, their processes go on."""
-        if self.server.poll() is None:
-            self.server.kill()
-            self.server.wait(TIMEOUT)
-        ctypes.CDLL(None).umount2(str(self.path).encode(), 2)   # MNT_DETACH
-
-
-@pytest.fixture
-def stuck_fuse(tmp_path):
-    """Ask for it after start_init: it is torn down first, and nothing of the test is left waiting
-    (the cleanup reads every process's environment)."""
-    if not os.path.exists("/dev/fuse"):
-        if os.environ.get("CI"):
-            pytest.fail("/dev/fuse is missing: CI runs every test")
-        pytest.skip("no /dev/fuse here")
-    (tmp_path / "mnt").mkdir()
-    fuse = StuckFuse(tmp_path / "mnt")
-    yield fuse
-    fuse.abort()
 
 
 def test_a_process_stuck_in_the_kernel_holds_neither_the_stacks_of_the_others_nor_the_stop(start_init, stuck_fuse):

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from . import log, output, plan, reap, signals, spawn, sweep
 from .signals import signal
 
+KILL_TIME = 1.0  # after an internal error: the SIGKILL sweep and the reaping of its dead, together
+
 
 class System:
     """The real one: this process, its children, its PID namespace."""
@@ -265,8 +267,17 @@ class System:
         sagemaker.note_start_failure(self.config, problem)
 
     def kill_everything(self, main_group: int | None) -> None:
-        """After an internal error: everything, within a second (the group first while it is ours)."""
-        sweep.sweep(signal.SIGKILL, self.pid1, time.monotonic() + 1.0, group_first=main_group)
+        """After an internal error: everything, within a second (the group first while it is ours),
+        and the dead reaped in that second, as a stop's kill window does: sm-init exits once its
+        tree is gone, never while a process it killed still holds its memory (SIGKILL sent is not
+        yet a process ended). One the kernel keeps (stuck in it) is named, and left."""
+        deadline = time.monotonic() + KILL_TIME
+        sweep.sweep(signal.SIGKILL, self.pid1, deadline, group_first=main_group)
+        if not reap.reap_until_none_left(deadline, time.monotonic):
+            left = sorted(reap.children() or ())
+            named = f": pid {', '.join(map(str, left[:10]))}{', ...' if len(left) > 10 else ''}" if left else ""
+            log.warning(f"{len(left) or 'some'} process(es) still there {KILL_TIME:g}s after SIGKILL"
+                        f" (stuck in the kernel){named}; exiting without them")
 
     def exit(self, code: int, flush: plan.Flush):
         """The rest of the tree's output, then the exit line, last, then the exit."""

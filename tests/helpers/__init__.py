@@ -8,6 +8,7 @@
                 default_signals, the signal state for a program a test starts itself
     procfs      /proc readers (status, signal masks, fd flags, wchan, zombies, children) and wait_until
     fifos       a FIFO nobody reads: filling it, what waits in it
+    fuse        a file system that never answers a read: a process stuck in the kernel, SIGKILL or not
     readers     log readers slower than sm-init: SLOW (64 KiB every 0.1 s), a given rate, a pause
     deadline    stopping sm-init as Docker does, and holding it to its stop timeout
     figures     recording what a test measured, for tests/RELIABILITY.md
@@ -28,5 +29,5 @@
                 the scale of the peers feature (test_peers_scale.py, bench/multihost.py)
     doclinks    the links between the repository's markdown pages, and GitHub's anchors (test_docs.py)
 
-The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``) are in tests/conftest.py.
+The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``, ``stuck_fuse``) are in tests/conftest.py.
 """

@@ -2,7 +2,7 @@
 for an answer that never comes, as on a network file system whose server went away.
 
 ``stuck_fuse.py MOUNTPOINT`` mounts it (root: mount(2) on /dev/fuse, no fusermount), prints
-``ready`` and serves until it is killed; its end closes /dev/fuse, which aborts the connection:
+``ready`` (and ``read`` for each READ it takes and never answers) and serves until it is killed; its end closes /dev/fuse, which aborts the connection:
 every read still waiting then fails (EIO) and the processes behind it go on. The mount stays,
 answering ENOTCONN, until the caller detaches it (``umount -l``).
 
@@ -43,8 +43,11 @@ def serve(fd):
         request = os.read(fd, 1 << 21)
         _, opcode, unique, node, *_ = IN_HEADER.unpack_from(request)
         args = request[IN_HEADER.size:]
-        if opcode in NO_ANSWER or opcode == READ:
+        if opcode == READ:
+            print("read", flush=True)                  # taken: the reader now waits, SIGKILL or not
             continue                                   # READ: the point of it all
+        if opcode in NO_ANSWER:
+            continue
         if opcode == INIT:
             major, minor, readahead, _ = struct.unpack_from("<IIII", args)
             body = struct.pack("<IIIIHHIIHHII", 7, min(minor, 31), readahead, 0, 16, 12, 1 << 17, 1, 32, 0, 0, 0)
