@@ -1,8 +1,8 @@
 """What the tests share; each module holds one idea and is imported by name.
 
     realinit    running the real sm-init (Init, TtyInit, run_on_a_terminal) as PID 1 of a fresh PID
-                namespace or as subreaper; its output read as lines; finding and counting a run's processes;
-                what a failed test shows of each run (failure_report)
+                namespace or as subreaper; its output read as lines; finding and counting a run's
+                processes; what a failed test shows of each run (failure_report)
     children/   the programs the tests run under sm-init (probe.py first): scripts, not modules
     commands    their command lines (probe, child, hook, cmd) and what they print (signal names, reports);
                 default_signals, the signal state for a program a test starts itself
@@ -29,5 +29,6 @@
                 the scale of the peers feature (test_peers_scale.py, bench/multihost.py)
     doclinks    the links between the repository's markdown pages, and GitHub's anchors (test_docs.py)
 
-The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``, ``stuck_fuse``) are in tests/conftest.py.
+The fixtures (``mode``, ``start_init``, ``hooks_dir``, ``ml``, ``figures``, ``stuck_fuse``) are in
+tests/conftest.py.
 """

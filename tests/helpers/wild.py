@@ -18,14 +18,10 @@ WILD = os.path.join(REASONS, "wild")
 HOLDOUT = os.path.join(REASONS, "holdout")
 # Collected after holdout's misses were being fixed (so holdout was tuned on too).
 HOLDOUT2 = os.path.join(REASONS, "holdout2")
-# Collected after holdout2's misses were fixed (so holdout2 was tuned on too).
-HOLDOUT3 = os.path.join(REASONS, "holdout3")
-# Collected after holdout3's misses were being fixed (so holdout3 was tuned on too).
-HOLDOUT4 = os.path.join(REASONS, "holdout4")
-# Collected after holdout4's misses were being fixed (so holdout4 was tuned on too): the blind measure now.
-HOLDOUT5 = os.path.join(REASONS, "holdout5")
-CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2, "holdout3": HOLDOUT3, "holdout4": HOLDOUT4,
-           "holdout5": HOLDOUT5}
+# The corpora, oldest first: each held-out set was collected after the one before it was tuned on,
+# so the last is the blind measure now (holdout3 to holdout5 are only ever named here).
+CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2,
+           **{name: os.path.join(REASONS, name) for name in ("holdout3", "holdout4", "holdout5")}}
 TAIL = 64 * 1024   # what sm-init keeps of each stream
 # How the job ended, as sm-init would say it for a plain failure; the corpus judges what follows.
 ENDING = sagemaker.ending(["python3", "train.py"], 1, 0, None)

@@ -2,9 +2,10 @@
 for an answer that never comes, as on a network file system whose server went away.
 
 ``stuck_fuse.py MOUNTPOINT`` mounts it (root: mount(2) on /dev/fuse, no fusermount), prints
-``ready`` (and ``read`` for each READ it takes and never answers) and serves until it is killed; its end closes /dev/fuse, which aborts the connection:
-every read still waiting then fails (EIO) and the processes behind it go on. The mount stays,
-answering ENOTCONN, until the caller detaches it (``umount -l``).
+``ready`` (and ``read`` for each READ it takes and never answers) and serves until it is killed; its
+end closes /dev/fuse, which aborts the connection: every read still waiting then fails (EIO) and the
+processes behind it go on. The mount stays, answering ENOTCONN, until the caller detaches it
+(``umount -l``).
 
 The protocol is the kernel's (include/uapi/linux/fuse.h): a request is a 40-byte header and its
 arguments, an answer a 16-byte header and its result. Only what an open, an mmap and a read ask
