@@ -1108,3 +1108,82 @@ def test_cuda_check_return(tmp_path, words, hint):
 ])
 def test_not_cuda_check_return(line):
     assert find(f"{line}\n") is None
+
+
+# Tracebacks indented as a whole --------------------------------------------------------------------
+
+RAISING_SETUP = """
+class MissingCUDAException(Exception):
+    pass
+def installed_cuda_version():
+    raise MissingCUDAException("CUDA_HOME does not exist, unable to compile CUDA op(s)")
+installed_cuda_version()
+"""
+
+
+def test_pips_build_step_indents_its_childs_traceback(tmp_path):
+    # pip (run here) shows a setup.py's output under "× ... did not run successfully." indented by
+    # 6, the frames by 8; "[end of output]" and pip's own lines after it.
+    pytest.importorskip("setuptools")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "setup.py").write_text(RAISING_SETUP)
+    run = run_tails([sys.executable, "-m", "pip", "download", "--no-deps", "--no-index", "--no-build-isolation",
+                     "-d", str(tmp_path / "out"), str(tmp_path / "pkg")])
+    assert run.returncode != 0 and b"      Traceback (most recent call last):\n" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == (
+        "python-traceback", "MissingCUDAException: CUDA_HOME does not exist, unable to compile CUDA op(s)")
+
+
+def _python_traceback(tmp_path) -> str:
+    """Python's own traceback (run here) of a ModuleNotFoundError two frames deep."""
+    (tmp_path / "helpers.py").write_text("from utilts import *\n")
+    run = run_tails([sys.executable, "-c", "import helpers"], cwd=str(tmp_path))
+    text = run.stderr.decode()
+    assert text.startswith("Traceback (most recent call last):\n  File ") and \
+        text.endswith("ModuleNotFoundError: No module named 'utilts'\n"), text
+    return text
+
+
+@pytest.mark.parametrize("indent, header", [(2, True), (4, True), (8, True), (4, False), (8, False)])
+def test_a_traceback_indented_as_a_whole(tmp_path, indent, header):
+    # A paste indented as a whole (markdown's code block: 4), with its header or without (a
+    # debugger's report: "Exception has occurred: ..." above the frames); a log line after it.
+    # Without the header a frame says where the block is only 6 deep or more.
+    lines = _python_traceback(tmp_path).splitlines()[0 if header else 1:]
+    text = "Exception has occurred: ModuleNotFoundError\n" + "".join(
+        " " * indent + line + "\n" for line in lines) + "Press any key to continue\n"
+    finding = find(text)
+    assert (finding.name, finding.error) == ("python-traceback", "ModuleNotFoundError: No module named 'utilts'")
+
+
+def test_a_traceback_that_lost_its_indentation(tmp_path):
+    # A paste that lost every line's indentation: a frame's code at column 0 is its code, not the
+    # exception (Python prints no frame at column 0).
+    text = "".join(line.strip() + "\n" for line in _python_traceback(tmp_path).splitlines())
+    finding = find(text)
+    assert (finding.name, finding.error) == ("python-traceback", "ModuleNotFoundError: No module named 'utilts'")
+
+
+@pytest.mark.parametrize("text, error", [
+    # Only the header indented (a paste's first line): its frames at 2 are read as they are.
+    ('   Traceback (most recent call last):\n  File "a.py", line 2, in <module>\n    f()\nValueError: x\n',
+     "ValueError: x"),
+    # An indented header with nothing deeper after it: no block, the exception line alone counts.
+    ("  Traceback (most recent call last):\nloss: 0.5\nValueError: x\n", "ValueError: x"),
+    # faulthandler's frames at column 0 ("line 3 in f", no comma): no code after them; srun's report.
+    ('Current thread 0x00007fed4e792740 (most recent call first):\nFile "a.py", line 3 in f\n'
+     "srun: error: node1: task 0: Segmentation fault\n", "srun: error: node1: task 0: Segmentation fault"),
+])
+def test_not_a_traceback_indented_as_a_whole(text, error):
+    assert find(text).error == error
+
+
+@pytest.mark.parametrize("text", [
+    # A frame 6 deep after a line as deep (a message's own indented lines), or with no comma.
+    '      details:\n      File "a.py", line 3, in f\n        f()\n    ValueError: x\n',
+    '  log:\n      File "a.py", line 3 in f\n    ValueError: x\n',
+])
+def test_an_indented_frame_opens_no_block_after_its_own_depth(text):
+    finding = find(text)
+    assert finding is None or finding.name != "python-traceback", finding

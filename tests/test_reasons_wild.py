@@ -55,10 +55,6 @@ WRONG = {
             "A: the coordination service's 'DEADLINE_EXCEEDED: Barrier timed out' is no known form",
         "h_oom_wizard_exit_minus9_then_semaphore_warning_gemma_tuner":
             "A: an application's own 'Training failed with exit code -9'",
-        "e_ds_pip_build_missing_cuda_home":
-            "B: pip's indented copy of a traceback has no line at a line's start",
-        "f_geolayoutlm_datamodule_has_setup_attributeerror":
-            "B: a paste indented as a whole has no line at a line's start",
         "f_mattergen_hydra_no_supported_gpu_backend":
             "B: Hydra's 'Error in call to target' and an exception's repr are not read",
         "e_nccl_ib_completion_error_alpaca":
@@ -84,10 +80,6 @@ WRONG = {
             "B: an NCCL WARN line with no NCCL error after it",
         "i_nccl_ibv_create_qp_tf_slurm":
             "B: an NCCL WARN line with no NCCL error after it",
-        "j_python_coadti_no_module_utilts":
-            "C: a traceback indented as a whole",
-        "j_python_medical_transformer_typeerror_nonetype":
-            "C: a traceback whose frames lost their indentation",
         "k_tf_restore_key_not_found_in_checkpoint":
             "C: TF1's cause below 'Original error:' is not read",
         "l_shell_dash_nvcc_not_found_subprocess_second":

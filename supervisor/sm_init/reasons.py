@@ -55,6 +55,9 @@ The order is the precedence:
    error(s) found."; not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
    SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback
+   indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
+   indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
+   lines lost their indentation has a frame's code at column 0. A traceback
    may have no header (a tail or a paste that starts inside it, rich's box): an exception line right
    after a frame's code ends it; a line that a frame follows is another thread's log line, not the
    exception. The line right after the last frame and its code is the exception line whatever its
@@ -332,7 +335,53 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         column = min(indent for _position, indent in stamped)
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
+    text = "\n".join(cleaned)   # a copy at C speed, then a few literal searches: most tails hold none
+    if any(literal in text for literal in INDENTED_LITERALS):
+        _dedent_tracebacks(lines)
     return lines
+
+
+# A traceback indented as a whole: pip's report of a build step that failed indents the child's
+# output under its "╰─> [N lines of output]" (pip run here on a setup.py that raises: "      Traceback
+# (most recent call last):", the frames at 8, the exception line at 6), and a markdown paste indents
+# every line by 4 (a debugger's report pasted so has no header: its frames at 6). Python prints the
+# header and the exception line at one indentation, the frames 2 deeper (Lib/traceback.py): an
+# indented header, or a frame 6 or more deep after a line less deep that is no traceback's, says
+# where the block is; its lines, as long as they are that deep, are read without that indentation.
+INDENTED_LITERALS = (" Traceback (most recent call last)", "\tTraceback (most recent call last)",
+                     '      File "')
+INDENTED_FRAME = re.compile(r'^ {6,}File "[^"\n]{1,4096}", line \d+, in ')
+
+
+def _dedent_tracebacks(lines: List[Line]) -> None:
+    """The blocks of ``lines`` that hold a traceback indented as a whole, in place, without that
+    indentation (``INDENTED_LITERALS``)."""
+    end = 0
+    for position, line in enumerate(lines):
+        text = line.text
+        if position < end or text[:1] not in " \t":
+            continue
+        body = text.lstrip(" \t")
+        indent = len(text) - len(body)
+        if body.startswith("Traceback (most") and TB_HEADER.match(body):
+            depth = indent
+        elif INDENTED_FRAME.match(text) and position > 0 and not _in_traceback(lines[position - 1], indent):
+            depth = indent - 2
+        else:
+            continue
+        end = position + 1
+        while end < len(lines) and PROCESS(lines[end]) == PROCESS(line) \
+                and len(lines[end].text) > depth and lines[end].text[:depth].isspace():
+            end += 1
+        for at in range(position, end):
+            lines[at] = lines[at]._replace(text=lines[at].text[depth:])
+
+
+def _in_traceback(line: Line, indent: int) -> bool:
+    """Whether ``line``, before a frame ``indent`` deep, is already of a traceback: as deep as the
+    frame (code), or a header or a frame itself."""
+    body = line.text.lstrip(" \t")
+    return len(line.text) - len(body) >= indent or body.startswith(("Traceback (most", 'File "'))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,7 +690,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             if first not in BOX:
                 last_file = TB_FILE.match(text).groups()
                 frame = position
-        elif was_code and first.isspace():
+        elif was_code and (first.isspace() or position == frame + 1 and lines[frame].text[:1] == "F"
+                           and ", in" in lines[frame].text and not _exception_named(text)):
+            # A frame's source line, or in a paste that lost all indentation (a traceback's frames,
+            # "File ..., line 3, in f", at column 0; not faulthandler's "line 3 in f", which shows no
+            # code) the line right after such a frame that is no exception line: its code all the same.
             if position == frame + 1:
                 shown.setdefault(text.strip(), position)   # the frame's source line: code seen so far
             body.add(position)   # a frame's source line, its carets
@@ -707,6 +760,12 @@ def _no_traceback(lines: Sequence[Line]) -> bool:
     text = joined(lines)[0]
     return not TRACEBACK_PART.search(text) or not (TRACEBACK_OPEN.search(text)
                                                   or _multiline(TB_EXCEPTION).search(text))
+
+
+def _exception_named(text: str) -> bool:
+    """Whether ``text`` has TB_EXCEPTION's shape with a name like an exception's."""
+    named = TB_EXCEPTION.match(text)
+    return bool(named) and _is_exception(named.group(1))
 
 
 def _code_like(text: str) -> bool:

@@ -55,6 +55,10 @@ ADVERSARIAL = {
     "Ray workers without names": b"(pid=1) Exception: x\n" * 3000,
     "one line of python -m": b"python3: " * 7000,
     "one line of mpirun boxes": b"mpirun was unable to start " * 2400,
+    # holdout5's: a traceback indented as a whole (a header at any depth, a frame 6 deep).
+    "indented headers": b"  Traceback (most recent call last):\n" * 1800,
+    "indented frames": b'      File "a.py", line 1, in f\n' * 2100 + b"    ValueError: x\n",
+    "one line of indented frames": b"      File \"" + b"a" * 65536,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
