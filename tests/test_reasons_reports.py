@@ -1187,3 +1187,124 @@ def test_not_a_traceback_indented_as_a_whole(text, error):
 def test_an_indented_frame_opens_no_block_after_its_own_depth(text):
     finding = find(text)
     assert finding is None or finding.name != "python-traceback", finding
+
+
+# Runtimes' own reports ------------------------------------------------------------------------------
+
+DATALOADER_SIGNAL = """
+import os, signal, sys
+from torch.utils.data import DataLoader, Dataset
+class Faulting(Dataset):
+    def __len__(self):
+        return 4
+    def __getitem__(self, index):
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+for batch in DataLoader(Faulting(), num_workers=1):
+    pass
+"""
+
+
+@pytest.mark.parametrize("signal, words, hint", [
+    ("SIGBUS", "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient"
+               " shared memory (shm).", reasons.HINT_SHM),
+    ("SIGSEGV", "ERROR: Unexpected segmentation fault encountered in worker.", reasons.HINT_CRASH),
+])
+def test_a_dataloader_workers_own_signal_report(tmp_path, signal, words, hint):
+    # torch/csrc/DataLoader.cpp's handlers in the worker (torch run here): its report first, then the
+    # main process's RuntimeError, which names the signal and is shown (test_reasons_torch.py); a
+    # paste that kept only the worker's report: that is the crash.
+    pytest.importorskip("torch")
+    (tmp_path / "load.py").write_text(DATALOADER_SIGNAL)
+    run = run_tails([sys.executable, str(tmp_path / "load.py"), signal])
+    assert run.returncode != 0 and words.encode() in run.stderr, run.stderr[-500:]
+    assert reasons.diagnose(run.stdout, run.stderr).error.startswith("RuntimeError: DataLoader worker (pid ")
+    last = run.stderr[:run.stderr.index(words.encode()) + len(words)] + b"\n"
+    finding = reasons.diagnose(b"", b"Starting training...\n" + last)
+    assert (finding.name, finding.error, finding.hint) == ("native-crash", words, hint)
+
+
+RUST_ALLOC = """
+fn main() {
+    let size: usize = std::env::args().nth(1).unwrap().parse().unwrap();
+    let buffer: Vec<u8> = Vec::with_capacity(size);
+    println!("{}", buffer.capacity());
+}
+"""
+
+
+def test_rusts_allocation_failure(tmp_path):
+    # Rust's default_alloc_error_hook (library/std/src/alloc.rs): "memory allocation of N bytes
+    # failed", then abort(); built here with rustc, run by bash under `ulimit -v`.
+    if not shutil.which("rustc"):
+        pytest.skip("no rustc on this machine")
+    (tmp_path / "alloc.rs").write_text(RUST_ALLOC)
+    subprocess.run(["rustc", "-O", "-o", str(tmp_path / "alloc"), str(tmp_path / "alloc.rs")], check=True)
+    env = dict(os.environ, RUST_BACKTRACE="0")
+    run = run_tails(["bash", "-c", f"echo step 1; (ulimit -v 200000; {tmp_path / 'alloc'} 2097152000)"], env=env)
+    assert run.returncode == 134 and b"memory allocation of 2097152000 bytes failed\n" in run.stderr, run
+    # DeepSpeed's launcher reports the dead rank after it; the allocation says why.
+    stderr = run.stderr + b"[launch.py:428:sigkill_handler] Killing subprocess 62215\n"
+    finding = reasons.diagnose(run.stdout, stderr)
+    assert (finding.name, finding.error, finding.hint) == (
+        "host-oom", "memory allocation of 2097152000 bytes failed", reasons.HINT_HOST_MEMORY)
+
+
+@pytest.mark.parametrize("text", [
+    "pool: memory allocation of 64 bytes failed\n",                    # not the line's start
+    "memory allocation of 64 bytes failed, retrying with a smaller pool\n",   # not the line's end
+    "Unexpected bus error encountered in the config: retrying\n",      # not the DataLoader's
+])
+def test_not_a_runtimes_own_report(text):
+    assert find(text) is None
+
+
+# NCCL's warnings as NCCL_DEBUG=INFO prints them (src/include/debug.h, ncclDebugLog): the first WARN
+# is where it failed, INFO lines carry the failure up ("init.cc:878 -> 2").
+NCCL_DEBUG = ("node1:376586:377441 [2] NCCL INFO Channel 00 : 0[3000] -> 1[3000] [send] via NET/IB/0\n"
+              "node1:376586:377441 [2] ibvwrap.c:130 NCCL WARN Call to ibv_create_qp failed\n"
+              "node1:376586:377443 [4] NCCL INFO init.cc:878 -> 2\n"
+              "node1:376586:377443 [4] transport/net.cc:560 NCCL WARN Connection closed by peer\n"
+              "node1:376586:377442 [3] NCCL INFO group.cc:72 -> 2 [Async thread]\n")
+# c10's log line (c10/util/logging_is_not_google_glog.h), at error level; torch here prints the newer
+# form with the time at INFO level ("[I1207 16:21:21.373965645 TCPStoreLibUvBackend.cpp:1266] [c10d] ...").
+C10D_LOG = ("[W socket.cpp:464] [c10d] The server socket has failed to bind to 0.0.0.0:29500 (errno: 98 -"
+            " Address already in use).\n"
+            "{E} [c10d] The server socket has failed to listen on any local network address.\n"
+            "Traceback (most recent call last):\n  File \"/usr/local/bin/torchrun\", line 8, in <module>\n"
+            "    sys.exit(main())\n")
+
+
+@pytest.mark.parametrize("text, error, hint", [
+    (NCCL_DEBUG, "NCCL WARN Call to ibv_create_qp failed", reasons.HINT_NCCL),
+    (C10D_LOG.format(E="[E socket.cpp:500]"),
+     "[c10d] The server socket has failed to listen on any local network address.", None),
+    (C10D_LOG.format(E="[E1207 16:21:21.373965645 socket.cpp:500]"),
+     "[c10d] The server socket has failed to listen on any local network address.", None),
+    ("E1207 16:21:21.373965 12345 coordination_service.cc:512] Barrier timed out\nstep 3\n",
+     "Barrier timed out", None),
+])
+def test_a_runtimes_error_log_line_as_the_last_resort(text, error, hint):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("runtime-error-log", error, hint)
+
+
+@pytest.mark.parametrize("text, name", [
+    # Anything else found comes first: an NCCL error after the warning, the exception a traceback
+    # ends with, a launcher's report.
+    (NCCL_DEBUG + "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:1191, unhandled system error\n", "nccl"),
+    (C10D_LOG.format(E="[E socket.cpp:500]") + "torch.distributed.DistNetworkError: The server socket has"
+     " failed to listen on any local network address.\n", "python-traceback"),
+    (NCCL_DEBUG + "srun: error: node1: task 0: Exited with exit code 1\n", "launcher-report"),
+])
+def test_the_last_resort_comes_last(text, name):
+    assert find(text).name == name
+
+
+@pytest.mark.parametrize("text", [
+    "node1:376586:377441 [2] NCCL INFO Call to connect returned Connection refused, retrying\n",
+    C10D_LOG.format(E="[I1207 16:21:21.373965645 socket.cpp:500]"),     # info and warning levels
+    "see [E socket.cpp:500] in the log\n",                               # not the line's start
+])
+def test_not_a_runtimes_error_log_line(text):
+    finding = find(text)
+    assert finding is None or finding.name != "runtime-error-log", finding

@@ -34,10 +34,13 @@ The order is the precedence:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
    memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
-   frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
+   frame of its "Current thread"; where none of those is there, the DataLoader worker's own
+   report, "Unexpected bus error encountered in worker"; a DataLoader worker's bus error gets the
+   shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
-   beats the shell's "Killed" where both are there: it says why), any other CUDA error (the driver's
+   beats the shell's "Killed" where both are there: it says why), Rust's "memory allocation of N
+   bytes failed" (the host's memory, then an abort), any other CUDA error (the driver's
    "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
    not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
    in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
@@ -101,9 +104,12 @@ The order is the precedence:
    nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15: python: not found")
    only when there is no other report, the last one; last, launchers' wrapper exceptions
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
+6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
+   first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
+   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it).
 
-Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc) gets the host
-memory hint, whichever rule found it.
+Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
+allocation) gets the host memory hint, whichever rule found it.
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
 it ended ("returned non-zero exit status 1").
@@ -1366,6 +1372,21 @@ def glibc_assert(lines: Sequence[Line]) -> Optional[Hit]:
     return None
 
 
+# Rust's default allocation error hook (library/std/src/alloc.rs, default_alloc_error_hook: "memory
+# allocation of {} bytes failed", then abort(); a program built here with rustc under `ulimit -v`
+# prints it so): the host ran out of memory in a Rust library (HF tokenizers, safetensors, polars).
+RUST_ALLOC = re.compile(r"^memory allocation of \d{1,20} bytes failed$")
+
+
+def rust_alloc_failed(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first report of Rust's that an allocation failed: the host ran out of memory."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "memory allocation of "):
+        return None
+    line = first_line(output, RUST_ALLOC)
+    return None if line is None else Hit(line, tidy(line.text))
+
+
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
     """glibc's reason for an abort where it printed one (its heap checks, assert()), else the first
     report of the abort."""
@@ -1392,10 +1413,21 @@ CRASH_LINE = re.compile(CRASH)
 FAULT_DUMP = 200   # lines a faulthandler dump may take (a thread per line of a big pool, frames)
 
 
+# torch's DataLoader worker's own handlers (torch/csrc/DataLoader.cpp, run here): "ERROR: Unexpected bus
+# error encountered in worker. This might be caused by insufficient shared memory (shm).", "...
+# segmentation fault ...", "... floating-point exception ...". The main process's RuntimeError after
+# it names the signal and the worker: this counts only where a paste kept nothing else.
+WORKER_SIGNAL = earliest(r"^ERROR: Unexpected (?:bus error|segmentation fault|floating-point exception)"
+                         r" encountered in worker\.")
+
+
 def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
     """A segfault and kin: faulthandler's report with the innermost Python frame of the thread
-    that crashed ("Current thread", not the first one listed), a shell's line."""
+    that crashed ("Current thread", not the first one listed), a shell's line; the DataLoader
+    worker's own report where there is none of those."""
     hit = earlier(_crash_line(lines), signal_hit(lines, *CRASH_SIGNALS))
+    if hit is None and holds(joined(lines)[0], " encountered in worker."):
+        hit = WORKER_SIGNAL(lines)
     if hit is not None and SHARED_MEMORY.search(hit.error):
         # torch's DataLoader: "... is killed by signal: Bus error. It is possible that dataloader's
         # workers are out of shared memory."
@@ -1731,6 +1763,7 @@ HINT_HOST_MEMORY = ("The host ran out of memory (RAM, not the GPU's): lower host
 # Errors whose hint comes with the exception, whichever recogniser found it: running out of host
 # memory in Python (MemoryError, numpy's _ArrayMemoryError), in C++ (std::bad_alloc), in torch.
 HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b"
+                         r"|^memory allocation of \d+ bytes failed"                       # Rust's std
                          r"|DefaultCPUAllocator: (?:not enough|can't allocate) memory"    # c10's CPUAllocator
                          r"|after using all available RAM")                              # Colab
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
@@ -1753,6 +1786,7 @@ KNOWN_CAUSES = (
     # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
     Recogniser("killed", killed,
                HINT_KILLED),
+    Recogniser("host-oom", rust_alloc_failed, HINT_HOST_MEMORY),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
 )
@@ -1769,11 +1803,41 @@ REPORT = Recogniser("launcher-report", launcher_report)
 ARGPARSE = Recogniser("argparse-error", argparse_error)
 
 # The child's own words first, even as a line alone; then what a launcher says of it.
+# The last resort, when nothing above found anything: a runtime's own error-level log line, the first.
+# NCCL's warning (src/include/debug.h: WARN() is ncclDebugLog at NCCL_LOG_WARN, "host:pid:tid [dev]
+# file.cc:N NCCL WARN msg"; a failure's return then travels up at INFO level, "init.cc:878 -> 2", and
+# probes that may fail are downgraded to INFO by ncclDebugNoWarn): the first is where it failed.
+# c10's log line at error level (c10/util/logging_is_not_google_glog.h, CAFFE2_SEVERITY_PREFIX "FEWIV":
+# "[E socket.cpp:500] [c10d] msg", newer torch with the time, as torch printed it here at INFO level:
+# "[I1207 16:21:21.373965645 TCPStoreLibUvBackend.cpp:1266] [c10d] msg"; glog's "E1207 16:21:21.373965
+# 12345 file.cc:12] msg"). Sought from a line's start: a newline, the literal, before each try.
+RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
+                               r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
+
+
+def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first NCCL warning or c10's (glog's) error-level line in output that holds nothing else."""
+    output = output_lines(lines)
+    text, starts = joined(output)
+    found = []
+    if holds(text, "NCCL WARN "):
+        line = first_line(output, NCCL_WARN)
+        if line is not None:
+            found.append(Hit(line, f"NCCL WARN {tidy(NCCL_WARN.search(line.text).group(1))}", HINT_NCCL))
+    if holds(text, "] "):
+        match = RUNTIME_ERROR_LOG.search("\n" + text)
+        if match is not None:
+            line = output[bisect.bisect_right(starts, match.start()) - 1]
+            found.append(Hit(line, tidy(line.text)))
+    return earlier(*found)
+
+
 LAUNCHERS = (
     ARGPARSE,
     Recogniser("exception-line", bare_exception),
     REPORT,
     Recogniser("wrapper-traceback", wrapper_traceback),
+    Recogniser("runtime-error-log", runtime_error_log),
 )
 
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines

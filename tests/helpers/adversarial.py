@@ -59,6 +59,13 @@ ADVERSARIAL = {
     "indented headers": b"  Traceback (most recent call last):\n" * 1800,
     "indented frames": b'      File "a.py", line 1, in f\n' * 2100 + b"    ValueError: x\n",
     "one line of indented frames": b"      File \"" + b"a" * 65536,
+    # Runtimes' own reports: the DataLoader's, Rust's, and the last resort's NCCL and c10 log lines.
+    "one line of DataLoader reports": b"ERROR: Unexpected bus error encountered in worker." * 1300,
+    "one line of allocations": b"memory allocation of " * 3100,
+    "allocations per line": b"memory allocation of 1 bytes\n" * 2200,
+    "NCCL warnings": b"h:1:2 [0] NCCL WARN x\n" * 2900,
+    "c10 headers per line": b"[E " + b"a" * 150 + b"\n" * 1 + (b"[E1207 1:2 " + b"a" * 150 + b"] \n") * 390,
+    "c10 warnings per line": b"[W socket.cpp:464] [c10d] x\n" * 2300,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
