@@ -1308,3 +1308,49 @@ def test_the_last_resort_comes_last(text, name):
 def test_not_a_runtimes_error_log_line(text):
     finding = find(text)
     assert finding is None or finding.name != "runtime-error-log", finding
+
+
+# docker compose ------------------------------------------------------------------------------------
+
+def compose(name: str, width: int, output: bytes) -> str:
+    """``output`` as docker compose shows a service's lines (compose v2's pkg/formatter/logs.go:
+    fmt.Sprintf("%-"+width+"s |", name), then " " and the line)."""
+    return "".join(f"{name:<{width}} | {line}\n" for line in output.decode().splitlines())
+
+
+@pytest.mark.parametrize("exit_line", [True, False])
+def test_docker_composes_service_prefix_is_peeled(tmp_path, exit_line):
+    # bash's report of its child's SIGKILL (run here), behind compose's prefix: the known cause beats
+    # compose's own "exited with code 137"; without that line, two prefixed lines in one column.
+    script = tmp_path / "entrypoint.sh"
+    script.write_text(f"echo starting\n{sys.executable} {FAILING} killed\n")
+    run = run_tails(["bash", str(script)])
+    assert run.returncode == 137 and b" Killed " in run.stderr, run
+    text = compose("scalellm", 17, run.stdout + run.stderr) + ("scalellm exited with code 137\n" if exit_line else "")
+    finding = find(text)
+    assert finding.name == "killed" and finding.source == "stderr [scalellm]", finding
+    assert finding.error.startswith(f"scalellm: {script}: line 2: ") and " Killed " in finding.error
+
+
+@pytest.mark.parametrize("text, error", [
+    # A table's row alone, rows whose bars are in different columns: no service's prefix.
+    ("epoch | Killed\nValueError: x\n", "ValueError: x"),
+    ("step | 3\nlr   | Killed\nValueError: x\n", "ValueError: x"),
+])
+def test_not_a_services_prefix(text, error):
+    assert find(text).error == error
+
+
+def test_an_exception_line_is_no_shell_reports_wrapped_rest(tmp_path):
+    # dash's "not found" (run here), then a process pool's remote traceback (python run here) whose
+    # paste stops at its opening quotes: the exception line is a line of its own.
+    if not shutil.which("dash"):
+        pytest.skip("no dash on this machine")
+    pool = ("import concurrent.futures as f\ndef g(): raise ValueError('nms build failed')\n"
+            "f.ProcessPoolExecutor(1).submit(g).result()\n")
+    (tmp_path / "pool.py").write_text(pool)
+    run = run_tails(["dash", "-c", f"sm-init-test-no-nvcc -c x.cu; {sys.executable} {tmp_path / 'pool.py'}"])
+    head = run.stderr.split(b'"""\n')[0] + b'"""\n'
+    assert head.endswith(b'sm-init-test-no-nvcc: not found\nconcurrent.futures.process._RemoteTraceback: \n"""\n'), head
+    finding = reasons.diagnose(b"", head)
+    assert (finding.name, finding.error) == ("launcher-report", "dash: 1: sm-init-test-no-nvcc: not found")

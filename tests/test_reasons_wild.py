@@ -70,10 +70,6 @@ WRONG = {
             "A: the SDK's ErrorMessage shows only 'raise EnvironmentError(msg)'",
         "k_tf_restore_key_not_found_in_checkpoint":
             "C: TF1's cause below 'Original error:' is not read",
-        "l_shell_dash_nvcc_not_found_subprocess_second":
-            "D: '_RemoteTraceback:' joined to dash's report as its continuation",
-        "l_oom_compose_entrypoint_killed_exit137_scalellm":
-            "D: docker compose's 'NAME | ' prefix is not peeled",
         "l_oom_padded_terminal_run_and_time_killed_mlperf":
             "E: a paste that lost its line breaks",
     },

@@ -10,7 +10,8 @@ Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours d
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
 (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
 mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
-0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header
+0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, docker compose's
+``scalellm  | `` where it is surely compose's; a logger's header
 repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service
 puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host
 prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
@@ -121,6 +122,7 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 """
 
 import bisect
+import collections
 import functools
 import heapq
 import itertools
@@ -342,9 +344,40 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
     text = "\n".join(cleaned)   # a copy at C speed, then a few literal searches: most tails hold none
+    if " | " in text:
+        _peel_services(lines)
     if any(literal in text for literal in INDENTED_LITERALS):
         _dedent_tracebacks(lines)
     return lines
+
+
+# docker compose's prefix before each line of a service's output (compose v2's pkg/formatter/logs.go:
+# the name padded to the longest one's width, then " |", then " " and the line; v1 the same), its own
+# lines unprefixed ("scalellm exited with code 137"). A word, spaces, a bar is also a table's row: the
+# prefix counts where compose's own line names the service, or where two lines or more have it with
+# the bar in one column.
+SERVICE = re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ")
+SERVICE_EXIT = re.compile(r"^([A-Za-z0-9][\w.-]{0,62}) exited with code -?\d+$")
+
+
+def _peel_services(lines: List[Line]) -> None:
+    """docker compose's service prefixes off ``lines``, in place: the service as the line's actor."""
+    found = [(position, match.group(1), match.end()) for position, line in enumerate(lines)
+             if line.actor is None and (match := SERVICE.match(line.text))]
+    if not found:
+        return
+    columns = collections.Counter((name, end) for _position, name, end in found)
+    exits = {match.group(1) for line in lines if "exited with code" in line.text
+             for match in [SERVICE_EXIT.match(line.text)] if match}
+    for position, name, end in found:
+        if columns[name, end] > 1 or name in exits:
+            line = lines[position]
+            text, rank, local = line.text[end:], line.rank, line.local
+            if text[:1] in BY_FIRST:   # what the service's line has behind it is peeled as any line's
+                peeled = _peel(text)
+                if peeled[0]:
+                    text, rank, local = peeled[:3]
+            lines[position] = _new_line((line.stream, line.index, text, rank, local, name))
 
 
 # A traceback indented as a whole: pip's report of a build step that failed indents the child's
@@ -1580,8 +1613,10 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
             error += ("; " if fields else " ") + tidy(more)
             fields = True
             continue
-        # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
-        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
+        # A terminal wraps a sentence before a word in lower case; a colon announces the rest. An
+        # exception's line (a module's lower-case name first) is a line of its own.
+        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
+                or _exception_named(more):
             break
         error += " " + tidy(more)
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None

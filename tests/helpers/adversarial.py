@@ -66,6 +66,9 @@ ADVERSARIAL = {
     "NCCL warnings": b"h:1:2 [0] NCCL WARN x\n" * 2900,
     "c10 headers per line": b"[E " + b"a" * 150 + b"\n" * 1 + (b"[E1207 1:2 " + b"a" * 150 + b"] \n") * 390,
     "c10 warnings per line": b"[W socket.cpp:464] [c10d] x\n" * 2300,
+    # docker compose's service prefix, a table's bars.
+    "a service per line": b"".join(b"svc%d | x\n" % (i % 9) for i in range(6500)),
+    "one line of bars and words": b"a" * 60 + b" | " * 21000,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
