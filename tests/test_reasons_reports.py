@@ -1354,3 +1354,39 @@ def test_an_exception_line_is_no_shell_reports_wrapped_rest(tmp_path):
     assert head.endswith(b'sm-init-test-no-nvcc: not found\nconcurrent.futures.process._RemoteTraceback: \n"""\n'), head
     finding = reasons.diagnose(b"", head)
     assert (finding.name, finding.error) == ("launcher-report", "dash: 1: sm-init-test-no-nvcc: not found")
+
+
+# Open MPI's help-errmgr-base.txt [failed-daemon-launch], mpirun 4.1 run here: its rsh agent (ssh's
+# stand-in, a shell) starting the daemon on a node, where there is no such daemon, or failing outright.
+@pytest.mark.parametrize("agent, error", [
+    ("#!/bin/sh\nshift\nexec bash -c \"$*\"\n",
+     "bash: line 1: sm-init-test-no-orted: command not found (ORTE was unable to reliably start one or more"
+     " daemons.)"),
+    ("#!/bin/sh\nexit 255\n", "ORTE was unable to reliably start one or more daemons."),
+])
+def test_open_mpi_could_not_start_its_daemons(tmp_path, agent, error):
+    if not shutil.which("mpirun"):
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no mpirun (tests/run installs openmpi-bin)")
+    (tmp_path / "agent.sh").write_text(agent)
+    (tmp_path / "agent.sh").chmod(0o755)
+    root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    run = run_tails(["mpirun", *root, "-H", "sm-init-test-node", "-np", "1", "--mca", "plm_rsh_agent",
+                     str(tmp_path / "agent.sh"), "--mca", "orte_launch_agent", "sm-init-test-no-orted", "true"],
+                    cwd=tmp_path)
+    assert run.returncode != 0 and b"ORTE was unable to reliably start" in run.stdout + run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text, error", [
+    # A complaint the script survived, long before the box: the box alone.
+    ("bash: nvidia-smi: command not found\nepoch 1\nepoch 2\nepoch 3\n" + "-" * 74 +
+     "\nORTE was unable to reliably start one or more daemons.\nThis usually is caused by:\n",
+     "ORTE was unable to reliably start one or more daemons."),
+])
+def test_a_complaint_long_before_the_daemon_box_is_not_its_reason(text, error):
+    assert find(text).error == error
+
+
+def test_not_open_mpis_daemon_box():
+    assert find("the orted daemons were unable to reliably start: retrying\n") is None

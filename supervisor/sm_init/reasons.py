@@ -97,7 +97,8 @@ The order is the precedence:
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
-   could not exec or start, Ray's "The actor is dead because its worker process has died" (and a
+   could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
+   one or more daemons"), Ray's "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
    kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
@@ -1554,7 +1555,11 @@ LAUNCHER_REPORT = re.compile(
     # Slurm: the scheduler ended the job ("*** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE
     # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
     r"|CANCELLED AT \S+ DUE TO|: tasks? [\d,-]+: Exited with exit code \d+"
-    r"|A worker died or was killed while executing"                  # Ray
+    r"|A(?: worker died or was killed while executing"                # Ray
+    r"|n ORTE daemon has unexpectedly failed after launch)"          # Open MPI (help-errmgr-base.txt)
+    # Open MPI's box for daemons it could not start on the other nodes (help-errmgr-base.txt's
+    # [failed-daemon-launch]; mpirun 4.1 run here with an rsh agent that fails).
+    r"|ORTE was unable to reliably start one or more daemons"
     r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
     # A shell: a command it cannot find or run, and its parser giving up on a script (bash's parse.y:
@@ -1564,6 +1569,7 @@ LAUNCHER_REPORT = re.compile(
     r"|: (?:command not found$|No such file or directory$|Permission denied$|unbound variable$"
     r"|syntax error near unexpected"
     r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
+DAEMONS_NOT_STARTED = re.compile(r"ORTE was unable to reliably start|An ORTE daemon has unexpectedly failed")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
@@ -1593,7 +1599,13 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
         if COMPLAINT.search(line.text) or _not_found(line.text):
             complaint = line
             continue
-        return _report(lines, line)
+        hit = _report(lines, line)
+        if complaint is not None and DAEMONS_NOT_STARTED.search(line.text) \
+                and line.stream == complaint.stream and line.index - complaint.index <= 3:
+            # The launch agent's shell on the node (ssh's) said why the daemon did not start, right
+            # before the box's rule.
+            return Hit(complaint, f"{_report(lines, complaint).error} ({hit.error})")
+        return hit
     return complaint and _report(lines, complaint)
 
 
