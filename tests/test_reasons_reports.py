@@ -1390,3 +1390,44 @@ def test_a_complaint_long_before_the_daemon_box_is_not_its_reason(text, error):
 
 def test_not_open_mpis_daemon_box():
     assert find("the orted daemons were unable to reliably start: retrying\n") is None
+
+
+# The SageMaker SDK's waiter exception (sagemaker-core's exceptions.py: FailedStatusError's fmt, the
+# resource's FailureReason last), as python run here prints it from a module of that name.
+SAGEMAKER_EXCEPTIONS = '''
+class FailedStatusError(Exception):
+    fmt = ("Encountered unexpected failed state while waiting for {resource_type}. Final Resource State:"
+           " {status}. Failure Reason: {reason}")
+    def __init__(self, **kwargs):
+        Exception.__init__(self, self.fmt.format(**kwargs))
+'''
+REASON = "ClientError: Data download failed:Failed to download data. S3 key: s3://b/k//x has an illegal char"
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_sagemakers_failed_status_says_its_reason(tmp_path, broken):
+    # The reason on the line, or on the next where a paste broke the line before "Failure Reason:".
+    (tmp_path / "sm_exceptions.py").write_text(SAGEMAKER_EXCEPTIONS)
+    run = run_tails([sys.executable, "-c", "import sm_exceptions\nraise sm_exceptions.FailedStatusError("
+                     f"resource_type='TrainingJob', status='Failed', reason={REASON!r})"], cwd=str(tmp_path))
+    last = run.stderr.decode().rstrip("\n").splitlines()[-1]
+    assert last.startswith("sm_exceptions.FailedStatusError: Encountered unexpected failed state"), run.stderr
+    stderr = run.stderr.decode().replace(" Failure Reason: ", "\nFailure Reason: ") if broken else run.stderr.decode()
+    for text in (stderr, last.replace(" Failure Reason: ", "\nFailure Reason: ") if broken else last):
+        finding = find(text + "\n")
+        assert finding.error == f"sm_exceptions.FailedStatusError: TrainingJob Failed: {REASON}", finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # No reason at all: the line as it is; a reason that is not the next line's.
+    ("FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed.\n",
+     "FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed."),
+    ("FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed.\nstep 3\nFailure Reason: x\n",
+     "FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed."),
+])
+def test_a_failed_status_without_its_reason(text, error):
+    assert find(text).error == error

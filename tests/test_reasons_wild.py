@@ -62,8 +62,6 @@ WRONG = {
     },
     "holdout5": {
         # Its single blind run: 63 of 78 right (RESULTS.md has the classes A-E).
-        "l_sm_failed_status_data_download_illegal_slash_pr":
-            "A: the SDK's 'Failure Reason:' below its FailedStatusError",
         "l_sm_execute_user_script_environment_error_hf_notebook":
             "A: the SDK's ErrorMessage shows only 'raise EnvironmentError(msg)'",
         "k_tf_restore_key_not_found_in_checkpoint":

@@ -56,7 +56,8 @@ The order is the precedence:
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
-   error(s) found."; not libstdc++'s "terminate called ..." after it), never another traceback's
+   error(s) found."; the SageMaker SDK's FailedStatusError as its "Failure Reason: ...", on its line or
+   the next; not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
    SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
@@ -867,6 +868,10 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
     text = lines[position].text.strip().lstrip("| ")
     if "UnfilteredStackTrace" in text:
         text = UNFILTERED.sub("", text, count=1)
+    if "Final Resource State: " in text:
+        failed = FAILED_STATUS.match(text)
+        if failed:
+            return _failure_reason(lines, position, failed)
     previous = lines[position]
     if text.endswith(" root error(s) found.") and position + 1 < len(lines):
         first = ROOT_ERROR.match(lines[position + 1].text)
@@ -901,6 +906,33 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
         text += " " + more
         previous = after
     return text
+
+
+# The SageMaker SDK's waiter exception (sagemaker-core's exceptions.py, FailedStatusError.fmt: "Encountered
+# unexpected failed state while waiting for {resource_type}. Final Resource State: {status}. Failure
+# Reason: {reason}"): the reason, the resource's own FailureReason, says what went wrong.
+FAILED_STATUS = re.compile(r"^((?:[\w.]{1,200}\.)?FailedStatusError): Encountered unexpected failed state while"
+                           r" waiting for (\w{1,100})\. Final Resource State: (\w{1,100})\.(?: Failure Reason: (.+))?$")
+FAILURE_REASON = "Failure Reason: "
+
+
+def _failure_reason(lines: Sequence[Line], position: int, failed: "re.Match") -> str:
+    """FailedStatusError's message as its reason: on its line, or on the next where a paste broke it
+    before "Failure Reason:"; a reason ending in a colon goes on to the lines below (an S3 key)."""
+    name, resource, status, reason = failed.groups()
+    previous = lines[position]
+    below = lines[position + 1:position + 1 + CONTINUED]
+    if reason is None:
+        if not below or below[0].index != previous.index + 1 or not below[0].text.startswith(FAILURE_REASON):
+            return failed.group(0)
+        reason, previous, below = below[0].text[len(FAILURE_REASON):], below[0], below[1:]
+    for after in below[:REPORT_LINES]:
+        if not reason.endswith(":") and not (len(previous.text) >= WRAPPED and after.text[:1].islower()) \
+                or after.index != previous.index + 1 or not after.text.strip():
+            break
+        reason += " " + after.text.strip()
+        previous = after
+    return f"{name}: {resource} {status}: {reason.strip()}"
 
 
 # TensorFlow's StatusGroup summary (tensorflow/core/platform/status.cc, as_summary_status): "N root

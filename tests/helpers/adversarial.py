@@ -70,6 +70,8 @@ ADVERSARIAL = {
     "a service per line": b"".join(b"svc%d | x\n" % (i % 9) for i in range(6500)),
     "one line of bars and words": b"a" * 60 + b" | " * 21000,
     "one line of ORTE boxes": b"ORTE was unable to reliably start " * 1900,
+    "failed states": b"FailedStatusError: Encountered unexpected failed state while waiting for J. Final Resource"
+                     b" State: F.\nFailure Reason: x:\n" * 500,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
