@@ -1431,3 +1431,62 @@ def test_sagemakers_failed_status_says_its_reason(tmp_path, broken):
 ])
 def test_a_failed_status_without_its_reason(text, error):
     assert find(text).error == error
+
+
+# Hydra's instantiate() (_instantiate2.py's _call_target), as hydra-core 1.3.8 printed it here for a
+# target whose __init__ raised, without HYDRA_FULL_ERROR (its exception's str() alone) and with it.
+HYDRA_SHORT = ("Error executing job with overrides: ['+x=1']\n"
+               "Error in call to target 'mylib.Trainer':\n"
+               "MisconfigurationException('No supported gpu backend found!')\n"
+               "full_key: trainer\n\n"
+               "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.\n")
+HYDRA_FULL = ('Traceback (most recent call last):\n'
+              '  File "/env/hydra/_internal/instantiate/_instantiate2.py", line 138, in _call_target\n'
+              '    raise InstantiationException(_with_full_key(msg, full_key)) from e\n'
+              "hydra.errors.InstantiationException: Error in call to target 'mylib.Trainer':\n"
+              "MisconfigurationException('No supported gpu backend found!')\n"
+              "full_key: trainer\n")
+HYDRA_ERROR = "Error in call to target 'mylib.Trainer': MisconfigurationException('No supported gpu backend found!')"
+
+
+@pytest.mark.parametrize("text, recogniser, error", [
+    (HYDRA_SHORT, "hydra-error", HYDRA_ERROR),
+    (HYDRA_FULL, "python-traceback", "hydra.errors.InstantiationException: " + HYDRA_ERROR),
+])
+def test_hydras_failed_instantiation(text, recogniser, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == (recogniser, error)
+
+
+HYDRA_APP = """
+import hydra
+from hydra.utils import instantiate
+class MisconfigurationException(Exception):
+    pass
+class Trainer:
+    def __init__(self, accelerator):
+        raise MisconfigurationException("No supported gpu backend found!")
+@hydra.main(version_base=None, config_path=None)
+def main(cfg):
+    instantiate({"_target_": "__main__.Trainer", "accelerator": "gpu"})
+main()
+"""
+
+
+def test_hydra_run_here(tmp_path):
+    pytest.importorskip("hydra")
+    (tmp_path / "run.py").write_text(HYDRA_APP)
+    run = run_tails([sys.executable, str(tmp_path / "run.py")], cwd=str(tmp_path),
+                    env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"})
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == (
+        "hydra-error", "Error in call to target '__main__.Trainer': MisconfigurationException('No supported gpu"
+        " backend found!')"), run.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "Error in call to target 'mylib.Trainer':\nretrying with defaults\n",   # no repr below it
+    "Error in call to target 'mylib.Trainer':\nstep 3\nValueErrorish('x')\n",
+])
+def test_not_hydras_failed_instantiation(text):
+    assert find(text) is None

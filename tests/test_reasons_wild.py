@@ -55,8 +55,6 @@ WRONG = {
             "A: the coordination service's 'DEADLINE_EXCEEDED: Barrier timed out' is no known form",
         "h_oom_wizard_exit_minus9_then_semaphore_warning_gemma_tuner":
             "A: an application's own 'Training failed with exit code -9'",
-        "f_mattergen_hydra_no_supported_gpu_backend":
-            "B: Hydra's 'Error in call to target' and an exception's repr are not read",
         "e_nccl_ib_completion_error_alpaca":
             "F: the watchdog's consequence first on a paste that lost its newlines",
     },

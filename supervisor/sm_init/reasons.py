@@ -89,7 +89,8 @@ The order is the precedence:
    can only be an exception's, alone (a paste of just that line, a tail that kept only it; a name
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
    ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
-   ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``): the
+   ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
+   "Error in call to target 'X':" with the repr of the target's exception below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
@@ -872,6 +873,8 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
         failed = FAILED_STATUS.match(text)
         if failed:
             return _failure_reason(lines, position, failed)
+    if text.endswith("':") and ": Error in call to target '" in text and HYDRA_TARGET.search(text):
+        return _hydra_error(lines, position, text)
     previous = lines[position]
     if text.endswith(" root error(s) found.") and position + 1 < len(lines):
         first = ROOT_ERROR.match(lines[position + 1].text)
@@ -933,6 +936,38 @@ def _failure_reason(lines: Sequence[Line], position: int, failed: "re.Match") ->
         reason += " " + after.text.strip()
         previous = after
     return f"{name}: {resource} {status}: {reason.strip()}"
+
+
+# Hydra's instantiate() (hydra/_internal/instantiate/_instantiate2.py, _call_target: "Error in call to
+# target '{target}':\n{repr(e)}", then "full_key: ..."; raised as InstantiationException, whose str()
+# alone Hydra prints without HYDRA_FULL_ERROR, as hydra-core 1.3 run here shows): the target's own
+# exception is the repr on the next line.
+HYDRA_TARGET = re.compile(r"Error in call to target '[^'\n]{1,300}':$")   # its literal first: a fast search
+HYDRA_TRIES = 4
+EXCEPTION_REPR = re.compile(r"^(?:[A-Za-z_]\w*\.){0,8}_?[A-Z]\w{0,80}\(.*\)$")
+
+
+def _hydra_error(lines: Sequence[Line], position: int, text: str) -> str:
+    """Hydra's report with the repr of the target's exception below it, when that follows."""
+    after = lines[position + 1] if position + 1 < len(lines) else None
+    if after is None or after.index != lines[position].index + 1 or not EXCEPTION_REPR.match(after.text):
+        return text
+    return f"{text} {after.text.strip()}"
+
+
+def hydra_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first of Hydra's reports that instantiating a target failed, printed without a traceback."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "Error in call to target '"):
+        return None
+    # The first few: Hydra reports once; a flood of such lines without a repr below is none of its.
+    for position in itertools.islice(matching(output, HYDRA_TARGET), HYDRA_TRIES):
+        if not output[position].text.startswith("Error in call to target '"):
+            continue
+        error = _hydra_error(output, position, output[position].text.strip())
+        if error != output[position].text.strip():
+            return Hit(output[position], error)
+    return None
 
 
 # TensorFlow's StatusGroup summary (tensorflow/core/platform/status.cc, as_summary_status): "N root
@@ -1914,6 +1949,7 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
 LAUNCHERS = (
     ARGPARSE,
     Recogniser("exception-line", bare_exception),
+    Recogniser("hydra-error", hydra_error),
     REPORT,
     Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("runtime-error-log", runtime_error_log),

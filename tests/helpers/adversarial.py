@@ -72,6 +72,7 @@ ADVERSARIAL = {
     "one line of ORTE boxes": b"ORTE was unable to reliably start " * 1900,
     "failed states": b"FailedStatusError: Encountered unexpected failed state while waiting for J. Final Resource"
                      b" State: F.\nFailure Reason: x:\n" * 500,
+    "Hydra targets": b"Error in call to target 'a':\nB(\n" * 2000,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
