@@ -347,7 +347,7 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
     text = "\n".join(cleaned)   # a copy at C speed, then a few literal searches: most tails hold none
-    if " | " in text and SERVICE_ANYWHERE.search(text):
+    if " | " in text and SERVICE_ANYWHERE.search("\n" + text):
         _peel_services(lines)
     if any(literal in text for literal in INDENTED_LITERALS):
         _dedent_tracebacks(lines)
@@ -360,7 +360,8 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
 # prefix counts where compose's own line names the service, or where two lines or more have it with
 # the bar in one column.
 SERVICE = re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ")
-SERVICE_ANYWHERE = re.compile(r"[\w.-] +\| ")   # one search of the tail before a test of each line
+# One search of the tail before a test of each line: from a line's start, a newline its literal first.
+SERVICE_ANYWHERE = re.compile(r"\n[A-Za-z0-9][\w.-]{0,62} +\| ")
 SERVICE_EXIT = re.compile(r"^([A-Za-z0-9][\w.-]{0,62}) exited with code -?\d+$")
 
 
