@@ -1490,3 +1490,43 @@ def test_hydra_run_here(tmp_path):
 ])
 def test_not_hydras_failed_instantiation(text):
     assert find(text) is None
+
+
+# TensorFlow 1's OpError.__str__ (tensorflow/python/framework/errors_impl.py of 1.x): the message, the
+# op's stack, then "\n%s (see above for traceback): %s\n" % (type(self).__name__, self.message); a
+# class of that form raised by python here.
+TF1_ERRORS = '''
+import traceback
+class NotFoundError(Exception):
+    def __init__(self, message):
+        Exception.__init__(self, message)
+        self.message = message
+    def __str__(self):
+        output = ["%s\\n\\nCaused by op %r, defined at:\\n" % (self.message, "save/RestoreV2")]
+        output.extend(traceback.format_list([("train.py", 52, "<module>", "saver.restore(sess, path)")]))
+        output.append("\\n%s (see above for traceback): %s\\n" % (type(self).__name__, self.message))
+        return "".join(output)
+'''
+TF1_MESSAGE = "Unsuccessful TensorSliceReader constructor: Failed to find any matching files for ./ckpt"
+
+
+def test_tensorflow_1s_see_above_line(tmp_path):
+    (tmp_path / "errors_impl.py").write_text(TF1_ERRORS)
+    run = run_tails([sys.executable, "-c", f"import errors_impl\nraise errors_impl.NotFoundError({TF1_MESSAGE!r})"],
+                    cwd=str(tmp_path))
+    last = run.stderr.decode().rstrip("\n").splitlines()[-1]
+    assert last == f"NotFoundError (see above for traceback): {TF1_MESSAGE}", run.stderr
+    # The whole report (the exception line first, the op's stack, the summary), and a paste of its end.
+    for text in (run.stderr.decode(), f"INFO:tensorflow:Restoring parameters from ./ckpt\n{last}\n"):
+        finding = find(text)
+        assert finding.error.endswith(f"NotFoundError: {TF1_MESSAGE}"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "see the log (see above for traceback): x\n",          # no class's name
+    "Error (see above for traceback): x\n",                # the word alone
+    "NotFoundError (see above for traceback):\n",          # no message
+])
+def test_not_tensorflow_1s_see_above_line(text):
+    finding = find(text)
+    assert finding is None or "(see above for traceback)" in finding.error, finding

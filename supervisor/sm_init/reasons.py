@@ -57,7 +57,8 @@ The order is the precedence:
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
    error(s) found."; the SageMaker SDK's FailedStatusError as its "Failure Reason: ...", on its line or
-   the next; not libstdc++'s "terminate called ..." after it), never another traceback's
+   the next; TensorFlow 1's "NotFoundError (see above for traceback): msg" as "NotFoundError: msg";
+   not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
    SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
@@ -877,6 +878,8 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
             return _failure_reason(lines, position, failed)
     if text.endswith("':") and ": Error in call to target '" in text and HYDRA_TARGET.search(text):
         return _hydra_error(lines, position, text)
+    if SEE_ABOVE_WORDS in text:
+        text = SEE_ABOVE.sub(r"\1:", text, count=1)
     previous = lines[position]
     if text.endswith(" root error(s) found.") and position + 1 < len(lines):
         first = ROOT_ERROR.match(lines[position + 1].text)
@@ -938,6 +941,13 @@ def _failure_reason(lines: Sequence[Line], position: int, failed: "re.Match") ->
         reason += " " + after.text.strip()
         previous = after
     return f"{name}: {resource} {status}: {reason.strip()}"
+
+
+# TensorFlow 1's OpError (tensorflow/python/framework/errors_impl.py of 1.x, __str__: the message, the
+# op's stack, then "\n%s (see above for traceback): %s\n" % (type(self).__name__, self.message)): the
+# last line of its report names the class and the message, as "Name: message" does.
+SEE_ABOVE_WORDS = " (see above for traceback): "
+SEE_ABOVE = re.compile(r"^(_?[A-Z]\w{0,80}(?:Error|Exception)) \(see above for traceback\):(?= \S)")
 
 
 # Hydra's instantiate() (hydra/_internal/instantiate/_instantiate2.py, _call_target: "Error in call to
@@ -1084,7 +1094,8 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     dotted = {at for at in matching(lines, DOTTED_EXCEPTION)   # JAX's re-raise names no error alone
               if _is_exception(lines[at].text.partition(":")[0])
               and "UnfilteredStackTrace" not in lines[at].text}
-    if not (botocore or dotted or could_match(BARE_EXCEPTION, text)):   # none has the words looked for
+    see_above = SEE_ABOVE_WORDS in text
+    if not (botocore or dotted or see_above or could_match(BARE_EXCEPTION, text)):   # none has the words
         return None
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
@@ -1095,6 +1106,8 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
             continue
         if "UnfilteredStackTrace: " in text:
             text = UNFILTERED.sub("", text, count=1)
+        if see_above and SEE_ABOVE_WORDS in text and SEE_ABOVE.match(text):
+            text = SEE_ABOVE.sub(r"\1:", text, count=1)
         if (client or BARE_EXCEPTION.match(text)) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], message(lines, position))
     return None
