@@ -347,10 +347,23 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         column = min(indent for _position, indent in stamped)
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
-    text = "\n".join(cleaned)   # a copy at C speed, then a few literal searches: most tails hold none
-    if " | " in text and SERVICE_ANYWHERE.search("\n" + text):
+    return lines
+
+
+def reframed(lines: List[Line]) -> List[Line]:
+    """A stream's lines (``lines_of``) with what only the whole stream shows undone: docker compose's
+    service prefixes, a traceback's indentation as a whole. A few literal searches of the lines'
+    text, which the recognisers then use (``joined``): most tails hold none, and come back as they
+    are; else a new list, its lines changed."""
+    text = joined(lines)[0]
+    services = " | " in text and SERVICE_ANYWHERE.search("\n" + text)
+    indented = any(literal in text for literal in INDENTED_LITERALS)
+    if not (services or indented):
+        return lines
+    lines = list(lines)   # a new list: what was worked out for the old one is not its
+    if services:
         _peel_services(lines)
-    if any(literal in text for literal in INDENTED_LITERALS):
+    if indented:
         _dedent_tracebacks(lines)
     return lines
 
@@ -872,14 +885,6 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
     text = lines[position].text.strip().lstrip("| ")
     if "UnfilteredStackTrace" in text:
         text = UNFILTERED.sub("", text, count=1)
-    if "Final Resource State: " in text:
-        failed = FAILED_STATUS.match(text)
-        if failed:
-            return _failure_reason(lines, position, failed)
-    if text.endswith("':") and ": Error in call to target '" in text and HYDRA_TARGET.search(text):
-        return _hydra_error(lines, position, text)
-    if SEE_ABOVE_WORDS in text:
-        text = SEE_ABOVE.sub(r"\1:", text, count=1)
     previous = lines[position]
     if text.endswith(" root error(s) found.") and position + 1 < len(lines):
         first = ROOT_ERROR.match(lines[position + 1].text)
@@ -982,6 +987,22 @@ def hydra_error(lines: Sequence[Line]) -> Optional[Hit]:
     return None
 
 
+def reworded(lines: Sequence[Line], line: Line, error: str) -> str:
+    """The exception that ``message`` read on ``line`` (of ``lines``), in the words that say what went
+    wrong where its form is known to hide them: FailedStatusError's reason, the repr below Hydra's
+    report, TensorFlow 1's summary line as "Name: msg". Asked of the error to show, not of every
+    exception a tail holds."""
+    if "Final Resource State: " in error:
+        failed = FAILED_STATUS.match(error)
+        if failed:
+            return _failure_reason(lines, lines.index(line), failed)
+    if error.endswith("':") and ": Error in call to target '" in error and HYDRA_TARGET.search(error):
+        return _hydra_error(lines, lines.index(line), error)
+    if SEE_ABOVE_WORDS in error:
+        return SEE_ABOVE.sub(r"\1:", error, count=1)
+    return error
+
+
 # TensorFlow's StatusGroup summary (tensorflow/core/platform/status.cc, as_summary_status): "N root
 # error(s) found." then each root error indented, "  (0) Unknown: Failed to get convolution ...".
 ROOT_ERROR = re.compile(r"^\s{1,8}(\(0\) \S.*)$")
@@ -1058,7 +1079,7 @@ def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[
     if not fatal:
         return None
     first = min(fatal, key=lambda chain: chain.final.index)
-    return Hit(first.final, first.inner or first.error)
+    return Hit(first.final, first.inner or reworded(lines, first.final, first.error))
 
 
 def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
@@ -1100,7 +1121,7 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
         if position in dotted and _is_wrapper(text) == wrappers:
-            return Hit(lines[position], message(lines, position))
+            return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
         if not (client or "Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
             continue
@@ -1109,7 +1130,7 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
         if see_above and SEE_ABOVE_WORDS in text and SEE_ABOVE.match(text):
             text = SEE_ABOVE.sub(r"\1:", text, count=1)
         if (client or BARE_EXCEPTION.match(text)) and _is_wrapper(text) == wrappers:
-            return Hit(lines[position], message(lines, position))
+            return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
     return None
 
 
@@ -1987,6 +2008,7 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
     """``diagnose`` of the tails' cleaned lines (``clean_lines``)."""
     streams = [lines_of("stderr", stderr), lines_of("stdout", stdout)]
     try:
+        streams = list(map(reframed, streams))
         for recogniser in TABLE:
             for lines in streams:
                 hit = recogniser.find(lines)
