@@ -1108,3 +1108,425 @@ def test_cuda_check_return(tmp_path, words, hint):
 ])
 def test_not_cuda_check_return(line):
     assert find(f"{line}\n") is None
+
+
+# Tracebacks indented as a whole --------------------------------------------------------------------
+
+RAISING_SETUP = """
+class MissingCUDAException(Exception):
+    pass
+def installed_cuda_version():
+    raise MissingCUDAException("CUDA_HOME does not exist, unable to compile CUDA op(s)")
+installed_cuda_version()
+"""
+
+
+def test_pips_build_step_indents_its_childs_traceback(tmp_path):
+    # pip (run here) shows a setup.py's output under "× ... did not run successfully." indented by
+    # 6, the frames by 8; "[end of output]" and pip's own lines after it.
+    pytest.importorskip("setuptools")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "setup.py").write_text(RAISING_SETUP)
+    run = run_tails([sys.executable, "-m", "pip", "download", "--no-deps", "--no-index", "--no-build-isolation",
+                     "-d", str(tmp_path / "out"), str(tmp_path / "pkg")])
+    assert run.returncode != 0 and b"      Traceback (most recent call last):\n" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == (
+        "python-traceback", "MissingCUDAException: CUDA_HOME does not exist, unable to compile CUDA op(s)")
+
+
+def _python_traceback(tmp_path) -> str:
+    """Python's own traceback (run here) of a ModuleNotFoundError two frames deep."""
+    (tmp_path / "helpers.py").write_text("from utilts import *\n")
+    run = run_tails([sys.executable, "-c", "import helpers"], cwd=str(tmp_path))
+    text = run.stderr.decode()
+    assert text.startswith("Traceback (most recent call last):\n  File ") and \
+        text.endswith("ModuleNotFoundError: No module named 'utilts'\n"), text
+    return text
+
+
+@pytest.mark.parametrize("indent, header", [(2, True), (4, True), (8, True), (4, False), (8, False)])
+def test_a_traceback_indented_as_a_whole(tmp_path, indent, header):
+    # A paste indented as a whole (markdown's code block: 4), with its header or without (a
+    # debugger's report: "Exception has occurred: ..." above the frames); a log line after it.
+    # Without the header a frame says where the block is only 6 deep or more.
+    lines = _python_traceback(tmp_path).splitlines()[0 if header else 1:]
+    text = "Exception has occurred: ModuleNotFoundError\n" + "".join(
+        " " * indent + line + "\n" for line in lines) + "Press any key to continue\n"
+    finding = find(text)
+    assert (finding.name, finding.error) == ("python-traceback", "ModuleNotFoundError: No module named 'utilts'")
+
+
+def test_a_traceback_that_lost_its_indentation(tmp_path):
+    # A paste that lost every line's indentation: a frame's code at column 0 is its code, not the
+    # exception (Python prints no frame at column 0).
+    text = "".join(line.strip() + "\n" for line in _python_traceback(tmp_path).splitlines())
+    finding = find(text)
+    assert (finding.name, finding.error) == ("python-traceback", "ModuleNotFoundError: No module named 'utilts'")
+
+
+@pytest.mark.parametrize("text, error", [
+    # Only the header indented (a paste's first line): its frames at 2 are read as they are.
+    ('   Traceback (most recent call last):\n  File "a.py", line 2, in <module>\n    f()\nValueError: x\n',
+     "ValueError: x"),
+    # An indented header with nothing deeper after it: no block, the exception line alone counts.
+    ("  Traceback (most recent call last):\nloss: 0.5\nValueError: x\n", "ValueError: x"),
+    # faulthandler's frames at column 0 ("line 3 in f", no comma): no code after them; srun's report.
+    ('Current thread 0x00007fed4e792740 (most recent call first):\nFile "a.py", line 3 in f\n'
+     "srun: error: node1: task 0: Segmentation fault\n", "srun: error: node1: task 0: Segmentation fault"),
+])
+def test_not_a_traceback_indented_as_a_whole(text, error):
+    assert find(text).error == error
+
+
+@pytest.mark.parametrize("text", [
+    # A frame 6 deep after a line as deep (a message's own indented lines), or with no comma.
+    '      details:\n      File "a.py", line 3, in f\n        f()\n    ValueError: x\n',
+    '  log:\n      File "a.py", line 3 in f\n    ValueError: x\n',
+])
+def test_an_indented_frame_opens_no_block_after_its_own_depth(text):
+    finding = find(text)
+    assert finding is None or finding.name != "python-traceback", finding
+
+
+# Runtimes' own reports ------------------------------------------------------------------------------
+
+DATALOADER_SIGNAL = """
+import os, signal, sys
+from torch.utils.data import DataLoader, Dataset
+class Faulting(Dataset):
+    def __len__(self):
+        return 4
+    def __getitem__(self, index):
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+for batch in DataLoader(Faulting(), num_workers=1):
+    pass
+"""
+
+
+@pytest.mark.parametrize("signal, words, hint", [
+    ("SIGBUS", "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient"
+               " shared memory (shm).", reasons.HINT_SHM),
+    ("SIGSEGV", "ERROR: Unexpected segmentation fault encountered in worker.", reasons.HINT_CRASH),
+])
+def test_a_dataloader_workers_own_signal_report(tmp_path, signal, words, hint):
+    # torch/csrc/DataLoader.cpp's handlers in the worker (torch run here): its report first, then the
+    # main process's RuntimeError, which names the signal and is shown (test_reasons_torch.py); a
+    # paste that kept only the worker's report: that is the crash.
+    pytest.importorskip("torch")
+    (tmp_path / "load.py").write_text(DATALOADER_SIGNAL)
+    run = run_tails([sys.executable, str(tmp_path / "load.py"), signal])
+    assert run.returncode != 0 and words.encode() in run.stderr, run.stderr[-500:]
+    assert reasons.diagnose(run.stdout, run.stderr).error.startswith("RuntimeError: DataLoader worker (pid ")
+    last = run.stderr[:run.stderr.index(words.encode()) + len(words)] + b"\n"
+    finding = reasons.diagnose(b"", b"Starting training...\n" + last)
+    assert (finding.name, finding.error, finding.hint) == ("native-crash", words, hint)
+
+
+RUST_ALLOC = """
+fn main() {
+    let size: usize = std::env::args().nth(1).unwrap().parse().unwrap();
+    let buffer: Vec<u8> = Vec::with_capacity(size);
+    println!("{}", buffer.capacity());
+}
+"""
+
+
+def test_rusts_allocation_failure(tmp_path):
+    # Rust's default_alloc_error_hook (library/std/src/alloc.rs): "memory allocation of N bytes
+    # failed", then abort(); built here with rustc, run by bash under `ulimit -v`.
+    if not shutil.which("rustc"):
+        pytest.skip("no rustc on this machine")
+    (tmp_path / "alloc.rs").write_text(RUST_ALLOC)
+    subprocess.run(["rustc", "-O", "-o", str(tmp_path / "alloc"), str(tmp_path / "alloc.rs")], check=True)
+    env = dict(os.environ, RUST_BACKTRACE="0")
+    run = run_tails(["bash", "-c", f"echo step 1; (ulimit -v 200000; {tmp_path / 'alloc'} 2097152000)"], env=env)
+    assert run.returncode == 134 and b"memory allocation of 2097152000 bytes failed\n" in run.stderr, run
+    # DeepSpeed's launcher reports the dead rank after it; the allocation says why.
+    stderr = run.stderr + b"[launch.py:428:sigkill_handler] Killing subprocess 62215\n"
+    finding = reasons.diagnose(run.stdout, stderr)
+    assert (finding.name, finding.error, finding.hint) == (
+        "host-oom", "memory allocation of 2097152000 bytes failed", reasons.HINT_HOST_MEMORY)
+
+
+@pytest.mark.parametrize("text", [
+    "pool: memory allocation of 64 bytes failed\n",                    # not the line's start
+    "memory allocation of 64 bytes failed, retrying with a smaller pool\n",   # not the line's end
+    "Unexpected bus error encountered in the config: retrying\n",      # not the DataLoader's
+])
+def test_not_a_runtimes_own_report(text):
+    assert find(text) is None
+
+
+# NCCL's warnings as NCCL_DEBUG=INFO prints them (src/include/debug.h, ncclDebugLog): the first WARN
+# is where it failed, INFO lines carry the failure up ("init.cc:878 -> 2").
+NCCL_DEBUG = ("node1:376586:377441 [2] NCCL INFO Channel 00 : 0[3000] -> 1[3000] [send] via NET/IB/0\n"
+              "node1:376586:377441 [2] ibvwrap.c:130 NCCL WARN Call to ibv_create_qp failed\n"
+              "node1:376586:377443 [4] NCCL INFO init.cc:878 -> 2\n"
+              "node1:376586:377443 [4] transport/net.cc:560 NCCL WARN Connection closed by peer\n"
+              "node1:376586:377442 [3] NCCL INFO group.cc:72 -> 2 [Async thread]\n")
+# c10's log line (c10/util/logging_is_not_google_glog.h), at error level; torch here prints the newer
+# form with the time at INFO level ("[I1207 16:21:21.373965645 TCPStoreLibUvBackend.cpp:1266] [c10d] ...").
+C10D_LOG = ("[W socket.cpp:464] [c10d] The server socket has failed to bind to 0.0.0.0:29500 (errno: 98 -"
+            " Address already in use).\n"
+            "{E} [c10d] The server socket has failed to listen on any local network address.\n"
+            "Traceback (most recent call last):\n  File \"/usr/local/bin/torchrun\", line 8, in <module>\n"
+            "    sys.exit(main())\n")
+
+
+@pytest.mark.parametrize("text, error, hint", [
+    (NCCL_DEBUG, "NCCL WARN Call to ibv_create_qp failed", reasons.HINT_NCCL),
+    (C10D_LOG.format(E="[E socket.cpp:500]"),
+     "[c10d] The server socket has failed to listen on any local network address.", None),
+    (C10D_LOG.format(E="[E1207 16:21:21.373965645 socket.cpp:500]"),
+     "[c10d] The server socket has failed to listen on any local network address.", None),
+    ("E1207 16:21:21.373965 12345 coordination_service.cc:512] Barrier timed out\nstep 3\n",
+     "Barrier timed out", None),
+])
+def test_a_runtimes_error_log_line_as_the_last_resort(text, error, hint):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("runtime-error-log", error, hint)
+
+
+@pytest.mark.parametrize("text, name", [
+    # Anything else found comes first: an NCCL error after the warning, the exception a traceback
+    # ends with, a launcher's report.
+    (NCCL_DEBUG + "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:1191, unhandled system error\n", "nccl"),
+    (C10D_LOG.format(E="[E socket.cpp:500]") + "torch.distributed.DistNetworkError: The server socket has"
+     " failed to listen on any local network address.\n", "python-traceback"),
+    (NCCL_DEBUG + "srun: error: node1: task 0: Exited with exit code 1\n", "launcher-report"),
+])
+def test_the_last_resort_comes_last(text, name):
+    assert find(text).name == name
+
+
+@pytest.mark.parametrize("text", [
+    "node1:376586:377441 [2] NCCL INFO Call to connect returned Connection refused, retrying\n",
+    C10D_LOG.format(E="[I1207 16:21:21.373965645 socket.cpp:500]"),     # info and warning levels
+    "see [E socket.cpp:500] in the log\n",                               # not the line's start
+])
+def test_not_a_runtimes_error_log_line(text):
+    finding = find(text)
+    assert finding is None or finding.name != "runtime-error-log", finding
+
+
+# docker compose ------------------------------------------------------------------------------------
+
+def compose(name: str, width: int, output: bytes) -> str:
+    """``output`` as docker compose shows a service's lines (compose v2's pkg/formatter/logs.go:
+    fmt.Sprintf("%-"+width+"s |", name), then " " and the line)."""
+    return "".join(f"{name:<{width}} | {line}\n" for line in output.decode().splitlines())
+
+
+@pytest.mark.parametrize("exit_line", [True, False])
+def test_docker_composes_service_prefix_is_peeled(tmp_path, exit_line):
+    # bash's report of its child's SIGKILL (run here), behind compose's prefix: the known cause beats
+    # compose's own "exited with code 137"; without that line, two prefixed lines in one column.
+    script = tmp_path / "entrypoint.sh"
+    script.write_text(f"echo starting\n{sys.executable} {FAILING} killed\n")
+    run = run_tails(["bash", str(script)])
+    assert run.returncode == 137 and b" Killed " in run.stderr, run
+    text = compose("scalellm", 17, run.stdout + run.stderr) + ("scalellm exited with code 137\n" if exit_line else "")
+    finding = find(text)
+    assert finding.name == "killed" and finding.source == "stderr [scalellm]", finding
+    assert finding.error.startswith(f"scalellm: {script}: line 2: ") and " Killed " in finding.error
+
+
+@pytest.mark.parametrize("text, error", [
+    # A table's row alone, rows whose bars are in different columns: no service's prefix.
+    ("epoch | Killed\nValueError: x\n", "ValueError: x"),
+    ("step | 3\nlr   | Killed\nValueError: x\n", "ValueError: x"),
+])
+def test_not_a_services_prefix(text, error):
+    assert find(text).error == error
+
+
+def test_an_exception_line_is_no_shell_reports_wrapped_rest(tmp_path):
+    # dash's "not found" (run here), then a process pool's remote traceback (python run here) whose
+    # paste stops at its opening quotes: the exception line is a line of its own.
+    if not shutil.which("dash"):
+        pytest.skip("no dash on this machine")
+    pool = ("import concurrent.futures as f\ndef g(): raise ValueError('nms build failed')\n"
+            "f.ProcessPoolExecutor(1).submit(g).result()\n")
+    (tmp_path / "pool.py").write_text(pool)
+    run = run_tails(["dash", "-c", f"sm-init-test-no-nvcc -c x.cu; {sys.executable} {tmp_path / 'pool.py'}"])
+    head = run.stderr.split(b'"""\n')[0] + b'"""\n'
+    assert head.endswith(b'sm-init-test-no-nvcc: not found\nconcurrent.futures.process._RemoteTraceback: \n"""\n'), head
+    finding = reasons.diagnose(b"", head)
+    assert (finding.name, finding.error) == ("launcher-report", "dash: 1: sm-init-test-no-nvcc: not found")
+
+
+# Open MPI's help-errmgr-base.txt [failed-daemon-launch], mpirun 4.1 run here: its rsh agent (ssh's
+# stand-in, a shell) starting the daemon on a node, where there is no such daemon, or failing outright.
+@pytest.mark.parametrize("agent, error", [
+    ("#!/bin/sh\nshift\nexec bash -c \"$*\"\n",
+     "bash: line 1: sm-init-test-no-orted: command not found (ORTE was unable to reliably start one or more"
+     " daemons.)"),
+    ("#!/bin/sh\nexit 255\n", "ORTE was unable to reliably start one or more daemons."),
+])
+def test_open_mpi_could_not_start_its_daemons(tmp_path, agent, error):
+    if not shutil.which("mpirun"):
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no mpirun (tests/run installs openmpi-bin)")
+    (tmp_path / "agent.sh").write_text(agent)
+    (tmp_path / "agent.sh").chmod(0o755)
+    root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    run = run_tails(["mpirun", *root, "-H", "sm-init-test-node", "-np", "1", "--mca", "plm_rsh_agent",
+                     str(tmp_path / "agent.sh"), "--mca", "orte_launch_agent", "sm-init-test-no-orted", "true"],
+                    cwd=tmp_path)
+    assert run.returncode != 0 and b"ORTE was unable to reliably start" in run.stdout + run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text, error", [
+    # A complaint the script survived, long before the box: the box alone.
+    ("bash: nvidia-smi: command not found\nepoch 1\nepoch 2\nepoch 3\n" + "-" * 74 +
+     "\nORTE was unable to reliably start one or more daemons.\nThis usually is caused by:\n",
+     "ORTE was unable to reliably start one or more daemons."),
+])
+def test_a_complaint_long_before_the_daemon_box_is_not_its_reason(text, error):
+    assert find(text).error == error
+
+
+def test_not_open_mpis_daemon_box():
+    assert find("the orted daemons were unable to reliably start: retrying\n") is None
+
+
+# The SageMaker SDK's waiter exception (sagemaker-core's exceptions.py: FailedStatusError's fmt, the
+# resource's FailureReason last), as python run here prints it from a module of that name.
+SAGEMAKER_EXCEPTIONS = '''
+class FailedStatusError(Exception):
+    fmt = ("Encountered unexpected failed state while waiting for {resource_type}. Final Resource State:"
+           " {status}. Failure Reason: {reason}")
+    def __init__(self, **kwargs):
+        Exception.__init__(self, self.fmt.format(**kwargs))
+'''
+REASON = "ClientError: Data download failed:Failed to download data. S3 key: s3://b/k//x has an illegal char"
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_sagemakers_failed_status_says_its_reason(tmp_path, broken):
+    # The reason on the line, or on the next where a paste broke the line before "Failure Reason:".
+    (tmp_path / "sm_exceptions.py").write_text(SAGEMAKER_EXCEPTIONS)
+    run = run_tails([sys.executable, "-c", "import sm_exceptions\nraise sm_exceptions.FailedStatusError("
+                     f"resource_type='TrainingJob', status='Failed', reason={REASON!r})"], cwd=str(tmp_path))
+    last = run.stderr.decode().rstrip("\n").splitlines()[-1]
+    assert last.startswith("sm_exceptions.FailedStatusError: Encountered unexpected failed state"), run.stderr
+    stderr = run.stderr.decode().replace(" Failure Reason: ", "\nFailure Reason: ") if broken else run.stderr.decode()
+    for text in (stderr, last.replace(" Failure Reason: ", "\nFailure Reason: ") if broken else last):
+        finding = find(text + "\n")
+        assert finding.error == f"sm_exceptions.FailedStatusError: TrainingJob Failed: {REASON}", finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # No reason at all: the line as it is; a reason that is not the next line's.
+    ("FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed.\n",
+     "FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed."),
+    ("FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed.\nstep 3\nFailure Reason: x\n",
+     "FailedStatusError: Encountered unexpected failed state while waiting for Endpoint. Final Resource"
+     " State: Failed."),
+])
+def test_a_failed_status_without_its_reason(text, error):
+    assert find(text).error == error
+
+
+# Hydra's instantiate() (_instantiate2.py's _call_target), as hydra-core 1.3.8 printed it here for a
+# target whose __init__ raised, without HYDRA_FULL_ERROR (its exception's str() alone) and with it.
+HYDRA_SHORT = ("Error executing job with overrides: ['+x=1']\n"
+               "Error in call to target 'mylib.Trainer':\n"
+               "MisconfigurationException('No supported gpu backend found!')\n"
+               "full_key: trainer\n\n"
+               "Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.\n")
+HYDRA_FULL = ('Traceback (most recent call last):\n'
+              '  File "/env/hydra/_internal/instantiate/_instantiate2.py", line 138, in _call_target\n'
+              '    raise InstantiationException(_with_full_key(msg, full_key)) from e\n'
+              "hydra.errors.InstantiationException: Error in call to target 'mylib.Trainer':\n"
+              "MisconfigurationException('No supported gpu backend found!')\n"
+              "full_key: trainer\n")
+HYDRA_ERROR = "Error in call to target 'mylib.Trainer': MisconfigurationException('No supported gpu backend found!')"
+
+
+@pytest.mark.parametrize("text, recogniser, error", [
+    (HYDRA_SHORT, "hydra-error", HYDRA_ERROR),
+    (HYDRA_FULL, "python-traceback", "hydra.errors.InstantiationException: " + HYDRA_ERROR),
+])
+def test_hydras_failed_instantiation(text, recogniser, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == (recogniser, error)
+
+
+HYDRA_APP = """
+import hydra
+from hydra.utils import instantiate
+class MisconfigurationException(Exception):
+    pass
+class Trainer:
+    def __init__(self, accelerator):
+        raise MisconfigurationException("No supported gpu backend found!")
+@hydra.main(version_base=None, config_path=None)
+def main(cfg):
+    instantiate({"_target_": "__main__.Trainer", "accelerator": "gpu"})
+main()
+"""
+
+
+def test_hydra_run_here(tmp_path):
+    pytest.importorskip("hydra")
+    (tmp_path / "run.py").write_text(HYDRA_APP)
+    run = run_tails([sys.executable, str(tmp_path / "run.py")], cwd=str(tmp_path),
+                    env={k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"})
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == (
+        "hydra-error", "Error in call to target '__main__.Trainer': MisconfigurationException('No supported gpu"
+        " backend found!')"), run.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "Error in call to target 'mylib.Trainer':\nretrying with defaults\n",   # no repr below it
+    "Error in call to target 'mylib.Trainer':\nstep 3\nValueErrorish('x')\n",
+])
+def test_not_hydras_failed_instantiation(text):
+    assert find(text) is None
+
+
+# TensorFlow 1's OpError.__str__ (tensorflow/python/framework/errors_impl.py of 1.x): the message, the
+# op's stack, then "\n%s (see above for traceback): %s\n" % (type(self).__name__, self.message); a
+# class of that form raised by python here.
+TF1_ERRORS = '''
+import traceback
+class NotFoundError(Exception):
+    def __init__(self, message):
+        Exception.__init__(self, message)
+        self.message = message
+    def __str__(self):
+        output = ["%s\\n\\nCaused by op %r, defined at:\\n" % (self.message, "save/RestoreV2")]
+        output.extend(traceback.format_list([("train.py", 52, "<module>", "saver.restore(sess, path)")]))
+        output.append("\\n%s (see above for traceback): %s\\n" % (type(self).__name__, self.message))
+        return "".join(output)
+'''
+TF1_MESSAGE = "Unsuccessful TensorSliceReader constructor: Failed to find any matching files for ./ckpt"
+
+
+def test_tensorflow_1s_see_above_line(tmp_path):
+    (tmp_path / "errors_impl.py").write_text(TF1_ERRORS)
+    run = run_tails([sys.executable, "-c", f"import errors_impl\nraise errors_impl.NotFoundError({TF1_MESSAGE!r})"],
+                    cwd=str(tmp_path))
+    last = run.stderr.decode().rstrip("\n").splitlines()[-1]
+    assert last == f"NotFoundError (see above for traceback): {TF1_MESSAGE}", run.stderr
+    # The whole report (the exception line first, the op's stack, the summary), and a paste of its end.
+    for text in (run.stderr.decode(), f"INFO:tensorflow:Restoring parameters from ./ckpt\n{last}\n"):
+        finding = find(text)
+        assert finding.error.endswith(f"NotFoundError: {TF1_MESSAGE}"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "see the log (see above for traceback): x\n",          # no class's name
+    "Error (see above for traceback): x\n",                # the word alone
+    "NotFoundError (see above for traceback):\n",          # no message
+])
+def test_not_tensorflow_1s_see_above_line(text):
+    finding = find(text)
+    assert finding is None or "(see above for traceback)" in finding.error, finding

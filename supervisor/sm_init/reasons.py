@@ -10,7 +10,8 @@ Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours d
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
 (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
 mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
-0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``; a logger's header
+0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, docker compose's
+``scalellm  | `` where it is surely compose's; a logger's header
 repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service
 puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host
 prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
@@ -34,10 +35,13 @@ The order is the precedence:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
    memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
-   frame of its "Current thread"; a DataLoader worker's bus error gets the shared memory hint), a
+   frame of its "Current thread"; where none of those is there, the DataLoader worker's own
+   report, "Unexpected bus error encountered in worker"; a DataLoader worker's bus error gets the
+   shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
-   beats the shell's "Killed" where both are there: it says why), any other CUDA error (the driver's
+   beats the shell's "Killed" where both are there: it says why), Rust's "memory allocation of N
+   bytes failed" (the host's memory, then an abort), any other CUDA error (the driver's
    "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
    not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
    in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
@@ -52,9 +56,14 @@ The order is the precedence:
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
-   error(s) found."; not libstdc++'s "terminate called ..." after it), never another traceback's
+   error(s) found."; the SageMaker SDK's FailedStatusError as its "Failure Reason: ...", on its line or
+   the next; TensorFlow 1's "NotFoundError (see above for traceback): msg" as "NotFoundError: msg";
+   not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
    SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback
+   indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
+   indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
+   lines lost their indentation has a frame's code at column 0. A traceback
    may have no header (a tail or a paste that starts inside it, rich's box): an exception line right
    after a frame's code ends it; a line that a frame follows is another thread's log line, not the
    exception. The line right after the last frame and its code is the exception line whatever its
@@ -81,7 +90,8 @@ The order is the precedence:
    can only be an exception's, alone (a paste of just that line, a tail that kept only it; a name
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
    ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
-   ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``): the
+   ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
+   "Error in call to target 'X':" with the repr of the target's exception below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
@@ -90,7 +100,8 @@ The order is the precedence:
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
-   could not exec or start, Ray's "The actor is dead because its worker process has died" (and a
+   could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
+   one or more daemons"), Ray's "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
    kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
@@ -98,9 +109,12 @@ The order is the precedence:
    nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15: python: not found")
    only when there is no other report, the last one; last, launchers' wrapper exceptions
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
+6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
+   first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
+   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it).
 
-Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc) gets the host
-memory hint, whichever rule found it.
+Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
+allocation) gets the host memory hint, whichever rule found it.
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
 it ended ("returned non-zero exit status 1").
@@ -112,6 +126,7 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 """
 
 import bisect
+import collections
 import functools
 import heapq
 import itertools
@@ -333,6 +348,98 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
     return lines
+
+
+def reframed(lines: List[Line]) -> List[Line]:
+    """A stream's lines (``lines_of``) with what only the whole stream shows undone: docker compose's
+    service prefixes, a traceback's indentation as a whole. A few literal searches of the lines'
+    text, which the recognisers then use (``joined``): most tails hold none, and come back as they
+    are; else a new list, its lines changed."""
+    text = joined(lines)[0]
+    services = " | " in text and SERVICE_ANYWHERE.search("\n" + text)
+    indented = any(literal in text for literal in INDENTED_LITERALS)
+    if not (services or indented):
+        return lines
+    lines = list(lines)   # a new list: what was worked out for the old one is not its
+    if services:
+        _peel_services(lines)
+    if indented:
+        _dedent_tracebacks(lines)
+    return lines
+
+
+# docker compose's prefix before each line of a service's output (compose v2's pkg/formatter/logs.go:
+# the name padded to the longest one's width, then " |", then " " and the line; v1 the same), its own
+# lines unprefixed ("scalellm exited with code 137"). A word, spaces, a bar is also a table's row: the
+# prefix counts where compose's own line names the service, or where two lines or more have it with
+# the bar in one column.
+SERVICE = re.compile(r"([A-Za-z0-9][\w.-]{0,62}) +\| ")
+# One search of the tail before a test of each line: from a line's start, a newline its literal first.
+SERVICE_ANYWHERE = re.compile(r"\n[A-Za-z0-9][\w.-]{0,62} +\| ")
+SERVICE_EXIT = re.compile(r"^([A-Za-z0-9][\w.-]{0,62}) exited with code -?\d+$")
+
+
+def _peel_services(lines: List[Line]) -> None:
+    """docker compose's service prefixes off ``lines``, in place: the service as the line's actor."""
+    found = [(position, match.group(1), match.end()) for position, line in enumerate(lines)
+             if line.actor is None and (match := SERVICE.match(line.text))]
+    if not found:
+        return
+    columns = collections.Counter((name, end) for _position, name, end in found)
+    exits = {match.group(1) for line in lines if "exited with code" in line.text
+             for match in [SERVICE_EXIT.match(line.text)] if match}
+    for position, name, end in found:
+        if columns[name, end] > 1 or name in exits:
+            line = lines[position]
+            text, rank, local = line.text[end:], line.rank, line.local
+            if text[:1] in BY_FIRST:   # what the service's line has behind it is peeled as any line's
+                peeled = _peel(text)
+                if peeled[0]:
+                    text, rank, local = peeled[:3]
+            lines[position] = _new_line((line.stream, line.index, text, rank, local, name))
+
+
+# A traceback indented as a whole: pip's report of a build step that failed indents the child's
+# output under its "╰─> [N lines of output]" (pip run here on a setup.py that raises: "      Traceback
+# (most recent call last):", the frames at 8, the exception line at 6), and a markdown paste indents
+# every line by 4 (a debugger's report pasted so has no header: its frames at 6). Python prints the
+# header and the exception line at one indentation, the frames 2 deeper (Lib/traceback.py): an
+# indented header, or a frame 6 or more deep after a line less deep that is no traceback's, says
+# where the block is; its lines, as long as they are that deep, are read without that indentation.
+INDENTED_LITERALS = (" Traceback (most recent call last)", "\tTraceback (most recent call last)",
+                     '      File "')
+INDENTED_FRAME = re.compile(r'^ {6,}File "[^"\n]{1,4096}", line \d+, in ')
+
+
+def _dedent_tracebacks(lines: List[Line]) -> None:
+    """The blocks of ``lines`` that hold a traceback indented as a whole, in place, without that
+    indentation (``INDENTED_LITERALS``)."""
+    end = 0
+    for position, line in enumerate(lines):
+        text = line.text
+        if position < end or text[:1] not in " \t":
+            continue
+        body = text.lstrip(" \t")
+        indent = len(text) - len(body)
+        if body.startswith("Traceback (most") and TB_HEADER.match(body):
+            depth = indent
+        elif INDENTED_FRAME.match(text) and position > 0 and not _in_traceback(lines[position - 1], indent):
+            depth = indent - 2
+        else:
+            continue
+        end = position + 1
+        while end < len(lines) and PROCESS(lines[end]) == PROCESS(line) \
+                and len(lines[end].text) > depth and lines[end].text[:depth].isspace():
+            end += 1
+        for at in range(position, end):
+            lines[at] = lines[at]._replace(text=lines[at].text[depth:])
+
+
+def _in_traceback(line: Line, indent: int) -> bool:
+    """Whether ``line``, before a frame ``indent`` deep, is already of a traceback: as deep as the
+    frame (code), or a header or a frame itself."""
+    body = line.text.lstrip(" \t")
+    return len(line.text) - len(body) >= indent or body.startswith(("Traceback (most", 'File "'))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,7 +748,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             if first not in BOX:
                 last_file = TB_FILE.match(text).groups()
                 frame = position
-        elif was_code and first.isspace():
+        elif was_code and (first.isspace() or position == frame + 1 and lines[frame].text[:1] == "F"
+                           and ", in" in lines[frame].text and not _exception_named(text)):
+            # A frame's source line, or in a paste that lost all indentation (a traceback's frames,
+            # "File ..., line 3, in f", at column 0; not faulthandler's "line 3 in f", which shows no
+            # code) the line right after such a frame that is no exception line: its code all the same.
             if position == frame + 1:
                 shown.setdefault(text.strip(), position)   # the frame's source line: code seen so far
             body.add(position)   # a frame's source line, its carets
@@ -707,6 +818,12 @@ def _no_traceback(lines: Sequence[Line]) -> bool:
     text = joined(lines)[0]
     return not TRACEBACK_PART.search(text) or not (TRACEBACK_OPEN.search(text)
                                                   or _multiline(TB_EXCEPTION).search(text))
+
+
+def _exception_named(text: str) -> bool:
+    """Whether ``text`` has TB_EXCEPTION's shape with a name like an exception's."""
+    named = TB_EXCEPTION.match(text)
+    return bool(named) and _is_exception(named.group(1))
 
 
 def _code_like(text: str) -> bool:
@@ -804,6 +921,88 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
     return text
 
 
+# The SageMaker SDK's waiter exception (sagemaker-core's exceptions.py, FailedStatusError.fmt: "Encountered
+# unexpected failed state while waiting for {resource_type}. Final Resource State: {status}. Failure
+# Reason: {reason}"): the reason, the resource's own FailureReason, says what went wrong.
+FAILED_STATUS = re.compile(r"^((?:[\w.]{1,200}\.)?FailedStatusError): Encountered unexpected failed state while"
+                           r" waiting for (\w{1,100})\. Final Resource State: (\w{1,100})\.(?: Failure Reason: (.+))?$")
+FAILURE_REASON = "Failure Reason: "
+
+
+def _failure_reason(lines: Sequence[Line], position: int, failed: "re.Match") -> str:
+    """FailedStatusError's message as its reason: on its line, or on the next where a paste broke it
+    before "Failure Reason:"; a reason ending in a colon goes on to the lines below (an S3 key)."""
+    name, resource, status, reason = failed.groups()
+    previous = lines[position]
+    below = lines[position + 1:position + 1 + CONTINUED]
+    if reason is None:
+        if not below or below[0].index != previous.index + 1 or not below[0].text.startswith(FAILURE_REASON):
+            return failed.group(0)
+        reason, previous, below = below[0].text[len(FAILURE_REASON):], below[0], below[1:]
+    for after in below[:REPORT_LINES]:
+        if not reason.endswith(":") and not (len(previous.text) >= WRAPPED and after.text[:1].islower()) \
+                or after.index != previous.index + 1 or not after.text.strip():
+            break
+        reason += " " + after.text.strip()
+        previous = after
+    return f"{name}: {resource} {status}: {reason.strip()}"
+
+
+# TensorFlow 1's OpError (tensorflow/python/framework/errors_impl.py of 1.x, __str__: the message, the
+# op's stack, then "\n%s (see above for traceback): %s\n" % (type(self).__name__, self.message)): the
+# last line of its report names the class and the message, as "Name: message" does.
+SEE_ABOVE_WORDS = " (see above for traceback): "
+SEE_ABOVE = re.compile(r"^(_?[A-Z]\w{0,80}(?:Error|Exception)) \(see above for traceback\):(?= \S)")
+
+
+# Hydra's instantiate() (hydra/_internal/instantiate/_instantiate2.py, _call_target: "Error in call to
+# target '{target}':\n{repr(e)}", then "full_key: ..."; raised as InstantiationException, whose str()
+# alone Hydra prints without HYDRA_FULL_ERROR, as hydra-core 1.3 run here shows): the target's own
+# exception is the repr on the next line.
+HYDRA_TARGET = re.compile(r"Error in call to target '[^'\n]{1,300}':$")   # its literal first: a fast search
+HYDRA_TRIES = 4
+EXCEPTION_REPR = re.compile(r"^(?:[A-Za-z_]\w*\.){0,8}_?[A-Z]\w{0,80}\(.*\)$")
+
+
+def _hydra_error(lines: Sequence[Line], position: int, text: str) -> str:
+    """Hydra's report with the repr of the target's exception below it, when that follows."""
+    after = lines[position + 1] if position + 1 < len(lines) else None
+    if after is None or after.index != lines[position].index + 1 or not EXCEPTION_REPR.match(after.text):
+        return text
+    return f"{text} {after.text.strip()}"
+
+
+def hydra_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first of Hydra's reports that instantiating a target failed, printed without a traceback."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "Error in call to target '"):
+        return None
+    # The first few: Hydra reports once; a flood of such lines without a repr below is none of its.
+    for position in itertools.islice(matching(output, HYDRA_TARGET), HYDRA_TRIES):
+        if not output[position].text.startswith("Error in call to target '"):
+            continue
+        error = _hydra_error(output, position, output[position].text.strip())
+        if error != output[position].text.strip():
+            return Hit(output[position], error)
+    return None
+
+
+def reworded(lines: Sequence[Line], line: Line, error: str) -> str:
+    """The exception that ``message`` read on ``line`` (of ``lines``), in the words that say what went
+    wrong where its form is known to hide them: FailedStatusError's reason, the repr below Hydra's
+    report, TensorFlow 1's summary line as "Name: msg". Asked of the error to show, not of every
+    exception a tail holds."""
+    if "Final Resource State: " in error:
+        failed = FAILED_STATUS.match(error)
+        if failed:
+            return _failure_reason(lines, lines.index(line), failed)
+    if error.endswith("':") and ": Error in call to target '" in error and HYDRA_TARGET.search(error):
+        return _hydra_error(lines, lines.index(line), error)
+    if SEE_ABOVE_WORDS in error:
+        return SEE_ABOVE.sub(r"\1:", error, count=1)
+    return error
+
+
 # TensorFlow's StatusGroup summary (tensorflow/core/platform/status.cc, as_summary_status): "N root
 # error(s) found." then each root error indented, "  (0) Unknown: Failed to get convolution ...".
 ROOT_ERROR = re.compile(r"^\s{1,8}(\(0\) \S.*)$")
@@ -880,7 +1079,7 @@ def python_traceback(lines: Sequence[Line], wrappers: bool = False) -> Optional[
     if not fatal:
         return None
     first = min(fatal, key=lambda chain: chain.final.index)
-    return Hit(first.final, first.inner or first.error)
+    return Hit(first.final, first.inner or reworded(lines, first.final, first.error))
 
 
 def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
@@ -916,19 +1115,22 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     dotted = {at for at in matching(lines, DOTTED_EXCEPTION)   # JAX's re-raise names no error alone
               if _is_exception(lines[at].text.partition(":")[0])
               and "UnfilteredStackTrace" not in lines[at].text}
-    if not (botocore or dotted or could_match(BARE_EXCEPTION, text)):   # none has the words looked for
+    see_above = SEE_ABOVE_WORDS in text
+    if not (botocore or dotted or see_above or could_match(BARE_EXCEPTION, text)):   # none has the words
         return None
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
         if position in dotted and _is_wrapper(text) == wrappers:
-            return Hit(lines[position], message(lines, position))
+            return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
         if not (client or "Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
             continue
         if "UnfilteredStackTrace: " in text:
             text = UNFILTERED.sub("", text, count=1)
+        if see_above and SEE_ABOVE_WORDS in text and SEE_ABOVE.match(text):
+            text = SEE_ABOVE.sub(r"\1:", text, count=1)
         if (client or BARE_EXCEPTION.match(text)) and _is_wrapper(text) == wrappers:
-            return Hit(lines[position], message(lines, position))
+            return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
     return None
 
 
@@ -1307,6 +1509,21 @@ def glibc_assert(lines: Sequence[Line]) -> Optional[Hit]:
     return None
 
 
+# Rust's default allocation error hook (library/std/src/alloc.rs, default_alloc_error_hook: "memory
+# allocation of {} bytes failed", then abort(); a program built here with rustc under `ulimit -v`
+# prints it so): the host ran out of memory in a Rust library (HF tokenizers, safetensors, polars).
+RUST_ALLOC = re.compile(r"^memory allocation of \d{1,20} bytes failed$")
+
+
+def rust_alloc_failed(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first report of Rust's that an allocation failed: the host ran out of memory."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "memory allocation of "):
+        return None
+    line = first_line(output, RUST_ALLOC)
+    return None if line is None else Hit(line, tidy(line.text))
+
+
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
     """glibc's reason for an abort where it printed one (its heap checks, assert()), else the first
     report of the abort."""
@@ -1333,10 +1550,21 @@ CRASH_LINE = re.compile(CRASH)
 FAULT_DUMP = 200   # lines a faulthandler dump may take (a thread per line of a big pool, frames)
 
 
+# torch's DataLoader worker's own handlers (torch/csrc/DataLoader.cpp, run here): "ERROR: Unexpected bus
+# error encountered in worker. This might be caused by insufficient shared memory (shm).", "...
+# segmentation fault ...", "... floating-point exception ...". The main process's RuntimeError after
+# it names the signal and the worker: this counts only where a paste kept nothing else.
+WORKER_SIGNAL = earliest(r"^ERROR: Unexpected (?:bus error|segmentation fault|floating-point exception)"
+                         r" encountered in worker\.")
+
+
 def native_crash(lines: Sequence[Line]) -> Optional[Hit]:
     """A segfault and kin: faulthandler's report with the innermost Python frame of the thread
-    that crashed ("Current thread", not the first one listed), a shell's line."""
+    that crashed ("Current thread", not the first one listed), a shell's line; the DataLoader
+    worker's own report where there is none of those."""
     hit = earlier(_crash_line(lines), signal_hit(lines, *CRASH_SIGNALS))
+    if hit is None and holds(joined(lines)[0], " encountered in worker."):
+        hit = WORKER_SIGNAL(lines)
     if hit is not None and SHARED_MEMORY.search(hit.error):
         # torch's DataLoader: "... is killed by signal: Bus error. It is possible that dataloader's
         # workers are out of shared memory."
@@ -1430,7 +1658,11 @@ LAUNCHER_REPORT = re.compile(
     # Slurm: the scheduler ended the job ("*** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE
     # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
     r"|CANCELLED AT \S+ DUE TO|: tasks? [\d,-]+: Exited with exit code \d+"
-    r"|A worker died or was killed while executing"                  # Ray
+    r"|A(?: worker died or was killed while executing"                # Ray
+    r"|n ORTE daemon has unexpectedly failed after launch)"          # Open MPI (help-errmgr-base.txt)
+    # Open MPI's box for daemons it could not start on the other nodes (help-errmgr-base.txt's
+    # [failed-daemon-launch]; mpirun 4.1 run here with an rsh agent that fails).
+    r"|ORTE was unable to reliably start one or more daemons"
     r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
     # A shell: a command it cannot find or run, and its parser giving up on a script (bash's parse.y:
@@ -1440,6 +1672,7 @@ LAUNCHER_REPORT = re.compile(
     r"|: (?:command not found$|No such file or directory$|Permission denied$|unbound variable$"
     r"|syntax error near unexpected"
     r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
+DAEMONS_NOT_STARTED = re.compile(r"ORTE was unable to reliably start|An ORTE daemon has unexpectedly failed")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
@@ -1469,7 +1702,13 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
         if COMPLAINT.search(line.text) or _not_found(line.text):
             complaint = line
             continue
-        return _report(lines, line)
+        hit = _report(lines, line)
+        if complaint is not None and DAEMONS_NOT_STARTED.search(line.text) \
+                and line.stream == complaint.stream and line.index - complaint.index <= 3:
+            # The launch agent's shell on the node (ssh's) said why the daemon did not start, right
+            # before the box's rule.
+            return Hit(complaint, f"{_report(lines, complaint).error} ({hit.error})")
+        return hit
     return complaint and _report(lines, complaint)
 
 
@@ -1489,8 +1728,10 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
             error += ("; " if fields else " ") + tidy(more)
             fields = True
             continue
-        # A terminal wraps a sentence before a word in lower case; a colon announces the rest.
-        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more):
+        # A terminal wraps a sentence before a word in lower case; a colon announces the rest. An
+        # exception's line (a module's lower-case name first) is a line of its own.
+        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
+                or _exception_named(more):
             break
         error += " " + tidy(more)
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
@@ -1672,6 +1913,7 @@ HINT_HOST_MEMORY = ("The host ran out of memory (RAM, not the GPU's): lower host
 # Errors whose hint comes with the exception, whichever recogniser found it: running out of host
 # memory in Python (MemoryError, numpy's _ArrayMemoryError), in C++ (std::bad_alloc), in torch.
 HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b"
+                         r"|^memory allocation of \d+ bytes failed"                       # Rust's std
                          r"|DefaultCPUAllocator: (?:not enough|can't allocate) memory"    # c10's CPUAllocator
                          r"|after using all available RAM")                              # Colab
 HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
@@ -1694,6 +1936,7 @@ KNOWN_CAUSES = (
     # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
     Recogniser("killed", killed,
                HINT_KILLED),
+    Recogniser("host-oom", rust_alloc_failed, HINT_HOST_MEMORY),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
 )
@@ -1710,11 +1953,42 @@ REPORT = Recogniser("launcher-report", launcher_report)
 ARGPARSE = Recogniser("argparse-error", argparse_error)
 
 # The child's own words first, even as a line alone; then what a launcher says of it.
+# The last resort, when nothing above found anything: a runtime's own error-level log line, the first.
+# NCCL's warning (src/include/debug.h: WARN() is ncclDebugLog at NCCL_LOG_WARN, "host:pid:tid [dev]
+# file.cc:N NCCL WARN msg"; a failure's return then travels up at INFO level, "init.cc:878 -> 2", and
+# probes that may fail are downgraded to INFO by ncclDebugNoWarn): the first is where it failed.
+# c10's log line at error level (c10/util/logging_is_not_google_glog.h, CAFFE2_SEVERITY_PREFIX "FEWIV":
+# "[E socket.cpp:500] [c10d] msg", newer torch with the time, as torch printed it here at INFO level:
+# "[I1207 16:21:21.373965645 TCPStoreLibUvBackend.cpp:1266] [c10d] msg"; glog's "E1207 16:21:21.373965
+# 12345 file.cc:12] msg"). Sought from a line's start: a newline, the literal, before each try.
+RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
+                               r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
+
+
+def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first NCCL warning or c10's (glog's) error-level line in output that holds nothing else."""
+    output = output_lines(lines)
+    text, starts = joined(output)
+    found = []
+    if holds(text, "NCCL WARN "):
+        line = first_line(output, NCCL_WARN)
+        if line is not None:
+            found.append(Hit(line, f"NCCL WARN {tidy(NCCL_WARN.search(line.text).group(1))}", HINT_NCCL))
+    if holds(text, "] "):
+        match = RUNTIME_ERROR_LOG.search("\n" + text)
+        if match is not None:
+            line = output[bisect.bisect_right(starts, match.start()) - 1]
+            found.append(Hit(line, tidy(line.text)))
+    return earlier(*found)
+
+
 LAUNCHERS = (
     ARGPARSE,
     Recogniser("exception-line", bare_exception),
+    Recogniser("hydra-error", hydra_error),
     REPORT,
     Recogniser("wrapper-traceback", wrapper_traceback),
+    Recogniser("runtime-error-log", runtime_error_log),
 )
 
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
@@ -1734,6 +2008,7 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
     """``diagnose`` of the tails' cleaned lines (``clean_lines``)."""
     streams = [lines_of("stderr", stderr), lines_of("stdout", stdout)]
     try:
+        streams = list(map(reframed, streams))
         for recogniser in TABLE:
             for lines in streams:
                 hit = recogniser.find(lines)

@@ -55,6 +55,25 @@ ADVERSARIAL = {
     "Ray workers without names": b"(pid=1) Exception: x\n" * 3000,
     "one line of python -m": b"python3: " * 7000,
     "one line of mpirun boxes": b"mpirun was unable to start " * 2400,
+    # holdout5's: a traceback indented as a whole (a header at any depth, a frame 6 deep).
+    "indented headers": b"  Traceback (most recent call last):\n" * 1800,
+    "indented frames": b'      File "a.py", line 1, in f\n' * 2100 + b"    ValueError: x\n",
+    "one line of indented frames": b"      File \"" + b"a" * 65536,
+    # Runtimes' own reports: the DataLoader's, Rust's, and the last resort's NCCL and c10 log lines.
+    "one line of DataLoader reports": b"ERROR: Unexpected bus error encountered in worker." * 1300,
+    "one line of allocations": b"memory allocation of " * 3100,
+    "allocations per line": b"memory allocation of 1 bytes\n" * 2200,
+    "NCCL warnings": b"h:1:2 [0] NCCL WARN x\n" * 2900,
+    "c10 headers per line": b"[E " + b"a" * 150 + b"\n" * 1 + (b"[E1207 1:2 " + b"a" * 150 + b"] \n") * 390,
+    "c10 warnings per line": b"[W socket.cpp:464] [c10d] x\n" * 2300,
+    # docker compose's service prefix, a table's bars.
+    "a service per line": b"".join(b"svc%d | x\n" % (i % 9) for i in range(6500)),
+    "one line of bars and words": b"a" * 60 + b" | " * 21000,
+    "one line of ORTE boxes": b"ORTE was unable to reliably start " * 1900,
+    "failed states": b"FailedStatusError: Encountered unexpected failed state while waiting for J. Final Resource"
+                     b" State: F.\nFailure Reason: x:\n" * 500,
+    "Hydra targets": b"Error in call to target 'a':\nB(\n" * 2000,
+    "see above lines": b"XError (see above for traceback): x\n" * 1700,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
