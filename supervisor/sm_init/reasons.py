@@ -1776,12 +1776,15 @@ def last_lines(stdout_tail: bytes, stderr_tail: bytes) -> Tuple[str, List[str]]:
     return _last_lines(clean_lines(stdout_tail), clean_lines(stderr_tail))
 
 
-def _last_lines(stdout: Sequence[str], stderr: Sequence[str]) -> Tuple[str, List[str]]:
-    """``last_lines`` of the tails' cleaned lines (``clean_lines``)."""
+def _last_lines(stdout: Sequence[str], stderr: Sequence[str],
+                most: Optional[int] = None) -> Tuple[str, List[str]]:
+    """``last_lines`` of the tails' cleaned lines (``clean_lines``); the newest ``most`` of them."""
     for stream, cleaned in (("stderr", stderr), ("stdout", stdout)):
         # Cleaned lines end in a character that is not white space: only empty ones are blank.
-        lines = list(itertools.filterfalse(NOISE.match, filter(None, cleaned)))
+        # Newest first, and no further than ``most``: 1 KB shows few of 64 KiB's lines.
+        lines = list(itertools.islice(itertools.filterfalse(NOISE.match, filter(None, reversed(cleaned))), most))
         if lines:
+            lines.reverse()
             return stream, lines
     return "", []
 
@@ -1807,7 +1810,8 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
         if finding.hint and _size("\nHint: " + finding.hint) <= room:
             parts.append("\nHint: " + finding.hint)
             room -= _size(parts[-1])
-    stream, lines = _last_lines(stdout, stderr)
+    # Each line shown takes a byte at least (its newline): no more than ``room`` of them fit.
+    stream, lines = _last_lines(stdout, stderr, max(room, 1))
     if lines:
         parts.append(_fit_lines(f"\nLast lines of {stream}:", lines, room))
     return "".join(parts)
