@@ -753,7 +753,7 @@ def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
     if not _is_exception(name):
         return False
     for after in lines[position + 1:position + 3]:
-        if TB_FILE.match(after.text) and after.text.startswith("  "):
+        if after.text.startswith("  ") and TB_FILE.match(after.text):
             return False
         if after.text.strip():
             break
@@ -794,8 +794,9 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
             text += ("; " if fields else " ") + more
             fields, previous = True, after
             continue
-        if fields or LOGGER.match(more) or more.startswith(CXX_RUNTIME) or not (_unbalanced(text) or (
-                len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
+        if fields or not (_unbalanced(text) or (len(previous.text) >= WRAPPED and text[-1:] not in ".:!?"
+                                                 and more[:1].islower())) \
+                or LOGGER.match(more) or more.startswith(CXX_RUNTIME):
             break
         if after.text[:1].isspace() and _source_line(lines, position, after.text, shown):
             break   # another traceback's code (another process's, interleaved), not the message
@@ -834,7 +835,7 @@ def source_lines(lines: Sequence[Line]) -> dict:
 
 
 def _unbalanced(text: str) -> bool:
-    return text.count("[") > text.count("]") or text.count("(") > text.count(")")
+    return ("[" in text and text.count("[") > text.count("]")) or ("(" in text and text.count("(") > text.count(")"))
 
 
 def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
