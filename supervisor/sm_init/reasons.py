@@ -555,6 +555,7 @@ UNOPENED = ("  | ",) + SYNTAX_ERRORS   # exception lines that need no header nor
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
             "ProcessExitedException", "SignalException")
+WRAPPER_WORDS = re.compile("|".join(WRAPPERS)).search   # what an error that names one holds at least
 CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
 WRAPPED = 60       # characters a line has at least when a terminal or rich wrapped it
 LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process": a line of its own
@@ -582,6 +583,9 @@ class Chain(NamedTuple):
     inner: Optional[str] = None   # the exception a wrapper at the chain's end re-raised
 
 
+_new_chain = functools.partial(tuple.__new__, Chain)   # Chain(*fields), as _new_line
+
+
 class Tracebacks(NamedTuple):
     chains: List[Chain]
     body: frozenset     # positions of header, frame, source, caret and box lines: code, not output
@@ -592,7 +596,7 @@ def _is_exception(name: str) -> bool:
 
 
 def _is_wrapper(error: str) -> bool:
-    return _exception_name(error) in WRAPPERS
+    return WRAPPER_WORDS(error) is not None and _exception_name(error) in WRAPPERS
 
 
 @remembered
@@ -669,11 +673,10 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                 else:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
             named = exception if first.isalpha() or first in "_ " else None   # TB_EXCEPTION.match(text)
-            short = named.group(1).split(".")[-1] if named else ""
             error = message(lines, position, shown)
-            if short in SYNTAX_ERRORS and last_file:
+            if last_file and named and named.group(1).split(".")[-1] in SYNTAX_ERRORS:
                 error += f" ({last_file[0]}, line {last_file[1]})"
-            chain = Chain(chain_group, line, error, ignored)
+            chain = _new_chain((chain_group, line, error, ignored, None))
             if continues is not None:
                 before = chains[continues]
                 inner = before.inner if _is_wrapper(before.error) else before.error
