@@ -651,15 +651,14 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             body.add(position)   # a frame's source line, its carets
             in_code = True
         elif (first.isalpha() or first in "_ ") and (exception := TB_EXCEPTION.match(text)) and (
-                opened or was_code or text.startswith(UNOPENED)
-                or (position > 0 and lines[position - 1].index == line.index - 1
-                    and _code_like(lines[position - 1].text))) \
+                (after_code := position > 0 and lines[position - 1].index == line.index - 1
+                 and _code_like(lines[position - 1].text))
+                or opened or was_code or text.startswith(UNOPENED)) \
                 and _exception_line(lines, position, exception.group(1)) \
                 or was_code and _nameless_exception(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
-            if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
-                    and _code_like(lines[position - 1].text):
+            if not was_code and after_code:   # (not was_code: the test above made after_code)
                 body.add(position - 1)   # its source line, its indentation lost: code all the same
             if opened:
                 chain_group, ignored, continues = opened.pop(0)
@@ -904,7 +903,7 @@ def hidden(lines: Sequence[Line]) -> frozenset:
         parsed = parse_tracebacks(group)
         if not parsed.chains and not parsed.body:
             continue
-        found.update(id(group[at]) for at in parsed.body)
+        found.update(map(id, map(group.__getitem__, parsed.body)))
         fatal = fatal_traceback(group)
         for chain in parsed.chains:
             if chain.ignored or (fatal is not None and chain.group != fatal.group):
