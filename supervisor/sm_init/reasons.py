@@ -113,6 +113,7 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 
 import bisect
 import functools
+import gc
 import heapq
 import itertools
 import operator
@@ -1735,8 +1736,13 @@ def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
 
 def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]:
     """``diagnose`` of the tails' cleaned lines (``clean_lines``)."""
-    streams = [lines_of("stderr", stderr), lines_of("stdout", stdout)]
+    # Judging 64 KiB of short lines makes some 100,000 objects (a Line a line, and more), and keeps
+    # long lists of them: Python's cyclic collector, run every 700 new objects, goes over those lists
+    # again and again (a third of the time, on a word a line). It waits until the answer is found.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
+        streams = [lines_of("stderr", stderr), lines_of("stdout", stdout)]
         for recogniser in TABLE:
             for lines in streams:
                 hit = recogniser.find(lines)
@@ -1745,6 +1751,8 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
         return None
     finally:
         _remembered.clear()   # what was worked out holds the tails' lines: not kept past the answer
+        if collecting:
+            gc.enable()
 
 
 def find_error(text, stream: str = "stderr") -> Optional[Finding]:
