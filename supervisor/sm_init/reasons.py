@@ -309,7 +309,11 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
     """A stream's cleaned lines (``clean_lines``), their prefixes peeled off, blank ones dropped."""
     lines = []
     stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
-    for index, raw in enumerate(cleaned):
+    plain = 0      # lines in a row with nothing to peel (see below)
+    wait = PLAIN   # how many before a look ahead: twice as many after each that made few lines
+    ahead = _Ahead(stream, cleaned)
+    numbered = enumerate(cleaned)
+    for index, raw in numbered:
         if not raw:
             continue
         if "%|" in raw:
@@ -327,6 +331,15 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         else:   # most lines: no prefix can start with their first character (and a cleaned line
             # that is not empty ends in a character that is not white space)
             lines.append(_new_line((stream, index, raw, None, None, None)))
+            plain += 1
+            if plain >= wait:
+                # A flood of such lines: up to the next that may carry a prefix or a bar, made at once.
+                end = ahead.plain_lines(index + 1, lines)
+                next(itertools.islice(numbered, end - index - 1, end - index - 1), None)
+                wait = PLAIN if end - index > wait else wait * 2
+                plain = 0
+            continue
+        plain = 0
     if stamped:
         # A console that shows the stamps in a column pads every message alike (CloudWatch's, copied):
         # the indentation all stamped lines share is the column's, not the program's.
@@ -334,6 +347,41 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
     return lines
+
+
+PLAIN = 16   # lines in a row with nothing to peel: then lines_of looks ahead (_Ahead)
+# Lines that may carry a prefix (their first character can start one; an indented one, srun's task
+# number: a digit, str.isdigit's, within five spaces) or a bar (lines_of's tests, in one search).
+PEELED = re.compile(r"^(?:[%s]| {1,5}(?:\d|[^\x00-\x7f]))|%%\|" % re.escape("".join(sorted(set(BY_FIRST) - {" "}))),
+                    re.M)
+
+
+class _Ahead:
+    """A stream's cleaned lines joined (when first needed), for lines_of to make the runs of lines
+    that carry no prefix and no bar (PEELED finds none in them) in one step each, at C speed."""
+
+    def __init__(self, stream: str, cleaned: Sequence[str]):
+        self.stream, self.cleaned, self.whole = stream, cleaned, None
+        self.known = (0, 0)   # a line's index and where it starts in ``whole``
+
+    def plain_lines(self, start: int, lines: List[Line]) -> int:
+        """The lines from ``start`` up to the next that PEELED finds something in, made and put at the
+        end of ``lines``; that next line's index (past the last line: none)."""
+        cleaned = self.cleaned
+        if self.whole is None:
+            self.whole = "\n".join(cleaned)
+        known, at = self.known
+        at += sum(map(len, cleaned[known:start])) + start - known   # and a newline after each
+        found = PEELED.search(self.whole, at)
+        if found is None:
+            end = len(cleaned)
+        else:
+            end = start + self.whole.count("\n", at, found.start())
+            self.known = (end, self.whole.rfind("\n", 0, found.start()) + 1)
+        between = cleaned[start:end]
+        lines.extend(map(_new_line, itertools.compress(zip(   # a blank line: none
+            itertools.repeat(self.stream), range(start, end), between, *[itertools.repeat(None)] * 3), between)))
+        return end
 
 
 # ---------------------------------------------------------------------------------------------
