@@ -467,9 +467,11 @@ def matching(lines: Sequence[Line], regex: "re.Pattern", start: int = 0) -> Iter
 def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
     """The lines' texts joined by newlines, and where each starts."""
     texts = list(map(TEXT, lines))
-    # The start of line i: the lengths of those before it, and a newline after each of them.
-    starts = list(map(operator.add, itertools.accumulate(map(len, texts), initial=0), range(len(texts))))
-    return "\n".join(texts), starts[:len(texts)]
+    # The start of line i: the lengths of those before it, and a newline after each of them (a length
+    # and 1 is a small int, made by no one: one int made a line, not two).
+    starts = list(itertools.accumulate(map(operator.add, map(len, texts), itertools.repeat(1)), initial=0))
+    starts.pop()   # where a line after the last would start
+    return "\n".join(texts), starts
 
 
 # A search over 64 KiB that cannot skip at C speed to where a match may start costs milliseconds;
