@@ -285,7 +285,7 @@ def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optiona
 
 def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], bool]:
     """The line without its prefixes, what they said, and whether a log service's stamp was there."""
-    found = {"rank": None, "local": None, "actor": None, "stamp": None}
+    found = None   # what the prefixes said, made at the first that says something
     at = 0
     # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
     while at < len(raw) and raw[at] in BY_FIRST:
@@ -293,11 +293,14 @@ def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], b
             match = pattern.match(raw, at)
             if match and match.end() > at:
                 if field:
+                    found = found or {"rank": None, "local": None, "actor": None, "stamp": None}
                     found[field] = match.group(1) if field != "stamp" else match.group(0)
                 at = match.end()
                 break
         else:
             break
+    if found is None:
+        return raw[at:], None, None, None, False
     return raw[at:], found["rank"], found["local"], found["actor"], found["stamp"] is not None
 
 
@@ -311,6 +314,7 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
     stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
     plain = 0      # lines in a row with nothing to peel (see below)
     wait = PLAIN   # how many before a look ahead: twice as many after each that made few lines
+    misses = 0     # lines in a row that _peel gave back whole: after PLAIN, ANY_PREFIX asked first
     ahead = _Ahead(stream, cleaned)
     numbered = enumerate(cleaned)
     for index, raw in numbered:
@@ -322,8 +326,10 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         first = raw[0]
         # An indented line (a traceback's frames and code) has a prefix only if it is srun's
         # right-aligned task number: its digits are a few characters in.
-        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()):
+        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (
+                misses < PLAIN or ANY_PREFIX[first](raw)):
             text, rank, local, actor, stamp = _peel(raw)
+            misses = misses + 1 if len(text) == len(raw) else 0
             if text.strip():   # a blank line says nothing; the gap in the index says it was there
                 if stamp:
                     stamped.append((len(lines), len(text) - len(text.lstrip())))
@@ -348,6 +354,19 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
     return lines
 
+
+def _any_of(patterns: Sequence["re.Pattern"]) -> Callable[[str], object]:
+    """Whether any of ``patterns`` matches at a line's start, in one match: their alternation, the one
+    with a back reference first (its groups keep their numbers); each in turn where that cannot be."""
+    referring = [pattern for pattern in patterns if re.search(r"\\\d|\(\?P=|\(\?\(", pattern.pattern)]
+    if len(referring) > 1 or len({pattern.flags for pattern in patterns}) > 1:   # pragma: no cover
+        return lambda raw: any(pattern.match(raw) for pattern in patterns)
+    ordered = referring + [pattern for pattern in patterns if pattern not in referring]
+    return re.compile("|".join(f"(?:{pattern.pattern})" for pattern in ordered), patterns[0].flags).match
+
+
+# Per first character, whether any prefix can start a line there: one match, not one a prefix.
+ANY_PREFIX = {first: _any_of([pattern for pattern, _field in prefixes]) for first, prefixes in BY_FIRST.items()}
 
 PLAIN = 16   # lines in a row with nothing to peel: then lines_of looks ahead (_Ahead)
 # Lines that may carry a prefix (their first character can start one; an indented one, srun's task
