@@ -825,7 +825,7 @@ def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
     if not _is_exception(name):
         return False
     for after in lines[position + 1:position + 3]:
-        if after.text.startswith("  ") and TB_FILE.match(after.text):
+        if after.text.startswith("  ") and 'File "' in after.text and TB_FILE.match(after.text):
             return False
         if after.text.strip():
             break
