@@ -845,6 +845,8 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
         first = ROOT_ERROR.match(lines[position + 1].text)
         if first and lines[position + 1].index == previous.index + 1:
             return f"{text} {first.group(1)}"   # the summary says only how many: the first says what
+    if not text.endswith(":") and len(previous.text) < WRAPPED and not _unbalanced(text):
+        return text   # nothing below can continue it (the loop below would stop at its first line)
     fields = False
     # "Name:" and nothing after it: str(exception) began with a newline (a triple-quoted message,
     # Lightning's MisconfigurationException), and Python printed its lines below, as they are.
