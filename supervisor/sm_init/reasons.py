@@ -369,34 +369,36 @@ def _any_of(patterns: Sequence["re.Pattern"]) -> Callable[[str], object]:
 ANY_PREFIX = {first: _any_of([pattern for pattern, _field in prefixes]) for first, prefixes in BY_FIRST.items()}
 
 PLAIN = 16   # lines in a row with nothing to peel: then lines_of looks ahead (_Ahead)
-# Lines that may carry a prefix (their first character can start one; an indented one, srun's task
-# number: a digit, str.isdigit's, within five spaces) or a bar (lines_of's tests, in one search).
-PEELED = re.compile(r"^(?:[%s]| {1,5}(?:\d|[^\x00-\x7f]))|%%\|" % re.escape("".join(sorted(set(BY_FIRST) - {" "}))),
-                    re.M)
+# The start of a line that may carry a prefix (its first character can start one; an indented one,
+# srun's task number: a digit, str.isdigit's, within five spaces): lines_of's test, in one search
+# that skips from newline to newline (a bar, "%|", is looked for on its own).
+PEELED = re.compile(r"\n(?:[%s]| {1,5}(?:\d|[^\x00-\x7f]))" % re.escape("".join(sorted(set(BY_FIRST) - {" "}))))
 
 
 class _Ahead:
     """A stream's cleaned lines joined (when first needed), for lines_of to make the runs of lines
-    that carry no prefix and no bar (PEELED finds none in them) in one step each, at C speed."""
+    that carry no prefix and no bar (PEELED and "%|" find none in them) in one step each, at C speed."""
 
     def __init__(self, stream: str, cleaned: Sequence[str]):
         self.stream, self.cleaned, self.whole = stream, cleaned, None
         self.known = (0, 0)   # a line's index and where it starts in ``whole``
 
     def plain_lines(self, start: int, lines: List[Line]) -> int:
-        """The lines from ``start`` up to the next that PEELED finds something in, made and put at the
-        end of ``lines``; that next line's index (past the last line: none)."""
+        """The lines from ``start`` (not the first) up to the next that PEELED or "%|" finds something in,
+        made and put at the end of ``lines``; that next line's index (past the last line: none)."""
         cleaned = self.cleaned
         if self.whole is None:
             self.whole = "\n".join(cleaned)
         known, at = self.known
         at += sum(map(len, cleaned[known:start])) + start - known   # and a newline after each
-        found = PEELED.search(self.whole, at)
-        if found is None:
+        found = PEELED.search(self.whole, at - 1)   # from the newline before line ``start``
+        bar = self.whole.find("%|", at)
+        there = min(found.start() + 1 if found else len(self.whole) + 1, bar if bar >= 0 else len(self.whole) + 1)
+        if there > len(self.whole):
             end = len(cleaned)
         else:
-            end = start + self.whole.count("\n", at, found.start())
-            self.known = (end, self.whole.rfind("\n", 0, found.start()) + 1)
+            end = start + self.whole.count("\n", at, there)
+            self.known = (end, self.whole.rfind("\n", 0, there) + 1)
         between = cleaned[start:end]
         lines.extend(map(_new_line, itertools.compress(zip(   # a blank line: none
             itertools.repeat(self.stream), range(start, end), between, *[itertools.repeat(None)] * 3), between)))
