@@ -636,8 +636,9 @@ CXX_RUNTIME = ("terminate called ", "pure virtual method called")
 # What can take part in a traceback (parse_tracebacks): its header, a frame, rich's box, code (indented,
 # or a raise whose indentation a paste lost), an exception line that needs no header. Lines without
 # any of these hold no traceback: no need to parse them.
-TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^(?:[\s{BOX}]|  \| |raise |{"|".join(SYNTAX_ERRORS)})',
-                            re.M)
+PART_AT_START = rf'(?:[\s{BOX}]|  \| |raise |{"|".join(SYNTAX_ERRORS)})'   # of TRACEBACK_PART: at a line's start
+TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^{PART_AT_START}', re.M)
+PART_AFTER_NEWLINE = re.compile("\n" + PART_AT_START)   # the same, searched from newline to newline
 # What can begin one: its header, a frame, rich's box; else it is an exception line (TB_EXCEPTION's
 # shape) that makes one. Lines with neither (indented output alone) hold no traceback either.
 TRACEBACK_OPEN = re.compile(rf'Traceback \(most|File "|^[{BOX}]', re.M)
@@ -779,8 +780,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
 def _no_traceback(lines: Sequence[Line]) -> bool:
     """Whether parse_tracebacks surely finds nothing in ``lines``: two or three searches of their text."""
     text = joined(lines)[0]
-    return not TRACEBACK_PART.search(text) or not (TRACEBACK_OPEN.search(text)
-                                                  or _multiline(TB_EXCEPTION).search(text))
+    # TRACEBACK_PART.search(text), at C speed: its words with str's search, its line starts from
+    # newline to newline (re's search tries its ^ at every character).
+    part = ("Traceback (most" in text or 'File "' in text or TRACEBACK_PART.match(text)
+            or PART_AFTER_NEWLINE.search(text))
+    return not part or not (TRACEBACK_OPEN.search(text) or _multiline(TB_EXCEPTION).search(text))
 
 
 def _code_like(text: str) -> bool:
