@@ -128,6 +128,7 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 import bisect
 import collections
 import functools
+import gc
 import heapq
 import itertools
 import operator
@@ -299,7 +300,7 @@ def split_prefixes(raw: str) -> Tuple[str, Optional[str], Optional[str], Optiona
 
 def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], bool]:
     """The line without its prefixes, what they said, and whether a log service's stamp was there."""
-    found = {"rank": None, "local": None, "actor": None, "stamp": None}
+    found = None   # what the prefixes said, made at the first that says something
     at = 0
     # Peeled by position, never by copying what is left: a line of a thousand prefixes stays linear.
     while at < len(raw) and raw[at] in BY_FIRST:
@@ -307,11 +308,14 @@ def _peel(raw: str) -> Tuple[str, Optional[str], Optional[str], Optional[str], b
             match = pattern.match(raw, at)
             if match and match.end() > at:
                 if field:
+                    found = found or {"rank": None, "local": None, "actor": None, "stamp": None}
                     found[field] = match.group(1) if field != "stamp" else match.group(0)
                 at = match.end()
                 break
         else:
             break
+    if found is None:
+        return raw[at:], None, None, None, False
     return raw[at:], found["rank"], found["local"], found["actor"], found["stamp"] is not None
 
 
@@ -323,7 +327,12 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
     """A stream's cleaned lines (``clean_lines``), their prefixes peeled off, blank ones dropped."""
     lines = []
     stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
-    for index, raw in enumerate(cleaned):
+    plain = 0      # lines in a row with nothing to peel (see below)
+    wait = PLAIN   # how many before a look ahead: twice as many after each that made few lines
+    misses = 0     # lines in a row that _peel gave back whole: after PLAIN, ANY_PREFIX asked first
+    ahead = _Ahead(stream, cleaned)
+    numbered = enumerate(cleaned)
+    for index, raw in numbered:
         if not raw:
             continue
         if "%|" in raw:
@@ -332,8 +341,10 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         first = raw[0]
         # An indented line (a traceback's frames and code) has a prefix only if it is srun's
         # right-aligned task number: its digits are a few characters in.
-        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()):
+        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (
+                misses < PLAIN or ANY_PREFIX[first](raw)):
             text, rank, local, actor, stamp = _peel(raw)
+            misses = misses + 1 if len(text) == len(raw) else 0
             if text.strip():   # a blank line says nothing; the gap in the index says it was there
                 if stamp:
                     stamped.append((len(lines), len(text) - len(text.lstrip())))
@@ -341,6 +352,15 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         else:   # most lines: no prefix can start with their first character (and a cleaned line
             # that is not empty ends in a character that is not white space)
             lines.append(_new_line((stream, index, raw, None, None, None)))
+            plain += 1
+            if plain >= wait:
+                # A flood of such lines: up to the next that may carry a prefix or a bar, made at once.
+                end = ahead.plain_lines(index + 1, lines)
+                next(itertools.islice(numbered, end - index - 1, end - index - 1), None)
+                wait = PLAIN if end - index > wait else wait * 2
+                plain = 0
+            continue
+        plain = 0
     if stamped:
         # A console that shows the stamps in a column pads every message alike (CloudWatch's, copied):
         # the indentation all stamped lines share is the column's, not the program's.
@@ -442,6 +462,56 @@ def _in_traceback(line: Line, indent: int) -> bool:
     return len(line.text) - len(body) >= indent or body.startswith(("Traceback (most", 'File "'))
 
 
+def _any_of(patterns: Sequence["re.Pattern"]) -> Callable[[str], object]:
+    """Whether any of ``patterns`` matches at a line's start, in one match: their alternation, the one
+    with a back reference first (its groups keep their numbers); each in turn where that cannot be."""
+    referring = [pattern for pattern in patterns if re.search(r"\\\d|\(\?P=|\(\?\(", pattern.pattern)]
+    if len(referring) > 1 or len({pattern.flags for pattern in patterns}) > 1:   # pragma: no cover
+        return lambda raw: any(pattern.match(raw) for pattern in patterns)
+    ordered = referring + [pattern for pattern in patterns if pattern not in referring]
+    return re.compile("|".join(f"(?:{pattern.pattern})" for pattern in ordered), patterns[0].flags).match
+
+
+# Per first character, whether any prefix can start a line there: one match, not one a prefix.
+ANY_PREFIX = {first: _any_of([pattern for pattern, _field in prefixes]) for first, prefixes in BY_FIRST.items()}
+
+PLAIN = 16   # lines in a row with nothing to peel: then lines_of looks ahead (_Ahead)
+# The start of a line that may carry a prefix (its first character can start one; an indented one,
+# srun's task number: a digit, str.isdigit's, within five spaces): lines_of's test, in one search
+# that skips from newline to newline (a bar, "%|", is looked for on its own).
+PEELED = re.compile(r"\n(?:[%s]| {1,5}(?:\d|[^\x00-\x7f]))" % re.escape("".join(sorted(set(BY_FIRST) - {" "}))))
+
+
+class _Ahead:
+    """A stream's cleaned lines joined (when first needed), for lines_of to make the runs of lines
+    that carry no prefix and no bar (PEELED and "%|" find none in them) in one step each, at C speed."""
+
+    def __init__(self, stream: str, cleaned: Sequence[str]):
+        self.stream, self.cleaned, self.whole = stream, cleaned, None
+        self.known = (0, 0)   # a line's index and where it starts in ``whole``
+
+    def plain_lines(self, start: int, lines: List[Line]) -> int:
+        """The lines from ``start`` (not the first) up to the next that PEELED or "%|" finds something in,
+        made and put at the end of ``lines``; that next line's index (past the last line: none)."""
+        cleaned = self.cleaned
+        if self.whole is None:
+            self.whole = "\n".join(cleaned)
+        known, at = self.known
+        at += sum(map(len, cleaned[known:start])) + start - known   # and a newline after each
+        found = PEELED.search(self.whole, at - 1)   # from the newline before line ``start``
+        bar = self.whole.find("%|", at)
+        there = min(found.start() + 1 if found else len(self.whole) + 1, bar if bar >= 0 else len(self.whole) + 1)
+        if there > len(self.whole):
+            end = len(cleaned)
+        else:
+            end = start + self.whole.count("\n", at, there)
+            self.known = (end, self.whole.rfind("\n", 0, there) + 1)
+        between = cleaned[start:end]
+        lines.extend(map(_new_line, itertools.compress(zip(   # a blank line: none
+            itertools.repeat(self.stream), range(start, end), between, *[itertools.repeat(None)] * 3), between)))
+        return end
+
+
 # ---------------------------------------------------------------------------------------------
 # Matchers the table is built from
 
@@ -525,9 +595,11 @@ def matching(lines: Sequence[Line], regex: "re.Pattern", start: int = 0) -> Iter
 def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
     """The lines' texts joined by newlines, and where each starts."""
     texts = list(map(TEXT, lines))
-    # The start of line i: the lengths of those before it, and a newline after each of them.
-    starts = list(map(operator.add, itertools.accumulate(map(len, texts), initial=0), range(len(texts))))
-    return "\n".join(texts), starts[:len(texts)]
+    # The start of line i: the lengths of those before it, and a newline after each of them (a length
+    # and 1 is a small int, made by no one: one int made a line, not two).
+    starts = list(itertools.accumulate(map(operator.add, map(len, texts), itertools.repeat(1)), initial=0))
+    starts.pop()   # where a line after the last would start
+    return "\n".join(texts), starts
 
 
 # A search over 64 KiB that cannot skip at C speed to where a match may start costs milliseconds;
@@ -662,6 +734,7 @@ UNOPENED = ("  | ",) + SYNTAX_ERRORS   # exception lines that need no header nor
 # Exceptions that only say a child failed; its own error is the one to show.
 WRAPPERS = ("ChildFailedError", "CalledProcessError", "ProcessRaisedException",
             "ProcessExitedException", "SignalException")
+WRAPPER_WORDS = re.compile("|".join(WRAPPERS)).search   # what an error that names one holds at least
 CONTINUED = 8      # lines an exception's message may run on for (a terminal or rich wrapped it)
 WRAPPED = 60       # characters a line has at least when a terminal or rich wrapped it
 LOGGER = re.compile(r"^[a-z][a-z0-9_.-]*: ")   # "wandb: Waiting for W&B process": a line of its own
@@ -670,8 +743,9 @@ CXX_RUNTIME = ("terminate called ", "pure virtual method called")
 # What can take part in a traceback (parse_tracebacks): its header, a frame, rich's box, code (indented,
 # or a raise whose indentation a paste lost), an exception line that needs no header. Lines without
 # any of these hold no traceback: no need to parse them.
-TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^(?:[\s{BOX}]|  \| |raise |{"|".join(SYNTAX_ERRORS)})',
-                            re.M)
+PART_AT_START = rf'(?:[\s{BOX}]|  \| |raise |{"|".join(SYNTAX_ERRORS)})'   # of TRACEBACK_PART: at a line's start
+TRACEBACK_PART = re.compile(rf'Traceback \(most|File "|^{PART_AT_START}', re.M)
+PART_AFTER_NEWLINE = re.compile("\n" + PART_AT_START)   # the same, searched from newline to newline
 # What can begin one: its header, a frame, rich's box; else it is an exception line (TB_EXCEPTION's
 # shape) that makes one. Lines with neither (indented output alone) hold no traceback either.
 TRACEBACK_OPEN = re.compile(rf'Traceback \(most|File "|^[{BOX}]', re.M)
@@ -689,6 +763,9 @@ class Chain(NamedTuple):
     inner: Optional[str] = None   # the exception a wrapper at the chain's end re-raised
 
 
+_new_chain = functools.partial(tuple.__new__, Chain)   # Chain(*fields), as _new_line
+
+
 class Tracebacks(NamedTuple):
     chains: List[Chain]
     body: frozenset     # positions of header, frame, source, caret and box lines: code, not output
@@ -699,7 +776,7 @@ def _is_exception(name: str) -> bool:
 
 
 def _is_wrapper(error: str) -> bool:
-    return _exception_name(error) in WRAPPERS
+    return WRAPPER_WORDS(error) is not None and _exception_name(error) in WRAPPERS
 
 
 @remembered
@@ -758,15 +835,14 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
             body.add(position)   # a frame's source line, its carets
             in_code = True
         elif (first.isalpha() or first in "_ ") and (exception := TB_EXCEPTION.match(text)) and (
-                opened or was_code or text.startswith(UNOPENED)
-                or (position > 0 and lines[position - 1].index == line.index - 1
-                    and _code_like(lines[position - 1].text))) \
+                (after_code := position > 0 and lines[position - 1].index == line.index - 1
+                 and _code_like(lines[position - 1].text))
+                or opened or was_code or text.startswith(UNOPENED)) \
                 and _exception_line(lines, position, exception.group(1)) \
                 or was_code and _nameless_exception(lines, position):
             # An exception line can only close a traceback: one opened by its header, or a
             # headerless one whose code it follows; a SyntaxError's needs neither.
-            if not was_code and position > 0 and lines[position - 1].index == line.index - 1 \
-                    and _code_like(lines[position - 1].text):
+            if not was_code and after_code:   # (not was_code: the test above made after_code)
                 body.add(position - 1)   # its source line, its indentation lost: code all the same
             if opened:
                 chain_group, ignored, continues = opened.pop(0)
@@ -780,11 +856,10 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
                 else:
                     chain_group, ignored = chains[continues].group, chains[continues].ignored
             named = exception if first.isalpha() or first in "_ " else None   # TB_EXCEPTION.match(text)
-            short = named.group(1).split(".")[-1] if named else ""
             error = message(lines, position, shown)
-            if short in SYNTAX_ERRORS and last_file:
+            if last_file and named and named.group(1).split(".")[-1] in SYNTAX_ERRORS:
                 error += f" ({last_file[0]}, line {last_file[1]})"
-            chain = Chain(chain_group, line, error, ignored)
+            chain = _new_chain((chain_group, line, error, ignored, None))
             if continues is not None:
                 before = chains[continues]
                 inner = before.inner if _is_wrapper(before.error) else before.error
@@ -816,8 +891,11 @@ def parse_tracebacks(lines: Sequence[Line]) -> Tracebacks:
 def _no_traceback(lines: Sequence[Line]) -> bool:
     """Whether parse_tracebacks surely finds nothing in ``lines``: two or three searches of their text."""
     text = joined(lines)[0]
-    return not TRACEBACK_PART.search(text) or not (TRACEBACK_OPEN.search(text)
-                                                  or _multiline(TB_EXCEPTION).search(text))
+    # TRACEBACK_PART.search(text), at C speed: its words with str's search, its line starts from
+    # newline to newline (re's search tries its ^ at every character).
+    part = ("Traceback (most" in text or 'File "' in text or TRACEBACK_PART.match(text)
+            or PART_AFTER_NEWLINE.search(text))
+    return not part or not (TRACEBACK_OPEN.search(text) or _multiline(TB_EXCEPTION).search(text))
 
 
 def _exception_named(text: str) -> bool:
@@ -870,7 +948,7 @@ def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
     if not _is_exception(name):
         return False
     for after in lines[position + 1:position + 3]:
-        if TB_FILE.match(after.text) and after.text.startswith("  "):
+        if after.text.startswith("  ") and 'File "' in after.text and TB_FILE.match(after.text):
             return False
         if after.text.strip():
             break
@@ -890,6 +968,8 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
         first = ROOT_ERROR.match(lines[position + 1].text)
         if first and lines[position + 1].index == previous.index + 1:
             return f"{text} {first.group(1)}"   # the summary says only how many: the first says what
+    if not text.endswith(":") and len(previous.text) < WRAPPED and not _unbalanced(text):
+        return text   # nothing below can continue it (the loop below would stop at its first line)
     fields = False
     # "Name:" and nothing after it: str(exception) began with a newline (a triple-quoted message,
     # Lightning's MisconfigurationException), and Python printed its lines below, as they are.
@@ -911,8 +991,9 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
             text += ("; " if fields else " ") + more
             fields, previous = True, after
             continue
-        if fields or LOGGER.match(more) or more.startswith(CXX_RUNTIME) or not (_unbalanced(text) or (
-                len(previous.text) >= WRAPPED and text[-1:] not in ".:!?" and more[:1].islower())):
+        if fields or not (_unbalanced(text) or (len(previous.text) >= WRAPPED and text[-1:] not in ".:!?"
+                                                 and more[:1].islower())) \
+                or LOGGER.match(more) or more.startswith(CXX_RUNTIME):
             break
         if after.text[:1].isspace() and _source_line(lines, position, after.text, shown):
             break   # another traceback's code (another process's, interleaved), not the message
@@ -1033,7 +1114,7 @@ def source_lines(lines: Sequence[Line]) -> dict:
 
 
 def _unbalanced(text: str) -> bool:
-    return text.count("[") > text.count("]") or text.count("(") > text.count(")")
+    return ("[" in text and text.count("[") > text.count("]")) or ("(" in text and text.count("(") > text.count(")"))
 
 
 def traceback_chains(lines: Sequence[Line]) -> List[Chain]:
@@ -1099,7 +1180,7 @@ def hidden(lines: Sequence[Line]) -> frozenset:
         parsed = parse_tracebacks(group)
         if not parsed.chains and not parsed.body:
             continue
-        found.update(id(group[at]) for at in parsed.body)
+        found.update(map(id, map(group.__getitem__, parsed.body)))
         fatal = fatal_traceback(group)
         for chain in parsed.chains:
             if chain.ignored or (fatal is not None and chain.group != fatal.group):
@@ -2006,9 +2087,13 @@ def diagnose(stdout_tail: bytes, stderr_tail: bytes) -> Optional[Finding]:
 
 def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]:
     """``diagnose`` of the tails' cleaned lines (``clean_lines``)."""
-    streams = [lines_of("stderr", stderr), lines_of("stdout", stdout)]
+    # Judging 64 KiB of short lines makes some 100,000 objects (a Line a line, and more), and keeps
+    # long lists of them: Python's cyclic collector, run every 700 new objects, goes over those lists
+    # again and again (a third of the time, on a word a line). It waits until the answer is found.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        streams = list(map(reframed, streams))
+        streams = list(map(reframed, [lines_of("stderr", stderr), lines_of("stdout", stdout)]))
         for recogniser in TABLE:
             for lines in streams:
                 hit = recogniser.find(lines)
@@ -2017,6 +2102,8 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
         return None
     finally:
         _remembered.clear()   # what was worked out holds the tails' lines: not kept past the answer
+        if collecting:
+            gc.enable()
 
 
 def find_error(text, stream: str = "stderr") -> Optional[Finding]:
@@ -2051,12 +2138,15 @@ def last_lines(stdout_tail: bytes, stderr_tail: bytes) -> Tuple[str, List[str]]:
     return _last_lines(clean_lines(stdout_tail), clean_lines(stderr_tail))
 
 
-def _last_lines(stdout: Sequence[str], stderr: Sequence[str]) -> Tuple[str, List[str]]:
-    """``last_lines`` of the tails' cleaned lines (``clean_lines``)."""
+def _last_lines(stdout: Sequence[str], stderr: Sequence[str],
+                most: Optional[int] = None) -> Tuple[str, List[str]]:
+    """``last_lines`` of the tails' cleaned lines (``clean_lines``); the newest ``most`` of them."""
     for stream, cleaned in (("stderr", stderr), ("stdout", stdout)):
         # Cleaned lines end in a character that is not white space: only empty ones are blank.
-        lines = list(itertools.filterfalse(NOISE.match, filter(None, cleaned)))
+        # Newest first, and no further than ``most``: 1 KB shows few of 64 KiB's lines.
+        lines = list(itertools.islice(itertools.filterfalse(NOISE.match, filter(None, reversed(cleaned))), most))
         if lines:
+            lines.reverse()
             return stream, lines
     return "", []
 
@@ -2082,7 +2172,8 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
         if finding.hint and _size("\nHint: " + finding.hint) <= room:
             parts.append("\nHint: " + finding.hint)
             room -= _size(parts[-1])
-    stream, lines = _last_lines(stdout, stderr)
+    # Each line shown takes a byte at least (its newline): no more than ``room`` of them fit.
+    stream, lines = _last_lines(stdout, stderr, max(room, 1))
     if lines:
         parts.append(_fit_lines(f"\nLast lines of {stream}:", lines, room))
     return "".join(parts)
