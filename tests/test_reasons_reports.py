@@ -277,6 +277,16 @@ def test_not_a_launcher_report(text):
     ("=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb\n", "killed",
      "=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb", reasons.HINT_KILLED),
     ("make: *** [Makefile:3: train] Killed\n", "killed", "make: *** [Makefile:3: train] Killed", reasons.HINT_KILLED),
+    # gcc's driver's report of a compiler a signal killed (gcc.c's execute(), strsignal's word; run
+    # below): a build's cc1plus that the OOM killer took, before make's "Error 1" and a build
+    # script's traceback that says only that the compile failed.
+    ("c++: fatal error: Killed signal terminated program cc1plus\ncompilation terminated.\n"
+     "make[2]: *** [CMakeFiles/op.dir/op.cpp.o] Error 1\n", "killed",
+     "c++: fatal error: Killed signal terminated program cc1plus", reasons.HINT_KILLED),
+    ("Traceback (most recent call last):\n  File \"build.py\", line 3, in <module>\n    assert ok\n"
+     "AssertionError: Compilation failed. Stopping.\n"
+     "g++: fatal error: Killed signal terminated program cc1plus\ncompilation terminated.\n", "killed",
+     "g++: fatal error: Killed signal terminated program cc1plus", reasons.HINT_KILLED),
     # Rust's panic (HF tokenizers): std's "thread 'NAME' panicked at FILE:LINE:COL:".
     ("thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:\nattempt to add with overflow\n",
      "fatal-log", "thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:", None),
@@ -293,6 +303,43 @@ def test_batch_systems_and_schedulers(text, recogniser, error, hint):
 ])
 def test_not_a_slurm_report(text):
     assert find(text) is None
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_gcc_reports_its_killed_compiler(tmp_path):
+    # g++ run here, its cc1plus (found by its parent's pid) sent SIGKILL: the driver's own words.
+    import signal
+    import time
+    source = tmp_path / "big.cc"
+    source.write_text("#include <regex>\n#include <map>\n#include <string>\n"
+                      "int main() { std::regex r(\"a+\"); std::map<std::string, int> m; return m.size(); }\n")
+    build = subprocess.Popen(["g++", "-O2", "-c", str(source), "-o", str(tmp_path / "big.o")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = None
+    for _ in range(200):
+        children = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(build.pid)],
+                                  capture_output=True, text=True).stdout.split()
+        if "cc1plus" in children:
+            child = int(children[children.index("cc1plus") - 1])
+            break
+        time.sleep(0.01)
+    if child is None:
+        build.communicate()
+        pytest.skip("cc1plus ended before it could be killed")
+    os.kill(child, signal.SIGKILL)
+    stdout, stderr = build.communicate()
+    assert build.returncode != 0
+    finding = reasons.diagnose(stdout, stderr)
+    assert (finding.name, finding.error) == ("killed", "g++: fatal error: Killed signal terminated program cc1plus"), stderr
+
+
+@pytest.mark.parametrize("text", [
+    "cc1plus: fatal error: op.h: No such file or directory\ncompilation terminated.\n",   # no signal
+    "note: 'fatal error: Killed signal terminated program cc1plus' means more swap\n",     # prose
+])
+def test_not_gccs_killed_compiler(text):
+    finding = find(text)
+    assert finding is None or finding.name != "killed", finding
 
 
 def test_running_out_of_host_memory_in_python():
@@ -1530,3 +1577,4 @@ def test_tensorflow_1s_see_above_line(tmp_path):
 def test_not_tensorflow_1s_see_above_line(text):
     finding = find(text)
     assert finding is None or "(see above for traceback)" in finding.error, finding
+

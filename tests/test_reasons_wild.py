@@ -93,10 +93,6 @@ WRONG = {
             "C: TensorFlow's root errors behind absl's log line",
         "o_tf_ps_strategy_unavailable_socket_closed_grpc":
             "C: TensorFlow's error in its ERROR:tensorflow: log line",
-        "p_oom_cc1plus_killed_after_assertion_traceback":
-            "A: gcc's 'Killed signal terminated program cc1plus'",
-        "p_oom_cc1plus_killed_paddle_serving_build":
-            "A: gcc's 'Killed signal terminated program cc1plus'",
         "p_sagemaker_local_headobject_403_tf_container":
             "E: a cut traceback, the logger's ERROR line above it",
         "p_sagemaker_xgboost_customer_error_libsvm":

@@ -40,7 +40,8 @@ The order is the precedence:
    shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
-   beats the shell's "Killed" where both are there: it says why), Rust's "memory allocation of N
+   beats the shell's "Killed" where both are there: it says why; gcc's "fatal error: Killed signal
+   terminated program cc1plus", a build's compiler killed), Rust's "memory allocation of N
    bytes failed" (the host's memory, then an abort), any other CUDA error (the driver's
    "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
    not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
@@ -1522,11 +1523,15 @@ def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
 KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:: 9)?(?:[ \t]|$)"
                   r"|killed by signal: Killed")
 # A scheduler's or batch system's memory limit: Slurm's cgroup count and srun's task report, LSF's,
-# PBS's; make's report of its recipe's SIGKILL. Apart from the above, every alternative starting
-# with a literal: a search skips at C speed to the few characters that can start one.
+# PBS's; make's report of its recipe's SIGKILL; gcc's driver's of a compiler it ran that got SIGKILL
+# (gcc.c's execute(): "%s signal terminated program %s" with strsignal's "Killed", a fatal error;
+# g++ 12 run here, its cc1plus killed: "g++: fatal error: Killed signal terminated program cc1plus").
+# Apart from the above, every alternative starting with a literal: a search skips at C speed to the
+# few characters that can start one.
 KILLED_BY_LIMIT = earliest(r"oom[-_]kill event(?:s|\(s\))? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
                            r"|TERM_MEMLIMIT: job killed|PBS: job killed: v?mem "
-                           r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$")
+                           r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$"
+                           r"|: fatal error: Killed signal terminated program [\w.+-]{1,100}$")
 ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|(?<!\d)\d+ Aborted\b"
                    r"|SIGABRT")
 

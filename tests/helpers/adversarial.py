@@ -74,6 +74,8 @@ ADVERSARIAL = {
                      b" State: F.\nFailure Reason: x:\n" * 500,
     "Hydra targets": b"Error in call to target 'a':\nB(\n" * 2000,
     "see above lines": b"XError (see above for traceback): x\n" * 1700,
+    # holdout6's: gcc's killed compiler.
+    "one line of killed compilers": b": fatal error: Killed signal terminated program " * 1400,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
