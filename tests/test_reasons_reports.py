@@ -1578,3 +1578,51 @@ def test_not_tensorflow_1s_see_above_line(text):
     finding = find(text)
     assert finding is None or "(see above for traceback)" in finding.error, finding
 
+
+# Python's logging (Lib/logging/__init__.py: Formatter.format() writes the message, then "\n" and the
+# traceback, for logger.exception() and exc_info=True), run here; the output cut inside the traceback
+# (a paste that ends there, a process killed while it printed): the logged line is the error.
+LOGGED = """
+import logging, sys
+logging.basicConfig(format=sys.argv[1], level=logging.INFO)
+log = logging.getLogger("container_support.training")
+def download():
+    raise OSError("An error occurred (403) when calling the HeadObject operation: Forbidden")
+try:
+    log.info("starting train task")
+    download()
+except Exception as e:
+    log.exception("uncaught exception during training: %s", e)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("form", ["%(asctime)s %(levelname)s - %(name)s - %(message)s",
+                                  "[%(asctime)s:%(levelname)s] %(message)s",
+                                  "%(levelname)s:%(name)s:%(message)s"])
+def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
+    (tmp_path / "train.py").write_text(LOGGED)
+    run = run_tails([sys.executable, "train.py", form], cwd=str(tmp_path))
+    whole = run.stderr.decode()
+    assert whole.rstrip().endswith("Forbidden") and "Traceback (most recent call last):" in whole, whole
+    # Whole: the traceback's exception line, as ever.
+    assert find(whole).name == "python-traceback"
+    cut = whole[:whole.rindex("\n", 0, whole.rindex("OSError: An error"))]   # up to the last frame's code
+    finding = find(cut)
+    assert finding.name == "cut-traceback", (cut, finding)
+    assert finding.error.endswith("uncaught exception during training: An error occurred (403) when calling"
+                                  " the HeadObject operation: Forbidden"), finding
+    assert "ERROR" not in finding.error and "INFO" not in finding.error
+
+
+@pytest.mark.parametrize("above", [
+    "INFO:root:retrying the download",                 # not an error level
+    "Process Process-3:",                              # multiprocessing's line above a child's traceback
+    "Exception in thread Thread-1:",                   # threading's
+    "step 3: the ERROR rate is 0.2",                   # the word in a message, not a level
+])
+def test_not_an_error_logged_before_its_cut_traceback(above):
+    text = (f"epoch 1\n{above}\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
+            f"    download()\n")
+    finding = find(text)
+    assert finding is None or finding.name != "cut-traceback", finding

@@ -93,10 +93,6 @@ WRONG = {
             "C: TensorFlow's root errors behind absl's log line",
         "o_tf_ps_strategy_unavailable_socket_closed_grpc":
             "C: TensorFlow's error in its ERROR:tensorflow: log line",
-        "p_sagemaker_local_headobject_403_tf_container":
-            "E: a cut traceback, the logger's ERROR line above it",
-        "p_sagemaker_xgboost_customer_error_libsvm":
-            "E: a cut traceback, the logger's ERROR line above it",
         "p_shell_bash_zh_torchrun_command_not_found_flagai":
             "H: bash's Chinese report with a full-width colon",
     },

@@ -61,7 +61,10 @@ The order is the precedence:
    the next; TensorFlow 1's "NotFoundError (see above for traceback): msg" as "NotFoundError: msg";
    not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
-   SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback
+   SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. Where the
+   output ends inside the last traceback, before its exception line, the line right above its header
+   where a logger wrote it at an error level (logging's message before the traceback of
+   ``logger.exception``: "ERROR - trainer - upload failed: ..."). A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
    indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
    lines lost their indentation has a frame's code at column 0. A traceback
@@ -1169,6 +1172,60 @@ def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     return python_traceback(lines, wrappers=True) or bare_exception(lines, wrappers=True)
 
 
+# An error logged with its traceback (Lib/logging/__init__.py: Formatter.format() writes the record's
+# message, then "\n" and formatException()'s traceback: logger.exception(msg), logger.error(msg,
+# exc_info=True)), the traceback cut before its exception line (the output, or its paste, ends
+# inside it): the message line right above the header, at a logger's error level, is the error. The
+# level in what was peeled off as the line's stamp ("2018-10-26 04:33:21,672 ERROR - "), or at the
+# line's start (logging's default "ERROR:root:msg", "[2018-01-10:23:52:25:ERROR] msg").
+LOGGED_LEVEL = re.compile(r"(?<![A-Za-z])(?:ERROR|CRITICAL|FATAL)(?![A-Za-z])")
+LOGGED_AT_START = re.compile(r"^(?:\[[\w:.,/ -]{1,60}[:\s|])?(?:ERROR|CRITICAL|FATAL)"
+                             r"(?:\] ?|:(?:[\w.]{1,80}:)?| - | \| )")
+_cleaned: dict = {}   # the stream's cleaned lines (clean_lines) while a tail is judged: {"stderr": [...]}
+
+
+def _logged_error(line: Line) -> Optional[str]:
+    """The message of ``line`` where a logger wrote it at an error level, else None."""
+    text = line.text
+    start = LOGGED_AT_START.match(text)
+    if start:
+        return text[start.end():].strip() or None
+    cleaned = _cleaned.get(line.stream)
+    raw = cleaned[line.index] if cleaned is not None and line.index < len(cleaned) else ""
+    if len(raw) > len(text) and raw.endswith(text) and LOGGED_LEVEL.search(raw, 0, len(raw) - len(text)):
+        return text.strip() or None
+    return None
+
+
+def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
+    """An error logged with its traceback where the output ends inside that traceback, before its
+    exception line: the logger's own line above the header (see LOGGED_LEVEL)."""
+    if not lines or not _code_like(lines[-1].text) and not TB_FILE.match(lines[-1].text):
+        return None   # the output does not end inside a traceback's frames
+    text, starts = joined(lines)
+    at = text.rfind("Traceback (most")
+    if at < 0:
+        return None
+    header = bisect.bisect_right(starts, at) - 1
+    if header < 1 or not TB_HEADER.match(lines[header].text):
+        return None
+    frames = 0
+    for line in lines[header + 1:]:
+        if PROCESS(line) != PROCESS(lines[header]):
+            return None
+        if line.text.startswith("  File \"") and TB_FILE.match(line.text):
+            frames += 1
+        elif not _code_like(line.text):
+            return None   # an exception line, or a line that is no frame's: not cut
+    before = lines[header - 1]
+    if not frames or before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
+        return None
+    error = _logged_error(before)
+    if error is None or LAUNCHER_REPORT.search(error):
+        return None   # a launcher's report logged before its own traceback: that rule reads it
+    return Hit(before, tidy(error))
+
+
 @remembered
 def hidden(lines: Sequence[Line]) -> frozenset:
     """Lines where a known cause is not the job's (their ids): a traceback's code (``raise
@@ -2029,6 +2086,7 @@ KNOWN_CAUSES = (
 
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
+    Recogniser("cut-traceback", cut_traceback),
     Recogniser("pytest-failure", pytest_failure),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
@@ -2099,6 +2157,7 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
     gc.disable()
     try:
         streams = list(map(reframed, [lines_of("stderr", stderr), lines_of("stdout", stdout)]))
+        _cleaned.update(stderr=stderr, stdout=stdout)
         for recogniser in TABLE:
             for lines in streams:
                 hit = recogniser.find(lines)
@@ -2107,6 +2166,7 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
         return None
     finally:
         _remembered.clear()   # what was worked out holds the tails' lines: not kept past the answer
+        _cleaned.clear()
         if collecting:
             gc.enable()
 

@@ -76,6 +76,8 @@ ADVERSARIAL = {
     "see above lines": b"XError (see above for traceback): x\n" * 1700,
     # holdout6's: gcc's killed compiler.
     "one line of killed compilers": b": fatal error: Killed signal terminated program " * 1400,
+    "a cut traceback after an error": b"ERROR:root:x\nTraceback (most recent call last):\n"
+                                      + b'  File "a.py", line 1, in f\n    x\n' * 2000,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
