@@ -1626,3 +1626,101 @@ def test_not_an_error_logged_before_its_cut_traceback(above):
             f"    download()\n")
     finding = find(text)
     assert finding is None or finding.name != "cut-traceback", finding
+
+
+# Exceptions a logger reported, no traceback: TensorFlow 1's Coordinator (coordinator.py, request_stop:
+# logging.info("Error reported to Coordinator: %s, %s", type(ex), str(ex))) and TensorFlow 2's
+# ClusterCoordinator worker (cluster_coordinator.py, _process_closure: logging.error("/job:worker/task:%d
+# encountered the following error when processing closure: %r:%s", ..., e, e); an OpError's repr
+# names no args (errors_impl.py's OpError.__init__: super().__init__()), error_interpolation's
+# message starts "Graph execution error:" and a blank line).
+# Their calls, run here with classes of TensorFlow's names.
+LOGGED_TF = """
+import logging, sys
+logging.basicConfig(format=sys.argv[1], level=logging.INFO)
+log = logging.getLogger("tensorflow")
+class OpError(Exception):   # errors_impl.py: super().__init__() with no args, so its repr is "Name()"
+    def __init__(self, message):
+        super().__init__()
+        self.message = message
+    def __str__(self):
+        return self.message
+UnknownError = type("UnknownError", (OpError,), {"__module__": "tensorflow.python.framework.errors_impl"})
+UnavailableError = type("UnavailableError", (OpError,), {"__module__": "tensorflow.python.framework.errors_impl"})
+try:
+    raise (UnknownError if sys.argv[2] == "coordinator" else UnavailableError)(sys.argv[3])
+except OpError as ex:
+    if sys.argv[2] == "coordinator":
+        log.info("Error reported to Coordinator: %s, %s", type(ex), str(ex))
+    else:
+        log.error("/job:%s/task:%d encountered the following error when processing closure: %r:%s",
+                  "worker", 2, ex, ex)
+sys.exit(1)
+"""
+COORDINATED = ("2 root error(s) found.\n  (0) Unknown: Failed to get convolution algorithm.\n\t [[node conv0]]\n"
+               "  (1) Unknown: Failed to get convolution algorithm.\n0 successful operations.\n")
+
+
+ABSL = "%(levelname).1s0426 23:04:32.326952 %(thread)d %(filename)s:%(lineno)d] %(message)s"   # absl's header
+
+
+@pytest.mark.parametrize("form", ["%(levelname)s:%(name)s:%(message)s", ABSL])
+@pytest.mark.parametrize("kind, said, error", [
+    ("coordinator", COORDINATED, "tensorflow.python.framework.errors_impl.UnknownError: 2 root error(s) found."
+                                 " (0) Unknown: Failed to get convolution algorithm."),
+    ("closure", "Graph execution error:\n\nSocket closed\nAdditional GRPC error information from remote target"
+                " /job:ps/replica:0/task:0/device:CPU:0:\n", "UnavailableError: Socket closed"),
+    ("closure", "Socket closed", "UnavailableError: Socket closed"),
+])
+def test_a_tensorflow_error_a_logger_reported(tmp_path, form, kind, said, error):
+    (tmp_path / "train.py").write_text(LOGGED_TF)
+    run = run_tails([sys.executable, "train.py", form, kind, said], cwd=str(tmp_path))
+    assert b"Traceback" not in run.stderr and (b"Error reported to" in run.stderr or b"closure: " in run.stderr)
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("exception-line", error), run.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "INFO:tensorflow:Error reported to Coordinator: Stop requested\n",          # no class: older TF, no name
+    "WARNING:root:Got error reported to coordinator: End of sequence\n",        # a script's own words
+    "ERROR:tensorflow:/job:worker/task:2 encountered the following error when processing closure: retry\n",
+])
+def test_not_a_tensorflow_error_a_logger_reported(text):
+    finding = find(text)
+    assert finding is None or finding.name != "exception-line", finding
+
+
+# Ray's dual exception (python/ray/exceptions.py, as_instanceof_cause: a class named
+# f"RayTaskError({cause_cls.__name__})", its str() the task's title and its remote traceback), raised
+# by python here; a paste that ends inside the remote traceback keeps only its line.
+RAY_TASK = """
+class OutOfMemoryError(Exception):
+    pass
+RayTaskError = type("RayTaskError(OutOfMemoryError)", (OutOfMemoryError,), {"__module__": "ray.exceptions"})
+def get():
+    raise RayTaskError('ray::Runner.run() (pid=118848, ip=10.0.0.7)\\n  File "/w/main.py", line 94, in run\\n'
+                       '    trainer.fit()\\n  File "/w/trainer.py", line 657, in fit\\n    out = ray.get(o)\\n'
+                       'ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.')
+get()
+"""
+
+
+def test_rays_task_error_names_its_cause(tmp_path):
+    (tmp_path / "train.py").write_text(RAY_TASK)
+    run = run_tails([sys.executable, "train.py"], cwd=str(tmp_path))
+    whole = run.stderr.decode()
+    line = "ray.exceptions.RayTaskError(OutOfMemoryError): ray::Runner.run() (pid=118848, ip=10.0.0.7)"
+    assert line in whole, whole
+    assert find(whole).error.endswith("Task was killed due to the node running low on memory.")   # whole: its end
+    cut = whole[:whole.index("    trainer.fit()")]   # the paste ends inside the remote traceback
+    finding = find(cut)
+    assert (finding.name, finding.error) == ("exception-line", line), cut
+
+
+@pytest.mark.parametrize("text", [
+    "see ray.exceptions.RayTaskError(OutOfMemoryError): the docs say why\n",     # prose, not at the start
+    "RayTaskError(oom): x\n",                                                  # no class's name in brackets
+])
+def test_not_rays_task_error(text):
+    finding = find(text)
+    assert finding is None or "RayTaskError" not in finding.error, finding

@@ -87,12 +87,6 @@ WRONG = {
             "A: Open MPI's report of a call before MPI_INIT",
         "o_ray_raylet_terminated_state_dump_tail":
             "A: Ray's 'Raylet is terminated' warning",
-        "o_ray_verl_rollout_oom_tqdm_glued_traceback":
-            "C: Ray's 'RayTaskError(OutOfMemoryError):' line",
-        "o_tf_cnn_benchmarks_conv_algo_coordinator":
-            "C: TensorFlow's root errors behind absl's log line",
-        "o_tf_ps_strategy_unavailable_socket_closed_grpc":
-            "C: TensorFlow's error in its ERROR:tensorflow: log line",
         "p_shell_bash_zh_torchrun_command_not_found_flagai":
             "H: bash's Chinese report with a full-width colon",
     },

@@ -95,7 +95,11 @@ The order is the precedence:
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
    ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
    ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
-   "Error in call to target 'X':" with the repr of the target's exception below it): the
+   "Error in call to target 'X':" with the repr of the target's exception below it; an exception
+   that a logger reported, TensorFlow's Coordinator's "Error reported to Coordinator: <class 'X'>,
+   msg" and its ClusterCoordinator's "... encountered the following error when processing closure:
+   X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; Ray's
+   "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
@@ -1039,6 +1043,46 @@ def _failure_reason(lines: Sequence[Line], position: int, failed: "re.Match") ->
 SEE_ABOVE_WORDS = " (see above for traceback): "
 SEE_ABOVE = re.compile(r"^(_?[A-Z]\w{0,80}(?:Error|Exception)) \(see above for traceback\):(?= \S)")
 
+# Exceptions that a logger reported, not a traceback, each in its producer's words. TensorFlow 1's
+# Coordinator (tensorflow/python/training/coordinator.py, request_stop: logging.info("Error reported
+# to Coordinator: %s, %s", type(ex), str(ex))): the class's repr, then its message ("2 root error(s)
+# found.", the first below it). TensorFlow 2's ClusterCoordinator worker (cluster_coordinator.py,
+# _process_closure: logging.error("/job:worker/task:%d encountered the following error when
+# processing closure: %r:%s", ..., e, e)): an OpError's repr ("UnavailableError()"), then its message;
+# where that is error_interpolation's "Graph execution error:" and a line of its own words below it
+# (no "Detected at node" block), those words.
+COORDINATOR_WORDS = "Error reported to Coordinator: <class '"
+COORDINATOR = re.compile(r"Error reported to Coordinator: <class '((?:[A-Za-z_]\w{0,80}\.){0,8}_?[A-Z]\w{0,80})'>,"
+                         r" (?=\S)")
+CLOSURE_WORDS = " encountered the following error when processing "
+CLOSURE = re.compile(r" encountered the following error when processing (?:resource )?closure:"
+                     r" (_?[A-Z]\w{0,80})\(\):(?=\S)")
+GRAPH_EXECUTION = "Graph execution error:"
+# Ray's dual exception (python/ray/exceptions.py, RayTaskError.as_instanceof_cause: a class named
+# f"RayTaskError({cause_cls.__name__})"): its line names the remote task's exception in brackets, and
+# the remote traceback follows it as its message (frames, then the cause's own line).
+RAY_TASK_ERROR = re.compile(r"^(?:[A-Za-z_]\w{0,60}\.){0,4}RayTaskError\(_?[A-Z]\w{0,80}\): \S")
+
+
+def _logged_exception(lines: Sequence[Line], position: int) -> Optional[str]:
+    """The exception a logger reported on the line at ``position`` (see COORDINATOR), as "Name: msg"."""
+    text = lines[position].text
+    if COORDINATOR_WORDS in text:
+        reported = COORDINATOR.search(text)
+        if reported:
+            rest = message(lines, position)   # with the first root error below, where there is one
+            return f"{reported.group(1)}: {rest[rest.index(COORDINATOR_WORDS) + len(reported.group(0)):]}"
+    if CLOSURE_WORDS in text:
+        reported = CLOSURE.search(text)
+        if reported:
+            said = text[reported.end():].strip()
+            below = lines[position + 1] if position + 1 < len(lines) else None
+            if (said == GRAPH_EXECUTION and below is not None and below.index <= lines[position].index + 2
+                    and PROCESS(below) == PROCESS(lines[position]) and not below.text.startswith("Detected at")):
+                said = below.text.strip()
+            return f"{reported.group(1)}: {said}"
+    return None
+
 
 # Hydra's instantiate() (hydra/_internal/instantiate/_instantiate2.py, _call_target: "Error in call to
 # target '{target}':\n{repr(e)}", then "full_key: ..."; raised as InstantiationException, whose str()
@@ -1255,10 +1299,18 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
               if _is_exception(lines[at].text.partition(":")[0])
               and "UnfilteredStackTrace" not in lines[at].text}
     see_above = SEE_ABOVE_WORDS in text
-    if not (botocore or dotted or see_above or could_match(BARE_EXCEPTION, text)):   # none has the words
-        return None
+    logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
+    ray = "RayTaskError(" in text
+    if not (botocore or dotted or see_above or logged or ray or could_match(BARE_EXCEPTION, text)):
+        return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
+        if logged and not wrappers and "ed " in text:
+            error = _logged_exception(lines, position)
+            if error is not None:
+                return Hit(lines[position], error)
+        if ray and not wrappers and "RayTaskError(" in text and RAY_TASK_ERROR.match(text):
+            return Hit(lines[position], text.strip())
         if position in dotted and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)

@@ -78,6 +78,11 @@ ADVERSARIAL = {
     "one line of killed compilers": b": fatal error: Killed signal terminated program " * 1400,
     "a cut traceback after an error": b"ERROR:root:x\nTraceback (most recent call last):\n"
                                       + b'  File "a.py", line 1, in f\n    x\n' * 2000,
+    "one line of coordinators": b"Error reported to Coordinator: <class '" * 1600,
+    "coordinators per line": b"Error reported to Coordinator: <class 'a.B'>, x\n" * 1300,
+    "one line of closures": b" encountered the following error when processing closure: " * 1100,
+    "closures per line": b"/job:w encountered the following error when processing closure: E():x\n" * 900,
+    "Ray task errors": b"ray.exceptions.RayTaskError(OutOfMemoryError): x\n" * 1300,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
