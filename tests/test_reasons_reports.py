@@ -1107,6 +1107,24 @@ def test_a_shells_complaint_in_other_forms(text, error):
     assert find(text).error == error
 
 
+@pytest.mark.parametrize("text, error", [
+    # bash 5.0's and 5.1's po/zh_CN.po: "%s：未找到命令", a full-width colon, "%s：行 %d: " before it.
+    ("[INFO] start\ntrain.sh：行 84: torchrun：未找到命令\n", "train.sh：行 84: torchrun：未找到命令"),
+    ("[INFO] start\ntrain.sh: 行 84: torchrun：未找到命令\n", "train.sh: 行 84: torchrun：未找到命令"),
+])
+def test_bashs_older_chinese_catalogue(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text", [
+    "提示：未找到命令时请先安装 torchrun\n",           # the words in prose, not at the line's end
+    "错误：未找到命令 git，请先安装\n",                # a script's own message, the name after them
+])
+def test_not_bashs_older_chinese_catalogue(text):
+    assert find(text) is None
+
+
 @pytest.mark.parametrize("text", [
     "checkpoint: not found\n",                      # no script and line before it
     "module foo: 3 shards: not found in cache, downloading\n",

@@ -87,8 +87,6 @@ WRONG = {
             "A: Open MPI's report of a call before MPI_INIT",
         "o_ray_raylet_terminated_state_dump_tail":
             "A: Ray's 'Raylet is terminated' warning",
-        "p_shell_bash_zh_torchrun_command_not_found_flagai":
-            "H: bash's Chinese report with a full-width colon",
     },
 }
 

@@ -114,7 +114,8 @@ The order is the precedence:
    kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
    are not enough slots available". A shell's "command not found" (a script survives a missing
-   nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15: python: not found")
+   nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
+   "train.sh: 15: python: not found")
    only when there is no other report, the last one; last, launchers' wrapper exceptions
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
@@ -1805,8 +1806,12 @@ COMMAND_NOT_FOUND = {"zh_CN": "%s: 未找到命令", "zh_TW": "%s：指令找不
                      "fr": "%s\xa0: commande introuvable", "es": "%s: orden no encontrada",
                      "ru": "%s: команда не найдена", "pt_BR": "%s: comando não encontrado",
                      "it": "%s: comando non trovato"}
+# Other releases' msgstr for it where they differ: bash 5.0's and 5.1's po/zh_CN.po, a full-width colon
+# ("%s：未找到命令"; "%s：行 %d: " before it; 4.x and 5.2 have "%s: 未找到命令").
+COMMAND_NOT_FOUND_OLDER = ("%s：未找到命令",)
 # As the cleaned line ends (an odd space is a space).
-NOT_FOUND_WORDS = tuple(printable(words.replace("%s", "")).lstrip() for words in COMMAND_NOT_FOUND.values())
+NOT_FOUND_WORDS = tuple(printable(words.replace("%s", "")).lstrip()
+                        for words in (*COMMAND_NOT_FOUND.values(), *COMMAND_NOT_FOUND_OLDER))
 # dash's form; tried only on a line that ends so.
 DASH_NOT_FOUND = re.compile(r": \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not found$")
 # Whether a tail holds any of them: a test for each (a search at C speed), apart from
