@@ -1742,3 +1742,34 @@ def test_rays_task_error_names_its_cause(tmp_path):
 def test_not_rays_task_error(text):
     finding = find(text)
     assert finding is None or "RayTaskError" not in finding.error, finding
+
+
+def test_torchrun_told_to_stop(tmp_path):
+    # torchrun run here, its agent sent SIGHUP (a closed terminal): the agent's SignalException,
+    # logged by api.py's run() as "Received 1 death signal, shutting down workers" before it re-raises.
+    pytest.importorskip("torch")
+    import signal
+    import time
+    (tmp_path / "train.py").write_text("import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    agent = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "train.py"],
+                             cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert agent.stdout.readline().strip() == b"ready"
+        time.sleep(0.5)   # the agent's monitor loop runs (its handlers are in place)
+        agent.send_signal(signal.SIGHUP)
+        stdout, stderr = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+    assert b"death signal, shutting down workers" in stderr, stderr[-2000:]
+    finding = reasons.diagnose(stdout, stderr)
+    assert (finding.name, finding.error) == ("launcher-report", "Received 1 death signal, shutting down workers"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "Received SIGTERM, shutting down the data server\n",            # another program's words
+    "INFO: Received 3 messages, shutting down workers\n",             # no death signal
+])
+def test_not_torchrun_told_to_stop(text):
+    assert find(text) is None

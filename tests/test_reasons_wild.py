@@ -73,8 +73,6 @@ WRONG = {
             "A: Lua torch's THCudaCheck FAIL line",
         "m_nccl_ib_completion_error12_nccltests":
             "G: NCCL's first WARN is the cause, not its last",
-        "m_torchrun_sighup_after_progress_bars_swift":
-            "B: torchrun's 'Received 1 death signal'",
         "n_python_filenotfound_config_then_nameerror_trainer_dreambooth":
             "F: a chain whose first exception is the cause",
         "o_horovod_determined_launcher_nonzero_then_container_137":

@@ -104,7 +104,8 @@ The order is the precedence:
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
    non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
-   torchrun's own "failed (exitcode: -9) local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION"
+   torchrun's own "failed (exitcode: -9) local_rank: 4" and its agent's "Received 1 death signal,
+   shutting down workers", MPICH's and Intel MPI's "BAD TERMINATION"
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
@@ -1851,6 +1852,10 @@ LAUNCHER_REPORT = re.compile(
     r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
+    # torchrun's agent told to stop (torch/distributed/elastic/agent/server/api.py, run(): a
+    # SignalException logged as "Received %s death signal, shutting down workers", the signal's
+    # number, or its enum's name on a Python before 3.11; torchrun run here, sent SIGHUP).
+    r"|Received (?:\d{1,2}|Signals\.SIG[A-Z]{2,6}) death signal, shutting down workers"
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
     r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
     r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded ...")
