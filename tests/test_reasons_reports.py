@@ -1773,3 +1773,61 @@ def test_torchrun_told_to_stop(tmp_path):
 ])
 def test_not_torchrun_told_to_stop(text):
     assert find(text) is None
+
+
+MPI_BEFORE_INIT = """
+import ctypes, ctypes.util
+mpi = ctypes.CDLL(ctypes.util.find_library("mpi") or "libmpi.so.40")
+world = ctypes.c_void_p.in_dll(mpi, "ompi_mpi_comm_world")
+rank = ctypes.c_int()
+mpi.MPI_Comm_rank(ctypes.byref(world), ctypes.byref(rank))
+"""
+
+
+def test_open_mpi_called_before_its_init():
+    # libmpi (Open MPI 4.1) called here before MPI_Init: its own report, then a local abort.
+    import ctypes.util
+    if not (ctypes.util.find_library("mpi") or os.path.exists("/usr/lib/x86_64-linux-gnu/libmpi.so.40")):
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no libmpi (tests/run installs openmpi-bin)")
+    run = run_tails([sys.executable, "-c", MPI_BEFORE_INIT])
+    assert run.returncode != 0
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == (
+        "launcher-report", "*** The MPI_Comm_rank() function was called before MPI_INIT was invoked."), run.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "*** The setup() function was called before the config was read.\n",    # no MPI_INIT
+    "note: The MPI_Comm_rank() function was called before MPI_INIT was invoked in v1\n",   # no '*** '
+])
+def test_not_open_mpi_called_before_its_init(text):
+    assert find(text) is None
+
+
+# Ray's dashboard agent's report of its raylet's death (dashboard/agent.py, report_raylet_error_logs:
+# "Raylet is terminated. " + "Termination is unexpected. Possible reasons include: ..." and the last
+# lines of raylet.out after "Last N lines of the Raylet logs:"), as the driver prints it; Ray 2.0's
+# worker.py names the node first ("Raylet is terminated: ip=..., id=... Termination is unexpected.").
+RAYLET_DEATH = ("Termination is unexpected. Possible reasons include: (1) SIGKILL by the user or system OOM killer,"
+                " (2) Invalid memory access from Raylet causing SIGSEGV or SIGBUS, (3) Other termination signals."
+                " Last 20 lines of the Raylet logs:")
+
+
+@pytest.mark.parametrize("text, error", [
+    (f"(raylet) Raylet is terminated. {RAYLET_DEATH}\n    [state-dump] NodeManager: 3 total\n",
+     f"raylet: Raylet is terminated. {RAYLET_DEATH}"),   # the driver's "(raylet)" prefix names the process
+    ("2022-11-02 02:42:14,808 WARNING worker.py:1849 -- Raylet is terminated: ip=10.0.0.1, id=6ad3."
+     f" {RAYLET_DEATH}\n    [state-dump] NodeManager: 3 total\n",
+     f"worker.py:1849 -- Raylet is terminated: ip=10.0.0.1, id=6ad3. {RAYLET_DEATH}"),
+])
+def test_rays_raylet_died(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text", [
+    "(raylet) Raylet is terminated. Termination is graceful.\n",      # a stop it was asked for
+    "the docs: 'Raylet is terminated' means the node is gone\n",      # the words in prose
+])
+def test_not_rays_raylet_died(text):
+    assert find(text) is None

@@ -81,10 +81,6 @@ WRONG = {
             "C: TensorFlow's message below its 'Node:' line",
         "o_jax_tpu_repl_tcmalloc_huge_alloc_unhandled":
             "A: tcmalloc's failed large alloc, then 'Unhandled exception:'",
-        "o_mpirun_comm_rank_before_mpi_init_exarl":
-            "A: Open MPI's report of a call before MPI_INIT",
-        "o_ray_raylet_terminated_state_dump_tail":
-            "A: Ray's 'Raylet is terminated' warning",
     },
 }
 

@@ -110,7 +110,9 @@ The order is the precedence:
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
    could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
-   one or more daemons"), Ray's "The actor is dead because its worker process has died" (and a
+   one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
+   was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
+   unexpected." and "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
    kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
@@ -1856,6 +1858,12 @@ LAUNCHER_REPORT = re.compile(
     # SignalException logged as "Received %s death signal, shutting down workers", the signal's
     # number, or its enum's name on a Python before 3.11; torchrun run here, sent SIGHUP).
     r"|Received (?:\d{1,2}|Signals\.SIG[A-Z]{2,6}) death signal, shutting down workers"
+    # Open MPI's report of an MPI call before MPI_Init, then its abort (libmpi 4.1 called so here).
+    r"|\*\*\* The \w{1,60}\(\) function was called before MPI_INIT was invoked"
+    # Ray's node daemon died (dashboard/agent.py's report_raylet_error_logs: "Raylet is terminated. "
+    # then "Termination is unexpected. Possible reasons include: ..." where raylet.out holds no
+    # SIGTERM; the driver's worker.py prints it, older ones with "ip=..., id=..." first).
+    r"|Raylet is terminated(?:\.|: ip=[\w.:-]{1,60}, id=\w{1,64}\.) Termination is unexpected"
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
     r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
     r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded ...")
@@ -1926,6 +1934,8 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
                      if MPICH_EXIT.match(after.text)), None)
         error += f"; {code.text.lstrip('= ')}" if code else ""
         return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
+    if "Raylet is terminated" in error:
+        return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
     fields = False
     for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
         more = after.text.strip()
