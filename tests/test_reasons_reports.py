@@ -1831,3 +1831,31 @@ def test_rays_raylet_died(text, error):
 ])
 def test_not_rays_raylet_died(text):
     assert find(text) is None
+
+
+# Lua torch's cutorch and PyTorch before 1.0: THCGeneral's __THCudaCheck prints "THCudaCheck FAIL
+# file=%s line=%i error=%i : %s" (cudaGetErrorString's words), then THError raises "cuda runtime error
+# (%d) : %s": Lua prints its own error and a stack traceback, PyTorch a RuntimeError.
+THC_FAIL = ("THCudaCheck FAIL file=/torch/extra/cutorch/lib/THC/THCGeneral.c line=70 error=35 : CUDA driver"
+            " version is insufficient for CUDA runtime version")
+
+
+def test_lua_torchs_cuda_check():
+    text = (f"{THC_FAIL}\n/torch/install/bin/luajit: /torch/share/lua/5.1/trepl/init.lua:389: loop or previous"
+            " error loading module 'cunn'\nstack traceback:\n\t[C]: in function 'error'\n\tmain.lua:11: in main"
+            " chunk\n")
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("runtime-error-log", THC_FAIL, reasons.HINT_CUDA)
+    # PyTorch before 1.0 raises it: the RuntimeError, as ever.
+    raised = (f"{THC_FAIL}\nTraceback (most recent call last):\n  File \"t.py\", line 3, in <module>\n"
+              "    torch.cuda.init()\nRuntimeError: cuda runtime error (35) : CUDA driver version is insufficient"
+              " for CUDA runtime version at /pytorch/aten/src/THC/THCGeneral.cpp:74\n")
+    assert find(raised).error.startswith("RuntimeError: cuda runtime error (35)")
+
+
+@pytest.mark.parametrize("text", [
+    "grep 'THCudaCheck FAIL' old.log | wc -l\n",                         # the words, no report
+    "THCudaCheck FAIL file=a.c line=70 error=35 :\n",                    # no message
+])
+def test_not_lua_torchs_cuda_check(text):
+    assert find(text) is None

@@ -123,7 +123,8 @@ The order is the precedence:
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
-   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it).
+   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Lua
+   torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
 allocation) gets the host memory hint, whichever rule found it.
@@ -2177,12 +2178,18 @@ ARGPARSE = Recogniser("argparse-error", argparse_error)
 # "[E socket.cpp:500] [c10d] msg", newer torch with the time, as torch printed it here at INFO level:
 # "[I1207 16:21:21.373965645 TCPStoreLibUvBackend.cpp:1266] [c10d] msg"; glog's "E1207 16:21:21.373965
 # 12345 file.cc:12] msg"). Sought from a line's start: a newline, the literal, before each try.
+# Lua torch's cutorch and PyTorch before 1.0 (THCGeneral's __THCudaCheck: fprintf(stderr, "THCudaCheck
+# FAIL file=%s line=%i error=%i : %s\n", ..., cudaGetErrorString(err)), then THError's "cuda runtime
+# error (%d) : %s", which PyTorch raises as a RuntimeError and Lua prints as its own error): the CUDA
+# error where nothing else says it.
+THC_CHECK = re.compile(r"THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=\d{1,5} : \S")
 RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
                                r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
 
 
 def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first NCCL warning or c10's (glog's) error-level line in output that holds nothing else."""
+    """The first NCCL warning, cutorch's failed CUDA check or c10's (glog's) error-level line in
+    output that holds nothing else."""
     output = output_lines(lines)
     text, starts = joined(output)
     found = []
@@ -2190,6 +2197,10 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
         line = first_line(output, NCCL_WARN)
         if line is not None:
             found.append(Hit(line, f"NCCL WARN {tidy(NCCL_WARN.search(line.text).group(1))}", HINT_NCCL))
+    if holds(text, "THCudaCheck FAIL "):
+        line = first_line(output, THC_CHECK)
+        if line is not None:
+            found.append(Hit(line, tidy(line.text), HINT_CUDA))
     if holds(text, "] "):
         match = RUNTIME_ERROR_LOG.search("\n" + text)
         if match is not None:
