@@ -1859,3 +1859,24 @@ def test_lua_torchs_cuda_check():
 ])
 def test_not_lua_torchs_cuda_check(text):
     assert find(text) is None
+
+
+# gperftools' tcmalloc (src/tcmalloc.cc, ReportLargeAlloc: "tcmalloc: large alloc %llu bytes == %p @ "
+# and the stack's addresses, for every large allocation): "(nil)", printf's NULL, is one that failed.
+@pytest.mark.parametrize("text", [
+    "tcmalloc: large alloc 377396076847104 bytes == (nil) @  0x7fefdec9d680 0x7fefdecbe824\n"
+    "Unhandled exception:\n    @     0x7fedeedb9b62  (unknown)\n",
+    ">>> jnp.sqrt(2)\ntcmalloc: large alloc 377396076847104 bytes == (nil) @ \n",
+])
+def test_tcmallocs_failed_allocation(text):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == (
+        "host-oom", "tcmalloc: large alloc 377396076847104 bytes == (nil)", reasons.HINT_HOST_MEMORY)
+
+
+@pytest.mark.parametrize("text", [
+    "tcmalloc: large alloc 1073741824 bytes == 0x55d1c2a6e000 @  0x7f0e 0x7f0f\n",   # it succeeded
+    "tcmalloc: large alloc bytes == (nil)\n",                                        # no size
+])
+def test_not_tcmallocs_failed_allocation(text):
+    assert find(text) is None

@@ -77,8 +77,6 @@ WRONG = {
             "D: Determined's '<> [stamp] id || ' prefix",
         "o_horovod_tf2_shut_down_then_mpirun_primary_job":
             "C: TensorFlow's message below its 'Node:' line",
-        "o_jax_tpu_repl_tcmalloc_huge_alloc_unhandled":
-            "A: tcmalloc's failed large alloc, then 'Unhandled exception:'",
     },
 }
 

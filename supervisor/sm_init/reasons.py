@@ -42,8 +42,8 @@ The order is the precedence:
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
    beats the shell's "Killed" where both are there: it says why; gcc's "fatal error: Killed signal
    terminated program cc1plus", a build's compiler killed), Rust's "memory allocation of N
-   bytes failed" (the host's memory, then an abort), any other CUDA error (the driver's
-   "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
+   bytes failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)",
+   any other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
    not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
    in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
    before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
@@ -1713,15 +1713,24 @@ def glibc_assert(lines: Sequence[Line]) -> Optional[Hit]:
 # allocation of {} bytes failed", then abort(); a program built here with rustc under `ulimit -v`
 # prints it so): the host ran out of memory in a Rust library (HF tokenizers, safetensors, polars).
 RUST_ALLOC = re.compile(r"^memory allocation of \d{1,20} bytes failed$")
+# gperftools' tcmalloc reports every large allocation (src/tcmalloc.cc, ReportLargeAlloc: "tcmalloc:
+# large alloc %llu bytes == %p @ " and the stack's addresses); one whose result is NULL, printf's
+# "(nil)", failed: the host's memory (or its limit) ran out. Shown without the addresses.
+TCMALLOC_FAILED = re.compile(r"tcmalloc: large alloc \d{1,20} bytes == \(nil\)")
 
 
 def rust_alloc_failed(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first report of Rust's that an allocation failed: the host ran out of memory."""
+    """The first report of Rust's or tcmalloc's that an allocation failed: the host ran out of memory."""
     output = output_lines(lines)
-    if not holds(joined(output)[0], "memory allocation of "):
-        return None
-    line = first_line(output, RUST_ALLOC)
-    return None if line is None else Hit(line, tidy(line.text))
+    text = joined(output)[0]
+    found = []
+    if holds(text, "memory allocation of "):
+        line = first_line(output, RUST_ALLOC)
+        found.append(line and Hit(line, tidy(line.text)))
+    if holds(text, "tcmalloc: large alloc "):
+        line = first_line(output, TCMALLOC_FAILED)
+        found.append(line and Hit(line, TCMALLOC_FAILED.search(line.text).group(0)))
+    return earlier(*found)
 
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:

@@ -87,6 +87,7 @@ ADVERSARIAL = {
     "one line of MPI calls": b"*** The MPI_Comm_rank() function was called before " * 1300,
     "one line of raylets": b"Raylet is terminated: " * 3000,
     "one line of CUDA checks": b"THCudaCheck FAIL file=" * 3000,
+    "one line of large allocs": b"tcmalloc: large alloc 1 bytes == " * 2000,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
