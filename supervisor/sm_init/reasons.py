@@ -341,8 +341,8 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         first = raw[0]
         # An indented line (a traceback's frames and code) has a prefix only if it is srun's
         # right-aligned task number: its digits are a few characters in.
-        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (
-                misses < PLAIN or ANY_PREFIX[first](raw)):
+        if first in BY_FIRST and len(raw) >= SHORTEST[first] and (
+                first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (misses < PLAIN or ANY_PREFIX[first](raw)):
             text, rank, local, actor, stamp = _peel(raw)
             misses = misses + 1 if len(text) == len(raw) else 0
             if text.strip():   # a blank line says nothing; the gap in the index says it was there
@@ -476,10 +476,19 @@ def _any_of(patterns: Sequence["re.Pattern"]) -> Callable[[str], object]:
 ANY_PREFIX = {first: _any_of([pattern for pattern, _field in prefixes]) for first, prefixes in BY_FIRST.items()}
 
 PLAIN = 16   # lines in a row with nothing to peel: then lines_of looks ahead (_Ahead)
-# The start of a line that may carry a prefix (its first character can start one; an indented one,
-# srun's task number: a digit, str.isdigit's, within five spaces): lines_of's test, in one search
-# that skips from newline to newline (a bar, "%|", is looked for on its own).
-PEELED = re.compile(r"\n(?:[%s]| {1,5}(?:\d|[^\x00-\x7f]))" % re.escape("".join(sorted(set(BY_FIRST) - {" "}))))
+# Per first character, the fewest characters a line needs to hold a prefix that starts with it (their
+# shortest match, as Python's own parser of regular expressions reads the patterns): a shorter line
+# holds none ("[", " 1"), and a flood of such lines is made at once.
+SHORTEST = {first: min(_regex_parser.parse(pattern.pattern, pattern.flags).getwidth()[0]
+                       for pattern, _field in prefixes) for first, prefixes in BY_FIRST.items()}
+# The start of a line that may carry a prefix (its first character can start one, then as many more as
+# SHORTEST asks; an indented one, srun's task number: a digit, str.isdigit's, within five spaces, the
+# line as long): lines_of's test, in one search that skips from newline to newline (a bar, "%|", is
+# looked for on its own).
+PEELED = re.compile(r"\n(?:%s| (?= {0,4}(?:\d|[^\x00-\x7f]))[^\n]{%d})" % ("|".join(
+    r"[%s][^\n]{%d}" % (re.escape("".join(first for _shortest, first in firsts)), max(shortest - 1, 0))
+    for shortest, firsts in itertools.groupby(sorted((SHORTEST[first], first) for first in BY_FIRST if first != " "),
+                                              key=operator.itemgetter(0))), max(SHORTEST.get(" ", 1) - 1, 0)))
 
 
 class _Ahead:
