@@ -516,7 +516,8 @@ class _Ahead:
             end = start + self.whole.count("\n", at, there)
             self.known = (end, self.whole.rfind("\n", 0, there) + 1)
         between = cleaned[start:end]
-        lines.extend(map(_new_line, itertools.compress(zip(   # a blank line: none
+        # Each Line as _new_line makes it, with tuple.__new__ called by map itself (not through partial).
+        lines.extend(map(tuple.__new__, itertools.repeat(Line), itertools.compress(zip(   # a blank line: none
             itertools.repeat(self.stream), range(start, end), between, *[itertools.repeat(None)] * 3), between)))
         return end
 
