@@ -481,14 +481,60 @@ PLAIN = 16   # lines in a row with nothing to peel: then lines_of looks ahead (_
 # holds none ("[", " 1"), and a flood of such lines is made at once.
 SHORTEST = {first: min(_regex_parser.parse(pattern.pattern, pattern.flags).getwidth()[0]
                        for pattern, _field in prefixes) for first, prefixes in BY_FIRST.items()}
-# The start of a line that may carry a prefix (its first character can start one, then as many more as
-# SHORTEST asks; an indented one, srun's task number: a digit, str.isdigit's, within five spaces, the
-# line as long): lines_of's test, in one search that skips from newline to newline (a bar, "%|", is
-# looked for on its own).
-PEELED = re.compile(r"\n(?:%s| (?= {0,4}(?:\d|[^\x00-\x7f]))[^\n]{%d})" % ("|".join(
-    r"[%s][^\n]{%d}" % (re.escape("".join(first for _shortest, first in firsts)), max(shortest - 1, 0))
-    for shortest, firsts in itertools.groupby(sorted((SHORTEST[first], first) for first in BY_FIRST if first != " "),
-                                              key=operator.itemgetter(0))), max(SHORTEST.get(" ", 1) - 1, 0)))
+
+
+def _prefix_starts() -> "re.Pattern":
+    """PEELED: the newline before each line that may carry a prefix, in one search of a stream's lines
+    joined. A line whose first character can start a prefix, as long as SHORTEST asks for it, then one
+    of the prefixes' own patterns (re.M: its "$" a line's end); where a pattern could match a line alone
+    and not among others (``_as_among``), or be renumbered in an alternation (a second one with a back
+    reference), a line as long as its shortest match instead. A line the search passes holds no prefix:
+    lines_of's loop would make it as it is, and _Ahead makes a run of them at once."""
+    exact, referring = [], []
+    for pattern, _field, firsts in PREFIXES:
+        parsed = _regex_parser.parse(pattern.pattern, pattern.flags)
+        refers = re.search(r"\\\d|\(\?P=|\(\?\(", pattern.pattern)
+        if pattern.flags != re.compile("").flags or pattern.groupindex or not _as_among(parsed) or (
+                refers and referring):
+            exact.append(r"[%s][^\n]{%d}" % (re.escape("".join(sorted(firsts))), max(parsed.getwidth()[0] - 1, 0)))
+        else:
+            (referring if refers else exact).append(f"(?:{pattern.pattern})")
+    # lines_of peels an indented line only where a digit (str.isdigit's) stands within five spaces.
+    by_shortest = itertools.groupby(sorted((SHORTEST[first], first) for first in BY_FIRST if first != " "),
+                                    operator.itemgetter(0))
+    long_enough = [r"[%s][^\n]{%d}" % (re.escape("".join(first for _shortest, first in firsts)), max(shortest - 1, 0))
+                   for shortest, firsts in by_shortest]
+    if " " in BY_FIRST:
+        long_enough.append(r" (?= {0,4}(?:\d|[^\x00-\x7f]))[^\n]{%d}" % max(SHORTEST[" "] - 1, 0))
+    long_enough = "|".join(long_enough)
+    try:
+        return re.compile(r"\n(?=%s)(?:%s)" % (long_enough, "|".join(referring + exact)), re.M)
+    except re.error:   # pragma: no cover  (patterns that cannot stand side by side: the lengths alone)
+        return re.compile(r"\n(?:%s)" % long_enough)
+
+
+def _as_among(items) -> bool:
+    """Whether a parsed pattern that matches a line alone also matches it among other lines, after a
+    newline and before one, with re.M: nothing that sees a line's end other than "$" or a boundary
+    (a negative assertion, \\A or \\Z, a conditional group)."""
+    for op, value in items:
+        if op in (_regex_parser.ASSERT_NOT, _regex_parser.GROUPREF_EXISTS) or op == _regex_parser.AT and value in (
+                _regex_parser.AT_BEGINNING_STRING, _regex_parser.AT_END_STRING):
+            return False
+        parts = [value]
+        while parts:
+            part = parts.pop()
+            if isinstance(part, _regex_parser.SubPattern):
+                if not _as_among(part):
+                    return False
+            elif isinstance(part, (tuple, list)):
+                parts.extend(part)
+    return True
+
+
+# The start of a line that may carry a prefix: lines_of's look ahead, one search that skips from
+# newline to newline (a bar, "%|", is looked for on its own).
+PEELED = _prefix_starts()
 
 
 class _Ahead:

@@ -86,6 +86,10 @@ ADVERSARIAL = {
     "a digit per line": b"1\n" * 33000,
     "a month's letter per line": b"D\n" * 33000,
     "a parenthesis per line": b"(\n" * 33000,
+    # ... and as long as the shortest prefix their first character can start, still none.
+    "a number per line": b"123\n" * 17000,
+    "a task number without its colon per line": b" 12\n" * 17000,
+    "a bracketed word per line": b"[ab]\n" * 14000,
     # A traceback's end on every line or two: each a chain of its own.
     "exception groups": b"  | ValueError: x\n" * 3700,
     "raises": b"raise x\nValueError: y\n" * 3000,
