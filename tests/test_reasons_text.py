@@ -123,6 +123,32 @@ def test_rank_prefixes(raw, text, rank, local):
     assert reasons.split_prefixes(raw) == (text, rank, local, None)
 
 
+# Lines that carry a prefix, that start as one would and are none (too short, or no match), and others.
+STARTS = ["[", "[ab]", "[0]:x", "[rank1]: x", "[rank: 2] x", " 1", " 12", " 1: x", "     1: x", "123", "1: x", "(",
+          "(pid=1", "(pid=1) x", "D", "Dec  5 19:26:34 x", "2023-01-01 00:00:00 x", "ERROR 01-29 07:44:33 w.py:1] x",
+          "x", "", "\tx", "  x", "1%|x", " \u0661: x", "\u0661"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(STARTS), st.integers(1, 40)), max_size=12))
+def test_lines_of_looks_ahead_as_it_reads_line_by_line(runs):
+    # Runs of lines that hold no prefix are made at once (PEELED's search): the same lines as read one by one.
+    cleaned = [line for line, times in runs for _ in range(times)]
+    ahead = reasons.lines_of("stderr", cleaned)
+    plain, reasons.PLAIN = reasons.PLAIN, len(cleaned) + 1   # no look ahead
+    try:
+        assert ahead == reasons.lines_of("stderr", cleaned)
+    finally:
+        reasons.PLAIN = plain
+
+
+def test_a_prefix_seen_alone_as_among_lines():
+    # PEELED holds a prefix's own pattern only where it matches a line among others as it does alone.
+    assert all(reasons._as_among(reasons._regex_parser.parse(pattern.pattern)) for pattern, _f, _c in reasons.PREFIXES)
+    for pattern in (r"x(?!y)", r"x\Z", r"\Ax", r"(a)?(?(1)b|c)", r"(?:x|(?!y)z)"):
+        assert not reasons._as_among(reasons._regex_parser.parse(pattern))
+
+
 @pytest.mark.parametrize("raw, shown", [
     (b"\r 10%|#         | 1/10\r 50%|#####     | 5/10\r100%|##########| 10/10\r\n", "100%|##########| 10/10"),
     (b"\x1b[1;31mERROR\x1b[0m disk\r\n", "ERROR disk"),

@@ -354,8 +354,8 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         first = raw[0]
         # An indented line (a traceback's frames and code) has a prefix only if it is srun's
         # right-aligned task number: its digits are a few characters in.
-        if first in BY_FIRST and (first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (
-                misses < PLAIN or ANY_PREFIX[first](raw)):
+        if first in BY_FIRST and len(raw) >= SHORTEST[first] and (
+                first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (misses < PLAIN or ANY_PREFIX[first](raw)):
             text, rank, local, actor, stamp = _peel(raw)
             misses = misses + 1 if len(text) == len(raw) else 0
             if text.strip():   # a blank line says nothing; the gap in the index says it was there
@@ -489,10 +489,65 @@ def _any_of(patterns: Sequence["re.Pattern"]) -> Callable[[str], object]:
 ANY_PREFIX = {first: _any_of([pattern for pattern, _field in prefixes]) for first, prefixes in BY_FIRST.items()}
 
 PLAIN = 16   # lines in a row with nothing to peel: then lines_of looks ahead (_Ahead)
-# The start of a line that may carry a prefix (its first character can start one; an indented one,
-# srun's task number: a digit, str.isdigit's, within five spaces): lines_of's test, in one search
-# that skips from newline to newline (a bar, "%|", is looked for on its own).
-PEELED = re.compile(r"\n(?:[%s]| {1,5}(?:\d|[^\x00-\x7f]))" % re.escape("".join(sorted(set(BY_FIRST) - {" "}))))
+# Per first character, the fewest characters a line needs to hold a prefix that starts with it (their
+# shortest match, as Python's own parser of regular expressions reads the patterns): a shorter line
+# holds none ("[", " 1"), and a flood of such lines is made at once.
+SHORTEST = {first: min(_regex_parser.parse(pattern.pattern, pattern.flags).getwidth()[0]
+                       for pattern, _field in prefixes) for first, prefixes in BY_FIRST.items()}
+
+
+def _prefix_starts() -> "re.Pattern":
+    """PEELED: the newline before each line that may carry a prefix, in one search of a stream's lines
+    joined. A line whose first character can start a prefix, as long as SHORTEST asks for it, then one
+    of the prefixes' own patterns (re.M: its "$" a line's end); where a pattern could match a line alone
+    and not among others (``_as_among``), or be renumbered in an alternation (a second one with a back
+    reference), a line as long as its shortest match instead. A line the search passes holds no prefix:
+    lines_of's loop would make it as it is, and _Ahead makes a run of them at once."""
+    exact, referring = [], []
+    for pattern, _field, firsts in PREFIXES:
+        parsed = _regex_parser.parse(pattern.pattern, pattern.flags)
+        refers = re.search(r"\\\d|\(\?P=|\(\?\(", pattern.pattern)
+        if pattern.flags != re.compile("").flags or pattern.groupindex or not _as_among(parsed) or (
+                refers and referring):
+            exact.append(r"[%s][^\n]{%d}" % (re.escape("".join(sorted(firsts))), max(parsed.getwidth()[0] - 1, 0)))
+        else:
+            (referring if refers else exact).append(f"(?:{pattern.pattern})")
+    # lines_of peels an indented line only where a digit (str.isdigit's) stands within five spaces.
+    by_shortest = itertools.groupby(sorted((SHORTEST[first], first) for first in BY_FIRST if first != " "),
+                                    operator.itemgetter(0))
+    long_enough = [r"[%s][^\n]{%d}" % (re.escape("".join(first for _shortest, first in firsts)), max(shortest - 1, 0))
+                   for shortest, firsts in by_shortest]
+    if " " in BY_FIRST:
+        long_enough.append(r" (?= {0,4}(?:\d|[^\x00-\x7f]))[^\n]{%d}" % max(SHORTEST[" "] - 1, 0))
+    long_enough = "|".join(long_enough)
+    try:
+        return re.compile(r"\n(?=%s)(?:%s)" % (long_enough, "|".join(referring + exact)), re.M)
+    except re.error:   # pragma: no cover  (patterns that cannot stand side by side: the lengths alone)
+        return re.compile(r"\n(?:%s)" % long_enough)
+
+
+def _as_among(items) -> bool:
+    """Whether a parsed pattern that matches a line alone also matches it among other lines, after a
+    newline and before one, with re.M: nothing that sees a line's end other than "$" or a boundary
+    (a negative assertion, \\A or \\Z, a conditional group)."""
+    for op, value in items:
+        if op in (_regex_parser.ASSERT_NOT, _regex_parser.GROUPREF_EXISTS) or op == _regex_parser.AT and value in (
+                _regex_parser.AT_BEGINNING_STRING, _regex_parser.AT_END_STRING):
+            return False
+        parts = [value]
+        while parts:
+            part = parts.pop()
+            if isinstance(part, _regex_parser.SubPattern):
+                if not _as_among(part):
+                    return False
+            elif isinstance(part, (tuple, list)):
+                parts.extend(part)
+    return True
+
+
+# The start of a line that may carry a prefix: lines_of's look ahead, one search that skips from
+# newline to newline (a bar, "%|", is looked for on its own).
+PEELED = _prefix_starts()
 
 
 class _Ahead:
@@ -520,7 +575,8 @@ class _Ahead:
             end = start + self.whole.count("\n", at, there)
             self.known = (end, self.whole.rfind("\n", 0, there) + 1)
         between = cleaned[start:end]
-        lines.extend(map(_new_line, itertools.compress(zip(   # a blank line: none
+        # Each Line as _new_line makes it, with tuple.__new__ called by map itself (not through partial).
+        lines.extend(map(tuple.__new__, itertools.repeat(Line), itertools.compress(zip(   # a blank line: none
             itertools.repeat(self.stream), range(start, end), between, *[itertools.repeat(None)] * 3), between)))
         return end
 

@@ -93,10 +93,17 @@ ADVERSARIAL = {
     "a word per line": b"x\n" * 33000,
     "a tab per line": b"\tx\n" * 22000,
     "lines ending in a bracket": b"f(x)\n" * 13200,   # where a locale's "(core dumped)" would stand
-    # Lines that start as a prefix would ("[", srun's " 1") and are none: each once tried against every
-    # prefix its first character can start (main: 145 and 81 ms).
+    # Lines that start as a prefix would ("[", srun's " 1", a stamp's digit or month, Ray's "(") and are
+    # none: each once tried against every prefix its first character can start (main: 145 and 81 ms).
     "a bracket per line": b"[\n" * 33000,
     "a task number per line": b" 1\n" * 22000,
+    "a digit per line": b"1\n" * 33000,
+    "a month's letter per line": b"D\n" * 33000,
+    "a parenthesis per line": b"(\n" * 33000,
+    # ... and as long as the shortest prefix their first character can start, still none.
+    "a number per line": b"123\n" * 17000,
+    "a task number without its colon per line": b" 12\n" * 17000,
+    "a bracketed word per line": b"[ab]\n" * 14000,
     # A traceback's end on every line or two: each a chain of its own.
     "exception groups": b"  | ValueError: x\n" * 3700,
     "raises": b"raise x\nValueError: y\n" * 3000,
