@@ -398,6 +398,30 @@ def test_nccls_warning_says_what_the_error_does_not():
                              " is not supported'")
 
 
+
+def test_nccls_first_failed_warning_is_the_cause():
+    # Two warnings each followed by its failure's return (checks.h's NCCLCHECK: INFO "%s:%d -> %d"):
+    # the first is where it failed (an InfiniBand completion error on the proxy thread); the CUDA
+    # failure after the communicators were destroyed is its consequence.
+    text = ("gpu5:35917:35994 [0] transport/net_ib.cu:788 NCCL WARN NET/IB : Got completion with error 12,"
+            " opcode 1, len 0, vendor err 129\n"
+            "gpu5:35917:35994 [0] NCCL INFO include/net.h:34 -> 2\n"
+            "gpu5:35917:35994 [0] NCCL INFO transport.cu:163 -> 2 [Proxy Thread]\n"
+            "gpu5:35917:35917 [0] NCCL INFO Destroyed comm 0x7f24c4001af0 rank 4\n"
+            "gpu5:35917:35917 [1] init.cu:194 NCCL WARN Cuda failure 'an illegal memory access was encountered'\n"
+            "gpu5:35917:35917 [1] NCCL INFO init.cu:1143 -> 1\n"
+            "gpu5: Test NCCL failure common.cu:343 'unhandled cuda error'\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("nccl", "gpu5: Test NCCL failure common.cu:343 'unhandled cuda error';"
+                                             " NCCL WARN NET/IB : Got completion with error 12, opcode 1, len 0,"
+                                             " vendor err 129")
+    # A warning no failure's return follows (a probe's, a start-up notice) is not it: the last one is.
+    notice = text.replace("gpu5:35917:35994 [0] NCCL INFO include/net.h:34 -> 2\n", "").replace(
+        "gpu5:35917:35994 [0] NCCL INFO transport.cu:163 -> 2 [Proxy Thread]\n", "").replace(
+        "gpu5:35917:35917 [1] NCCL INFO init.cu:1143 -> 1\n", "")
+    assert find(notice).error.endswith("NCCL WARN Cuda failure 'an illegal memory access was encountered'")
+
+
 TORCH_FORMS = [
     # torch 2.4+'s ProcessGroupNCCL.cpp watchdog, behind the rank prefix and glog's header.
     ("[rank0]:[E1010 14:02:23.471445591 ProcessGroupNCCL.cpp:632] [Rank 0] Watchdog caught collective"

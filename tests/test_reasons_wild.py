@@ -69,8 +69,6 @@ WRONG = {
     },
     "holdout6": {
         # Its single blind run: 73 of 90 right (RESULTS.md has the classes A-H).
-        "m_nccl_ib_completion_error12_nccltests":
-            "G: NCCL's first WARN is the cause, not its last",
         "n_python_filenotfound_config_then_nameerror_trainer_dreambooth":
             "F: a chain whose first exception is the cause",
         "o_horovod_determined_launcher_nonzero_then_container_137":

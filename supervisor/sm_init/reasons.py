@@ -41,12 +41,14 @@ The order is the precedence:
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
    beats the shell's "Killed" where both are there: it says why; gcc's "fatal error: Killed signal
-   terminated program cc1plus", a build's compiler killed), Rust's "memory allocation of N
-   bytes failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)",
-   any other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
-   not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
-   in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
-   before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
+   terminated program cc1plus", a build's compiler killed), Rust's "memory allocation of N bytes
+   failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)", any
+   other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
+   "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
+   macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (with
+   NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
+   INFO init.cc:878 -> 2", else its last). NCCL comes last: a collective fails *because* a peer died
+   of one of the others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
@@ -1517,6 +1519,9 @@ NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 # missing net plugin, comes earlier and is harmless).
 NCCL_WARN = re.compile(r"\bNCCL WARN (\S.*)$")
 NCCL_WARN_DISTANCE = 50   # lines between NCCL's warning and the error it led to
+# A failure's return going up at INFO level (NCCL's checks.h, NCCLCHECK: INFO(NCCL_ALL, "%s:%d -> %d",
+# __FILE__, __LINE__, res)), right after the warning where it failed.
+NCCL_RETURN = re.compile(r"NCCL INFO [\w./-]{1,200}:\d{1,6} -> \d{1,3}(?: \[[\w ]{1,40}\])?$")
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
@@ -1559,9 +1564,14 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
         if NCCL_LAST_ERROR.match(marker.text) and detail.text.strip():
             error += f"; last error: {tidy(detail.text)}"
             return hit._replace(error=error)
-    before = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position]
-              if line.rank == hit.line.rank and "NCCL WARN" in line.text]
-    warnings = (NCCL_WARN.search(line.text) for line in reversed(before))
+    window = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position] if line.rank == hit.line.rank]
+    # A warning that its failure's return follows ("NCCL INFO init.cc:878 -> 2") reports a failure:
+    # the first such is where it failed, later ones its consequences. Else (a start-up notice, a
+    # probe's) the last warning before the error.
+    failed = [line for line, after in zip(window, window[1:])
+              if "NCCL WARN" in line.text and " -> " in after.text and NCCL_RETURN.search(after.text)]
+    before = failed[:1] or [line for line in window if "NCCL WARN" in line.text][-1:]
+    warnings = (NCCL_WARN.search(line.text) for line in before)
     warning = next((found for found in warnings if found), None)
     if warning and warning.group(1) not in error:
         error += f"; NCCL WARN {tidy(warning.group(1))}"
