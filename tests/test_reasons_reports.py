@@ -278,6 +278,16 @@ def test_not_a_launcher_report(text):
     ("=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb\n", "killed",
      "=>> PBS: job killed: mem 4194304kb exceeded limit 4000000kb", reasons.HINT_KILLED),
     ("make: *** [Makefile:3: train] Killed\n", "killed", "make: *** [Makefile:3: train] Killed", reasons.HINT_KILLED),
+    # gcc's driver's report of a compiler a signal killed (gcc.c's execute(), strsignal's word; run
+    # below): a build's cc1plus that the OOM killer took, before make's "Error 1" and a build
+    # script's traceback that says only that the compile failed.
+    ("c++: fatal error: Killed signal terminated program cc1plus\ncompilation terminated.\n"
+     "make[2]: *** [CMakeFiles/op.dir/op.cpp.o] Error 1\n", "killed",
+     "c++: fatal error: Killed signal terminated program cc1plus", reasons.HINT_KILLED),
+    ("Traceback (most recent call last):\n  File \"build.py\", line 3, in <module>\n    assert ok\n"
+     "AssertionError: Compilation failed. Stopping.\n"
+     "g++: fatal error: Killed signal terminated program cc1plus\ncompilation terminated.\n", "killed",
+     "g++: fatal error: Killed signal terminated program cc1plus", reasons.HINT_KILLED),
     # Rust's panic (HF tokenizers): std's "thread 'NAME' panicked at FILE:LINE:COL:".
     ("thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:\nattempt to add with overflow\n",
      "fatal-log", "thread '<unnamed>' panicked at src/models/bpe/trainer.rs:526:47:", None),
@@ -294,6 +304,43 @@ def test_batch_systems_and_schedulers(text, recogniser, error, hint):
 ])
 def test_not_a_slurm_report(text):
     assert find(text) is None
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_gcc_reports_its_killed_compiler(tmp_path):
+    # g++ run here, its cc1plus (found by its parent's pid) sent SIGKILL: the driver's own words.
+    import signal
+    import time
+    source = tmp_path / "big.cc"
+    source.write_text("#include <regex>\n#include <map>\n#include <string>\n"
+                      "int main() { std::regex r(\"a+\"); std::map<std::string, int> m; return m.size(); }\n")
+    build = subprocess.Popen(["g++", "-O2", "-c", str(source), "-o", str(tmp_path / "big.o")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = None
+    for _ in range(200):
+        children = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(build.pid)],
+                                  capture_output=True, text=True).stdout.split()
+        if "cc1plus" in children:
+            child = int(children[children.index("cc1plus") - 1])
+            break
+        time.sleep(0.01)
+    if child is None:
+        build.communicate()
+        pytest.skip("cc1plus ended before it could be killed")
+    os.kill(child, signal.SIGKILL)
+    stdout, stderr = build.communicate()
+    assert build.returncode != 0
+    finding = reasons.diagnose(stdout, stderr)
+    assert (finding.name, finding.error) == ("killed", "g++: fatal error: Killed signal terminated program cc1plus"), stderr
+
+
+@pytest.mark.parametrize("text", [
+    "cc1plus: fatal error: op.h: No such file or directory\ncompilation terminated.\n",   # no signal
+    "note: 'fatal error: Killed signal terminated program cc1plus' means more swap\n",     # prose
+])
+def test_not_gccs_killed_compiler(text):
+    finding = find(text)
+    assert finding is None or finding.name != "killed", finding
 
 
 def test_running_out_of_host_memory_in_python():
@@ -349,6 +396,30 @@ def test_nccls_warning_says_what_the_error_does_not():
     assert finding.error == ("rank 0: torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970,"
                              " unhandled cuda error, NCCL version 2.20.5; NCCL WARN Cuda failure 'peer access"
                              " is not supported'")
+
+
+
+def test_nccls_first_failed_warning_is_the_cause():
+    # Two warnings each followed by its failure's return (checks.h's NCCLCHECK: INFO "%s:%d -> %d"):
+    # the first is where it failed (an InfiniBand completion error on the proxy thread); the CUDA
+    # failure after the communicators were destroyed is its consequence.
+    text = ("gpu5:35917:35994 [0] transport/net_ib.cu:788 NCCL WARN NET/IB : Got completion with error 12,"
+            " opcode 1, len 0, vendor err 129\n"
+            "gpu5:35917:35994 [0] NCCL INFO include/net.h:34 -> 2\n"
+            "gpu5:35917:35994 [0] NCCL INFO transport.cu:163 -> 2 [Proxy Thread]\n"
+            "gpu5:35917:35917 [0] NCCL INFO Destroyed comm 0x7f24c4001af0 rank 4\n"
+            "gpu5:35917:35917 [1] init.cu:194 NCCL WARN Cuda failure 'an illegal memory access was encountered'\n"
+            "gpu5:35917:35917 [1] NCCL INFO init.cu:1143 -> 1\n"
+            "gpu5: Test NCCL failure common.cu:343 'unhandled cuda error'\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("nccl", "gpu5: Test NCCL failure common.cu:343 'unhandled cuda error';"
+                                             " NCCL WARN NET/IB : Got completion with error 12, opcode 1, len 0,"
+                                             " vendor err 129")
+    # A warning no failure's return follows (a probe's, a start-up notice) is not it: the last one is.
+    notice = text.replace("gpu5:35917:35994 [0] NCCL INFO include/net.h:34 -> 2\n", "").replace(
+        "gpu5:35917:35994 [0] NCCL INFO transport.cu:163 -> 2 [Proxy Thread]\n", "").replace(
+        "gpu5:35917:35917 [1] NCCL INFO init.cu:1143 -> 1\n", "")
+    assert find(notice).error.endswith("NCCL WARN Cuda failure 'an illegal memory access was encountered'")
 
 
 TORCH_FORMS = [
@@ -1065,6 +1136,24 @@ def test_a_shells_complaint_in_other_forms(text, error):
     assert find(text).error == error
 
 
+@pytest.mark.parametrize("text, error", [
+    # bash 5.0's and 5.1's po/zh_CN.po: "%s：未找到命令", a full-width colon, "%s：行 %d: " before it.
+    ("[INFO] start\ntrain.sh：行 84: torchrun：未找到命令\n", "train.sh：行 84: torchrun：未找到命令"),
+    ("[INFO] start\ntrain.sh: 行 84: torchrun：未找到命令\n", "train.sh: 行 84: torchrun：未找到命令"),
+])
+def test_bashs_older_chinese_catalogue(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text", [
+    "提示：未找到命令时请先安装 torchrun\n",           # the words in prose, not at the line's end
+    "错误：未找到命令 git，请先安装\n",                # a script's own message, the name after them
+])
+def test_not_bashs_older_chinese_catalogue(text):
+    assert find(text) is None
+
+
 @pytest.mark.parametrize("text", [
     "checkpoint: not found\n",                      # no script and line before it
     "module foo: 3 shards: not found in cache, downloading\n",
@@ -1535,3 +1624,288 @@ def test_tensorflow_1s_see_above_line(tmp_path):
 def test_not_tensorflow_1s_see_above_line(text):
     finding = find(text)
     assert finding is None or "(see above for traceback)" in finding.error, finding
+
+
+# Python's logging (Lib/logging/__init__.py: Formatter.format() writes the message, then "\n" and the
+# traceback, for logger.exception() and exc_info=True), run here; the output cut inside the traceback
+# (a paste that ends there, a process killed while it printed): the logged line is the error.
+LOGGED = """
+import logging, sys
+logging.basicConfig(format=sys.argv[1], level=logging.INFO)
+log = logging.getLogger("container_support.training")
+def download():
+    raise OSError("An error occurred (403) when calling the HeadObject operation: Forbidden")
+try:
+    log.info("starting train task")
+    download()
+except Exception as e:
+    log.exception("uncaught exception during training: %s", e)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("form", ["%(asctime)s %(levelname)s - %(name)s - %(message)s",
+                                  "[%(asctime)s:%(levelname)s] %(message)s",
+                                  "%(levelname)s:%(name)s:%(message)s"])
+def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
+    (tmp_path / "train.py").write_text(LOGGED)
+    run = run_tails([sys.executable, "train.py", form], cwd=str(tmp_path))
+    whole = run.stderr.decode()
+    assert whole.rstrip().endswith("Forbidden") and "Traceback (most recent call last):" in whole, whole
+    # Whole: the traceback's exception line, as ever.
+    assert find(whole).name == "python-traceback"
+    cut = whole[:whole.rindex("\n", 0, whole.rindex("OSError: An error"))]   # up to the last frame's code
+    finding = find(cut)
+    assert finding.name == "cut-traceback", (cut, finding)
+    assert finding.error.endswith("uncaught exception during training: An error occurred (403) when calling"
+                                  " the HeadObject operation: Forbidden"), finding
+    assert "ERROR" not in finding.error and "INFO" not in finding.error
+
+
+@pytest.mark.parametrize("above", [
+    "INFO:root:retrying the download",                 # not an error level
+    "Process Process-3:",                              # multiprocessing's line above a child's traceback
+    "Exception in thread Thread-1:",                   # threading's
+    "step 3: the ERROR rate is 0.2",                   # the word in a message, not a level
+])
+def test_not_an_error_logged_before_its_cut_traceback(above):
+    text = (f"epoch 1\n{above}\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
+            f"    download()\n")
+    finding = find(text)
+    assert finding is None or finding.name != "cut-traceback", finding
+
+
+# Exceptions a logger reported, no traceback: TensorFlow 1's Coordinator (coordinator.py, request_stop:
+# logging.info("Error reported to Coordinator: %s, %s", type(ex), str(ex))) and TensorFlow 2's
+# ClusterCoordinator worker (cluster_coordinator.py, _process_closure: logging.error("/job:worker/task:%d
+# encountered the following error when processing closure: %r:%s", ..., e, e); an OpError's repr
+# names no args (errors_impl.py's OpError.__init__: super().__init__()), error_interpolation's
+# message starts "Graph execution error:" and a blank line).
+# Their calls, run here with classes of TensorFlow's names.
+LOGGED_TF = """
+import logging, sys
+logging.basicConfig(format=sys.argv[1], level=logging.INFO)
+log = logging.getLogger("tensorflow")
+class OpError(Exception):   # errors_impl.py: super().__init__() with no args, so its repr is "Name()"
+    def __init__(self, message):
+        super().__init__()
+        self.message = message
+    def __str__(self):
+        return self.message
+UnknownError = type("UnknownError", (OpError,), {"__module__": "tensorflow.python.framework.errors_impl"})
+UnavailableError = type("UnavailableError", (OpError,), {"__module__": "tensorflow.python.framework.errors_impl"})
+try:
+    raise (UnknownError if sys.argv[2] == "coordinator" else UnavailableError)(sys.argv[3])
+except OpError as ex:
+    if sys.argv[2] == "coordinator":
+        log.info("Error reported to Coordinator: %s, %s", type(ex), str(ex))
+    else:
+        log.error("/job:%s/task:%d encountered the following error when processing closure: %r:%s",
+                  "worker", 2, ex, ex)
+sys.exit(1)
+"""
+COORDINATED = ("2 root error(s) found.\n  (0) Unknown: Failed to get convolution algorithm.\n\t [[node conv0]]\n"
+               "  (1) Unknown: Failed to get convolution algorithm.\n0 successful operations.\n")
+
+
+ABSL = "%(levelname).1s0426 23:04:32.326952 %(thread)d %(filename)s:%(lineno)d] %(message)s"   # absl's header
+
+
+@pytest.mark.parametrize("form", ["%(levelname)s:%(name)s:%(message)s", ABSL])
+@pytest.mark.parametrize("kind, said, error", [
+    ("coordinator", COORDINATED, "tensorflow.python.framework.errors_impl.UnknownError: 2 root error(s) found."
+                                 " (0) Unknown: Failed to get convolution algorithm."),
+    ("closure", "Graph execution error:\n\nSocket closed\nAdditional GRPC error information from remote target"
+                " /job:ps/replica:0/task:0/device:CPU:0:\n", "UnavailableError: Socket closed"),
+    ("closure", "Socket closed", "UnavailableError: Socket closed"),
+])
+def test_a_tensorflow_error_a_logger_reported(tmp_path, form, kind, said, error):
+    (tmp_path / "train.py").write_text(LOGGED_TF)
+    run = run_tails([sys.executable, "train.py", form, kind, said], cwd=str(tmp_path))
+    assert b"Traceback" not in run.stderr and (b"Error reported to" in run.stderr or b"closure: " in run.stderr)
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("exception-line", error), run.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "INFO:tensorflow:Error reported to Coordinator: Stop requested\n",          # no class: older TF, no name
+    "WARNING:root:Got error reported to coordinator: End of sequence\n",        # a script's own words
+    "ERROR:tensorflow:/job:worker/task:2 encountered the following error when processing closure: retry\n",
+])
+def test_not_a_tensorflow_error_a_logger_reported(text):
+    finding = find(text)
+    assert finding is None or finding.name != "exception-line", finding
+
+
+# Ray's dual exception (python/ray/exceptions.py, as_instanceof_cause: a class named
+# f"RayTaskError({cause_cls.__name__})", its str() the task's title and its remote traceback), raised
+# by python here; a paste that ends inside the remote traceback keeps only its line.
+RAY_TASK = """
+class OutOfMemoryError(Exception):
+    pass
+RayTaskError = type("RayTaskError(OutOfMemoryError)", (OutOfMemoryError,), {"__module__": "ray.exceptions"})
+def get():
+    raise RayTaskError('ray::Runner.run() (pid=118848, ip=10.0.0.7)\\n  File "/w/main.py", line 94, in run\\n'
+                       '    trainer.fit()\\n  File "/w/trainer.py", line 657, in fit\\n    out = ray.get(o)\\n'
+                       'ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.')
+get()
+"""
+
+
+def test_rays_task_error_names_its_cause(tmp_path):
+    (tmp_path / "train.py").write_text(RAY_TASK)
+    run = run_tails([sys.executable, "train.py"], cwd=str(tmp_path))
+    whole = run.stderr.decode()
+    line = "ray.exceptions.RayTaskError(OutOfMemoryError): ray::Runner.run() (pid=118848, ip=10.0.0.7)"
+    assert line in whole, whole
+    assert find(whole).error.endswith("Task was killed due to the node running low on memory.")   # whole: its end
+    cut = whole[:whole.index("    trainer.fit()")]   # the paste ends inside the remote traceback
+    finding = find(cut)
+    assert (finding.name, finding.error) == ("exception-line", line), cut
+
+
+@pytest.mark.parametrize("text", [
+    "see ray.exceptions.RayTaskError(OutOfMemoryError): the docs say why\n",     # prose, not at the start
+    "RayTaskError(oom): x\n",                                                  # no class's name in brackets
+])
+def test_not_rays_task_error(text):
+    finding = find(text)
+    assert finding is None or "RayTaskError" not in finding.error, finding
+
+
+def test_torchrun_told_to_stop(tmp_path):
+    # torchrun run here, its agent sent SIGHUP (a closed terminal): the agent's SignalException,
+    # logged by api.py's run() as "Received 1 death signal, shutting down workers" before it re-raises.
+    pytest.importorskip("torch")
+    import signal
+    import time
+    (tmp_path / "train.py").write_text("import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    agent = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "train.py"],
+                             cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert agent.stdout.readline().strip() == b"ready"
+        time.sleep(0.5)   # the agent's monitor loop runs (its handlers are in place)
+        agent.send_signal(signal.SIGHUP)
+        stdout, stderr = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+    assert b"death signal, shutting down workers" in stderr, stderr[-2000:]
+    finding = reasons.diagnose(stdout, stderr)
+    assert (finding.name, finding.error) == ("launcher-report", "Received 1 death signal, shutting down workers"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "Received SIGTERM, shutting down the data server\n",            # another program's words
+    "INFO: Received 3 messages, shutting down workers\n",             # no death signal
+])
+def test_not_torchrun_told_to_stop(text):
+    assert find(text) is None
+
+
+MPI_BEFORE_INIT = """
+import ctypes, ctypes.util
+mpi = ctypes.CDLL(ctypes.util.find_library("mpi") or "libmpi.so.40")
+world = ctypes.c_void_p.in_dll(mpi, "ompi_mpi_comm_world")
+rank = ctypes.c_int()
+mpi.MPI_Comm_rank(ctypes.byref(world), ctypes.byref(rank))
+"""
+
+
+def test_open_mpi_called_before_its_init():
+    # libmpi (Open MPI 4.1) called here before MPI_Init: its own report, then a local abort.
+    import ctypes.util
+    if not (ctypes.util.find_library("mpi") or os.path.exists("/usr/lib/x86_64-linux-gnu/libmpi.so.40")):
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no libmpi (tests/run installs openmpi-bin)")
+    run = run_tails([sys.executable, "-c", MPI_BEFORE_INIT])
+    assert run.returncode != 0
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == (
+        "launcher-report", "*** The MPI_Comm_rank() function was called before MPI_INIT was invoked."), run.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "*** The setup() function was called before the config was read.\n",    # no MPI_INIT
+    "note: The MPI_Comm_rank() function was called before MPI_INIT was invoked in v1\n",   # no '*** '
+])
+def test_not_open_mpi_called_before_its_init(text):
+    assert find(text) is None
+
+
+# Ray's dashboard agent's report of its raylet's death (dashboard/agent.py, report_raylet_error_logs:
+# "Raylet is terminated. " + "Termination is unexpected. Possible reasons include: ..." and the last
+# lines of raylet.out after "Last N lines of the Raylet logs:"), as the driver prints it; Ray 2.0's
+# worker.py names the node first ("Raylet is terminated: ip=..., id=... Termination is unexpected.").
+RAYLET_DEATH = ("Termination is unexpected. Possible reasons include: (1) SIGKILL by the user or system OOM killer,"
+                " (2) Invalid memory access from Raylet causing SIGSEGV or SIGBUS, (3) Other termination signals."
+                " Last 20 lines of the Raylet logs:")
+
+
+@pytest.mark.parametrize("text, error", [
+    (f"(raylet) Raylet is terminated. {RAYLET_DEATH}\n    [state-dump] NodeManager: 3 total\n",
+     f"raylet: Raylet is terminated. {RAYLET_DEATH}"),   # the driver's "(raylet)" prefix names the process
+    ("2022-11-02 02:42:14,808 WARNING worker.py:1849 -- Raylet is terminated: ip=10.0.0.1, id=6ad3."
+     f" {RAYLET_DEATH}\n    [state-dump] NodeManager: 3 total\n",
+     f"worker.py:1849 -- Raylet is terminated: ip=10.0.0.1, id=6ad3. {RAYLET_DEATH}"),
+])
+def test_rays_raylet_died(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text", [
+    "(raylet) Raylet is terminated. Termination is graceful.\n",      # a stop it was asked for
+    "the docs: 'Raylet is terminated' means the node is gone\n",      # the words in prose
+])
+def test_not_rays_raylet_died(text):
+    assert find(text) is None
+
+
+# Lua torch's cutorch and PyTorch before 1.0: THCGeneral's __THCudaCheck prints "THCudaCheck FAIL
+# file=%s line=%i error=%i : %s" (cudaGetErrorString's words), then THError raises "cuda runtime error
+# (%d) : %s": Lua prints its own error and a stack traceback, PyTorch a RuntimeError.
+THC_FAIL = ("THCudaCheck FAIL file=/torch/extra/cutorch/lib/THC/THCGeneral.c line=70 error=35 : CUDA driver"
+            " version is insufficient for CUDA runtime version")
+
+
+def test_lua_torchs_cuda_check():
+    text = (f"{THC_FAIL}\n/torch/install/bin/luajit: /torch/share/lua/5.1/trepl/init.lua:389: loop or previous"
+            " error loading module 'cunn'\nstack traceback:\n\t[C]: in function 'error'\n\tmain.lua:11: in main"
+            " chunk\n")
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("runtime-error-log", THC_FAIL, reasons.HINT_CUDA)
+    # PyTorch before 1.0 raises it: the RuntimeError, as ever.
+    raised = (f"{THC_FAIL}\nTraceback (most recent call last):\n  File \"t.py\", line 3, in <module>\n"
+              "    torch.cuda.init()\nRuntimeError: cuda runtime error (35) : CUDA driver version is insufficient"
+              " for CUDA runtime version at /pytorch/aten/src/THC/THCGeneral.cpp:74\n")
+    assert find(raised).error.startswith("RuntimeError: cuda runtime error (35)")
+
+
+@pytest.mark.parametrize("text", [
+    "grep 'THCudaCheck FAIL' old.log | wc -l\n",                         # the words, no report
+    "THCudaCheck FAIL file=a.c line=70 error=35 :\n",                    # no message
+])
+def test_not_lua_torchs_cuda_check(text):
+    assert find(text) is None
+
+
+# gperftools' tcmalloc (src/tcmalloc.cc, ReportLargeAlloc: "tcmalloc: large alloc %llu bytes == %p @ "
+# and the stack's addresses, for every large allocation): "(nil)", printf's NULL, is one that failed.
+@pytest.mark.parametrize("text", [
+    "tcmalloc: large alloc 377396076847104 bytes == (nil) @  0x7fefdec9d680 0x7fefdecbe824\n"
+    "Unhandled exception:\n    @     0x7fedeedb9b62  (unknown)\n",
+    ">>> jnp.sqrt(2)\ntcmalloc: large alloc 377396076847104 bytes == (nil) @ \n",
+])
+def test_tcmallocs_failed_allocation(text):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == (
+        "host-oom", "tcmalloc: large alloc 377396076847104 bytes == (nil)", reasons.HINT_HOST_MEMORY)
+
+
+@pytest.mark.parametrize("text", [
+    "tcmalloc: large alloc 1073741824 bytes == 0x55d1c2a6e000 @  0x7f0e 0x7f0f\n",   # it succeeded
+    "tcmalloc: large alloc bytes == (nil)\n",                                        # no size
+])
+def test_not_tcmallocs_failed_allocation(text):
+    assert find(text) is None

@@ -40,12 +40,15 @@ The order is the precedence:
    shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
-   beats the shell's "Killed" where both are there: it says why), Rust's "memory allocation of N
-   bytes failed" (the host's memory, then an abort), any other CUDA error (the driver's
-   "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's "CUDNN_STATUS_..." and TensorFlow's "Could
-   not create cudnn handle" too; the CUDA_CHECK_RETURN macro's "Error invalid argument at line 351
-   in file ops.cu"), NCCL errors and timeouts (with NCCL's "Last error:" or its last "NCCL WARN"
-   before it). NCCL comes last: a collective fails *because* a peer died of one of the others. A
+   beats the shell's "Killed" where both are there: it says why; gcc's "fatal error: Killed signal
+   terminated program cc1plus", a build's compiler killed), Rust's "memory allocation of N bytes
+   failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)", any
+   other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
+   "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
+   macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (with
+   NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
+   INFO init.cc:878 -> 2", else its last). NCCL comes last: a collective fails *because* a peer died
+   of one of the others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
@@ -60,7 +63,10 @@ The order is the precedence:
    the next; TensorFlow 1's "NotFoundError (see above for traceback): msg" as "NotFoundError: msg";
    not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
-   SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. A traceback
+   SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. Where the
+   output ends inside the last traceback, before its exception line, the line right above its header
+   where a logger wrote it at an error level (logging's message before the traceback of
+   ``logger.exception``: "ERROR - trainer - upload failed: ..."). A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
    indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
    lines lost their indentation has a frame's code at column 0. A traceback
@@ -91,27 +97,36 @@ The order is the precedence:
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
    ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
    ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
-   "Error in call to target 'X':" with the repr of the target's exception below it): the
+   "Error in call to target 'X':" with the repr of the target's exception below it; an exception
+   that a logger reported, TensorFlow's Coordinator's "Error reported to Coordinator: <class 'X'>,
+   msg" and its ClusterCoordinator's "... encountered the following error when processing closure:
+   X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; Ray's
+   "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
    non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
-   torchrun's own "failed (exitcode: -9) local_rank: 4", MPICH's and Intel MPI's "BAD TERMINATION"
+   torchrun's own "failed (exitcode: -9) local_rank: 4" and its agent's "Received 1 death signal,
+   shutting down workers", MPICH's and Intel MPI's "BAD TERMINATION"
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
    could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
-   one or more daemons"), Ray's "The actor is dead because its worker process has died" (and a
+   one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
+   was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
+   unexpected." and "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
    kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
    are not enough slots available". A shell's "command not found" (a script survives a missing
-   nvidia-smi; bash's in its translations, "未找到命令", and dash's "train.sh: 15: python: not found")
+   nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
+   "train.sh: 15: python: not found")
    only when there is no other report, the last one; last, launchers' wrapper exceptions
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
-   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it).
+   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Lua
+   torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
 allocation) gets the host memory hint, whichever rule found it.
@@ -1091,6 +1106,46 @@ def _failure_reason(lines: Sequence[Line], position: int, failed: "re.Match") ->
 SEE_ABOVE_WORDS = " (see above for traceback): "
 SEE_ABOVE = re.compile(r"^(_?[A-Z]\w{0,80}(?:Error|Exception)) \(see above for traceback\):(?= \S)")
 
+# Exceptions that a logger reported, not a traceback, each in its producer's words. TensorFlow 1's
+# Coordinator (tensorflow/python/training/coordinator.py, request_stop: logging.info("Error reported
+# to Coordinator: %s, %s", type(ex), str(ex))): the class's repr, then its message ("2 root error(s)
+# found.", the first below it). TensorFlow 2's ClusterCoordinator worker (cluster_coordinator.py,
+# _process_closure: logging.error("/job:worker/task:%d encountered the following error when
+# processing closure: %r:%s", ..., e, e)): an OpError's repr ("UnavailableError()"), then its message;
+# where that is error_interpolation's "Graph execution error:" and a line of its own words below it
+# (no "Detected at node" block), those words.
+COORDINATOR_WORDS = "Error reported to Coordinator: <class '"
+COORDINATOR = re.compile(r"Error reported to Coordinator: <class '((?:[A-Za-z_]\w{0,80}\.){0,8}_?[A-Z]\w{0,80})'>,"
+                         r" (?=\S)")
+CLOSURE_WORDS = " encountered the following error when processing "
+CLOSURE = re.compile(r" encountered the following error when processing (?:resource )?closure:"
+                     r" (_?[A-Z]\w{0,80})\(\):(?=\S)")
+GRAPH_EXECUTION = "Graph execution error:"
+# Ray's dual exception (python/ray/exceptions.py, RayTaskError.as_instanceof_cause: a class named
+# f"RayTaskError({cause_cls.__name__})"): its line names the remote task's exception in brackets, and
+# the remote traceback follows it as its message (frames, then the cause's own line).
+RAY_TASK_ERROR = re.compile(r"^(?:[A-Za-z_]\w{0,60}\.){0,4}RayTaskError\(_?[A-Z]\w{0,80}\): \S")
+
+
+def _logged_exception(lines: Sequence[Line], position: int) -> Optional[str]:
+    """The exception a logger reported on the line at ``position`` (see COORDINATOR), as "Name: msg"."""
+    text = lines[position].text
+    if COORDINATOR_WORDS in text:
+        reported = COORDINATOR.search(text)
+        if reported:
+            rest = message(lines, position)   # with the first root error below, where there is one
+            return f"{reported.group(1)}: {rest[rest.index(COORDINATOR_WORDS) + len(reported.group(0)):]}"
+    if CLOSURE_WORDS in text:
+        reported = CLOSURE.search(text)
+        if reported:
+            said = text[reported.end():].strip()
+            below = lines[position + 1] if position + 1 < len(lines) else None
+            if (said == GRAPH_EXECUTION and below is not None and below.index <= lines[position].index + 2
+                    and PROCESS(below) == PROCESS(lines[position]) and not below.text.startswith("Detected at")):
+                said = below.text.strip()
+            return f"{reported.group(1)}: {said}"
+    return None
+
 
 # Hydra's instantiate() (hydra/_internal/instantiate/_instantiate2.py, _call_target: "Error in call to
 # target '{target}':\n{repr(e)}", then "full_key: ..."; raised as InstantiationException, whose str()
@@ -1224,6 +1279,60 @@ def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     return python_traceback(lines, wrappers=True) or bare_exception(lines, wrappers=True)
 
 
+# An error logged with its traceback (Lib/logging/__init__.py: Formatter.format() writes the record's
+# message, then "\n" and formatException()'s traceback: logger.exception(msg), logger.error(msg,
+# exc_info=True)), the traceback cut before its exception line (the output, or its paste, ends
+# inside it): the message line right above the header, at a logger's error level, is the error. The
+# level in what was peeled off as the line's stamp ("2018-10-26 04:33:21,672 ERROR - "), or at the
+# line's start (logging's default "ERROR:root:msg", "[2018-01-10:23:52:25:ERROR] msg").
+LOGGED_LEVEL = re.compile(r"(?<![A-Za-z])(?:ERROR|CRITICAL|FATAL)(?![A-Za-z])")
+LOGGED_AT_START = re.compile(r"^(?:\[[\w:.,/ -]{1,60}[:\s|])?(?:ERROR|CRITICAL|FATAL)"
+                             r"(?:\] ?|:(?:[\w.]{1,80}:)?| - | \| )")
+_cleaned: dict = {}   # the stream's cleaned lines (clean_lines) while a tail is judged: {"stderr": [...]}
+
+
+def _logged_error(line: Line) -> Optional[str]:
+    """The message of ``line`` where a logger wrote it at an error level, else None."""
+    text = line.text
+    start = LOGGED_AT_START.match(text)
+    if start:
+        return text[start.end():].strip() or None
+    cleaned = _cleaned.get(line.stream)
+    raw = cleaned[line.index] if cleaned is not None and line.index < len(cleaned) else ""
+    if len(raw) > len(text) and raw.endswith(text) and LOGGED_LEVEL.search(raw, 0, len(raw) - len(text)):
+        return text.strip() or None
+    return None
+
+
+def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
+    """An error logged with its traceback where the output ends inside that traceback, before its
+    exception line: the logger's own line above the header (see LOGGED_LEVEL)."""
+    if not lines or not _code_like(lines[-1].text) and not TB_FILE.match(lines[-1].text):
+        return None   # the output does not end inside a traceback's frames
+    text, starts = joined(lines)
+    at = text.rfind("Traceback (most")
+    if at < 0:
+        return None
+    header = bisect.bisect_right(starts, at) - 1
+    if header < 1 or not TB_HEADER.match(lines[header].text):
+        return None
+    frames = 0
+    for line in lines[header + 1:]:
+        if PROCESS(line) != PROCESS(lines[header]):
+            return None
+        if line.text.startswith("  File \"") and TB_FILE.match(line.text):
+            frames += 1
+        elif not _code_like(line.text):
+            return None   # an exception line, or a line that is no frame's: not cut
+    before = lines[header - 1]
+    if not frames or before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
+        return None
+    error = _logged_error(before)
+    if error is None or LAUNCHER_REPORT.search(error):
+        return None   # a launcher's report logged before its own traceback: that rule reads it
+    return Hit(before, tidy(error))
+
+
 @remembered
 def hidden(lines: Sequence[Line]) -> frozenset:
     """Lines where a known cause is not the job's (their ids): a traceback's code (``raise
@@ -1253,10 +1362,18 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
               if _is_exception(lines[at].text.partition(":")[0])
               and "UnfilteredStackTrace" not in lines[at].text}
     see_above = SEE_ABOVE_WORDS in text
-    if not (botocore or dotted or see_above or could_match(BARE_EXCEPTION, text)):   # none has the words
-        return None
+    logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
+    ray = "RayTaskError(" in text
+    if not (botocore or dotted or see_above or logged or ray or could_match(BARE_EXCEPTION, text)):
+        return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
+        if logged and not wrappers and "ed " in text:
+            error = _logged_exception(lines, position)
+            if error is not None:
+                return Hit(lines[position], error)
+        if ray and not wrappers and "RayTaskError(" in text and RAY_TASK_ERROR.match(text):
+            return Hit(lines[position], text.strip())
         if position in dotted and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
@@ -1402,6 +1519,9 @@ NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 # missing net plugin, comes earlier and is harmless).
 NCCL_WARN = re.compile(r"\bNCCL WARN (\S.*)$")
 NCCL_WARN_DISTANCE = 50   # lines between NCCL's warning and the error it led to
+# A failure's return going up at INFO level (NCCL's checks.h, NCCLCHECK: INFO(NCCL_ALL, "%s:%d -> %d",
+# __FILE__, __LINE__, res)), right after the warning where it failed.
+NCCL_RETURN = re.compile(r"NCCL INFO [\w./-]{1,200}:\d{1,6} -> \d{1,3}(?: \[[\w ]{1,40}\])?$")
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
@@ -1444,9 +1564,14 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
         if NCCL_LAST_ERROR.match(marker.text) and detail.text.strip():
             error += f"; last error: {tidy(detail.text)}"
             return hit._replace(error=error)
-    before = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position]
-              if line.rank == hit.line.rank and "NCCL WARN" in line.text]
-    warnings = (NCCL_WARN.search(line.text) for line in reversed(before))
+    window = [line for line in lines[max(0, position - NCCL_WARN_DISTANCE):position] if line.rank == hit.line.rank]
+    # A warning that its failure's return follows ("NCCL INFO init.cc:878 -> 2") reports a failure:
+    # the first such is where it failed, later ones its consequences. Else (a start-up notice, a
+    # probe's) the last warning before the error.
+    failed = [line for line, after in zip(window, window[1:])
+              if "NCCL WARN" in line.text and " -> " in after.text and NCCL_RETURN.search(after.text)]
+    before = failed[:1] or [line for line in window if "NCCL WARN" in line.text][-1:]
+    warnings = (NCCL_WARN.search(line.text) for line in before)
     warning = next((found for found in warnings if found), None)
     if warning and warning.group(1) not in error:
         error += f"; NCCL WARN {tidy(warning.group(1))}"
@@ -1578,11 +1703,15 @@ def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
 KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:: 9)?(?:[ \t]|$)"
                   r"|killed by signal: Killed")
 # A scheduler's or batch system's memory limit: Slurm's cgroup count and srun's task report, LSF's,
-# PBS's; make's report of its recipe's SIGKILL. Apart from the above, every alternative starting
-# with a literal: a search skips at C speed to the few characters that can start one.
+# PBS's; make's report of its recipe's SIGKILL; gcc's driver's of a compiler it ran that got SIGKILL
+# (gcc.c's execute(): "%s signal terminated program %s" with strsignal's "Killed", a fatal error;
+# g++ 12 run here, its cc1plus killed: "g++: fatal error: Killed signal terminated program cc1plus").
+# Apart from the above, every alternative starting with a literal: a search skips at C speed to the
+# few characters that can start one.
 KILLED_BY_LIMIT = earliest(r"oom[-_]kill event(?:s|\(s\))? in |: tasks? [\d,-]+: (?:Killed|Out Of Memory)$"
                            r"|TERM_MEMLIMIT: job killed|PBS: job killed: v?mem "
-                           r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$")
+                           r"|make(?:\[\d+\])?: \*\*\* [^\n]{0,300}\] Killed$"
+                           r"|: fatal error: Killed signal terminated program [\w.+-]{1,100}$")
 ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dumped\)| trap: 6)|(?<!\d)\d+ Aborted\b"
                    r"|SIGABRT")
 
@@ -1650,15 +1779,24 @@ def glibc_assert(lines: Sequence[Line]) -> Optional[Hit]:
 # allocation of {} bytes failed", then abort(); a program built here with rustc under `ulimit -v`
 # prints it so): the host ran out of memory in a Rust library (HF tokenizers, safetensors, polars).
 RUST_ALLOC = re.compile(r"^memory allocation of \d{1,20} bytes failed$")
+# gperftools' tcmalloc reports every large allocation (src/tcmalloc.cc, ReportLargeAlloc: "tcmalloc:
+# large alloc %llu bytes == %p @ " and the stack's addresses); one whose result is NULL, printf's
+# "(nil)", failed: the host's memory (or its limit) ran out. Shown without the addresses.
+TCMALLOC_FAILED = re.compile(r"tcmalloc: large alloc \d{1,20} bytes == \(nil\)")
 
 
 def rust_alloc_failed(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first report of Rust's that an allocation failed: the host ran out of memory."""
+    """The first report of Rust's or tcmalloc's that an allocation failed: the host ran out of memory."""
     output = output_lines(lines)
-    if not holds(joined(output)[0], "memory allocation of "):
-        return None
-    line = first_line(output, RUST_ALLOC)
-    return None if line is None else Hit(line, tidy(line.text))
+    text = joined(output)[0]
+    found = []
+    if holds(text, "memory allocation of "):
+        line = first_line(output, RUST_ALLOC)
+        found.append(line and Hit(line, tidy(line.text)))
+    if holds(text, "tcmalloc: large alloc "):
+        line = first_line(output, TCMALLOC_FAILED)
+        found.append(line and Hit(line, TCMALLOC_FAILED.search(line.text).group(0)))
+    return earlier(*found)
 
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
@@ -1747,8 +1885,12 @@ COMMAND_NOT_FOUND = {"zh_CN": "%s: 未找到命令", "zh_TW": "%s：指令找不
                      "fr": "%s\xa0: commande introuvable", "es": "%s: orden no encontrada",
                      "ru": "%s: команда не найдена", "pt_BR": "%s: comando não encontrado",
                      "it": "%s: comando non trovato"}
+# Other releases' msgstr for it where they differ: bash 5.0's and 5.1's po/zh_CN.po, a full-width colon
+# ("%s：未找到命令"; "%s：行 %d: " before it; 4.x and 5.2 have "%s: 未找到命令").
+COMMAND_NOT_FOUND_OLDER = ("%s：未找到命令",)
 # As the cleaned line ends (an odd space is a space).
-NOT_FOUND_WORDS = tuple(printable(words.replace("%s", "")).lstrip() for words in COMMAND_NOT_FOUND.values())
+NOT_FOUND_WORDS = tuple(printable(words.replace("%s", "")).lstrip()
+                        for words in (*COMMAND_NOT_FOUND.values(), *COMMAND_NOT_FOUND_OLDER))
 # dash's form; tried only on a line that ends so.
 DASH_NOT_FOUND = re.compile(r": \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not found$")
 # Whether a tail holds any of them: a test for each (a search at C speed), apart from
@@ -1788,6 +1930,16 @@ LAUNCHER_REPORT = re.compile(
     r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
+    # torchrun's agent told to stop (torch/distributed/elastic/agent/server/api.py, run(): a
+    # SignalException logged as "Received %s death signal, shutting down workers", the signal's
+    # number, or its enum's name on a Python before 3.11; torchrun run here, sent SIGHUP).
+    r"|Received (?:\d{1,2}|Signals\.SIG[A-Z]{2,6}) death signal, shutting down workers"
+    # Open MPI's report of an MPI call before MPI_Init, then its abort (libmpi 4.1 called so here).
+    r"|\*\*\* The \w{1,60}\(\) function was called before MPI_INIT was invoked"
+    # Ray's node daemon died (dashboard/agent.py's report_raylet_error_logs: "Raylet is terminated. "
+    # then "Termination is unexpected. Possible reasons include: ..." where raylet.out holds no
+    # SIGTERM; the driver's worker.py prints it, older ones with "ip=..., id=..." first).
+    r"|Raylet is terminated(?:\.|: ip=[\w.:-]{1,60}, id=\w{1,64}\.) Termination is unexpected"
     r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
     r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
     r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded ...")
@@ -1858,6 +2010,8 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
                      if MPICH_EXIT.match(after.text)), None)
         error += f"; {code.text.lstrip('= ')}" if code else ""
         return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
+    if "Raylet is terminated" in error:
+        return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
     fields = False
     for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
         more = after.text.strip()
@@ -2080,6 +2234,7 @@ KNOWN_CAUSES = (
 
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
+    Recogniser("cut-traceback", cut_traceback),
     Recogniser("pytest-failure", pytest_failure),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
@@ -2098,12 +2253,18 @@ ARGPARSE = Recogniser("argparse-error", argparse_error)
 # "[E socket.cpp:500] [c10d] msg", newer torch with the time, as torch printed it here at INFO level:
 # "[I1207 16:21:21.373965645 TCPStoreLibUvBackend.cpp:1266] [c10d] msg"; glog's "E1207 16:21:21.373965
 # 12345 file.cc:12] msg"). Sought from a line's start: a newline, the literal, before each try.
+# Lua torch's cutorch and PyTorch before 1.0 (THCGeneral's __THCudaCheck: fprintf(stderr, "THCudaCheck
+# FAIL file=%s line=%i error=%i : %s\n", ..., cudaGetErrorString(err)), then THError's "cuda runtime
+# error (%d) : %s", which PyTorch raises as a RuntimeError and Lua prints as its own error): the CUDA
+# error where nothing else says it.
+THC_CHECK = re.compile(r"THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=\d{1,5} : \S")
 RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
                                r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
 
 
 def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first NCCL warning or c10's (glog's) error-level line in output that holds nothing else."""
+    """The first NCCL warning, cutorch's failed CUDA check or c10's (glog's) error-level line in
+    output that holds nothing else."""
     output = output_lines(lines)
     text, starts = joined(output)
     found = []
@@ -2111,6 +2272,10 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
         line = first_line(output, NCCL_WARN)
         if line is not None:
             found.append(Hit(line, f"NCCL WARN {tidy(NCCL_WARN.search(line.text).group(1))}", HINT_NCCL))
+    if holds(text, "THCudaCheck FAIL "):
+        line = first_line(output, THC_CHECK)
+        if line is not None:
+            found.append(Hit(line, tidy(line.text), HINT_CUDA))
     if holds(text, "] "):
         match = RUNTIME_ERROR_LOG.search("\n" + text)
         if match is not None:
@@ -2150,6 +2315,7 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
     gc.disable()
     try:
         streams = list(map(reframed, [lines_of("stderr", stderr), lines_of("stdout", stdout)]))
+        _cleaned.update(stderr=stderr, stdout=stdout)
         for recogniser in TABLE:
             for lines in streams:
                 hit = recogniser.find(lines)
@@ -2158,6 +2324,7 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
         return None
     finally:
         _remembered.clear()   # what was worked out holds the tails' lines: not kept past the answer
+        _cleaned.clear()
         if collecting:
             gc.enable()
 

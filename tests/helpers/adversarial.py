@@ -74,6 +74,20 @@ ADVERSARIAL = {
                      b" State: F.\nFailure Reason: x:\n" * 500,
     "Hydra targets": b"Error in call to target 'a':\nB(\n" * 2000,
     "see above lines": b"XError (see above for traceback): x\n" * 1700,
+    # holdout6's: gcc's killed compiler.
+    "one line of killed compilers": b": fatal error: Killed signal terminated program " * 1400,
+    "a cut traceback after an error": b"ERROR:root:x\nTraceback (most recent call last):\n"
+                                      + b'  File "a.py", line 1, in f\n    x\n' * 2000,
+    "one line of coordinators": b"Error reported to Coordinator: <class '" * 1600,
+    "coordinators per line": b"Error reported to Coordinator: <class 'a.B'>, x\n" * 1300,
+    "one line of closures": b" encountered the following error when processing closure: " * 1100,
+    "closures per line": b"/job:w encountered the following error when processing closure: E():x\n" * 900,
+    "Ray task errors": b"ray.exceptions.RayTaskError(OutOfMemoryError): x\n" * 1300,
+    "one line of death signals": b"Received 1 death signal, shutting down " * 1600,
+    "one line of MPI calls": b"*** The MPI_Comm_rank() function was called before " * 1300,
+    "one line of raylets": b"Raylet is terminated: " * 3000,
+    "one line of CUDA checks": b"THCudaCheck FAIL file=" * 3000,
+    "one line of large allocs": b"tcmalloc: large alloc 1 bytes == " * 2000,
     "blank lines": b"\n" * 65536,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
