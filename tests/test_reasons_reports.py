@@ -28,6 +28,12 @@ def find(text: str, stream: str = "stderr"):
     return reasons.find_error(text, stream)
 
 
+def assert_not_found_by(text: str, recogniser: str) -> None:
+    """A near miss: ``recogniser`` finds nothing in ``text`` (another one may)."""
+    finding = find(text)
+    assert finding is None or finding.name != recogniser, finding
+
+
 def translated(locale: str, words: str) -> str:
     """What glibc's strsignal() says in ``locale`` (English where this machine has no translation)."""
     return gettext.translation("libc", "/usr/share/locale", [locale], fallback=True).gettext(words)
@@ -339,8 +345,7 @@ def test_gcc_reports_its_killed_compiler(tmp_path):
     "note: 'fatal error: Killed signal terminated program cc1plus' means more swap\n",     # prose
 ])
 def test_not_gccs_killed_compiler(text):
-    finding = find(text)
-    assert finding is None or finding.name != "killed", finding
+    assert_not_found_by(text, "killed")
 
 
 def test_running_out_of_host_memory_in_python():
@@ -619,8 +624,7 @@ def test_argparse_under_torchrun(tmp_path):
     "usage: other.py [-h]\ntrain.py: error: data missing\n",   # another program's usage
 ])
 def test_not_argparses_report(text):
-    finding = find(text)
-    assert finding is None or finding.name != "argparse-error", finding
+    assert_not_found_by(text, "argparse-error")
 
 
 # Exceptions in other forms -----------------------------------------------------------------------
@@ -669,8 +673,7 @@ def test_pytests_lines_of_one_message(tmp_path):
     "E   loss: 0.5\n",                                               # no exception's name
 ])
 def test_not_pytests_report(text):
-    finding = find(text)
-    assert finding is None or finding.name != "pytest-failure", finding
+    assert_not_found_by(text, "pytest-failure")
 
 
 def test_a_message_printed_below_its_exception():
@@ -1279,8 +1282,7 @@ def test_not_a_traceback_indented_as_a_whole(text, error):
     '  log:\n      File "a.py", line 3 in f\n    ValueError: x\n',
 ])
 def test_an_indented_frame_opens_no_block_after_its_own_depth(text):
-    finding = find(text)
-    assert finding is None or finding.name != "python-traceback", finding
+    assert_not_found_by(text, "python-traceback")
 
 
 # Runtimes' own reports ------------------------------------------------------------------------------
@@ -1400,8 +1402,7 @@ def test_the_last_resort_comes_last(text, name):
     "see [E socket.cpp:500] in the log\n",                               # not the line's start
 ])
 def test_not_a_runtimes_error_log_line(text):
-    finding = find(text)
-    assert finding is None or finding.name != "runtime-error-log", finding
+    assert_not_found_by(text, "runtime-error-log")
 
 
 # docker compose ------------------------------------------------------------------------------------
@@ -1671,8 +1672,7 @@ def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
 def test_not_an_error_logged_before_its_cut_traceback(above):
     text = (f"epoch 1\n{above}\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
             f"    download()\n")
-    finding = find(text)
-    assert finding is None or finding.name != "cut-traceback", finding
+    assert_not_found_by(text, "cut-traceback")
 
 
 # Exceptions a logger reported, no traceback: TensorFlow 1's Coordinator (coordinator.py, request_stop:
@@ -1733,8 +1733,7 @@ def test_a_tensorflow_error_a_logger_reported(tmp_path, form, kind, said, error)
     "ERROR:tensorflow:/job:worker/task:2 encountered the following error when processing closure: retry\n",
 ])
 def test_not_a_tensorflow_error_a_logger_reported(text):
-    finding = find(text)
-    assert finding is None or finding.name != "exception-line", finding
+    assert_not_found_by(text, "exception-line")
 
 
 # Ray's dual exception (python/ray/exceptions.py, as_instanceof_cause: a class named
