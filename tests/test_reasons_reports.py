@@ -1908,3 +1908,30 @@ def test_tcmallocs_failed_allocation(text):
 ])
 def test_not_tcmallocs_failed_allocation(text):
     assert find(text) is None
+
+
+# TensorFlow 2's graph execution error (tensorflow/python/framework/error_interpolation.py,
+# interpolate_graph and _build_node_error_message): "Detected at node 'X' defined at ...", the
+# node's frames, "Node: 'X'", then the op's message up to its "[[{{node X}}]]" tag.
+TF_FRAMES = ("  File \"train.py\", line 9, in <module>\n      model.fit(ds)\n"
+             "  File \"loss.py\", line 22, in __call__\n      loss = tf.nn.sparse_softmax(labels, logits)\n")
+TF_NODE = ("Node: 'Loss/Sparse'\nReceived a label value of 10 which is outside the valid range of [0, 10).\n"
+           "\t [[{{node Loss/Sparse}}]] [Op:__inference_train_function_812]\n")
+
+
+def test_tensorflow_graph_execution_error_below_its_node_line():
+    # A paste that starts in the frames: the op's message, not "Node: 'X'".
+    assert find(TF_FRAMES + TF_NODE).error == (
+        "Received a label value of 10 which is outside the valid range of [0, 10).")
+    # The whole report: the exception's class from its "Graph execution error:" line.
+    whole = ("Traceback (most recent call last):\n" + TF_FRAMES
+             + "tensorflow.python.framework.errors_impl.InvalidArgumentError: Graph execution error:\n\n"
+             "Detected at node 'Loss/Sparse' defined at (most recent call last):\n" + TF_FRAMES + TF_NODE)
+    assert find(whole).error == (
+        "InvalidArgumentError: Received a label value of 10 which is outside the valid range of [0, 10).")
+
+
+def test_not_a_tensorflow_node_message():
+    # No "[[{{node" tag below: a line that only looks like TensorFlow's stays what it was.
+    text = TF_FRAMES + "Node: 'Loss/Sparse'\nsome later log line\n"
+    assert find(text).error == "Node: 'Loss/Sparse'"

@@ -73,8 +73,6 @@ WRONG = {
             "F: a chain whose first exception is the cause",
         "o_horovod_determined_launcher_nonzero_then_container_137":
             "D: Determined's '<> [stamp] id || ' prefix",
-        "o_horovod_tf2_shut_down_then_mpirun_primary_job":
-            "C: TensorFlow's message below its 'Node:' line",
     },
     "holdout7": {
         # Its single blind run: 76 of 88 right (RESULTS.md has the classes A-G).
@@ -98,8 +96,6 @@ WRONG = {
             "G: runs of spaces shown as one",
         "s_ray_streamlit_gcs_killed":
             "A: Ray's C++ error-level log line",
-        "s_tf_two_tower_label_out_of_range":
-            "C: TensorFlow's message below its 'Node:' line",
         "t_sm_failure_reason_algorithm_error_exit1_stepfn":
             "B: DescribeTrainingJob's FailureReason in JSON",
     },

@@ -59,7 +59,9 @@ The order is the precedence:
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
-   error(s) found."; the SageMaker SDK's FailedStatusError as its "Failure Reason: ...", on its line or
+   error(s) found."; TensorFlow 2's op message below its "Node: 'X'" line (a graph execution error's,
+   up to its "[[{{node X}}]]" tag, as "Name: msg" where its "Name: Graph execution error:" is above);
+   the SageMaker SDK's FailedStatusError as its "Failure Reason: ...", on its line or
    the next; TensorFlow 1's "NotFoundError (see above for traceback): msg" as "NotFoundError: msg";
    not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
@@ -1026,6 +1028,44 @@ def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
     return True
 
 
+# TensorFlow 2's graph execution error (tensorflow/python/framework/error_interpolation.py,
+# interpolate_graph: "Graph execution error:", a blank line, for each node tagged "Detected at node
+# 'X' defined at (most recent call last):", its frames, "Node: 'X'"; then the op's message, which
+# its tag "\t [[{{node X}}]]" ends). A paste or tail that starts in the frames shows "Node: 'X'" as
+# its exception line: the op's own words are the lines below it, up to the tag; the exception's
+# class is the "Name: Graph execution error:" line above, where the output still has it.
+TF_NODE = re.compile(r"^Node: '[^'\n]{1,300}'$")
+TF_NODE_TAG = "[[{{node "
+TF_GRAPH_ERROR = re.compile(r"^(?:[A-Za-z_]\w{0,80}\.){0,8}(_?[A-Z]\w{0,80}): Graph execution error:$")
+TF_NODE_BACK = 120   # lines above "Node: 'X'" its "Name: Graph execution error:" may be (frames)
+
+
+def _tf_node_error(lines: Sequence[Line], position: int, text: str) -> str:
+    """The op's message below TensorFlow's "Node: 'X'" line at ``position``, with the exception's
+    class where the output still has it; ``text`` itself where no "[[{{node" tag closes the message."""
+    here = lines[position]
+    said, previous = [], here
+    for after in lines[position + 1:position + 1 + CONTINUED]:
+        more = after.text.strip()
+        if not more or after.rank != here.rank or after.index != previous.index + 1:
+            return text
+        if more.startswith(TF_NODE_TAG):
+            break
+        said.append(more)
+        previous = after
+    else:
+        return text
+    if not said:
+        return text
+    for before in reversed(lines[max(0, position - TF_NODE_BACK):position]):
+        if before.rank == here.rank and before.text.endswith(GRAPH_EXECUTION):
+            found = TF_GRAPH_ERROR.match(before.text.strip())
+            if found:
+                return f"{found.group(1)}: {' '.join(said)}"
+            break
+    return " ".join(said)
+
+
 def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) -> str:
     """The exception line's text, with the lines its message visibly runs on to: a bracket still
     open, or a long line cut before a word in lower case (a terminal or rich wrapped it). Advice
@@ -1034,6 +1074,8 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
     text = lines[position].text.strip().lstrip("| ")
     if "UnfilteredStackTrace" in text:
         text = UNFILTERED.sub("", text, count=1)
+    if text.startswith("Node: '") and TF_NODE.match(text):
+        return _tf_node_error(lines, position, text)
     previous = lines[position]
     if text.endswith(" root error(s) found.") and position + 1 < len(lines):
         first = ROOT_ERROR.match(lines[position + 1].text)

@@ -107,6 +107,10 @@ ADVERSARIAL = {
     # A traceback's end on every line or two: each a chain of its own.
     "exception groups": b"  | ValueError: x\n" * 3700,
     "raises": b"raise x\nValueError: y\n" * 3000,
+    # TensorFlow's "Node: 'X'" on every other line, each looking below for its tag and above for
+    # its "Graph execution error:" line.
+    "tensorflow node lines": b"Node: 'a'\nx\n" * 5000,
+    "tensorflow node lines after their error": TB + b"E: Graph execution error:\n" + b"Node: 'a'\nx\n" * 5000,
     "garbage": random.Random(1).randbytes(65536),
 }
 
