@@ -1935,3 +1935,23 @@ def test_not_a_tensorflow_node_message():
     # No "[[{{node" tag below: a line that only looks like TensorFlow's stays what it was.
     text = TF_FRAMES + "Node: 'Loss/Sparse'\nsome later log line\n"
     assert find(text).error == "Node: 'Loss/Sparse'"
+
+
+# CPython's unraisable hook (Python/errors.c, PyErr_WriteUnraisable: "Exception ignored in: <obj>",
+# the traceback, the exception's line) prints an error it cannot raise, a __del__ failing on an
+# object whose __init__ failed, and goes on: the exception line before it is the cause.
+IGNORED = ("Exception ignored in: <function CPUAdam.__del__ at 0x7f>\nTraceback (most recent call last):\n"
+           "  File \"/opt/ds/cpu_adam.py\", line 102, in __del__\n    self.ds_opt_adam.destroy_adam(self.opt_id)\n"
+           "AttributeError: 'CPUAdam' object has no attribute 'ds_opt_adam'\n")
+
+
+def test_an_ignored_exception_is_not_the_cause_when_another_exception_line_is():
+    text = "[rank1]: ImportError: /root/cpu_adam.so: cannot open shared object file: No such file or directory\n"
+    assert find(text + IGNORED).error == (
+        "rank 1: ImportError: /root/cpu_adam.so: cannot open shared object file: No such file or directory")
+
+
+def test_an_ignored_exception_alone_is_still_shown():
+    # Nothing else in the output: the ignored traceback's line is all there is to show.
+    assert find("loading the optimizer\n" + IGNORED).error == (
+        "AttributeError: 'CPUAdam' object has no attribute 'ds_opt_adam'")

@@ -95,7 +95,9 @@ The order is the precedence:
    traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
-   can only be an exception's, alone (a paste of just that line, a tail that kept only it; a name
+   can only be an exception's, alone (not an "Exception ignored in" traceback's where another such
+   line is: CPython's unraisable hook printed it and went on; a paste of just that line, a tail that
+   kept only it; a name
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
    ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
    ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
@@ -1395,9 +1397,30 @@ def hidden(lines: Sequence[Line]) -> frozenset:
     return frozenset(found)
 
 
+@remembered
+def ignored_exceptions(lines: Sequence[Line]) -> frozenset:
+    """The exception lines of "Exception ignored in" tracebacks (their ids): CPython's unraisable
+    hook (Python/errors.c, PyErr_WriteUnraisable) prints them for an error it cannot raise (a
+    __del__ failing on a half-built object) and goes on: nothing died of them."""
+    if "Exception ignored in" not in joined(lines)[0]:
+        return frozenset()
+    return frozenset(id(chain.final) for group in by_process(lines)
+                     for chain in parse_tracebacks(group).chains if chain.ignored)
+
+
 def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
     """The last line that can only be an exception's, with no traceback around it (a paste, a
-    tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
+    tail that kept only the end); a launcher's wrapper exception only with ``wrappers``. An
+    "Exception ignored in" traceback's exception line only where no other exception line is."""
+    ignored = ignored_exceptions(lines)
+    found = _bare_exception(lines, wrappers, frozenset())
+    if found is None or id(found.line) not in ignored:
+        return found
+    return _bare_exception(lines, wrappers, ignored) or found
+
+
+def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -> Optional[Hit]:
+    """bare_exception's search, past the lines in ``skipped`` (their ids)."""
     text = joined(lines)[0]
     botocore = could_match(CLIENT_ERROR, text)   # botocore's words at all: one test of the tail
     dotted = {at for at in matching(lines, DOTTED_EXCEPTION)   # JAX's re-raise names no error alone
@@ -1410,6 +1433,8 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
         return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
+        if skipped and id(lines[position]) in skipped:
+            continue
         if logged and not wrappers and "ed " in text:
             error = _logged_exception(lines, position)
             if error is not None:
