@@ -1955,3 +1955,36 @@ def test_an_ignored_exception_alone_is_still_shown():
     # Nothing else in the output: the ignored traceback's line is all there is to show.
     assert find("loading the optimizer\n" + IGNORED).error == (
         "AttributeError: 'CPUAdam' object has no attribute 'ds_opt_adam'")
+
+
+# MPICH's Hydra (src/pm/hydra: HYDU_error_printf after HYDU_dump_prefix, "[mpiexec@HOST] FUNC
+# (FILE:LINE): msg"; each caller on the way up reports again): the first report is the cause.
+@pytest.mark.parametrize("text, error", [
+    ("[proxy:0:2@gpu-2-4.local] HYDU_create_process (./utils/launch/launch.c:69): execvp error on file"
+     " train (No such file or directory)\n",
+     "[proxy:0:2@gpu-2-4.local] HYDU_create_process (./utils/launch/launch.c:69): execvp error on file"
+     " train (No such file or directory)"),
+    ("[mpiexec@node1] match_arg (utils/args/args.c:163): unrecognized argument pmi_args\n"
+     "[mpiexec@node1] HYDU_parse_array (utils/args/args.c:178): argument matching returned error\n"
+     "[mpiexec@node1] parse_args (ui/mpich/utils.c:1642): error parsing input array\n",
+     "[mpiexec@node1] match_arg (utils/args/args.c:163): unrecognized argument pmi_args"),
+])
+def test_mpich_hydras_first_report(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("mpich-hydra", error)
+
+
+def test_mpich_hydras_cleanup_does_not_beat_its_bad_termination_box():
+    text = ("[proxy:0:0@n1] HYD_pmcd_pmip_control_cmd_cb (pm/pmiserv/pmip_cb.c:883): assert (!closed) failed\n"
+            "=" * 40 + "\n=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n=   PID 1 RUNNING AT n1\n"
+            "=   EXIT CODE: 9\n" + "=" * 40 + "\n")
+    assert find(text).name == "launcher-report"
+
+
+@pytest.mark.parametrize("text", [
+    "[mpiexec@node1] Launch arguments: /usr/bin/hydra_pmi_proxy --control-port n1:4000\n",   # debug output
+    "[proxy:0:0@n1] got pmi command (from 4): init\n",                                        # -verbose's
+    "[worker@node1] main (train.c:12): starting\n",                                           # not Hydra's
+])
+def test_not_mpich_hydras_report(text):
+    assert_not_found_by(text, "mpich-hydra")

@@ -86,10 +86,6 @@ WRONG = {
             "E: the rank's Killed over its own exception before it",
         "s_jax_alphafold_cusolver_create":
             "D: absl's prefix from a runner relaying the lines",
-        "s_mpich_hydra_execvp_file_0":
-            "B: MPICH Hydra's execvp report",
-        "s_mpiexec_hydra_unrecognized_argument":
-            "B: MPICH Hydra's 'unrecognized argument'",
         "s_mpiexec_radical_unit_nonzero":
             "G: runs of spaces shown as one",
         "s_ray_streamlit_gcs_killed":

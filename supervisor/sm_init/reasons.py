@@ -125,7 +125,9 @@ The order is the precedence:
    are not enough slots available". A shell's "command not found" (a script survives a missing
    nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
    "train.sh: 15: python: not found")
-   only when there is no other report, the last one; last, launchers' wrapper exceptions
+   only when there is no other report, the last one; then MPICH Hydra's first "[mpiexec@HOST] FUNC
+   (FILE:LINE): msg" or "[proxy:0:2@HOST] ..." report ("execvp error on file X ..."); last,
+   launchers' wrapper exceptions
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
@@ -2351,11 +2353,32 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
     return earlier(*found)
 
 
+# MPICH's Hydra (src/pm/hydra, HYDU_ERR_POP and the HYDU_ERR_* macros: HYDU_error_printf, which
+# prints HYDU_dump_prefix's "[mpiexec@HOST] " or "[proxy:PGID:ID@HOST] ", then "FUNC (FILE:LINE): ",
+# then the message): each function on the way back up reports again ("callback returned error
+# status", "demux engine error waiting for event"), so the first line is the cause: an execvp that
+# failed ("execvp error on file X (No such file or directory)"), "unrecognized argument X". Below the
+# launchers' known reports: the cleanup after a rank's death ("assert (!closed) failed") comes before
+# MPICH's BAD TERMINATION box.
+HYDRA_REPORT = re.compile(r"^\[(?:mpiexec|proxy:\d{1,9}:\d{1,9})@[^\]\s]{1,255}\] \w{1,80}"
+                          r" \([^()\s]{1,300}:\d{1,7}\): \S")
+
+
+def hydra_report(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first of MPICH Hydra's error reports (see HYDRA_REPORT)."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "[mpiexec@", "[proxy:"):
+        return None
+    line = first_line(output, HYDRA_REPORT)
+    return None if line is None else Hit(line, tidy(line.text))
+
+
 LAUNCHERS = (
     ARGPARSE,
     Recogniser("exception-line", bare_exception),
     Recogniser("hydra-error", hydra_error),
     REPORT,
+    Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("runtime-error-log", runtime_error_log),
 )

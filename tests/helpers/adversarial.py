@@ -111,6 +111,11 @@ ADVERSARIAL = {
     # its "Graph execution error:" line.
     "tensorflow node lines": b"Node: 'a'\nx\n" * 5000,
     "tensorflow node lines after their error": TB + b"E: Graph execution error:\n" + b"Node: 'a'\nx\n" * 5000,
+    # MPICH Hydra's prefix on every line, none a report; "Exception ignored in" tracebacks.
+    "hydra prefixes": b"[proxy:0:0@n] f (a.c:1) x\n" * 2600,
+    "one line of hydra prefixes": b"[mpiexec@n] f (" * 4000,
+    "ignored exceptions": (b"Exception ignored in: <f>\nTraceback (most recent call last):\n"
+                           b"  File \"a.py\", line 1, in f\n    g()\nValueError: x\n") * 600,
     "garbage": random.Random(1).randbytes(65536),
 }
 
