@@ -1988,3 +1988,21 @@ def test_mpich_hydras_cleanup_does_not_beat_its_bad_termination_box():
 ])
 def test_not_mpich_hydras_report(text):
     assert_not_found_by(text, "mpich-hydra")
+
+
+# torchrun's agent (torch/distributed/elastic/multiprocessing/api.py, _poll: logger.error("failed
+# (exitcode: %s) local_rank: %s (pid: %s) of binary: %s")): a terminal wraps its line onto the next
+# one, never past a blank line; a line after blank ones (a traceback's "raise ...") is not its words.
+TORCHRUN_FAILED = ("ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: -9) local_rank: 3"
+                   " (pid: 4077) of binary: /opt/conda/envs/train/bin/python")
+
+
+def test_a_launchers_report_is_not_continued_past_blank_lines():
+    finding = find(TORCHRUN_FAILED + "\n\n\nraise ChildFailedError(\n")
+    assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)
+
+
+def test_a_launchers_report_wrapped_onto_the_next_line_is_still_joined():
+    cut = TORCHRUN_FAILED.index("of binary")
+    finding = find(TORCHRUN_FAILED[:cut] + "\n" + TORCHRUN_FAILED[cut:] + "\n")
+    assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)

@@ -78,8 +78,6 @@ WRONG = {
         # Its single blind run: 76 of 88 right (RESULTS.md has the classes A-G).
         "q_cuda_cudacheckerror_no_kernel_image_unifiedparsing":
             "A: a CUDA extension's own cudaCheckError() line",
-        "q_torchrun_exitcode_minus9_bare_egovlp":
-            "F: torchrun's report joined to 'raise ChildFailedError('",
         "q_torchrun_report_only_exitcode1_llamafactory":
             "G: 'exit code 1' where the label says 'exitcode'",
         "s_hvd_elastic_gloo_ioexception":

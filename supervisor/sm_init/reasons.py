@@ -2082,18 +2082,22 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
     if "Raylet is terminated" in error:
         return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
     fields = False
+    previous = line
     for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
         more = after.text.strip()
         if REPORT_FIELD.match(after.text):
             error += ("; " if fields else " ") + tidy(more)
-            fields = True
+            fields, previous = True, after
             continue
-        # A terminal wraps a sentence before a word in lower case; a colon announces the rest. An
-        # exception's line (a module's lower-case name first) is a line of its own.
+        # A terminal wraps a sentence before a word in lower case, on the next line (never past a
+        # blank one: torchrun's "failed (exitcode: -9) ..." then its traceback's "raise ..."); a
+        # colon announces the rest. An exception's line (a module's lower-case name first) is a line
+        # of its own.
         if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
-                or _exception_named(more):
+                or _exception_named(more) or (after.index != previous.index + 1 and not error.endswith(":")):
             break
         error += " " + tidy(more)
+        previous = after
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
     return Hit(line, error, hint)
 
