@@ -2006,3 +2006,28 @@ def test_a_launchers_report_wrapped_onto_the_next_line_is_still_joined():
     cut = TORCHRUN_FAILED.index("of binary")
     finding = find(TORCHRUN_FAILED[:cut] + "\n" + TORCHRUN_FAILED[cut:] + "\n")
     assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)
+
+
+# Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
+# message "file.h:554: msg"): at error level (E), the last resort, as c10's.
+RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"
+         " seconds. GCS may have been killed.")
+
+
+@pytest.mark.parametrize("text", [
+    RAY_E + "\n",
+    "2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n",
+])
+def test_rays_cxx_error_log_line(text):
+    finding = find(text)
+    assert finding.name == "runtime-error-log" and finding.error.endswith(
+        "E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed.")
+
+
+@pytest.mark.parametrize("text", [
+    RAY_E.replace(" E ", " I ") + "\n",                                   # info level
+    RAY_E.replace(" E ", " W ") + "\n",                                   # a warning
+    "[2024-05-26 11:26:16,798 E 1774 1785] Failed to connect to GCS\n",   # no file:line
+])
+def test_not_rays_cxx_error_log_line(text):
+    assert_not_found_by(text, "runtime-error-log")

@@ -131,7 +131,8 @@ The order is the precedence:
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
-   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Lua
+   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Ray's
+   C++ ``[2024-05-26 11:26:16,798 E 177479 178526] gcs_rpc_client.h:554: msg``, Lua
    torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
@@ -2333,6 +2334,11 @@ ARGPARSE = Recogniser("argparse-error", argparse_error)
 THC_CHECK = re.compile(r"THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=\d{1,5} : \S")
 RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
                                r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
+# Ray's C++ log line (src/ray/util/logging.cc: spdlog's pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v",
+# %L the level's letter, and RayLog's message starts "file.h:554: "): at error level, E; its stamp
+# may be peeled off with the other lines' ("E 177479 178526] file.h:554: msg").
+RAY_ERROR_LOG = re.compile(r"\n(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?E \d{1,10} \d{1,10}\] "
+                           r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
 
 
 def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
@@ -2351,6 +2357,11 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
             found.append(Hit(line, tidy(line.text), HINT_CUDA))
     if holds(text, "] "):
         match = RUNTIME_ERROR_LOG.search("\n" + text)
+        if match is not None:
+            line = output[bisect.bisect_right(starts, match.start()) - 1]
+            found.append(Hit(line, tidy(line.text)))
+    if holds(text, " E ", "\nE ") or text.startswith("E "):
+        match = RAY_ERROR_LOG.search("\n" + text)
         if match is not None:
             line = output[bisect.bisect_right(starts, match.start()) - 1]
             found.append(Hit(line, tidy(line.text)))

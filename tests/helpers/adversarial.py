@@ -116,6 +116,9 @@ ADVERSARIAL = {
     "one line of hydra prefixes": b"[mpiexec@n] f (" * 4000,
     "ignored exceptions": (b"Exception ignored in: <f>\nTraceback (most recent call last):\n"
                            b"  File \"a.py\", line 1, in f\n    g()\nValueError: x\n") * 600,
+    # Ray's C++ log line's start, with no file:line after it; on one line and on many.
+    "ray stamps per line": b"E 1 1] x\n" * 7000,
+    "one line of ray stamps": b"[2024-05-26 11:26:16,798 E 1 1] " * 2000,
     "garbage": random.Random(1).randbytes(65536),
 }
 
