@@ -1908,3 +1908,126 @@ def test_tcmallocs_failed_allocation(text):
 ])
 def test_not_tcmallocs_failed_allocation(text):
     assert find(text) is None
+
+
+# TensorFlow 2's graph execution error (tensorflow/python/framework/error_interpolation.py,
+# interpolate_graph and _build_node_error_message): "Detected at node 'X' defined at ...", the
+# node's frames, "Node: 'X'", then the op's message up to its "[[{{node X}}]]" tag.
+TF_FRAMES = ("  File \"train.py\", line 9, in <module>\n      model.fit(ds)\n"
+             "  File \"loss.py\", line 22, in __call__\n      loss = tf.nn.sparse_softmax(labels, logits)\n")
+TF_NODE = ("Node: 'Loss/Sparse'\nReceived a label value of 10 which is outside the valid range of [0, 10).\n"
+           "\t [[{{node Loss/Sparse}}]] [Op:__inference_train_function_812]\n")
+
+
+def test_tensorflow_graph_execution_error_below_its_node_line():
+    # A paste that starts in the frames: the op's message, not "Node: 'X'".
+    assert find(TF_FRAMES + TF_NODE).error == (
+        "Received a label value of 10 which is outside the valid range of [0, 10).")
+    # The whole report: the exception's class from its "Graph execution error:" line.
+    whole = ("Traceback (most recent call last):\n" + TF_FRAMES
+             + "tensorflow.python.framework.errors_impl.InvalidArgumentError: Graph execution error:\n\n"
+             "Detected at node 'Loss/Sparse' defined at (most recent call last):\n" + TF_FRAMES + TF_NODE)
+    assert find(whole).error == (
+        "InvalidArgumentError: Received a label value of 10 which is outside the valid range of [0, 10).")
+
+
+def test_not_a_tensorflow_node_message():
+    # No "[[{{node" tag below: a line that only looks like TensorFlow's stays what it was.
+    text = TF_FRAMES + "Node: 'Loss/Sparse'\nsome later log line\n"
+    assert find(text).error == "Node: 'Loss/Sparse'"
+
+
+# CPython's unraisable hook (Python/errors.c, PyErr_WriteUnraisable: "Exception ignored in: <obj>",
+# the traceback, the exception's line) prints an error it cannot raise, a __del__ failing on an
+# object whose __init__ failed, and goes on: the exception line before it is the cause.
+IGNORED = ("Exception ignored in: <function CPUAdam.__del__ at 0x7f>\nTraceback (most recent call last):\n"
+           "  File \"/opt/ds/cpu_adam.py\", line 102, in __del__\n    self.ds_opt_adam.destroy_adam(self.opt_id)\n"
+           "AttributeError: 'CPUAdam' object has no attribute 'ds_opt_adam'\n")
+
+
+def test_an_ignored_exception_is_not_the_cause_when_another_exception_line_is():
+    text = "[rank1]: ImportError: /root/cpu_adam.so: cannot open shared object file: No such file or directory\n"
+    assert find(text + IGNORED).error == (
+        "rank 1: ImportError: /root/cpu_adam.so: cannot open shared object file: No such file or directory")
+
+
+def test_an_ignored_exception_alone_is_still_shown():
+    # Nothing else in the output: the ignored traceback's line is all there is to show.
+    assert find("loading the optimizer\n" + IGNORED).error == (
+        "AttributeError: 'CPUAdam' object has no attribute 'ds_opt_adam'")
+
+
+# MPICH's Hydra (src/pm/hydra: HYDU_error_printf after HYDU_dump_prefix, "[mpiexec@HOST] FUNC
+# (FILE:LINE): msg"; each caller on the way up reports again): the first report is the cause.
+@pytest.mark.parametrize("text, error", [
+    ("[proxy:0:2@gpu-2-4.local] HYDU_create_process (./utils/launch/launch.c:69): execvp error on file"
+     " train (No such file or directory)\n",
+     "[proxy:0:2@gpu-2-4.local] HYDU_create_process (./utils/launch/launch.c:69): execvp error on file"
+     " train (No such file or directory)"),
+    ("[mpiexec@node1] match_arg (utils/args/args.c:163): unrecognized argument pmi_args\n"
+     "[mpiexec@node1] HYDU_parse_array (utils/args/args.c:178): argument matching returned error\n"
+     "[mpiexec@node1] parse_args (ui/mpich/utils.c:1642): error parsing input array\n",
+     "[mpiexec@node1] match_arg (utils/args/args.c:163): unrecognized argument pmi_args"),
+])
+def test_mpich_hydras_first_report(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("mpich-hydra", error)
+
+
+def test_mpich_hydras_cleanup_does_not_beat_its_bad_termination_box():
+    text = ("[proxy:0:0@n1] HYD_pmcd_pmip_control_cmd_cb (pm/pmiserv/pmip_cb.c:883): assert (!closed) failed\n"
+            "=" * 40 + "\n=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n=   PID 1 RUNNING AT n1\n"
+            "=   EXIT CODE: 9\n" + "=" * 40 + "\n")
+    assert find(text).name == "launcher-report"
+
+
+@pytest.mark.parametrize("text", [
+    "[mpiexec@node1] Launch arguments: /usr/bin/hydra_pmi_proxy --control-port n1:4000\n",   # debug output
+    "[proxy:0:0@n1] got pmi command (from 4): init\n",                                        # -verbose's
+    "[worker@node1] main (train.c:12): starting\n",                                           # not Hydra's
+])
+def test_not_mpich_hydras_report(text):
+    assert_not_found_by(text, "mpich-hydra")
+
+
+# torchrun's agent (torch/distributed/elastic/multiprocessing/api.py, _poll: logger.error("failed
+# (exitcode: %s) local_rank: %s (pid: %s) of binary: %s")): a terminal wraps its line onto the next
+# one, never past a blank line; a line after blank ones (a traceback's "raise ...") is not its words.
+TORCHRUN_FAILED = ("ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: -9) local_rank: 3"
+                   " (pid: 4077) of binary: /opt/conda/envs/train/bin/python")
+
+
+def test_a_launchers_report_is_not_continued_past_blank_lines():
+    finding = find(TORCHRUN_FAILED + "\n\n\nraise ChildFailedError(\n")
+    assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)
+
+
+def test_a_launchers_report_wrapped_onto_the_next_line_is_still_joined():
+    cut = TORCHRUN_FAILED.index("of binary")
+    finding = find(TORCHRUN_FAILED[:cut] + "\n" + TORCHRUN_FAILED[cut:] + "\n")
+    assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)
+
+
+# Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
+# message "file.h:554: msg"): at error level (E), the last resort, as c10's.
+RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"
+         " seconds. GCS may have been killed.")
+
+
+@pytest.mark.parametrize("text", [
+    RAY_E + "\n",
+    "2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n",
+])
+def test_rays_cxx_error_log_line(text):
+    finding = find(text)
+    assert finding.name == "runtime-error-log" and finding.error.endswith(
+        "E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed.")
+
+
+@pytest.mark.parametrize("text", [
+    RAY_E.replace(" E ", " I ") + "\n",                                   # info level
+    RAY_E.replace(" E ", " W ") + "\n",                                   # a warning
+    "[2024-05-26 11:26:16,798 E 1774 1785] Failed to connect to GCS\n",   # no file:line
+])
+def test_not_rays_cxx_error_log_line(text):
+    assert_not_found_by(text, "runtime-error-log")

@@ -73,33 +73,19 @@ WRONG = {
             "F: a chain whose first exception is the cause",
         "o_horovod_determined_launcher_nonzero_then_container_137":
             "D: Determined's '<> [stamp] id || ' prefix",
-        "o_horovod_tf2_shut_down_then_mpirun_primary_job":
-            "C: TensorFlow's message below its 'Node:' line",
     },
     "holdout7": {
         # Its single blind run: 76 of 88 right (RESULTS.md has the classes A-G).
         "q_cuda_cudacheckerror_no_kernel_image_unifiedparsing":
             "A: a CUDA extension's own cudaCheckError() line",
-        "q_deepspeed_cpu_adam_so_missing_del_noise":
-            "E: an 'Exception ignored in' traceback over the rank's error",
-        "q_torchrun_exitcode_minus9_bare_egovlp":
-            "F: torchrun's report joined to 'raise ChildFailedError('",
         "q_torchrun_report_only_exitcode1_llamafactory":
             "G: 'exit code 1' where the label says 'exitcode'",
         "s_hvd_elastic_gloo_ioexception":
             "E: the rank's Killed over its own exception before it",
         "s_jax_alphafold_cusolver_create":
             "D: absl's prefix from a runner relaying the lines",
-        "s_mpich_hydra_execvp_file_0":
-            "B: MPICH Hydra's execvp report",
-        "s_mpiexec_hydra_unrecognized_argument":
-            "B: MPICH Hydra's 'unrecognized argument'",
         "s_mpiexec_radical_unit_nonzero":
             "G: runs of spaces shown as one",
-        "s_ray_streamlit_gcs_killed":
-            "A: Ray's C++ error-level log line",
-        "s_tf_two_tower_label_out_of_range":
-            "C: TensorFlow's message below its 'Node:' line",
         "t_sm_failure_reason_algorithm_error_exit1_stepfn":
             "B: DescribeTrainingJob's FailureReason in JSON",
     },

@@ -59,7 +59,9 @@ The order is the precedence:
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
-   error(s) found."; the SageMaker SDK's FailedStatusError as its "Failure Reason: ...", on its line or
+   error(s) found."; TensorFlow 2's op message below its "Node: 'X'" line (a graph execution error's,
+   up to its "[[{{node X}}]]" tag, as "Name: msg" where its "Name: Graph execution error:" is above);
+   the SageMaker SDK's FailedStatusError as its "Failure Reason: ...", on its line or
    the next; TensorFlow 1's "NotFoundError (see above for traceback): msg" as "NotFoundError: msg";
    not libstdc++'s "terminate called ..." after it), never another traceback's
    source line (one shown under a frame above, or in a statement's form: interleaved ranks);
@@ -93,7 +95,9 @@ The order is the precedence:
    traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
-   can only be an exception's, alone (a paste of just that line, a tail that kept only it; a name
+   can only be an exception's, alone (not an "Exception ignored in" traceback's where another such
+   line is: CPython's unraisable hook printed it and went on; a paste of just that line, a tail that
+   kept only it; a name
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
    ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
    ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
@@ -121,11 +125,14 @@ The order is the precedence:
    are not enough slots available". A shell's "command not found" (a script survives a missing
    nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
    "train.sh: 15: python: not found")
-   only when there is no other report, the last one; last, launchers' wrapper exceptions
+   only when there is no other report, the last one; then MPICH Hydra's first "[mpiexec@HOST] FUNC
+   (FILE:LINE): msg" or "[proxy:0:2@HOST] ..." report ("execvp error on file X ..."); last,
+   launchers' wrapper exceptions
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
-   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Lua
+   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Ray's
+   C++ ``[2024-05-26 11:26:16,798 E 177479 178526] gcs_rpc_client.h:554: msg``, Lua
    torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
@@ -1026,6 +1033,44 @@ def _exception_line(lines: Sequence[Line], position: int, name: str) -> bool:
     return True
 
 
+# TensorFlow 2's graph execution error (tensorflow/python/framework/error_interpolation.py,
+# interpolate_graph: "Graph execution error:", a blank line, for each node tagged "Detected at node
+# 'X' defined at (most recent call last):", its frames, "Node: 'X'"; then the op's message, which
+# its tag "\t [[{{node X}}]]" ends). A paste or tail that starts in the frames shows "Node: 'X'" as
+# its exception line: the op's own words are the lines below it, up to the tag; the exception's
+# class is the "Name: Graph execution error:" line above, where the output still has it.
+TF_NODE = re.compile(r"^Node: '[^'\n]{1,300}'$")
+TF_NODE_TAG = "[[{{node "
+TF_GRAPH_ERROR = re.compile(r"^(?:[A-Za-z_]\w{0,80}\.){0,8}(_?[A-Z]\w{0,80}): Graph execution error:$")
+TF_NODE_BACK = 120   # lines above "Node: 'X'" its "Name: Graph execution error:" may be (frames)
+
+
+def _tf_node_error(lines: Sequence[Line], position: int, text: str) -> str:
+    """The op's message below TensorFlow's "Node: 'X'" line at ``position``, with the exception's
+    class where the output still has it; ``text`` itself where no "[[{{node" tag closes the message."""
+    here = lines[position]
+    said, previous = [], here
+    for after in lines[position + 1:position + 1 + CONTINUED]:
+        more = after.text.strip()
+        if not more or after.rank != here.rank or after.index != previous.index + 1:
+            return text
+        if more.startswith(TF_NODE_TAG):
+            break
+        said.append(more)
+        previous = after
+    else:
+        return text
+    if not said:
+        return text
+    for before in reversed(lines[max(0, position - TF_NODE_BACK):position]):
+        if before.rank == here.rank and before.text.endswith(GRAPH_EXECUTION):
+            found = TF_GRAPH_ERROR.match(before.text.strip())
+            if found:
+                return f"{found.group(1)}: {' '.join(said)}"
+            break
+    return " ".join(said)
+
+
 def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) -> str:
     """The exception line's text, with the lines its message visibly runs on to: a bracket still
     open, or a long line cut before a word in lower case (a terminal or rich wrapped it). Advice
@@ -1034,6 +1079,8 @@ def message(lines: Sequence[Line], position: int, shown: Optional[dict] = None) 
     text = lines[position].text.strip().lstrip("| ")
     if "UnfilteredStackTrace" in text:
         text = UNFILTERED.sub("", text, count=1)
+    if text.startswith("Node: '") and TF_NODE.match(text):
+        return _tf_node_error(lines, position, text)
     previous = lines[position]
     if text.endswith(" root error(s) found.") and position + 1 < len(lines):
         first = ROOT_ERROR.match(lines[position + 1].text)
@@ -1353,9 +1400,30 @@ def hidden(lines: Sequence[Line]) -> frozenset:
     return frozenset(found)
 
 
+@remembered
+def ignored_exceptions(lines: Sequence[Line]) -> frozenset:
+    """The exception lines of "Exception ignored in" tracebacks (their ids): CPython's unraisable
+    hook (Python/errors.c, PyErr_WriteUnraisable) prints them for an error it cannot raise (a
+    __del__ failing on a half-built object) and goes on: nothing died of them."""
+    if "Exception ignored in" not in joined(lines)[0]:
+        return frozenset()
+    return frozenset(id(chain.final) for group in by_process(lines)
+                     for chain in parse_tracebacks(group).chains if chain.ignored)
+
+
 def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hit]:
     """The last line that can only be an exception's, with no traceback around it (a paste, a
-    tail that kept only the end); a launcher's wrapper exception only with ``wrappers``."""
+    tail that kept only the end); a launcher's wrapper exception only with ``wrappers``. An
+    "Exception ignored in" traceback's exception line only where no other exception line is."""
+    ignored = ignored_exceptions(lines)
+    found = _bare_exception(lines, wrappers, frozenset())
+    if found is None or id(found.line) not in ignored:
+        return found
+    return _bare_exception(lines, wrappers, ignored) or found
+
+
+def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -> Optional[Hit]:
+    """bare_exception's search, past the lines in ``skipped`` (their ids)."""
     text = joined(lines)[0]
     botocore = could_match(CLIENT_ERROR, text)   # botocore's words at all: one test of the tail
     dotted = {at for at in matching(lines, DOTTED_EXCEPTION)   # JAX's re-raise names no error alone
@@ -1368,6 +1436,8 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
         return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
+        if skipped and id(lines[position]) in skipped:
+            continue
         if logged and not wrappers and "ed " in text:
             error = _logged_exception(lines, position)
             if error is not None:
@@ -2013,18 +2083,22 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
     if "Raylet is terminated" in error:
         return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
     fields = False
+    previous = line
     for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
         more = after.text.strip()
         if REPORT_FIELD.match(after.text):
             error += ("; " if fields else " ") + tidy(more)
-            fields = True
+            fields, previous = True, after
             continue
-        # A terminal wraps a sentence before a word in lower case; a colon announces the rest. An
-        # exception's line (a module's lower-case name first) is a line of its own.
+        # A terminal wraps a sentence before a word in lower case, on the next line (never past a
+        # blank one: torchrun's "failed (exitcode: -9) ..." then its traceback's "raise ..."); a
+        # colon announces the rest. An exception's line (a module's lower-case name first) is a line
+        # of its own.
         if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
-                or _exception_named(more):
+                or _exception_named(more) or (after.index != previous.index + 1 and not error.endswith(":")):
             break
         error += " " + tidy(more)
+        previous = after
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
     return Hit(line, error, hint)
 
@@ -2260,6 +2334,11 @@ ARGPARSE = Recogniser("argparse-error", argparse_error)
 THC_CHECK = re.compile(r"THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=\d{1,5} : \S")
 RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
                                r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
+# Ray's C++ log line (src/ray/util/logging.cc: spdlog's pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v",
+# %L the level's letter, and RayLog's message starts "file.h:554: "): at error level, E; its stamp
+# may be peeled off with the other lines' ("E 177479 178526] file.h:554: msg").
+RAY_ERROR_LOG = re.compile(r"\n(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?E \d{1,10} \d{1,10}\] "
+                           r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
 
 
 def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
@@ -2281,7 +2360,32 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
         if match is not None:
             line = output[bisect.bisect_right(starts, match.start()) - 1]
             found.append(Hit(line, tidy(line.text)))
+    if holds(text, " E ", "\nE ") or text.startswith("E "):
+        match = RAY_ERROR_LOG.search("\n" + text)
+        if match is not None:
+            line = output[bisect.bisect_right(starts, match.start()) - 1]
+            found.append(Hit(line, tidy(line.text)))
     return earlier(*found)
+
+
+# MPICH's Hydra (src/pm/hydra, HYDU_ERR_POP and the HYDU_ERR_* macros: HYDU_error_printf, which
+# prints HYDU_dump_prefix's "[mpiexec@HOST] " or "[proxy:PGID:ID@HOST] ", then "FUNC (FILE:LINE): ",
+# then the message): each function on the way back up reports again ("callback returned error
+# status", "demux engine error waiting for event"), so the first line is the cause: an execvp that
+# failed ("execvp error on file X (No such file or directory)"), "unrecognized argument X". Below the
+# launchers' known reports: the cleanup after a rank's death ("assert (!closed) failed") comes before
+# MPICH's BAD TERMINATION box.
+HYDRA_REPORT = re.compile(r"^\[(?:mpiexec|proxy:\d{1,9}:\d{1,9})@[^\]\s]{1,255}\] \w{1,80}"
+                          r" \([^()\s]{1,300}:\d{1,7}\): \S")
+
+
+def hydra_report(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first of MPICH Hydra's error reports (see HYDRA_REPORT)."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "[mpiexec@", "[proxy:"):
+        return None
+    line = first_line(output, HYDRA_REPORT)
+    return None if line is None else Hit(line, tidy(line.text))
 
 
 LAUNCHERS = (
@@ -2289,6 +2393,7 @@ LAUNCHERS = (
     Recogniser("exception-line", bare_exception),
     Recogniser("hydra-error", hydra_error),
     REPORT,
+    Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("runtime-error-log", runtime_error_log),
 )

@@ -107,6 +107,18 @@ ADVERSARIAL = {
     # A traceback's end on every line or two: each a chain of its own.
     "exception groups": b"  | ValueError: x\n" * 3700,
     "raises": b"raise x\nValueError: y\n" * 3000,
+    # TensorFlow's "Node: 'X'" on every other line, each looking below for its tag and above for
+    # its "Graph execution error:" line.
+    "tensorflow node lines": b"Node: 'a'\nx\n" * 5000,
+    "tensorflow node lines after their error": TB + b"E: Graph execution error:\n" + b"Node: 'a'\nx\n" * 5000,
+    # MPICH Hydra's prefix on every line, none a report; "Exception ignored in" tracebacks.
+    "hydra prefixes": b"[proxy:0:0@n] f (a.c:1) x\n" * 2600,
+    "one line of hydra prefixes": b"[mpiexec@n] f (" * 4000,
+    "ignored exceptions": (b"Exception ignored in: <f>\nTraceback (most recent call last):\n"
+                           b"  File \"a.py\", line 1, in f\n    g()\nValueError: x\n") * 600,
+    # Ray's C++ log line's start, with no file:line after it; on one line and on many.
+    "ray stamps per line": b"E 1 1] x\n" * 7000,
+    "one line of ray stamps": b"[2024-05-26 11:26:16,798 E 1 1] " * 2000,
     "garbage": random.Random(1).randbytes(65536),
 }
 
