@@ -156,32 +156,13 @@ import re
 from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from .memo import _cleaned, _remembered, remembered
-from .lines import (BAR, clean_lines, ELISION, ELLIPSIS, ERROR_MAX, joined, LIMIT, Line, LINE_MAX, lines_of,
-    PREFIXES, printable, PROCESS, read_lines, reframed, _regex_parser, split_prefixes, TB_HEADER)
+from .lines import (BAR, clean_lines, ELISION, ERROR_MAX, joined, LIMIT, Line, lines_of, PREFIXES, printable,
+    PROCESS, read_lines, reframed, split_prefixes, TB_HEADER)
 from .findings import Finding, Hit, Recogniser
-
-
-# ---------------------------------------------------------------------------------------------
-# Matchers the table is built from
-
-
-# c10d's (glog's) log line header; a progress bar without a newline may stand before it. The bounded
-# path keeps the search linear on a long line (an unbounded one backtracks at every E, W, I, F).
-GLOG = re.compile(r"\[?[EWIF](?:\d{4} [\d:.]{1,40})? *(?:\d+ )?[\w./-]{1,160}\.(?:cpp|cc|hpp|h|py):\d+\] ")
-# Python logging's and DeepSpeed's header: "[2023-04-14 13:11:27,885] [ERROR] [launch.py:434:sigkill_handler] ".
-LOG_HEADER = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+\] \[[A-Z]+\] (?:\[[\w.]+:\d+:\w+\] )?")
-TIDY_MAX = 4096   # characters of a line looked at for an error: far more than the file shows
-WHAT = re.compile(r"^\s*what\(\):\s*")
-
-
-def tidy(text: str) -> str:
-    """An error line as shown: without log headers, C++'s what(), and runs of spaces."""
-    text = LOG_HEADER.sub("", BAR.sub("", text[:TIDY_MAX], count=1), count=1)
-    header = GLOG.search(text)
-    if header:
-        text = text[header.end():]
-    text = WHAT.sub("", text.strip())
-    return re.sub(r"\s{2,}", " ", text).strip()
+from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_HOST_MEMORY, HINT_KILLED,
+    HINT_NCCL, HINT_SHM, HOST_MEMORY)
+from .text import elide, _fit_lines, _last_lines, NOISE, _size, truncate
+from .matchers import could_match, first_line, holds, matching, _multiline, tidy, WHAT
 
 
 def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
@@ -193,120 +174,6 @@ def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
         line = first_line(output_lines(lines), regex)
         return None if line is None else Hit(line, tidy(line.text))
     return find
-
-
-def first_line(lines: Sequence[Line], regex: "re.Pattern") -> Optional[Line]:
-    """The first of ``lines`` whose text ``regex`` finds something in."""
-    position = next(matching(lines, regex), None)
-    return None if position is None else lines[position]
-
-
-def matching(lines: Sequence[Line], regex: "re.Pattern", start: int = 0) -> Iterator[int]:
-    """The positions (from ``start``) of the lines whose text ``regex`` finds something in, in order.
-
-    One search over the lines joined (``^`` and ``$`` at each line's ends), not one per line: 64
-    KiB of short lines are judged by a dozen recognisers in milliseconds; none at all where the
-    text lacks what every match holds (``could_match``). A match that runs over a line break
-    (``\\s*``) is checked again on its own line."""
-    text, starts = joined(lines)
-    if not could_match(regex, text):
-        return
-    search = _multiline(regex).search
-    at = starts[start] if start < len(starts) else len(text)
-    while at < len(text):
-        match = search(text, at)
-        if match is None:
-            return
-        position = bisect.bisect_right(starts, match.start()) - 1
-        if regex.search(lines[position].text):
-            yield position
-        at = starts[position + 1] if position + 1 < len(starts) else len(text)
-
-
-# A search over 64 KiB that cannot skip at C speed to where a match may start costs milliseconds;
-# a text that lacks the literals every match must hold needs no search. What those are is read from
-# the pattern itself (Python's own parser of regular expressions), so that a pattern stays as written.
-REQUIRED_MAX = 24   # literals to look for at the most: past that, the search itself is as cheap
-_required: dict = {}   # pattern -> what a match holds (``_literals``), None when nothing is known
-_multilines: dict = {}   # pattern -> the same pattern with re.M
-
-
-def could_match(regex: "re.Pattern", text: str) -> bool:
-    """False when ``text`` lacks what every match of ``regex`` holds: no search can find one."""
-    if regex not in _required:
-        _required[regex] = _required_of(regex)
-    need = _required[regex]
-    return need is None or _holds(need, text)
-
-
-def _required_of(regex: "re.Pattern"):
-    if regex.flags & re.IGNORECASE:
-        return None
-    try:
-        need = _literals(_regex_parser.parse(regex.pattern, regex.flags))
-    except Exception:   # pragma: no cover  (another Python's parser: no prefilter, same answers)
-        return None
-    return need if _count(need) <= REQUIRED_MAX else None
-
-
-def _literals(items):
-    """What every match of the parsed pattern ``items`` holds: a string, ("all", [parts]) or
-    ("any", [parts]) of those; None when nothing is known (a class, an optional part)."""
-    parts, run = [], ""
-    for op, value in items:
-        if op == _regex_parser.LITERAL:
-            run += chr(value)
-            continue
-        if run:
-            parts.append(run)
-            run = ""
-        part = None
-        if op == _regex_parser.SUBPATTERN and not value[1] & re.IGNORECASE:
-            part = _literals(value[-1])
-        elif op == _regex_parser.BRANCH:
-            alternatives = [_literals(alternative) for alternative in value[1]]
-            part = None if None in alternatives else ("any", alternatives)
-        elif op in (_regex_parser.MAX_REPEAT, _regex_parser.MIN_REPEAT) and value[0] >= 1:
-            part = _literals(value[2])
-        if part is not None:
-            parts.append(part)
-    if run:
-        parts.append(run)
-    return None if not parts else parts[0] if len(parts) == 1 else ("all", parts)
-
-
-def _count(need) -> int:
-    return 0 if need is None else 1 if isinstance(need, str) else sum(_count(part) for part in need[1])
-
-
-def _holds(need, text: str) -> bool:
-    if isinstance(need, str):
-        return need in text
-    kind, parts = need
-    return (all if kind == "all" else any)(_holds(part, text) for part in parts)
-
-
-def _multiline(regex: "re.Pattern") -> "re.Pattern":
-    if regex.flags & re.M:
-        return regex
-    if regex not in _multilines:
-        _multilines[regex] = re.compile(regex.pattern, regex.flags | re.M)
-    return _multilines[regex]
-
-
-_literal_searches: dict = {}   # literal -> its compiled search
-
-
-def holds(text: str, *literals: str) -> bool:
-    """Whether ``text`` holds any of ``literals``: re's literal search, cheaper than ``in`` on the
-    repetitive text of a huge line (the prefilter of the rules that a tail rarely needs)."""
-    for literal in literals:
-        search = _literal_searches.get(literal)
-        if search is None:
-            search = _literal_searches[literal] = re.compile(re.escape(literal)).search
-        if search(text):
-            return True
-    return False
 
 
 @remembered
@@ -1796,34 +1663,6 @@ def _recogniser(name: Optional[str]) -> Optional[Recogniser]:
 # ---------------------------------------------------------------------------------------------
 # The table
 
-
-HINT_CUDA_OOM = ("The GPU ran out of memory: lower the batch size (or use gradient accumulation,"
-                 " mixed precision, activation checkpointing), or use an instance type with more"
-                 " GPU memory.")
-HINT_DISK_FULL = ("A disk is full: write big files under /opt/ml (model, output, checkpoints), which"
-                  " is on the training volume (raise VolumeSizeInGB if that filled); /tmp and other"
-                  " paths are on the container's small root disk.")
-HINT_CRASH = ("A native crash in a library, not a Python error: check that the CUDA, driver and"
-              " library versions match; PYTHONFAULTHANDLER=1 logs the Python stack of the crash.")
-HINT_KILLED = ("A process got SIGKILL, most often from the kernel's out-of-memory killer: lower host"
-               " memory use (batch size, DataLoader workers, data held in memory) or use an"
-               " instance type with more memory.")
-HINT_SHM = ("Shared memory (/dev/shm) ran out, most often under DataLoader workers: use fewer workers"
-            " or smaller batches per worker, or give the container a bigger /dev/shm.")
-HINT_HOST_MEMORY = ("The host ran out of memory (RAM, not the GPU's): lower host memory use (batch size,"
-                    " DataLoader workers, data held in memory) or use an instance type with more memory.")
-# Errors whose hint comes with the exception, whichever recogniser found it: running out of host
-# memory in Python (MemoryError, numpy's _ArrayMemoryError), in C++ (std::bad_alloc), in torch.
-HOST_MEMORY = re.compile(r"(?:^|[\s:.(])(?:_Array)?MemoryError\b|\bstd::bad_alloc\b"
-                         r"|^memory allocation of \d+ bytes failed"                       # Rust's std
-                         r"|DefaultCPUAllocator: (?:not enough|can't allocate) memory"    # c10's CPUAllocator
-                         r"|after using all available RAM")                              # Colab
-HINT_NCCL = ("An NCCL collective failed or timed out: often a peer rank died or hung first (look for"
-             " its own error) or the hosts can't reach each other; rerun with NCCL_DEBUG=INFO.")
-HINT_CUDA = ("A CUDA error: kernels run asynchronously, so rerun with CUDA_LAUNCH_BLOCKING=1 to see the"
-             " operation that failed; a device-side assert is most often an index out of range"
-             " (labels, token ids, embeddings).")
-
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
                earliest(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
@@ -1992,30 +1831,6 @@ def _finding(recogniser: Recogniser, hit: Hit) -> Finding:
     return Finding(error, hint, where, recogniser.name)
 
 
-# ---------------------------------------------------------------------------------------------
-# The failure file's text
-
-NOISE = re.compile(r"^\s*(?:[=\-*_#~+]{3,}|[\^~]+)\s*$")   # rules, traceback carets
-
-
-def last_lines(stdout_tail: bytes, stderr_tail: bytes) -> Tuple[str, List[str]]:
-    """(stream, its last meaningful lines, oldest first): stderr's when it has any, else stdout's."""
-    return _last_lines(clean_lines(stdout_tail), clean_lines(stderr_tail))
-
-
-def _last_lines(stdout: Sequence[str], stderr: Sequence[str],
-                most: Optional[int] = None) -> Tuple[str, List[str]]:
-    """``last_lines`` of the tails' cleaned lines (``clean_lines``); the newest ``most`` of them."""
-    for stream, cleaned in (("stderr", stderr), ("stdout", stdout)):
-        # Cleaned lines end in a character that is not white space: only empty ones are blank.
-        # Newest first, and no further than ``most``: 1 KB shows few of 64 KiB's lines.
-        lines = list(itertools.islice(itertools.filterfalse(NOISE.match, filter(None, reversed(cleaned))), most))
-        if lines:
-            lines.reverse()
-            return stream, lines
-    return "", []
-
-
 def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int = LIMIT) -> str:
     """The failure file's text: UTF-8, at most ``limit`` bytes (never a split character).
 
@@ -2042,57 +1857,3 @@ def failure_text(ending: str, stdout_tail: bytes, stderr_tail: bytes, limit: int
     if lines:
         parts.append(_fit_lines(f"\nLast lines of {stream}:", lines, room))
     return "".join(parts)
-
-
-def _fit_lines(header: str, lines: Sequence[str], room: int) -> str:
-    """The header and as many of the newest lines as fit in ``room`` bytes, or nothing."""
-    room -= _size(header)
-    kept: List[str] = []
-    for line in reversed(lines):
-        shown = "\n" + truncate(line, LINE_MAX, ELLIPSIS)
-        if _size(shown) > room:
-            if not kept and room > 40:   # the newest line, cut, beats no line at all
-                kept.append(truncate(shown, room, ELLIPSIS))
-            break
-        kept.append(shown)
-        room -= _size(shown)
-    return header + "".join(reversed(kept)) if kept else ""
-
-
-def elide(text: str, limit: int) -> str:
-    """``text`` in at most ``limit`` UTF-8 bytes: its start and its end with `` … `` between, for an
-    error's end says how it ended ("returned non-zero exit status 1"); two thirds go to the start."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    room = limit - _size(ELISION)
-    if room < 24:   # too little for both ends to say anything
-        return truncate(text, max(0, limit), ELLIPSIS)
-    end = room // 3
-    head = data[:room - end].decode("utf-8", "ignore")
-    tail = data[len(data) - end:].decode("utf-8", "ignore")
-    # Whole words at both cuts where a space is near: "... this process has 5 … s.pytorch.org/..."
-    # reads worse than "... this process has … pytorch.org/...".
-    space = head.rfind(" ")
-    if space > len(head) * 3 // 4:
-        head = head[:space]
-    space = tail.find(" ")
-    if space < 0:   # the end is a piece of one long word (a URL): it says nothing, the start more
-        return truncate(text, limit, ELLIPSIS)
-    if space < len(tail) // 4:
-        tail = tail[space + 1:]
-    return head.rstrip() + ELISION + tail.lstrip()
-
-
-def truncate(text: str, limit: int, mark: str = "") -> str:
-    """``text`` in at most ``limit`` UTF-8 bytes, cut at a character boundary, ``mark`` ending a cut."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    room = max(0, limit - _size(mark))
-    cut = data[:room].decode("utf-8", "ignore").rstrip()
-    return cut + mark if _size(cut + mark) <= limit else cut
-
-
-def _size(text: str) -> int:
-    return len(text.encode("utf-8"))
