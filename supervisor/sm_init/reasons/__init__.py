@@ -148,140 +148,26 @@ stderr's when it has any, else stdout's; blank lines, separator rules and traceb
 """
 
 import gc
-import heapq
-import re
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from .memo import _cleaned, _remembered
-from .lines import (BAR, clean_lines, ELISION, ERROR_MAX, joined, LIMIT, Line, lines_of, PREFIXES, printable,
+from .lines import (BAR, clean_lines, ELISION, ERROR_MAX, LIMIT, Line, lines_of, PREFIXES, printable,
     read_lines, reframed, split_prefixes)
 from .findings import Finding, Hit, Recogniser
 from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_HOST_MEMORY, HINT_KILLED,
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
-from .text import elide, _fit_lines, _last_lines, NOISE, _size, truncate
-from .matchers import first_line, holds, matching, tidy
-from .launcher_words import (COMMAND_NOT_FOUND, COMPLAINT, DAEMONS_NOT_STARTED, LAUNCHER_REPORT, MPICH_BOX,
-    MPICH_EXIT, NOT_FOUND, _not_found, NOT_FOUND_ASCII, REPORT_FIELD, REPORT_LINES, SIGNAL_NINE, STARTUP)
-from .tracebacks import (bare_exception, by_process, cut_traceback, _exception_named, fatal_traceback,
-    hydra_error, _is_wrapper, output_lines, pytest_failure, python_traceback, wrapper_traceback)
+from .text import elide, _fit_lines, _last_lines, _size, truncate
+from .launcher_words import COMMAND_NOT_FOUND, _not_found, STARTUP
+from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
+    _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import cxx_exception, fatal_log, runtime_error_log
+from .reports import argparse_error, hydra_report, launcher_report
+from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
 
-# argparse's report of a command line it could not parse (Lib/argparse.py: error() prints the usage,
-# then exits 2 with "%(prog)s: error: %(message)s"): the process's own last words, no traceback. A
-# message of argparse's own (its _() strings: "unrecognized arguments: %s", "argument %s: ...") is
-# enough; any other (a script's own parser.error()) needs the "usage: PROG" printed before it.
-ARGPARSE_ERROR = re.compile(r"^([^\s:][^:\n]{0,100}): error: (?P<own>(?:unrecognized arguments|the"
-                            r" following arguments are required|ambiguous option|unexpected option string): "
-                            r"|one of the arguments .{1,300} is required$|argument [^:\n]{1,200}: )?")
-ARGPARSE_USAGE = re.compile(r"^usage: (\S+)")
-USAGE_LINES = 40   # lines argparse's usage may take (it wraps a long one) before its error
-
-
-def argparse_error(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first report of argparse's that a command line could not be parsed."""
-    lines = output_lines(lines)
-    if not holds(joined(lines)[0], ": error: "):
-        return None
-    usage = {}   # per process: the program whose usage it printed last, and where
-    for position, line in enumerate(lines):
-        text = line.text
-        if text.startswith("usage: "):
-            usage[(line.rank, line.local, line.actor)] = (ARGPARSE_USAGE.match(text).group(1), position)
-            continue
-        match = ARGPARSE_ERROR.match(text) if ": error: " in text else None
-        if match is None:
-            continue
-        prog, at = usage.get((line.rank, line.local, line.actor), (None, 0))
-        if match.group("own") is not None or (prog == match.group(1) and position - at <= USAGE_LINES):
-            return Hit(line, tidy(text))
-    return None
-
-
-def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)
-    with its box's fields; a shell's complaint only when there is nothing else, the last one."""
-    complaint = None
-    output = output_lines(lines)
-    positions: Iterator[int] = matching(output, LAUNCHER_REPORT)
-    text = joined(output)[0]
-    if holds(text, *(NOT_FOUND_ASCII if text.isascii() else NOT_FOUND)):
-        # bash's translated and dash's complaints, which LAUNCHER_REPORT leaves out: in output order.
-        positions = heapq.merge(positions, (at for at, line in enumerate(output) if _not_found(line.text)))
-    for position in positions:
-        line = output[position]
-        if COMPLAINT.search(line.text) or _not_found(line.text):
-            complaint = line
-            continue
-        hit = _report(lines, line)
-        if complaint is not None and DAEMONS_NOT_STARTED.search(line.text) \
-                and line.stream == complaint.stream and line.index - complaint.index <= 3:
-            # The launch agent's shell on the node (ssh's) said why the daemon did not start, right
-            # before the box's rule.
-            return Hit(complaint, f"{_report(lines, complaint).error} ({hit.error})")
-        return hit
-    return complaint and _report(lines, complaint)
-
-
-def _report(lines: Sequence[Line], line: Line) -> Hit:
-    position = lines.index(line)
-    error = MPICH_BOX.sub("", tidy(line.text), count=1)   # "=   BAD TERMINATION ..."
-    if error.startswith("BAD TERMINATION"):
-        # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
-        code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
-                     if MPICH_EXIT.match(after.text)), None)
-        error += f"; {code.text.lstrip('= ')}" if code else ""
-        return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
-    if "Raylet is terminated" in error:
-        return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
-    fields = False
-    previous = line
-    for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
-        more = after.text.strip()
-        if REPORT_FIELD.match(after.text):
-            error += ("; " if fields else " ") + tidy(more)
-            fields, previous = True, after
-            continue
-        # A terminal wraps a sentence before a word in lower case, on the next line (never past a
-        # blank one: torchrun's "failed (exitcode: -9) ..." then its traceback's "raise ..."); a
-        # colon announces the rest. An exception's line (a module's lower-case name first) is a line
-        # of its own.
-        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
-                or _exception_named(more) or (after.index != previous.index + 1 and not error.endswith(":")):
-            break
-        error += " " + tidy(more)
-        previous = after
-    hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
-    return Hit(line, error, hint)
-
-
-# torchrun's summary ------------------------------------------------------------------------------
-
-SUMMARY_TITLE = re.compile(r"^(\S+) FAILED\s*$")   # "train.py FAILED", above Failures and Root Cause
-ROOT_CAUSE = re.compile(r"^Root Cause \(first observed failure\):")
-RULE = re.compile(r"^={20,}\s*$")
-FIELD = re.compile(r"^  (time|host|rank|exitcode|error_file|traceback)\s*: ?(.*)$")
-RANKS = re.compile(r"^(\d+) \(local_rank: (\d+)\)")
-EXITCODE = re.compile(r"^(-?\d+)(?: \(pid: \d+\))?\s*(?:\((SIG\w+)\))?")
-SIGNAL_TRACE = re.compile(r"^Signal \d+ \((SIG\w+)\) received")
-# A rank killed by one of these signals prints nothing through torch's prefixing excepthook; the
-# report of its death (faulthandler's, a DataLoader's) comes unprefixed: look there for it.
-SIGNAL_CAUSES = {"SIGSEGV": "native-crash", "SIGBUS": "native-crash", "SIGILL": "native-crash",
-                 "SIGFPE": "native-crash", "SIGKILL": "killed"}
-
-
-class RootCause(NamedTuple):
-    at: Line                  # the "Root Cause" line
-    rank: Optional[str]
-    local: Optional[str]
-    exit_code: Optional[str]
-    signal: Optional[str]     # "SIGSEGV", from the exit code or the traceback field
-    trace: List[Line]         # the traceback field (the rank's error file), when it holds one
-    before: Sequence[Line]    # the output before the summary
-    script: Optional[str] = None   # the program that failed, as the summary's title names it
-
+# torchrun's summary (read in torchrun.py): the table run over the failed rank's own lines ----------
 
 def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
     """The rank torchrun saw fail first, with its own error where the output holds it."""
@@ -310,12 +196,6 @@ def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
     return Hit(cause.at, f"{head}: {hit.error}", hit.hint or recogniser.hint)
 
 
-# What a rank dies of when a peer died first: its connection to the peer closed, a collective
-# failed or timed out, an abort with no error of its own.
-CONSEQUENCE = re.compile(r"Connection (?:closed|reset) by peer|Broken pipe|DistNetworkError|DistBackendError"
-                         r"|NCCL|[Ww]atchdog|[Tt]imed out|[Tt]imeout")
-
-
 def _a_consequence(cause: RootCause, found: Optional[Tuple[Recogniser, Hit]]) -> bool:
     if found is None:
         return cause.signal == "SIGABRT"
@@ -339,39 +219,6 @@ def _earlier_rank(cause: RootCause) -> Optional[Tuple[str, Recogniser, Hit]]:
         if hit is not None:
             return group[0].rank, recogniser, hit
     return None
-
-
-def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
-    """The last "Root Cause" block of a torchrun summary in ``lines``, or None."""
-    starts = list(matching(lines, ROOT_CAUSE))
-    if not starts:
-        return None
-    start = starts[-1]
-    titles = [position for position in matching(lines, SUMMARY_TITLE) if position < start]
-    fields, trace, in_trace = {}, [], False
-    for line in lines[start + 1:]:
-        if RULE.match(line.text):
-            break
-        field = FIELD.match(line.text)
-        if field:
-            fields[field.group(1)] = field.group(2).strip()
-            in_trace = field.group(1) == "traceback"
-            if in_trace:
-                trace.append(line._replace(text=field.group(2).strip(), rank=None, local=None))
-        elif in_trace:
-            # The traceback's own lines follow, indented by two more spaces than the fields.
-            trace.append(line._replace(text=line.text[2:], rank=None, local=None))
-    ranks = RANKS.match(fields.get("rank", ""))
-    code = EXITCODE.match(fields.get("exitcode", ""))
-    exit_code, signame = code.groups() if code else (None, None)
-    if trace and SIGNAL_TRACE.match(trace[0].text):
-        signame = signame or SIGNAL_TRACE.match(trace[0].text).group(1)
-        trace = []   # the signal and nothing else
-    if not signame and exit_code and exit_code.startswith("-"):
-        signame = f"signal {exit_code[1:]}"
-    return RootCause(lines[start], *(ranks.groups() if ranks else (None, None)), exit_code, signame,
-                     trace, lines[:titles[-1] if titles else start],
-                     SUMMARY_TITLE.match(lines[titles[-1]].text).group(1) if titles else None)
 
 
 def _rank_error(cause: RootCause) -> Optional[Tuple[Recogniser, Hit]]:
@@ -443,26 +290,6 @@ GENERIC = (
 
 REPORT = Recogniser("launcher-report", launcher_report)
 ARGPARSE = Recogniser("argparse-error", argparse_error)
-
-# MPICH's Hydra (src/pm/hydra, HYDU_ERR_POP and the HYDU_ERR_* macros: HYDU_error_printf, which
-# prints HYDU_dump_prefix's "[mpiexec@HOST] " or "[proxy:PGID:ID@HOST] ", then "FUNC (FILE:LINE): ",
-# then the message): each function on the way back up reports again ("callback returned error
-# status", "demux engine error waiting for event"), so the first line is the cause: an execvp that
-# failed ("execvp error on file X (No such file or directory)"), "unrecognized argument X". Below the
-# launchers' known reports: the cleanup after a rank's death ("assert (!closed) failed") comes before
-# MPICH's BAD TERMINATION box.
-HYDRA_REPORT = re.compile(r"^\[(?:mpiexec|proxy:\d{1,9}:\d{1,9})@[^\]\s]{1,255}\] \w{1,80}"
-                          r" \([^()\s]{1,300}:\d{1,7}\): \S")
-
-
-def hydra_report(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first of MPICH Hydra's error reports (see HYDRA_REPORT)."""
-    output = output_lines(lines)
-    if not holds(joined(output)[0], "[mpiexec@", "[proxy:"):
-        return None
-    line = first_line(output, HYDRA_REPORT)
-    return None if line is None else Hit(line, tidy(line.text))
-
 
 LAUNCHERS = (
     ARGPARSE,
