@@ -151,12 +151,11 @@ import gc
 from typing import Optional, Sequence, Tuple
 
 from .memo import _cleaned, _remembered
-from .lines import (BAR, clean_lines, ELISION, ERROR_MAX, LIMIT, Line, lines_of, PREFIXES, printable,
-    read_lines, reframed, split_prefixes)
+from .lines import BAR, clean_lines, Line, lines_of, PREFIXES, printable, read_lines, reframed, split_prefixes
 from .findings import Finding, Hit, Recogniser
 from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_HOST_MEMORY, HINT_KILLED,
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
-from .text import elide, _fit_lines, _last_lines, _size, truncate
+from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _size, truncate
 from .launcher_words import COMMAND_NOT_FOUND, _not_found, STARTUP
 from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)

@@ -1,8 +1,8 @@
 """A tail as lines: cleaning (invalid UTF-8, ANSI colours, ``\\r`` progress bars), peeling each
 line's prefixes into a ``Line`` (ranks, launchers', log services' and loggers' stamps, docker
 compose's service), tracebacks indented as a whole read at their indentation, and the look-ahead
-(``_Ahead``, ``PEELED``) that makes a run of lines with nothing to peel at once. Also the limits of
-the failure text (``LIMIT``, ``ERROR_MAX``, ``LINE_MAX``) and ``joined``, the lines' texts as one.
+(``_Ahead``, ``PEELED``) that makes a run of lines with nothing to peel at once; ``joined``, the
+lines' texts as one.
 
 Imports memo only.
 """
@@ -21,11 +21,6 @@ try:
     from re import _parser as _regex_parser   # Python 3.11 and later
 except ImportError:   # pragma: no cover
     import sre_parse as _regex_parser
-LIMIT = 1024
-ERROR_MAX = 300   # bytes of the error line (a CUDA OOM message runs to 500): its start and its end
-LINE_MAX = 200    # bytes of one last line: a progress bar or a dumped tensor says no more after that
-ELLIPSIS = "…"
-ELISION = " … "   # an error's middle left out
 class Line(NamedTuple):
     """One cleaned line of output, its rank prefixes peeled off."""
     stream: str              # "stderr" or "stdout"

@@ -1,6 +1,6 @@
-"""The failure file's text around the error: the last lines of the output (rules and carets left
-out), as many as fit the room left, and cutting UTF-8 at a character boundary (``truncate``) or in
-its middle (``elide``).
+"""The failure file's text around the error: its limits (``LIMIT``, ``ERROR_MAX``, ``LINE_MAX``),
+the last lines of the output (rules and carets left out), as many as fit the room left, and cutting
+UTF-8 at a character boundary (``truncate``) or in its middle (``elide``).
 
 Imports lines only.
 """
@@ -9,8 +9,14 @@ import itertools
 import re
 from typing import List, Optional, Sequence, Tuple
 
-from .lines import clean_lines, ELISION, ELLIPSIS, LINE_MAX
+from .lines import clean_lines
 
+
+LIMIT = 1024
+ERROR_MAX = 300   # bytes of the error line (a CUDA OOM message runs to 500): its start and its end
+LINE_MAX = 200    # bytes of one last line: a progress bar or a dumped tensor says no more after that
+ELLIPSIS = "…"
+ELISION = " … "   # an error's middle left out
 
 NOISE = re.compile(r"^\s*(?:[=\-*_#~+]{3,}|[\^~]+)\s*$")   # rules, traceback carets
 
