@@ -667,6 +667,40 @@ def test_pytests_lines_of_one_message(tmp_path):
     assert (finding.name, finding.error) == ("pytest-failure", "ValueError: first line second line")
 
 
+def test_pytests_short_summary_alone(tmp_path):
+    # --tb=no prints no "E" lines: the short test summary (_pytest/terminal.py,
+    # _get_line_with_reprcrash_message: "FAILED nodeid - msg") is all there is of the failure.
+    finding = pytest_run(tmp_path, "--tb=no", "-rfE")
+    assert (finding.name, finding.error) == ("pytest-failure", "KeyError: 'no dataset'"), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # A paste of the summary's first line (a CI's, untrimmed), the exception's module path kept.
+    ("FAILED tests/shapes_test.py::test_unpadded_points - jaxlib.xla_extension.XlaRuntimeError: INTERNAL:"
+     " ptxas exited with non-zero error code 65280\n",
+     "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: ptxas exited with non-zero error code 65280"),
+    # A test's parameters may hold " - "; an assert's message is no exception's: the next one is.
+    ("FAILED t.py::test_a - assert 1 == 2\nFAILED t.py::test_p[a - b] - KeyError: 'a - b'\n", "KeyError: 'a - b'"),
+    # A fixture's error, as pytest 9 here prints it; a collection error names the module's file.
+    ("ERROR t.py::test_setup - OSError: fixture broke\n", "OSError: fixture broke"),
+    ("ERROR tests/test_io.py - ModuleNotFoundError: No module named 'h5py'\n",
+     "ModuleNotFoundError: No module named 'h5py'"),
+])
+def test_pytests_short_summary_line(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("pytest-failure", error)
+
+
+@pytest.mark.parametrize("text", [
+    "FAILED t.py::test_a - assert 1 == 2\n",                 # no exception's name
+    "[gw0] [ 50%] FAILED tests/t.py::test_a\n",              # xdist's progress line: no message
+    "FAILED to load the model - ValueError: bad shape\n",   # no test's node id
+    "ERROR: t.py::test_a - see the log above\n",            # not the summary's form
+])
+def test_not_pytests_short_summary(text):
+    assert_not_found_by(text, "pytest-failure")
+
+
 @pytest.mark.parametrize("text", [
     "E       assert 0 == 1\nE        +  where 0 = len([])\n",       # an assert's explanation
     "E0612 09:00:00.123 4242 server.cc:87] Lost connection\n",       # glog's error level

@@ -78,7 +78,8 @@ The order is the precedence:
    form (a paste that lost "ValueError: "), unless an exception line soon follows it (not after a
    stack that logging's stack_info or faulthandler printed: no exception ends those). Then pytest's
    report of the first failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E``
-   lines below. Within one process (one prefix) the fatal traceback is the last one: earlier ones
+   lines below; where it has none (a paste of the summary), the first exception its short test
+   summary names, "FAILED tests/t.py::test_x - Name: msg" ("ERROR ..." for a fixture's). Within one process (one prefix) the fatal traceback is the last one: earlier ones
    were logged and survived, and "Exception ignored in" tracebacks never kill anything. Across
    processes the first one to complete wins: of several ranks' fatal tracebacks, the one whose last
    line came first in the output, the best witness of which rank failed first that the output holds.

@@ -716,12 +716,21 @@ PYTEST_SECTION = re.compile(r"^_{3,} \S.{0,300} _{3,}$")
 PYTEST_ANY = re.compile(r"\nE ")   # whether a tail has an "E" line after its first: re's literal search
 
 
+# Its short test summary (_pytest/terminal.py, _get_line_with_reprcrash_message: "FAILED nodeid - msg",
+# "ERROR nodeid - msg" for a fixture's or collection's error, msg the exception's first line, "..."
+# where the terminal was too narrow; a test's parameters in brackets may hold " - "): the first one
+# whose message is an exception's, where no "E" line says more (a paste or a tail of the summary).
+PYTEST_SUMMARY = re.compile(r"^(?:FAILED|ERROR) [^\s\[]{0,300}?(?:::|\.py)[^\s\[]{0,300}(?:\[[^\n]{0,300}?\])?"
+                            r" - (\S.*)$")
+
+
 def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first failed test's exception, as pytest reported it, with its "E" lines below it."""
+    """The first failed test's exception, as pytest reported it, with its "E" lines below it; else
+    the first exception its short test summary names."""
     lines = output_lines(lines)
     text, _starts = joined(lines)
     if not (text.startswith("E ") or PYTEST_ANY.search(text)):
-        return None
+        return _pytest_summary(lines)
     section, found = 0, None   # the section of the candidate found, the candidate
     for position, line in enumerate(lines):
         if line.text.startswith("_") and PYTEST_SECTION.match(line.text):
@@ -734,7 +743,7 @@ def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
         if exception and _is_exception(exception.group(1)):
             found = position
     if found is None:
-        return None
+        return _pytest_summary(lines)
     error = lines[found].text[PYTEST_E.match(lines[found].text).end():]
     previous = lines[found]
     for after in lines[found + 1:found + 1 + CONTINUED]:
@@ -743,3 +752,12 @@ def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
         error += " " + after.text[1:].strip()
         previous = after
     return Hit(lines[found], error)
+
+
+def _pytest_summary(lines: Sequence[Line]) -> Optional[Hit]:
+    for position in matching(lines, PYTEST_SUMMARY):
+        error = PYTEST_SUMMARY.match(lines[position].text).group(1)
+        exception = TB_EXCEPTION.match(error)
+        if exception and _is_exception(exception.group(1)):
+            return Hit(lines[position], error)
+    return None
