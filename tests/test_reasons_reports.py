@@ -427,6 +427,29 @@ def test_nccls_first_failed_warning_is_the_cause():
     assert find(notice).error.endswith("NCCL WARN Cuda failure 'an illegal memory access was encountered'")
 
 
+OLD_NCCL_WARN = "gpu1:4242:4250 [0] include/socket.h:185 WARN Call to connect failed : Connection refused\n"
+
+
+@pytest.mark.parametrize("failure", [
+    "NCCL failure allreduce.cu:110 'unhandled system error'\n",   # NCCL's examples' and old nccl-tests' NCCLCHECK
+    "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:272, unhandled system error\n",   # torch's
+])
+def test_nccl_2_3s_warning_right_above_the_failure(failure):
+    # NCCL 2.0 to 2.3 (src/include/debug.h's WARN macro: "\n%s:%d:%d [%d] %s:%d WARN ") put no "NCCL"
+    # before WARN and no failure's return after it at WARN level: the line right above the failure.
+    finding = find("\n" + OLD_NCCL_WARN + failure)
+    assert finding.name == "nccl"
+    assert finding.error == failure.strip() + "; NCCL WARN Call to connect failed : Connection refused"
+
+
+@pytest.mark.parametrize("text", [
+    OLD_NCCL_WARN + "step 3 done\nNCCL failure allreduce.cu:110 'unhandled system error'\n",   # not right above
+    "[0] train.py:12 WARN lr is high\nNCCL failure allreduce.cu:110 'unhandled system error'\n",  # not NCCL's file
+])
+def test_not_nccl_2_3s_warning(text):
+    assert find(text).error == "NCCL failure allreduce.cu:110 'unhandled system error'"
+
+
 TORCH_FORMS = [
     # torch 2.4+'s ProcessGroupNCCL.cpp watchdog, behind the rank prefix and glog's header.
     ("[rank0]:[E1010 14:02:23.471445591 ProcessGroupNCCL.cpp:632] [Rank 0] Watchdog caught collective"

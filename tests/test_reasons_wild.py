@@ -91,8 +91,6 @@ WRONG = {
     },
     "holdout8": {
         # Its single blind run: 78 of 88 right (RESULTS.md has the classes A-G).
-        "u_nccl2_socket_connect_refused_111":
-            "A: NCCL 2.0's failure line over the WARN before it",
         "w_horovodrun_verbose_ssh_port_refused":
             "B: horovodrun's 'task function was not successful' report",
         "x_oom_flyte_pod_terminated_exit_137":

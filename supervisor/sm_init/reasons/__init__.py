@@ -47,8 +47,9 @@ The order is the precedence:
    "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
    macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (with
    NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
-   INFO init.cc:878 -> 2", else its last). NCCL comes last: a collective fails *because* a peer died
-   of one of the others. A
+   INFO init.cc:878 -> 2", else its last; NCCL 2.0 to 2.3's "[0] socket.h:185 WARN msg" only on the
+   line right above it). NCCL comes last: a collective fails *because* a peer died of one of the
+   others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
