@@ -1988,6 +1988,29 @@ def test_tensorflow_graph_execution_error_below_its_node_line():
         "InvalidArgumentError: Received a label value of 10 which is outside the valid range of [0, 10).")
 
 
+# Several root errors (tensorflow/core/platform/status.cc, as_summary_status: "N root error(s) found.",
+# then each indented, "  (0) msg") as the op's message below "Node: 'X'".
+TF_ROOT_ERRORS = ("Node: 'stem/conv2d/Conv2D'\n2 root error(s) found.\n  (0) UNIMPLEMENTED: DNN library is not found.\n"
+                  "\t [[{{node stem/conv2d/Conv2D}}]]\n  (1) UNIMPLEMENTED: DNN library is not found.\n"
+                  "\t [[{{node stem/conv2d/Conv2D}}]]\n0 successful operations.\n0 derived errors ignored.\n")
+
+
+def test_tensorflow_root_errors_below_a_node_line_alone():
+    # A paste that starts at "Node:": no exception line nor frame above it, the first root error.
+    finding = find(TF_ROOT_ERRORS)
+    assert (finding.name, finding.error) == (
+        "exception-line", "2 root error(s) found. (0) UNIMPLEMENTED: DNN library is not found.")
+
+
+@pytest.mark.parametrize("text", [
+    TF_ROOT_ERRORS.replace("2 root error(s) found.\n", ""),                  # no root errors' list
+    TF_ROOT_ERRORS.replace("2 root error(s) found.\n", "2 root error(s) found.\nstep 3\n"),   # not right below
+    "Node: 'a'\n\n2 root error(s) found.\n  (0) UNIMPLEMENTED: x\n",         # a blank line between
+])
+def test_not_tensorflow_root_errors_below_a_node_line(text):
+    assert find(text) is None
+
+
 def test_not_a_tensorflow_node_message():
     # No "[[{{node" tag below: a line that only looks like TensorFlow's stays what it was.
     text = TF_FRAMES + "Node: 'Loss/Sparse'\nsome later log line\n"

@@ -97,8 +97,6 @@ WRONG = {
             "B: Flyte's 'terminated with exit code (137)' report",
         "w_jax_tracer_bool_conversion_jaxopt_hager_zhang":
             "C: JAX's tracer message pasted without its name",
-        "w_tf_dnn_library_not_found_effnet_b7_root_errors":
-            "C: TF's root errors below 'Node:' without the exception line",
         "w_ray_raylet_gcs_connect_timeout_release":
             "D: Ray's C++ error line with its '(raylet)' component",
         "x_shell_zh_redirect_permission_denied_pixel_link":

@@ -106,7 +106,9 @@ The order is the precedence:
    "Error in call to target 'X':" with the repr of the target's exception below it; an exception
    that a logger reported, TensorFlow's Coordinator's "Error reported to Coordinator: <class 'X'>,
    msg" and its ClusterCoordinator's "... encountered the following error when processing closure:
-   X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; Ray's
+   X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; TensorFlow's
+   "Node: 'X'" with its "N root error(s) found." list below it (a paste that starts there) as the
+   first root error; Ray's
    "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on

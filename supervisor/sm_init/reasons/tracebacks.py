@@ -494,6 +494,7 @@ def reworded(lines: Sequence[Line], line: Line, error: str) -> str:
 # TensorFlow's StatusGroup summary (tensorflow/core/platform/status.cc, as_summary_status): "N root
 # error(s) found." then each root error indented, "  (0) Unknown: Failed to get convolution ...".
 ROOT_ERROR = re.compile(r"^\s{1,8}(\(0\) \S.*)$")
+ROOT_ERRORS = re.compile(r"^\d{1,4} root error\(s\) found\.$")
 
 
 # A traceback's source line (Lib/traceback.py prints it indented by four spaces, stripped) in the
@@ -680,7 +681,8 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     see_above = SEE_ABOVE_WORDS in text
     logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
     ray = "RayTaskError(" in text
-    if not (botocore or dotted or see_above or logged or ray or could_match(BARE_EXCEPTION, text)):
+    nodes = " root error(s) found." in text and "Node: '" in text
+    if not (botocore or dotted or see_above or logged or ray or nodes or could_match(BARE_EXCEPTION, text)):
         return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
@@ -692,6 +694,8 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
                 return Hit(lines[position], error)
         if ray and not wrappers and "RayTaskError(" in text and RAY_TASK_ERROR.match(text):
             return Hit(lines[position], text.strip())
+        if nodes and not wrappers and text.startswith("Node: '") and _tf_root_errors(lines, position):
+            return Hit(lines[position], message(lines, position))
         if position in dotted and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
@@ -704,6 +708,17 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
         if (client or BARE_EXCEPTION.match(text)) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
     return None
+
+
+def _tf_root_errors(lines: Sequence[Line], position: int) -> bool:
+    """Whether the line at ``position`` is TensorFlow's "Node: 'X'" with its op's message below it a
+    list of root errors (status.cc, as_summary_status: "N root error(s) found.", then "  (0) msg"),
+    a paste that starts at "Node:" (the exception's line above it not kept)."""
+    below = lines[position + 1:position + 3]
+    return (TF_NODE.match(lines[position].text) is not None and len(below) == 2
+            and all(line.rank == lines[position].rank for line in below)
+            and below[0].index == lines[position].index + 1 and below[1].index == below[0].index + 1
+            and ROOT_ERRORS.match(below[0].text.strip()) is not None and ROOT_ERROR.match(below[1].text) is not None)
 
 
 # pytest's report of a failed test (_pytest/_code/code.py: each line of the exception as Python would
