@@ -2088,6 +2088,50 @@ def test_a_launchers_report_wrapped_onto_the_next_line_is_still_joined():
     assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)
 
 
+# horovodrun's task server that would not start (horovod/run/run.py, _launch_task_servers: "Launching
+# horovodrun task function was not successful:\n{host_output}", then os._exit; "horovod task" in
+# horovod/runner/driver/driver_service.py): the host's output below it says why.
+HOROVOD_TASK = ("Attempted to launch horovod task servers.\nWaiting for the hosts to acknowledge.\n"
+                "Launching horovodrun task function was not successful:\n"
+                "ssh: connect to host 10.0.0.7 port 12345: Connection refused\n")
+
+
+@pytest.mark.parametrize("text", [HOROVOD_TASK, HOROVOD_TASK.replace("horovodrun task", "horovod task")])
+def test_horovodruns_task_function_report(text):
+    finding = find(text)
+    assert finding.name == "launcher-report"
+    assert finding.error.endswith("task function was not successful: ssh: connect to host 10.0.0.7 port 12345:"
+                                  " Connection refused")
+
+
+# Flyte's report of a task's pod (flyteplugins' go/tasks/pluginmachinery/flytek8s/pod_helper.go,
+# DemystifyFailure: "\r\n[%v] terminated with exit code (%v). Reason [%v]. Message: \n%v.", the
+# container's termination message below; an empty one leaves "." alone): 137 is a SIGKILL.
+FLYTE = ("[1/1] currentAttempt done. Last Error: USER::Pod failed. No message received from kubernetes.\n"
+         "[a8f3-n0-0] terminated with exit code (137). Reason [Error]. Message: \n.\n")
+
+
+def test_flytes_report_of_a_killed_container():
+    finding = find(FLYTE)
+    assert (finding.name, finding.error) == ("launcher-report", "[a8f3-n0-0] terminated with exit code (137)."
+                                                                " Reason [Error].")
+    assert finding.hint == reasons.HINT_KILLED
+
+
+def test_flytes_report_gives_way_to_the_containers_own_words():
+    finding = find(FLYTE.replace("\n.\n", "\nValueError: bad lr.\n"))
+    assert (finding.name, finding.error) == ("exception-line", "ValueError: bad lr.")
+
+
+@pytest.mark.parametrize("text", [
+    "[a8f3-n0-0] terminated with ExitCode 0.\n",                                  # it succeeded
+    "worker terminated with exit code (137). Reason [Error].\n",                   # no container in brackets
+    "Launching horovodrun task function.\nssh: connect to host h port 22: Connection refused\n",   # no failure
+])
+def test_not_flytes_nor_horovodruns_report(text):
+    assert_not_found_by(text, "launcher-report")
+
+
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
 # message "file.h:554: msg"): at error level (E), the last resort, as c10's.
 RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"

@@ -91,10 +91,6 @@ WRONG = {
     },
     "holdout8": {
         # Its single blind run: 78 of 88 right (RESULTS.md has the classes A-G).
-        "w_horovodrun_verbose_ssh_port_refused":
-            "B: horovodrun's 'task function was not successful' report",
-        "x_oom_flyte_pod_terminated_exit_137":
-            "B: Flyte's 'terminated with exit code (137)' report",
         "w_jax_tracer_bool_conversion_jaxopt_hager_zhang":
             "C: JAX's tracer message pasted without its name",
         "w_ray_raylet_gcs_connect_timeout_release":

@@ -118,7 +118,9 @@ The order is the precedence:
    shutting down workers", MPICH's and Intel MPI's "BAD TERMINATION"
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
-   with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
+   with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
+   "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
+   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
    could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is

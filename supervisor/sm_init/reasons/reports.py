@@ -75,6 +75,9 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     return complaint and _report(lines, complaint)
 
 
+FLYTE_NO_MESSAGE = ". Message: ."
+
+
 def _report(lines: Sequence[Line], line: Line) -> Hit:
     position = lines.index(line)
     error = MPICH_BOX.sub("", tidy(line.text), count=1)   # "=   BAD TERMINATION ..."
@@ -103,6 +106,8 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
             break
         error += " " + tidy(more)
         previous = after
+    if error.endswith(FLYTE_NO_MESSAGE):
+        error = error[:-len(FLYTE_NO_MESSAGE) + 1]   # Flyte's report of a container that left no message
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
     return Hit(line, error, hint)
 
