@@ -2132,6 +2132,31 @@ def test_not_flytes_nor_horovodruns_report(text):
     assert_not_found_by(text, "launcher-report")
 
 
+# SageMaker's reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json,
+# DescribeTrainingJobResponse's FailureReason) as the AWS CLI's describe-training-job prints it: JSON,
+# one member a line, indented by four; the string's escapes and newlines undone.
+DESCRIBED = ('{\n    "TrainingJobName": "xgb-2024-01-05",\n    "TrainingJobStatus": "Failed",\n'
+             '    "SecondaryStatus": "Failed",\n    "FailureReason": "AlgorithmError: ExecuteUserScriptError:\\n'
+             'Command \\"/usr/bin/python3 train.py\\"\\nValueError: bad lr, exit code: 1",\n}\n')
+
+
+def test_sagemakers_failure_reason_in_json():
+    finding = find(DESCRIBED)
+    assert (finding.name, finding.error) == (
+        "failure-reason", 'FailureReason: AlgorithmError: ExecuteUserScriptError: Command "/usr/bin/python3'
+                          ' train.py" ValueError: bad lr, exit code: 1')
+
+
+@pytest.mark.parametrize("text", [
+    'the "FailureReason": "x" field is empty when the job succeeds\n',              # prose
+    '    "FailureReason": null,\n',                                                # no string
+    '    "FailureReason": "",\n',                                                  # an empty one
+    '{"TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: x"}\n',   # not one member a line
+])
+def test_not_sagemakers_failure_reason_in_json(text):
+    assert_not_found_by(text, "failure-reason")
+
+
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
 # message "file.h:554: msg"): at error level (E), the last resort, as c10's.
 RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"

@@ -86,8 +86,6 @@ WRONG = {
             "D: absl's prefix from a runner relaying the lines",
         "s_mpiexec_radical_unit_nonzero":
             "G: runs of spaces shown as one",
-        "t_sm_failure_reason_algorithm_error_exit1_stepfn":
-            "B: DescribeTrainingJob's FailureReason in JSON",
     },
     "holdout8": {
         # Its single blind run: 78 of 88 right (RESULTS.md has the classes A-G).

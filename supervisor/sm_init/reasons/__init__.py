@@ -111,6 +111,8 @@ The order is the precedence:
    first root error; Ray's
    "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
+   SageMaker's own reason, a Describe* response's ``"FailureReason": "..."`` printed as JSON one
+   member a line (the AWS CLI's, a Step Functions state's output). Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
    non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
@@ -168,7 +170,7 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
 from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import cxx_exception, fatal_log, runtime_error_log
-from .reports import argparse_error, hydra_report, launcher_report
+from .reports import argparse_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
 
@@ -300,6 +302,7 @@ LAUNCHERS = (
     ARGPARSE,
     Recogniser("exception-line", bare_exception),
     Recogniser("hydra-error", hydra_error),
+    Recogniser("failure-reason", failure_reason_json),
     REPORT,
     Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),
