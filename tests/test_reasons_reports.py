@@ -499,6 +499,32 @@ def test_jaxs_unfiltered_trace_is_its_error():
                              " concrete value is expected: Traced<ShapedArray(bool[])>")
 
 
+# JAX's tracer errors (jax/_src/errors.py: the message, the tracer's _error_repr(), then core.py's
+# _origin_msg() on the next line): a paste that starts at the message has the class in its words.
+@pytest.mark.parametrize("text, error", [
+    ("Attempted boolean conversion of traced array with shape bool[]..\nThe error occurred while tracing the"
+     " function step at train.py:41 for jit. This concrete value was not available in Python because it depends"
+     " on the value of the argument x.\n",
+     "TracerBoolConversionError: Attempted boolean conversion of traced array with shape bool[].."),
+    ("The __index__() method was called on traced array with shape int32[].\nWhile tracing the function f at"
+     " a.py:3 for jit, this value became a tracer due to JAX operations on these lines:\n",
+     "TracerIntegerConversionError: The __index__() method was called on traced array with shape int32[]."),
+])
+def test_jaxs_tracer_error_without_its_name(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("exception-line", error)
+
+
+@pytest.mark.parametrize("text", [
+    "Attempted boolean conversion of traced array with shape bool[]..\n",          # no origin below it
+    "Attempted boolean conversion of traced array with shape bool[]..\nstep 3\n"
+    "The error occurred while tracing the function f at a.py:3 for jit.\n",      # not right below
+    "We tried boolean conversion first.\nThe error occurred while tracing the function f at a.py:3 for jit.\n",
+])
+def test_not_jaxs_tracer_error(text):
+    assert_not_found_by(text, "exception-line")
+
+
 def test_not_an_unfiltered_trace():
     assert find("jax._src.traceback_util.UnfilteredStackTrace: see the frames above\n") is None
 

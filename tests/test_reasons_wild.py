@@ -89,8 +89,6 @@ WRONG = {
     },
     "holdout8": {
         # Its single blind run: 78 of 88 right (RESULTS.md has the classes A-G).
-        "w_jax_tracer_bool_conversion_jaxopt_hager_zhang":
-            "C: JAX's tracer message pasted without its name",
         "w_ray_raylet_gcs_connect_timeout_release":
             "D: Ray's C++ error line with its '(raylet)' component",
         "x_shell_zh_redirect_permission_denied_pixel_link":

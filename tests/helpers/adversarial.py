@@ -45,6 +45,7 @@ ADVERSARIAL = {
     "TensorFlow nodes": b"Node: 'a'\n2 root error(s) found.\n" * 3000,
     "one line of Flyte reports": b"[a] terminated with exit code (1" * 2000,
     "one line of failure reasons": b'"FailureReason": "' + b'a\\"' * 20000,
+    "JAX tracer messages": b"Attempted boolean conversion of x\nWhile tracing the function \n" * 1300,
     "pytest summaries": b"FAILED a.py::t - assert x\n" * 2500,
     "messages below names": b'  File "a.py", line 1, in f\n    x\nValueError:\n    more\n' * 1500,
     "lines after frames": b'  File "a.py", line 1, in f\n    x\nno name here\n' * 2000,

@@ -108,7 +108,9 @@ The order is the precedence:
    msg" and its ClusterCoordinator's "... encountered the following error when processing closure:
    X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; TensorFlow's
    "Node: 'X'" with its "N root error(s) found." list below it (a paste that starts there) as the
-   first root error; Ray's
+   first root error; JAX's tracer errors pasted without their name ("Attempted boolean conversion
+   of traced array ..." with its "The error occurred while tracing the function ..." right below) as
+   "TracerBoolConversionError: ..."; Ray's
    "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    SageMaker's own reason, a Describe* response's ``"FailureReason": "..."`` printed as JSON one

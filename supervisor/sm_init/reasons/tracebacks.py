@@ -682,7 +682,9 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
     ray = "RayTaskError(" in text
     nodes = " root error(s) found." in text and "Node: '" in text
-    if not (botocore or dotted or see_above or logged or ray or nodes or could_match(BARE_EXCEPTION, text)):
+    traced = "tracing the function " in text
+    if not (botocore or dotted or see_above or logged or ray or nodes or traced
+            or could_match(BARE_EXCEPTION, text)):
         return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
@@ -696,6 +698,10 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
             return Hit(lines[position], text.strip())
         if nodes and not wrappers and text.startswith("Node: '") and _tf_root_errors(lines, position):
             return Hit(lines[position], message(lines, position))
+        if traced and not wrappers and text.startswith(JAX_TRACER_STARTS):
+            error = _jax_tracer_error(lines, position)
+            if error is not None:
+                return Hit(lines[position], error)
         if position in dotted and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
@@ -708,6 +714,29 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
         if (client or BARE_EXCEPTION.match(text)) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
     return None
+
+
+# JAX's errors for a tracer used where a concrete value is needed (jax/_src/errors.py: each message the
+# tracer's _error_repr(), then its _origin_msg(), which core.py starts with a newline: "The error
+# occurred while tracing the function f at a.py:3 for jit." or "While tracing the function f ...,
+# this value became a tracer due to JAX operations on these lines:"): a paste that starts at the
+# message, its class's name not kept, is named by the message's own words.
+JAX_TRACER_ERRORS = {"Attempted boolean conversion of ": "TracerBoolConversionError",
+                     "The numpy.ndarray conversion method __array__() was called on ": "TracerArrayConversionError",
+                     "The __index__() method was called on ": "TracerIntegerConversionError"}
+JAX_TRACER_STARTS = tuple(JAX_TRACER_ERRORS)
+JAX_ORIGIN = ("The error occurred while tracing the function ", "While tracing the function ")
+
+
+def _jax_tracer_error(lines: Sequence[Line], position: int) -> Optional[str]:
+    """"Name: msg" for a JAX tracer error's message at ``position`` with its origin on the next line."""
+    here = lines[position]
+    below = lines[position + 1] if position + 1 < len(lines) else None
+    if below is None or below.index != here.index + 1 or PROCESS(below) != PROCESS(here) \
+            or not below.text.startswith(JAX_ORIGIN):
+        return None
+    text = here.text.strip()
+    return f"{next(name for start, name in JAX_TRACER_ERRORS.items() if text.startswith(start))}: {text}"
 
 
 def _tf_root_errors(lines: Sequence[Line], position: int) -> bool:
