@@ -101,8 +101,9 @@ LAUNCHER_REPORT = re.compile(
     # function was not successful:\n{host_output}", then os._exit): the host's output, ssh's, below it.
     r"|Launching horovod(?:run)? task function was not successful:"
     # Flyte's report of a task's pod (flyteplugins' pod_helper.go, DemystifyFailure: "[%v] terminated
-    # with exit code (%v). Reason [%v]. Message: \n%v.", the container, its code, the kubelet's reason).
-    r"|\] terminated with exit code \(-?[1-9]\d*\)\. Reason \["
+    # with exit code (%v). Reason [%v]. Message: \n%v.", the container, its code, the kubelet's reason);
+    # its words first, the bracket before them after (a line of brackets costs nothing).
+    r"|terminated with exit code \((?<=\] terminated with exit code \()-?[1-9]\d*\)\. Reason \["
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
     # A shell: a command it cannot find or run, and its parser giving up on a script (bash's parse.y:
     # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
