@@ -80,10 +80,11 @@ The order is the precedence:
    stack that logging's stack_info or faulthandler printed: no exception ends those). Then pytest's
    report of the first failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E``
    lines below; where it has none (a paste of the summary), the first exception its short test
-   summary names, "FAILED tests/t.py::test_x - Name: msg" ("ERROR ..." for a fixture's). Within one process (one prefix) the fatal traceback is the last one: earlier ones
-   were logged and survived, and "Exception ignored in" tracebacks never kill anything. Across
-   processes the first one to complete wins: of several ranks' fatal tracebacks, the one whose last
-   line came first in the output, the best witness of which rank failed first that the output holds.
+   summary names, "FAILED tests/t.py::test_x - Name: msg" ("ERROR ..." for a fixture's). Within
+   one process (one prefix) the fatal traceback is the last one: earlier ones were logged and
+   survived, and "Exception ignored in" tracebacks never kill anything. Across processes the first
+   one to complete wins: of several ranks' fatal tracebacks, the one whose last line came first in
+   the output, the best witness of which rank failed first that the output holds.
    Unprefixed tracebacks of several processes interleaved line by line are told apart the same way
    (the first exception line to close one of them). A launcher that re-raises its child's failure
    (``CalledProcessError`` chained from the child's own error) gives the child's exception.
@@ -124,8 +125,8 @@ The order is the precedence:
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
-   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
-   could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
+   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child
+   it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
    unexpected." and "The actor is dead because its worker process has died" (and a

@@ -1,6 +1,7 @@
 """The reports of a failed child that are not the child's own words: argparse's error, a
 launcher's or a shell's report (``launcher_report``: Open MPI, MPICH, DeepSpeed, torchrun's
-agent, Slurm, a shell's "command not found", ...), MPICH Hydra's first error line.
+agent, Slurm, a shell's "command not found", ...), SageMaker's "FailureReason" printed as JSON,
+MPICH Hydra's first error line.
 
 Imports lines, findings, hints, text, matchers, launcher_words, tracebacks.
 """
