@@ -427,6 +427,29 @@ def test_nccls_first_failed_warning_is_the_cause():
     assert find(notice).error.endswith("NCCL WARN Cuda failure 'an illegal memory access was encountered'")
 
 
+OLD_NCCL_WARN = "gpu1:4242:4250 [0] include/socket.h:185 WARN Call to connect failed : Connection refused\n"
+
+
+@pytest.mark.parametrize("failure", [
+    "NCCL failure allreduce.cu:110 'unhandled system error'\n",   # NCCL's examples' and old nccl-tests' NCCLCHECK
+    "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:272, unhandled system error\n",   # torch's
+])
+def test_nccl_2_3s_warning_right_above_the_failure(failure):
+    # NCCL 2.0 to 2.3 (src/include/debug.h's WARN macro: "\n%s:%d:%d [%d] %s:%d WARN ") put no "NCCL"
+    # before WARN and no failure's return after it at WARN level: the line right above the failure.
+    finding = find("\n" + OLD_NCCL_WARN + failure)
+    assert finding.name == "nccl"
+    assert finding.error == failure.strip() + "; NCCL WARN Call to connect failed : Connection refused"
+
+
+@pytest.mark.parametrize("text", [
+    OLD_NCCL_WARN + "step 3 done\nNCCL failure allreduce.cu:110 'unhandled system error'\n",   # not right above
+    "[0] train.py:12 WARN lr is high\nNCCL failure allreduce.cu:110 'unhandled system error'\n",  # not NCCL's file
+])
+def test_not_nccl_2_3s_warning(text):
+    assert find(text).error == "NCCL failure allreduce.cu:110 'unhandled system error'"
+
+
 TORCH_FORMS = [
     # torch 2.4+'s ProcessGroupNCCL.cpp watchdog, behind the rank prefix and glog's header.
     ("[rank0]:[E1010 14:02:23.471445591 ProcessGroupNCCL.cpp:632] [Rank 0] Watchdog caught collective"
@@ -474,6 +497,32 @@ def test_jaxs_unfiltered_trace_is_its_error():
     assert finding.name == "exception-line"
     assert finding.error == ("jax._src.errors.ConcretizationTypeError: Abstract tracer value encountered where"
                              " concrete value is expected: Traced<ShapedArray(bool[])>")
+
+
+# JAX's tracer errors (jax/_src/errors.py: the message, the tracer's _error_repr(), then core.py's
+# _origin_msg() on the next line): a paste that starts at the message has the class in its words.
+@pytest.mark.parametrize("text, error", [
+    ("Attempted boolean conversion of traced array with shape bool[]..\nThe error occurred while tracing the"
+     " function step at train.py:41 for jit. This concrete value was not available in Python because it depends"
+     " on the value of the argument x.\n",
+     "TracerBoolConversionError: Attempted boolean conversion of traced array with shape bool[].."),
+    ("The __index__() method was called on traced array with shape int32[].\nWhile tracing the function f at"
+     " a.py:3 for jit, this value became a tracer due to JAX operations on these lines:\n",
+     "TracerIntegerConversionError: The __index__() method was called on traced array with shape int32[]."),
+])
+def test_jaxs_tracer_error_without_its_name(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("exception-line", error)
+
+
+@pytest.mark.parametrize("text", [
+    "Attempted boolean conversion of traced array with shape bool[]..\n",          # no origin below it
+    "Attempted boolean conversion of traced array with shape bool[]..\nstep 3\n"
+    "The error occurred while tracing the function f at a.py:3 for jit.\n",      # not right below
+    "We tried boolean conversion first.\nThe error occurred while tracing the function f at a.py:3 for jit.\n",
+])
+def test_not_jaxs_tracer_error(text):
+    assert_not_found_by(text, "exception-line")
 
 
 def test_not_an_unfiltered_trace():
@@ -665,6 +714,40 @@ def test_pytests_report_of_a_failed_test(tmp_path, options):
 def test_pytests_lines_of_one_message(tmp_path):
     finding = pytest_run(tmp_path, "-k", "lines")
     assert (finding.name, finding.error) == ("pytest-failure", "ValueError: first line second line")
+
+
+def test_pytests_short_summary_alone(tmp_path):
+    # --tb=no prints no "E" lines: the short test summary (_pytest/terminal.py,
+    # _get_line_with_reprcrash_message: "FAILED nodeid - msg") is all there is of the failure.
+    finding = pytest_run(tmp_path, "--tb=no", "-rfE")
+    assert (finding.name, finding.error) == ("pytest-failure", "KeyError: 'no dataset'"), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # A paste of the summary's first line (a CI's, untrimmed), the exception's module path kept.
+    ("FAILED tests/shapes_test.py::test_unpadded_points - jaxlib.xla_extension.XlaRuntimeError: INTERNAL:"
+     " ptxas exited with non-zero error code 65280\n",
+     "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: ptxas exited with non-zero error code 65280"),
+    # A test's parameters may hold " - "; an assert's message is no exception's: the next one is.
+    ("FAILED t.py::test_a - assert 1 == 2\nFAILED t.py::test_p[a - b] - KeyError: 'a - b'\n", "KeyError: 'a - b'"),
+    # A fixture's error, as pytest 9 here prints it; a collection error names the module's file.
+    ("ERROR t.py::test_setup - OSError: fixture broke\n", "OSError: fixture broke"),
+    ("ERROR tests/test_io.py - ModuleNotFoundError: No module named 'h5py'\n",
+     "ModuleNotFoundError: No module named 'h5py'"),
+])
+def test_pytests_short_summary_line(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("pytest-failure", error)
+
+
+@pytest.mark.parametrize("text", [
+    "FAILED t.py::test_a - assert 1 == 2\n",                 # no exception's name
+    "[gw0] [ 50%] FAILED tests/t.py::test_a\n",              # xdist's progress line: no message
+    "FAILED to load the model - ValueError: bad shape\n",   # no test's node id
+    "ERROR: t.py::test_a - see the log above\n",            # not the summary's form
+])
+def test_not_pytests_short_summary(text):
+    assert_not_found_by(text, "pytest-failure")
 
 
 @pytest.mark.parametrize("text", [
@@ -1931,6 +2014,29 @@ def test_tensorflow_graph_execution_error_below_its_node_line():
         "InvalidArgumentError: Received a label value of 10 which is outside the valid range of [0, 10).")
 
 
+# Several root errors (tensorflow/core/platform/status.cc, as_summary_status: "N root error(s) found.",
+# then each indented, "  (0) msg") as the op's message below "Node: 'X'".
+TF_ROOT_ERRORS = ("Node: 'stem/conv2d/Conv2D'\n2 root error(s) found.\n  (0) UNIMPLEMENTED: DNN library is not found.\n"
+                  "\t [[{{node stem/conv2d/Conv2D}}]]\n  (1) UNIMPLEMENTED: DNN library is not found.\n"
+                  "\t [[{{node stem/conv2d/Conv2D}}]]\n0 successful operations.\n0 derived errors ignored.\n")
+
+
+def test_tensorflow_root_errors_below_a_node_line_alone():
+    # A paste that starts at "Node:": no exception line nor frame above it, the first root error.
+    finding = find(TF_ROOT_ERRORS)
+    assert (finding.name, finding.error) == (
+        "exception-line", "2 root error(s) found. (0) UNIMPLEMENTED: DNN library is not found.")
+
+
+@pytest.mark.parametrize("text", [
+    TF_ROOT_ERRORS.replace("2 root error(s) found.\n", ""),                  # no root errors' list
+    TF_ROOT_ERRORS.replace("2 root error(s) found.\n", "2 root error(s) found.\nstep 3\n"),   # not right below
+    "Node: 'a'\n\n2 root error(s) found.\n  (0) UNIMPLEMENTED: x\n",         # a blank line between
+])
+def test_not_tensorflow_root_errors_below_a_node_line(text):
+    assert find(text) is None
+
+
 def test_not_a_tensorflow_node_message():
     # No "[[{{node" tag below: a line that only looks like TensorFlow's stays what it was.
     text = TF_FRAMES + "Node: 'Loss/Sparse'\nsome later log line\n"
@@ -2006,6 +2112,75 @@ def test_a_launchers_report_wrapped_onto_the_next_line_is_still_joined():
     cut = TORCHRUN_FAILED.index("of binary")
     finding = find(TORCHRUN_FAILED[:cut] + "\n" + TORCHRUN_FAILED[cut:] + "\n")
     assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)
+
+
+# horovodrun's task server that would not start (horovod/run/run.py, _launch_task_servers: "Launching
+# horovodrun task function was not successful:\n{host_output}", then os._exit; "horovod task" in
+# horovod/runner/driver/driver_service.py): the host's output below it says why.
+HOROVOD_TASK = ("Attempted to launch horovod task servers.\nWaiting for the hosts to acknowledge.\n"
+                "Launching horovodrun task function was not successful:\n"
+                "ssh: connect to host 10.0.0.7 port 12345: Connection refused\n")
+
+
+@pytest.mark.parametrize("text", [HOROVOD_TASK, HOROVOD_TASK.replace("horovodrun task", "horovod task")])
+def test_horovodruns_task_function_report(text):
+    finding = find(text)
+    assert finding.name == "launcher-report"
+    assert finding.error.endswith("task function was not successful: ssh: connect to host 10.0.0.7 port 12345:"
+                                  " Connection refused")
+
+
+# Flyte's report of a task's pod (flyteplugins' go/tasks/pluginmachinery/flytek8s/pod_helper.go,
+# DemystifyFailure: "\r\n[%v] terminated with exit code (%v). Reason [%v]. Message: \n%v.", the
+# container's termination message below; an empty one leaves "." alone): 137 is a SIGKILL.
+FLYTE = ("[1/1] currentAttempt done. Last Error: USER::Pod failed. No message received from kubernetes.\n"
+         "[a8f3-n0-0] terminated with exit code (137). Reason [Error]. Message: \n.\n")
+
+
+def test_flytes_report_of_a_killed_container():
+    finding = find(FLYTE)
+    assert (finding.name, finding.error) == ("launcher-report", "[a8f3-n0-0] terminated with exit code (137)."
+                                                                " Reason [Error].")
+    assert finding.hint == reasons.HINT_KILLED
+
+
+def test_flytes_report_gives_way_to_the_containers_own_words():
+    finding = find(FLYTE.replace("\n.\n", "\nValueError: bad lr.\n"))
+    assert (finding.name, finding.error) == ("exception-line", "ValueError: bad lr.")
+
+
+@pytest.mark.parametrize("text", [
+    "[a8f3-n0-0] terminated with ExitCode 0.\n",                                  # it succeeded
+    "worker terminated with exit code (137). Reason [Error].\n",                   # no container in brackets
+    "Launching horovodrun task function.\nssh: connect to host h port 22: Connection refused\n",   # no failure
+])
+def test_not_flytes_nor_horovodruns_report(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# SageMaker's reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json,
+# DescribeTrainingJobResponse's FailureReason) as the AWS CLI's describe-training-job prints it: JSON,
+# one member a line, indented by four; the string's escapes and newlines undone.
+DESCRIBED = ('{\n    "TrainingJobName": "xgb-2024-01-05",\n    "TrainingJobStatus": "Failed",\n'
+             '    "SecondaryStatus": "Failed",\n    "FailureReason": "AlgorithmError: ExecuteUserScriptError:\\n'
+             'Command \\"/usr/bin/python3 train.py\\"\\nValueError: bad lr, exit code: 1",\n}\n')
+
+
+def test_sagemakers_failure_reason_in_json():
+    finding = find(DESCRIBED)
+    assert (finding.name, finding.error) == (
+        "failure-reason", 'FailureReason: AlgorithmError: ExecuteUserScriptError: Command "/usr/bin/python3'
+                          ' train.py" ValueError: bad lr, exit code: 1')
+
+
+@pytest.mark.parametrize("text", [
+    'the "FailureReason": "x" field is empty when the job succeeds\n',              # prose
+    '    "FailureReason": null,\n',                                                # no string
+    '    "FailureReason": "",\n',                                                  # an empty one
+    '{"TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: x"}\n',   # not one member a line
+])
+def test_not_sagemakers_failure_reason_in_json(text):
+    assert_not_found_by(text, "failure-reason")
 
 
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's

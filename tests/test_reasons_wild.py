@@ -86,25 +86,11 @@ WRONG = {
             "D: absl's prefix from a runner relaying the lines",
         "s_mpiexec_radical_unit_nonzero":
             "G: runs of spaces shown as one",
-        "t_sm_failure_reason_algorithm_error_exit1_stepfn":
-            "B: DescribeTrainingJob's FailureReason in JSON",
     },
     "holdout8": {
         # Its single blind run: 78 of 88 right (RESULTS.md has the classes A-G).
-        "u_nccl2_socket_connect_refused_111":
-            "A: NCCL 2.0's failure line over the WARN before it",
-        "w_horovodrun_verbose_ssh_port_refused":
-            "B: horovodrun's 'task function was not successful' report",
-        "x_oom_flyte_pod_terminated_exit_137":
-            "B: Flyte's 'terminated with exit code (137)' report",
-        "w_jax_tracer_bool_conversion_jaxopt_hager_zhang":
-            "C: JAX's tracer message pasted without its name",
-        "w_tf_dnn_library_not_found_effnet_b7_root_errors":
-            "C: TF's root errors below 'Node:' without the exception line",
         "w_ray_raylet_gcs_connect_timeout_release":
             "D: Ray's C++ error line with its '(raylet)' component",
-        "w_jax_ptxas_unsupported_version_ci_pytest":
-            "E: pytest's one-line 'FAILED node - Name: msg' summary",
         "x_shell_zh_redirect_permission_denied_pixel_link":
             "F: bash's zh_CN '行 25: X: 权限不够'",
         "x_sm_cloudwatch_csv_pipemode_undefined_symbol":

@@ -41,6 +41,12 @@ ADVERSARIAL = {
     # its "Name:", a line after a frame's code, botocore's message, the kernel's and glibc's, shells'.
     "argparse reports": b"usage: t.py [-h]\nt.py: error: argument --x: bad\n" * 2000,
     "pytest E lines": b"E   ValueError: x\nE   more\n" * 3000,
+    "one line of pytest summaries": b"FAILED a.py::t" + b"[a - " * 16000,
+    "TensorFlow nodes": b"Node: 'a'\n2 root error(s) found.\n" * 3000,
+    "one line of Flyte reports": b"[a] terminated with exit code (1" * 2000,
+    "one line of failure reasons": b'"FailureReason": "' + b'a\\"' * 20000,
+    "JAX tracer messages": b"Attempted boolean conversion of x\nWhile tracing the function \n" * 1300,
+    "pytest summaries": b"FAILED a.py::t - assert x\n" * 2500,
     "messages below names": b'  File "a.py", line 1, in f\n    x\nValueError:\n    more\n' * 1500,
     "lines after frames": b'  File "a.py", line 1, in f\n    x\nno name here\n' * 2000,
     "one line of client errors": b"X: An error occurred (" * 3000,

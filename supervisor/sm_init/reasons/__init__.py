@@ -47,8 +47,9 @@ The order is the precedence:
    "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
    macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (with
    NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
-   INFO init.cc:878 -> 2", else its last). NCCL comes last: a collective fails *because* a peer died
-   of one of the others. A
+   INFO init.cc:878 -> 2", else its last; NCCL 2.0 to 2.3's "[0] socket.h:185 WARN msg" only on the
+   line right above it). NCCL comes last: a collective fails *because* a peer died of one of the
+   others. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
@@ -78,10 +79,12 @@ The order is the precedence:
    form (a paste that lost "ValueError: "), unless an exception line soon follows it (not after a
    stack that logging's stack_info or faulthandler printed: no exception ends those). Then pytest's
    report of the first failed test: its last ``E   Name: msg`` line (a chain's last) with the ``E``
-   lines below. Within one process (one prefix) the fatal traceback is the last one: earlier ones
-   were logged and survived, and "Exception ignored in" tracebacks never kill anything. Across
-   processes the first one to complete wins: of several ranks' fatal tracebacks, the one whose last
-   line came first in the output, the best witness of which rank failed first that the output holds.
+   lines below; where it has none (a paste of the summary), the first exception its short test
+   summary names, "FAILED tests/t.py::test_x - Name: msg" ("ERROR ..." for a fixture's). Within
+   one process (one prefix) the fatal traceback is the last one: earlier ones were logged and
+   survived, and "Exception ignored in" tracebacks never kill anything. Across processes the first
+   one to complete wins: of several ranks' fatal tracebacks, the one whose last line came first in
+   the output, the best witness of which rank failed first that the output holds.
    Unprefixed tracebacks of several processes interleaved line by line are told apart the same way
    (the first exception line to close one of them). A launcher that re-raises its child's failure
    (``CalledProcessError`` chained from the child's own error) gives the child's exception.
@@ -104,9 +107,15 @@ The order is the precedence:
    "Error in call to target 'X':" with the repr of the target's exception below it; an exception
    that a logger reported, TensorFlow's Coordinator's "Error reported to Coordinator: <class 'X'>,
    msg" and its ClusterCoordinator's "... encountered the following error when processing closure:
-   X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; Ray's
+   X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; TensorFlow's
+   "Node: 'X'" with its "N root error(s) found." list below it (a paste that starts there) as the
+   first root error; JAX's tracer errors pasted without their name ("Attempted boolean conversion
+   of traced array ..." with its "The error occurred while tracing the function ..." right below) as
+   "TracerBoolConversionError: ..."; Ray's
    "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
+   SageMaker's own reason, a Describe* response's ``"FailureReason": "..."`` printed as JSON one
+   member a line (the AWS CLI's, a Step Functions state's output). Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
    non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
@@ -114,8 +123,10 @@ The order is the precedence:
    shutting down workers", MPICH's and Intel MPI's "BAD TERMINATION"
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
-   with code 137", the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child it
-   could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
+   with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
+   "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
+   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child
+   it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
    unexpected." and "The actor is dead because its worker process has died" (and a
@@ -162,7 +173,7 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
 from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import cxx_exception, fatal_log, runtime_error_log
-from .reports import argparse_error, hydra_report, launcher_report
+from .reports import argparse_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
 
@@ -294,6 +305,7 @@ LAUNCHERS = (
     ARGPARSE,
     Recogniser("exception-line", bare_exception),
     Recogniser("hydra-error", hydra_error),
+    Recogniser("failure-reason", failure_reason_json),
     REPORT,
     Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),

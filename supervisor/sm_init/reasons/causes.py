@@ -49,6 +49,11 @@ NCCL_WARN_DISTANCE = 50   # lines between NCCL's warning and the error it led to
 # A failure's return going up at INFO level (NCCL's checks.h, NCCLCHECK: INFO(NCCL_ALL, "%s:%d -> %d",
 # __FILE__, __LINE__, res)), right after the warning where it failed.
 NCCL_RETURN = re.compile(r"NCCL INFO [\w./-]{1,200}:\d{1,6} -> \d{1,3}(?: \[[\w ]{1,40}\])?$")
+# NCCL 2.0 to 2.3's warning (debug.h's WARN macro: "\\n%s:%d:%d [%d] %s:%d WARN ", host, pid, tid, device,
+# file, line; 2.0's binary printed "host [0] include/socket.h:185 WARN msg"): no "NCCL" before WARN, and
+# no failure's return after it at WARN level. Taken only where it is the line right before the error
+# (the program's NCCLCHECK printed "NCCL failure common.cu:110 'unhandled system error'" next).
+NCCL_OLD_WARN = re.compile(r"\[\d{1,3}\] [\w./-]{1,200}\.(?:cu|cc|cpp|c|h|hpp):\d{1,6} WARN (\S.*)$")
 NCCL_DEBUG_ADVICE = re.compile(r" \(run with NCCL_DEBUG=\w+ for details\)")   # the hint says it
 # Any CUDA error but running out of memory (its own recogniser, its own hint).
 CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|ErrorIllegalAddress)\b"
@@ -100,6 +105,8 @@ def nccl_error(lines: Sequence[Line]) -> Optional[Hit]:
     before = failed[:1] or [line for line in window if "NCCL WARN" in line.text][-1:]
     warnings = (NCCL_WARN.search(line.text) for line in before)
     warning = next((found for found in warnings if found), None)
+    if warning is None and window and window[-1] is lines[position - 1] and " WARN " in window[-1].text:
+        warning = NCCL_OLD_WARN.search(window[-1].text)
     if warning and warning.group(1) not in error:
         error += f"; NCCL WARN {tidy(warning.group(1))}"
     return hit._replace(error=error)

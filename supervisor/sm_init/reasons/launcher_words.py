@@ -96,6 +96,14 @@ LAUNCHER_REPORT = re.compile(
     # [failed-daemon-launch]; mpirun 4.1 run here with an rsh agent that fails).
     r"|ORTE was unable to reliably start one or more daemons"
     r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
+    # horovodrun's task server that would not start on a host (horovod/run/run.py, later
+    # horovod/runner/driver/driver_service.py, _launch_task_servers: "Launching horovod[run] task
+    # function was not successful:\n{host_output}", then os._exit): the host's output, ssh's, below it.
+    r"|Launching horovod(?:run)? task function was not successful:"
+    # Flyte's report of a task's pod (flyteplugins' pod_helper.go, DemystifyFailure: "[%v] terminated
+    # with exit code (%v). Reason [%v]. Message: \n%v.", the container, its code, the kubelet's reason);
+    # its words first, the bracket before them after (a line of brackets costs nothing).
+    r"|terminated with exit code \((?<=\] terminated with exit code \()-?[1-9]\d*\)\. Reason \["
     r"|can't open file '[^']{0,4096}': \[Errno \d+\]"                 # python
     # A shell: a command it cannot find or run, and its parser giving up on a script (bash's parse.y:
     # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
@@ -110,7 +118,7 @@ STARTUP = re.compile(r"can't open file|command not found|No such file or directo
 # launcher reported anything else; then the last one, closest to the exit it may explain.
 COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
-                         r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b")
+                         r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b|code \(137\)")
 MPICH_BOX = re.compile(r"^=+\s+")   # the left edge of MPICH's box
 # MPICH's "=   EXIT CODE: 9"; Intel MPI's "=   KILLED BY SIGNAL: 9 (Killed)".
 MPICH_EXIT = re.compile(r"^=\s+(?:EXIT CODE: -?\d+|KILLED BY SIGNAL: \d+(?: \([^)]{1,40}\))?)\s*$")

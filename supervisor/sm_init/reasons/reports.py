@@ -1,11 +1,13 @@
 """The reports of a failed child that are not the child's own words: argparse's error, a
 launcher's or a shell's report (``launcher_report``: Open MPI, MPICH, DeepSpeed, torchrun's
-agent, Slurm, a shell's "command not found", ...), MPICH Hydra's first error line.
+agent, Slurm, a shell's "command not found", ...), SageMaker's "FailureReason" printed as JSON,
+MPICH Hydra's first error line.
 
 Imports lines, findings, hints, text, matchers, launcher_words, tracebacks.
 """
 
 import heapq
+import json
 import re
 from typing import Iterator, Optional, Sequence
 
@@ -75,6 +77,9 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     return complaint and _report(lines, complaint)
 
 
+FLYTE_NO_MESSAGE = ". Message: ."
+
+
 def _report(lines: Sequence[Line], line: Line) -> Hit:
     position = lines.index(line)
     error = MPICH_BOX.sub("", tidy(line.text), count=1)   # "=   BAD TERMINATION ..."
@@ -103,8 +108,33 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
             break
         error += " " + tidy(more)
         previous = after
+    if error.endswith(FLYTE_NO_MESSAGE):
+        error = error[:-len(FLYTE_NO_MESSAGE) + 1]   # Flyte's report of a container that left no message
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
     return Hit(line, error, hint)
+
+
+# SageMaker's own reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json:
+# DescribeTrainingJobResponse's FailureReason, "If the training job failed, the reason it failed", a
+# string of at most 1024 characters; DescribeProcessingJob's and DescribeTransformJob's alike) as
+# JSON prints it one member a line (the AWS CLI's describe-training-job, a Step Functions state's
+# output, json.dumps(indent=4)): only a line that holds that key and a JSON string, nothing else.
+FAILURE_REASON_JSON = re.compile(r'^\s{0,40}"FailureReason": ("(?:[^"\\\n]|\\.){1,2048}"),?$')
+
+
+def failure_reason_json(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first "FailureReason" member of a SageMaker Describe* response printed as JSON."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], '"FailureReason": "'):
+        return None
+    for position in matching(output, FAILURE_REASON_JSON):
+        try:
+            reason = json.loads(FAILURE_REASON_JSON.match(output[position].text).group(1))
+        except ValueError:
+            continue
+        if reason.strip():
+            return Hit(output[position], "FailureReason: " + " ".join(reason.split()))   # its newlines too
+    return None
 
 
 # MPICH's Hydra (src/pm/hydra, HYDU_ERR_POP and the HYDU_ERR_* macros: HYDU_error_printf, which

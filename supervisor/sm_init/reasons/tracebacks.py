@@ -494,6 +494,7 @@ def reworded(lines: Sequence[Line], line: Line, error: str) -> str:
 # TensorFlow's StatusGroup summary (tensorflow/core/platform/status.cc, as_summary_status): "N root
 # error(s) found." then each root error indented, "  (0) Unknown: Failed to get convolution ...".
 ROOT_ERROR = re.compile(r"^\s{1,8}(\(0\) \S.*)$")
+ROOT_ERRORS = re.compile(r"^\d{1,4} root error\(s\) found\.$")
 
 
 # A traceback's source line (Lib/traceback.py prints it indented by four spaces, stripped) in the
@@ -680,7 +681,10 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     see_above = SEE_ABOVE_WORDS in text
     logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
     ray = "RayTaskError(" in text
-    if not (botocore or dotted or see_above or logged or ray or could_match(BARE_EXCEPTION, text)):
+    nodes = " root error(s) found." in text and "Node: '" in text
+    traced = "tracing the function " in text
+    if not (botocore or dotted or see_above or logged or ray or nodes or traced
+            or could_match(BARE_EXCEPTION, text)):
         return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
         text = lines[position].text
@@ -692,6 +696,12 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
                 return Hit(lines[position], error)
         if ray and not wrappers and "RayTaskError(" in text and RAY_TASK_ERROR.match(text):
             return Hit(lines[position], text.strip())
+        if nodes and not wrappers and text.startswith("Node: '") and _tf_root_errors(lines, position):
+            return Hit(lines[position], message(lines, position))
+        if traced and not wrappers and text.startswith(JAX_TRACER_STARTS):
+            error = _jax_tracer_error(lines, position)
+            if error is not None:
+                return Hit(lines[position], error)
         if position in dotted and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
@@ -706,6 +716,40 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     return None
 
 
+# JAX's errors for a tracer used where a concrete value is needed (jax/_src/errors.py: each message the
+# tracer's _error_repr(), then its _origin_msg(), which core.py starts with a newline: "The error
+# occurred while tracing the function f at a.py:3 for jit." or "While tracing the function f ...,
+# this value became a tracer due to JAX operations on these lines:"): a paste that starts at the
+# message, its class's name not kept, is named by the message's own words.
+JAX_TRACER_ERRORS = {"Attempted boolean conversion of ": "TracerBoolConversionError",
+                     "The numpy.ndarray conversion method __array__() was called on ": "TracerArrayConversionError",
+                     "The __index__() method was called on ": "TracerIntegerConversionError"}
+JAX_TRACER_STARTS = tuple(JAX_TRACER_ERRORS)
+JAX_ORIGIN = ("The error occurred while tracing the function ", "While tracing the function ")
+
+
+def _jax_tracer_error(lines: Sequence[Line], position: int) -> Optional[str]:
+    """"Name: msg" for a JAX tracer error's message at ``position`` with its origin on the next line."""
+    here = lines[position]
+    below = lines[position + 1] if position + 1 < len(lines) else None
+    if below is None or below.index != here.index + 1 or PROCESS(below) != PROCESS(here) \
+            or not below.text.startswith(JAX_ORIGIN):
+        return None
+    text = here.text.strip()
+    return f"{next(name for start, name in JAX_TRACER_ERRORS.items() if text.startswith(start))}: {text}"
+
+
+def _tf_root_errors(lines: Sequence[Line], position: int) -> bool:
+    """Whether the line at ``position`` is TensorFlow's "Node: 'X'" with its op's message below it a
+    list of root errors (status.cc, as_summary_status: "N root error(s) found.", then "  (0) msg"),
+    a paste that starts at "Node:" (the exception's line above it not kept)."""
+    below = lines[position + 1:position + 3]
+    return (TF_NODE.match(lines[position].text) is not None and len(below) == 2
+            and all(line.rank == lines[position].rank for line in below)
+            and below[0].index == lines[position].index + 1 and below[1].index == below[0].index + 1
+            and ROOT_ERRORS.match(below[0].text.strip()) is not None and ROOT_ERROR.match(below[1].text) is not None)
+
+
 # pytest's report of a failed test (_pytest/_code/code.py: each line of the exception as Python would
 # print it behind "E" and the spaces that align it with the source line, the failing source line
 # behind ">"; --tb=short and --tb=line too), in a section a "____ test_name ____" rule opens per
@@ -716,12 +760,21 @@ PYTEST_SECTION = re.compile(r"^_{3,} \S.{0,300} _{3,}$")
 PYTEST_ANY = re.compile(r"\nE ")   # whether a tail has an "E" line after its first: re's literal search
 
 
+# Its short test summary (_pytest/terminal.py, _get_line_with_reprcrash_message: "FAILED nodeid - msg",
+# "ERROR nodeid - msg" for a fixture's or collection's error, msg the exception's first line, "..."
+# where the terminal was too narrow; a test's parameters in brackets may hold " - "): the first one
+# whose message is an exception's, where no "E" line says more (a paste or a tail of the summary).
+PYTEST_SUMMARY = re.compile(r"^(?:FAILED|ERROR) [^\s\[]{0,300}?(?:::|\.py)[^\s\[]{0,300}(?:\[[^\n]{0,300}?\])?"
+                            r" - (\S.*)$")
+
+
 def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first failed test's exception, as pytest reported it, with its "E" lines below it."""
+    """The first failed test's exception, as pytest reported it, with its "E" lines below it; else
+    the first exception its short test summary names."""
     lines = output_lines(lines)
     text, _starts = joined(lines)
     if not (text.startswith("E ") or PYTEST_ANY.search(text)):
-        return None
+        return _pytest_summary(lines)
     section, found = 0, None   # the section of the candidate found, the candidate
     for position, line in enumerate(lines):
         if line.text.startswith("_") and PYTEST_SECTION.match(line.text):
@@ -734,7 +787,7 @@ def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
         if exception and _is_exception(exception.group(1)):
             found = position
     if found is None:
-        return None
+        return _pytest_summary(lines)
     error = lines[found].text[PYTEST_E.match(lines[found].text).end():]
     previous = lines[found]
     for after in lines[found + 1:found + 1 + CONTINUED]:
@@ -743,3 +796,12 @@ def pytest_failure(lines: Sequence[Line]) -> Optional[Hit]:
         error += " " + after.text[1:].strip()
         previous = after
     return Hit(lines[found], error)
+
+
+def _pytest_summary(lines: Sequence[Line]) -> Optional[Hit]:
+    for position in matching(lines, PYTEST_SUMMARY):
+        error = PYTEST_SUMMARY.match(lines[position].text).group(1)
+        exception = TB_EXCEPTION.match(error)
+        if exception and _is_exception(exception.group(1)):
+            return Hit(lines[position], error)
+    return None
