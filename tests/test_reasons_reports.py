@@ -1661,6 +1661,15 @@ def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
     assert finding.error.endswith("uncaught exception during training: An error occurred (403) when calling"
                                   " the HeadObject operation: Forbidden"), finding
     assert "ERROR" not in finding.error and "INFO" not in finding.error
+    # Cut right after the header (a paste that ends in the first frame's line, which its copier left
+    # out), here behind docker compose v1's prefix (compose/cli/log_printer.py build_log_prefix: the
+    # container's name_without_project, "{service}_{number}", padded, then " | ").
+    header = whole[:whole.index("\n", whole.index("Traceback (most recent call last):")) + 1]
+    composed = "".join(f"algo-1-GGF0S_1  | {line}\n" for line in header.splitlines())
+    for text in (header, composed):
+        finding = find(text)
+        assert finding.name == "cut-traceback", (text, finding)
+        assert finding.error.endswith("the HeadObject operation: Forbidden"), finding
 
 
 @pytest.mark.parametrize("above", [
@@ -1669,9 +1678,16 @@ def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
     "Exception in thread Thread-1:",                   # threading's
     "step 3: the ERROR rate is 0.2",                   # the word in a message, not a level
 ])
-def test_not_an_error_logged_before_its_cut_traceback(above):
-    text = (f"epoch 1\n{above}\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
-            f"    download()\n")
+@pytest.mark.parametrize("frames", ["  File \"train.py\", line 9, in <module>\n    download()\n", ""])
+def test_not_an_error_logged_before_its_cut_traceback(above, frames):
+    text = f"epoch 1\n{above}\nTraceback (most recent call last):\n{frames}"
+    assert_not_found_by(text, "cut-traceback")
+
+
+def test_not_a_cut_traceback_whose_header_is_not_the_last_line():
+    # The header, no frame, then more output: not a traceback cut (it is none Python printed).
+    text = ("2018-10-08 05:34:27,433 ERROR - root - the download failed\nTraceback (most recent call last):\n"
+            "epoch 2\n")
     assert_not_found_by(text, "cut-traceback")
 
 

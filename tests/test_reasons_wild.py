@@ -109,8 +109,6 @@ WRONG = {
             "F: bash's zh_CN '行 25: X: 权限不够'",
         "x_sm_cloudwatch_csv_pipemode_undefined_symbol":
             "G: CloudWatch's CSV export prefix",
-        "x_sm_local_mode_compose_headobject_403":
-            "G: compose v1's prefix before a logged error above a cut traceback",
     },
 }
 
