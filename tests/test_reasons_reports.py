@@ -2025,25 +2025,41 @@ def test_a_launchers_report_wrapped_onto_the_next_line_is_still_joined():
 
 
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
-# message "file.h:554: msg"): at error level (E), the last resort, as c10's.
+# message "file.h:554: msg"; on the console and the driver's stderr the pattern has the program's file
+# name after the ids, "[...%t] (" + app_name_without_path + ") %v"): at error level (E), the last
+# resort, as c10's. The Error line shows the component and the message, not the stamp and the ids.
 RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"
          " seconds. GCS may have been killed.")
+RAY_MESSAGE = "gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed."
 
 
-@pytest.mark.parametrize("text", [
-    RAY_E + "\n",
-    "2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n",
+@pytest.mark.parametrize("text, shown", [
+    (RAY_E + "\n", RAY_MESSAGE),
+    ("2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n", RAY_MESSAGE),
+    (RAY_E.replace("] gcs_rpc", "] (raylet) gcs_rpc") + "\n", "raylet: " + RAY_MESSAGE),
+    ("[2024-05-26 11:26:16,798 I 1774 1785] (gcs_server) gcs_server.cc:88: started\n"
+     + RAY_E.replace("] gcs_rpc", "] (gcs_server) gcs_rpc") + "\n", "gcs_server: " + RAY_MESSAGE),
 ])
-def test_rays_cxx_error_log_line(text):
+def test_rays_cxx_error_log_line(text, shown):
     finding = find(text)
-    assert finding.name == "runtime-error-log" and finding.error.endswith(
-        "E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed.")
+    assert finding.name == "runtime-error-log" and finding.error == shown, finding
+
+
+def test_rays_cxx_check_failed_shows_its_message_without_the_header():
+    # RAY_CHECK (src/ray/util/logging.h): RAY_LOG(FATAL) << " Check failed: " #condition " ", spdlog's
+    # level letter for FATAL "C"; the line the fatal rule finds, shown from the file name on.
+    text = ("[2022-09-08 17:16:31,380 C 46829 46957] (raylet) gcs_rpc_client.h:537:  Check failed: ok()"
+            " Failed to connect to GCS within 60 seconds\n")
+    finding = find(text)
+    assert finding.error == "raylet: gcs_rpc_client.h:537: Check failed: ok() Failed to connect to GCS within 60 seconds"
 
 
 @pytest.mark.parametrize("text", [
     RAY_E.replace(" E ", " I ") + "\n",                                   # info level
     RAY_E.replace(" E ", " W ") + "\n",                                   # a warning
     "[2024-05-26 11:26:16,798 E 1774 1785] Failed to connect to GCS\n",   # no file:line
+    "[2024-05-26 11:26:16,798 E 1774 1785] (raylet) Failed to connect to GCS\n",   # the component, no file
+    "[2024-05-26 11:26:16,798 E 1774 1785] (raylet) (gcs) gcs_rpc_client.h:554: Failed\n",   # two of them
 ])
 def test_not_rays_cxx_error_log_line(text):
     assert_not_found_by(text, "runtime-error-log")

@@ -101,8 +101,6 @@ WRONG = {
             "C: JAX's tracer message pasted without its name",
         "w_tf_dnn_library_not_found_effnet_b7_root_errors":
             "C: TF's root errors below 'Node:' without the exception line",
-        "w_ray_raylet_gcs_connect_timeout_release":
-            "D: Ray's C++ error line with its '(raylet)' component",
         "w_jax_ptxas_unsupported_version_ci_pytest":
             "E: pytest's one-line 'FAILED node - Name: msg' summary",
         "x_shell_zh_redirect_permission_denied_pixel_link":

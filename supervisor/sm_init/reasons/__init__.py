@@ -132,7 +132,8 @@ The order is the precedence:
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
    glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Ray's
-   C++ ``[2024-05-26 11:26:16,798 E 177479 178526] gcs_rpc_client.h:554: msg``, Lua
+   C++ ``[2024-05-26 11:26:16,798 E 177479 178526] (raylet) gcs_rpc_client.h:554: msg`` (the
+   component optional; the Error line from it on, "raylet: gcs_rpc_client.h:554: msg"), Lua
    torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
