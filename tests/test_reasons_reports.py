@@ -1149,6 +1149,59 @@ def test_bashs_older_chinese_catalogue(text, error):
     assert (finding.name, finding.error) == ("launcher-report", error)
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("line, errno", [
+    ("cat < /nonexistent/sm-init-test/data.tfrecord", "No such file or directory"),   # redir.c
+    ("./data.txt", "Permission denied"),   # execute_cmd.c's file_error (no x bit: EACCES, root too)
+])
+def test_bash_cannot_open_a_file_in_its_locale(tmp_path, locale, line, errno):
+    # bash's "%s: line %d: " in its locale, then "%s: %s", the file and glibc's strerror() words.
+    env = dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=locale)
+    script = tmp_path / "train.sh"
+    script.write_text(f"echo start\n{line}\n")
+    (tmp_path / "data.txt").write_text("1\n")
+    run = run_tails(["bash", str(script)], env=env, cwd=str(tmp_path))
+    assert run.returncode != 0
+    words = translated(locale, errno)
+    assert words in reasons.STRERROR_WORDS or words == errno, (locale, words)
+    assert words.encode() in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report" and finding.error.startswith(str(script)), finding
+    assert finding.error.endswith(f": {words}"), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # bash's po/zh_CN.po of 4.1 to 4.4 (and 5.3's " 行 "), 5.0's and 5.1's, 5.2's; zh_TW's, fr's, pt_BR's.
+    ("start\ntrain.sh: 行 25: /data/train.tfrecord: 权限不够\n", "train.sh: 行 25: /data/train.tfrecord: 权限不够"),
+    ("start\ntrain.sh：行 25: /data/x: 没有那个文件或目录\n", "train.sh：行 25: /data/x: 没有那个文件或目录"),
+    ("start\ntrain.sh: 第 25 行：/data/x: 权限不够\n", "train.sh: 第 25 行：/data/x: 权限不够"),
+    ("start\ntrain.sh: 第 25 列：/data/x: 沒有此一檔案或目錄\n", "train.sh: 第 25 列：/data/x: 沒有此一檔案或目錄"),
+    ("start\ntrain.sh : ligne 25 : /data/x: Permission non accordée\n",
+     "train.sh : ligne 25 : /data/x: Permission non accordée"),
+    ("start\ntrain.sh, linha 25: /data/x: Permissão negada\n", "train.sh, linha 25: /data/x: Permissão negada"),
+])
+def test_bashs_translated_file_error_in_its_releases(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text", [
+    "检查数据: /data/train.tfrecord: 权限不够\n",           # no script and line before it
+    "train.sh: 行 25: 读取失败，权限不够\n",                 # no ": " before the words (not strerror's)
+    "Hinweis: Keine Berechtigung für /data, nutze /tmp\n",   # the words inside a line
+])
+def test_not_bashs_translated_file_error(text):
+    finding = find(text)
+    assert finding is None or finding.name != "launcher-report", finding
+
+
+def test_bashs_translated_file_error_is_only_the_last_resort():
+    # A script's complaint that it survives, then the trainer's own traceback: the traceback.
+    text = ("train.sh: 行 3: /opt/conf: 没有那个文件或目录\nTraceback (most recent call last):\n"
+            "  File \"train.py\", line 2, in <module>\n    main()\nValueError: bad config\n")
+    assert find(text).error == "ValueError: bad config"
+
+
 @pytest.mark.parametrize("text", [
     "提示：未找到命令时请先安装 torchrun\n",           # the words in prose, not at the line's end
     "错误：未找到命令 git，请先安装\n",                # a script's own message, the name after them

@@ -103,8 +103,6 @@ WRONG = {
             "C: TF's root errors below 'Node:' without the exception line",
         "w_jax_ptxas_unsupported_version_ci_pytest":
             "E: pytest's one-line 'FAILED node - Name: msg' summary",
-        "x_shell_zh_redirect_permission_denied_pixel_link":
-            "F: bash's zh_CN '行 25: X: 权限不够'",
         "x_sm_cloudwatch_csv_pipemode_undefined_symbol":
             "G: CloudWatch's CSV export prefix",
     },

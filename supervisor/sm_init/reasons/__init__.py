@@ -124,7 +124,8 @@ The order is the precedence:
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
    are not enough slots available". A shell's "command not found" (a script survives a missing
    nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
-   "train.sh: 15: python: not found")
+   "train.sh: 15: python: not found") and bash's report of a file its script cannot open or run
+   ("train.sh: line 25: X: Permission denied", in its translations "train.sh: 行 25: X: 权限不够")
    only when there is no other report, the last one; then MPICH Hydra's first "[mpiexec@HOST] FUNC
    (FILE:LINE): msg" or "[proxy:0:2@HOST] ..." report ("execvp error on file X ..."); last,
    launchers' wrapper exceptions
@@ -157,7 +158,7 @@ from .findings import Finding, Hit, Recogniser
 from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_HOST_MEMORY, HINT_KILLED,
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
 from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _size, truncate
-from .launcher_words import COMMAND_NOT_FOUND, _not_found, STARTUP
+from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
 from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
