@@ -1805,6 +1805,37 @@ def test_not_a_tensorflow_error_a_logger_reported(text):
     assert_not_found_by(text, "exception-line")
 
 
+# A runner that relays a child's output through absl's logging, a line at a time, stripped (AlphaFold's
+# run_docker.py: logging.info(line.strip()) for each line of the container's): absl's header before
+# every line of the child's traceback (ABSL, the form of absl/logging/__init__.py's get_absl_log_prefix,
+# its thread's id "%5d"), run here; the header peeled, the child's exception line is the error.
+RELAY = """
+import logging, subprocess, sys
+logging.basicConfig(format=sys.argv[1], level=logging.INFO)
+child = subprocess.run([sys.executable, "-c", "import numpy_like\\n"], capture_output=True, text=True)
+for line in child.stderr.splitlines():
+    logging.info(line.strip())
+sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("form", [ABSL, ABSL.replace("%(thread)d", "%(process)5d")])
+def test_a_childs_traceback_relayed_behind_absls_header(tmp_path, form):
+    (tmp_path / "run_docker.py").write_text(RELAY)
+    run = run_tails([sys.executable, "run_docker.py", form], cwd=str(tmp_path))
+    assert b"run_docker.py:6] Traceback (most recent call last):" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.error == "ModuleNotFoundError: No module named 'numpy_like'", (run.stderr, finding)
+
+
+def test_not_absls_header_on_glogs_cxx_error_line():
+    # glog's C++ error line has the same header with a C++ file: it is the error, not a prefix to drop.
+    text = ("I1213 13:02:06.025116 140646328219456 run_docker.py:222] starting\n"
+            "E1213 13:02:06.025453 140646328219456 cusolver_kernels.cc:44] cusolverDnCreate failed\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("runtime-error-log", "cusolverDnCreate failed"), finding
+
+
 # Ray's dual exception (python/ray/exceptions.py, as_instanceof_cause: a class named
 # f"RayTaskError({cause_cls.__name__})", its str() the task's title and its remote traceback), raised
 # by python here; a paste that ends inside the remote traceback keeps only its line.

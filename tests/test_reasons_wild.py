@@ -82,8 +82,6 @@ WRONG = {
             "G: 'exit code 1' where the label says 'exitcode'",
         "s_hvd_elastic_gloo_ioexception":
             "E: the rank's Killed over its own exception before it",
-        "s_jax_alphafold_cusolver_create":
-            "D: absl's prefix from a runner relaying the lines",
         "s_mpiexec_radical_unit_nonzero":
             "G: runs of spaces shown as one",
         "t_sm_failure_reason_algorithm_error_exit1_stepfn":

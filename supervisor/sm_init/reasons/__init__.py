@@ -12,7 +12,8 @@ progress bar reduced to what a terminal would last have shown), each line's pref
 mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
 0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, docker compose's
 ``scalellm  | `` where it is surely compose's; a logger's header
-repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service
+repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``, absl's (Python's)
+``I1213 13:02:06.025453 140646328219456 run_docker.py:222]``; the stamp a log service
 puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host
 prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
 added to all of them) so that interleaved processes can be told apart, blank lines are dropped (a

@@ -81,6 +81,11 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
     (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
+    # absl's Python header (absl/logging/__init__.py, get_absl_log_prefix: "%c%02d%02d %02d:%02d:%02d.%06d
+    # %5d %s:%d] ", the level's initial, the thread's id, the file's name): a runner that relays a
+    # child's output line by line through absl's logging (AlphaFold's run_docker.py) puts it before each.
+    # Dropped as vLLM's; a .py file only: glog's C++ lines ("E1207 ... file.cc:12] msg") are error lines.
+    (re.compile(r"[IWE]\d{4} \d\d:\d\d:\d\d\.\d{6} +\d{1,20} [\w.-]{1,120}\.py:\d{1,7}\] "), None, "IWE"),
     (STAMP, "stamp", "[0123456789JFMASOND"),
     # Slurm's `srun --label`: the task's number, right-aligned ("  3: ").
     (re.compile(r" {0,4}(\d{1,5}): "), "rank", " 0123456789"),
