@@ -503,6 +503,12 @@ TRACEBACK = ['Traceback (most recent call last):',
     "[trainer0]:",                                       # torchrun --tee, a named role
     "[1,mpirank:0,algo-1]<stderr>:",                     # mpirun --tag-output with the host
     "[pod/trainer-0/pytorch] ",                          # kubectl logs --prefix
+    # Determined: `det trial logs` (master/internal/db/postgres_trial_logs.go's text form), with the rank
+    # or without; its web UI's copy (LogViewer.tsx's formatClipboardHeader, "%-9s %21s ") before it.
+    "[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || ",
+    "[2021-12-07T10:43:01Z] 087c0ee7 || ",
+    "<>        [2021-12-07 10:43:01] 087c0ee7 || ",
+    "<info>    [2021-12-07, 10:43:01] 087c0ee7 || ",
 ])
 def test_a_stamp_before_every_line_is_peeled(stamp):
     # The traceback reads as one behind the stamps: its source line (which names a known cause in
@@ -525,6 +531,20 @@ def test_a_stamp_before_every_line_is_peeled(stamp):
 ])
 def test_processes_named_before_every_line(raw, actor):
     assert reasons.split_prefixes(raw) == ("x", None, None, actor)
+
+
+def test_determineds_prefix_keeps_the_rank():
+    assert reasons.split_prefixes("[2021-12-07T10:43:01Z] 087c0ee7 [rank=3] ||     raise x") == (
+        "    raise x", "3", None, None)
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("[2021-12-07T10:43:01Z] 087c0ee7 ready", "087c0ee7 ready"),   # no " || ": a stamp, then the line
+    ("<b> bold text", "<b> bold text"),                            # a tag, no stamp after it
+    ("<info> [2021-12-07] x", "<info> [2021-12-07] x"),            # a date without its time
+])
+def test_not_determineds_prefix(raw, text):
+    assert reasons.split_prefixes(raw)[0] == text
 
 
 @pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x"])

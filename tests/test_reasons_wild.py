@@ -71,8 +71,6 @@ WRONG = {
         # Its single blind run: 73 of 90 right (RESULTS.md has the classes A-H).
         "n_python_filenotfound_config_then_nameerror_trainer_dreambooth":
             "F: a chain whose first exception is the cause",
-        "o_horovod_determined_launcher_nonzero_then_container_137":
-            "D: Determined's '<> [stamp] id || ' prefix",
     },
     "holdout7": {
         # Its single blind run: 76 of 88 right (RESULTS.md has the classes A-G).

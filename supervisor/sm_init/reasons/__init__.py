@@ -10,7 +10,9 @@ Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours d
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
 (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
 mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
-0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, docker compose's
+0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, Determined's
+``[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || `` (its web UI's copy ``<info>    [...] 087c0ee7 || ``
+too), docker compose's
 ``scalellm  | `` where it is surely compose's; a logger's header
 repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``, absl's (Python's)
 ``I1213 13:02:06.025453 140646328219456 run_docker.py:222]``; the stamp a log service
