@@ -54,8 +54,8 @@ STRERROR_WORDS = ("权限不够", "没有那个文件或目录",                
                   "Отказано в доступе", "Нет такого файла или каталога",            # ru
                   "Permissão negada", "Arquivo ou diretório inexistente",            # pt_BR
                   "Permesso negato", "File o directory non esistente")               # it
-SCRIPT_LINE = re.compile(r"(?: ?: |：|, )(?:第 \d{1,7} [行列]：|(?:行|列|줄|Zeile|ligne|línea|строка|linha|riga) \d{1,7} ?: "
-                         r"|\d{1,7} 行: )")
+SCRIPT_LINE = re.compile(r"(?: ?: |：|, )(?:第 \d{1,7} [行列]：|\d{1,7} 行: "
+                         r"|(?:行|列|줄|Zeile|ligne|línea|строка|linha|riga) \d{1,7} ?: )")
 # Such a line's end: one test (str.endswith) before the pattern.
 STRERROR_ENDS = tuple(": " + words for words in STRERROR_WORDS)
 # Whether a tail holds any of them: a test for each (a search at C speed), apart from

@@ -91,9 +91,9 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     # line), as `det trial logs` prints it; its web UI's copy puts "%-9s %Ns " before each line
     # (LogViewer.tsx's formatClipboardHeader: "<level>" padded, the "[date time]"), then the same id and
     # " || ". Both off, the rank kept: a traceback behind them keeps its indentation.
-    (re.compile(r"(?:<\w{0,10}> {1,12}\[\d{4}-\d\d-\d\d,? \d\d:\d\d:\d\d\] |\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z\] "
-                r"(?=[0-9a-f]{8} (?:\[rank=\d{1,6}\] )?\|\|))(?:[0-9a-f]{8} (?:\[rank=(\d{1,6})\] )?\|\| ?)?"),
-     "rank", "<["),
+    (re.compile(r"(?:<\w{0,10}> {1,12}\[\d{4}-\d\d-\d\d,? \d\d:\d\d:\d\d\] "
+                r"|\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z\] (?=[0-9a-f]{8} (?:\[rank=\d{1,6}\] )?\|\|))"
+                r"(?:[0-9a-f]{8} (?:\[rank=(\d{1,6})\] )?\|\| ?)?"), "rank", "<["),
     (STAMP, "stamp", "[0123456789JFMASOND"),
     # Slurm's `srun --label`: the task's number, right-aligned ("  3: ").
     (re.compile(r" {0,4}(\d{1,5}): "), "rank", " 0123456789"),

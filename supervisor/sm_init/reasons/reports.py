@@ -59,7 +59,8 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     text = joined(output)[0]
     if holds(text, *(NOT_FOUND_ASCII if text.isascii() else NOT_FOUND)):
         # bash's translated and dash's complaints, which LAUNCHER_REPORT leaves out: in output order.
-        positions = heapq.merge(positions, (at for at, line in enumerate(output) if _translated_complaint(line.text)))
+        positions = heapq.merge(positions, (at for at, line in enumerate(output)
+                                            if _translated_complaint(line.text)))
     for position in positions:
         line = output[position]
         if COMPLAINT.search(line.text) or _translated_complaint(line.text):

@@ -622,7 +622,9 @@ def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
         elif not _code_like(line.text):
             return None   # an exception line, or a line that is no frame's: not cut
     before = lines[header - 1]
-    if not frames and header != len(lines) - 1 or before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
+    if not frames and header != len(lines) - 1:
+        return None   # frames, or the header as the output's last line (cut right after it)
+    if before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
         return None
     error = _logged_error(before)
     if error is None or LAUNCHER_REPORT.search(error):
