@@ -552,6 +552,12 @@ TRACEBACK = ['Traceback (most recent call last):',
     "[trainer0]:",                                       # torchrun --tee, a named role
     "[1,mpirank:0,algo-1]<stderr>:",                     # mpirun --tag-output with the host
     "[pod/trainer-0/pytorch] ",                          # kubectl logs --prefix
+    # Determined: `det trial logs` (master/internal/db/postgres_trial_logs.go's text form), with the rank
+    # or without; its web UI's copy (LogViewer.tsx's formatClipboardHeader, "%-9s %21s ") before it.
+    "[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || ",
+    "[2021-12-07T10:43:01Z] 087c0ee7 || ",
+    "<>        [2021-12-07 10:43:01] 087c0ee7 || ",
+    "<info>    [2021-12-07, 10:43:01] 087c0ee7 || ",
 ])
 def test_a_stamp_before_every_line_is_peeled(stamp):
     # The traceback reads as one behind the stamps: its source line (which names a known cause in
@@ -574,6 +580,20 @@ def test_a_stamp_before_every_line_is_peeled(stamp):
 ])
 def test_processes_named_before_every_line(raw, actor):
     assert reasons.split_prefixes(raw) == ("x", None, None, actor)
+
+
+def test_determineds_prefix_keeps_the_rank():
+    assert reasons.split_prefixes("[2021-12-07T10:43:01Z] 087c0ee7 [rank=3] ||     raise x") == (
+        "    raise x", "3", None, None)
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("[2021-12-07T10:43:01Z] 087c0ee7 ready", "087c0ee7 ready"),   # no " || ": a stamp, then the line
+    ("<b> bold text", "<b> bold text"),                            # a tag, no stamp after it
+    ("<info> [2021-12-07] x", "<info> [2021-12-07] x"),            # a date without its time
+])
+def test_not_determineds_prefix(raw, text):
+    assert reasons.split_prefixes(raw)[0] == text
 
 
 @pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x"])
@@ -1232,6 +1252,59 @@ def test_bashs_older_chinese_catalogue(text, error):
     assert (finding.name, finding.error) == ("launcher-report", error)
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("line, errno", [
+    ("cat < /nonexistent/sm-init-test/data.tfrecord", "No such file or directory"),   # redir.c
+    ("./data.txt", "Permission denied"),   # execute_cmd.c's file_error (no x bit: EACCES, root too)
+])
+def test_bash_cannot_open_a_file_in_its_locale(tmp_path, locale, line, errno):
+    # bash's "%s: line %d: " in its locale, then "%s: %s", the file and glibc's strerror() words.
+    env = dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=locale)
+    script = tmp_path / "train.sh"
+    script.write_text(f"echo start\n{line}\n")
+    (tmp_path / "data.txt").write_text("1\n")
+    run = run_tails(["bash", str(script)], env=env, cwd=str(tmp_path))
+    assert run.returncode != 0
+    words = translated(locale, errno)
+    assert words in reasons.STRERROR_WORDS or words == errno, (locale, words)
+    assert words.encode() in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report" and finding.error.startswith(str(script)), finding
+    assert finding.error.endswith(f": {words}"), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # bash's po/zh_CN.po of 4.1 to 4.4 (and 5.3's " 行 "), 5.0's and 5.1's, 5.2's; zh_TW's, fr's, pt_BR's.
+    ("start\ntrain.sh: 行 25: /data/train.tfrecord: 权限不够\n", "train.sh: 行 25: /data/train.tfrecord: 权限不够"),
+    ("start\ntrain.sh：行 25: /data/x: 没有那个文件或目录\n", "train.sh：行 25: /data/x: 没有那个文件或目录"),
+    ("start\ntrain.sh: 第 25 行：/data/x: 权限不够\n", "train.sh: 第 25 行：/data/x: 权限不够"),
+    ("start\ntrain.sh: 第 25 列：/data/x: 沒有此一檔案或目錄\n", "train.sh: 第 25 列：/data/x: 沒有此一檔案或目錄"),
+    ("start\ntrain.sh : ligne 25 : /data/x: Permission non accordée\n",
+     "train.sh : ligne 25 : /data/x: Permission non accordée"),
+    ("start\ntrain.sh, linha 25: /data/x: Permissão negada\n", "train.sh, linha 25: /data/x: Permissão negada"),
+])
+def test_bashs_translated_file_error_in_its_releases(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text", [
+    "检查数据: /data/train.tfrecord: 权限不够\n",           # no script and line before it
+    "train.sh: 行 25: 读取失败，权限不够\n",                 # no ": " before the words (not strerror's)
+    "Hinweis: Keine Berechtigung für /data, nutze /tmp\n",   # the words inside a line
+])
+def test_not_bashs_translated_file_error(text):
+    finding = find(text)
+    assert finding is None or finding.name != "launcher-report", finding
+
+
+def test_bashs_translated_file_error_is_only_the_last_resort():
+    # A script's complaint that it survives, then the trainer's own traceback: the traceback.
+    text = ("train.sh: 行 3: /opt/conf: 没有那个文件或目录\nTraceback (most recent call last):\n"
+            "  File \"train.py\", line 2, in <module>\n    main()\nValueError: bad config\n")
+    assert find(text).error == "ValueError: bad config"
+
+
 @pytest.mark.parametrize("text", [
     "提示：未找到命令时请先安装 torchrun\n",           # the words in prose, not at the line's end
     "错误：未找到命令 git，请先安装\n",                # a script's own message, the name after them
@@ -1744,6 +1817,15 @@ def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
     assert finding.error.endswith("uncaught exception during training: An error occurred (403) when calling"
                                   " the HeadObject operation: Forbidden"), finding
     assert "ERROR" not in finding.error and "INFO" not in finding.error
+    # Cut right after the header (a paste that ends in the first frame's line, which its copier left
+    # out), here behind docker compose v1's prefix (compose/cli/log_printer.py build_log_prefix: the
+    # container's name_without_project, "{service}_{number}", padded, then " | ").
+    header = whole[:whole.index("\n", whole.index("Traceback (most recent call last):")) + 1]
+    composed = "".join(f"algo-1-GGF0S_1  | {line}\n" for line in header.splitlines())
+    for text in (header, composed):
+        finding = find(text)
+        assert finding.name == "cut-traceback", (text, finding)
+        assert finding.error.endswith("the HeadObject operation: Forbidden"), finding
 
 
 @pytest.mark.parametrize("above", [
@@ -1752,9 +1834,16 @@ def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
     "Exception in thread Thread-1:",                   # threading's
     "step 3: the ERROR rate is 0.2",                   # the word in a message, not a level
 ])
-def test_not_an_error_logged_before_its_cut_traceback(above):
-    text = (f"epoch 1\n{above}\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
-            f"    download()\n")
+@pytest.mark.parametrize("frames", ["  File \"train.py\", line 9, in <module>\n    download()\n", ""])
+def test_not_an_error_logged_before_its_cut_traceback(above, frames):
+    text = f"epoch 1\n{above}\nTraceback (most recent call last):\n{frames}"
+    assert_not_found_by(text, "cut-traceback")
+
+
+def test_not_a_cut_traceback_whose_header_is_not_the_last_line():
+    # The header, no frame, then more output: not a traceback cut (it is none Python printed).
+    text = ("2018-10-08 05:34:27,433 ERROR - root - the download failed\nTraceback (most recent call last):\n"
+            "epoch 2\n")
     assert_not_found_by(text, "cut-traceback")
 
 
@@ -1817,6 +1906,37 @@ def test_a_tensorflow_error_a_logger_reported(tmp_path, form, kind, said, error)
 ])
 def test_not_a_tensorflow_error_a_logger_reported(text):
     assert_not_found_by(text, "exception-line")
+
+
+# A runner that relays a child's output through absl's logging, a line at a time, stripped (AlphaFold's
+# run_docker.py: logging.info(line.strip()) for each line of the container's): absl's header before
+# every line of the child's traceback (ABSL, the form of absl/logging/__init__.py's get_absl_log_prefix,
+# its thread's id "%5d"), run here; the header peeled, the child's exception line is the error.
+RELAY = """
+import logging, subprocess, sys
+logging.basicConfig(format=sys.argv[1], level=logging.INFO)
+child = subprocess.run([sys.executable, "-c", "import numpy_like\\n"], capture_output=True, text=True)
+for line in child.stderr.splitlines():
+    logging.info(line.strip())
+sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("form", [ABSL, ABSL.replace("%(thread)d", "%(process)5d")])
+def test_a_childs_traceback_relayed_behind_absls_header(tmp_path, form):
+    (tmp_path / "run_docker.py").write_text(RELAY)
+    run = run_tails([sys.executable, "run_docker.py", form], cwd=str(tmp_path))
+    assert b"run_docker.py:6] Traceback (most recent call last):" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.error == "ModuleNotFoundError: No module named 'numpy_like'", (run.stderr, finding)
+
+
+def test_not_absls_header_on_glogs_cxx_error_line():
+    # glog's C++ error line has the same header with a C++ file: it is the error, not a prefix to drop.
+    text = ("I1213 13:02:06.025116 140646328219456 run_docker.py:222] starting\n"
+            "E1213 13:02:06.025453 140646328219456 cusolver_kernels.cc:44] cusolverDnCreate failed\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("runtime-error-log", "cusolverDnCreate failed"), finding
 
 
 # Ray's dual exception (python/ray/exceptions.py, as_instanceof_cause: a class named
@@ -2184,25 +2304,41 @@ def test_not_sagemakers_failure_reason_in_json(text):
 
 
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
-# message "file.h:554: msg"): at error level (E), the last resort, as c10's.
+# message "file.h:554: msg"; on the console and the driver's stderr the pattern has the program's file
+# name after the ids, "[...%t] (" + app_name_without_path + ") %v"): at error level (E), the last
+# resort, as c10's. The Error line shows the component and the message, not the stamp and the ids.
 RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"
          " seconds. GCS may have been killed.")
+RAY_MESSAGE = "gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed."
 
 
-@pytest.mark.parametrize("text", [
-    RAY_E + "\n",
-    "2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n",
+@pytest.mark.parametrize("text, shown", [
+    (RAY_E + "\n", RAY_MESSAGE),
+    ("2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n", RAY_MESSAGE),
+    (RAY_E.replace("] gcs_rpc", "] (raylet) gcs_rpc") + "\n", "raylet: " + RAY_MESSAGE),
+    ("[2024-05-26 11:26:16,798 I 1774 1785] (gcs_server) gcs_server.cc:88: started\n"
+     + RAY_E.replace("] gcs_rpc", "] (gcs_server) gcs_rpc") + "\n", "gcs_server: " + RAY_MESSAGE),
 ])
-def test_rays_cxx_error_log_line(text):
+def test_rays_cxx_error_log_line(text, shown):
     finding = find(text)
-    assert finding.name == "runtime-error-log" and finding.error.endswith(
-        "E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed.")
+    assert finding.name == "runtime-error-log" and finding.error == shown, finding
+
+
+def test_rays_cxx_check_failed_shows_its_message_without_the_header():
+    # RAY_CHECK (src/ray/util/logging.h): RAY_LOG(FATAL) << " Check failed: " #condition " ", spdlog's
+    # level letter for FATAL "C"; the line the fatal rule finds, shown from the file name on.
+    text = ("[2022-09-08 17:16:31,380 C 46829 46957] (raylet) gcs_rpc_client.h:537:  Check failed: ok()"
+            " Failed to connect to GCS within 60 seconds\n")
+    finding = find(text)
+    assert finding.error == "raylet: gcs_rpc_client.h:537: Check failed: ok() Failed to connect to GCS within 60 seconds"
 
 
 @pytest.mark.parametrize("text", [
     RAY_E.replace(" E ", " I ") + "\n",                                   # info level
     RAY_E.replace(" E ", " W ") + "\n",                                   # a warning
     "[2024-05-26 11:26:16,798 E 1774 1785] Failed to connect to GCS\n",   # no file:line
+    "[2024-05-26 11:26:16,798 E 1774 1785] (raylet) Failed to connect to GCS\n",   # the component, no file
+    "[2024-05-26 11:26:16,798 E 1774 1785] (raylet) (gcs) gcs_rpc_client.h:554: Failed\n",   # two of them
 ])
 def test_not_rays_cxx_error_log_line(text):
     assert_not_found_by(text, "runtime-error-log")

@@ -71,8 +71,6 @@ WRONG = {
         # Its single blind run: 73 of 90 right (RESULTS.md has the classes A-H).
         "n_python_filenotfound_config_then_nameerror_trainer_dreambooth":
             "F: a chain whose first exception is the cause",
-        "o_horovod_determined_launcher_nonzero_then_container_137":
-            "D: Determined's '<> [stamp] id || ' prefix",
     },
     "holdout7": {
         # Its single blind run: 76 of 88 right (RESULTS.md has the classes A-G).
@@ -82,21 +80,13 @@ WRONG = {
             "G: 'exit code 1' where the label says 'exitcode'",
         "s_hvd_elastic_gloo_ioexception":
             "E: the rank's Killed over its own exception before it",
-        "s_jax_alphafold_cusolver_create":
-            "D: absl's prefix from a runner relaying the lines",
         "s_mpiexec_radical_unit_nonzero":
             "G: runs of spaces shown as one",
     },
     "holdout8": {
         # Its single blind run: 78 of 88 right (RESULTS.md has the classes A-G).
-        "w_ray_raylet_gcs_connect_timeout_release":
-            "D: Ray's C++ error line with its '(raylet)' component",
-        "x_shell_zh_redirect_permission_denied_pixel_link":
-            "F: bash's zh_CN '行 25: X: 权限不够'",
         "x_sm_cloudwatch_csv_pipemode_undefined_symbol":
             "G: CloudWatch's CSV export prefix",
-        "x_sm_local_mode_compose_headobject_403":
-            "G: compose v1's prefix before a logged error above a cut traceback",
     },
 }
 

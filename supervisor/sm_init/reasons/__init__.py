@@ -10,9 +10,12 @@ Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours d
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
 (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
 mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
-0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, docker compose's
+0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, Determined's
+``[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || `` (its web UI's copy ``<info>    [...] 087c0ee7 || ``
+too), docker compose's
 ``scalellm  | `` where it is surely compose's; a logger's header
-repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``; the stamp a log service
+repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``, absl's (Python's)
+``I1213 13:02:06.025453 140646328219456 run_docker.py:222]``; the stamp a log service
 puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host
 prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
 added to all of them) so that interleaved processes can be told apart, blank lines are dropped (a
@@ -135,7 +138,8 @@ The order is the precedence:
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
    are not enough slots available". A shell's "command not found" (a script survives a missing
    nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
-   "train.sh: 15: python: not found")
+   "train.sh: 15: python: not found") and bash's report of a file its script cannot open or run
+   ("train.sh: line 25: X: Permission denied", in its translations "train.sh: 行 25: X: 权限不够")
    only when there is no other report, the last one; then MPICH Hydra's first "[mpiexec@HOST] FUNC
    (FILE:LINE): msg" or "[proxy:0:2@HOST] ..." report ("execvp error on file X ..."); last,
    launchers' wrapper exceptions
@@ -143,7 +147,8 @@ The order is the precedence:
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
    glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Ray's
-   C++ ``[2024-05-26 11:26:16,798 E 177479 178526] gcs_rpc_client.h:554: msg``, Lua
+   C++ ``[2024-05-26 11:26:16,798 E 177479 178526] (raylet) gcs_rpc_client.h:554: msg`` (the
+   component optional; the Error line from it on, "raylet: gcs_rpc_client.h:554: msg"), Lua
    torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
@@ -167,7 +172,7 @@ from .findings import Finding, Hit, Recogniser
 from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_HOST_MEMORY, HINT_KILLED,
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
 from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _size, truncate
-from .launcher_words import COMMAND_NOT_FOUND, _not_found, STARTUP
+from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
 from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,

@@ -36,15 +36,42 @@ NOT_FOUND_WORDS = tuple(printable(words.replace("%s", "")).lstrip()
                         for words in (*COMMAND_NOT_FOUND.values(), *COMMAND_NOT_FOUND_OLDER))
 # dash's form; tried only on a line that ends so.
 DASH_NOT_FOUND = re.compile(r": \d+: (?:[^:\n]{1,300}: )?[^:\n]{1,300}: not found$")
+# bash's report of a file a script's line could not open or run (redir.c's redirection_error and
+# error.c's file_error: "%s: %s", the file and strerror()), "x.sh: line 25: data.tfrecord: Permission
+# denied", in the same locales: glibc's strerror() words for EACCES and ENOENT (its po/ files, Debian's
+# libc-l10n), after bash's translated "%s: line %d: " (error.c's error_prolog; po/*.po of bash 4.1 to
+# 5.2, and 5.3's "%s:" _(" line ") "%d: ": zh_CN "%s: 行 %d: ", 5.0's and 5.1's "%s：行 %d: ", 5.2's
+# "%s: 第 %d 行：", zh_TW "%s: 第 %d 列：", ja "%s: %d 行: ", fr "%s : ligne %d : ", pt_BR "%s, linha
+# %d: "). The English form is LAUNCHER_REPORT's. A script's error, its last line: only when nothing
+# else is reported, as the English one.
+STRERROR_WORDS = ("权限不够", "没有那个文件或目录",                                  # zh_CN
+                  "拒絕不符權限的操作", "沒有此一檔案或目錄",                         # zh_TW
+                  "許可がありません", "そのようなファイルやディレクトリはありません",       # ja
+                  "허가 거부", "그런 파일이나 디렉터리가 없습니다",                    # ko
+                  "Keine Berechtigung", "Datei oder Verzeichnis nicht gefunden",   # de
+                  "Permission non accordée", "Aucun fichier ou dossier de ce type",  # fr
+                  "Permiso denegado", "No existe el fichero o el directorio",        # es
+                  "Отказано в доступе", "Нет такого файла или каталога",            # ru
+                  "Permissão negada", "Arquivo ou diretório inexistente",            # pt_BR
+                  "Permesso negato", "File o directory non esistente")               # it
+SCRIPT_LINE = re.compile(r"(?: ?: |：|, )(?:第 \d{1,7} [行列]：|\d{1,7} 行: "
+                         r"|(?:行|列|줄|Zeile|ligne|línea|строка|linha|riga) \d{1,7} ?: )")
+# Such a line's end: one test (str.endswith) before the pattern.
+STRERROR_ENDS = tuple(": " + words for words in STRERROR_WORDS)
 # Whether a tail holds any of them: a test for each (a search at C speed), apart from
 # LAUNCHER_REPORT, whose every position each alternative more would cost.
-NOT_FOUND = NOT_FOUND_WORDS + (": not found",)
+NOT_FOUND = NOT_FOUND_WORDS + (": not found",) + STRERROR_ENDS
 NOT_FOUND_ASCII = tuple(words for words in NOT_FOUND if words.isascii())   # all an ASCII tail can hold
 
 
 def _not_found(text: str) -> bool:
     """A shell's complaint that it found no command, in the forms LAUNCHER_REPORT leaves out."""
     return text.endswith(NOT_FOUND_WORDS) or (text.endswith(": not found") and bool(DASH_NOT_FOUND.search(text)))
+
+
+def _translated_complaint(text: str) -> bool:
+    """bash's translated report of a file its script could not open (STRERROR_WORDS), or _not_found's."""
+    return _not_found(text) or (text.endswith(STRERROR_ENDS) and bool(SCRIPT_LINE.search(text, 0, 400)))
 
 
 # Every alternative starts with a literal, and those sharing a first character share a branch: a

@@ -81,6 +81,19 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
     (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
+    # absl's Python header (absl/logging/__init__.py, get_absl_log_prefix: "%c%02d%02d %02d:%02d:%02d.%06d
+    # %5d %s:%d] ", the level's initial, the thread's id, the file's name): a runner that relays a
+    # child's output line by line through absl's logging (AlphaFold's run_docker.py) puts it before each.
+    # Dropped as vLLM's; a .py file only: glog's C++ lines ("E1207 ... file.cc:12] msg") are error lines.
+    (re.compile(r"[IWE]\d{4} \d\d:\d\d:\d\d\.\d{6} +\d{1,20} [\w.-]{1,120}\.py:\d{1,7}\] "), None, "IWE"),
+    # Determined's trial logs: the master's text form (master/internal/db/postgres_trial_logs.go:
+    # "[YYYY-MM-DDTHH:MI:SSZ] " the container's id cut to 8, " [rank=N]" where known, " || ", then the
+    # line), as `det trial logs` prints it; its web UI's copy puts "%-9s %Ns " before each line
+    # (LogViewer.tsx's formatClipboardHeader: "<level>" padded, the "[date time]"), then the same id and
+    # " || ". Both off, the rank kept: a traceback behind them keeps its indentation.
+    (re.compile(r"(?:<\w{0,10}> {1,12}\[\d{4}-\d\d-\d\d,? \d\d:\d\d:\d\d\] "
+                r"|\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z\] (?=[0-9a-f]{8} (?:\[rank=\d{1,6}\] )?\|\|))"
+                r"(?:[0-9a-f]{8} (?:\[rank=(\d{1,6})\] )?\|\| ?)?"), "rank", "<["),
     (STAMP, "stamp", "[0123456789JFMASOND"),
     # Slurm's `srun --label`: the task's number, right-aligned ("  3: ").
     (re.compile(r" {0,4}(\d{1,5}): "), "rank", " 0123456789"),

@@ -59,7 +59,7 @@ RUST_PANIC = re.compile(r"^thread '[^'\n]{1,100}' panicked at ")
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
     output = output_lines(lines)
     line = earlier_line(first_line(output, FATAL_LOG), first_line(output, RUST_PANIC))
-    return None if line is None else Hit(line, tidy(line.text))
+    return None if line is None else Hit(line, tidy(ray_message(line.text)))
 
 
 # The child's own words first, even as a line alone; then what a launcher says of it.
@@ -79,10 +79,27 @@ THC_CHECK = re.compile(r"THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=
 RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
                                r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v",
-# %L the level's letter, and RayLog's message starts "file.h:554: "): at error level, E; its stamp
-# may be peeled off with the other lines' ("E 177479 178526] file.h:554: msg").
+# %L the level's letter, and RayLog's message starts "file.h:554: "; on the console and in the driver's
+# stderr, the pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] (" + app_name_without_path + ") %v", the
+# component the file name of the program, "(raylet)", "(gcs_server)"): at error level, E; its stamp may
+# be peeled off with the other lines' ("E 177479 178526] file.h:554: msg").
 RAY_ERROR_LOG = re.compile(r"\n(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?E \d{1,10} \d{1,10}\] "
-                           r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
+                           r"(?:\([\w.-]{1,80}\) )?[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
+# What the Error line shows of such a line (any level: RAY_CHECK's fatal one too, logging.h's
+# RAY_LOG(FATAL) << " Check failed: " #condition, spdlog's "C"): the component and the message,
+# without the stamp, the level and the ids ("raylet: file.h:533: msg").
+RAY_HEADER = re.compile(r"(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?[A-Z] \d{1,10} \d{1,10}\] "
+                        r"(?:\(([\w.-]{1,80})\) )?(?=[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}:  ?\S)")
+
+
+def ray_message(text: str) -> str:
+    """``text`` without the header of Ray's C++ log line it starts with (RAY_HEADER), if it does."""
+    if text[1:2] != " " and text[:1] != "[":
+        return text
+    header = RAY_HEADER.match(text)
+    if header is None:
+        return text
+    return (f"{header.group(1)}: " if header.group(1) else "") + text[header.end():]
 
 
 def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
@@ -108,5 +125,5 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
         match = RAY_ERROR_LOG.search("\n" + text)
         if match is not None:
             line = output[bisect.bisect_right(starts, match.start()) - 1]
-            found.append(Hit(line, tidy(line.text)))
+            found.append(Hit(line, tidy(ray_message(line.text))))
     return earlier(*found)

@@ -17,7 +17,7 @@ from .hints import HINT_KILLED
 from .text import NOISE
 from .matchers import first_line, holds, matching, tidy
 from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, LAUNCHER_REPORT, MPICH_BOX, MPICH_EXIT,
-    NOT_FOUND, _not_found, NOT_FOUND_ASCII, REPORT_FIELD, REPORT_LINES, SIGNAL_NINE)
+    NOT_FOUND, NOT_FOUND_ASCII, _translated_complaint, REPORT_FIELD, REPORT_LINES, SIGNAL_NINE)
 from .tracebacks import _exception_named, output_lines
 
 
@@ -61,10 +61,11 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     text = joined(output)[0]
     if holds(text, *(NOT_FOUND_ASCII if text.isascii() else NOT_FOUND)):
         # bash's translated and dash's complaints, which LAUNCHER_REPORT leaves out: in output order.
-        positions = heapq.merge(positions, (at for at, line in enumerate(output) if _not_found(line.text)))
+        positions = heapq.merge(positions, (at for at, line in enumerate(output)
+                                            if _translated_complaint(line.text)))
     for position in positions:
         line = output[position]
-        if COMPLAINT.search(line.text) or _not_found(line.text):
+        if COMPLAINT.search(line.text) or _translated_complaint(line.text):
             complaint = line
             continue
         hit = _report(lines, line)

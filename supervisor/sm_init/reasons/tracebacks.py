@@ -579,7 +579,8 @@ def wrapper_traceback(lines: Sequence[Line]) -> Optional[Hit]:
 # An error logged with its traceback (Lib/logging/__init__.py: Formatter.format() writes the record's
 # message, then "\n" and formatException()'s traceback: logger.exception(msg), logger.error(msg,
 # exc_info=True)), the traceback cut before its exception line (the output, or its paste, ends
-# inside it): the message line right above the header, at a logger's error level, is the error. The
+# inside it, or right after its header: a paste cut in its first frame, a process killed as it wrote
+# it): the message line right above the header, at a logger's error level, is the error. The
 # level in what was peeled off as the line's stamp ("2018-10-26 04:33:21,672 ERROR - "), or at the
 # line's start (logging's default "ERROR:root:msg", "[2018-01-10:23:52:25:ERROR] msg").
 LOGGED_LEVEL = re.compile(r"(?<![A-Za-z])(?:ERROR|CRITICAL|FATAL)(?![A-Za-z])")
@@ -603,8 +604,9 @@ def _logged_error(line: Line) -> Optional[str]:
 def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     """An error logged with its traceback where the output ends inside that traceback, before its
     exception line: the logger's own line above the header (see LOGGED_LEVEL)."""
-    if not lines or not _code_like(lines[-1].text) and not TB_FILE.match(lines[-1].text):
-        return None   # the output does not end inside a traceback's frames
+    if not lines or not _code_like(lines[-1].text) and not TB_FILE.match(lines[-1].text) and (
+            not lines[-1].text.startswith("Traceback (most")):
+        return None   # the output does not end inside a traceback (its frames, or right after its header)
     text, starts = joined(lines)
     at = text.rfind("Traceback (most")
     if at < 0:
@@ -621,7 +623,9 @@ def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
         elif not _code_like(line.text):
             return None   # an exception line, or a line that is no frame's: not cut
     before = lines[header - 1]
-    if not frames or before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
+    if not frames and header != len(lines) - 1:
+        return None   # frames, or the header as the output's last line (cut right after it)
+    if before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
         return None
     error = _logged_error(before)
     if error is None or LAUNCHER_REPORT.search(error):
