@@ -2,7 +2,7 @@
 subreaper), the tree's output relayed, the failure file read back from a temporary --ml-root.
 
 Each file must give, within SageMaker's 1024 bytes of UTF-8: how the job ended, the error in the
-trainer's own words, and its last lines. (reasons.py's own tests check the recognisers on tails;
+trainer's own words, and its last lines. (the reasons package's own tests check the recognisers on tails;
 these check that the tails sm-init keeps while relaying are the ones that reach the file.)
 """
 

@@ -74,7 +74,11 @@ def test_contributing_maps_every_module():
     with open(os.path.join(ROOT, "CONTRIBUTING.md")) as f:
         text = f.read()
     package = os.path.join(ROOT, "supervisor", "sm_init")
-    modules = sorted(name for name in os.listdir(package) if name.endswith(".py"))
+    # A subpackage's modules by their own names, on the lines below its folder's ("reasons/").
+    modules = sorted(os.path.relpath(os.path.join(folder, name), package)
+                     for folder, _dirs, names in os.walk(package) for name in names if name.endswith(".py"))
     assert modules
-    missing = [name for name in modules if not re.search(r"^\s+%s\s" % re.escape(name), text, re.M)]
+    missing = [path for path in modules
+               if not re.search(r"^\s+%s\s" % re.escape(os.path.basename(path)), text, re.M)
+               or (os.path.dirname(path) and not re.search(r"^\s+%s/\s" % re.escape(os.path.dirname(path)), text, re.M))]
     assert missing == [], "CONTRIBUTING.md's module map does not name %s" % missing

@@ -54,7 +54,10 @@ def dists(tmp_path_factory):
 
 
 def package_modules():
-    return sorted(p for p in os.listdir(os.path.join(ROOT, PACKAGE)) if p.endswith(".py"))
+    """The package's modules, subpackages' too, as paths relative to it ("reasons/lines.py")."""
+    top = os.path.join(ROOT, PACKAGE)
+    return sorted(os.path.relpath(os.path.join(folder, name), top).replace(os.sep, "/")
+                  for folder, _dirs, names in os.walk(top) for name in names if name.endswith(".py"))
 
 
 def test_wheel_holds_the_package_and_its_metadata_only(dists):

@@ -427,6 +427,29 @@ def test_nccls_first_failed_warning_is_the_cause():
     assert find(notice).error.endswith("NCCL WARN Cuda failure 'an illegal memory access was encountered'")
 
 
+OLD_NCCL_WARN = "gpu1:4242:4250 [0] include/socket.h:185 WARN Call to connect failed : Connection refused\n"
+
+
+@pytest.mark.parametrize("failure", [
+    "NCCL failure allreduce.cu:110 'unhandled system error'\n",   # NCCL's examples' and old nccl-tests' NCCLCHECK
+    "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:272, unhandled system error\n",   # torch's
+])
+def test_nccl_2_3s_warning_right_above_the_failure(failure):
+    # NCCL 2.0 to 2.3 (src/include/debug.h's WARN macro: "\n%s:%d:%d [%d] %s:%d WARN ") put no "NCCL"
+    # before WARN and no failure's return after it at WARN level: the line right above the failure.
+    finding = find("\n" + OLD_NCCL_WARN + failure)
+    assert finding.name == "nccl"
+    assert finding.error == failure.strip() + "; NCCL WARN Call to connect failed : Connection refused"
+
+
+@pytest.mark.parametrize("text", [
+    OLD_NCCL_WARN + "step 3 done\nNCCL failure allreduce.cu:110 'unhandled system error'\n",   # not right above
+    "[0] train.py:12 WARN lr is high\nNCCL failure allreduce.cu:110 'unhandled system error'\n",  # not NCCL's file
+])
+def test_not_nccl_2_3s_warning(text):
+    assert find(text).error == "NCCL failure allreduce.cu:110 'unhandled system error'"
+
+
 TORCH_FORMS = [
     # torch 2.4+'s ProcessGroupNCCL.cpp watchdog, behind the rank prefix and glog's header.
     ("[rank0]:[E1010 14:02:23.471445591 ProcessGroupNCCL.cpp:632] [Rank 0] Watchdog caught collective"
@@ -476,6 +499,32 @@ def test_jaxs_unfiltered_trace_is_its_error():
                              " concrete value is expected: Traced<ShapedArray(bool[])>")
 
 
+# JAX's tracer errors (jax/_src/errors.py: the message, the tracer's _error_repr(), then core.py's
+# _origin_msg() on the next line): a paste that starts at the message has the class in its words.
+@pytest.mark.parametrize("text, error", [
+    ("Attempted boolean conversion of traced array with shape bool[]..\nThe error occurred while tracing the"
+     " function step at train.py:41 for jit. This concrete value was not available in Python because it depends"
+     " on the value of the argument x.\n",
+     "TracerBoolConversionError: Attempted boolean conversion of traced array with shape bool[].."),
+    ("The __index__() method was called on traced array with shape int32[].\nWhile tracing the function f at"
+     " a.py:3 for jit, this value became a tracer due to JAX operations on these lines:\n",
+     "TracerIntegerConversionError: The __index__() method was called on traced array with shape int32[]."),
+])
+def test_jaxs_tracer_error_without_its_name(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("exception-line", error)
+
+
+@pytest.mark.parametrize("text", [
+    "Attempted boolean conversion of traced array with shape bool[]..\n",          # no origin below it
+    "Attempted boolean conversion of traced array with shape bool[]..\nstep 3\n"
+    "The error occurred while tracing the function f at a.py:3 for jit.\n",      # not right below
+    "We tried boolean conversion first.\nThe error occurred while tracing the function f at a.py:3 for jit.\n",
+])
+def test_not_jaxs_tracer_error(text):
+    assert_not_found_by(text, "exception-line")
+
+
 def test_not_an_unfiltered_trace():
     assert find("jax._src.traceback_util.UnfilteredStackTrace: see the frames above\n") is None
 
@@ -503,6 +552,12 @@ TRACEBACK = ['Traceback (most recent call last):',
     "[trainer0]:",                                       # torchrun --tee, a named role
     "[1,mpirank:0,algo-1]<stderr>:",                     # mpirun --tag-output with the host
     "[pod/trainer-0/pytorch] ",                          # kubectl logs --prefix
+    # Determined: `det trial logs` (master/internal/db/postgres_trial_logs.go's text form), with the rank
+    # or without; its web UI's copy (LogViewer.tsx's formatClipboardHeader, "%-9s %21s ") before it.
+    "[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || ",
+    "[2021-12-07T10:43:01Z] 087c0ee7 || ",
+    "<>        [2021-12-07 10:43:01] 087c0ee7 || ",
+    "<info>    [2021-12-07, 10:43:01] 087c0ee7 || ",
 ])
 def test_a_stamp_before_every_line_is_peeled(stamp):
     # The traceback reads as one behind the stamps: its source line (which names a known cause in
@@ -525,6 +580,20 @@ def test_a_stamp_before_every_line_is_peeled(stamp):
 ])
 def test_processes_named_before_every_line(raw, actor):
     assert reasons.split_prefixes(raw) == ("x", None, None, actor)
+
+
+def test_determineds_prefix_keeps_the_rank():
+    assert reasons.split_prefixes("[2021-12-07T10:43:01Z] 087c0ee7 [rank=3] ||     raise x") == (
+        "    raise x", "3", None, None)
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("[2021-12-07T10:43:01Z] 087c0ee7 ready", "087c0ee7 ready"),   # no " || ": a stamp, then the line
+    ("<b> bold text", "<b> bold text"),                            # a tag, no stamp after it
+    ("<info> [2021-12-07] x", "<info> [2021-12-07] x"),            # a date without its time
+])
+def test_not_determineds_prefix(raw, text):
+    assert reasons.split_prefixes(raw)[0] == text
 
 
 @pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x"])
@@ -665,6 +734,40 @@ def test_pytests_report_of_a_failed_test(tmp_path, options):
 def test_pytests_lines_of_one_message(tmp_path):
     finding = pytest_run(tmp_path, "-k", "lines")
     assert (finding.name, finding.error) == ("pytest-failure", "ValueError: first line second line")
+
+
+def test_pytests_short_summary_alone(tmp_path):
+    # --tb=no prints no "E" lines: the short test summary (_pytest/terminal.py,
+    # _get_line_with_reprcrash_message: "FAILED nodeid - msg") is all there is of the failure.
+    finding = pytest_run(tmp_path, "--tb=no", "-rfE")
+    assert (finding.name, finding.error) == ("pytest-failure", "KeyError: 'no dataset'"), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # A paste of the summary's first line (a CI's, untrimmed), the exception's module path kept.
+    ("FAILED tests/shapes_test.py::test_unpadded_points - jaxlib.xla_extension.XlaRuntimeError: INTERNAL:"
+     " ptxas exited with non-zero error code 65280\n",
+     "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: ptxas exited with non-zero error code 65280"),
+    # A test's parameters may hold " - "; an assert's message is no exception's: the next one is.
+    ("FAILED t.py::test_a - assert 1 == 2\nFAILED t.py::test_p[a - b] - KeyError: 'a - b'\n", "KeyError: 'a - b'"),
+    # A fixture's error, as pytest 9 here prints it; a collection error names the module's file.
+    ("ERROR t.py::test_setup - OSError: fixture broke\n", "OSError: fixture broke"),
+    ("ERROR tests/test_io.py - ModuleNotFoundError: No module named 'h5py'\n",
+     "ModuleNotFoundError: No module named 'h5py'"),
+])
+def test_pytests_short_summary_line(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("pytest-failure", error)
+
+
+@pytest.mark.parametrize("text", [
+    "FAILED t.py::test_a - assert 1 == 2\n",                 # no exception's name
+    "[gw0] [ 50%] FAILED tests/t.py::test_a\n",              # xdist's progress line: no message
+    "FAILED to load the model - ValueError: bad shape\n",   # no test's node id
+    "ERROR: t.py::test_a - see the log above\n",            # not the summary's form
+])
+def test_not_pytests_short_summary(text):
+    assert_not_found_by(text, "pytest-failure")
 
 
 @pytest.mark.parametrize("text", [
@@ -1147,6 +1250,59 @@ def test_a_shells_complaint_in_other_forms(text, error):
 def test_bashs_older_chinese_catalogue(text, error):
     finding = find(text)
     assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("line, errno", [
+    ("cat < /nonexistent/sm-init-test/data.tfrecord", "No such file or directory"),   # redir.c
+    ("./data.txt", "Permission denied"),   # execute_cmd.c's file_error (no x bit: EACCES, root too)
+])
+def test_bash_cannot_open_a_file_in_its_locale(tmp_path, locale, line, errno):
+    # bash's "%s: line %d: " in its locale, then "%s: %s", the file and glibc's strerror() words.
+    env = dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE=locale)
+    script = tmp_path / "train.sh"
+    script.write_text(f"echo start\n{line}\n")
+    (tmp_path / "data.txt").write_text("1\n")
+    run = run_tails(["bash", str(script)], env=env, cwd=str(tmp_path))
+    assert run.returncode != 0
+    words = translated(locale, errno)
+    assert words in reasons.STRERROR_WORDS or words == errno, (locale, words)
+    assert words.encode() in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.name == "launcher-report" and finding.error.startswith(str(script)), finding
+    assert finding.error.endswith(f": {words}"), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # bash's po/zh_CN.po of 4.1 to 4.4 (and 5.3's " 行 "), 5.0's and 5.1's, 5.2's; zh_TW's, fr's, pt_BR's.
+    ("start\ntrain.sh: 行 25: /data/train.tfrecord: 权限不够\n", "train.sh: 行 25: /data/train.tfrecord: 权限不够"),
+    ("start\ntrain.sh：行 25: /data/x: 没有那个文件或目录\n", "train.sh：行 25: /data/x: 没有那个文件或目录"),
+    ("start\ntrain.sh: 第 25 行：/data/x: 权限不够\n", "train.sh: 第 25 行：/data/x: 权限不够"),
+    ("start\ntrain.sh: 第 25 列：/data/x: 沒有此一檔案或目錄\n", "train.sh: 第 25 列：/data/x: 沒有此一檔案或目錄"),
+    ("start\ntrain.sh : ligne 25 : /data/x: Permission non accordée\n",
+     "train.sh : ligne 25 : /data/x: Permission non accordée"),
+    ("start\ntrain.sh, linha 25: /data/x: Permissão negada\n", "train.sh, linha 25: /data/x: Permissão negada"),
+])
+def test_bashs_translated_file_error_in_its_releases(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+@pytest.mark.parametrize("text", [
+    "检查数据: /data/train.tfrecord: 权限不够\n",           # no script and line before it
+    "train.sh: 行 25: 读取失败，权限不够\n",                 # no ": " before the words (not strerror's)
+    "Hinweis: Keine Berechtigung für /data, nutze /tmp\n",   # the words inside a line
+])
+def test_not_bashs_translated_file_error(text):
+    finding = find(text)
+    assert finding is None or finding.name != "launcher-report", finding
+
+
+def test_bashs_translated_file_error_is_only_the_last_resort():
+    # A script's complaint that it survives, then the trainer's own traceback: the traceback.
+    text = ("train.sh: 行 3: /opt/conf: 没有那个文件或目录\nTraceback (most recent call last):\n"
+            "  File \"train.py\", line 2, in <module>\n    main()\nValueError: bad config\n")
+    assert find(text).error == "ValueError: bad config"
 
 
 @pytest.mark.parametrize("text", [
@@ -1661,6 +1817,15 @@ def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
     assert finding.error.endswith("uncaught exception during training: An error occurred (403) when calling"
                                   " the HeadObject operation: Forbidden"), finding
     assert "ERROR" not in finding.error and "INFO" not in finding.error
+    # Cut right after the header (a paste that ends in the first frame's line, which its copier left
+    # out), here behind docker compose v1's prefix (compose/cli/log_printer.py build_log_prefix: the
+    # container's name_without_project, "{service}_{number}", padded, then " | ").
+    header = whole[:whole.index("\n", whole.index("Traceback (most recent call last):")) + 1]
+    composed = "".join(f"algo-1-GGF0S_1  | {line}\n" for line in header.splitlines())
+    for text in (header, composed):
+        finding = find(text)
+        assert finding.name == "cut-traceback", (text, finding)
+        assert finding.error.endswith("the HeadObject operation: Forbidden"), finding
 
 
 @pytest.mark.parametrize("above", [
@@ -1669,9 +1834,16 @@ def test_an_error_logged_before_its_cut_traceback(tmp_path, form):
     "Exception in thread Thread-1:",                   # threading's
     "step 3: the ERROR rate is 0.2",                   # the word in a message, not a level
 ])
-def test_not_an_error_logged_before_its_cut_traceback(above):
-    text = (f"epoch 1\n{above}\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
-            f"    download()\n")
+@pytest.mark.parametrize("frames", ["  File \"train.py\", line 9, in <module>\n    download()\n", ""])
+def test_not_an_error_logged_before_its_cut_traceback(above, frames):
+    text = f"epoch 1\n{above}\nTraceback (most recent call last):\n{frames}"
+    assert_not_found_by(text, "cut-traceback")
+
+
+def test_not_a_cut_traceback_whose_header_is_not_the_last_line():
+    # The header, no frame, then more output: not a traceback cut (it is none Python printed).
+    text = ("2018-10-08 05:34:27,433 ERROR - root - the download failed\nTraceback (most recent call last):\n"
+            "epoch 2\n")
     assert_not_found_by(text, "cut-traceback")
 
 
@@ -1734,6 +1906,37 @@ def test_a_tensorflow_error_a_logger_reported(tmp_path, form, kind, said, error)
 ])
 def test_not_a_tensorflow_error_a_logger_reported(text):
     assert_not_found_by(text, "exception-line")
+
+
+# A runner that relays a child's output through absl's logging, a line at a time, stripped (AlphaFold's
+# run_docker.py: logging.info(line.strip()) for each line of the container's): absl's header before
+# every line of the child's traceback (ABSL, the form of absl/logging/__init__.py's get_absl_log_prefix,
+# its thread's id "%5d"), run here; the header peeled, the child's exception line is the error.
+RELAY = """
+import logging, subprocess, sys
+logging.basicConfig(format=sys.argv[1], level=logging.INFO)
+child = subprocess.run([sys.executable, "-c", "import numpy_like\\n"], capture_output=True, text=True)
+for line in child.stderr.splitlines():
+    logging.info(line.strip())
+sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("form", [ABSL, ABSL.replace("%(thread)d", "%(process)5d")])
+def test_a_childs_traceback_relayed_behind_absls_header(tmp_path, form):
+    (tmp_path / "run_docker.py").write_text(RELAY)
+    run = run_tails([sys.executable, "run_docker.py", form], cwd=str(tmp_path))
+    assert b"run_docker.py:6] Traceback (most recent call last):" in run.stderr, run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding.error == "ModuleNotFoundError: No module named 'numpy_like'", (run.stderr, finding)
+
+
+def test_not_absls_header_on_glogs_cxx_error_line():
+    # glog's C++ error line has the same header with a C++ file: it is the error, not a prefix to drop.
+    text = ("I1213 13:02:06.025116 140646328219456 run_docker.py:222] starting\n"
+            "E1213 13:02:06.025453 140646328219456 cusolver_kernels.cc:44] cusolverDnCreate failed\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("runtime-error-log", "cusolverDnCreate failed"), finding
 
 
 # Ray's dual exception (python/ray/exceptions.py, as_instanceof_cause: a class named
@@ -1931,6 +2134,29 @@ def test_tensorflow_graph_execution_error_below_its_node_line():
         "InvalidArgumentError: Received a label value of 10 which is outside the valid range of [0, 10).")
 
 
+# Several root errors (tensorflow/core/platform/status.cc, as_summary_status: "N root error(s) found.",
+# then each indented, "  (0) msg") as the op's message below "Node: 'X'".
+TF_ROOT_ERRORS = ("Node: 'stem/conv2d/Conv2D'\n2 root error(s) found.\n  (0) UNIMPLEMENTED: DNN library is not found.\n"
+                  "\t [[{{node stem/conv2d/Conv2D}}]]\n  (1) UNIMPLEMENTED: DNN library is not found.\n"
+                  "\t [[{{node stem/conv2d/Conv2D}}]]\n0 successful operations.\n0 derived errors ignored.\n")
+
+
+def test_tensorflow_root_errors_below_a_node_line_alone():
+    # A paste that starts at "Node:": no exception line nor frame above it, the first root error.
+    finding = find(TF_ROOT_ERRORS)
+    assert (finding.name, finding.error) == (
+        "exception-line", "2 root error(s) found. (0) UNIMPLEMENTED: DNN library is not found.")
+
+
+@pytest.mark.parametrize("text", [
+    TF_ROOT_ERRORS.replace("2 root error(s) found.\n", ""),                  # no root errors' list
+    TF_ROOT_ERRORS.replace("2 root error(s) found.\n", "2 root error(s) found.\nstep 3\n"),   # not right below
+    "Node: 'a'\n\n2 root error(s) found.\n  (0) UNIMPLEMENTED: x\n",         # a blank line between
+])
+def test_not_tensorflow_root_errors_below_a_node_line(text):
+    assert find(text) is None
+
+
 def test_not_a_tensorflow_node_message():
     # No "[[{{node" tag below: a line that only looks like TensorFlow's stays what it was.
     text = TF_FRAMES + "Node: 'Loss/Sparse'\nsome later log line\n"
@@ -2008,26 +2234,111 @@ def test_a_launchers_report_wrapped_onto_the_next_line_is_still_joined():
     assert (finding.name, finding.error) == ("launcher-report", TORCHRUN_FAILED)
 
 
-# Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
-# message "file.h:554: msg"): at error level (E), the last resort, as c10's.
-RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"
-         " seconds. GCS may have been killed.")
+# horovodrun's task server that would not start (horovod/run/run.py, _launch_task_servers: "Launching
+# horovodrun task function was not successful:\n{host_output}", then os._exit; "horovod task" in
+# horovod/runner/driver/driver_service.py): the host's output below it says why.
+HOROVOD_TASK = ("Attempted to launch horovod task servers.\nWaiting for the hosts to acknowledge.\n"
+                "Launching horovodrun task function was not successful:\n"
+                "ssh: connect to host 10.0.0.7 port 12345: Connection refused\n")
+
+
+@pytest.mark.parametrize("text", [HOROVOD_TASK, HOROVOD_TASK.replace("horovodrun task", "horovod task")])
+def test_horovodruns_task_function_report(text):
+    finding = find(text)
+    assert finding.name == "launcher-report"
+    assert finding.error.endswith("task function was not successful: ssh: connect to host 10.0.0.7 port 12345:"
+                                  " Connection refused")
+
+
+# Flyte's report of a task's pod (flyteplugins' go/tasks/pluginmachinery/flytek8s/pod_helper.go,
+# DemystifyFailure: "\r\n[%v] terminated with exit code (%v). Reason [%v]. Message: \n%v.", the
+# container's termination message below; an empty one leaves "." alone): 137 is a SIGKILL.
+FLYTE = ("[1/1] currentAttempt done. Last Error: USER::Pod failed. No message received from kubernetes.\n"
+         "[a8f3-n0-0] terminated with exit code (137). Reason [Error]. Message: \n.\n")
+
+
+def test_flytes_report_of_a_killed_container():
+    finding = find(FLYTE)
+    assert (finding.name, finding.error) == ("launcher-report", "[a8f3-n0-0] terminated with exit code (137)."
+                                                                " Reason [Error].")
+    assert finding.hint == reasons.HINT_KILLED
+
+
+def test_flytes_report_gives_way_to_the_containers_own_words():
+    finding = find(FLYTE.replace("\n.\n", "\nValueError: bad lr.\n"))
+    assert (finding.name, finding.error) == ("exception-line", "ValueError: bad lr.")
 
 
 @pytest.mark.parametrize("text", [
-    RAY_E + "\n",
-    "2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n",
+    "[a8f3-n0-0] terminated with ExitCode 0.\n",                                  # it succeeded
+    "worker terminated with exit code (137). Reason [Error].\n",                   # no container in brackets
+    "Launching horovodrun task function.\nssh: connect to host h port 22: Connection refused\n",   # no failure
 ])
-def test_rays_cxx_error_log_line(text):
+def test_not_flytes_nor_horovodruns_report(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# SageMaker's reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json,
+# DescribeTrainingJobResponse's FailureReason) as the AWS CLI's describe-training-job prints it: JSON,
+# one member a line, indented by four; the string's escapes and newlines undone.
+DESCRIBED = ('{\n    "TrainingJobName": "xgb-2024-01-05",\n    "TrainingJobStatus": "Failed",\n'
+             '    "SecondaryStatus": "Failed",\n    "FailureReason": "AlgorithmError: ExecuteUserScriptError:\\n'
+             'Command \\"/usr/bin/python3 train.py\\"\\nValueError: bad lr, exit code: 1",\n}\n')
+
+
+def test_sagemakers_failure_reason_in_json():
+    finding = find(DESCRIBED)
+    assert (finding.name, finding.error) == (
+        "failure-reason", 'FailureReason: AlgorithmError: ExecuteUserScriptError: Command "/usr/bin/python3'
+                          ' train.py" ValueError: bad lr, exit code: 1')
+
+
+@pytest.mark.parametrize("text", [
+    'the "FailureReason": "x" field is empty when the job succeeds\n',              # prose
+    '    "FailureReason": null,\n',                                                # no string
+    '    "FailureReason": "",\n',                                                  # an empty one
+    '{"TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: x"}\n',   # not one member a line
+])
+def test_not_sagemakers_failure_reason_in_json(text):
+    assert_not_found_by(text, "failure-reason")
+
+
+# Ray's C++ log line (src/ray/util/logging.cc: spdlog's "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v", RayLog's
+# message "file.h:554: msg"; on the console and the driver's stderr the pattern has the program's file
+# name after the ids, "[...%t] (" + app_name_without_path + ") %v"): at error level (E), the last
+# resort, as c10's. The Error line shows the component and the message, not the stamp and the ids.
+RAY_E = ("[2024-05-26 11:26:16,798 E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60"
+         " seconds. GCS may have been killed.")
+RAY_MESSAGE = "gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed."
+
+
+@pytest.mark.parametrize("text, shown", [
+    (RAY_E + "\n", RAY_MESSAGE),
+    ("2024-05-26 11:25:02,149 WARNING worker.py:1419 -- SIGTERM handler is not set.\n" + RAY_E + "\n", RAY_MESSAGE),
+    (RAY_E.replace("] gcs_rpc", "] (raylet) gcs_rpc") + "\n", "raylet: " + RAY_MESSAGE),
+    ("[2024-05-26 11:26:16,798 I 1774 1785] (gcs_server) gcs_server.cc:88: started\n"
+     + RAY_E.replace("] gcs_rpc", "] (gcs_server) gcs_rpc") + "\n", "gcs_server: " + RAY_MESSAGE),
+])
+def test_rays_cxx_error_log_line(text, shown):
     finding = find(text)
-    assert finding.name == "runtime-error-log" and finding.error.endswith(
-        "E 1774 1785] gcs_rpc_client.h:554: Failed to connect to GCS within 60 seconds. GCS may have been killed.")
+    assert finding.name == "runtime-error-log" and finding.error == shown, finding
+
+
+def test_rays_cxx_check_failed_shows_its_message_without_the_header():
+    # RAY_CHECK (src/ray/util/logging.h): RAY_LOG(FATAL) << " Check failed: " #condition " ", spdlog's
+    # level letter for FATAL "C"; the line the fatal rule finds, shown from the file name on.
+    text = ("[2022-09-08 17:16:31,380 C 46829 46957] (raylet) gcs_rpc_client.h:537:  Check failed: ok()"
+            " Failed to connect to GCS within 60 seconds\n")
+    finding = find(text)
+    assert finding.error == "raylet: gcs_rpc_client.h:537: Check failed: ok() Failed to connect to GCS within 60 seconds"
 
 
 @pytest.mark.parametrize("text", [
     RAY_E.replace(" E ", " I ") + "\n",                                   # info level
     RAY_E.replace(" E ", " W ") + "\n",                                   # a warning
     "[2024-05-26 11:26:16,798 E 1774 1785] Failed to connect to GCS\n",   # no file:line
+    "[2024-05-26 11:26:16,798 E 1774 1785] (raylet) Failed to connect to GCS\n",   # the component, no file
+    "[2024-05-26 11:26:16,798 E 1774 1785] (raylet) (gcs) gcs_rpc_client.h:554: Failed\n",   # two of them
 ])
 def test_not_rays_cxx_error_log_line(text):
     assert_not_found_by(text, "runtime-error-log")

@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from helpers.tails import check_text, interleave, run_tails
 from sm_init import reasons
+from sm_init.reasons import lines as reasons_lines
 
 ENDING = "Training command `python3 entraîner.py` exited with code 1."   # î: two bytes
 
@@ -134,19 +135,20 @@ STARTS = ["[", "[ab]", "[0]:x", "[rank1]: x", "[rank: 2] x", " 1", " 12", " 1: x
 def test_lines_of_looks_ahead_as_it_reads_line_by_line(runs):
     # Runs of lines that hold no prefix are made at once (PEELED's search): the same lines as read one by one.
     cleaned = [line for line, times in runs for _ in range(times)]
-    ahead = reasons.lines_of("stderr", cleaned)
-    plain, reasons.PLAIN = reasons.PLAIN, len(cleaned) + 1   # no look ahead
+    ahead = reasons_lines.lines_of("stderr", cleaned)
+    plain, reasons_lines.PLAIN = reasons_lines.PLAIN, len(cleaned) + 1   # no look ahead
     try:
-        assert ahead == reasons.lines_of("stderr", cleaned)
+        assert ahead == reasons_lines.lines_of("stderr", cleaned)
     finally:
-        reasons.PLAIN = plain
+        reasons_lines.PLAIN = plain
 
 
 def test_a_prefix_seen_alone_as_among_lines():
     # PEELED holds a prefix's own pattern only where it matches a line among others as it does alone.
-    assert all(reasons._as_among(reasons._regex_parser.parse(pattern.pattern)) for pattern, _f, _c in reasons.PREFIXES)
+    parse = reasons_lines._regex_parser.parse
+    assert all(reasons_lines._as_among(parse(pattern.pattern)) for pattern, _f, _c in reasons_lines.PREFIXES)
     for pattern in (r"x(?!y)", r"x\Z", r"\Ax", r"(a)?(?(1)b|c)", r"(?:x|(?!y)z)"):
-        assert not reasons._as_among(reasons._regex_parser.parse(pattern))
+        assert not reasons_lines._as_among(parse(pattern))
 
 
 @pytest.mark.parametrize("raw, shown", [

@@ -71,8 +71,6 @@ WRONG = {
         # Its single blind run: 73 of 90 right (RESULTS.md has the classes A-H).
         "n_python_filenotfound_config_then_nameerror_trainer_dreambooth":
             "F: a chain whose first exception is the cause",
-        "o_horovod_determined_launcher_nonzero_then_container_137":
-            "D: Determined's '<> [stamp] id || ' prefix",
     },
     "holdout7": {
         # Its single blind run: 76 of 88 right (RESULTS.md has the classes A-G).
@@ -82,35 +80,13 @@ WRONG = {
             "G: 'exit code 1' where the label says 'exitcode'",
         "s_hvd_elastic_gloo_ioexception":
             "E: the rank's Killed over its own exception before it",
-        "s_jax_alphafold_cusolver_create":
-            "D: absl's prefix from a runner relaying the lines",
         "s_mpiexec_radical_unit_nonzero":
             "G: runs of spaces shown as one",
-        "t_sm_failure_reason_algorithm_error_exit1_stepfn":
-            "B: DescribeTrainingJob's FailureReason in JSON",
     },
     "holdout8": {
         # Its single blind run: 78 of 88 right (RESULTS.md has the classes A-G).
-        "u_nccl2_socket_connect_refused_111":
-            "A: NCCL 2.0's failure line over the WARN before it",
-        "w_horovodrun_verbose_ssh_port_refused":
-            "B: horovodrun's 'task function was not successful' report",
-        "x_oom_flyte_pod_terminated_exit_137":
-            "B: Flyte's 'terminated with exit code (137)' report",
-        "w_jax_tracer_bool_conversion_jaxopt_hager_zhang":
-            "C: JAX's tracer message pasted without its name",
-        "w_tf_dnn_library_not_found_effnet_b7_root_errors":
-            "C: TF's root errors below 'Node:' without the exception line",
-        "w_ray_raylet_gcs_connect_timeout_release":
-            "D: Ray's C++ error line with its '(raylet)' component",
-        "w_jax_ptxas_unsupported_version_ci_pytest":
-            "E: pytest's one-line 'FAILED node - Name: msg' summary",
-        "x_shell_zh_redirect_permission_denied_pixel_link":
-            "F: bash's zh_CN '行 25: X: 权限不够'",
         "x_sm_cloudwatch_csv_pipemode_undefined_symbol":
             "G: CloudWatch's CSV export prefix",
-        "x_sm_local_mode_compose_headobject_403":
-            "G: compose v1's prefix before a logged error above a cut traceback",
     },
 }
 

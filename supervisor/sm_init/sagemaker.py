@@ -136,7 +136,7 @@ def ending(argv: Sequence[str], exit_code: int, oom_kills: int, memory_limit: in
 
 def failure_text(ending_text: str, stdout_tail: bytes, stderr_tail: bytes) -> str:
     """The failure file: how it ended, the error in the trainer's own words, its last lines; within
-    SageMaker's 1024 bytes. (reasons.py is imported only here: only a failed job pays for it.)"""
+    SageMaker's 1024 bytes. (reasons is imported only here: only a failed job pays for it.)"""
     from . import reasons
     return reasons.failure_text(ending_text, stdout_tail, stderr_tail, FAILURE_LIMIT)
 

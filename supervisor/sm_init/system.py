@@ -142,7 +142,7 @@ class System:
         return 0 if self.link is None else self.link.dropped
 
     def error_line(self) -> str | None:
-        """The Error: line the failure file would have (reasons.py), for the peers' verdict."""
+        """The Error: line the failure file would have (the reasons package), for the peers' verdict."""
         from . import reasons
         out, err = self.relay.tails() if self.relay is not None else (b"", b"")
         finding = reasons.diagnose(out, err)

@@ -25,8 +25,9 @@ STAGE_TAG = EXAMPLE_IMAGE + "-first-stage"
 # is installed.
 INSPECT = r"""
 import hashlib, importlib.metadata as md, json, pathlib, sm_init
-for p in sorted(pathlib.Path(sm_init.__file__).parent.glob("*.py")):
-    print("module", p.name, hashlib.sha256(p.read_bytes()).hexdigest())
+top = pathlib.Path(sm_init.__file__).parent
+for p in sorted(top.rglob("*.py")):
+    print("module", p.relative_to(top).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest())
 print("direct_url", json.dumps(json.loads(md.distribution("sm-init").read_text("direct_url.json") or "null")))
 for d in md.distributions():
     print("dist", d.metadata["Name"].lower(), d.version)
@@ -72,7 +73,7 @@ def test_image_runs_the_sm_init_of_the_build_context(harness):
     """Default build: every module of the checkout, byte for byte, installed from the copied source
     (pip's record of a local folder), with sm-init's dependencies and nothing else."""
     modules, direct_url, dists = inspect(harness.client, harness.image)
-    here = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in PACKAGE.glob("*.py")}
+    here = {p.relative_to(PACKAGE).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in PACKAGE.rglob("*.py")}
     assert modules == here
     assert direct_url == {"url": "file:///tmp/sm-init-src", "dir_info": {}}
     assert dists["sm-init"] == source_version()
@@ -105,7 +106,7 @@ def test_a_pinned_version_installs_from_the_wheel_folder(harness, first_stage, t
     modules, direct_url, dists = inspect(harness.client, STAGE_TAG)
     assert direct_url is None, "installed from %s, not by name" % direct_url
     assert dists["sm-init"] == version
-    assert sorted(modules) == sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert sorted(modules) == sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
     c = harness.client.containers.run(STAGE_TAG, ["--version"], entrypoint=["/opt/sm-init/venv/bin/sm-init"],
                                       detach=True, network_mode="none")
     try:

@@ -41,6 +41,12 @@ ADVERSARIAL = {
     # its "Name:", a line after a frame's code, botocore's message, the kernel's and glibc's, shells'.
     "argparse reports": b"usage: t.py [-h]\nt.py: error: argument --x: bad\n" * 2000,
     "pytest E lines": b"E   ValueError: x\nE   more\n" * 3000,
+    "one line of pytest summaries": b"FAILED a.py::t" + b"[a - " * 16000,
+    "TensorFlow nodes": b"Node: 'a'\n2 root error(s) found.\n" * 3000,
+    "one line of Flyte reports": b"[a] terminated with exit code (1" * 2000,
+    "one line of failure reasons": b'"FailureReason": "' + b'a\\"' * 20000,
+    "JAX tracer messages": b"Attempted boolean conversion of x\nWhile tracing the function \n" * 1300,
+    "pytest summaries": b"FAILED a.py::t - assert x\n" * 2500,
     "messages below names": b'  File "a.py", line 1, in f\n    x\nValueError:\n    more\n' * 1500,
     "lines after frames": b'  File "a.py", line 1, in f\n    x\nno name here\n' * 2000,
     "one line of client errors": b"X: An error occurred (" * 3000,
@@ -89,6 +95,17 @@ ADVERSARIAL = {
     "one line of CUDA checks": b"THCudaCheck FAIL file=" * 3000,
     "one line of large allocs": b"tcmalloc: large alloc 1 bytes == " * 2000,
     "blank lines": b"\n" * 65536,
+    # absl's Python header on every line, and lines that start as it and are none (a C++ file: glog's).
+    "absl headers per line": b"I1213 13:02:06.025116 140646328219456 run.py:22] x\n" * 1300,
+    "glog headers per line": b"I1213 13:02:06.025116 140646328219456 run.cc:22] x\n" * 1300,
+    # Determined's prefixes on every line, and lines that start as its web UI's and are none.
+    "Determined prefixes per line": b"[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || x\n" * 1300,
+    "Determined copies per line": b"<info>    [2021-12-07 10:43:01] 087c0ee7 || x\n" * 1300,
+    "angle brackets per line": b"<>\n" * 22000,
+    # Ray's C++ error line with its component, on every line; bash's translated complaint, on every line.
+    "Ray components per line": b"[2023-04-12 11:23:25,823 E 946 946] (raylet) a.h:1: x\n" * 1100,
+    "translated complaints per line": "t.sh: 行 25: /d/x: 权限不够\n".encode() * 2000,
+    "one line of translated lines": "：行 1: ".encode() * 5000 + ": 权限不够".encode(),
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
     "a tab per line": b"\tx\n" * 22000,

@@ -1,0 +1,129 @@
+"""Native code's last words: a C++ exception that ended the process (``terminate called ...
+what(): ...``), a fatal log line (glog's ``F``, "Check failed", Rust's panic), and the last
+resort: a runtime's own error-level log line (NCCL's WARN, c10's and glog's ``E``, Ray's C++
+log, Lua torch's THCudaCheck).
+
+Imports lines, findings, hints, matchers, tracebacks, causes.
+"""
+
+import bisect
+import re
+from typing import Optional, Sequence
+
+from .lines import joined, Line
+from .findings import Hit
+from .hints import HINT_CUDA, HINT_NCCL
+from .matchers import first_line, holds, matching, tidy, WHAT
+from .tracebacks import output_lines
+from .causes import earlier, earlier_line, earliest, NCCL_WARN
+
+
+# C++ exceptions, fatal log lines ------------------------------------------------------------------
+
+# The closing quote may be lost (a paste, a line cut): the type still ends at the first space.
+TERMINATE = re.compile(r"terminate called after throwing an instance of '([^'\s]+)'?")
+WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a terminal may wrap the first
+
+
+# libstdc++'s __cxa_pure_virtual (libsupc++/pure.cc) writes "pure virtual method called" and calls
+# std::terminate (whose handler then says "terminate called without an active exception"): the cause.
+PURE_VIRTUAL = earliest(r"^pure virtual method called$")
+
+
+def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
+    return earlier(_terminate(lines), PURE_VIRTUAL(lines))
+
+
+def _terminate(lines: Sequence[Line]) -> Optional[Hit]:
+    for position in matching(lines, TERMINATE):
+        line = lines[position]
+        match = TERMINATE.search(line.text)
+        for after in lines[position + 1:position + 1 + WHAT_DISTANCE]:
+            if WHAT.match(after.text) and after.rank == line.rank:
+                return Hit(line, f"{match.group(1)}: {tidy(after.text)}")
+        return Hit(line, tidy(line.text))
+    return None
+
+
+# glog's FATAL level (TensorFlow, XLA, c10): "F tensorflow/core/...cc:659] Check failed: ...", and
+# gloo's enforce ("[.../gloo/transport/uv/libuv.h:596] uv_accept: invalid argument"): the line
+# before the abort it causes.
+FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{1,40})? *(?:\d+ )?"
+                       r"[\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d+\] \S|Check failed: "
+                       r"|^\[[\w./-]{1,300}\.(?:cc|cpp|h|hpp):\d+\] \S")
+# Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:". Apart from
+# FATAL_LOG: one more alternative there costs every position; alone, its words are looked for first.
+RUST_PANIC = re.compile(r"^thread '[^'\n]{1,100}' panicked at ")
+
+
+def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
+    output = output_lines(lines)
+    line = earlier_line(first_line(output, FATAL_LOG), first_line(output, RUST_PANIC))
+    return None if line is None else Hit(line, tidy(ray_message(line.text)))
+
+
+# The child's own words first, even as a line alone; then what a launcher says of it.
+# The last resort, when nothing above found anything: a runtime's own error-level log line, the first.
+# NCCL's warning (src/include/debug.h: WARN() is ncclDebugLog at NCCL_LOG_WARN, "host:pid:tid [dev]
+# file.cc:N NCCL WARN msg"; a failure's return then travels up at INFO level, "init.cc:878 -> 2", and
+# probes that may fail are downgraded to INFO by ncclDebugNoWarn): the first is where it failed.
+# c10's log line at error level (c10/util/logging_is_not_google_glog.h, CAFFE2_SEVERITY_PREFIX "FEWIV":
+# "[E socket.cpp:500] [c10d] msg", newer torch with the time, as torch printed it here at INFO level:
+# "[I1207 16:21:21.373965645 TCPStoreLibUvBackend.cpp:1266] [c10d] msg"; glog's "E1207 16:21:21.373965
+# 12345 file.cc:12] msg"). Sought from a line's start: a newline, the literal, before each try.
+# Lua torch's cutorch and PyTorch before 1.0 (THCGeneral's __THCudaCheck: fprintf(stderr, "THCudaCheck
+# FAIL file=%s line=%i error=%i : %s\n", ..., cudaGetErrorString(err)), then THError's "cuda runtime
+# error (%d) : %s", which PyTorch raises as a RuntimeError and Lua prints as its own error): the CUDA
+# error where nothing else says it.
+THC_CHECK = re.compile(r"THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=\d{1,5} : \S")
+RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
+                               r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
+# Ray's C++ log line (src/ray/util/logging.cc: spdlog's pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v",
+# %L the level's letter, and RayLog's message starts "file.h:554: "; on the console and in the driver's
+# stderr, the pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] (" + app_name_without_path + ") %v", the
+# component the file name of the program, "(raylet)", "(gcs_server)"): at error level, E; its stamp may
+# be peeled off with the other lines' ("E 177479 178526] file.h:554: msg").
+RAY_ERROR_LOG = re.compile(r"\n(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?E \d{1,10} \d{1,10}\] "
+                           r"(?:\([\w.-]{1,80}\) )?[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
+# What the Error line shows of such a line (any level: RAY_CHECK's fatal one too, logging.h's
+# RAY_LOG(FATAL) << " Check failed: " #condition, spdlog's "C"): the component and the message,
+# without the stamp, the level and the ids ("raylet: file.h:533: msg").
+RAY_HEADER = re.compile(r"(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?[A-Z] \d{1,10} \d{1,10}\] "
+                        r"(?:\(([\w.-]{1,80})\) )?(?=[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}:  ?\S)")
+
+
+def ray_message(text: str) -> str:
+    """``text`` without the header of Ray's C++ log line it starts with (RAY_HEADER), if it does."""
+    if text[1:2] != " " and text[:1] != "[":
+        return text
+    header = RAY_HEADER.match(text)
+    if header is None:
+        return text
+    return (f"{header.group(1)}: " if header.group(1) else "") + text[header.end():]
+
+
+def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first NCCL warning, cutorch's failed CUDA check or c10's (glog's) error-level line in
+    output that holds nothing else."""
+    output = output_lines(lines)
+    text, starts = joined(output)
+    found = []
+    if holds(text, "NCCL WARN "):
+        line = first_line(output, NCCL_WARN)
+        if line is not None:
+            found.append(Hit(line, f"NCCL WARN {tidy(NCCL_WARN.search(line.text).group(1))}", HINT_NCCL))
+    if holds(text, "THCudaCheck FAIL "):
+        line = first_line(output, THC_CHECK)
+        if line is not None:
+            found.append(Hit(line, tidy(line.text), HINT_CUDA))
+    if holds(text, "] "):
+        match = RUNTIME_ERROR_LOG.search("\n" + text)
+        if match is not None:
+            line = output[bisect.bisect_right(starts, match.start()) - 1]
+            found.append(Hit(line, tidy(line.text)))
+    if holds(text, " E ", "\nE ") or text.startswith("E "):
+        match = RAY_ERROR_LOG.search("\n" + text)
+        if match is not None:
+            line = output[bisect.bisect_right(starts, match.start()) - 1]
+            found.append(Hit(line, tidy(ray_message(line.text))))
+    return earlier(*found)

@@ -1,0 +1,158 @@
+"""The reports of a failed child that are not the child's own words: argparse's error, a
+launcher's or a shell's report (``launcher_report``: Open MPI, MPICH, DeepSpeed, torchrun's
+agent, Slurm, a shell's "command not found", ...), SageMaker's "FailureReason" printed as JSON,
+MPICH Hydra's first error line.
+
+Imports lines, findings, hints, text, matchers, launcher_words, tracebacks.
+"""
+
+import heapq
+import json
+import re
+from typing import Iterator, Optional, Sequence
+
+from .lines import joined, Line
+from .findings import Hit
+from .hints import HINT_KILLED
+from .text import NOISE
+from .matchers import first_line, holds, matching, tidy
+from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, LAUNCHER_REPORT, MPICH_BOX, MPICH_EXIT,
+    NOT_FOUND, NOT_FOUND_ASCII, _translated_complaint, REPORT_FIELD, REPORT_LINES, SIGNAL_NINE)
+from .tracebacks import _exception_named, output_lines
+
+
+# argparse's report of a command line it could not parse (Lib/argparse.py: error() prints the usage,
+# then exits 2 with "%(prog)s: error: %(message)s"): the process's own last words, no traceback. A
+# message of argparse's own (its _() strings: "unrecognized arguments: %s", "argument %s: ...") is
+# enough; any other (a script's own parser.error()) needs the "usage: PROG" printed before it.
+ARGPARSE_ERROR = re.compile(r"^([^\s:][^:\n]{0,100}): error: (?P<own>(?:unrecognized arguments|the"
+                            r" following arguments are required|ambiguous option|unexpected option string): "
+                            r"|one of the arguments .{1,300} is required$|argument [^:\n]{1,200}: )?")
+ARGPARSE_USAGE = re.compile(r"^usage: (\S+)")
+USAGE_LINES = 40   # lines argparse's usage may take (it wraps a long one) before its error
+
+
+def argparse_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first report of argparse's that a command line could not be parsed."""
+    lines = output_lines(lines)
+    if not holds(joined(lines)[0], ": error: "):
+        return None
+    usage = {}   # per process: the program whose usage it printed last, and where
+    for position, line in enumerate(lines):
+        text = line.text
+        if text.startswith("usage: "):
+            usage[(line.rank, line.local, line.actor)] = (ARGPARSE_USAGE.match(text).group(1), position)
+            continue
+        match = ARGPARSE_ERROR.match(text) if ": error: " in text else None
+        if match is None:
+            continue
+        prog, at = usage.get((line.rank, line.local, line.actor), (None, 0))
+        if match.group("own") is not None or (prog == match.group(1) and position - at <= USAGE_LINES):
+            return Hit(line, tidy(text))
+    return None
+
+
+def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first launcher's report of a failed child, its sentence whole (a terminal wraps mpirun's)
+    with its box's fields; a shell's complaint only when there is nothing else, the last one."""
+    complaint = None
+    output = output_lines(lines)
+    positions: Iterator[int] = matching(output, LAUNCHER_REPORT)
+    text = joined(output)[0]
+    if holds(text, *(NOT_FOUND_ASCII if text.isascii() else NOT_FOUND)):
+        # bash's translated and dash's complaints, which LAUNCHER_REPORT leaves out: in output order.
+        positions = heapq.merge(positions, (at for at, line in enumerate(output)
+                                            if _translated_complaint(line.text)))
+    for position in positions:
+        line = output[position]
+        if COMPLAINT.search(line.text) or _translated_complaint(line.text):
+            complaint = line
+            continue
+        hit = _report(lines, line)
+        if complaint is not None and DAEMONS_NOT_STARTED.search(line.text) \
+                and line.stream == complaint.stream and line.index - complaint.index <= 3:
+            # The launch agent's shell on the node (ssh's) said why the daemon did not start, right
+            # before the box's rule.
+            return Hit(complaint, f"{_report(lines, complaint).error} ({hit.error})")
+        return hit
+    return complaint and _report(lines, complaint)
+
+
+FLYTE_NO_MESSAGE = ". Message: ."
+
+
+def _report(lines: Sequence[Line], line: Line) -> Hit:
+    position = lines.index(line)
+    error = MPICH_BOX.sub("", tidy(line.text), count=1)   # "=   BAD TERMINATION ..."
+    if error.startswith("BAD TERMINATION"):
+        # MPICH Hydra's box: the code the rank exited with is a few lines below, "=   EXIT CODE: 9".
+        code = next((after for after in lines[position + 1:position + 1 + REPORT_LINES]
+                     if MPICH_EXIT.match(after.text)), None)
+        error += f"; {code.text.lstrip('= ')}" if code else ""
+        return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
+    if "Raylet is terminated" in error:
+        return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
+    fields = False
+    previous = line
+    for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
+        more = after.text.strip()
+        if REPORT_FIELD.match(after.text):
+            error += ("; " if fields else " ") + tidy(more)
+            fields, previous = True, after
+            continue
+        # A terminal wraps a sentence before a word in lower case, on the next line (never past a
+        # blank one: torchrun's "failed (exitcode: -9) ..." then its traceback's "raise ..."); a
+        # colon announces the rest. An exception's line (a module's lower-case name first) is a line
+        # of its own.
+        if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
+                or _exception_named(more) or (after.index != previous.index + 1 and not error.endswith(":")):
+            break
+        error += " " + tidy(more)
+        previous = after
+    if error.endswith(FLYTE_NO_MESSAGE):
+        error = error[:-len(FLYTE_NO_MESSAGE) + 1]   # Flyte's report of a container that left no message
+    hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
+    return Hit(line, error, hint)
+
+
+# SageMaker's own reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json:
+# DescribeTrainingJobResponse's FailureReason, "If the training job failed, the reason it failed", a
+# string of at most 1024 characters; DescribeProcessingJob's and DescribeTransformJob's alike) as
+# JSON prints it one member a line (the AWS CLI's describe-training-job, a Step Functions state's
+# output, json.dumps(indent=4)): only a line that holds that key and a JSON string, nothing else.
+FAILURE_REASON_JSON = re.compile(r'^\s{0,40}"FailureReason": ("(?:[^"\\\n]|\\.){1,2048}"),?$')
+
+
+def failure_reason_json(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first "FailureReason" member of a SageMaker Describe* response printed as JSON."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], '"FailureReason": "'):
+        return None
+    for position in matching(output, FAILURE_REASON_JSON):
+        try:
+            reason = json.loads(FAILURE_REASON_JSON.match(output[position].text).group(1))
+        except ValueError:
+            continue
+        if reason.strip():
+            return Hit(output[position], "FailureReason: " + " ".join(reason.split()))   # its newlines too
+    return None
+
+
+# MPICH's Hydra (src/pm/hydra, HYDU_ERR_POP and the HYDU_ERR_* macros: HYDU_error_printf, which
+# prints HYDU_dump_prefix's "[mpiexec@HOST] " or "[proxy:PGID:ID@HOST] ", then "FUNC (FILE:LINE): ",
+# then the message): each function on the way back up reports again ("callback returned error
+# status", "demux engine error waiting for event"), so the first line is the cause: an execvp that
+# failed ("execvp error on file X (No such file or directory)"), "unrecognized argument X". Below the
+# launchers' known reports: the cleanup after a rank's death ("assert (!closed) failed") comes before
+# MPICH's BAD TERMINATION box.
+HYDRA_REPORT = re.compile(r"^\[(?:mpiexec|proxy:\d{1,9}:\d{1,9})@[^\]\s]{1,255}\] \w{1,80}"
+                          r" \([^()\s]{1,300}:\d{1,7}\): \S")
+
+
+def hydra_report(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first of MPICH Hydra's error reports (see HYDRA_REPORT)."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "[mpiexec@", "[proxy:"):
+        return None
+    line = first_line(output, HYDRA_REPORT)
+    return None if line is None else Hit(line, tidy(line.text))

@@ -1,0 +1,78 @@
+"""torchrun's ``ChildFailedError`` summary read: its last "Root Cause" block as a ``RootCause``
+(the rank, its exit code or signal, its traceback field, the output before the summary), and
+``CONSEQUENCE``, what a rank dies of when a peer died first. The package runs the table over the
+rank's lines (``torchrun_root_cause``, in ``__init__``, which has the table).
+
+Imports lines, matchers.
+"""
+
+import re
+from typing import List, NamedTuple, Optional, Sequence
+
+from .lines import Line
+from .matchers import matching
+
+
+# torchrun's summary ------------------------------------------------------------------------------
+
+SUMMARY_TITLE = re.compile(r"^(\S+) FAILED\s*$")   # "train.py FAILED", above Failures and Root Cause
+ROOT_CAUSE = re.compile(r"^Root Cause \(first observed failure\):")
+RULE = re.compile(r"^={20,}\s*$")
+FIELD = re.compile(r"^  (time|host|rank|exitcode|error_file|traceback)\s*: ?(.*)$")
+RANKS = re.compile(r"^(\d+) \(local_rank: (\d+)\)")
+EXITCODE = re.compile(r"^(-?\d+)(?: \(pid: \d+\))?\s*(?:\((SIG\w+)\))?")
+SIGNAL_TRACE = re.compile(r"^Signal \d+ \((SIG\w+)\) received")
+# A rank killed by one of these signals prints nothing through torch's prefixing excepthook; the
+# report of its death (faulthandler's, a DataLoader's) comes unprefixed: look there for it.
+SIGNAL_CAUSES = {"SIGSEGV": "native-crash", "SIGBUS": "native-crash", "SIGILL": "native-crash",
+                 "SIGFPE": "native-crash", "SIGKILL": "killed"}
+
+
+class RootCause(NamedTuple):
+    at: Line                  # the "Root Cause" line
+    rank: Optional[str]
+    local: Optional[str]
+    exit_code: Optional[str]
+    signal: Optional[str]     # "SIGSEGV", from the exit code or the traceback field
+    trace: List[Line]         # the traceback field (the rank's error file), when it holds one
+    before: Sequence[Line]    # the output before the summary
+    script: Optional[str] = None   # the program that failed, as the summary's title names it
+
+
+# What a rank dies of when a peer died first: its connection to the peer closed, a collective
+# failed or timed out, an abort with no error of its own.
+CONSEQUENCE = re.compile(r"Connection (?:closed|reset) by peer|Broken pipe|DistNetworkError|DistBackendError"
+                         r"|NCCL|[Ww]atchdog|[Tt]imed out|[Tt]imeout")
+
+
+def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
+    """The last "Root Cause" block of a torchrun summary in ``lines``, or None."""
+    starts = list(matching(lines, ROOT_CAUSE))
+    if not starts:
+        return None
+    start = starts[-1]
+    titles = [position for position in matching(lines, SUMMARY_TITLE) if position < start]
+    fields, trace, in_trace = {}, [], False
+    for line in lines[start + 1:]:
+        if RULE.match(line.text):
+            break
+        field = FIELD.match(line.text)
+        if field:
+            fields[field.group(1)] = field.group(2).strip()
+            in_trace = field.group(1) == "traceback"
+            if in_trace:
+                trace.append(line._replace(text=field.group(2).strip(), rank=None, local=None))
+        elif in_trace:
+            # The traceback's own lines follow, indented by two more spaces than the fields.
+            trace.append(line._replace(text=line.text[2:], rank=None, local=None))
+    ranks = RANKS.match(fields.get("rank", ""))
+    code = EXITCODE.match(fields.get("exitcode", ""))
+    exit_code, signame = code.groups() if code else (None, None)
+    if trace and SIGNAL_TRACE.match(trace[0].text):
+        signame = signame or SIGNAL_TRACE.match(trace[0].text).group(1)
+        trace = []   # the signal and nothing else
+    if not signame and exit_code and exit_code.startswith("-"):
+        signame = f"signal {exit_code[1:]}"
+    return RootCause(lines[start], *(ranks.groups() if ranks else (None, None)), exit_code, signame,
+                     trace, lines[:titles[-1] if titles else start],
+                     SUMMARY_TITLE.match(lines[titles[-1]].text).group(1) if titles else None)
