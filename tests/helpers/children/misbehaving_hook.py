@@ -62,8 +62,10 @@ def main():
             signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # before the line the test waits for
         say(f"fds {tag} " + ",".join(map(str, open_fds())))
         if stay:
-            while True:
-                signal.pause()
+            # Not signal.pause: a SIGTERM just before it would be handled at the next signal, never.
+            # The wakeup fd is made after the listing; a SIGTERM before it runs its handler at once.
+            from probe import wait_for_signals, wakeup_fd  # (this folder is the script's sys.path[0])
+            wait_for_signals(wakeup_fd())
         sys.exit(0)
     raise SystemExit(f"misbehaving_hook.py: unknown mode {what!r}")
 

@@ -12,16 +12,41 @@ reports and then exits with CODE (default 128+N).
 import argparse
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
-import time
 
 HERE = os.path.abspath(__file__)
 
 
 def say(tag, text):
     os.write(1, f"{tag} {text}\n".encode())
+
+
+def wakeup_fd():
+    """Call before the handlers are installed; ``wait_for_signals`` then reads what this returns."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    return read_fd
+
+
+def wait_for_signals(read_fd, woken=None):
+    """Wait for ever; each signal's Python handler runs as it comes, then ``woken()``.
+
+    Never time.sleep() or signal.pause(): CPython's C handler only notes a signal, and the Python
+    handler runs at the next bytecode. A signal that lands after the interpreter's last look and
+    before the process sleeps in the kernel (a few microseconds, in which a loaded machine may
+    preempt it) is then noted, but nothing wakes the sleep: the handler ran an hour late, when
+    time.sleep(3600) ended. Seen in test_stop.py as a worker that never reported the SIGTERM
+    sm-init sent it right after its ready line. The C handler also writes a byte to the wakeup fd,
+    and select() returns on it whenever it was written."""
+    while True:
+        select.select([read_fd], [], [])
+        os.read(read_fd, 4096)  # the handlers ran: in select's EINTR retry, or once it returned
+        if woken is not None:
+            woken()
 
 
 def signal_name(signum):
@@ -89,6 +114,7 @@ def main():
         except OSError as exc:
             foreground = f"error {exc.errno}"
         say(tag, f"tty foreground={foreground}")
+    wakeup = wakeup_fd()
     for signum in signal.valid_signals():
         if signum not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
             try:
@@ -117,8 +143,7 @@ def main():
         if args.kill_self not in ("KILL", "STOP"):  # those two can't be caught, nor set
             signal.signal(signal.Signals["SIG" + args.kill_self], signal.SIG_DFL)
         os.kill(os.getpid(), signal.Signals["SIG" + args.kill_self])
-    while True:
-        time.sleep(3600)
+    wait_for_signals(wakeup)
 
 
 if __name__ == "__main__":

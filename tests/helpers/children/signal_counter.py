@@ -8,6 +8,8 @@ stop goes through grace, hooks and the SIGKILL sweep.
 import os
 import signal
 
+from probe import wait_for_signals, wakeup_fd  # (this folder is the script's sys.path[0])
+
 COUNTED = {signal.SIGUSR1: "usr1", signal.SIGUSR2: "usr2", signal.SIGHUP: "hup", signal.SIGWINCH: "winch"}
 
 
@@ -23,13 +25,13 @@ def main():
     def term(signum, frame):
         os.write(1, b"counter got SIGTERM\n")
 
+    wakeup = wakeup_fd()
     for signum in COUNTED:
         signal.signal(signum, count)
     signal.signal(signal.SIGPWR, report)
     signal.signal(signal.SIGTERM, term)
     os.write(1, f"counter ready pid={os.getpid()}\n".encode())
-    while True:
-        signal.pause()
+    wait_for_signals(wakeup)  # not signal.pause: a SIGPWR just before it would be reported at the next signal
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import argparse
 import os
 import signal
 import sys
-import time
+
+from probe import wait_for_signals, wakeup_fd  # (this folder is the script's sys.path[0])
 
 HERE = os.path.abspath(__file__)
 REPORTED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
@@ -45,11 +46,20 @@ def ready(tag):
 
 
 def worker(tag, on_term, ready_fd):
+    wakeup = wakeup_fd()  # its own: not the tree's (the tree makes its own after forking us)
     install(tag, on_term, 128 + signal.SIGTERM)
     ready(tag)
     os.close(ready_fd)
-    while True:
-        time.sleep(3600)
+    wait_for_signals(wakeup)  # not time.sleep: a SIGTERM sent the moment the tree says ready is heard
+
+
+def reap():
+    """The workers that exited (setsid and group ones are ours), without waiting."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
 
 
 def start(how, tag, on_term, ready_w):
@@ -88,11 +98,13 @@ def main():
     ready(args.tag)
     if args.exit is not None:
         os._exit(args.exit)
-    while True:
-        try:
-            os.wait()
-        except ChildProcessError:
-            time.sleep(3600)
+    # Not os.wait() either: a signal that lands just before it would be reported only when a worker
+    # exits (see probe.wait_for_signals). SIGCHLD wakes the wait instead, and the workers that exited
+    # are reaped then.
+    wakeup = wakeup_fd()
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    reap()
+    wait_for_signals(wakeup, reap)
 
 
 if __name__ == "__main__":
