@@ -73,12 +73,14 @@ def test_a_real_distributed_hang_is_caught_with_its_stacks(start_init, ml, tmp_p
     hook.write_text(SAVE_HOOK.format(checkpoints=checkpoints, model=model))
     hook.chmod(0o755)
     torchrun = ["torchrun", "--nproc-per-node", "2", "--master-port", str(free_port()), "ddp_hang.py"]
-    init = train(start_init, ml, torchrun, "--stall-timeout", "3", "--pre-kill", str(hook), "--stop-timeout", "30",
+    # torchrun itself imports torch before it starts a rank, in silence: seconds on a loaded machine
+    # (3 s was once too short there), so the watchdog waits longer than that.
+    init = train(start_init, ml, torchrun, "--stall-timeout", "8", "--pre-kill", str(hook), "--stop-timeout", "30",
                  env={"CHECKPOINTS": str(checkpoints)})
     assert init.wait(TIMEOUT * 2) == STALL
 
     # The log: the stall, each rank's stacks by py-spy, the hook with the reason, the exit line.
-    init.log.expect(r"^sm-init: stop: no progress for 3s \(--stall-timeout\)")
+    init.log.expect(r"^sm-init: stop: no progress for 8s \(--stall-timeout\)")
     init.log.expect(r"^sm-init: stall: taking the stacks of 3 Python process\(es\) with py-spy")
     hang_line = line_of(DDP_HANG, "rank 0 waits here")
     sleep_line = line_of(DDP_HANG, "time.sleep(3600)")
@@ -101,8 +103,8 @@ def test_a_real_distributed_hang_is_caught_with_its_stacks(start_init, ml, tmp_p
     # The failure file: the ending, where each rank was (not the launcher), the last lines.
     text = check_readable(failure_of(ml))
     print(text)
-    assert text.startswith(f"Training command `{shlex.join(torchrun)}` stalled: no output for 3 seconds"
-                           " (--stall-timeout 3), so sm-init stopped it (exit code 124).\n")
+    assert text.startswith(f"Training command `{shlex.join(torchrun)}` stalled: no output for 8 seconds"
+                           " (--stall-timeout 8), so sm-init stopped it (exit code 124).\n")
     where = re.search(r"\nWhere it was: (.*)\n", text).group(1)
     assert re.fullmatch(rf"rank 0 \(pid \d+\) in all_reduce \(distributed_c10d\.py:\d+\) from train \(ddp_hang\.py:{hang_line}\);"
                         rf" rank 1 \(pid \d+\) in wander_off \(ddp_hang\.py:{sleep_line}\)"
