@@ -90,14 +90,6 @@ WRONG = {
     },
     "holdout9": {
         # Its single blind run: 74 of 91 right (RESULTS.md has the classes A-F).
-        "aa_cuda_llamacpp_error_217_peer_access":
-            "A: llama.cpp's 'CUDA error N at FILE:LINE: msg'",
-        "aa_cuda_lua_cutorch_runtime_error_35_driver_insufficient":
-            "A: Lua torch's 'cuda runtime error (N) : msg at FILE:LINE'",
-        "ac_tf_collective_all_reduce_v2_shape_mismatch_workers":
-            "A: TF's own 'OP_REQUIRES failed at' line above a cut traceback",
-        "ac_mpirun_nccl_tests_ucx_connect_refused_docker_bridge":
-            "A: Open MPI's UCX 'pml_ucx.c:N  Error: msg' lines",
         "aa_nccl_jax_xla_unable_to_load_nccl_library":
             "B: XLA's all-reduce failure over 'Unable to load NCCL library'",
         "ac_horovod_pip_cmake_metadata_permission_denied":

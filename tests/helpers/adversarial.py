@@ -93,6 +93,11 @@ ADVERSARIAL = {
     "one line of MPI calls": b"*** The MPI_Comm_rank() function was called before " * 1300,
     "one line of raylets": b"Raylet is terminated: " * 3000,
     "one line of CUDA checks": b"THCudaCheck FAIL file=" * 3000,
+    "one line of THErrors": b"cuda runtime error (" * 3000,
+    "one line of CUDA_CHECKs": b"CUDA error 1 at " * 4000,
+    "UCX errors per line": b"[1700554343.440877] [h:7356 :0]   sock.c:323  UCX  ERROR \n" * 1100,
+    "Open MPI UCX errors per line": b"[h:07356] pml_ucx.c:424  Error: \n" * 1800,
+    "one line of failed ops": b"OP_REQUIRES failed at a.cc:1 : " * 2000,
     "one line of large allocs": b"tcmalloc: large alloc 1 bytes == " * 2000,
     "blank lines": b"\n" * 65536,
     # absl's Python header on every line, and lines that start as it and are none (a C++ file: glog's).

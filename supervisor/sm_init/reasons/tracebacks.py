@@ -625,12 +625,34 @@ def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     before = lines[header - 1]
     if not frames and header != len(lines) - 1:
         return None   # frames, or the header as the output's last line (cut right after it)
+    op_failed = _op_failed(lines, header)
+    if op_failed is not None:
+        return op_failed
     if before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
         return None
     error = _logged_error(before)
     if error is None or LAUNCHER_REPORT.search(error):
         return None   # a launcher's report logged before its own traceback: that rule reads it
     return Hit(before, tidy(error))
+
+
+# TensorFlow's kernel that failed logs its status at warning level before the session raises it
+# (tensorflow/core/framework/op_kernel.cc, CtxFailureWithWarning: LOG(WARNING) << "OP_REQUIRES failed
+# at " << io::Basename(file) << ":" << line << " : " << s): where the traceback is cut, the op's
+# status is what its exception line would have said. Only a few lines above the header (TensorFlow's
+# own advice may be between): an op that failed earlier and was survived (an iterator's end of
+# sequence) is no cause.
+OP_FAILED = re.compile(r"OP_REQUIRES failed at [\w.-]{1,160}:\d{1,7} : (\S.*)")
+OP_FAILED_DISTANCE = 3
+
+
+def _op_failed(lines: Sequence[Line], header: int) -> Optional[Hit]:
+    for line in reversed(lines[max(0, header - OP_FAILED_DISTANCE):header]):
+        if "OP_REQUIRES failed at " in line.text and PROCESS(line) == PROCESS(lines[header]):
+            found = OP_FAILED.search(line.text)
+            if found:
+                return Hit(line, tidy(found.group(1)))
+    return None
 
 
 @remembered
