@@ -2455,3 +2455,63 @@ def test_tensorflows_failed_op_above_a_cut_traceback(between):
 def test_not_tensorflows_failed_op_above_a_cut_traceback(text):
     finding = find(text)
     assert finding is None or "Shape mismatch" not in finding.error, finding
+
+
+# Open MPI's box for its own start-up that failed inside the process (help-mpi-runtime.txt's
+# [mpi_init:startup:internal-failure]; orte's, opal's and shmem's help files have the same text with
+# their call's name): the call below "developer):" is the detail, MPI's abort box after it is not.
+def init_failed_box(name, call):
+    return ("--------------------------------------------------------------------------\n"
+            f"It looks like {name} failed for some reason; your parallel process is\n"
+            "likely to abort.  There are many reasons that a parallel process can\n"
+            f"fail during {name}; some of which are due to configuration or environment\n"
+            "problems.  This failure appears to be an internal failure; here's some\n"
+            "additional information (which may only be relevant to an Open MPI\n"
+            "developer):\n\n"
+            f"  {call}\n"
+            '  --> Returned "(null)" (-43) instead of "Success" (0)\n'
+            "--------------------------------------------------------------------------\n")
+
+
+@pytest.mark.parametrize("name, call", [
+    ("MPI_INIT", "ompi_mpi_init: ompi_rte_init failed"),
+    ("orte_init", "orte_ess_init failed"),
+])
+def test_open_mpis_start_up_failed_box(name, call):
+    text = (init_failed_box(name, call) + "*** An error occurred in MPI_Init_thread\n*** on a NULL communicator\n"
+            "*** MPI_ERRORS_ARE_FATAL (processes in this communicator will now abort,\n"
+            "[host:11455] Local abort before MPI_INIT completed completed successfully\n")
+    finding = find(text)
+    assert finding.name == "launcher-report", finding
+    assert finding.error == f'{name} failed: {call} --> Returned "(null)" (-43) instead of "Success" (0)'
+
+
+@pytest.mark.parametrize("text", [
+    "It looks like the download failed for some reason; retrying\n",         # not Open MPI's sentence
+    "It looks like MPI_INIT failed for some reason, your parallel process\n",   # another sentence
+])
+def test_not_open_mpis_start_up_failed_box(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# SageMaker's training toolkit's errors for a subprocess that failed (sagemaker-containers' and
+# sagemaker-training's _errors.py: InstallModuleError, InstallRequirementsError, ExecuteUserScriptError,
+# each a _CalledProcessError whose str() is 'Name:\nCommand "cmd"'), logged at ERROR: the report, the
+# command its next line.
+@pytest.mark.parametrize("name", ["InstallModuleError", "InstallRequirementsError", "ExecuteUserScriptError"])
+def test_sagemaker_toolkits_subprocess_errors(name):
+    text = ("2019-12-03 09:59:11,037 sagemaker-containers INFO     Installing module with the following command:\n"
+            "/usr/bin/python -m pip install -U . -r requirements.txt\n"
+            f"2019-12-03 09:59:11,038 sagemaker-containers ERROR    {name}:\n"
+            'Command "/usr/bin/python -m pip install -U . -r requirements.txt"\n')
+    finding = find(text)
+    assert finding.name == "launcher-report", finding
+    assert finding.error.endswith(f'{name}: Command "/usr/bin/python -m pip install -U . -r requirements.txt"')
+
+
+@pytest.mark.parametrize("text", [
+    "2019-12-03 09:59:11,037 sagemaker-containers INFO     Installing module with pip\n",
+    "Install module error handling: on\n",      # not the class's name
+])
+def test_not_sagemaker_toolkits_subprocess_errors(text):
+    assert_not_found_by(text, "launcher-report")

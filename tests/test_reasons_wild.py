@@ -102,10 +102,6 @@ WRONG = {
             "B: a bare RuntimeError over bash's \\r command not found",
         "ad_shell_make_bin_nvcc_no_such_file_127_gpuburn":
             "B: make's 'Error 127' over /bin/sh's 'No such file'",
-        "ac_mpirun_caffe_tsn_mpi_init_rte_init_failed":
-            "C: Open MPI's 'MPI_INIT failed' help box",
-        "ad_sm_containers_install_module_error_quoted":
-            "C: sagemaker-containers' InstallModuleError, markdown-quoted",
         "ab_python_brokenprocesspool_jupyter_tail_spyglass":
             "C: an exception after IPython 8's frames",
         "ac_ray_job_runtime_env_pip_dir_missing_on_cluster":

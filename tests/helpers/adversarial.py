@@ -98,6 +98,8 @@ ADVERSARIAL = {
     "UCX errors per line": b"[1700554343.440877] [h:7356 :0]   sock.c:323  UCX  ERROR \n" * 1100,
     "Open MPI UCX errors per line": b"[h:07356] pml_ucx.c:424  Error: \n" * 1800,
     "one line of failed ops": b"OP_REQUIRES failed at a.cc:1 : " * 2000,
+    "one line of start-up failures": b"It looks like x failed for some reason; your parallel process is" * 1000,
+    "Install words per line": b"InstallModule x\n" * 4000,
     "one line of large allocs": b"tcmalloc: large alloc 1 bytes == " * 2000,
     "blank lines": b"\n" * 65536,
     # absl's Python header on every line, and lines that start as it and are none (a C++ file: glog's).

@@ -131,7 +131,9 @@ The order is the precedence:
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
-   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child
+   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError (and its InstallModuleError,
+   InstallRequirementsError), Open MPI's box for its own start-up that failed ("It looks like MPI_INIT
+   failed for some reason", with the call below, "ompi_mpi_init: ompi_rte_init failed"), for a child
    it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
