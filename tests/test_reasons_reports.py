@@ -2515,3 +2515,37 @@ def test_sagemaker_toolkits_subprocess_errors(name):
 ])
 def test_not_sagemaker_toolkits_subprocess_errors(text):
     assert_not_found_by(text, "launcher-report")
+
+
+# IPython's traceback (IPython/core/ultratb.py; IPython 9.19 run here on a script): "File PATH:LINE"
+# frames (", in FUNC(ARGS)" but at the top level), their numbered source lines ("----> 4" the current
+# one), a blank line after each; the line after the last frame's source is the exception's, a name
+# that ends in neither Error nor Exception too. Here a paste that starts inside it, without its header.
+IPYTHON_RUN = ("File /tmp/ipy_t.py:2, in f(x)\n"
+               "      1 def f(x):\n"
+               "----> 2     return g(x)\n\n"
+               "File /tmp/ipy_t.py:4, in g(x)\n"
+               "      3 def g(x):\n"
+               '----> 4     raise ValueError("boom")\n\n')
+BROKEN_POOL = ("BrokenProcessPool: A process in the process pool was terminated abruptly while the future was"
+               " running or pending")
+
+
+@pytest.mark.parametrize("text, shown", [
+    (IPYTHON_RUN + "ValueError: boom\n", "ValueError: boom"),
+    ("File ~/envs/lib/python3.8/concurrent/futures/_base.py:389, in Future.__get_result(self)\n"
+     "    387 if self._exception:\n    388     try:\n--> 389         raise self._exception\n"
+     "    390     finally:\n\n" + BROKEN_POOL + "\n", BROKEN_POOL),
+])
+def test_ipythons_traceback(text, shown):
+    finding = find(text)
+    assert finding.error == shown, finding
+
+
+@pytest.mark.parametrize("text", [
+    "File /data/train.csv:12\nrow 12 has 3 columns\nDone: 11 rows\n",   # no numbered source below it
+    IPYTHON_RUN.replace("----> 4", "---->4") + "Done\n",               # not IPython's numbering
+    IPYTHON_RUN + "    indented log line\n",                            # no exception line at column 0
+])
+def test_not_ipythons_traceback(text):
+    assert_not_found_by(text, "ipython-traceback")

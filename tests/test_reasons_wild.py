@@ -102,8 +102,6 @@ WRONG = {
             "B: a bare RuntimeError over bash's \\r command not found",
         "ad_shell_make_bin_nvcc_no_such_file_127_gpuburn":
             "B: make's 'Error 127' over /bin/sh's 'No such file'",
-        "ab_python_brokenprocesspool_jupyter_tail_spyglass":
-            "C: an exception after IPython 8's frames",
         "ac_ray_job_runtime_env_pip_dir_missing_on_cluster":
             "D: Ray's '(pid=runtime_env, ip=...)' prefix",
         "ad_oom_bold_killed_after_poses_landmark_blocke":

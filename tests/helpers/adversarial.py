@@ -100,6 +100,9 @@ ADVERSARIAL = {
     "one line of failed ops": b"OP_REQUIRES failed at a.cc:1 : " * 2000,
     "one line of start-up failures": b"It looks like x failed for some reason; your parallel process is" * 1000,
     "Install words per line": b"InstallModule x\n" * 4000,
+    "IPython frames per line": b"File a.py:1, in f(x)\n" * 3000,
+    "one line of IPython frames": b"File a.py:1, in f(x)" * 3000,
+    "IPython frames and sources": b"File a.py:1\n----> 1 x\n" * 3000,
     "one line of large allocs": b"tcmalloc: large alloc 1 bytes == " * 2000,
     "blank lines": b"\n" * 65536,
     # absl's Python header on every line, and lines that start as it and are none (a C++ file: glog's).

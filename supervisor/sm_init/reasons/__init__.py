@@ -75,7 +75,9 @@ The order is the precedence:
    where a logger wrote it at an error level (logging's message before the traceback of
    ``logger.exception``: "ERROR - trainer - upload failed: ..."), or where TensorFlow's failed
    kernel logged its status a few lines above the header ("OP_REQUIRES failed at
-   collective_ops.cc:713 : Invalid argument: msg", at warning level), that status. A traceback
+   collective_ops.cc:713 : Invalid argument: msg", at warning level), that status. IPython's
+   traceback ("File PATH:N, in FUNC(ARGS)" frames, their numbered source with "---->" at the current
+   line): the exception line after its last frame's source. A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
    indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
    lines lost their indentation has a frame's code at column 0. A traceback
@@ -181,7 +183,7 @@ from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_H
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
 from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _size, truncate
 from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
-from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
+from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error, ipython_traceback,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
@@ -305,6 +307,7 @@ KNOWN_CAUSES = (
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
     Recogniser("cut-traceback", cut_traceback),
+    Recogniser("ipython-traceback", ipython_traceback),
     Recogniser("pytest-failure", pytest_failure),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),
