@@ -2342,3 +2342,210 @@ def test_rays_cxx_check_failed_shows_its_message_without_the_header():
 ])
 def test_not_rays_cxx_error_log_line(text):
     assert_not_found_by(text, "runtime-error-log")
+
+
+# A program's own CUDA check (llama.cpp's ggml-cuda CUDA_CHECK and the many C and C++ projects that
+# copy it: fprintf(stderr, "CUDA error %d at %s:%d: %s\n", err, __FILE__, __LINE__,
+# cudaGetErrorString(err)), then exit(1): a CUDA error, its message the Error line's.
+CUDA_CHECK_LINE = "CUDA error 217 at ggml-cuda.cu:6292: peer access is not supported between these two devices"
+
+
+def test_a_programs_cuda_check_is_a_cuda_error():
+    finding = find("llama_new_context_with_model: kv self size  = 1280.00 MB\n" + CUDA_CHECK_LINE + "\n")
+    assert finding.name == "cuda-error" and finding.error == CUDA_CHECK_LINE, finding
+    assert finding.hint == reasons.HINT_CUDA
+
+
+def test_a_programs_cuda_check_out_of_memory_gets_the_oom_hint():
+    finding = find("CUDA error 2 at ggml-cuda.cu:7036: out of memory\n")
+    assert finding.hint == reasons.HINT_CUDA_OOM, finding
+
+
+@pytest.mark.parametrize("text", [
+    "CUDA error 217 occurred while loading ggml-cuda.cu\n",         # no FILE:LINE after "at"
+    "CUDA error at ggml-cuda.cu:6292: peer access\n",               # no number
+    "Retrying after CUDA error 217 at ggml-cuda.cu: peer access\n",   # no line number
+])
+def test_not_a_programs_cuda_check(text):
+    assert_not_found_by(text, "cuda-error")
+
+
+# Lua torch's THError (TH/THGeneral.c's _THError: the message, then " at %s:%d"), cutorch's CUDA
+# check's "cuda runtime error (%d) : %s", which Lua's interpreter prints as its uncaught error with
+# its own "stack traceback:": the last resort, as the THCudaCheck FAIL line before it, a CUDA error.
+LUA_THC = ("/usr/local/bin/luajit: /usr/local/share/lua/5.1/trepl/init.lua:383: cuda runtime error (35) :"
+           " CUDA driver version is insufficient for CUDA runtime version at /tmp/cutorch/lib/THC/THCGeneral.c:16")
+
+
+def test_lua_torchs_cuda_runtime_error():
+    text = (LUA_THC + "\nstack traceback:\n\t[C]: in function 'error'\n"
+            "\t/usr/local/share/lua/5.1/trepl/init.lua:383: in function 'require'\n\teval.lua:58: in main chunk\n")
+    finding = find(text)
+    assert finding.name == "runtime-error-log" and finding.error == LUA_THC, finding
+    assert finding.hint == reasons.HINT_CUDA
+
+
+@pytest.mark.parametrize("text", [
+    "checking for a cuda runtime error: none\n",                     # words, no THError's form
+    "cuda runtime error (35): CUDA driver version is insufficient\n",   # not THError's " : "
+])
+def test_not_lua_torchs_cuda_runtime_error(text):
+    assert_not_found_by(text, "runtime-error-log")
+
+
+# UCX's own error-level log line (ucs/debug/log.c: "[time] [host:pid:thread] file:line UCX ERROR
+# msg") and Open MPI's UCX layer's (opal/mca/common/ucx's MCA_COMMON_UCX_ERROR through opal_output:
+# "[host:pid] pml_ucx.c:424  Error: msg"), above MPI's MPI_ERRORS_ARE_FATAL box: the last resort,
+# the first of them, shown from the file on.
+UCX_LINE = ("[1700554343.440877] [node-1:7356 :0]            sock.c:323  UCX  ERROR   connect(fd=48,"
+            " dest_addr=172.17.0.1:42887) failed: Connection refused")
+OMPI_UCX_LINE = "[node-1.cluster:07356] pml_ucx.c:424  Error: ucp_ep_create(proc=3) failed: Destination is unreachable"
+MPI_FATAL_BOX = ("[node-1:07356] *** An error occurred in MPI_Allgather\n"
+                 "[node-1:07356] *** on communicator MPI_COMM_WORLD\n"
+                 "[node-1:07356] *** MPI_ERR_OTHER: known error not in list\n"
+                 "[node-1:07356] *** MPI_ERRORS_ARE_FATAL (processes in this communicator will now abort,\n")
+
+
+@pytest.mark.parametrize("text, shown", [
+    (UCX_LINE + "\n" + OMPI_UCX_LINE + "\n" + MPI_FATAL_BOX,
+     "sock.c:323 UCX ERROR connect(fd=48, dest_addr=172.17.0.1:42887) failed: Connection refused"),
+    (OMPI_UCX_LINE + "\n" + MPI_FATAL_BOX,
+     "pml_ucx.c:424 Error: ucp_ep_create(proc=3) failed: Destination is unreachable"),
+])
+def test_ucx_error_lines(text, shown):
+    finding = find(text)
+    assert finding.name == "runtime-error-log" and finding.error == shown, finding
+
+
+@pytest.mark.parametrize("text", [
+    UCX_LINE.replace("UCX  ERROR", "UCX  WARN ") + "\n",             # a warning
+    UCX_LINE.replace("UCX  ERROR", "UCX  DIAG ") + "\n",             # a diagnostic
+    "[node-1:07356] pml_ucx.c:424 ucp_ep_create(proc=3) done\n",     # verbose, no Error
+    "[node-1:07356] see Error: pml_ucx.c:424 unreachable\n",         # Error not after FILE:LINE
+])
+def test_not_ucx_error_lines(text):
+    assert_not_found_by(text, "runtime-error-log")
+
+
+# TensorFlow's failed kernel logs its status at warning level (op_kernel.cc's CtxFailureWithWarning:
+# "OP_REQUIRES failed at " << io::Basename(file) << ":" << line << " : " << status) before the session
+# raises it: where the traceback after it is cut before its exception line, the op's status.
+OP_FAILED = ("2022-07-25 11:57:07.269536: W tensorflow/core/framework/op_kernel.cc:1767] OP_REQUIRES failed"
+             " at collective_ops.cc:713 : Invalid argument: Shape mismatch in the collective instance 244.")
+SESSION_FRAMES = ('Traceback (most recent call last):\n'
+                  '  File "/usr/lib/python3.7/site-packages/tensorflow/python/client/session.py", line 1375, in _do_call\n'
+                  '    return fn(*args)\n'
+                  '  File "/usr/lib/python3.7/site-packages/tensorflow/python/client/session.py", line 1360, in _run_fn\n'
+                  '    target_list, run_metadata)\n')
+
+
+@pytest.mark.parametrize("between", ["", "The error could be from a previous operation. Restart your program to reset.\n"])
+def test_tensorflows_failed_op_above_a_cut_traceback(between):
+    finding = find(OP_FAILED + "\n" + between + SESSION_FRAMES)
+    assert finding.name == "cut-traceback", finding
+    assert finding.error == "Invalid argument: Shape mismatch in the collective instance 244.", finding
+
+
+@pytest.mark.parametrize("text", [
+    # the traceback whole: its exception line is the error
+    OP_FAILED + "\n" + SESSION_FRAMES + "tensorflow.python.framework.errors_impl.InvalidArgumentError: x\n",
+    # an op that failed long before (an iterator's end, survived), then a cut traceback
+    OP_FAILED + "\n" + "step 1\nstep 2\nstep 3\nstep 4\n" + SESSION_FRAMES,
+])
+def test_not_tensorflows_failed_op_above_a_cut_traceback(text):
+    finding = find(text)
+    assert finding is None or "Shape mismatch" not in finding.error, finding
+
+
+# Open MPI's box for its own start-up that failed inside the process (help-mpi-runtime.txt's
+# [mpi_init:startup:internal-failure]; orte's, opal's and shmem's help files have the same text with
+# their call's name): the call below "developer):" is the detail, MPI's abort box after it is not.
+def init_failed_box(name, call):
+    return ("--------------------------------------------------------------------------\n"
+            f"It looks like {name} failed for some reason; your parallel process is\n"
+            "likely to abort.  There are many reasons that a parallel process can\n"
+            f"fail during {name}; some of which are due to configuration or environment\n"
+            "problems.  This failure appears to be an internal failure; here's some\n"
+            "additional information (which may only be relevant to an Open MPI\n"
+            "developer):\n\n"
+            f"  {call}\n"
+            '  --> Returned "(null)" (-43) instead of "Success" (0)\n'
+            "--------------------------------------------------------------------------\n")
+
+
+@pytest.mark.parametrize("name, call", [
+    ("MPI_INIT", "ompi_mpi_init: ompi_rte_init failed"),
+    ("orte_init", "orte_ess_init failed"),
+])
+def test_open_mpis_start_up_failed_box(name, call):
+    text = (init_failed_box(name, call) + "*** An error occurred in MPI_Init_thread\n*** on a NULL communicator\n"
+            "*** MPI_ERRORS_ARE_FATAL (processes in this communicator will now abort,\n"
+            "[host:11455] Local abort before MPI_INIT completed completed successfully\n")
+    finding = find(text)
+    assert finding.name == "launcher-report", finding
+    assert finding.error == f'{name} failed: {call} --> Returned "(null)" (-43) instead of "Success" (0)'
+
+
+@pytest.mark.parametrize("text", [
+    "It looks like the download failed for some reason; retrying\n",         # not Open MPI's sentence
+    "It looks like MPI_INIT failed for some reason, your parallel process\n",   # another sentence
+])
+def test_not_open_mpis_start_up_failed_box(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# SageMaker's training toolkit's errors for a subprocess that failed (sagemaker-containers' and
+# sagemaker-training's _errors.py: InstallModuleError, InstallRequirementsError, ExecuteUserScriptError,
+# each a _CalledProcessError whose str() is 'Name:\nCommand "cmd"'), logged at ERROR: the report, the
+# command its next line.
+@pytest.mark.parametrize("name", ["InstallModuleError", "InstallRequirementsError", "ExecuteUserScriptError"])
+def test_sagemaker_toolkits_subprocess_errors(name):
+    text = ("2019-12-03 09:59:11,037 sagemaker-containers INFO     Installing module with the following command:\n"
+            "/usr/bin/python -m pip install -U . -r requirements.txt\n"
+            f"2019-12-03 09:59:11,038 sagemaker-containers ERROR    {name}:\n"
+            'Command "/usr/bin/python -m pip install -U . -r requirements.txt"\n')
+    finding = find(text)
+    assert finding.name == "launcher-report", finding
+    assert finding.error.endswith(f'{name}: Command "/usr/bin/python -m pip install -U . -r requirements.txt"')
+
+
+@pytest.mark.parametrize("text", [
+    "2019-12-03 09:59:11,037 sagemaker-containers INFO     Installing module with pip\n",
+    "Install module error handling: on\n",      # not the class's name
+])
+def test_not_sagemaker_toolkits_subprocess_errors(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# IPython's traceback (IPython/core/ultratb.py; IPython 9.19 run here on a script): "File PATH:LINE"
+# frames (", in FUNC(ARGS)" but at the top level), their numbered source lines ("----> 4" the current
+# one), a blank line after each; the line after the last frame's source is the exception's, a name
+# that ends in neither Error nor Exception too. Here a paste that starts inside it, without its header.
+IPYTHON_RUN = ("File /tmp/ipy_t.py:2, in f(x)\n"
+               "      1 def f(x):\n"
+               "----> 2     return g(x)\n\n"
+               "File /tmp/ipy_t.py:4, in g(x)\n"
+               "      3 def g(x):\n"
+               '----> 4     raise ValueError("boom")\n\n')
+BROKEN_POOL = ("BrokenProcessPool: A process in the process pool was terminated abruptly while the future was"
+               " running or pending")
+
+
+@pytest.mark.parametrize("text, shown", [
+    (IPYTHON_RUN + "ValueError: boom\n", "ValueError: boom"),
+    ("File ~/envs/lib/python3.8/concurrent/futures/_base.py:389, in Future.__get_result(self)\n"
+     "    387 if self._exception:\n    388     try:\n--> 389         raise self._exception\n"
+     "    390     finally:\n\n" + BROKEN_POOL + "\n", BROKEN_POOL),
+])
+def test_ipythons_traceback(text, shown):
+    finding = find(text)
+    assert finding.error == shown, finding
+
+
+@pytest.mark.parametrize("text", [
+    "File /data/train.csv:12\nrow 12 has 3 columns\nDone: 11 rows\n",   # no numbered source below it
+    IPYTHON_RUN.replace("----> 4", "---->4") + "Done\n",               # not IPython's numbering
+    IPYTHON_RUN + "    indented log line\n",                            # no exception line at column 0
+])
+def test_not_ipythons_traceback(text):
+    assert_not_found_by(text, "ipython-traceback")

@@ -48,7 +48,8 @@ The order is the precedence:
    failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)", any
    other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
    "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
-   macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (with
+   macro's "Error invalid argument at line 351 in file ops.cu"; the CUDA_CHECK of llama.cpp and many
+   C++ projects, "CUDA error 217 at ggml-cuda.cu:6292: msg"), NCCL errors and timeouts (with
    NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
    INFO init.cc:878 -> 2", else its last; NCCL 2.0 to 2.3's "[0] socket.h:185 WARN msg" only on the
    line right above it). NCCL comes last: a collective fails *because* a peer died of one of the
@@ -72,7 +73,11 @@ The order is the precedence:
    SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. Where the
    output ends inside the last traceback, before its exception line, the line right above its header
    where a logger wrote it at an error level (logging's message before the traceback of
-   ``logger.exception``: "ERROR - trainer - upload failed: ..."). A traceback
+   ``logger.exception``: "ERROR - trainer - upload failed: ..."), or where TensorFlow's failed
+   kernel logged its status a few lines above the header ("OP_REQUIRES failed at
+   collective_ops.cc:713 : Invalid argument: msg", at warning level), that status. IPython's
+   traceback ("File PATH:N, in FUNC(ARGS)" frames, their numbered source with "---->" at the current
+   line): the exception line after its last frame's source. A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
    indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
    lines lost their indentation has a frame's code at column 0. A traceback
@@ -128,7 +133,9 @@ The order is the precedence:
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
    with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
-   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child
+   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError (and its InstallModuleError,
+   InstallRequirementsError), Open MPI's box for its own start-up that failed ("It looks like MPI_INIT
+   failed for some reason", with the call below, "ompi_mpi_init: ompi_rte_init failed"), for a child
    it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
@@ -149,7 +156,10 @@ The order is the precedence:
    glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Ray's
    C++ ``[2024-05-26 11:26:16,798 E 177479 178526] (raylet) gcs_rpc_client.h:554: msg`` (the
    component optional; the Error line from it on, "raylet: gcs_rpc_client.h:554: msg"), Lua
-   torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
+   torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it)
+   and that error, THError's ``cuda runtime error (35) : msg at FILE:LINE`` as Lua prints it; UCX's
+   ``[time] [host:pid:0]  sock.c:323  UCX  ERROR msg`` and Open MPI's UCX layer's ``[host:pid]
+   pml_ucx.c:424  Error: msg`` above MPI's MPI_ERRORS_ARE_FATAL box (shown from the file on).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
 allocation) gets the host memory hint, whichever rule found it.
@@ -173,7 +183,7 @@ from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_H
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
 from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _size, truncate
 from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
-from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
+from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error, ipython_traceback,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
@@ -297,6 +307,7 @@ KNOWN_CAUSES = (
 GENERIC = (
     Recogniser("python-traceback", python_traceback),
     Recogniser("cut-traceback", cut_traceback),
+    Recogniser("ipython-traceback", ipython_traceback),
     Recogniser("pytest-failure", pytest_failure),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),

@@ -65,17 +65,23 @@ CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|Erro
 # older ones). And the CUDA_CHECK_RETURN macro of Nsight's CUDA project template, which bitsandbytes'
 # csrc/ops.cuh and many kernels copy: fprintf(stderr, "Error %s at line %d in file %s\n",
 # cudaGetErrorString(...), __LINE__, __FILE__), then exit(1); the file a C, C++ or CUDA source, the
-# whole line its ("out of memory" gets the OOM's hint). Looked for only in a tail that holds one of
-# their literals: no cost elsewhere.
+# whole line its ("out of memory" gets the OOM's hint). And the CUDA_CHECK macro that llama.cpp's
+# ggml-cuda and many C and C++ projects share: fprintf(stderr, "CUDA error %d at %s:%d: %s\n", err,
+# __FILE__, __LINE__, cudaGetErrorString(err)), then exit(1). Looked for only in a tail that holds
+# one of their literals: no cost elsewhere.
 CUDA_NAMES = re.compile(r"CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)[A-Z]{2}[A-Z_]{0,60}\b"
                         r"|CUDNN_STATUS_[A-Z]{2}[A-Z_]{0,60}|[Cc]ould not create cudnn handle"
                         r"|Error (?<![^\n]Error )[^\n]{1,200} at line \d+ in file "
-                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$", re.M)
+                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$"
+                        r"|CUDA error \d{1,5} at [^\n:]{1,300}:\d{1,7}: \S", re.M)
+
+
+CUDA_CHECK_OOM = re.compile(r"CUDA error \d{1,5} at [^\n:]{1,300}:\d{1,7}: out of memory")
 
 
 def _may_name_cuda(text: str) -> bool:
     """Whether ``text`` holds a literal that every match of CUDA_NAMES holds: a few scans at C speed."""
-    return holds(text, "CUDA_ERROR_", "CUDNN_STATUS_", "cudnn handle", " in file ")
+    return holds(text, "CUDA_ERROR_", "CUDNN_STATUS_", "cudnn handle", " in file ", "CUDA error ")
 
 
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
@@ -118,7 +124,8 @@ def cuda_error(lines: Sequence[Line]) -> Optional[Hit]:
     text = joined(output_lines(lines))[0]
     if _may_name_cuda(text):
         hit = earlier(hit, earliest(CUDA_NAMES.pattern)(lines))
-        if hit is not None and hit.error.startswith("Error out of memory at line "):
+        if hit is not None and (hit.error.startswith("Error out of memory at line ")
+                                or CUDA_CHECK_OOM.search(hit.error)):
             hit = hit._replace(hint=HINT_CUDA_OOM)
     return hit and hit._replace(error=_without_advice(hit.error))
 

@@ -16,8 +16,9 @@ from .findings import Hit
 from .hints import HINT_KILLED
 from .text import NOISE
 from .matchers import first_line, holds, matching, tidy
-from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, LAUNCHER_REPORT, MPICH_BOX, MPICH_EXIT,
-    NOT_FOUND, NOT_FOUND_ASCII, _translated_complaint, REPORT_FIELD, REPORT_LINES, SIGNAL_NINE)
+from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, INIT_DETAIL_LINES, INIT_FAILED, LAUNCHER_REPORT,
+    MPICH_BOX, MPICH_EXIT, NOT_FOUND, NOT_FOUND_ASCII, _translated_complaint, REPORT_FIELD, REPORT_LINES,
+    SIGNAL_NINE)
 from .tracebacks import _exception_named, output_lines
 
 
@@ -81,6 +82,21 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
 FLYTE_NO_MESSAGE = ". Message: ."
 
 
+def _init_failed(below: Sequence[Line], name: str) -> str:
+    """Open MPI's box for a start-up that failed (INIT_FAILED): "NAME failed" and the call that failed,
+    the indented lines below its "developer):" up to the box's rule."""
+    error = f"{name} failed"
+    detail = []
+    for at, line in enumerate(below):
+        if line.text.rstrip().endswith("developer):"):
+            for after in below[at + 1:at + 3]:
+                if not after.text.startswith(" ") or after.text.startswith("---"):
+                    break
+                detail.append(tidy(after.text))
+            break
+    return error + (": " + " ".join(detail) if detail else "")
+
+
 def _report(lines: Sequence[Line], line: Line) -> Hit:
     position = lines.index(line)
     error = MPICH_BOX.sub("", tidy(line.text), count=1)   # "=   BAD TERMINATION ..."
@@ -92,6 +108,9 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
         return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
     if "Raylet is terminated" in error:
         return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
+    init = INIT_FAILED.search(error)
+    if init:
+        return Hit(line, _init_failed(lines[position + 1:position + 1 + INIT_DETAIL_LINES], init.group(1)))
     fields = False
     previous = line
     for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
