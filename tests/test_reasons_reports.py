@@ -576,6 +576,10 @@ def test_a_stamp_before_every_line_is_peeled(stamp):
     ("(pid=2580) x", "pid=2580"),
     ("(pid=2580, ip=10.0.0.2) x", "pid=2580"),
     ("(raylet, ip=10.0.0.2) x", "raylet"),
+    # A daemon's log file relayed by log_monitor.py, its pid the daemon's name (worker.py's
+    # print_worker_logs puts "pid=" before it): the runtime-env agent's, the GCS server's.
+    ("(pid=runtime_env, ip=192.168.1.100) x", "pid=runtime_env"),
+    ("(pid=gcs_server) x", "pid=gcs_server"),
     ("[pod/trainer-0/pytorch] x", "pod/trainer-0"),
 ])
 def test_processes_named_before_every_line(raw, actor):
@@ -596,7 +600,9 @@ def test_not_determineds_prefix(raw, text):
     assert reasons.split_prefixes(raw)[0] == text
 
 
-@pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x"])
+# A name log_monitor.py never gives a pid (a word in parentheses is prose): not Ray's.
+@pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x",
+                                 "(pid=unknown, ip=10.0.0.2) x"])
 def test_not_a_ray_workers_name(raw):
     assert reasons.split_prefixes(raw) == (raw, None, None, None)
 

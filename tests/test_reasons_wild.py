@@ -116,8 +116,6 @@ WRONG = {
             "C: sagemaker-containers' InstallModuleError, markdown-quoted",
         "ab_python_brokenprocesspool_jupyter_tail_spyglass":
             "C: an exception after IPython 8's frames",
-        "ac_ray_job_runtime_env_pip_dir_missing_on_cluster":
-            "D: Ray's '(pid=runtime_env, ip=...)' prefix",
         "ad_oom_bold_killed_after_poses_landmark_blocke":
             "E: the shell's Killed in markdown bold",
         "ad_sm_byoc_tini_exec_train_permission_denied":

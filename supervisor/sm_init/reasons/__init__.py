@@ -9,8 +9,9 @@ found in the tails with a hint where one helps, then the last lines of the outpu
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
 (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
-mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
-0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, Determined's
+mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, ``(pid=2580)`` and a daemon's
+``(pid=runtime_env, ip=192.168.1.100)``, Lightning's ``[rank: 0]``, Slurm's ``srun --label``
+``0:``, kubectl's ``[pod/trainer-0/pytorch]``, Determined's
 ``[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || `` (its web UI's copy ``<info>    [...] 087c0ee7 || ``
 too), docker compose's
 ``scalellm  | `` where it is surely compose's; a logger's header

@@ -76,8 +76,13 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     (re.compile(r"\[(?:\d+,)?(?:mpirank:)?(\d+)(?:,[\w.-]{1,64})?\]<std(?:out|err)>:"), "rank", "["),
     # kubectl logs --prefix: "[pod/trainer-0/pytorch] ".
     (re.compile(r"\[(pod/[\w.-]{1,253})/[\w.-]{1,63}\] ?"), "actor", "["),
-    # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)".
-    (re.compile(r"\(((?:\w+ )?pid=\d+|raylet|gcs_server|autoscaler(?:\.\w+)?)(?:, ip=[\d.]+)?\) ?"), "actor", "("),
+    # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)". The driver
+    # prints "(" + "pid=" (a task's or an actor's name before it) + the pid + ", ip=X" off its own
+    # node + ") " (worker.py, print_worker_logs), "pid=" left out for the raylet and the autoscaler;
+    # log_monitor.py names the pid of a daemon's file: "raylet", "gcs_server", "autoscaler",
+    # "runtime_env" (the runtime-env agent's setup logs): "(pid=runtime_env, ip=192.168.1.100) ".
+    (re.compile(r"\(((?:\w+ )?pid=(?:\d+|gcs_server|runtime_env)|raylet|gcs_server|autoscaler(?:\.\w+)?)"
+                r"(?:, ip=[\d.]+)?\) ?"), "actor", "("),
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
     (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
