@@ -607,6 +607,70 @@ def test_not_a_ray_workers_name(raw):
     assert reasons.split_prefixes(raw) == (raw, None, None, None)
 
 
+def _reframed_texts(text: str):
+    return [line.text for line in reasons.reframed(reasons.read_lines("stderr", text.encode()))]
+
+
+def test_a_pastes_markdown_bold_line_is_its_text():
+    # A poster's "**Killed**" (CommonMark strong emphasis around the whole line): the shell's word.
+    text = "100%|#####| 837/837 [07:11<00:00,  1.94it/s]\ntrain poses bds tensor([1.0])\n**Killed**\n"
+    assert _reframed_texts(text)[-1] == "Killed"
+    finding = find(text)
+    assert finding is not None and finding.error == "Killed", finding
+
+
+@pytest.mark.parametrize("line", [
+    "** Killed **",               # a space inside the stars: no emphasis, no program's word either
+    "**Killed** by the watchdog",  # bold words in a sentence: the line is the sentence
+    "**",                          # a rule or a glob's stars
+])
+def test_not_a_bold_line(line):
+    text = "epoch 1\n" + line + "\n"
+    texts = _reframed_texts(text)
+    assert texts[-1] == line, texts
+    assert_not_found_by(text, "killed")
+
+
+def test_a_block_quoted_paste_is_read_without_its_markers():
+    # Every line quoted ("> ", CommonMark's block quote): read as the program printed it, the prefixes
+    # behind the marker peeled as any line's, a traceback's indentation kept.
+    text = "".join("> " + line + "\n" for line in TRACEBACK)
+    assert _reframed_texts(text) == [line for line in TRACEBACK if line.strip()]
+    assert find(text).error == "ValueError: bad lr"
+    stamped = "> 2024-01-12 19:26:34 [ERROR] x\n> y\n"
+    assert _reframed_texts(stamped) == ["x", "y"]
+
+
+def test_a_quote_among_unquoted_lines_stays():
+    # A shell's continuation prompt (PS2, "> ") or one quoted line in a log: not a paste's quote.
+    text = "$ for f in a b\n> do echo $f\n> done\na\n"
+    assert _reframed_texts(text) == ["$ for f in a b", "> do echo $f", "> done", "a"]
+
+
+def test_the_sagemaker_sdks_status_line_glued_to_the_jobs_first_line():
+    # logs_for_job prints secondary_training_status_message ("%Y-%m-%d %H:%M:%S {Status} - {msg}")
+    # with end='', then a "." each poll: the container's first line lands after the dots.
+    text = ("2024-05-14 12:57:17 Downloading - Downloading the training image\n"
+            "2024-05-14 12:57:17 Training - Training image download completed. Training in progress.."
+            "[FATAL tini (7)] exec train failed: Permission denied\n")
+    assert _reframed_texts(text)[-1] == "[FATAL tini (7)] exec train failed: Permission denied"
+
+
+@pytest.mark.parametrize("line", [
+    # The status line alone, its dots ending the line.
+    "2024-05-14 12:57:17 Training - Training image download completed. Training in progress...",
+    # A period inside the message ("ml.p3.2xlarge") is no end of it.
+    "2024-05-14 12:57:17 Starting - Launching ml.p3.2xlarge instances",
+    # Not a SecondaryStatus: a logger's line with dots in it.
+    "2024-05-14 12:57:17 Epoch - waiting..done",
+    # No stamp before it: not the SDK's line.
+    "Training - Training in progress..[FATAL tini (7)] exec train failed",
+])
+def test_not_the_sagemaker_sdks_glued_status_line(line):
+    texts = _reframed_texts(line + "\n")
+    assert texts[-1].endswith(line.split(" ", 2)[2] if line[0].isdigit() else line), texts
+
+
 def test_a_consoles_column_is_not_the_programs_indentation():
     # CloudWatch's console, copied: every message behind its stamp and the same run of spaces.
     lines = ["2024-01-12T19:26:34.787+08:00                " + line.strip() for line in TRACEBACK[1:]]

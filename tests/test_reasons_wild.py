@@ -29,9 +29,8 @@ HELD_OUT = {name: wild.cases(wild.CORPORA[name]) for name in wild.CORPORA if nam
 # wrong (its RESULTS.md says it in full). Remove a line when a fix makes its case XPASS.
 WRONG = {
     "holdout": {
-        # Classes A-D of the first run were fixed after it, by general rules (RESULTS.md, second run).
-        "oom_killed_bold_after_iter_fastmaskrcnn":
-            "E: the paste has markdown bold around Killed ('**Killed**'), which no shell prints",
+        # Classes A-D of the first run were fixed after it, by general rules (RESULTS.md, second run);
+        # E, the markdown bold around Killed, by verdict10b's peeling of a paste's markdown.
     },
     "holdout2": {
         # Classes A-E of its single blind run were fixed after it, by general rules (RESULTS.md).
@@ -116,10 +115,6 @@ WRONG = {
             "C: sagemaker-containers' InstallModuleError, markdown-quoted",
         "ab_python_brokenprocesspool_jupyter_tail_spyglass":
             "C: an exception after IPython 8's frames",
-        "ad_oom_bold_killed_after_poses_landmark_blocke":
-            "E: the shell's Killed in markdown bold",
-        "ad_sm_byoc_tini_exec_train_permission_denied":
-            "E: tini's FATAL glued to the SDK's progress line",
         "ab_transformers_no_weights_file_wrapped_vicuna_delta":
             "F: a label that rejects the message's own wrapped line",
     },

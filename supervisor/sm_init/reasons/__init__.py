@@ -21,8 +21,10 @@ puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19
 prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
 added to all of them) so that interleaved processes can be told apart, blank lines are dropped (a
 gap in the line numbers remembers them), a progress bar left without its newline is peeled off what
-was printed after it, and the recognisers in ``TABLE`` run in order; the first that finds something
-wins.
+was printed after it (and so is the SageMaker SDK's status line with its dots, "2024-05-14 12:57:17
+Training - Training in progress..", which logs_for_job prints without one), a paste's markdown
+is taken off (a block quote's ``> `` where every line has it, ``**Killed**``'s bold around a whole
+line), and the recognisers in ``TABLE`` run in order; the first that finds something wins.
 The order is the precedence:
 
 1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit

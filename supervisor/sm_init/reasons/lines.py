@@ -49,6 +49,19 @@ REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable byte
 TRAILING_SPACES = re.compile(" +(?=\n)")          # a line's trailing spaces, before its newline
 # A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
 BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
+# The SageMaker SDK's status line, left without its newline as a bar is: logs_for_job prints
+# secondary_training_status_message ("%Y-%m-%d %H:%M:%S {Status} - {StatusMessage}", a
+# DescribeTrainingJob SecondaryStatusTransitions entry) with end='', then a "." each poll without a
+# newline, so the job's first line is glued after the dots: "2024-05-14 12:57:17 Training - Training
+# image download completed. Training in progress..[FATAL tini (7)] exec train failed: ...". Matched
+# behind its stamp (peeled as a log service's): the status (the API's SecondaryStatus values), the
+# message, its period and the SDK's dots (two or more: a period inside the message, "ml.p3.2xlarge",
+# is no end), then something that is neither a dot nor white space.
+SDK_STATUS = re.compile(
+    r"(?:Starting|LaunchingMLInstances|PreparingTrainingStack|Downloading|DownloadingTrainingImage|Training"
+    r"|Uploading|Stopping|Stopped|MaxRuntimeExceeded|MaxWaitTimeExceeded|Completed|Failed|Interrupted"
+    r"|Updating|Restarting|Pending) - [^\n]{0,400}?[^.]\.{2,}(?=[^\s.])")
+SDK_STATUS_FIRST = "SLPDTUMCFIR"
 
 # A log service's or a logger's stamp before every line: how the lines were stored, not what the
 # program printed. One pattern for them all: a date and time (ISO 8601 as CloudWatch, `docker logs
@@ -215,6 +228,9 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
                 first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (misses < PLAIN or ANY_PREFIX[first](raw)):
             text, rank, local, actor, stamp = _peel(raw)
             misses = misses + 1 if len(text) == len(raw) else 0
+            if stamp and text[:1] in SDK_STATUS_FIRST and " - " in text and (sdk := SDK_STATUS.match(text)):
+                # The SageMaker SDK's status line and its dots, what the job printed next glued on.
+                text = text[sdk.end():]
             if text.strip():   # a blank line says nothing; the gap in the index says it was there
                 if stamp:
                     stamped.append((len(lines), len(text) - len(text.lstrip())))
@@ -246,6 +262,11 @@ def reframed(lines: List[Line]) -> List[Line]:
     text, which the recognisers then use (``joined``): most tails hold none, and come back as they
     are; else a new list, its lines changed."""
     text = joined(lines)[0]
+    quoted = text[:1] == ">" and _all_quoted(lines)
+    bold = text[:2] == "**" or "\n**" in text   # a line that starts so: a traceback's "**kwargs" does not
+    if quoted or bold:
+        lines = _unmarked(lines, quoted)
+        text = joined(lines)[0]
     services = " | " in text and SERVICE_ANYWHERE.search("\n" + text)
     indented = any(literal in text for literal in INDENTED_LITERALS)
     if not (services or indented):
@@ -256,6 +277,34 @@ def reframed(lines: List[Line]) -> List[Line]:
     if indented:
         _dedent_tracebacks(lines)
     return lines
+
+
+# Markdown a poster left in a paste (CommonMark): a block quote's "> " before every line (the marker
+# ">" and one optional space), the whole stream quoted, and strong emphasis around a whole line,
+# "**Killed**" (no program prints a line so: the "**" opens where a word follows and closes where one
+# ends). Each taken off; what the quote hid is peeled as any line's prefixes.
+BOLD_LINE = re.compile(r"\*\*([^\s*](?:[^*]{0,400}[^\s*])?)\*\*")
+
+
+def _all_quoted(lines: Sequence[Line]) -> bool:
+    return all(line.text[:1] == ">" and line.text[1:2] in ("", " ") for line in lines)
+
+
+def _unmarked(lines: Sequence[Line], quoted: bool) -> List[Line]:
+    """``lines`` with a paste's markdown off: the block quote's markers where ``quoted``, a bold line."""
+    result = []
+    for line in lines:
+        text, rank, local, actor = line.text, line.rank, line.local, line.actor
+        if quoted:
+            text = text[2:] if text[1:2] == " " else text[1:]
+            if text[:1] in BY_FIRST:
+                peeled = _peel(text)
+                text, rank, local, actor = peeled[0], peeled[1] or rank, peeled[2] or local, peeled[3] or actor
+        if text[:2] == "**" and (match := BOLD_LINE.fullmatch(text)):
+            text = match.group(1)
+        if text.strip():
+            result.append(_new_line((line.stream, line.index, text, rank, local, actor)))
+    return result
 
 
 # docker compose's prefix before each line of a service's output (compose v2's pkg/formatter/logs.go:
