@@ -231,6 +231,70 @@ def test_launcher_reports(text, error, hint):
     assert (finding.name, finding.error, finding.hint) == ("launcher-report", error, hint)
 
 
+@pytest.mark.parametrize("text, error", [
+    # make 4.3 run here: a recipe line through /bin/sh (dash; bash as its SHELL), then one make
+    # execs itself (no shell metacharacter), each naming a command that is not there or cannot run.
+    ("PATH=. /bin/nvcc -o x\n/bin/sh: 1: /bin/nvcc: not found\nmake: *** [Makefile:2: a] Error 127\n",
+     "/bin/sh: 1: /bin/nvcc: not found"),
+    ("/bin/bash: line 1: /bin/nvcc: No such file or directory\nmake: *** [Makefile:2: a] Error 127\n",
+     "/bin/bash: line 1: /bin/nvcc: No such file or directory"),
+    ("/bin/sh: /bin/nvcc: No such file or directory\nmake: *** [Makefile:38: kernel] Error 127\n",
+     "/bin/sh: /bin/nvcc: No such file or directory"),
+    ("nvcc -o x\nmake: nvcc: No such file or directory\nmake: *** [Makefile:6: c] Error 127\n",
+     "make: nvcc: No such file or directory"),
+    ("make[1]: ./run: Permission denied\nmake[1]: *** [Makefile:10: e] Error 126\n",
+     "make[1]: ./run: Permission denied"),
+])
+def test_makes_error_127_is_the_command_it_could_not_run(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error), finding
+
+
+@pytest.mark.parametrize("text", [
+    # The recipe's command ran and failed (Error 1): the complaint right above it was survived.
+    "./prep.sh: line 3: nvidia-smi: command not found\nmake: *** [Makefile:3: train] Error 1\n",
+    # A complaint far above make's line: another command's, not the recipe's that failed.
+    "/bin/sh: 1: nvcc: not found\nbuilding\nlinking\nchecking\nmake: *** [Makefile:3: train] Error 127\n",
+])
+def test_makes_report_stays_where_the_complaint_is_not_its_commands(text):
+    finding = find(text)
+    assert finding.name == "launcher-report" and finding.error.startswith("make: ***"), finding
+
+
+# A script with CR LF line ends run by bash (5.2 run here): its blank line's "$'\r'" complaint, then
+# what its broken lines made fail (a python given "--lr\r", coreutils' quoted name).
+CRLF_RUN = ("train.sh: line 2: $'\\r': command not found\n"
+            "Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
+            "    raise RuntimeError()\nRuntimeError\n"
+            "train.sh: line 4: --save-dir: command not found\n")
+
+
+@pytest.mark.parametrize("text, error", [
+    (CRLF_RUN, "train.sh: line 2: $'\\r': command not found"),
+    ("ls: cannot access '/data'$'\\r': No such file or directory\nValueError: no data\n",
+     "ls: cannot access '/data'$'\\r': No such file or directory"),
+])
+def test_a_crlf_scripts_first_complaint_is_the_cause(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("crlf-script", error), finding
+
+
+def test_a_known_cause_beats_a_crlf_scripts_complaint():
+    # The script lived on (python's float("0.1\r") is 0.1) and ran out of GPU memory: that ended it.
+    text = CRLF_RUN.replace("    raise RuntimeError()\nRuntimeError\n",
+                            "    x.cuda()\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n")
+    assert find(text).name == "cuda-oom"
+
+
+@pytest.mark.parametrize("line", [
+    "train.sh: line 2: $'\\t': command not found",           # another control character: no CR LF
+    "train.sh: line 2: $'\\r': command not found, it said",   # not the complaint's end
+    "{'x\\r': 'command not found'}",                          # a dict's repr, not a complaint
+])
+def test_not_a_crlf_scripts_complaint(line):
+    assert_not_found_by(line + "\nRuntimeError: x\n", "crlf-script")
+
+
 def test_horovods_report_raised_with_its_fields():
     # horovod/runner/gloo_run.py raises Open MPI's sentence as a RuntimeError, its fields below it.
     text = ("Traceback (most recent call last):\n  File \"/usr/bin/horovodrun\", line 8, in <module>\n"
@@ -381,7 +445,26 @@ NCCL_TESTS_FORMS = [
     # Its CUDACHECK: running out of memory is an OOM, not an NCCL error.
     ("host1: Test CUDA failure common.cu:732 'out of memory'\n", "cuda-oom",
      "host1: Test CUDA failure common.cu:732 'out of memory'"),
+    # XLA's status of a failed NCCL call (xla/service/gpu ToStatus: "%s:%d: NCCL operation %s failed:
+    # %s"), in its collective's XlaRuntimeError, on one line or where a terminal wrapped the message.
+    ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: custom call 'xla.gpu.all_reduce' failed: "
+     "nccl_utils.cc:133: NCCL operation ncclGetUniqueId(&id) failed: Unable to load NCCL library.\n", "nccl",
+     "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: custom call 'xla.gpu.all_reduce' failed: "
+     "nccl_utils.cc:133: NCCL operation ncclGetUniqueId(&id) failed: Unable to load NCCL library."),
+    ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: custom call 'xla.gpu.all_reduce' failed:\n"
+     "external/xla/xla/service/gpu/nccl_utils.cc:133: NCCL operation ncclCommInitRank(&comm, 2, id, 0)"
+     " failed: unhandled system error\n", "nccl",
+     "external/xla/xla/service/gpu/nccl_utils.cc:133: NCCL operation ncclCommInitRank(&comm, 2, id, 0)"
+     " failed: unhandled system error"),
 ]
+
+
+@pytest.mark.parametrize("line", [
+    "INFO: NCCL operation timing enabled",              # no NCCL call named
+    "NCCL operation ncclAllReduce completed in 3 ms",  # a call's name, not XLA's failed call
+])
+def test_not_xlas_failed_nccl_call(line):
+    assert_not_found_by(line + "\nValueError: x\n", "nccl")
 
 
 def test_nccls_warning_says_what_the_error_does_not():

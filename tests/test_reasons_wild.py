@@ -97,18 +97,12 @@ WRONG = {
             "A: TF's own 'OP_REQUIRES failed at' line above a cut traceback",
         "ac_mpirun_nccl_tests_ucx_connect_refused_docker_bridge":
             "A: Open MPI's UCX 'pml_ucx.c:N  Error: msg' lines",
-        "aa_nccl_jax_xla_unable_to_load_nccl_library":
-            "B: XLA's all-reduce failure over 'Unable to load NCCL library'",
         "ac_horovod_pip_cmake_metadata_permission_denied":
             "B: CMake's optional-framework probe over its 'CMake Error'",
         "ac_ray_actor_thread_local_alloc_abort_primal2":
             "B: Ray's 'A worker died' warning over the actor's abort",
         "ac_mpirun_tcp_connection_firewall_then_orte_daemons":
             "B: ORTE's daemons box over the TCP connection box",
-        "ad_shell_crlf_command_not_found_fairseq_caption":
-            "B: a bare RuntimeError over bash's \\r command not found",
-        "ad_shell_make_bin_nvcc_no_such_file_127_gpuburn":
-            "B: make's 'Error 127' over /bin/sh's 'No such file'",
         "ac_mpirun_caffe_tsn_mpi_init_rte_init_failed":
             "C: Open MPI's 'MPI_INIT failed' help box",
         "ad_sm_containers_install_module_error_quoted":

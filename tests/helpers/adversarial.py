@@ -114,6 +114,10 @@ ADVERSARIAL = {
     "bold lines": b"**x**\n" * 9000,
     "one bold line": b"**" + b"x" * 65000 + b"**",
     "quoted lines": b"> x\n" * 16000,
+    # XLA's failed NCCL call's start, over and over on one line.
+    "one line of NCCL operations": b"NCCL operation ncclX" * 3300,
+    # A CR LF script's complaint's end, "\\r': ", over and over on one line.
+    "one line of CR complaints": b"\\r': " * 13000,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
     "a tab per line": b"\tx\n" * 22000,

@@ -51,11 +51,13 @@ The order is the precedence:
    failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)", any
    other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
    "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
-   macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (with
+   macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (XLA's
+   "NCCL operation ncclGetUniqueId(&id) failed: msg" too; with
    NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
    INFO init.cc:878 -> 2", else its last; NCCL 2.0 to 2.3's "[0] socket.h:185 WARN msg" only on the
-   line right above it). NCCL comes last: a collective fails *because* a peer died of one of the
-   others. A
+   line right above it). NCCL comes after the others: a collective fails *because* a peer died of one
+   of them. Last, a script with CR LF line ends, bash's first complaint of a name ending in a carriage
+   return ("train.sh: line 12: $'\\r': command not found"): what its script did next is broken. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
@@ -128,7 +130,9 @@ The order is the precedence:
    torchrun's own "failed (exitcode: -9) local_rank: 4" and its agent's "Received 1 death signal,
    shutting down workers", MPICH's and Intel MPI's "BAD TERMINATION"
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
-   with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
+   with exit code", LSF's and PBS's limits, make's "*** [train] Error 1" (its "Error 127" or 126,
+   the status of a command the recipe's shell or make could not find or run, as the report of that
+   right above it: "/bin/sh: 1: nvcc: not found"), docker compose's "exited
    with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
    "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child
@@ -178,7 +182,7 @@ from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _si
 from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
 from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
-from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
+from .causes import (aborted, crlf_script, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import cxx_exception, fatal_log, runtime_error_log
 from .reports import argparse_error, failure_reason_json, hydra_report, launcher_report
@@ -295,6 +299,8 @@ KNOWN_CAUSES = (
     Recogniser("host-oom", rust_alloc_failed, HINT_HOST_MEMORY),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
+    # A script with CR LF line ends: its later errors are consequences.
+    Recogniser("crlf-script", crlf_script),
 )
 
 GENERIC = (

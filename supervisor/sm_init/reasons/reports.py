@@ -74,11 +74,23 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
             # The launch agent's shell on the node (ssh's) said why the daemon did not start, right
             # before the box's rule.
             return Hit(complaint, f"{_report(lines, complaint).error} ({hit.error})")
+        if complaint is not None and line.stream == complaint.stream and line.index - complaint.index <= 2 \
+                and MAKE_NOT_RUN.search(line.text):
+            # make's "Error 127" (126) is only the exit status of a recipe's command that could not
+            # be found (run): the report right above it, the shell's or make's own, says which.
+            return Hit(complaint, tidy(complaint.text))
         return hit
     return complaint and _report(lines, complaint)
 
 
 FLYTE_NO_MESSAGE = ". Message: ."
+# GNU make's report of a recipe that failed (job.c, child_error: "%s[%s: %s] Error %d%s"), its
+# status the one a shell exits with when it cannot find a command (127) or run it (126). make runs a
+# recipe line through /bin/sh -c, or execs it itself where the line needs no shell; either prints
+# its report of the command first (make 4.3 and dash run here: "/bin/sh: 1: /bin/nvcc: not found",
+# or with bash "/bin/bash: line 1: ...: No such file or directory"; make's own "make: nvcc: No such
+# file or directory", "make: ./run: Permission denied"), then make's line, "Error 127".
+MAKE_NOT_RUN = re.compile(r"^make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error 12[67]$")
 
 
 def _report(lines: Sequence[Line], line: Line) -> Hit:
