@@ -213,6 +213,8 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
     plain = 0      # lines in a row with nothing to peel (see below)
     wait = PLAIN   # how many before a look ahead: twice as many after each that made few lines
     misses = 0     # lines in a row that _peel gave back whole: after PLAIN, ANY_PREFIX asked first
+    if cleaned and cleaned[0][:1] == ">":
+        cleaned = _unquoted(cleaned)   # a paste quoted as a whole: its lines' own prefixes peeled below
     ahead = _Ahead(stream, cleaned)
     numbered = enumerate(cleaned)
     for index, raw in numbered:
@@ -262,10 +264,8 @@ def reframed(lines: List[Line]) -> List[Line]:
     text, which the recognisers then use (``joined``): most tails hold none, and come back as they
     are; else a new list, its lines changed."""
     text = joined(lines)[0]
-    quoted = text[:1] == ">" and _all_quoted(lines)
-    bold = text[:2] == "**" or "\n**" in text   # a line that starts so: a traceback's "**kwargs" does not
-    if quoted or bold:
-        lines = _unmarked(lines, quoted)
+    if text[:2] == "**" or "\n**" in text:   # a line that starts so: a traceback's "**kwargs" does not
+        lines = _unbolded(lines)
         text = joined(lines)[0]
     services = " | " in text and SERVICE_ANYWHERE.search("\n" + text)
     indented = any(literal in text for literal in INDENTED_LITERALS)
@@ -286,25 +286,18 @@ def reframed(lines: List[Line]) -> List[Line]:
 BOLD_LINE = re.compile(r"\*\*([^\s*](?:[^*]{0,400}[^\s*])?)\*\*")
 
 
-def _all_quoted(lines: Sequence[Line]) -> bool:
-    return all(line.text[:1] == ">" and line.text[1:2] in ("", " ") for line in lines)
+def _unquoted(cleaned: Sequence[str]) -> Sequence[str]:
+    """A stream's cleaned lines without a block quote's markers, where every line that is not blank
+    has one; else as they are."""
+    if not all(not line or line[0] == ">" and line[1:2] in ("", " ") for line in cleaned):
+        return cleaned
+    return [line[2:] if line[1:2] == " " else line[1:] for line in cleaned]
 
 
-def _unmarked(lines: Sequence[Line], quoted: bool) -> List[Line]:
-    """``lines`` with a paste's markdown off: the block quote's markers where ``quoted``, a bold line."""
-    result = []
-    for line in lines:
-        text, rank, local, actor = line.text, line.rank, line.local, line.actor
-        if quoted:
-            text = text[2:] if text[1:2] == " " else text[1:]
-            if text[:1] in BY_FIRST:
-                peeled = _peel(text)
-                text, rank, local, actor = peeled[0], peeled[1] or rank, peeled[2] or local, peeled[3] or actor
-        if text[:2] == "**" and (match := BOLD_LINE.fullmatch(text)):
-            text = match.group(1)
-        if text.strip():
-            result.append(_new_line((line.stream, line.index, text, rank, local, actor)))
-    return result
+def _unbolded(lines: Sequence[Line]) -> List[Line]:
+    """``lines`` with a whole line's bold taken off."""
+    return [line._replace(text=match.group(1))
+            if line.text[:2] == "**" and (match := BOLD_LINE.fullmatch(line.text)) else line for line in lines]
 
 
 # docker compose's prefix before each line of a service's output (compose v2's pkg/formatter/logs.go:
