@@ -1792,6 +1792,25 @@ def test_a_complaint_long_before_the_daemon_box_is_not_its_reason(text, error):
     assert find(text).error == error
 
 
+# Open MPI's out-of-band TCP component's box (oob_tcp_connection.c), then the daemons box it explains.
+OOB_TCP_BOX = ("-" * 60 + "\nA process or daemon was unable to complete a TCP connection\nto another process:\n"
+               "  Local host:    node1\n  Remote host:   node2\n"
+               "This is usually caused by a firewall on the remote host. Please\n" + "-" * 60 + "\n")
+DAEMONS_BOX = "-" * 74 + "\nORTE was unable to reliably start one or more daemons.\nThis usually is caused by:\n"
+
+
+def test_a_tcp_connection_box_before_the_daemon_box_is_its_reason():
+    finding = find(OOB_TCP_BOX + DAEMONS_BOX)
+    assert (finding.name, finding.error) == ("launcher-report", "A process or daemon was unable to complete a"
+                                             " TCP connection to another process: Local host: node1")
+
+
+def test_the_daemon_box_without_a_tcp_box_is_its_own():
+    # Near miss: the daemons box alone, or with a firewall's words that are not Open MPI's box.
+    for text in (DAEMONS_BOX, "a process was unable to connect: check the firewall\n" + DAEMONS_BOX):
+        assert find(text).error == "ORTE was unable to reliably start one or more daemons.", text
+
+
 def test_not_open_mpis_daemon_box():
     assert find("the orted daemons were unable to reliably start: retrying\n") is None
 

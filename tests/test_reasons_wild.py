@@ -101,8 +101,6 @@ WRONG = {
             "B: CMake's optional-framework probe over its 'CMake Error'",
         "ac_ray_actor_thread_local_alloc_abort_primal2":
             "B: Ray's 'A worker died' warning over the actor's abort",
-        "ac_mpirun_tcp_connection_firewall_then_orte_daemons":
-            "B: ORTE's daemons box over the TCP connection box",
         "ac_mpirun_caffe_tsn_mpi_init_rte_init_failed":
             "C: Open MPI's 'MPI_INIT failed' help box",
         "ad_sm_containers_install_module_error_quoted":

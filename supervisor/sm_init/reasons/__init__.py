@@ -137,7 +137,8 @@ The order is the precedence:
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
    "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child
    it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
-   one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
+   one or more daemons"; its out-of-band TCP box before it, "A process or daemon was unable to
+   complete a TCP connection", says why, and is the first) or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
    unexpected." and "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
