@@ -1811,6 +1811,31 @@ def test_the_daemon_box_without_a_tcp_box_is_its_own():
         assert find(text).error == "ORTE was unable to reliably start one or more daemons.", text
 
 
+# cmake 3.25 run here on a CMakeLists.txt whose probe imports a missing module, then writes where it
+# cannot: the probe's traceback, then the CMake error, then its verdict on the configure step.
+CMAKE_RUN = ("Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n"
+             "ModuleNotFoundError: No module named 'mxnet'\n-- probe done\n"
+             "CMake Error at CMakeLists.txt:5 (file):\n"
+             "  file failed to open for writing (No such file or directory):\n\n    /proc/nope/metadata.json\n\n\n")
+
+
+@pytest.mark.parametrize("indent", ["", "    "])   # as cmake prints it, and as pip's build output shows it
+def test_a_failed_cmake_configure_is_its_first_cmake_error(indent):
+    text = "".join(indent + line + "\n" for line in (CMAKE_RUN + "-- Configuring incomplete, errors occurred!\n"
+                                                       ).splitlines())
+    finding = find(text)
+    assert (finding.name, finding.error) == (
+        "cmake-error", "CMake Error at CMakeLists.txt:5 (file): file failed to open for writing (No such file or"
+                       " directory):"), finding
+
+
+def test_a_cmake_error_without_cmakes_verdict_is_not_the_failure():
+    # Near miss: no "Configuring incomplete": the traceback after it is another process's end.
+    finding = find(CMAKE_RUN + "Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n"
+                   "    x()\nValueError: bad lr\n")
+    assert finding.error == "ValueError: bad lr", finding
+
+
 def test_not_open_mpis_daemon_box():
     assert find("the orted daemons were unable to reliably start: retrying\n") is None
 

@@ -97,8 +97,6 @@ WRONG = {
             "A: TF's own 'OP_REQUIRES failed at' line above a cut traceback",
         "ac_mpirun_nccl_tests_ucx_connect_refused_docker_bridge":
             "A: Open MPI's UCX 'pml_ucx.c:N  Error: msg' lines",
-        "ac_horovod_pip_cmake_metadata_permission_denied":
-            "B: CMake's optional-framework probe over its 'CMake Error'",
         "ac_ray_actor_thread_local_alloc_abort_primal2":
             "B: Ray's 'A worker died' warning over the actor's abort",
         "ac_mpirun_caffe_tsn_mpi_init_rte_init_failed":

@@ -114,6 +114,10 @@ ADVERSARIAL = {
     "bold lines": b"**x**\n" * 9000,
     "one bold line": b"**" + b"x" * 65000 + b"**",
     "quoted lines": b"> x\n" * 16000,
+    # CMake's error header on every line, and on one huge line, after its configure verdict.
+    "CMake errors per line": (b"-- Configuring incomplete, errors occurred!\n"
+                              + b"CMake Error at a:1 (f):\n  x\n" * 2500),
+    "one line of CMake errors": b"-- Configuring incomplete, errors occurred!\nCMake Error at " + b"a:1 (" * 13000,
     # XLA's failed NCCL call's start, over and over on one line.
     "one line of NCCL operations": b"NCCL operation ncclX" * 3300,
     # A CR LF script's complaint's end, "\\r': ", over and over on one line.

@@ -64,7 +64,9 @@ The order is the precedence:
    9:SIGKILL"). Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
    memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before the
    KeyError it died of) are not looked at.
-3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
+3. A CMake configure step that says it failed ("-- Configuring incomplete, errors occurred!"): its
+   first "CMake Error at FILE:N (COMMAND):" with its indented message (a traceback before it is a
+   probe's that cmake outlived). Then the final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
@@ -186,7 +188,7 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
 from .causes import (aborted, crlf_script, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import cxx_exception, fatal_log, runtime_error_log
-from .reports import argparse_error, failure_reason_json, hydra_report, launcher_report
+from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
 
@@ -305,6 +307,8 @@ KNOWN_CAUSES = (
 )
 
 GENERIC = (
+    # A configure step cmake says failed: a traceback before it was a probe's that cmake outlived.
+    Recogniser("cmake-error", cmake_error),
     Recogniser("python-traceback", python_traceback),
     Recogniser("cut-traceback", cut_traceback),
     Recogniser("pytest-failure", pytest_failure),

@@ -127,6 +127,33 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
     return Hit(line, error, hint)
 
 
+# CMake's configure step that failed: cmake prints each error as "CMake Error at FILE:LINE (COMMAND):"
+# with its message indented below it, goes on configuring, then ends with "-- Configuring incomplete,
+# errors occurred!" (cmake 3.25 run here). A traceback printed before that came from a probe cmake ran
+# and outlived (execute_process(COMMAND python -c "import mxnet") for an optional framework): the
+# first CMake error is what failed.
+CMAKE_INCOMPLETE = "-- Configuring incomplete, errors occurred!"
+CMAKE_ERROR = re.compile(r"^(\s*)CMake Error at [^\n]{1,400}:\d{1,7} \(\w{1,100}\):$")
+
+
+def cmake_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first CMake error of a configure step that says it did not complete, with its message."""
+    text = joined(lines)[0]
+    if CMAKE_INCOMPLETE not in text or "CMake Error at " not in text:
+        return None
+    for position, line in enumerate(lines):
+        found = "CMake Error at " in line.text and CMAKE_ERROR.match(line.text)
+        if found:
+            error, indent, previous = line.text.strip(), len(found.group(1)), line
+            for after in lines[position + 1:position + 1 + REPORT_LINES]:
+                if after.index != previous.index + 1 or len(after.text) - len(after.text.lstrip()) <= indent:
+                    break
+                error += " " + after.text.strip()
+                previous = after
+            return Hit(line, tidy(error))
+    return None
+
+
 # SageMaker's own reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json:
 # DescribeTrainingJobResponse's FailureReason, "If the training job failed, the reason it failed", a
 # string of at most 1024 characters; DescribeProcessingJob's and DescribeTransformJob's alike) as
