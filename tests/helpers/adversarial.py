@@ -116,6 +116,22 @@ ADVERSARIAL = {
     "Ray components per line": b"[2023-04-12 11:23:25,823 E 946 946] (raylet) a.h:1: x\n" * 1100,
     "translated complaints per line": "t.sh: 行 25: /d/x: 权限不够\n".encode() * 2000,
     "one line of translated lines": "：行 1: ".encode() * 5000 + ": 权限不够".encode(),
+    # The SageMaker SDK's status line behind a stamp, its dots to the line's end (no line glued on), on
+    # one huge line and on every line; a paste's markdown: bold lines, every line quoted.
+    "one line of SDK dots": b"2024-05-14 12:57:17 Training - Training in progress" + b"." * 65000,
+    "one line of SDK periods": b"2024-05-14 12:57:17 Training - " + b"a." * 32000,
+    "SDK status lines": b"2024-05-14 12:57:17 Training - Training in progress...x\n" * 1200,
+    "bold lines": b"**x**\n" * 9000,
+    "one bold line": b"**" + b"x" * 65000 + b"**",
+    "quoted lines": b"> x\n" * 16000,
+    # CMake's error header on every line, and on one huge line, after its configure verdict.
+    "CMake errors per line": (b"-- Configuring incomplete, errors occurred!\n"
+                              + b"CMake Error at a:1 (f):\n  x\n" * 2500),
+    "one line of CMake errors": b"-- Configuring incomplete, errors occurred!\nCMake Error at " + b"a:1 (" * 13000,
+    # XLA's failed NCCL call's start, over and over on one line.
+    "one line of NCCL operations": b"NCCL operation ncclX" * 3300,
+    # A CR LF script's complaint's end, "\\r': ", over and over on one line.
+    "one line of CR complaints": b"\\r': " * 13000,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
     "a tab per line": b"\tx\n" * 22000,

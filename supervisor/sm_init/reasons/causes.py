@@ -32,9 +32,13 @@ def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
 # NCCL and CUDA -----------------------------------------------------------------------------------
 
 # nccl-tests' NCCLCHECK and CUDACHECK (src/common.h): "Test NCCL failure common.cu:908 'unhandled
-# cuda error / ...'" (older: "NCCL failure common.cu:908 '...'").
+# cuda error / ...'" (older: "NCCL failure common.cu:908 '...'"). XLA's status of a failed NCCL call
+# (xla/service/gpu's ToStatus, XLA_NCCL_STATUS: "%s:%d: NCCL operation %s failed: %s", the call's
+# text and ncclGetErrorString's, "Unable to load NCCL library" where the library would not load),
+# inside the message of the collective's XlaRuntimeError: the NCCL error it is.
 # Alternatives that share a start share a branch: a position tries few of them.
-NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread terminated with exception)"
+NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread terminated with exception"
+                  r"|operation nccl[A-Z]\w{0,60}\()"
                   r"|CUDA failure \S+:\d+ '(?!out of memory)|\bnccl[A-Z]\w{0,40}Error\b"
                   r"|Watchdog caught collective operation timeout"
                   r"|unhandled system error|Process group watchdog thread terminated with exception"
@@ -293,6 +297,22 @@ def killed(lines: Sequence[Line]) -> Optional[Hit]:
     """The kernel's report of its OOM kill where the output holds it (it says why), else the first
     report of a SIGKILL."""
     return kernel_oom(lines) or earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
+
+
+# A script with Windows line ends (CR LF) run by bash: each of its lines ends in a carriage return,
+# which a complaint shows quoted as bash's printable_filename quotes a name with a control character
+# (general.c: ansic_quote, "$'\r'"): "train.sh: line 12: $'\r': command not found" (a blank line),
+# "$'python\r'", and coreutils as their quotearg does ("ls: cannot access '/data'$'\r': No such
+# file or directory"; bash 5.2 and ls run here on such a script). The script is broken from its first
+# line: what fails after that (a traceback of the arguments it passed with "\r" on the last) is a
+# consequence, and its first such complaint the cause, after the causes above (an OOM it lived to
+# see is still how it ended).
+CRLF_SCRIPT = earliest(r"\\r': (?:command not found|No such file or directory)$")
+
+
+def crlf_script(lines: Sequence[Line]) -> Optional[Hit]:
+    """bash's (or coreutils') first complaint about a name ending in a carriage return."""
+    return CRLF_SCRIPT(lines) if "\\r': " in joined(lines)[0] else None
 
 
 GLIBC_LITERALS = ("(): ", "corrupt", "invalid fastbin entry", "*** ")   # one of them in every message

@@ -127,7 +127,11 @@ LAUNCHER_REPORT = re.compile(
     # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
     r"|CANCELLED AT \S+ DUE TO|: tasks? [\d,-]+: Exited with exit code \d+"
     r"|A(?: worker died or was killed while executing"                # Ray
-    r"|n ORTE daemon has unexpectedly failed after launch)"          # Open MPI (help-errmgr-base.txt)
+    r"|n ORTE daemon has unexpectedly failed after launch"           # Open MPI (help-errmgr-base.txt)
+    # Open MPI's (PRRTE's) out-of-band TCP component that could not reach a peer (oob_tcp_connection.c:
+    # "A process or daemon was unable to complete a TCP connection\nto another process:", the hosts
+    # below), printed before the box of daemons that never called back, which it explains.
+    r"| process or daemon was unable to complete a TCP connection)"
     # Open MPI's box for daemons it could not start on the other nodes (help-errmgr-base.txt's
     # [failed-daemon-launch]; mpirun 4.1 run here with an rsh agent that fails).
     r"|ORTE was unable to reliably start one or more daemons"
