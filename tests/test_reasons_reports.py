@@ -231,6 +231,70 @@ def test_launcher_reports(text, error, hint):
     assert (finding.name, finding.error, finding.hint) == ("launcher-report", error, hint)
 
 
+@pytest.mark.parametrize("text, error", [
+    # make 4.3 run here: a recipe line through /bin/sh (dash; bash as its SHELL), then one make
+    # execs itself (no shell metacharacter), each naming a command that is not there or cannot run.
+    ("PATH=. /bin/nvcc -o x\n/bin/sh: 1: /bin/nvcc: not found\nmake: *** [Makefile:2: a] Error 127\n",
+     "/bin/sh: 1: /bin/nvcc: not found"),
+    ("/bin/bash: line 1: /bin/nvcc: No such file or directory\nmake: *** [Makefile:2: a] Error 127\n",
+     "/bin/bash: line 1: /bin/nvcc: No such file or directory"),
+    ("/bin/sh: /bin/nvcc: No such file or directory\nmake: *** [Makefile:38: kernel] Error 127\n",
+     "/bin/sh: /bin/nvcc: No such file or directory"),
+    ("nvcc -o x\nmake: nvcc: No such file or directory\nmake: *** [Makefile:6: c] Error 127\n",
+     "make: nvcc: No such file or directory"),
+    ("make[1]: ./run: Permission denied\nmake[1]: *** [Makefile:10: e] Error 126\n",
+     "make[1]: ./run: Permission denied"),
+])
+def test_makes_error_127_is_the_command_it_could_not_run(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error), finding
+
+
+@pytest.mark.parametrize("text", [
+    # The recipe's command ran and failed (Error 1): the complaint right above it was survived.
+    "./prep.sh: line 3: nvidia-smi: command not found\nmake: *** [Makefile:3: train] Error 1\n",
+    # A complaint far above make's line: another command's, not the recipe's that failed.
+    "/bin/sh: 1: nvcc: not found\nbuilding\nlinking\nchecking\nmake: *** [Makefile:3: train] Error 127\n",
+])
+def test_makes_report_stays_where_the_complaint_is_not_its_commands(text):
+    finding = find(text)
+    assert finding.name == "launcher-report" and finding.error.startswith("make: ***"), finding
+
+
+# A script with CR LF line ends run by bash (5.2 run here): its blank line's "$'\r'" complaint, then
+# what its broken lines made fail (a python given "--lr\r", coreutils' quoted name).
+CRLF_RUN = ("train.sh: line 2: $'\\r': command not found\n"
+            "Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
+            "    raise RuntimeError()\nRuntimeError\n"
+            "train.sh: line 4: --save-dir: command not found\n")
+
+
+@pytest.mark.parametrize("text, error", [
+    (CRLF_RUN, "train.sh: line 2: $'\\r': command not found"),
+    ("ls: cannot access '/data'$'\\r': No such file or directory\nValueError: no data\n",
+     "ls: cannot access '/data'$'\\r': No such file or directory"),
+])
+def test_a_crlf_scripts_first_complaint_is_the_cause(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("crlf-script", error), finding
+
+
+def test_a_known_cause_beats_a_crlf_scripts_complaint():
+    # The script lived on (python's float("0.1\r") is 0.1) and ran out of GPU memory: that ended it.
+    text = CRLF_RUN.replace("    raise RuntimeError()\nRuntimeError\n",
+                            "    x.cuda()\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n")
+    assert find(text).name == "cuda-oom"
+
+
+@pytest.mark.parametrize("line", [
+    "train.sh: line 2: $'\\t': command not found",           # another control character: no CR LF
+    "train.sh: line 2: $'\\r': command not found, it said",   # not the complaint's end
+    "{'x\\r': 'command not found'}",                          # a dict's repr, not a complaint
+])
+def test_not_a_crlf_scripts_complaint(line):
+    assert_not_found_by(line + "\nRuntimeError: x\n", "crlf-script")
+
+
 def test_horovods_report_raised_with_its_fields():
     # horovod/runner/gloo_run.py raises Open MPI's sentence as a RuntimeError, its fields below it.
     text = ("Traceback (most recent call last):\n  File \"/usr/bin/horovodrun\", line 8, in <module>\n"
@@ -381,7 +445,26 @@ NCCL_TESTS_FORMS = [
     # Its CUDACHECK: running out of memory is an OOM, not an NCCL error.
     ("host1: Test CUDA failure common.cu:732 'out of memory'\n", "cuda-oom",
      "host1: Test CUDA failure common.cu:732 'out of memory'"),
+    # XLA's status of a failed NCCL call (xla/service/gpu ToStatus: "%s:%d: NCCL operation %s failed:
+    # %s"), in its collective's XlaRuntimeError, on one line or where a terminal wrapped the message.
+    ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: custom call 'xla.gpu.all_reduce' failed: "
+     "nccl_utils.cc:133: NCCL operation ncclGetUniqueId(&id) failed: Unable to load NCCL library.\n", "nccl",
+     "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: custom call 'xla.gpu.all_reduce' failed: "
+     "nccl_utils.cc:133: NCCL operation ncclGetUniqueId(&id) failed: Unable to load NCCL library."),
+    ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: custom call 'xla.gpu.all_reduce' failed:\n"
+     "external/xla/xla/service/gpu/nccl_utils.cc:133: NCCL operation ncclCommInitRank(&comm, 2, id, 0)"
+     " failed: unhandled system error\n", "nccl",
+     "external/xla/xla/service/gpu/nccl_utils.cc:133: NCCL operation ncclCommInitRank(&comm, 2, id, 0)"
+     " failed: unhandled system error"),
 ]
+
+
+@pytest.mark.parametrize("line", [
+    "INFO: NCCL operation timing enabled",              # no NCCL call named
+    "NCCL operation ncclAllReduce completed in 3 ms",  # a call's name, not XLA's failed call
+])
+def test_not_xlas_failed_nccl_call(line):
+    assert_not_found_by(line + "\nValueError: x\n", "nccl")
 
 
 def test_nccls_warning_says_what_the_error_does_not():
@@ -576,6 +659,10 @@ def test_a_stamp_before_every_line_is_peeled(stamp):
     ("(pid=2580) x", "pid=2580"),
     ("(pid=2580, ip=10.0.0.2) x", "pid=2580"),
     ("(raylet, ip=10.0.0.2) x", "raylet"),
+    # A daemon's log file relayed by log_monitor.py, its pid the daemon's name (worker.py's
+    # print_worker_logs puts "pid=" before it): the runtime-env agent's, the GCS server's.
+    ("(pid=runtime_env, ip=192.168.1.100) x", "pid=runtime_env"),
+    ("(pid=gcs_server) x", "pid=gcs_server"),
     ("[pod/trainer-0/pytorch] x", "pod/trainer-0"),
 ])
 def test_processes_named_before_every_line(raw, actor):
@@ -596,9 +683,75 @@ def test_not_determineds_prefix(raw, text):
     assert reasons.split_prefixes(raw)[0] == text
 
 
-@pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x"])
+# A name log_monitor.py never gives a pid (a word in parentheses is prose): not Ray's.
+@pytest.mark.parametrize("raw", ["(pids=2580) x", "(pid=) x", "(the pid=2580 of it) x",
+                                 "(pid=unknown, ip=10.0.0.2) x"])
 def test_not_a_ray_workers_name(raw):
     assert reasons.split_prefixes(raw) == (raw, None, None, None)
+
+
+def _reframed_texts(text: str):
+    return [line.text for line in reasons.reframed(reasons.read_lines("stderr", text.encode()))]
+
+
+def test_a_pastes_markdown_bold_line_is_its_text():
+    # A poster's "**Killed**" (CommonMark strong emphasis around the whole line): the shell's word.
+    text = "100%|#####| 837/837 [07:11<00:00,  1.94it/s]\ntrain poses bds tensor([1.0])\n**Killed**\n"
+    assert _reframed_texts(text)[-1] == "Killed"
+    finding = find(text)
+    assert finding is not None and finding.error == "Killed", finding
+
+
+@pytest.mark.parametrize("line", [
+    "** Killed **",               # a space inside the stars: no emphasis, no program's word either
+    "**Killed** by the watchdog",  # bold words in a sentence: the line is the sentence
+    "**",                          # a rule or a glob's stars
+])
+def test_not_a_bold_line(line):
+    text = "epoch 1\n" + line + "\n"
+    texts = _reframed_texts(text)
+    assert texts[-1] == line, texts
+    assert_not_found_by(text, "killed")
+
+
+def test_a_block_quoted_paste_is_read_without_its_markers():
+    # Every line quoted ("> ", CommonMark's block quote): read as the program printed it, the prefixes
+    # behind the marker peeled as any line's, a traceback's indentation kept.
+    text = "".join("> " + line + "\n" for line in TRACEBACK)
+    assert _reframed_texts(text) == [line for line in TRACEBACK if line.strip()]
+    assert find(text).error == "ValueError: bad lr"
+    stamped = "> 2024-01-12 19:26:34 [ERROR] x\n> y\n"
+    assert _reframed_texts(stamped) == ["x", "y"]
+
+
+def test_a_quote_among_unquoted_lines_stays():
+    # A shell's continuation prompt (PS2, "> ") or one quoted line in a log: not a paste's quote.
+    text = "$ for f in a b\n> do echo $f\n> done\na\n"
+    assert _reframed_texts(text) == ["$ for f in a b", "> do echo $f", "> done", "a"]
+
+
+def test_the_sagemaker_sdks_status_line_glued_to_the_jobs_first_line():
+    # logs_for_job prints secondary_training_status_message ("%Y-%m-%d %H:%M:%S {Status} - {msg}")
+    # with end='', then a "." each poll: the container's first line lands after the dots.
+    text = ("2024-05-14 12:57:17 Downloading - Downloading the training image\n"
+            "2024-05-14 12:57:17 Training - Training image download completed. Training in progress.."
+            "[FATAL tini (7)] exec train failed: Permission denied\n")
+    assert _reframed_texts(text)[-1] == "[FATAL tini (7)] exec train failed: Permission denied"
+
+
+@pytest.mark.parametrize("line", [
+    # The status line alone, its dots ending the line.
+    "2024-05-14 12:57:17 Training - Training image download completed. Training in progress...",
+    # A period inside the message ("ml.p3.2xlarge") is no end of it.
+    "2024-05-14 12:57:17 Starting - Launching ml.p3.2xlarge instances",
+    # Not a SecondaryStatus: a logger's line with dots in it.
+    "2024-05-14 12:57:17 Epoch - waiting..done",
+    # No stamp before it: not the SDK's line.
+    "Training - Training in progress..[FATAL tini (7)] exec train failed",
+])
+def test_not_the_sagemaker_sdks_glued_status_line(line):
+    texts = _reframed_texts(line + "\n")
+    assert texts[-1].endswith(line.split(" ", 2)[2] if line[0].isdigit() else line), texts
 
 
 def test_a_consoles_column_is_not_the_programs_indentation():
@@ -1639,6 +1792,50 @@ def test_a_complaint_long_before_the_daemon_box_is_not_its_reason(text, error):
     assert find(text).error == error
 
 
+# Open MPI's out-of-band TCP component's box (oob_tcp_connection.c), then the daemons box it explains.
+OOB_TCP_BOX = ("-" * 60 + "\nA process or daemon was unable to complete a TCP connection\nto another process:\n"
+               "  Local host:    node1\n  Remote host:   node2\n"
+               "This is usually caused by a firewall on the remote host. Please\n" + "-" * 60 + "\n")
+DAEMONS_BOX = "-" * 74 + "\nORTE was unable to reliably start one or more daemons.\nThis usually is caused by:\n"
+
+
+def test_a_tcp_connection_box_before_the_daemon_box_is_its_reason():
+    finding = find(OOB_TCP_BOX + DAEMONS_BOX)
+    assert (finding.name, finding.error) == ("launcher-report", "A process or daemon was unable to complete a"
+                                             " TCP connection to another process: Local host: node1")
+
+
+def test_the_daemon_box_without_a_tcp_box_is_its_own():
+    # Near miss: the daemons box alone, or with a firewall's words that are not Open MPI's box.
+    for text in (DAEMONS_BOX, "a process was unable to connect: check the firewall\n" + DAEMONS_BOX):
+        assert find(text).error == "ORTE was unable to reliably start one or more daemons.", text
+
+
+# cmake 3.25 run here on a CMakeLists.txt whose probe imports a missing module, then writes where it
+# cannot: the probe's traceback, then the CMake error, then its verdict on the configure step.
+CMAKE_RUN = ("Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n"
+             "ModuleNotFoundError: No module named 'mxnet'\n-- probe done\n"
+             "CMake Error at CMakeLists.txt:5 (file):\n"
+             "  file failed to open for writing (No such file or directory):\n\n    /proc/nope/metadata.json\n\n\n")
+
+
+@pytest.mark.parametrize("indent", ["", "    "])   # as cmake prints it, and as pip's build output shows it
+def test_a_failed_cmake_configure_is_its_first_cmake_error(indent):
+    text = "".join(indent + line + "\n" for line in (CMAKE_RUN + "-- Configuring incomplete, errors occurred!\n"
+                                                       ).splitlines())
+    finding = find(text)
+    assert (finding.name, finding.error) == (
+        "cmake-error", "CMake Error at CMakeLists.txt:5 (file): file failed to open for writing (No such file or"
+                       " directory):"), finding
+
+
+def test_a_cmake_error_without_cmakes_verdict_is_not_the_failure():
+    # Near miss: no "Configuring incomplete": the traceback after it is another process's end.
+    finding = find(CMAKE_RUN + "Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n"
+                   "    x()\nValueError: bad lr\n")
+    assert finding.error == "ValueError: bad lr", finding
+
+
 def test_not_open_mpis_daemon_box():
     assert find("the orted daemons were unable to reliably start: retrying\n") is None
 
@@ -2342,3 +2539,210 @@ def test_rays_cxx_check_failed_shows_its_message_without_the_header():
 ])
 def test_not_rays_cxx_error_log_line(text):
     assert_not_found_by(text, "runtime-error-log")
+
+
+# A program's own CUDA check (llama.cpp's ggml-cuda CUDA_CHECK and the many C and C++ projects that
+# copy it: fprintf(stderr, "CUDA error %d at %s:%d: %s\n", err, __FILE__, __LINE__,
+# cudaGetErrorString(err)), then exit(1): a CUDA error, its message the Error line's.
+CUDA_CHECK_LINE = "CUDA error 217 at ggml-cuda.cu:6292: peer access is not supported between these two devices"
+
+
+def test_a_programs_cuda_check_is_a_cuda_error():
+    finding = find("llama_new_context_with_model: kv self size  = 1280.00 MB\n" + CUDA_CHECK_LINE + "\n")
+    assert finding.name == "cuda-error" and finding.error == CUDA_CHECK_LINE, finding
+    assert finding.hint == reasons.HINT_CUDA
+
+
+def test_a_programs_cuda_check_out_of_memory_gets_the_oom_hint():
+    finding = find("CUDA error 2 at ggml-cuda.cu:7036: out of memory\n")
+    assert finding.hint == reasons.HINT_CUDA_OOM, finding
+
+
+@pytest.mark.parametrize("text", [
+    "CUDA error 217 occurred while loading ggml-cuda.cu\n",         # no FILE:LINE after "at"
+    "CUDA error at ggml-cuda.cu:6292: peer access\n",               # no number
+    "Retrying after CUDA error 217 at ggml-cuda.cu: peer access\n",   # no line number
+])
+def test_not_a_programs_cuda_check(text):
+    assert_not_found_by(text, "cuda-error")
+
+
+# Lua torch's THError (TH/THGeneral.c's _THError: the message, then " at %s:%d"), cutorch's CUDA
+# check's "cuda runtime error (%d) : %s", which Lua's interpreter prints as its uncaught error with
+# its own "stack traceback:": the last resort, as the THCudaCheck FAIL line before it, a CUDA error.
+LUA_THC = ("/usr/local/bin/luajit: /usr/local/share/lua/5.1/trepl/init.lua:383: cuda runtime error (35) :"
+           " CUDA driver version is insufficient for CUDA runtime version at /tmp/cutorch/lib/THC/THCGeneral.c:16")
+
+
+def test_lua_torchs_cuda_runtime_error():
+    text = (LUA_THC + "\nstack traceback:\n\t[C]: in function 'error'\n"
+            "\t/usr/local/share/lua/5.1/trepl/init.lua:383: in function 'require'\n\teval.lua:58: in main chunk\n")
+    finding = find(text)
+    assert finding.name == "runtime-error-log" and finding.error == LUA_THC, finding
+    assert finding.hint == reasons.HINT_CUDA
+
+
+@pytest.mark.parametrize("text", [
+    "checking for a cuda runtime error: none\n",                     # words, no THError's form
+    "cuda runtime error (35): CUDA driver version is insufficient\n",   # not THError's " : "
+])
+def test_not_lua_torchs_cuda_runtime_error(text):
+    assert_not_found_by(text, "runtime-error-log")
+
+
+# UCX's own error-level log line (ucs/debug/log.c: "[time] [host:pid:thread] file:line UCX ERROR
+# msg") and Open MPI's UCX layer's (opal/mca/common/ucx's MCA_COMMON_UCX_ERROR through opal_output:
+# "[host:pid] pml_ucx.c:424  Error: msg"), above MPI's MPI_ERRORS_ARE_FATAL box: the last resort,
+# the first of them, shown from the file on.
+UCX_LINE = ("[1700554343.440877] [node-1:7356 :0]            sock.c:323  UCX  ERROR   connect(fd=48,"
+            " dest_addr=172.17.0.1:42887) failed: Connection refused")
+OMPI_UCX_LINE = "[node-1.cluster:07356] pml_ucx.c:424  Error: ucp_ep_create(proc=3) failed: Destination is unreachable"
+MPI_FATAL_BOX = ("[node-1:07356] *** An error occurred in MPI_Allgather\n"
+                 "[node-1:07356] *** on communicator MPI_COMM_WORLD\n"
+                 "[node-1:07356] *** MPI_ERR_OTHER: known error not in list\n"
+                 "[node-1:07356] *** MPI_ERRORS_ARE_FATAL (processes in this communicator will now abort,\n")
+
+
+@pytest.mark.parametrize("text, shown", [
+    (UCX_LINE + "\n" + OMPI_UCX_LINE + "\n" + MPI_FATAL_BOX,
+     "sock.c:323 UCX ERROR connect(fd=48, dest_addr=172.17.0.1:42887) failed: Connection refused"),
+    (OMPI_UCX_LINE + "\n" + MPI_FATAL_BOX,
+     "pml_ucx.c:424 Error: ucp_ep_create(proc=3) failed: Destination is unreachable"),
+])
+def test_ucx_error_lines(text, shown):
+    finding = find(text)
+    assert finding.name == "runtime-error-log" and finding.error == shown, finding
+
+
+@pytest.mark.parametrize("text", [
+    UCX_LINE.replace("UCX  ERROR", "UCX  WARN ") + "\n",             # a warning
+    UCX_LINE.replace("UCX  ERROR", "UCX  DIAG ") + "\n",             # a diagnostic
+    "[node-1:07356] pml_ucx.c:424 ucp_ep_create(proc=3) done\n",     # verbose, no Error
+    "[node-1:07356] see Error: pml_ucx.c:424 unreachable\n",         # Error not after FILE:LINE
+])
+def test_not_ucx_error_lines(text):
+    assert_not_found_by(text, "runtime-error-log")
+
+
+# TensorFlow's failed kernel logs its status at warning level (op_kernel.cc's CtxFailureWithWarning:
+# "OP_REQUIRES failed at " << io::Basename(file) << ":" << line << " : " << status) before the session
+# raises it: where the traceback after it is cut before its exception line, the op's status.
+OP_FAILED = ("2022-07-25 11:57:07.269536: W tensorflow/core/framework/op_kernel.cc:1767] OP_REQUIRES failed"
+             " at collective_ops.cc:713 : Invalid argument: Shape mismatch in the collective instance 244.")
+SESSION_FRAMES = ('Traceback (most recent call last):\n'
+                  '  File "/usr/lib/python3.7/site-packages/tensorflow/python/client/session.py", line 1375, in _do_call\n'
+                  '    return fn(*args)\n'
+                  '  File "/usr/lib/python3.7/site-packages/tensorflow/python/client/session.py", line 1360, in _run_fn\n'
+                  '    target_list, run_metadata)\n')
+
+
+@pytest.mark.parametrize("between", ["", "The error could be from a previous operation. Restart your program to reset.\n"])
+def test_tensorflows_failed_op_above_a_cut_traceback(between):
+    finding = find(OP_FAILED + "\n" + between + SESSION_FRAMES)
+    assert finding.name == "cut-traceback", finding
+    assert finding.error == "Invalid argument: Shape mismatch in the collective instance 244.", finding
+
+
+@pytest.mark.parametrize("text", [
+    # the traceback whole: its exception line is the error
+    OP_FAILED + "\n" + SESSION_FRAMES + "tensorflow.python.framework.errors_impl.InvalidArgumentError: x\n",
+    # an op that failed long before (an iterator's end, survived), then a cut traceback
+    OP_FAILED + "\n" + "step 1\nstep 2\nstep 3\nstep 4\n" + SESSION_FRAMES,
+])
+def test_not_tensorflows_failed_op_above_a_cut_traceback(text):
+    finding = find(text)
+    assert finding is None or "Shape mismatch" not in finding.error, finding
+
+
+# Open MPI's box for its own start-up that failed inside the process (help-mpi-runtime.txt's
+# [mpi_init:startup:internal-failure]; orte's, opal's and shmem's help files have the same text with
+# their call's name): the call below "developer):" is the detail, MPI's abort box after it is not.
+def init_failed_box(name, call):
+    return ("--------------------------------------------------------------------------\n"
+            f"It looks like {name} failed for some reason; your parallel process is\n"
+            "likely to abort.  There are many reasons that a parallel process can\n"
+            f"fail during {name}; some of which are due to configuration or environment\n"
+            "problems.  This failure appears to be an internal failure; here's some\n"
+            "additional information (which may only be relevant to an Open MPI\n"
+            "developer):\n\n"
+            f"  {call}\n"
+            '  --> Returned "(null)" (-43) instead of "Success" (0)\n'
+            "--------------------------------------------------------------------------\n")
+
+
+@pytest.mark.parametrize("name, call", [
+    ("MPI_INIT", "ompi_mpi_init: ompi_rte_init failed"),
+    ("orte_init", "orte_ess_init failed"),
+])
+def test_open_mpis_start_up_failed_box(name, call):
+    text = (init_failed_box(name, call) + "*** An error occurred in MPI_Init_thread\n*** on a NULL communicator\n"
+            "*** MPI_ERRORS_ARE_FATAL (processes in this communicator will now abort,\n"
+            "[host:11455] Local abort before MPI_INIT completed completed successfully\n")
+    finding = find(text)
+    assert finding.name == "launcher-report", finding
+    assert finding.error == f'{name} failed: {call} --> Returned "(null)" (-43) instead of "Success" (0)'
+
+
+@pytest.mark.parametrize("text", [
+    "It looks like the download failed for some reason; retrying\n",         # not Open MPI's sentence
+    "It looks like MPI_INIT failed for some reason, your parallel process\n",   # another sentence
+])
+def test_not_open_mpis_start_up_failed_box(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# SageMaker's training toolkit's errors for a subprocess that failed (sagemaker-containers' and
+# sagemaker-training's _errors.py: InstallModuleError, InstallRequirementsError, ExecuteUserScriptError,
+# each a _CalledProcessError whose str() is 'Name:\nCommand "cmd"'), logged at ERROR: the report, the
+# command its next line.
+@pytest.mark.parametrize("name", ["InstallModuleError", "InstallRequirementsError", "ExecuteUserScriptError"])
+def test_sagemaker_toolkits_subprocess_errors(name):
+    text = ("2019-12-03 09:59:11,037 sagemaker-containers INFO     Installing module with the following command:\n"
+            "/usr/bin/python -m pip install -U . -r requirements.txt\n"
+            f"2019-12-03 09:59:11,038 sagemaker-containers ERROR    {name}:\n"
+            'Command "/usr/bin/python -m pip install -U . -r requirements.txt"\n')
+    finding = find(text)
+    assert finding.name == "launcher-report", finding
+    assert finding.error.endswith(f'{name}: Command "/usr/bin/python -m pip install -U . -r requirements.txt"')
+
+
+@pytest.mark.parametrize("text", [
+    "2019-12-03 09:59:11,037 sagemaker-containers INFO     Installing module with pip\n",
+    "Install module error handling: on\n",      # not the class's name
+])
+def test_not_sagemaker_toolkits_subprocess_errors(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# IPython's traceback (IPython/core/ultratb.py; IPython 9.19 run here on a script): "File PATH:LINE"
+# frames (", in FUNC(ARGS)" but at the top level), their numbered source lines ("----> 4" the current
+# one), a blank line after each; the line after the last frame's source is the exception's, a name
+# that ends in neither Error nor Exception too. Here a paste that starts inside it, without its header.
+IPYTHON_RUN = ("File /tmp/ipy_t.py:2, in f(x)\n"
+               "      1 def f(x):\n"
+               "----> 2     return g(x)\n\n"
+               "File /tmp/ipy_t.py:4, in g(x)\n"
+               "      3 def g(x):\n"
+               '----> 4     raise ValueError("boom")\n\n')
+BROKEN_POOL = ("BrokenProcessPool: A process in the process pool was terminated abruptly while the future was"
+               " running or pending")
+
+
+@pytest.mark.parametrize("text, shown", [
+    (IPYTHON_RUN + "ValueError: boom\n", "ValueError: boom"),
+    ("File ~/envs/lib/python3.8/concurrent/futures/_base.py:389, in Future.__get_result(self)\n"
+     "    387 if self._exception:\n    388     try:\n--> 389         raise self._exception\n"
+     "    390     finally:\n\n" + BROKEN_POOL + "\n", BROKEN_POOL),
+])
+def test_ipythons_traceback(text, shown):
+    finding = find(text)
+    assert finding.error == shown, finding
+
+
+@pytest.mark.parametrize("text", [
+    "File /data/train.csv:12\nrow 12 has 3 columns\nDone: 11 rows\n",   # no numbered source below it
+    IPYTHON_RUN.replace("----> 4", "---->4") + "Done\n",               # not IPython's numbering
+    IPYTHON_RUN + "    indented log line\n",                            # no exception line at column 0
+])
+def test_not_ipythons_traceback(text):
+    assert_not_found_by(text, "ipython-traceback")

@@ -93,6 +93,16 @@ ADVERSARIAL = {
     "one line of MPI calls": b"*** The MPI_Comm_rank() function was called before " * 1300,
     "one line of raylets": b"Raylet is terminated: " * 3000,
     "one line of CUDA checks": b"THCudaCheck FAIL file=" * 3000,
+    "one line of THErrors": b"cuda runtime error (" * 3000,
+    "one line of CUDA_CHECKs": b"CUDA error 1 at " * 4000,
+    "UCX errors per line": b"[1700554343.440877] [h:7356 :0]   sock.c:323  UCX  ERROR \n" * 1100,
+    "Open MPI UCX errors per line": b"[h:07356] pml_ucx.c:424  Error: \n" * 1800,
+    "one line of failed ops": b"OP_REQUIRES failed at a.cc:1 : " * 2000,
+    "one line of start-up failures": b"It looks like x failed for some reason; your parallel process is" * 1000,
+    "Install words per line": b"InstallModule x\n" * 4000,
+    "IPython frames per line": b"File a.py:1, in f(x)\n" * 3000,
+    "one line of IPython frames": b"File a.py:1, in f(x)" * 3000,
+    "IPython frames and sources": b"File a.py:1\n----> 1 x\n" * 3000,
     "one line of large allocs": b"tcmalloc: large alloc 1 bytes == " * 2000,
     "blank lines": b"\n" * 65536,
     # absl's Python header on every line, and lines that start as it and are none (a C++ file: glog's).
@@ -106,6 +116,22 @@ ADVERSARIAL = {
     "Ray components per line": b"[2023-04-12 11:23:25,823 E 946 946] (raylet) a.h:1: x\n" * 1100,
     "translated complaints per line": "t.sh: 行 25: /d/x: 权限不够\n".encode() * 2000,
     "one line of translated lines": "：行 1: ".encode() * 5000 + ": 权限不够".encode(),
+    # The SageMaker SDK's status line behind a stamp, its dots to the line's end (no line glued on), on
+    # one huge line and on every line; a paste's markdown: bold lines, every line quoted.
+    "one line of SDK dots": b"2024-05-14 12:57:17 Training - Training in progress" + b"." * 65000,
+    "one line of SDK periods": b"2024-05-14 12:57:17 Training - " + b"a." * 32000,
+    "SDK status lines": b"2024-05-14 12:57:17 Training - Training in progress...x\n" * 1200,
+    "bold lines": b"**x**\n" * 9000,
+    "one bold line": b"**" + b"x" * 65000 + b"**",
+    "quoted lines": b"> x\n" * 16000,
+    # CMake's error header on every line, and on one huge line, after its configure verdict.
+    "CMake errors per line": (b"-- Configuring incomplete, errors occurred!\n"
+                              + b"CMake Error at a:1 (f):\n  x\n" * 2500),
+    "one line of CMake errors": b"-- Configuring incomplete, errors occurred!\nCMake Error at " + b"a:1 (" * 13000,
+    # XLA's failed NCCL call's start, over and over on one line.
+    "one line of NCCL operations": b"NCCL operation ncclX" * 3300,
+    # A CR LF script's complaint's end, "\\r': ", over and over on one line.
+    "one line of CR complaints": b"\\r': " * 13000,
     # Many short lines (64 KiB holds up to 32,768), each cleaned and looked at on its own.
     "a word per line": b"x\n" * 33000,
     "a tab per line": b"\tx\n" * 22000,

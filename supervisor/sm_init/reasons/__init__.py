@@ -9,8 +9,9 @@ found in the tails with a hint where one helps, then the last lines of the outpu
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
 (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
-mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)`` and ``(pid=2580)``, Lightning's ``[rank:
-0]``, Slurm's ``srun --label`` ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, Determined's
+mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, ``(pid=2580)`` and a daemon's
+``(pid=runtime_env, ip=192.168.1.100)``, Lightning's ``[rank: 0]``, Slurm's ``srun --label``
+``0:``, kubectl's ``[pod/trainer-0/pytorch]``, Determined's
 ``[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || `` (its web UI's copy ``<info>    [...] 087c0ee7 || ``
 too), docker compose's
 ``scalellm  | `` where it is surely compose's; a logger's header
@@ -20,8 +21,10 @@ puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19
 prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
 added to all of them) so that interleaved processes can be told apart, blank lines are dropped (a
 gap in the line numbers remembers them), a progress bar left without its newline is peeled off what
-was printed after it, and the recognisers in ``TABLE`` run in order; the first that finds something
-wins.
+was printed after it (and so is the SageMaker SDK's status line with its dots, "2024-05-14 12:57:17
+Training - Training in progress..", which logs_for_job prints without one), a paste's markdown
+is taken off (a block quote's ``> `` where every line has it, ``**Killed**``'s bold around a whole
+line), and the recognisers in ``TABLE`` run in order; the first that finds something wins.
 The order is the precedence:
 
 1. torchrun's ``ChildFailedError`` summary: the rank it saw fail first ("Root Cause"), its exit
@@ -48,18 +51,23 @@ The order is the precedence:
    failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)", any
    other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
    "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
-   macro's "Error invalid argument at line 351 in file ops.cu"), NCCL errors and timeouts (with
+   macro's "Error invalid argument at line 351 in file ops.cu"; the CUDA_CHECK of llama.cpp and many
+   C++ projects, "CUDA error 217 at ggml-cuda.cu:6292: msg"), NCCL errors and timeouts (XLA's
+   "NCCL operation ncclGetUniqueId(&id) failed: msg" too; with
    NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
    INFO init.cc:878 -> 2", else its last; NCCL 2.0 to 2.3's "[0] socket.h:185 WARN msg" only on the
-   line right above it). NCCL comes last: a collective fails *because* a peer died of one of the
-   others. A
+   line right above it). NCCL comes after the others: a collective fails *because* a peer died of one
+   of them. Last, a script with CR LF line ends, bash's first complaint of a name ending in a carriage
+   return ("train.sh: line 12: $'\\r': command not found"): what its script did next is broken. A
    signal counts as a shell, an IDE or a launcher reports it: bash's and dash's words in any of
    glibc's common locales ("已杀死", "Speicherzugriffsfehler"), zsh's ("segmentation fault (core
    dumped)"), fish's ("terminated by signal SIGKILL"), PyCharm's ("interrupted by signal
    9:SIGKILL"). Only output counts: a traceback's code (``raise RuntimeError("CUDA out of
    memory")``, a comment) and the tracebacks a process survived (a caught and logged OOM before the
    KeyError it died of) are not looked at.
-3. The final line of a Python traceback, of the last one in a chain ("During handling...", "The
+3. A CMake configure step that says it failed ("-- Configuring incomplete, errors occurred!"): its
+   first "CMake Error at FILE:N (COMMAND):" with its indented message (a traceback before it is a
+   probe's that cmake outlived). Then the final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
@@ -72,7 +80,11 @@ The order is the precedence:
    SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. Where the
    output ends inside the last traceback, before its exception line, the line right above its header
    where a logger wrote it at an error level (logging's message before the traceback of
-   ``logger.exception``: "ERROR - trainer - upload failed: ..."). A traceback
+   ``logger.exception``: "ERROR - trainer - upload failed: ..."), or where TensorFlow's failed
+   kernel logged its status a few lines above the header ("OP_REQUIRES failed at
+   collective_ops.cc:713 : Invalid argument: msg", at warning level), that status. IPython's
+   traceback ("File PATH:N, in FUNC(ARGS)" frames, their numbered source with "---->" at the current
+   line): the exception line after its last frame's source. A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
    indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
    lines lost their indentation has a frame's code at column 0. A traceback
@@ -125,12 +137,17 @@ The order is the precedence:
    torchrun's own "failed (exitcode: -9) local_rank: 4" and its agent's "Received 1 death signal,
    shutting down workers", MPICH's and Intel MPI's "BAD TERMINATION"
    box and its exit code or signal, Slurm's "CANCELLED AT ... DUE TO TIME LIMIT" and srun's "Exited
-   with exit code", LSF's and PBS's limits, make's "*** [train] Error 1", docker compose's "exited
+   with exit code", LSF's and PBS's limits, make's "*** [train] Error 1" (its "Error 127" or 126,
+   the status of a command the recipe's shell or make could not find or run, as the report of that
+   right above it: "/bin/sh: 1: nvcc: not found"), docker compose's "exited
    with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
-   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError, Open MPI's box for a child
+   "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError (and its InstallModuleError,
+   InstallRequirementsError), Open MPI's box for its own start-up that failed ("It looks like MPI_INIT
+   failed for some reason", with the call below, "ompi_mpi_init: ompi_rte_init failed"), for a child
    it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
-   one or more daemons") or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
+   one or more daemons"; its out-of-band TCP box before it, "A process or daemon was unable to
+   complete a TCP connection", says why, and is the first) or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
    unexpected." and "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
@@ -149,7 +166,10 @@ The order is the precedence:
    glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Ray's
    C++ ``[2024-05-26 11:26:16,798 E 177479 178526] (raylet) gcs_rpc_client.h:554: msg`` (the
    component optional; the Error line from it on, "raylet: gcs_rpc_client.h:554: msg"), Lua
-   torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it).
+   torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it)
+   and that error, THError's ``cuda runtime error (35) : msg at FILE:LINE`` as Lua prints it; UCX's
+   ``[time] [host:pid:0]  sock.c:323  UCX  ERROR msg`` and Open MPI's UCX layer's ``[host:pid]
+   pml_ucx.c:424  Error: msg`` above MPI's MPI_ERRORS_ARE_FATAL box (shown from the file on).
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
 allocation) gets the host memory hint, whichever rule found it.
@@ -173,12 +193,12 @@ from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_H
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
 from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _size, truncate
 from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
-from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error,
+from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error, ipython_traceback,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
-from .causes import (aborted, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
+from .causes import (aborted, crlf_script, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import cxx_exception, fatal_log, runtime_error_log
-from .reports import argparse_error, failure_reason_json, hydra_report, launcher_report
+from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
 
@@ -292,11 +312,16 @@ KNOWN_CAUSES = (
     Recogniser("host-oom", rust_alloc_failed, HINT_HOST_MEMORY),
     Recogniser("cuda-error", cuda_error, HINT_CUDA),
     Recogniser("nccl", nccl_error, HINT_NCCL),
+    # A script with CR LF line ends: its later errors are consequences.
+    Recogniser("crlf-script", crlf_script),
 )
 
 GENERIC = (
+    # A configure step cmake says failed: a traceback before it was a probe's that cmake outlived.
+    Recogniser("cmake-error", cmake_error),
     Recogniser("python-traceback", python_traceback),
     Recogniser("cut-traceback", cut_traceback),
+    Recogniser("ipython-traceback", ipython_traceback),
     Recogniser("pytest-failure", pytest_failure),
     Recogniser("cxx-exception", cxx_exception),
     Recogniser("fatal-log", fatal_log),

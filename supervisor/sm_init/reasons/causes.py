@@ -32,9 +32,13 @@ def earliest(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
 # NCCL and CUDA -----------------------------------------------------------------------------------
 
 # nccl-tests' NCCLCHECK and CUDACHECK (src/common.h): "Test NCCL failure common.cu:908 'unhandled
-# cuda error / ...'" (older: "NCCL failure common.cu:908 '...'").
+# cuda error / ...'" (older: "NCCL failure common.cu:908 '...'"). XLA's status of a failed NCCL call
+# (xla/service/gpu's ToStatus, XLA_NCCL_STATUS: "%s:%d: NCCL operation %s failed: %s", the call's
+# text and ncclGetErrorString's, "Unable to load NCCL library" where the library would not load),
+# inside the message of the collective's XlaRuntimeError: the NCCL error it is.
 # Alternatives that share a start share a branch: a position tries few of them.
-NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread terminated with exception)"
+NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread terminated with exception"
+                  r"|operation nccl[A-Z]\w{0,60}\()"
                   r"|CUDA failure \S+:\d+ '(?!out of memory)|\bnccl[A-Z]\w{0,40}Error\b"
                   r"|Watchdog caught collective operation timeout"
                   r"|unhandled system error|Process group watchdog thread terminated with exception"
@@ -65,17 +69,23 @@ CUDA_ERROR = re.compile(r"CUDA error: (?!out of memory)\S|\bcuda(?:Error\w+|Erro
 # older ones). And the CUDA_CHECK_RETURN macro of Nsight's CUDA project template, which bitsandbytes'
 # csrc/ops.cuh and many kernels copy: fprintf(stderr, "Error %s at line %d in file %s\n",
 # cudaGetErrorString(...), __LINE__, __FILE__), then exit(1); the file a C, C++ or CUDA source, the
-# whole line its ("out of memory" gets the OOM's hint). Looked for only in a tail that holds one of
-# their literals: no cost elsewhere.
+# whole line its ("out of memory" gets the OOM's hint). And the CUDA_CHECK macro that llama.cpp's
+# ggml-cuda and many C and C++ projects share: fprintf(stderr, "CUDA error %d at %s:%d: %s\n", err,
+# __FILE__, __LINE__, cudaGetErrorString(err)), then exit(1). Looked for only in a tail that holds
+# one of their literals: no cost elsewhere.
 CUDA_NAMES = re.compile(r"CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)[A-Z]{2}[A-Z_]{0,60}\b"
                         r"|CUDNN_STATUS_[A-Z]{2}[A-Z_]{0,60}|[Cc]ould not create cudnn handle"
                         r"|Error (?<![^\n]Error )[^\n]{1,200} at line \d+ in file "
-                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$", re.M)
+                        r"[^\n]{1,300}\.(?:cu|cuh|c|cc|cpp|h|hpp)$"
+                        r"|CUDA error \d{1,5} at [^\n:]{1,300}:\d{1,7}: \S", re.M)
+
+
+CUDA_CHECK_OOM = re.compile(r"CUDA error \d{1,5} at [^\n:]{1,300}:\d{1,7}: out of memory")
 
 
 def _may_name_cuda(text: str) -> bool:
     """Whether ``text`` holds a literal that every match of CUDA_NAMES holds: a few scans at C speed."""
-    return holds(text, "CUDA_ERROR_", "CUDNN_STATUS_", "cudnn handle", " in file ")
+    return holds(text, "CUDA_ERROR_", "CUDNN_STATUS_", "cudnn handle", " in file ", "CUDA error ")
 
 
 # torch's advice after every CUDA error; the hint says what to do, the error line has no room for it.
@@ -118,7 +128,8 @@ def cuda_error(lines: Sequence[Line]) -> Optional[Hit]:
     text = joined(output_lines(lines))[0]
     if _may_name_cuda(text):
         hit = earlier(hit, earliest(CUDA_NAMES.pattern)(lines))
-        if hit is not None and hit.error.startswith("Error out of memory at line "):
+        if hit is not None and (hit.error.startswith("Error out of memory at line ")
+                                or CUDA_CHECK_OOM.search(hit.error)):
             hit = hit._replace(hint=HINT_CUDA_OOM)
     return hit and hit._replace(error=_without_advice(hit.error))
 
@@ -286,6 +297,22 @@ def killed(lines: Sequence[Line]) -> Optional[Hit]:
     """The kernel's report of its OOM kill where the output holds it (it says why), else the first
     report of a SIGKILL."""
     return kernel_oom(lines) or earlier(KILLED(lines), KILLED_BY_LIMIT(lines), signal_hit(lines, "SIGKILL"))
+
+
+# A script with Windows line ends (CR LF) run by bash: each of its lines ends in a carriage return,
+# which a complaint shows quoted as bash's printable_filename quotes a name with a control character
+# (general.c: ansic_quote, "$'\r'"): "train.sh: line 12: $'\r': command not found" (a blank line),
+# "$'python\r'", and coreutils as their quotearg does ("ls: cannot access '/data'$'\r': No such
+# file or directory"; bash 5.2 and ls run here on such a script). The script is broken from its first
+# line: what fails after that (a traceback of the arguments it passed with "\r" on the last) is a
+# consequence, and its first such complaint the cause, after the causes above (an OOM it lived to
+# see is still how it ended).
+CRLF_SCRIPT = earliest(r"\\r': (?:command not found|No such file or directory)$")
+
+
+def crlf_script(lines: Sequence[Line]) -> Optional[Hit]:
+    """bash's (or coreutils') first complaint about a name ending in a carriage return."""
+    return CRLF_SCRIPT(lines) if "\\r': " in joined(lines)[0] else None
 
 
 GLIBC_LITERALS = ("(): ", "corrupt", "invalid fastbin entry", "*** ")   # one of them in every message

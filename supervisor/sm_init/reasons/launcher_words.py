@@ -99,7 +99,13 @@ LAUNCHER_REPORT = re.compile(
     r"|python(?<=(?<![\w-])python)[\d.]{0,5}: (?:No module named |Error while finding module specification for )"
     r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
-    r"|failed \(exitcode: -?\d+\) local_rank: \d+"                   # torchrun
+    r"|failed (?:\(exitcode: -?\d+\) local_rank: \d+"                # torchrun
+    # Open MPI's box for its own start-up that failed inside the process (help-mpi-runtime.txt's,
+    # help-orte-runtime.txt's, help-opal-runtime.txt's, help-shmem-runtime.txt's
+    # [..._init:startup:internal-failure]: "It looks like %s failed for some reason; your parallel
+    # process is\nlikely to abort. ...", then the failed call indented, "  ompi_mpi_init:
+    # ompi_rte_init failed", and "  --> Returned ..."): the call's words below are its detail.
+    r"|for some reason; your parallel process is)"
     # torchrun's agent told to stop (torch/distributed/elastic/agent/server/api.py, run(): a
     # SignalException logged as "Received %s death signal, shutting down workers", the signal's
     # number, or its enum's name on a Python before 3.11; torchrun run here, sent SIGHUP).
@@ -110,7 +116,10 @@ LAUNCHER_REPORT = re.compile(
     # then "Termination is unexpected. Possible reasons include: ..." where raylet.out holds no
     # SIGTERM; the driver's worker.py prints it, older ones with "ip=..., id=..." first).
     r"|Raylet is terminated(?:\.|: ip=[\w.:-]{1,60}, id=\w{1,64}\.) Termination is unexpected"
-    r"|ExecuteUserScriptError"                                       # SageMaker training toolkit
+    # SageMaker's training toolkit (sagemaker-containers, sagemaker-training: _errors.py's
+    # _CalledProcessError, whose str() is "Name:\nCommand \"cmd\"...", logged at ERROR when the
+    # user's script, its module's pip install or its requirements.txt failed).
+    r"|ExecuteUserScriptError|Install(?:Module|Requirements)Error"
     r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
     r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded ...")
     r"|Your session crashed"                                         # Colab
@@ -118,7 +127,11 @@ LAUNCHER_REPORT = re.compile(
     # TO TIME LIMIT ***", also PREEMPTION, NODE FAILURE), srun's "task 0: Exited with exit code 1".
     r"|CANCELLED AT \S+ DUE TO|: tasks? [\d,-]+: Exited with exit code \d+"
     r"|A(?: worker died or was killed while executing"                # Ray
-    r"|n ORTE daemon has unexpectedly failed after launch)"          # Open MPI (help-errmgr-base.txt)
+    r"|n ORTE daemon has unexpectedly failed after launch"           # Open MPI (help-errmgr-base.txt)
+    # Open MPI's (PRRTE's) out-of-band TCP component that could not reach a peer (oob_tcp_connection.c:
+    # "A process or daemon was unable to complete a TCP connection\nto another process:", the hosts
+    # below), printed before the box of daemons that never called back, which it explains.
+    r"| process or daemon was unable to complete a TCP connection)"
     # Open MPI's box for daemons it could not start on the other nodes (help-errmgr-base.txt's
     # [failed-daemon-launch]; mpirun 4.1 run here with an rsh agent that fails).
     r"|ORTE was unable to reliably start one or more daemons"
@@ -152,3 +165,5 @@ MPICH_EXIT = re.compile(r"^=\s+(?:EXIT CODE: -?\d+|KILLED BY SIGNAL: \d+(?: \([^
 # The fields of Open MPI's boxes ("  Process name: [[29973,1],0]", "  Exit code:    1").
 REPORT_FIELD = re.compile(r"^\s{0,4}(?:Process name|Exit code|Executable|Node|Error name):\s+\S")
 REPORT_LINES = 4     # lines a wrapped report's sentence may run on for
+INIT_FAILED = re.compile(r"It looks like (\S{1,60}) failed for some reason; your parallel process is")
+INIT_DETAIL_LINES = 12   # lines from the box's first to the failed call below "developer):"

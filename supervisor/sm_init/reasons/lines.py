@@ -49,6 +49,19 @@ REPLACED = re.compile("\ufffd{2,}")                  # a run of undecodable byte
 TRAILING_SPACES = re.compile(" +(?=\n)")          # a line's trailing spaces, before its newline
 # A progress bar (tqdm's) left without its newline, the error glued after it: "...6.17it/s]Killed".
 BAR = re.compile(r"^.{0,200}?\d+%\|[^|]{0,400}\|[^\[\]]{0,80}\[[^\]]{0,120}\]\s*(?=\S)")
+# The SageMaker SDK's status line, left without its newline as a bar is: logs_for_job prints
+# secondary_training_status_message ("%Y-%m-%d %H:%M:%S {Status} - {StatusMessage}", a
+# DescribeTrainingJob SecondaryStatusTransitions entry) with end='', then a "." each poll without a
+# newline, so the job's first line is glued after the dots: "2024-05-14 12:57:17 Training - Training
+# image download completed. Training in progress..[FATAL tini (7)] exec train failed: ...". Matched
+# behind its stamp (peeled as a log service's): the status (the API's SecondaryStatus values), the
+# message, its period and the SDK's dots (two or more: a period inside the message, "ml.p3.2xlarge",
+# is no end), then something that is neither a dot nor white space.
+SDK_STATUS = re.compile(
+    r"(?:Starting|LaunchingMLInstances|PreparingTrainingStack|Downloading|DownloadingTrainingImage|Training"
+    r"|Uploading|Stopping|Stopped|MaxRuntimeExceeded|MaxWaitTimeExceeded|Completed|Failed|Interrupted"
+    r"|Updating|Restarting|Pending) - [^\n]{0,400}?[^.]\.{2,}(?=[^\s.])")
+SDK_STATUS_FIRST = "SLPDTUMCFIR"
 
 # A log service's or a logger's stamp before every line: how the lines were stored, not what the
 # program printed. One pattern for them all: a date and time (ISO 8601 as CloudWatch, `docker logs
@@ -76,8 +89,13 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     (re.compile(r"\[(?:\d+,)?(?:mpirank:)?(\d+)(?:,[\w.-]{1,64})?\]<std(?:out|err)>:"), "rank", "["),
     # kubectl logs --prefix: "[pod/trainer-0/pytorch] ".
     (re.compile(r"\[(pod/[\w.-]{1,253})/[\w.-]{1,63}\] ?"), "actor", "["),
-    # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)".
-    (re.compile(r"\(((?:\w+ )?pid=\d+|raylet|gcs_server|autoscaler(?:\.\w+)?)(?:, ip=[\d.]+)?\) ?"), "actor", "("),
+    # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)". The driver
+    # prints "(" + "pid=" (a task's or an actor's name before it) + the pid + ", ip=X" off its own
+    # node + ") " (worker.py, print_worker_logs), "pid=" left out for the raylet and the autoscaler;
+    # log_monitor.py names the pid of a daemon's file: "raylet", "gcs_server", "autoscaler",
+    # "runtime_env" (the runtime-env agent's setup logs): "(pid=runtime_env, ip=192.168.1.100) ".
+    (re.compile(r"\(((?:\w+ )?pid=(?:\d+|gcs_server|runtime_env)|raylet|gcs_server|autoscaler(?:\.\w+)?)"
+                r"(?:, ip=[\d.]+)?\) ?"), "actor", "("),
     # A logger's header repeated on every line of a multi-line message (vLLM's "ERROR 01-29
     # 07:44:33 worker_base.py:467] "): dropped, so that a traceback behind it reads as one.
     (re.compile(LEVEL + r" \d\d-\d\d [\d:]{8} [\w.-]{1,80}:\d+\] "), None, "DIWEC"),
@@ -195,6 +213,8 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
     plain = 0      # lines in a row with nothing to peel (see below)
     wait = PLAIN   # how many before a look ahead: twice as many after each that made few lines
     misses = 0     # lines in a row that _peel gave back whole: after PLAIN, ANY_PREFIX asked first
+    if cleaned and cleaned[0][:1] == ">":
+        cleaned = _unquoted(cleaned)   # a paste quoted as a whole: its lines' own prefixes peeled below
     ahead = _Ahead(stream, cleaned)
     numbered = enumerate(cleaned)
     for index, raw in numbered:
@@ -210,6 +230,9 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
                 first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (misses < PLAIN or ANY_PREFIX[first](raw)):
             text, rank, local, actor, stamp = _peel(raw)
             misses = misses + 1 if len(text) == len(raw) else 0
+            if stamp and text[:1] in SDK_STATUS_FIRST and " - " in text and (sdk := SDK_STATUS.match(text)):
+                # The SageMaker SDK's status line and its dots, what the job printed next glued on.
+                text = text[sdk.end():]
             if text.strip():   # a blank line says nothing; the gap in the index says it was there
                 if stamp:
                     stamped.append((len(lines), len(text) - len(text.lstrip())))
@@ -241,6 +264,9 @@ def reframed(lines: List[Line]) -> List[Line]:
     text, which the recognisers then use (``joined``): most tails hold none, and come back as they
     are; else a new list, its lines changed."""
     text = joined(lines)[0]
+    if text[:2] == "**" or "\n**" in text:   # a line that starts so: a traceback's "**kwargs" does not
+        lines = _unbolded(lines)
+        text = joined(lines)[0]
     services = " | " in text and SERVICE_ANYWHERE.search("\n" + text)
     indented = any(literal in text for literal in INDENTED_LITERALS)
     if not (services or indented):
@@ -251,6 +277,27 @@ def reframed(lines: List[Line]) -> List[Line]:
     if indented:
         _dedent_tracebacks(lines)
     return lines
+
+
+# Markdown a poster left in a paste (CommonMark): a block quote's "> " before every line (the marker
+# ">" and one optional space), the whole stream quoted, and strong emphasis around a whole line,
+# "**Killed**" (no program prints a line so: the "**" opens where a word follows and closes where one
+# ends). Each taken off; what the quote hid is peeled as any line's prefixes.
+BOLD_LINE = re.compile(r"\*\*([^\s*](?:[^*]{0,400}[^\s*])?)\*\*")
+
+
+def _unquoted(cleaned: Sequence[str]) -> Sequence[str]:
+    """A stream's cleaned lines without a block quote's markers, where every line that is not blank
+    has one; else as they are."""
+    if not all(not line or line[0] == ">" and line[1:2] in ("", " ") for line in cleaned):
+        return cleaned
+    return [line[2:] if line[1:2] == " " else line[1:] for line in cleaned]
+
+
+def _unbolded(lines: Sequence[Line]) -> List[Line]:
+    """``lines`` with a whole line's bold taken off."""
+    return [line._replace(text=match.group(1))
+            if line.text[:2] == "**" and (match := BOLD_LINE.fullmatch(line.text)) else line for line in lines]
 
 
 # docker compose's prefix before each line of a service's output (compose v2's pkg/formatter/logs.go:

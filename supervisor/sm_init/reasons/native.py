@@ -1,7 +1,7 @@
 """Native code's last words: a C++ exception that ended the process (``terminate called ...
 what(): ...``), a fatal log line (glog's ``F``, "Check failed", Rust's panic), and the last
 resort: a runtime's own error-level log line (NCCL's WARN, c10's and glog's ``E``, Ray's C++
-log, Lua torch's THCudaCheck).
+log, Lua torch's THCudaCheck and THError, UCX's and Open MPI's UCX layer's).
 
 Imports lines, findings, hints, matchers, tracebacks, causes.
 """
@@ -76,6 +76,19 @@ def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
 # error (%d) : %s", which PyTorch raises as a RuntimeError and Lua prints as its own error): the CUDA
 # error where nothing else says it.
 THC_CHECK = re.compile(r"THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=\d{1,5} : \S")
+# THError's message itself ("cuda runtime error (%d) : %s", TH/THGeneral.c's _THError adding " at
+# %s:%d"), which Lua's interpreter prints as its own uncaught error (lua.c's l_message: "luajit:
+# init.lua:383: cuda runtime error (35) : msg at .../THCGeneral.c:16", then "stack traceback:"); in
+# PyTorch before 1.0 a RuntimeError's message, which a traceback's rule reads first.
+THC_ERROR = re.compile(r"cuda runtime error \(\d{1,5}\) : \S")
+# UCX's own log line at error level (ucs/debug/log.c: "[%lu.%06lu] [%s:%-5d:%d] %16s:%-4u %-4s %-5s
+# msg", the time, host:pid:thread, file:line, "UCX", the level) and Open MPI's UCX layer's
+# (opal/mca/common/ucx: MCA_COMMON_UCX_ERROR, opal_output's "[host:pid] " then "FILE:LINE", two
+# spaces in newer ones, "Error: msg"), printed before MPI's MPI_ERRORS_ARE_FATAL box: shown from the
+# file on.
+UCX_ERROR = re.compile(r"^\[\d{1,12}\.\d{1,9}\] \[[^\]\n]{1,200}\] {0,40}([\w./-]{1,160}:\d{1,6} {1,4}"
+                       r"UCX {1,4}ERROR {1,8}\S.*)"
+                       r"|^\[[\w.-]{1,200}:\d{1,7}\] ([\w-]{1,80}\.c:\d{1,6} {1,2}Error: \S.*)", re.M)
 RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
                                r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v",
@@ -103,8 +116,8 @@ def ray_message(text: str) -> str:
 
 
 def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
-    """The first NCCL warning, cutorch's failed CUDA check or c10's (glog's) error-level line in
-    output that holds nothing else."""
+    """The first NCCL warning, cutorch's failed CUDA check or its error, UCX's error or c10's
+    (glog's) error-level line in output that holds nothing else."""
     output = output_lines(lines)
     text, starts = joined(output)
     found = []
@@ -116,6 +129,15 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
         line = first_line(output, THC_CHECK)
         if line is not None:
             found.append(Hit(line, tidy(line.text), HINT_CUDA))
+    if holds(text, "cuda runtime error ("):
+        line = first_line(output, THC_ERROR)
+        if line is not None:
+            found.append(Hit(line, tidy(line.text), HINT_CUDA))
+    if holds(text, "UCX  ERROR ", " Error: "):
+        line = first_line(output, UCX_ERROR)
+        if line is not None:
+            match = UCX_ERROR.search(line.text)
+            found.append(Hit(line, tidy(match.group(1) or match.group(2))))
     if holds(text, "] "):
         match = RUNTIME_ERROR_LOG.search("\n" + text)
         if match is not None:

@@ -16,8 +16,9 @@ from .findings import Hit
 from .hints import HINT_KILLED
 from .text import NOISE
 from .matchers import first_line, holds, matching, tidy
-from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, LAUNCHER_REPORT, MPICH_BOX, MPICH_EXIT,
-    NOT_FOUND, NOT_FOUND_ASCII, _translated_complaint, REPORT_FIELD, REPORT_LINES, SIGNAL_NINE)
+from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, INIT_DETAIL_LINES, INIT_FAILED, LAUNCHER_REPORT,
+    MPICH_BOX, MPICH_EXIT, NOT_FOUND, NOT_FOUND_ASCII, _translated_complaint, REPORT_FIELD, REPORT_LINES,
+    SIGNAL_NINE)
 from .tracebacks import _exception_named, output_lines
 
 
@@ -74,11 +75,38 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
             # The launch agent's shell on the node (ssh's) said why the daemon did not start, right
             # before the box's rule.
             return Hit(complaint, f"{_report(lines, complaint).error} ({hit.error})")
+        if complaint is not None and line.stream == complaint.stream and line.index - complaint.index <= 2 \
+                and MAKE_NOT_RUN.search(line.text):
+            # make's "Error 127" (126) is only the exit status of a recipe's command that could not
+            # be found (run): the report right above it, the shell's or make's own, says which.
+            return Hit(complaint, tidy(complaint.text))
         return hit
     return complaint and _report(lines, complaint)
 
 
 FLYTE_NO_MESSAGE = ". Message: ."
+# GNU make's report of a recipe that failed (job.c, child_error: "%s[%s: %s] Error %d%s"), its
+# status the one a shell exits with when it cannot find a command (127) or run it (126). make runs a
+# recipe line through /bin/sh -c, or execs it itself where the line needs no shell; either prints
+# its report of the command first (make 4.3 and dash run here: "/bin/sh: 1: /bin/nvcc: not found",
+# or with bash "/bin/bash: line 1: ...: No such file or directory"; make's own "make: nvcc: No such
+# file or directory", "make: ./run: Permission denied"), then make's line, "Error 127".
+MAKE_NOT_RUN = re.compile(r"^make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error 12[67]$")
+
+
+def _init_failed(below: Sequence[Line], name: str) -> str:
+    """Open MPI's box for a start-up that failed (INIT_FAILED): "NAME failed" and the call that failed,
+    the indented lines below its "developer):" up to the box's rule."""
+    error = f"{name} failed"
+    detail = []
+    for at, line in enumerate(below):
+        if line.text.rstrip().endswith("developer):"):
+            for after in below[at + 1:at + 3]:
+                if not after.text.startswith(" ") or after.text.startswith("---"):
+                    break
+                detail.append(tidy(after.text))
+            break
+    return error + (": " + " ".join(detail) if detail else "")
 
 
 def _report(lines: Sequence[Line], line: Line) -> Hit:
@@ -92,6 +120,9 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
         return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
     if "Raylet is terminated" in error:
         return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
+    init = INIT_FAILED.search(error)
+    if init:
+        return Hit(line, _init_failed(lines[position + 1:position + 1 + INIT_DETAIL_LINES], init.group(1)))
     fields = False
     previous = line
     for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
@@ -113,6 +144,33 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
         error = error[:-len(FLYTE_NO_MESSAGE) + 1]   # Flyte's report of a container that left no message
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
     return Hit(line, error, hint)
+
+
+# CMake's configure step that failed: cmake prints each error as "CMake Error at FILE:LINE (COMMAND):"
+# with its message indented below it, goes on configuring, then ends with "-- Configuring incomplete,
+# errors occurred!" (cmake 3.25 run here). A traceback printed before that came from a probe cmake ran
+# and outlived (execute_process(COMMAND python -c "import mxnet") for an optional framework): the
+# first CMake error is what failed.
+CMAKE_INCOMPLETE = "-- Configuring incomplete, errors occurred!"
+CMAKE_ERROR = re.compile(r"^(\s*)CMake Error at [^\n]{1,400}:\d{1,7} \(\w{1,100}\):$")
+
+
+def cmake_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first CMake error of a configure step that says it did not complete, with its message."""
+    text = joined(lines)[0]
+    if CMAKE_INCOMPLETE not in text or "CMake Error at " not in text:
+        return None
+    for position, line in enumerate(lines):
+        found = "CMake Error at " in line.text and CMAKE_ERROR.match(line.text)
+        if found:
+            error, indent, previous = line.text.strip(), len(found.group(1)), line
+            for after in lines[position + 1:position + 1 + REPORT_LINES]:
+                if after.index != previous.index + 1 or len(after.text) - len(after.text.lstrip()) <= indent:
+                    break
+                error += " " + after.text.strip()
+                previous = after
+            return Hit(line, tidy(error))
+    return None
 
 
 # SageMaker's own reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json:

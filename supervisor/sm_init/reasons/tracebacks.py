@@ -625,12 +625,68 @@ def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     before = lines[header - 1]
     if not frames and header != len(lines) - 1:
         return None   # frames, or the header as the output's last line (cut right after it)
+    op_failed = _op_failed(lines, header)
+    if op_failed is not None:
+        return op_failed
     if before.index != lines[header].index - 1 or PROCESS(before) != PROCESS(lines[header]):
         return None
     error = _logged_error(before)
     if error is None or LAUNCHER_REPORT.search(error):
         return None   # a launcher's report logged before its own traceback: that rule reads it
     return Hit(before, tidy(error))
+
+
+# TensorFlow's kernel that failed logs its status at warning level before the session raises it
+# (tensorflow/core/framework/op_kernel.cc, CtxFailureWithWarning: LOG(WARNING) << "OP_REQUIRES failed
+# at " << io::Basename(file) << ":" << line << " : " << s): where the traceback is cut, the op's
+# status is what its exception line would have said. Only a few lines above the header (TensorFlow's
+# own advice may be between): an op that failed earlier and was survived (an iterator's end of
+# sequence) is no cause.
+OP_FAILED = re.compile(r"OP_REQUIRES failed at [\w.-]{1,160}:\d{1,7} : (\S.*)")
+OP_FAILED_DISTANCE = 3
+
+
+def _op_failed(lines: Sequence[Line], header: int) -> Optional[Hit]:
+    for line in reversed(lines[max(0, header - OP_FAILED_DISTANCE):header]):
+        if "OP_REQUIRES failed at " in line.text and PROCESS(line) == PROCESS(lines[header]):
+            found = OP_FAILED.search(line.text)
+            if found:
+                return Hit(line, tidy(found.group(1)))
+    return None
+
+
+# IPython's traceback (IPython/core/ultratb.py, IPython 8 and 9, run here): a frame is "File
+# PATH:LINE" (", in FUNC(ARGS)" after it but for a script's or a cell's top level), its source lines
+# numbered below it ("      3 def g(x):", the current one "----> 4     raise ..."), a blank line after
+# each frame, then the exception's line, "ValueError: boom", whatever its class's name (a
+# BrokenProcessPool too); its header, "ValueError    Traceback (most recent call last)", above the
+# first frame. The line after the last frame's numbered source is the exception's.
+IPYTHON_FRAME = re.compile(r"^File [^\n]{1,500}:\d{1,7}(?:, in [^\n]{1,300})?$", re.M)
+IPYTHON_SOURCE = re.compile(r"^(?:-{1,8}> | {1,12})\d{1,7}(?: |$)")
+
+
+def ipython_traceback(lines: Sequence[Line]) -> Optional[Hit]:
+    """The exception line after the last frame of IPython's traceback (IPYTHON_FRAME)."""
+    output = lines
+    text, starts = joined(output)
+    if not (text.startswith("File ") or holds(text, "\nFile ")):
+        return None
+    last, at = None, len(text)
+    while last is None and at > 0:   # the last frame: from the end, each line that starts "File "
+        at = text.rfind("\nFile ", 0, at) + 1
+        if IPYTHON_FRAME.match(text, at):
+            last = bisect.bisect_right(starts, at) - 1
+        at -= 1
+    if last is None or last + 1 >= len(output) or not IPYTHON_SOURCE.match(output[last + 1].text):
+        return None
+    at, current = last + 1, False
+    while at < len(output) and IPYTHON_SOURCE.match(output[at].text) and PROCESS(output[at]) == PROCESS(output[last]):
+        current = current or output[at].text.startswith("-")
+        at += 1
+    if not current or at >= len(output) or PROCESS(output[at]) != PROCESS(output[last]) \
+            or not _exception_named(output[at].text):
+        return None   # no "---->" line: no IPython frame; no exception's shape after it
+    return Hit(output[at], tidy(output[at].text))
 
 
 @remembered
