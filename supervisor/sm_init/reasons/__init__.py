@@ -140,14 +140,18 @@ The order is the precedence:
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1" (its "Error 127" or 126,
    the status of a command the recipe's shell or make could not find or run, as the report of that
    right above it: "/bin/sh: 1: nvcc: not found"), docker compose's "exited
-   with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
+   with code 137", CircleCI's step report ("Exited with code exit status 137" alone on its line),
+   horovodrun's "Process 0 exit with status code 137.", Flyte's "[pod-0] terminated with exit code
+   (137). Reason [Error].", horovodrun's
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
    "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError (and its InstallModuleError,
    InstallRequirementsError), Open MPI's box for its own start-up that failed ("It looks like MPI_INIT
    failed for some reason", with the call below, "ompi_mpi_init: ompi_rte_init failed"), for a child
    it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons"; its out-of-band TCP box before it, "A process or daemon was unable to
-   complete a TCP connection", says why, and is the first) or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
+   complete a TCP connection", says why, and is the first) or whose daemon it lost ("ORTE has lost
+   communication with a remote daemon.", PRRTE's "PRTE ...") or whose child called MPI before
+   MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
    unexpected." and "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
