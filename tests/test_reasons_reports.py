@@ -849,6 +849,42 @@ def test_not_argparses_report(text):
     assert_not_found_by(text, "argparse-error")
 
 
+# Python logging's default line (Lib/logging/__init__.py's BASIC_FORMAT, "%(levelname)s:%(name)s:%(message)s",
+# as basicConfig() sets it): python run here, a program that logged why it stopped and exited 1.
+def test_loggings_default_error_line_when_nothing_else(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text("import logging, sys\nlogging.basicConfig(level=logging.INFO)\n"
+                      "log = logging.getLogger('oasislmf.model')\nlog.info('Running model')\n"
+                      "log.warning('no cache')\nlog.error('Could not find periods data file: /x/periods.bin')\n"
+                      "log.error('Model run failed')\nsys.exit(1)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, check=False)
+    assert run.returncode == 1
+    assert b"ERROR:oasislmf.model:Could not find periods data file" in run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("logged-error", "Could not find periods data file: /x/periods.bin")
+
+
+def test_a_critical_line_of_the_root_logger():
+    finding = find("CRITICAL:root:cannot open the database\n")
+    assert (finding.name, finding.error) == ("logged-error", "cannot open the database")
+
+
+@pytest.mark.parametrize("text", [
+    "ERROR: Could not find a version that satisfies the requirement foo\n",   # pip's, no logger's name
+    "WARNING:root:disk nearly full\nINFO:root:done\n",                      # not an error level
+    "ERROR:root:\n",                                                          # no message
+    "step 3 ERROR:root:late\n",                                               # not at the line's start
+])
+def test_not_loggings_default_error_line(text):
+    assert_not_found_by(text, "logged-error")
+
+
+def test_a_traceback_beats_a_logged_error_line():
+    finding = find("ERROR:root:retrying\nTraceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n"
+                   "    x()\nValueError: bad lr\n")
+    assert finding.error == "ValueError: bad lr", finding
+
+
 # Exceptions in other forms -----------------------------------------------------------------------
 
 PYTEST_TESTS = '''\

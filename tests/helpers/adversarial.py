@@ -165,6 +165,9 @@ ADVERSARIAL = {
     # Launchers' reports whose end is checked after the words: horovodrun's, CircleCI's, Open MPI's.
     "launcher words without their ends": b"Process 1 exit with status code 1" * 2000
     + b"Exited with code exit status " * 2000 + b"ORTE has lost communication with a remote daemo" * 1000,
+    # logging's default line's start with no logger's name ended by a colon after it.
+    "logging's level without its name": b"ERROR:" + b"a" * 65000,
+    "logging's levels on a line": b"ERROR:CRITICAL:" * 4000,
     "garbage": random.Random(1).randbytes(65536),
 }
 

@@ -174,6 +174,8 @@ The order is the precedence:
    and that error, THError's ``cuda runtime error (35) : msg at FILE:LINE`` as Lua prints it; UCX's
    ``[time] [host:pid:0]  sock.c:323  UCX  ERROR msg`` and Open MPI's UCX layer's ``[host:pid]
    pml_ucx.c:424  Error: msg`` above MPI's MPI_ERRORS_ARE_FATAL box (shown from the file on).
+   After all of them, Python logging's default line at an error level (basicConfig's
+   ``ERROR:root:msg``, ``CRITICAL:pkg.mod:msg``), the first: its message.
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
 allocation) gets the host memory hint, whichever rule found it.
@@ -201,7 +203,7 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, crlf_script, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
-from .native import cxx_exception, fatal_log, runtime_error_log
+from .native import cxx_exception, fatal_log, logged_error, runtime_error_log
 from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
@@ -344,6 +346,7 @@ LAUNCHERS = (
     Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("runtime-error-log", runtime_error_log),
+    Recogniser("logged-error", logged_error),
 )
 
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
