@@ -986,6 +986,31 @@ def test_a_message_printed_below_its_exception():
                                  " But your machine only has: []")
 
 
+# python run here on a message that begins with a newline (Lightning's MisconfigurationException's
+# triple-quoted one): "Name: " then the message's indented lines; a paste keeps only those.
+def test_a_message_below_its_name_with_no_traceback_above(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text("class MisconfigurationException(Exception):\n    pass\n"
+                      "raise MisconfigurationException(\"\"\"\n            You requested GPUs: [0]\n"
+                      "            But your machine only has: []\n            \"\"\")\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, check=False)
+    pasted = run.stderr.decode().split("MisconfigurationException: \n", 1)[1]
+    finding = find("pytorch_lightning.utilities.debugging.MisconfigurationException: \n" + pasted)
+    assert (finding.name, finding.error) == (
+        "exception-line", "pytorch_lightning.utilities.debugging.MisconfigurationException: You requested GPUs:"
+                          " [0] But your machine only has: []"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "Example:\n    python train.py --lr 3\n",                    # not an exception's name
+    "config.Settings:\n  lr: 3\n",                               # a dotted name that is no exception's
+    "ValueError:\n\n    lr must be positive\n",                   # not at once below it
+    "ValueError:\nlr must be positive\n",                         # not indented
+])
+def test_not_a_message_below_a_name_alone(text):
+    assert_not_found_by(text, "exception-line")
+
+
 def test_a_name_with_nothing_below_stays_alone():
     text = ('Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n    main()\n'
             'KeyboardInterrupt:\nstep 4\n')

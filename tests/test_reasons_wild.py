@@ -100,8 +100,6 @@ WRONG = {
             "A: a segfault over THCudaCheck's out of memory before it",
         "bd_sm_terminate_without_active_exception_gluon_dist":
             "A: the toolkit's wrapper over a terminate without an exception",
-        "bb_lightning_requested_gpus_machine_has_none_agingGAN":
-            "C: a message on indented lines below 'Name: ', no traceback",
         "bc_tf_keras_sparse_ce_logits_labels_first_dim":
             "E: TF's 'Node:' form with nothing above it",
         "bd_sm_cloudwatch_filenotfound_metadata_wandb_tail":

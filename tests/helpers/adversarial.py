@@ -168,6 +168,9 @@ ADVERSARIAL = {
     # logging's default line's start with no logger's name ended by a colon after it.
     "logging's level without its name": b"ERROR:" + b"a" * 65000,
     "logging's levels on a line": b"ERROR:CRITICAL:" * 4000,
+    # Exception names alone on their lines, and a long dotted name that is none, with indented lines.
+    "names above indented lines": b"a.b.ValueError: \n    msg\n" * 3000,
+    "dotted words ending in a colon": (b"a." * 40 + b"Abcdefg" * 12 + b"Error:\n  x\n") * 300,
     "garbage": random.Random(1).randbytes(65536),
 }
 

@@ -117,7 +117,9 @@ The order is the precedence:
    line is: CPython's unraisable hook printed it and went on; a paste of just that line, a tail that
    kept only it; a name
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
-   ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
+   ``pyarrow.lib.ArrowInvalid: msg``, or such a name with nothing after its colon and its message's
+   indented lines at once below it, ``pkg.MisconfigurationException: `` as python prints a message
+   that began with a newline; botocore's ``ClientError`` message behind any class name,
    ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
    "Error in call to target 'X':" with the repr of the target's exception below it; an exception
    that a logger reported, TensorFlow's Coordinator's "Error reported to Coordinator: <class 'X'>,
