@@ -168,8 +168,9 @@ ADVERSARIAL = {
     # logging's default line's start with no logger's name ended by a colon after it.
     "logging's level without its name": b"ERROR:" + b"a" * 65000,
     "logging's levels on a line": b"ERROR:CRITICAL:" * 4000,
-    # Exception names alone on their lines, and a long dotted name that is none, with indented lines.
-    "names above indented lines": b"a.b.ValueError: \n    msg\n" * 3000,
+    # A name alone on its line after a huge dotted one, and long dotted names that are none, each
+    # with an indented line below.
+    "a huge dotted name above a message": b"Ab_." * 16000 + b"ValueError: \n    msg\n",
     "dotted words ending in a colon": (b"a." * 40 + b"Abcdefg" * 12 + b"Error:\n  x\n") * 300,
     "garbage": random.Random(1).randbytes(65536),
 }
