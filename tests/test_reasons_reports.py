@@ -849,6 +849,42 @@ def test_not_argparses_report(text):
     assert_not_found_by(text, "argparse-error")
 
 
+# Python logging's default line (Lib/logging/__init__.py's BASIC_FORMAT, "%(levelname)s:%(name)s:%(message)s",
+# as basicConfig() sets it): python run here, a program that logged why it stopped and exited 1.
+def test_loggings_default_error_line_when_nothing_else(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text("import logging, sys\nlogging.basicConfig(level=logging.INFO)\n"
+                      "log = logging.getLogger('oasislmf.model')\nlog.info('Running model')\n"
+                      "log.warning('no cache')\nlog.error('Could not find periods data file: /x/periods.bin')\n"
+                      "log.error('Model run failed')\nsys.exit(1)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, check=False)
+    assert run.returncode == 1
+    assert b"ERROR:oasislmf.model:Could not find periods data file" in run.stderr
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("logged-error", "Could not find periods data file: /x/periods.bin")
+
+
+def test_a_critical_line_of_the_root_logger():
+    finding = find("CRITICAL:root:cannot open the database\n")
+    assert (finding.name, finding.error) == ("logged-error", "cannot open the database")
+
+
+@pytest.mark.parametrize("text", [
+    "ERROR: Could not find a version that satisfies the requirement foo\n",   # pip's, no logger's name
+    "WARNING:root:disk nearly full\nINFO:root:done\n",                      # not an error level
+    "ERROR:root:\n",                                                          # no message
+    "step 3 ERROR:root:late\n",                                               # not at the line's start
+])
+def test_not_loggings_default_error_line(text):
+    assert_not_found_by(text, "logged-error")
+
+
+def test_a_traceback_beats_a_logged_error_line():
+    finding = find("ERROR:root:retrying\nTraceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n"
+                   "    x()\nValueError: bad lr\n")
+    assert finding.error == "ValueError: bad lr", finding
+
+
 # Exceptions in other forms -----------------------------------------------------------------------
 
 PYTEST_TESTS = '''\
@@ -948,6 +984,31 @@ def test_a_message_printed_below_its_exception():
         finding = reasons.diagnose(b"", stderr)
         assert finding.error == (f"{name}MisconfigurationException: You requested GPUs: [0]"
                                  " But your machine only has: []")
+
+
+# python run here on a message that begins with a newline (Lightning's MisconfigurationException's
+# triple-quoted one): "Name: " then the message's indented lines; a paste keeps only those.
+def test_a_message_below_its_name_with_no_traceback_above(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text("class MisconfigurationException(Exception):\n    pass\n"
+                      "raise MisconfigurationException(\"\"\"\n            You requested GPUs: [0]\n"
+                      "            But your machine only has: []\n            \"\"\")\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, check=False)
+    pasted = run.stderr.decode().split("MisconfigurationException: \n", 1)[1]
+    finding = find("pytorch_lightning.utilities.debugging.MisconfigurationException: \n" + pasted)
+    assert (finding.name, finding.error) == (
+        "exception-line", "pytorch_lightning.utilities.debugging.MisconfigurationException: You requested GPUs:"
+                          " [0] But your machine only has: []"), finding
+
+
+@pytest.mark.parametrize("text", [
+    "Example:\n    python train.py --lr 3\n",                    # not an exception's name
+    "config.Settings:\n  lr: 3\n",                               # a dotted name that is no exception's
+    "ValueError:\n\n    lr must be positive\n",                   # not at once below it
+    "ValueError:\nlr must be positive\n",                         # not indented
+])
+def test_not_a_message_below_a_name_alone(text):
+    assert_not_found_by(text, "exception-line")
 
 
 def test_a_name_with_nothing_below_stays_alone():
@@ -1838,6 +1899,86 @@ def test_a_cmake_error_without_cmakes_verdict_is_not_the_failure():
 
 def test_not_open_mpis_daemon_box():
     assert find("the orted daemons were unable to reliably start: retrying\n") is None
+
+
+# Open MPI's box for a daemon lost after it started (help-errmgr-base.txt's [node-died], and later
+# releases' "with a remote daemon." with the daemons' names below; PRRTE's "PRTE ..." in Open MPI 5).
+LOST_DAEMON_BOX = ("-" * 74 + "\nORTE has lost communication with a remote daemon.\n\n"
+                   "  HNP daemon   : [[64112,0],0] on node head\n  Remote daemon: [[64112,0],1] on node node2\n\n"
+                   "This is usually due to either a failure of the TCP network\nconnection to the node, or possibly"
+                   " an internal failure of\nthe daemon itself. We cannot recover from this failure, and\n"
+                   "therefore will terminate the job.\n" + "-" * 74 + "\n")
+
+
+@pytest.mark.parametrize("text, error", [
+    (LOST_DAEMON_BOX, "ORTE has lost communication with a remote daemon."),
+    (LOST_DAEMON_BOX.replace("ORTE", "PRTE"), "PRTE has lost communication with a remote daemon."),
+    ("ORTE has lost communication with its daemon located on node:\n\n  hostname:  node7\n\nThis is usually"
+     " due to either a failure of the TCP network\n", "ORTE has lost communication with its daemon located on node:"
+                                                       " hostname: node7"),
+    ("mpiexec: Forwarding signal 20 to job\n" + LOST_DAEMON_BOX, "ORTE has lost communication with a remote daemon."),
+])
+def test_open_mpis_lost_daemon_box(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error), finding
+
+
+@pytest.mark.parametrize("text", [
+    "we lost communication with a remote daemon, retrying\n",
+    "ORTE has lost communication with a remote daemonset\n",
+])
+def test_not_open_mpis_lost_daemon_box(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# horovodrun's gloo launcher (horovod/runner/gloo_run.py, _exec_command) for a rank whose command
+# failed, then its own traceback cut before its RuntimeError (a paste's end).
+HOROVOD_GLOO_EXIT = ("Process 0 exit with status code 137.\nTraceback (most recent call last):\n"
+                     "  File \"/usr/bin/horovodrun\", line 8, in <module>\n    sys.exit(run_commandline())\n")
+
+
+def test_horovods_gloo_report_of_a_rank():
+    finding = find(HOROVOD_GLOO_EXIT)
+    assert (finding.name, finding.error) == ("launcher-report", "Process 0 exit with status code 137."), finding
+    assert finding.hint == reasons.HINT_KILLED
+
+
+@pytest.mark.parametrize("text", [
+    "Process 0 exit with status code 0.\n",                      # no failure
+    "the process exit with status code 137 was logged\n",        # prose
+    "Process 0 exit with status code 137. retrying\n",           # not the line's end
+])
+def test_not_horovods_gloo_report(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+# CircleCI's report of a step whose command failed, a line of its own, as its users paste it
+# ("Exited with code exit status 137" and "CircleCI received exit code 137"; older "Exited with code 137").
+@pytest.mark.parametrize("text, error", [
+    ("+ docker-compose exec web supervisorctl restart all\nExited with code 137\n\nHint: Exit code 137 typically"
+     " means the process is killed because it was running out of memory\n", "Exited with code 137"),
+    ("+ ./run.sh\n\nExited with code exit status 137\nCircleCI received exit code 137\n",
+     "Exited with code exit status 137"),
+    ("+ ./run.sh\nCircleCI received exit code 137\n", "CircleCI received exit code 137"),
+])
+def test_circlecis_report_of_a_failed_step(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error, finding.hint) == ("launcher-report", error, reasons.HINT_KILLED), finding
+
+
+@pytest.mark.parametrize("text", [
+    "Exited with code 0\n",                                      # success
+    "the step Exited with code 137 yesterday\n",                 # not the whole line
+    "Exited with code 137 (retrying)\n",
+])
+def test_not_circlecis_report(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+def test_a_traceback_beats_circlecis_report():
+    finding = find("Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n    x()\n"
+                   "ValueError: bad lr\n\nExited with code exit status 1\n")
+    assert finding.error == "ValueError: bad lr", finding
 
 
 # The SageMaker SDK's waiter exception (sagemaker-core's exceptions.py: FailedStatusError's fmt, the

@@ -100,18 +100,6 @@ WRONG = {
             "A: a segfault over THCudaCheck's out of memory before it",
         "bd_sm_terminate_without_active_exception_gluon_dist":
             "A: the toolkit's wrapper over a terminate without an exception",
-        "bc_horovod_pytorch_mnist_process0_exit_137":
-            "B: horovodrun's 'Process 0 exit with status code 137.'",
-        "bc_mpirun_kubeflow_orte_lost_daemon_137":
-            "B: ORTE's 'lost communication with a remote daemon' box",
-        "bc_mpirun_mpiexec_ctrl_z_orte_lost_daemon":
-            "B: ORTE's 'lost communication with a remote daemon' box",
-        "bd_oom_ci_docker_compose_exited_137_hints":
-            "B: a CI step's 'Exited with code 137'",
-        "bb_lightning_requested_gpus_machine_has_none_agingGAN":
-            "C: a message on indented lines below 'Name: ', no traceback",
-        "bb_python_oasislmf_could_not_find_periods_file":
-            "D: logging's 'ERROR:root:msg' alone",
         "bc_tf_keras_sparse_ce_logits_labels_first_dim":
             "E: TF's 'Node:' form with nothing above it",
         "bd_sm_cloudwatch_filenotfound_metadata_wandb_tail":

@@ -162,6 +162,16 @@ ADVERSARIAL = {
     # Ray's C++ log line's start, with no file:line after it; on one line and on many.
     "ray stamps per line": b"E 1 1] x\n" * 7000,
     "one line of ray stamps": b"[2024-05-26 11:26:16,798 E 1 1] " * 2000,
+    # Launchers' reports whose end is checked after the words: horovodrun's, CircleCI's, Open MPI's.
+    "launcher words without their ends": b"Process 1 exit with status code 1" * 2000
+    + b"Exited with code exit status " * 2000 + b"ORTE has lost communication with a remote daemo" * 1000,
+    # logging's default line's start with no logger's name ended by a colon after it.
+    "logging's level without its name": b"ERROR:" + b"a" * 65000,
+    "logging's levels on a line": b"ERROR:CRITICAL:" * 4000,
+    # A name alone on its line after a huge dotted one, and long dotted names that are none, each
+    # with an indented line below.
+    "a huge dotted name above a message": b"Ab_." * 16000 + b"ValueError: \n    msg\n",
+    "dotted words ending in a colon": (b"a." * 40 + b"Abcdefg" * 12 + b"Error:\n  x\n") * 300,
     "garbage": random.Random(1).randbytes(65536),
 }
 

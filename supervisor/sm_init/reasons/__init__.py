@@ -117,7 +117,9 @@ The order is the precedence:
    line is: CPython's unraisable hook printed it and went on; a paste of just that line, a tail that
    kept only it; a name
    ending in Error or Exception, ``Exception: msg`` itself, a module's class
-   ``pyarrow.lib.ArrowInvalid: msg``; botocore's ``ClientError`` message behind any class name,
+   ``pyarrow.lib.ArrowInvalid: msg``, or such a name with nothing after its colon and its message's
+   indented lines at once below it, ``pkg.MisconfigurationException: `` as python prints a message
+   that began with a newline; botocore's ``ClientError`` message behind any class name,
    ``ResourceLimitExceeded: An error occurred (...) when calling the X operation: ...``; Hydra's
    "Error in call to target 'X':" with the repr of the target's exception below it; an exception
    that a logger reported, TensorFlow's Coordinator's "Error reported to Coordinator: <class 'X'>,
@@ -140,14 +142,18 @@ The order is the precedence:
    with exit code", LSF's and PBS's limits, make's "*** [train] Error 1" (its "Error 127" or 126,
    the status of a command the recipe's shell or make could not find or run, as the report of that
    right above it: "/bin/sh: 1: nvcc: not found"), docker compose's "exited
-   with code 137", Flyte's "[pod-0] terminated with exit code (137). Reason [Error].", horovodrun's
+   with code 137", CircleCI's step report ("Exited with code exit status 137" alone on its line),
+   horovodrun's "Process 0 exit with status code 137.", Flyte's "[pod-0] terminated with exit code
+   (137). Reason [Error].", horovodrun's
    "Launching horovodrun task function was not successful:" with the host's output below it (ssh's
    "Connection refused"), the SageMaker toolkit's ExecuteUserScriptError (and its InstallModuleError,
    InstallRequirementsError), Open MPI's box for its own start-up that failed ("It looks like MPI_INIT
    failed for some reason", with the call below, "ompi_mpi_init: ompi_rte_init failed"), for a child
    it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons"; its out-of-band TCP box before it, "A process or daemon was unable to
-   complete a TCP connection", says why, and is the first) or whose child called MPI before MPI_Init ("*** The MPI_Comm_rank() function
+   complete a TCP connection", says why, and is the first) or whose daemon it lost ("ORTE has lost
+   communication with a remote daemon.", PRRTE's "PRTE ...") or whose child called MPI before
+   MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
    unexpected." and "The actor is dead because its worker process has died" (and a
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
@@ -170,6 +176,8 @@ The order is the precedence:
    and that error, THError's ``cuda runtime error (35) : msg at FILE:LINE`` as Lua prints it; UCX's
    ``[time] [host:pid:0]  sock.c:323  UCX  ERROR msg`` and Open MPI's UCX layer's ``[host:pid]
    pml_ucx.c:424  Error: msg`` above MPI's MPI_ERRORS_ARE_FATAL box (shown from the file on).
+   After all of them, Python logging's default line at an error level (basicConfig's
+   ``ERROR:root:msg``, ``CRITICAL:pkg.mod:msg``), the first: its message.
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
 allocation) gets the host memory hint, whichever rule found it.
@@ -197,7 +205,7 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, crlf_script, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
-from .native import cxx_exception, fatal_log, runtime_error_log
+from .native import cxx_exception, fatal_log, logged_error, runtime_error_log
 from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
@@ -340,6 +348,7 @@ LAUNCHERS = (
     Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("runtime-error-log", runtime_error_log),
+    Recogniser("logged-error", logged_error),
 )
 
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines

@@ -121,6 +121,10 @@ LAUNCHER_REPORT = re.compile(
     # user's script, its module's pip install or its requirements.txt failed).
     r"|ExecuteUserScriptError|Install(?:Module|Requirements)Error"
     r"|P(?:rocess finished with exit code -?[1-9]"                    # PyCharm
+    # horovodrun's gloo launcher (horovod/runner/gloo_run.py, _exec_command: "Process {idx} exit with
+    # status code {ec}." for a rank whose command failed, before its RuntimeError).
+    r"|rocess \d{1,7} exit with status code -?[1-9]\d*\.$"
+    r"|RTE has lost communication with (?:a remote|its) daemon\b"    # PRRTE (Open MPI 5)
     r"|BS: job killed: )"                                             # PBS ("walltime 3611 exceeded ...")
     r"|Your session crashed"                                         # Colab
     # Slurm: the scheduler ended the job ("*** JOB 7 ON node1 CANCELLED AT 2024-01-12T19:26:34 DUE
@@ -134,8 +138,17 @@ LAUNCHER_REPORT = re.compile(
     r"| process or daemon was unable to complete a TCP connection)"
     # Open MPI's box for daemons it could not start on the other nodes (help-errmgr-base.txt's
     # [failed-daemon-launch]; mpirun 4.1 run here with an rsh agent that fails).
-    r"|ORTE was unable to reliably start one or more daemons"
+    # Its (PRRTE's, Open MPI 5's "PRTE") box for a daemon that went away after it started
+    # (help-errmgr-base.txt's [node-died], "ORTE has lost communication with its daemon located on
+    # node:"; later releases' "... with a remote daemon.", the HNP's and the daemon's names below,
+    # which Open MPI's users match in their own scripts): the job ends there.
+    r"|ORTE (?:was unable to reliably start one or more daemons|has lost communication with (?:a remote|its) daemon\b)"
     r"|Workers \(tasks / actors\) killed due to memory pressure"     # Ray
+    # CircleCI's report of a step whose command failed, a line of its own ("Exited with code exit
+    # status 137", older "Exited with code 137", then "CircleCI received exit code 137": its
+    # users' pastes in their issues); the words first, the line's start after them.
+    r"|Exited with code (?<=^Exited with code )(?:exit status )?[1-9]\d*$"
+    r"|CircleCI received exit code (?<=^CircleCI received exit code )[1-9]\d*$"
     # horovodrun's task server that would not start on a host (horovod/run/run.py, later
     # horovod/runner/driver/driver_service.py, _launch_task_servers: "Launching horovod[run] task
     # function was not successful:\n{host_output}", then os._exit): the host's output, ssh's, below it.
@@ -158,7 +171,7 @@ STARTUP = re.compile(r"can't open file|command not found|No such file or directo
 # launcher reported anything else; then the last one, closest to the exit it may explain.
 COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
-                         r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b|code \(137\)")
+                         r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b|code \(137\)|exit status 137\b")
 MPICH_BOX = re.compile(r"^=+\s+")   # the left edge of MPICH's box
 # MPICH's "=   EXIT CODE: 9"; Intel MPI's "=   KILLED BY SIGNAL: 9 (Killed)".
 MPICH_EXIT = re.compile(r"^=\s+(?:EXIT CODE: -?\d+|KILLED BY SIGNAL: \d+(?: \([^)]{1,40}\))?)\s*$")

@@ -1,7 +1,8 @@
 """Native code's last words: a C++ exception that ended the process (``terminate called ...
 what(): ...``), a fatal log line (glog's ``F``, "Check failed", Rust's panic), and the last
 resort: a runtime's own error-level log line (NCCL's WARN, c10's and glog's ``E``, Ray's C++
-log, Lua torch's THCudaCheck and THError, UCX's and Open MPI's UCX layer's).
+log, Lua torch's THCudaCheck and THError, UCX's and Open MPI's UCX layer's), then after all of
+them Python logging's default line at an error level (``logged_error``).
 
 Imports lines, findings, hints, matchers, tracebacks, causes.
 """
@@ -149,3 +150,22 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
             line = output[bisect.bisect_right(starts, match.start()) - 1]
             found.append(Hit(line, tidy(ray_message(line.text))))
     return earlier(*found)
+
+
+# Python logging's default line (Lib/logging/__init__.py: BASIC_FORMAT "%(levelname)s:%(name)s:%(message)s",
+# what logging.basicConfig() sets and logging.error() without a handler uses: "ERROR:root:msg",
+# "CRITICAL:oasislmf.model:msg", python run here) at an error level: a program that logged why it
+# stopped and exited. The logger's name is a dotted one; pip's "ERROR: msg" has a space, no name.
+BASIC_LOGGED = re.compile(r"^(?:ERROR|CRITICAL):[\w.-]{1,200}:(?=\s*\S)", re.M)
+
+
+def logged_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first error logged in logging's default format, in output that holds nothing else: its
+    message."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "ERROR:", "CRITICAL:"):
+        return None
+    line = first_line(output, BASIC_LOGGED)
+    if line is None:
+        return None
+    return Hit(line, tidy(line.text[BASIC_LOGGED.match(line.text).end():]))

@@ -50,6 +50,13 @@ BARE_EXCEPTION = re.compile(r"^(?:(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exceptio
 # "pyarrow.lib.ArrowInvalid: msg"): lower-case modules, a CamelCase name, a message. Bounded
 # repeats from the line's start only: one short try per line, whatever its length.
 DOTTED_EXCEPTION = re.compile(r"^(?:[a-z_][a-z0-9_]{0,60}\.){1,8}_?[A-Z][A-Za-z0-9_]{0,80}: \S")
+# An exception whose message began with a newline (a triple-quoted one: Lightning's
+# MisconfigurationException), printed by Lib/traceback.py as "Name: " with the message's lines below
+# it as they are (indented in the source): python run here. With no traceback above it (a paste of
+# only the exception) its line is taken alone only where the name is an exception's (Error,
+# Exception) and an indented line follows at once (message() reads them); "Example:" is no such name.
+NAME_ABOVE_MESSAGE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,60}\.){0,8}_?[A-Z][A-Za-z0-9_]{0,80}"
+                                r"(?<=Error|ption): ?$")
 # botocore's ClientError (botocore/exceptions.py's MSG_TEMPLATE) is raised as a class the client makes
 # for the service's error code ("botocore.errorfactory.ResourceLimitExceeded"): its message says it.
 CLIENT_ERROR = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*[a-z]\w*: An error occurred \([\w.]{1,100}\) when"
@@ -731,6 +738,16 @@ def bare_exception(lines: Sequence[Line], wrappers: bool = False) -> Optional[Hi
     return _bare_exception(lines, wrappers, ignored) or found
 
 
+def _message_below(lines: Sequence[Line], position: int) -> bool:
+    """Whether the line after ``position`` follows it at once, indented, with words: the message of
+    an exception line that ends at its colon (NAME_ABOVE_MESSAGE)."""
+    if position + 1 >= len(lines):
+        return False
+    here, after = lines[position], lines[position + 1]
+    return after.index == here.index + 1 and after.rank == here.rank and after.text[:1].isspace() \
+        and bool(after.text.strip()) and not after.text.lstrip().startswith('File "')
+
+
 def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -> Optional[Hit]:
     """bare_exception's search, past the lines in ``skipped`` (their ids)."""
     text = joined(lines)[0]
@@ -743,7 +760,9 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     ray = "RayTaskError(" in text
     nodes = " root error(s) found." in text and "Node: '" in text
     traced = "tracing the function " in text
-    if not (botocore or dotted or see_above or logged or ray or nodes or traced
+    above = {at for at in matching(lines, NAME_ABOVE_MESSAGE) if _message_below(lines, at)} \
+        if holds(text, "Error:\n", "ption:\n", "Error: \n", "ption: \n") else ()   # a line ends so
+    if not (botocore or dotted or see_above or logged or ray or nodes or traced or above
             or could_match(BARE_EXCEPTION, text)):
         return None   # none has the words
     for position in range(len(lines) - 1, -1, -1):
@@ -762,7 +781,7 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
             error = _jax_tracer_error(lines, position)
             if error is not None:
                 return Hit(lines[position], error)
-        if position in dotted and _is_wrapper(text) == wrappers:
+        if (position in dotted or position in above) and _is_wrapper(text) == wrappers:
             return Hit(lines[position], reworded(lines, lines[position], message(lines, position)))
         client = botocore and "An error occurred (" in text and CLIENT_ERROR.match(text)
         if not (client or "Error" in text or "Exception" in text or "Interrupt" in text or "Exit" in text):
