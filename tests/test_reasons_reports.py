@@ -2289,6 +2289,60 @@ def test_not_lua_torchs_cuda_check(text):
     assert find(text) is None
 
 
+# cutorch's out of memory (error 2, cudaErrorMemoryAllocation, "out of memory"): the cause, over the
+# segfault that followed it (holdout10 A), THError's RuntimeError where PyTorch raised it.
+THC_OOM = ("THCudaCheck FAIL file=/opt/conda/pytorch/work/torch/lib/THC/generic/THCStorage.c line=82 error=2 :"
+           " out of memory")
+
+
+def test_lua_torchs_out_of_memory_over_the_crash_after_it():
+    finding = find(f"loading model\n{THC_OOM}\nSegmentation fault (core dumped)\n")
+    assert (finding.name, finding.error, finding.hint) == ("cuda-oom", THC_OOM, reasons.HINT_CUDA_OOM)
+    raised = (f"{THC_OOM}\nTraceback (most recent call last):\n  File \"t.py\", line 3, in <module>\n"
+              "    loss.backward()\nRuntimeError: cuda runtime error (2) : out of memory at"
+              " /pytorch/torch/lib/THC/generic/THCStorage.cu:58\nSegmentation fault (core dumped)\n")
+    finding = find(raised)
+    assert finding.name == "cuda-oom"
+    assert finding.error.startswith("RuntimeError: cuda runtime error (2) : out of memory at ")
+
+
+@pytest.mark.parametrize("text", [
+    # THCudaCheckWarn's: a warning the process went on from.
+    "THCudaCheckWarn FAIL file=a.c line=82 error=2 : out of memory\nSegmentation fault (core dumped)\n",
+    # another CUDA error: the crash after it stays the reason.
+    "THCudaCheck FAIL file=a.c line=70 error=35 : CUDA driver version is insufficient\n"
+    "Segmentation fault (core dumped)\n",
+])
+def test_not_lua_torchs_out_of_memory(text):
+    assert find(text).name != "cuda-oom"
+
+
+# libstdc++'s verbose terminate handler with no active exception (vterminate.cc): no what(), but the
+# child's own end, over the SageMaker toolkit's wrapper that reports its exit (holdout10 A).
+def test_terminate_without_an_exception_over_the_toolkits_wrapper():
+    text = ("[Epoch 1] Validation: accuracy=0.81\nterminate called without an active exception\n"
+            "2020-12-03 03:58:54,540 sagemaker-training-toolkit ERROR    ExecuteUserScriptError:\n"
+            "Command \"/usr/local/bin/python3.6 sentiment.py --epochs 2\"\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("bare-terminate", "terminate called without an active exception")
+
+
+@pytest.mark.parametrize("text, error", [
+    # an exception's line alone above it: the terminate is its consequence at teardown.
+    ("RuntimeError: cuda runtime error (39) : uncorrectable ECC error encountered\n"
+     "terminate called without an active exception\n",
+     "RuntimeError: cuda runtime error (39) : uncorrectable ECC error encountered"),
+    # the words quoted in a line of prose: not the handler's line.
+    ("see why terminate called without an active exception appears\n"
+     "sagemaker-training-toolkit ERROR    ExecuteUserScriptError:\nCommand \"python t.py\"\n", None),
+])
+def test_not_terminate_without_an_exception(text, error):
+    finding = find(text)
+    assert finding.name != "bare-terminate"
+    if error is not None:
+        assert finding.error == error
+
+
 # gperftools' tcmalloc (src/tcmalloc.cc, ReportLargeAlloc: "tcmalloc: large alloc %llu bytes == %p @ "
 # and the stack's addresses, for every large allocation): "(nil)", printf's NULL, is one that failed.
 @pytest.mark.parametrize("text", [

@@ -96,10 +96,6 @@ WRONG = {
     },
     "holdout10": {
         # Its single blind run: 71 of 81 right (RESULTS.md has the classes A-F).
-        "ba_pytorch_thc_oom_then_segfault_vqa":
-            "A: a segfault over THCudaCheck's out of memory before it",
-        "bd_sm_terminate_without_active_exception_gluon_dist":
-            "A: the toolkit's wrapper over a terminate without an exception",
         "bc_horovod_pytorch_mnist_process0_exit_137":
             "B: horovodrun's 'Process 0 exit with status code 137.'",
         "bc_mpirun_kubeflow_orte_lost_daemon_137":

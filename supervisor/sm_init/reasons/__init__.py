@@ -40,7 +40,9 @@ The order is the precedence:
    SIGABRT with no error of its own) while another rank's own exception came first in the output:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
-   memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
+   memory (old torch's "THCudaCheck FAIL ... error=2 : out of memory" too, its THError "cuda
+   runtime error (2) : out of memory" where there is one), disk full, a native crash (segfault and
+   kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; where none of those is there, the DataLoader worker's own
    report, "Unexpected bus error encountered in worker"; a DataLoader worker's bus error gets the
    shared memory hint), a
@@ -130,7 +132,9 @@ The order is the precedence:
    "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    SageMaker's own reason, a Describe* response's ``"FailureReason": "..."`` printed as JSON one
-   member a line (the AWS CLI's, a Step Functions state's output). Then
+   member a line (the AWS CLI's, a Step Functions state's output). Then libstdc++'s "terminate
+   called without an active exception" (or "recursively"): no reason of its own, but the child's
+   end, over a launcher's report of its exit. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
    non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
@@ -195,9 +199,9 @@ from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _si
 from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
 from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error, ipython_traceback,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
-from .causes import (aborted, crlf_script, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
+from .causes import (aborted, crlf_script, cuda_error, cuda_oom, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
-from .native import cxx_exception, fatal_log, runtime_error_log
+from .native import bare_terminate, cxx_exception, fatal_log, runtime_error_log
 from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
@@ -297,7 +301,7 @@ def _recogniser(name: Optional[str]) -> Optional[Recogniser]:
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
+               cuda_oom(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
                         r"|uda failure [^'\n]{0,80}'out of memory')"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
                         r"|OOM when allocating tensor"),
@@ -336,6 +340,8 @@ LAUNCHERS = (
     Recogniser("exception-line", bare_exception),
     Recogniser("hydra-error", hydra_error),
     Recogniser("failure-reason", failure_reason_json),
+    # libstdc++'s terminate without an exception: no reason of its own, but the child's end.
+    Recogniser("bare-terminate", bare_terminate),
     REPORT,
     Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),
