@@ -2408,6 +2408,32 @@ def test_not_tensorflow_root_errors_below_a_node_line(text):
     assert find(text) is None
 
 
+# TensorFlow 2's op message below "Node: 'X'" closed by its tag naming the same node ("\t [[{{node
+# X}}]]", errors.h's FormatNodeNameForError; eager execution's " [Op:NAME]" after it): a paste that
+# starts at "Node:" (holdout10 E).
+TF_NODE_ALONE = ("Node: 'sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits'\n"
+                 "logits and labels must have the same first dimension, got logits shape [32,27] and labels"
+                 " shape [960]\n\t [[{{node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits}}]]"
+                 " [Op:__inference_train_function_18376]\n")
+
+
+def test_tensorflow_op_message_below_a_node_line_alone():
+    finding = find(TF_NODE_ALONE)
+    assert (finding.name, finding.error) == (
+        "exception-line", "logits and labels must have the same first dimension, got logits shape [32,27] and"
+        " labels shape [960]")
+
+
+@pytest.mark.parametrize("text", [
+    TF_NODE_ALONE.replace("{{node sparse_categorical_crossentropy/", "{{node other/"),   # another node's tag
+    TF_NODE_ALONE.replace("\n\t [[", "\nstep 3\n\n\t [["),                       # a blank line first
+    TF_NODE_ALONE.replace("\nlogits and", "\n\t [[{{node x}}]]\nlogits and"),       # no message
+    TF_NODE_ALONE.replace("\nlogits and", "\n  logits and"),                           # indented: not the op's
+])
+def test_not_tensorflow_op_message_below_a_node_line(text):
+    assert find(text) is None
+
+
 def test_not_a_tensorflow_node_message():
     # No "[[{{node" tag below: a line that only looks like TensorFlow's stays what it was.
     text = TF_FRAMES + "Node: 'Loss/Sparse'\nsome later log line\n"

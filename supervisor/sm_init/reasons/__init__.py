@@ -126,7 +126,8 @@ The order is the precedence:
    msg" and its ClusterCoordinator's "... encountered the following error when processing closure:
    X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; TensorFlow's
    "Node: 'X'" with its "N root error(s) found." list below it (a paste that starts there) as the
-   first root error; JAX's tracer errors pasted without their name ("Attempted boolean conversion
+   first root error, or with the op's message below it, up to its "[[{{node X}}]]" tag (the same
+   node's), as that message; JAX's tracer errors pasted without their name ("Attempted boolean conversion
    of traced array ..." with its "The error occurred while tracing the function ..." right below) as
    "TracerBoolConversionError: ..."; Ray's
    "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the

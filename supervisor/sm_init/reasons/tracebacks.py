@@ -741,7 +741,7 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     see_above = SEE_ABOVE_WORDS in text
     logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
     ray = "RayTaskError(" in text
-    nodes = " root error(s) found." in text and "Node: '" in text
+    nodes = "Node: '" in text and (" root error(s) found." in text or TF_NODE_TAG in text)
     traced = "tracing the function " in text
     if not (botocore or dotted or see_above or logged or ray or nodes or traced
             or could_match(BARE_EXCEPTION, text)):
@@ -756,7 +756,8 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
                 return Hit(lines[position], error)
         if ray and not wrappers and "RayTaskError(" in text and RAY_TASK_ERROR.match(text):
             return Hit(lines[position], text.strip())
-        if nodes and not wrappers and text.startswith("Node: '") and _tf_root_errors(lines, position):
+        if nodes and not wrappers and text.startswith("Node: '") and (
+                _tf_root_errors(lines, position) or _tf_node_tagged(lines, position)):
             return Hit(lines[position], message(lines, position))
         if traced and not wrappers and text.startswith(JAX_TRACER_STARTS):
             error = _jax_tracer_error(lines, position)
@@ -808,6 +809,29 @@ def _tf_root_errors(lines: Sequence[Line], position: int) -> bool:
             and all(line.rank == lines[position].rank for line in below)
             and below[0].index == lines[position].index + 1 and below[1].index == below[0].index + 1
             and ROOT_ERRORS.match(below[0].text.strip()) is not None and ROOT_ERROR.match(below[1].text) is not None)
+
+
+def _tf_node_tagged(lines: Sequence[Line], position: int) -> bool:
+    """Whether the line at ``position`` is TensorFlow's "Node: 'X'" with its op's message below it
+    from its lines' starts and the op's tag after it naming the same node (errors::AttachDef's
+    "\t [[...]]" around FormatNodeNameForError's "{{node X}}", TensorFlow's own form: a paste that
+    starts at "Node:")."""
+    here = lines[position]
+    if TF_NODE.match(here.text) is None:
+        return False
+    name = here.text[len("Node: '"):-1]
+    tag = f"{TF_NODE_TAG}{name}}}}}]]"   # "[[{{node X}}]]"
+    previous = here
+    for after in lines[position + 1:position + 1 + CONTINUED]:
+        more = after.text.strip()
+        if not more or after.rank != here.rank or after.index != previous.index + 1:
+            return False
+        if more.startswith(TF_NODE_TAG):
+            return previous is not here and more.startswith(tag)
+        if more != after.text.rstrip():
+            return False   # the op's message starts its lines ("  (0) msg" is a root errors' list's)
+        previous = after
+    return False
 
 
 # pytest's report of a failed test (_pytest/_code/code.py: each line of the exception as Python would
