@@ -2343,6 +2343,39 @@ def test_not_terminate_without_an_exception(text, error):
         assert finding.error == error
 
 
+# A log service's rendering (holdout10 F): one space before every line, frames and code alike, and
+# rsyslog's escape of a carriage return at a line's end ("#015": $EscapeControlCharactersOnReceive,
+# 3 octal digits behind "#").
+FLAT = (' Traceback (most recent call last):#015\n File "/opt/t.py", line 3, in <module>#015\n main()#015\n'
+        ' File "/opt/pkg/__init__.py", line 1635, in _get#015\n with open(path, "rb") as stream:#015\n'
+        " FileNotFoundError: [Errno 2] No such file or directory: '/opt/METADATA'#015\n"
+        " wandb: Waiting for W&B process to finish... (failed 1).#015\n")
+
+
+@pytest.mark.parametrize("text", [
+    FLAT,
+    FLAT.split("\n", 1)[1],                                          # a tail without the header
+    FLAT.split("\n", 1)[1].replace("#015", ""),                      # without the escapes
+    FLAT.replace("#015", "\r"),                                      # the carriage returns themselves
+])
+def test_a_traceback_every_line_one_space_deep(text):
+    finding = find(text)
+    assert (finding.name, finding.error) == (
+        "python-traceback", "FileNotFoundError: [Errno 2] No such file or directory: '/opt/METADATA'")
+
+
+def test_syslogs_carriage_return_only_at_a_lines_end():
+    assert reasons.clean_lines(b"step #015\nitem #0151\na#015b#015\n") == ["step", "item #0151", "a#015b"]
+
+
+@pytest.mark.parametrize("text", [
+    ' File "/opt/t.py", line 3, in <module>\n\n KeyError: 3\n',             # no code below the frame
+    ' File "/opt/t.py", line 3, in <module>\n File "/opt/u.py", line 4, in f\n',   # frames alone
+])
+def test_not_a_traceback_one_space_deep(text):
+    assert find(text) is None
+
+
 # gperftools' tcmalloc (src/tcmalloc.cc, ReportLargeAlloc: "tcmalloc: large alloc %llu bytes == %p @ "
 # and the stack's addresses, for every large allocation): "(nil)", printf's NULL, is one that failed.
 @pytest.mark.parametrize("text", [

@@ -108,8 +108,6 @@ WRONG = {
             "C: a message on indented lines below 'Name: ', no traceback",
         "bb_python_oasislmf_could_not_find_periods_file":
             "D: logging's 'ERROR:root:msg' alone",
-        "bd_sm_cloudwatch_filenotfound_metadata_wandb_tail":
-            "F: one leading space on every line and syslog's '#015'",
     },
 }
 

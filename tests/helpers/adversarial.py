@@ -96,6 +96,8 @@ ADVERSARIAL = {
     "one line of CUDA out of memory": b"THCudaCheck FAIL file= : out of memory" * 2000,
     "terminates without an exception": b"terminate called without an active exception\n" * 2000,
     "TensorFlow nodes and other tags": b"Node: 'a'\nx\n\t [[{{node b}}]]\n" * 2000,
+    "frames one space deep": b' File "a.py", line 1, in f\n x\n' * 2000,
+    "syslog carriage returns": b"x#015\n" * 8000,
     "one line of THErrors": b"cuda runtime error (" * 3000,
     "one line of CUDA_CHECKs": b"CUDA error 1 at " * 4000,
     "UCX errors per line": b"[1700554343.440877] [h:7356 :0]   sock.c:323  UCX  ERROR \n" * 1100,

@@ -89,7 +89,8 @@ The order is the precedence:
    line): the exception line after its last frame's source. A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
    indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
-   lines lost their indentation has a frame's code at column 0. A traceback
+   lines lost their indentation has a frame's code at column 0 (or one space deep with its frame,
+   as a log service renders every line, syslog's "#015" at their ends taken off as a "\r"). A traceback
    may have no header (a tail or a paste that starts inside it, rich's box): an exception line right
    after a frame's code ends it; a line that a frame follows is another thread's log line, not the
    exception. The line right after the last frame and its code is the exception line whatever its
