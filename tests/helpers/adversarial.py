@@ -95,7 +95,7 @@ ADVERSARIAL = {
     "one line of CUDA checks": b"THCudaCheck FAIL file=" * 3000,
     "one line of CUDA out of memory": b"THCudaCheck FAIL file= : out of memory" * 2000,
     "terminates without an exception": b"terminate called without an active exception\n" * 2000,
-    "TensorFlow nodes and other tags": b"Node: 'a'\nx\n\t [[{{node b}}]]\n" * 2000,
+    "TensorFlow nodes and their tag": b"Node: 'a'\nx\n" * 5000 + b"\t [[{{node a}}]]\n",
     "frames one space deep": b' File "a.py", line 1, in f\n x\n' * 2000,
     "syslog carriage returns": b"x#015\n" * 8000,
     "one line of THErrors": b"cuda runtime error (" * 3000,

@@ -741,7 +741,9 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     see_above = SEE_ABOVE_WORDS in text
     logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
     ray = "RayTaskError(" in text
-    nodes = "Node: '" in text and (" root error(s) found." in text or TF_NODE_TAG in text)
+    listed = "Node: '" in text and " root error(s) found." in text
+    tagged = frozenset(TF_TAGGED.findall(text)) if "Node: '" in text and TF_NODE_TAG in text else frozenset()
+    nodes = listed or bool(tagged)
     traced = "tracing the function " in text
     if not (botocore or dotted or see_above or logged or ray or nodes or traced
             or could_match(BARE_EXCEPTION, text)):
@@ -757,7 +759,7 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
         if ray and not wrappers and "RayTaskError(" in text and RAY_TASK_ERROR.match(text):
             return Hit(lines[position], text.strip())
         if nodes and not wrappers and text.startswith("Node: '") and (
-                _tf_root_errors(lines, position) or _tf_node_tagged(lines, position)):
+                listed and _tf_root_errors(lines, position) or tagged and _tf_node_tagged(lines, position, tagged)):
             return Hit(lines[position], message(lines, position))
         if traced and not wrappers and text.startswith(JAX_TRACER_STARTS):
             error = _jax_tracer_error(lines, position)
@@ -811,15 +813,19 @@ def _tf_root_errors(lines: Sequence[Line], position: int) -> bool:
             and ROOT_ERRORS.match(below[0].text.strip()) is not None and ROOT_ERROR.match(below[1].text) is not None)
 
 
-def _tf_node_tagged(lines: Sequence[Line], position: int) -> bool:
+# The nodes a tail's tags name: a "Node: 'X'" line is looked at below only where one names X.
+TF_TAGGED = re.compile(r"\[\[\{\{node ([^}\n]{1,300})\}\}\]\]")
+
+
+def _tf_node_tagged(lines: Sequence[Line], position: int, tagged: frozenset) -> bool:
     """Whether the line at ``position`` is TensorFlow's "Node: 'X'" with its op's message below it
     from its lines' starts and the op's tag after it naming the same node (errors::AttachDef's
     "\t [[...]]" around FormatNodeNameForError's "{{node X}}", TensorFlow's own form: a paste that
     starts at "Node:")."""
     here = lines[position]
-    if TF_NODE.match(here.text) is None:
-        return False
     name = here.text[len("Node: '"):-1]
+    if name not in tagged or TF_NODE.match(here.text) is None:
+        return False
     tag = f"{TF_NODE_TAG}{name}}}}}]]"   # "[[{{node X}}]]"
     previous = here
     for after in lines[position + 1:position + 1 + CONTINUED]:
@@ -828,7 +834,7 @@ def _tf_node_tagged(lines: Sequence[Line], position: int) -> bool:
             return False
         if more.startswith(TF_NODE_TAG):
             return previous is not here and more.startswith(tag)
-        if more != after.text.rstrip():
+        if more != after.text.rstrip() or more.startswith("Node: '"):
             return False   # the op's message starts its lines ("  (0) msg" is a root errors' list's)
         previous = after
     return False
