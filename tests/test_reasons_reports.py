@@ -2430,6 +2430,93 @@ def test_not_lua_torchs_cuda_check(text):
     assert find(text) is None
 
 
+# cutorch's out of memory (error 2, cudaErrorMemoryAllocation, "out of memory"): the cause, over the
+# segfault that followed it (holdout10 A), THError's RuntimeError where PyTorch raised it.
+THC_OOM = ("THCudaCheck FAIL file=/opt/conda/pytorch/work/torch/lib/THC/generic/THCStorage.c line=82 error=2 :"
+           " out of memory")
+
+
+def test_lua_torchs_out_of_memory_over_the_crash_after_it():
+    finding = find(f"loading model\n{THC_OOM}\nSegmentation fault (core dumped)\n")
+    assert (finding.name, finding.error, finding.hint) == ("cuda-oom", THC_OOM, reasons.HINT_CUDA_OOM)
+    raised = (f"{THC_OOM}\nTraceback (most recent call last):\n  File \"t.py\", line 3, in <module>\n"
+              "    loss.backward()\nRuntimeError: cuda runtime error (2) : out of memory at"
+              " /pytorch/torch/lib/THC/generic/THCStorage.cu:58\nSegmentation fault (core dumped)\n")
+    finding = find(raised)
+    assert finding.name == "cuda-oom"
+    assert finding.error.startswith("RuntimeError: cuda runtime error (2) : out of memory at ")
+
+
+@pytest.mark.parametrize("text", [
+    # THCudaCheckWarn's: a warning the process went on from.
+    "THCudaCheckWarn FAIL file=a.c line=82 error=2 : out of memory\nSegmentation fault (core dumped)\n",
+    # another CUDA error: the crash after it stays the reason.
+    "THCudaCheck FAIL file=a.c line=70 error=35 : CUDA driver version is insufficient\n"
+    "Segmentation fault (core dumped)\n",
+])
+def test_not_lua_torchs_out_of_memory(text):
+    assert find(text).name != "cuda-oom"
+
+
+# libstdc++'s verbose terminate handler with no active exception (vterminate.cc): no what(), but the
+# child's own end, over the SageMaker toolkit's wrapper that reports its exit (holdout10 A).
+def test_terminate_without_an_exception_over_the_toolkits_wrapper():
+    text = ("[Epoch 1] Validation: accuracy=0.81\nterminate called without an active exception\n"
+            "2020-12-03 03:58:54,540 sagemaker-training-toolkit ERROR    ExecuteUserScriptError:\n"
+            "Command \"/usr/local/bin/python3.6 sentiment.py --epochs 2\"\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("bare-terminate", "terminate called without an active exception")
+
+
+@pytest.mark.parametrize("text, error", [
+    # an exception's line alone above it: the terminate is its consequence at teardown.
+    ("RuntimeError: cuda runtime error (39) : uncorrectable ECC error encountered\n"
+     "terminate called without an active exception\n",
+     "RuntimeError: cuda runtime error (39) : uncorrectable ECC error encountered"),
+    # the words quoted in a line of prose: not the handler's line.
+    ("see why terminate called without an active exception appears\n"
+     "sagemaker-training-toolkit ERROR    ExecuteUserScriptError:\nCommand \"python t.py\"\n", None),
+])
+def test_not_terminate_without_an_exception(text, error):
+    finding = find(text)
+    assert finding.name != "bare-terminate"
+    if error is not None:
+        assert finding.error == error
+
+
+# A log service's rendering (holdout10 F): one space before every line, frames and code alike, and
+# rsyslog's escape of a carriage return at a line's end ("#015": $EscapeControlCharactersOnReceive,
+# 3 octal digits behind "#").
+FLAT = (' Traceback (most recent call last):#015\n File "/opt/t.py", line 3, in <module>#015\n main()#015\n'
+        ' File "/opt/pkg/__init__.py", line 1635, in _get#015\n with open(path, "rb") as stream:#015\n'
+        " FileNotFoundError: [Errno 2] No such file or directory: '/opt/METADATA'#015\n"
+        " wandb: Waiting for W&B process to finish... (failed 1).#015\n")
+
+
+@pytest.mark.parametrize("text", [
+    FLAT,
+    FLAT.split("\n", 1)[1],                                          # a tail without the header
+    FLAT.split("\n", 1)[1].replace("#015", ""),                      # without the escapes
+    FLAT.replace("#015", "\r"),                                      # the carriage returns themselves
+])
+def test_a_traceback_every_line_one_space_deep(text):
+    finding = find(text)
+    assert (finding.name, finding.error) == (
+        "python-traceback", "FileNotFoundError: [Errno 2] No such file or directory: '/opt/METADATA'")
+
+
+def test_syslogs_carriage_return_only_at_a_lines_end():
+    assert reasons.clean_lines(b"step #015\nitem #0151\na#015b#015\n") == ["step", "item #0151", "a#015b"]
+
+
+@pytest.mark.parametrize("text", [
+    ' File "/opt/t.py", line 3, in <module>\n\n KeyError: 3\n',             # no code below the frame
+    ' File "/opt/t.py", line 3, in <module>\n File "/opt/u.py", line 4, in f\n',   # frames alone
+])
+def test_not_a_traceback_one_space_deep(text):
+    assert find(text) is None
+
+
 # gperftools' tcmalloc (src/tcmalloc.cc, ReportLargeAlloc: "tcmalloc: large alloc %llu bytes == %p @ "
 # and the stack's addresses, for every large allocation): "(nil)", printf's NULL, is one that failed.
 @pytest.mark.parametrize("text", [
@@ -2492,6 +2579,32 @@ def test_tensorflow_root_errors_below_a_node_line_alone():
     "Node: 'a'\n\n2 root error(s) found.\n  (0) UNIMPLEMENTED: x\n",         # a blank line between
 ])
 def test_not_tensorflow_root_errors_below_a_node_line(text):
+    assert find(text) is None
+
+
+# TensorFlow 2's op message below "Node: 'X'" closed by its tag naming the same node ("\t [[{{node
+# X}}]]", errors.h's FormatNodeNameForError; eager execution's " [Op:NAME]" after it): a paste that
+# starts at "Node:" (holdout10 E).
+TF_NODE_ALONE = ("Node: 'sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits'\n"
+                 "logits and labels must have the same first dimension, got logits shape [32,27] and labels"
+                 " shape [960]\n\t [[{{node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits}}]]"
+                 " [Op:__inference_train_function_18376]\n")
+
+
+def test_tensorflow_op_message_below_a_node_line_alone():
+    finding = find(TF_NODE_ALONE)
+    assert (finding.name, finding.error) == (
+        "exception-line", "logits and labels must have the same first dimension, got logits shape [32,27] and"
+        " labels shape [960]")
+
+
+@pytest.mark.parametrize("text", [
+    TF_NODE_ALONE.replace("{{node sparse_categorical_crossentropy/", "{{node other/"),   # another node's tag
+    TF_NODE_ALONE.replace("\n\t [[", "\nstep 3\n\n\t [["),                       # a blank line first
+    TF_NODE_ALONE.replace("\nlogits and", "\n\t [[{{node x}}]]\nlogits and"),       # no message
+    TF_NODE_ALONE.replace("\nlogits and", "\n  logits and"),                           # indented: not the op's
+])
+def test_not_tensorflow_op_message_below_a_node_line(text):
     assert find(text) is None
 
 

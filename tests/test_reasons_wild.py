@@ -96,14 +96,6 @@ WRONG = {
     },
     "holdout10": {
         # Its single blind run: 71 of 81 right (RESULTS.md has the classes A-F).
-        "ba_pytorch_thc_oom_then_segfault_vqa":
-            "A: a segfault over THCudaCheck's out of memory before it",
-        "bd_sm_terminate_without_active_exception_gluon_dist":
-            "A: the toolkit's wrapper over a terminate without an exception",
-        "bc_tf_keras_sparse_ce_logits_labels_first_dim":
-            "E: TF's 'Node:' form with nothing above it",
-        "bd_sm_cloudwatch_filenotfound_metadata_wandb_tail":
-            "F: one leading space on every line and syslog's '#015'",
     },
 }
 

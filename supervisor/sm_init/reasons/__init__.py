@@ -40,7 +40,9 @@ The order is the precedence:
    SIGABRT with no error of its own) while another rank's own exception came first in the output:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
-   memory, disk full, a native crash (segfault and kin, faulthandler's "Fatal Python error", the
+   memory (old torch's "THCudaCheck FAIL ... error=2 : out of memory" too, its THError "cuda
+   runtime error (2) : out of memory" where there is one), disk full, a native crash (segfault and
+   kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; where none of those is there, the DataLoader worker's own
    report, "Unexpected bus error encountered in worker"; a DataLoader worker's bus error gets the
    shared memory hint), a
@@ -87,7 +89,8 @@ The order is the precedence:
    line): the exception line after its last frame's source. A traceback
    indented as a whole (pip's copy of a build step's output, a markdown paste) is read at its
    indentation: an indented header, or a frame 6 deep or more, says where its block is; one whose
-   lines lost their indentation has a frame's code at column 0. A traceback
+   lines lost their indentation has a frame's code at column 0 (or one space deep with its frame,
+   as a log service renders every line, syslog's "#015" at their ends taken off as a "\r"). A traceback
    may have no header (a tail or a paste that starts inside it, rich's box): an exception line right
    after a frame's code ends it; a line that a frame follows is another thread's log line, not the
    exception. The line right after the last frame and its code is the exception line whatever its
@@ -126,13 +129,16 @@ The order is the precedence:
    msg" and its ClusterCoordinator's "... encountered the following error when processing closure:
    X():msg" as "X: msg", the words below a bare "Graph execution error:" as msg; TensorFlow's
    "Node: 'X'" with its "N root error(s) found." list below it (a paste that starts there) as the
-   first root error; JAX's tracer errors pasted without their name ("Attempted boolean conversion
+   first root error, or with the op's message below it, up to its "[[{{node X}}]]" tag (the same
+   node's), as that message; JAX's tracer errors pasted without their name ("Attempted boolean conversion
    of traced array ..." with its "The error occurred while tracing the function ..." right below) as
    "TracerBoolConversionError: ..."; Ray's
    "RayTaskError(Cause): ..." where the paste ends inside the remote traceback below it): the
    child's own words still; argparse's also for a torchrun rank that said nothing else. Then
    SageMaker's own reason, a Describe* response's ``"FailureReason": "..."`` printed as JSON one
-   member a line (the AWS CLI's, a Step Functions state's output). Then
+   member a line (the AWS CLI's, a Step Functions state's output). Then libstdc++'s "terminate
+   called without an active exception" (or "recursively"): no reason of its own, but the child's
+   end, over a launcher's report of its exit. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
    non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
@@ -203,9 +209,9 @@ from .text import elide, ELISION, ERROR_MAX, _fit_lines, _last_lines, LIMIT, _si
 from .launcher_words import COMMAND_NOT_FOUND, STRERROR_WORDS, _not_found, STARTUP
 from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceback, hydra_error, ipython_traceback,
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
-from .causes import (aborted, crlf_script, cuda_error, earlier, earliest, killed, native_crash, nccl_error,
+from .causes import (aborted, crlf_script, cuda_error, cuda_oom, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
-from .native import cxx_exception, fatal_log, logged_error, runtime_error_log
+from .native import bare_terminate, cxx_exception, fatal_log, logged_error, runtime_error_log
 from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
@@ -305,7 +311,7 @@ def _recogniser(name: Optional[str]) -> Optional[Recogniser]:
 
 KNOWN_CAUSES = (
     Recogniser("cuda-oom",
-               earliest(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
+               cuda_oom(r"C(?:UDA (?:out of memory|error: out of memory|failure [^'\n]{0,80}'out of memory')"
                         r"|uda failure [^'\n]{0,80}'out of memory')"
                         r"|RESOURCE_EXHAUSTED: Out of memory|Resource exhausted: (?:OOM|Out\b)"
                         r"|OOM when allocating tensor"),
@@ -344,6 +350,8 @@ LAUNCHERS = (
     Recogniser("exception-line", bare_exception),
     Recogniser("hydra-error", hydra_error),
     Recogniser("failure-reason", failure_reason_json),
+    # libstdc++'s terminate without an exception: no reason of its own, but the child's end.
+    Recogniser("bare-terminate", bare_terminate),
     REPORT,
     Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),

@@ -83,6 +83,31 @@ CUDA_NAMES = re.compile(r"CUDA_ERROR_(?<!cuInit: CUDA_ERROR_)(?!OUT_OF_MEMORY\b)
 CUDA_CHECK_OOM = re.compile(r"CUDA error \d{1,5} at [^\n:]{1,300}:\d{1,7}: out of memory")
 
 
+# Lua torch's cutorch and PyTorch before 1.0 out of GPU memory (THCGeneral's __THCudaCheck:
+# fprintf(stderr, "THCudaCheck FAIL file=%s line=%i error=%i : %s\n", ..., cudaGetErrorString(err)),
+# then THError's "cuda runtime error (%d) : %s"; error 2 is cudaErrorMemoryAllocation, whose string
+# is "out of memory"): the OOM, before the crash or the errors it leads to. THError's line (the
+# RuntimeError PyTorch raises, Lua's own error) where the output holds one, else THCudaCheck's.
+# Not THCudaCheckWarn's, a warning the process goes on from.
+THC_OOM_ERROR = re.compile(r"cuda runtime error \(\d{1,5}\) : out of memory")
+THC_OOM_CHECK = re.compile(r"(?<!\S)THCudaCheck FAIL file=[^\n]{1,300}? line=\d{1,9} error=\d{1,5} : out of memory")
+
+
+def thc_oom(lines: Sequence[Line]) -> Optional[Hit]:
+    """Old torch's report that the GPU ran out of memory (THC_OOM_ERROR, THC_OOM_CHECK)."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], " : out of memory"):
+        return None
+    line = first_line(output, THC_OOM_ERROR) or first_line(output, THC_OOM_CHECK)
+    return None if line is None else Hit(line, tidy(line.text))
+
+
+def cuda_oom(pattern: str) -> Callable[[Sequence[Line]], Optional[Hit]]:
+    """A matcher: the first line that ``pattern`` matches, or old torch's OOM, the earlier."""
+    found = earliest(pattern)
+    return lambda lines: earlier(found(lines), thc_oom(lines))
+
+
 def _may_name_cuda(text: str) -> bool:
     """Whether ``text`` holds a literal that every match of CUDA_NAMES holds: a few scans at C speed."""
     return holds(text, "CUDA_ERROR_", "CUDNN_STATUS_", "cudnn handle", " in file ", "CUDA error ")

@@ -121,9 +121,17 @@ BY_FIRST = {first: tuple((pattern, field) for pattern, field, firsts in PREFIXES
             for _pattern, _field, firsts in PREFIXES for first in firsts}
 
 
+# syslog's escape of a control character (rsyslog's $EscapeControlCharactersOnReceive, on by default:
+# the character as 3 octal digits behind $ControlCharacterEscapePrefix, "#"), a log service's
+# rendering of a carriage return at a line's end ("#015"): taken off as the "\r" it stands for.
+SYSLOG_CR = re.compile(r"#015$", re.M)
+
+
 def clean_lines(tail: bytes) -> List[str]:
     """The tail as a reader of a terminal would see it, one string per line."""
     text = tail.decode("utf-8", "replace")
+    if "#015\n" in text:
+        text = SYSLOG_CR.sub("", text)
     if "\x1b" in text:
         text = ANSI.sub("", text)
     if "\ufffd\ufffd" not in text and text.replace("\n", "").isprintable():
@@ -338,9 +346,13 @@ def _peel_services(lines: List[Line]) -> None:
 # header and the exception line at one indentation, the frames 2 deeper (Lib/traceback.py): an
 # indented header, or a frame 6 or more deep after a line less deep that is no traceback's, says
 # where the block is; its lines, as long as they are that deep, are read without that indentation.
+# A log service's rendering that put one space before every line (frames and their code alike: a
+# frame at one space, which Python never prints, with its code as deep right below it) is a traceback
+# that lost its indentation, one space deep: read without that space, as a paste that lost it.
 INDENTED_LITERALS = (" Traceback (most recent call last)", "\tTraceback (most recent call last)",
-                     '      File "')
+                     '      File "', '\n File "')
 INDENTED_FRAME = re.compile(r'^ {6,}File "[^"\n]{1,4096}", line \d+, in ')
+FLAT_FRAME = re.compile(r'^ File "[^"\n]{1,4096}", line \d+, in ')
 
 
 def _dedent_tracebacks(lines: List[Line]) -> None:
@@ -357,6 +369,8 @@ def _dedent_tracebacks(lines: List[Line]) -> None:
             depth = indent
         elif INDENTED_FRAME.match(text) and position > 0 and not _in_traceback(lines[position - 1], indent):
             depth = indent - 2
+        elif indent == 1 and FLAT_FRAME.match(text) and _flat_code(lines, position):
+            depth = 1   # its code right below it as deep: every line one space deep
         else:
             continue
         end = position + 1
@@ -365,6 +379,14 @@ def _dedent_tracebacks(lines: List[Line]) -> None:
             end += 1
         for at in range(position, end):
             lines[at] = lines[at]._replace(text=lines[at].text[depth:])
+
+
+def _flat_code(lines: List[Line], position: int) -> bool:
+    """Whether the line below the frame at ``position`` is its code one space deep, as the frame."""
+    if position + 1 >= len(lines) or PROCESS(lines[position + 1]) != PROCESS(lines[position]):
+        return False
+    below = lines[position + 1].text
+    return below[:1] == " " and not below[1:2].isspace() and below[1:2] != "" and not below.startswith(' File "')
 
 
 def _in_traceback(line: Line, indent: int) -> bool:

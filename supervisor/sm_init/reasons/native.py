@@ -29,6 +29,13 @@ WHAT_DISTANCE = 12   # lines between "terminate called" and its what(): a termin
 # libstdc++'s __cxa_pure_virtual (libsupc++/pure.cc) writes "pure virtual method called" and calls
 # std::terminate (whose handler then says "terminate called without an active exception"): the cause.
 PURE_VIRTUAL = earliest(r"^pure virtual method called$")
+# The same handler (libsupc++/vterminate.cc, __verbose_terminate_handler) where no exception is
+# active (std::terminate called directly, a joinable std::thread destroyed, a rethrow with none):
+# "terminate called without an active exception", then abort(); no what() follows. Where it
+# recursed, "terminate called recursively". No reason of its own: a consequence of anything found
+# before the launchers' reports (an exception's line alone above it), but the process's own end
+# over a launcher's wrapper after it, which only reports its exit.
+bare_terminate = earliest(r"^terminate called (?:without an active exception|recursively)$")
 
 
 def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:

@@ -758,7 +758,9 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
     see_above = SEE_ABOVE_WORDS in text
     logged = COORDINATOR_WORDS in text or CLOSURE_WORDS in text
     ray = "RayTaskError(" in text
-    nodes = " root error(s) found." in text and "Node: '" in text
+    listed = "Node: '" in text and " root error(s) found." in text
+    tagged = frozenset(TF_TAGGED.findall(text)) if "Node: '" in text and TF_NODE_TAG in text else frozenset()
+    nodes = listed or bool(tagged)
     traced = "tracing the function " in text
     above = {at for at in matching(lines, NAME_ABOVE_MESSAGE) if _message_below(lines, at)} \
         if holds(text, "Error:\n", "ption:\n", "Error: \n", "ption: \n") else ()   # a line ends so
@@ -775,7 +777,8 @@ def _bare_exception(lines: Sequence[Line], wrappers: bool, skipped: frozenset) -
                 return Hit(lines[position], error)
         if ray and not wrappers and "RayTaskError(" in text and RAY_TASK_ERROR.match(text):
             return Hit(lines[position], text.strip())
-        if nodes and not wrappers and text.startswith("Node: '") and _tf_root_errors(lines, position):
+        if nodes and not wrappers and text.startswith("Node: '") and (
+                listed and _tf_root_errors(lines, position) or tagged and _tf_node_tagged(lines, position, tagged)):
             return Hit(lines[position], message(lines, position))
         if traced and not wrappers and text.startswith(JAX_TRACER_STARTS):
             error = _jax_tracer_error(lines, position)
@@ -827,6 +830,33 @@ def _tf_root_errors(lines: Sequence[Line], position: int) -> bool:
             and all(line.rank == lines[position].rank for line in below)
             and below[0].index == lines[position].index + 1 and below[1].index == below[0].index + 1
             and ROOT_ERRORS.match(below[0].text.strip()) is not None and ROOT_ERROR.match(below[1].text) is not None)
+
+
+# The nodes a tail's tags name: a "Node: 'X'" line is looked at below only where one names X.
+TF_TAGGED = re.compile(r"\[\[\{\{node ([^}\n]{1,300})\}\}\]\]")
+
+
+def _tf_node_tagged(lines: Sequence[Line], position: int, tagged: frozenset) -> bool:
+    """Whether the line at ``position`` is TensorFlow's "Node: 'X'" with its op's message below it
+    from its lines' starts and the op's tag after it naming the same node (errors::AttachDef's
+    "\t [[...]]" around FormatNodeNameForError's "{{node X}}", TensorFlow's own form: a paste that
+    starts at "Node:")."""
+    here = lines[position]
+    name = here.text[len("Node: '"):-1]
+    if name not in tagged or TF_NODE.match(here.text) is None:
+        return False
+    tag = f"{TF_NODE_TAG}{name}}}}}]]"   # "[[{{node X}}]]"
+    previous = here
+    for after in lines[position + 1:position + 1 + CONTINUED]:
+        more = after.text.strip()
+        if not more or after.rank != here.rank or after.index != previous.index + 1:
+            return False
+        if more.startswith(TF_NODE_TAG):
+            return previous is not here and more.startswith(tag)
+        if more != after.text.rstrip() or more.startswith("Node: '"):
+            return False   # the op's message starts its lines ("  (0) msg" is a root errors' list's)
+        previous = after
+    return False
 
 
 # pytest's report of a failed test (_pytest/_code/code.py: each line of the exception as Python would
