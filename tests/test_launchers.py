@@ -13,6 +13,7 @@ a launcher takes 20-60 s to start here.
 import os
 import re
 import shlex
+import signal
 
 import pytest
 
@@ -198,10 +199,13 @@ def test_one_rank_fails(start_init, ml, tmp_path, launcher, trainer, error):
     argv, ranks = launch(launcher, *trainer, "--fail-step", "5", "--save", str(tmp_path))
     init = start_job(start_init, ml, tmp_path, argv, "--stop-timeout", str(STOP_TIMEOUT))
     code = wait(init)
-    assert code == 1
+    # 1, the failed rank's exit; or, behind DeepSpeed's launcher (which exits with its child's code),
+    # 250: a rank whose gloo threads were still running as it exited on its exception aborts
+    # ("terminate called without an active exception", SIGABRT, -6), as seen once under load.
+    assert code == 1 or (launcher == "deepspeed" and code == 256 - signal.SIGABRT), code
     assert not init.survivors(), [p.cmdline() for p in init.survivors()]
     text = check_readable(failure_of(ml))
-    assert text.startswith(f"Training command `{shlex.join(argv)}` exited with code 1.\nError: ")
+    assert text.startswith(f"Training command `{shlex.join(argv)}` exited with code {code}.\nError: ")
     # The trainer's own exception, not a launcher's re-raise of it (accelerate's simple path: issue
     # 21 item 4) nor a peer's lost connection.
     assert error in text.splitlines()[1], text
