@@ -177,6 +177,12 @@ ADVERSARIAL = {
     # with an indented line below.
     "a huge dotted name above a message": b"Ab_." * 16000 + b"ValueError: \n    msg\n",
     "dotted words ending in a colon": (b"a." * 40 + b"Abcdefg" * 12 + b"Error:\n  x\n") * 300,
+    # The last resort's error words (error_words.py): on every line, none an exception's; each
+    # line a warning that says "failed"; one line of them; a huge line of dotted capitals.
+    "error words per line": b"step failed\n" * 6000,
+    "warnings with error words": b"WARNING: step failed\n" * 3000,
+    "one line of error words": b"failed " * 9400,
+    "one line of dotted capitals": b" A." * 21000 + b"Error",
     "garbage": random.Random(1).randbytes(65536),
 }
 

@@ -184,6 +184,11 @@ The order is the precedence:
    pml_ucx.c:424  Error: msg`` above MPI's MPI_ERRORS_ARE_FATAL box (shown from the file on).
    After all of them, Python logging's default line at an error level (basicConfig's
    ``ERROR:root:msg``, ``CRITICAL:pkg.mod:msg``), the first: its message.
+7. Where no rule above knows the output's form (a program's own error line, a launcher or a CI
+   service nobody wrote a rule for): the last line naming an exception class, else the last line
+   with an error's plain words ("failed", "fatal", "exit code", "could not", "not found", ...), not a
+   warning's, a metric's or a traceback's code; one inside a box drawn with rules (Open MPI's help
+   messages) as the box's first line (error_words.py). A guess from words alone, so the last.
 
 Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_alloc, Rust's failed
 allocation) gets the host memory hint, whichever rule found it.
@@ -212,6 +217,7 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
 from .causes import (aborted, crlf_script, cuda_error, cuda_oom, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import bare_terminate, cxx_exception, fatal_log, logged_error, runtime_error_log
+from .error_words import error_words
 from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
@@ -357,6 +363,8 @@ LAUNCHERS = (
     Recogniser("wrapper-traceback", wrapper_traceback),
     Recogniser("runtime-error-log", runtime_error_log),
     Recogniser("logged-error", logged_error),
+    # Where no rule knows the output's form: the last line that says something went wrong.
+    Recogniser("error-words", error_words),
 )
 
 RANK_TABLE = KNOWN_CAUSES + GENERIC   # what is looked for in the failed rank's own lines
