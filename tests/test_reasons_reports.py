@@ -1327,6 +1327,11 @@ SUMMARY = ("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_al
     (f"[ 812.1] {SUMMARY}\n", SUMMARY),
     ("Memory cgroup out of memory: Killed process 629 (onmt_train) total-vm:14119556kB\n",
      "Memory cgroup out of memory: Killed process 629 (onmt_train) total-vm:14119556kB"),
+    # Kernels before 4.19 (oom_kill_process): the process chosen, "score %u or sacrifice child", then the
+    # one killed, maybe a child of it: the choice, first.
+    ("[Thu Mar 14 01:57:54 2019] Out of memory: Kill process 89 (python) score 1031 or sacrifice child\n"
+     "[Thu Mar 14 01:57:54 2019] Killed process 91 (python) total-vm:146328kB, anon-rss:0kB\n",
+     "Out of memory: Kill process 89 (python) score 1031 or sacrifice child"),
     ("[ 3871.2] Killed process 25315 (python3) total-vm:53312244kB, anon-rss:31451456kB\n",
      "Killed process 25315 (python3) total-vm:53312244kB, anon-rss:31451456kB"),
 ])
@@ -1339,6 +1344,7 @@ def test_the_kernels_oom_killer(text, error):
     "Killed process group cleanup finished\n",                     # no pid and name
     "step 3: Out of memory? Killed process 12 (x) was a test\n",   # neither message of the kernel's
     "see the oom-kill: counters in memory.events\n",                # no summary
+    "step 3: Kill process 12 (x) when done\n",                     # not the kernel's choice
 ])
 def test_not_the_kernels_oom_killer(text):
     assert known(text) is None
@@ -1849,6 +1855,35 @@ def test_open_mpi_could_not_start_its_daemons(tmp_path, agent, error):
     assert run.returncode != 0 and b"ORTE was unable to reliably start" in run.stdout + run.stderr, run
     finding = reasons.diagnose(run.stdout, run.stderr)
     assert (finding.name, finding.error) == ("launcher-report", error)
+
+
+def test_open_mpi_whose_ssh_could_not_reach_a_node(tmp_path):
+    # The real ssh as its agent (OpenSSH run here), told to a closed port on a loopback address that
+    # mpirun takes for another node: ssh's own error says why, right above the box.
+    if not shutil.which("mpirun") or not shutil.which("ssh"):
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no mpirun or ssh (tests/run installs them)")
+    root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    run = run_tails(["mpirun", *root, "-H", "127.0.0.2", "-np", "1", "--mca", "plm_rsh_agent", "ssh",
+                     "--mca", "plm_rsh_args", "-p 1 -o BatchMode=yes", "true"], cwd=tmp_path)
+    assert run.returncode != 0 and b"ORTE was unable to reliably start" in run.stdout + run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", "ssh: connect to host 127.0.0.2 port 1: Connection refused")
+
+
+@pytest.mark.parametrize("above, error", [
+    ("ssh: Could not resolve hostname localhost:3: Name or service not known\n",
+     "ssh: Could not resolve hostname localhost:3: Name or service not known"),
+    ("Host key verification failed.\n", "Host key verification failed."),
+    ("ubuntu@node2: Permission denied (publickey).\n", "ubuntu@node2: Permission denied (publickey)."),
+    # Far above the box (a script's probe of a host): the box alone.
+    ("ssh: connect to host node9 port 22: Connection timed out\nepoch 1\nepoch 2\nepoch 3\n",
+     "ORTE was unable to reliably start one or more daemons."),
+    # Not ssh's words.
+    ("rsync: connect to host node2 port 873: Connection refused\n", "ORTE was unable to reliably start one or more daemons."),
+])
+def test_ssh_above_the_daemon_box(above, error):
+    text = above + "-" * 74 + "\nORTE was unable to reliably start one or more daemons.\nThis usually is caused by:\n"
+    assert find(text).error == error
 
 
 @pytest.mark.parametrize("text, error", [

@@ -183,6 +183,9 @@ ADVERSARIAL = {
     "warnings with error words": b"WARNING: step failed\n" * 3000,
     "one line of error words": b"failed " * 9400,
     "one line of dotted capitals": b" A." * 21000 + b"Error",
+    # A build's stop on every other line, each with a compiler's error; make's stop's start on one line.
+    "build stops per line": b"a.c:1:1: error: x\nninja: build stopped: subcommand failed.\n" * 1100,
+    "one line of make stops": b"make: *** [" * 6000,
     "garbage": random.Random(1).randbytes(65536),
 }
 

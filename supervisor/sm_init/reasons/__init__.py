@@ -48,7 +48,8 @@ The order is the precedence:
    shared memory hint), a
    SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
-   beats the shell's "Killed" where both are there: it says why; gcc's "fatal error: Killed signal
+   beats the shell's "Killed" where both are there: it says why; kernels before 4.19's choice before
+   it, "Out of memory: Kill process 7899 (python) score 974 or sacrifice child", first; gcc's "fatal error: Killed signal
    terminated program cc1plus", a build's compiler killed), Rust's "memory allocation of N bytes
    failed" (the host's memory, then an abort) and tcmalloc's "large alloc N bytes == (nil)", any
    other CUDA error (the driver's "CUDA_ERROR_ILLEGAL_ADDRESS" in XLA's words, cuDNN's
@@ -69,7 +70,13 @@ The order is the precedence:
    KeyError it died of) are not looked at.
 3. A CMake configure step that says it failed ("-- Configuring incomplete, errors occurred!"): its
    first "CMake Error at FILE:N (COMMAND):" with its indented message (a traceback before it is a
-   probe's that cmake outlived). Then the final line of a Python traceback, of the last one in a chain ("During handling...", "The
+   probe's that cmake outlived). A build that says it stopped (ninja's "ninja: build stopped:
+   subcommand failed.", make's "make: *** [all] Error 1", setuptools' "error: command 'gcc' failed
+   with exit code 1"): the compiler's first error above that ("x.cpp:2:18: error: msg", nvcc's
+   "nvcc fatal   : msg", the linker's "undefined reference to"), over the exception a build in
+   Python raised for it (torch's cpp_extension's CalledProcessError of ninja, its RuntimeError
+   "Error building extension"), unless another exception came after the build stopped.
+   Then the final line of a Python traceback, of the last one in a chain ("During handling...", "The
    above exception was the direct cause..."), with the lines its message visibly runs on to (a
    bracket left open, a sentence wrapped before a word in lower case, the indented lines below a
    "Name:" whose message began with a newline, TensorFlow's first root error below its "N root
@@ -157,7 +164,8 @@ The order is the precedence:
    failed for some reason", with the call below, "ompi_mpi_init: ompi_rte_init failed"), for a child
    it could not exec or start or whose daemons it could not start ("ORTE was unable to reliably start
    one or more daemons"; its out-of-band TCP box before it, "A process or daemon was unable to
-   complete a TCP connection", says why, and is the first) or whose daemon it lost ("ORTE has lost
+   complete a TCP connection", says why, and is the first; so does ssh's own error right above it,
+   "ssh: connect to host node2 port 22: Connection refused", shown alone) or whose daemon it lost ("ORTE has lost
    communication with a remote daemon.", PRRTE's "PRTE ...") or whose child called MPI before
    MPI_Init ("*** The MPI_Comm_rank() function
    was called before MPI_INIT was invoked."), Ray's "Raylet is terminated ... Termination is
@@ -218,7 +226,7 @@ from .causes import (aborted, crlf_script, cuda_error, cuda_oom, earlier, earlie
     rust_alloc_failed, SIGNAL_WORDS)
 from .native import bare_terminate, cxx_exception, fatal_log, logged_error, runtime_error_log
 from .error_words import error_words
-from .reports import argparse_error, cmake_error, failure_reason_json, hydra_report, launcher_report
+from .reports import argparse_error, build_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
 
 
@@ -339,6 +347,8 @@ KNOWN_CAUSES = (
 GENERIC = (
     # A configure step cmake says failed: a traceback before it was a probe's that cmake outlived.
     Recogniser("cmake-error", cmake_error),
+    # A build that stopped on a compiler's error, over the exception the build's wrapper raised.
+    Recogniser("build-error", build_error),
     Recogniser("python-traceback", python_traceback),
     Recogniser("cut-traceback", cut_traceback),
     Recogniser("ipython-traceback", ipython_traceback),

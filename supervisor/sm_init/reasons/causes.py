@@ -299,7 +299,11 @@ GLIBC_ABORT = earliest(r"^(?:\*\*\* Error in `[^`\n]{0,300}': )?(?:(?:free|mallo
 # %d (%s) total-vm:...", its message "Out of memory" or "Memory cgroup out of memory"; older kernels'
 # "Killed process %d (%s)" alone on the line; dump_oom_summary's "oom-kill:constraint=..."), behind
 # dmesg's "[12345.678901] " or -T's "[Sun Mar 30 08:24:00 2025] ": it says why a process got SIGKILL.
-KERNEL_OOM = (("Killed process ", re.compile(r"(?:Out of memory|Memory cgroup out of memory): Killed process"
+# Kernels before 4.19 first chose a process, "%s: Kill process %d (%s) score %u or sacrifice child"
+# (oom_kill_process), then killed it or one of its children, "Killed process %d (%s) total-vm:...":
+# the choice says why, and names the process that used the memory (a child killed for it need not).
+KERNEL_OOM = (("Kill process ", re.compile(r"(?:Out of memory|Memory cgroup out of memory): Kill process \d+ \(")),
+              ("Killed process ", re.compile(r"(?:Out of memory|Memory cgroup out of memory): Killed process"
                                               r" \d+ \(|^(?:\[[^\]]{1,40}\] ?)?Killed process \d+ \(")),
               ("oom-kill:constraint=", re.compile(r"oom-kill:constraint=")))
 DMESG_STAMP = re.compile(r"^\[[^\]]{1,40}\] ?")

@@ -1,7 +1,8 @@
 """The reports of a failed child that are not the child's own words: argparse's error, a
 launcher's or a shell's report (``launcher_report``: Open MPI, MPICH, DeepSpeed, torchrun's
 agent, Slurm, a shell's "command not found", ...), SageMaker's "FailureReason" printed as JSON,
-MPICH Hydra's first error line.
+MPICH Hydra's first error line; and a build's: CMake's first error, a compiler's first error where
+a build stopped.
 
 Imports lines, findings, hints, text, matchers, launcher_words, tracebacks.
 """
@@ -70,6 +71,11 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
             complaint = line
             continue
         hit = _report(lines, line)
+        ssh = _ssh_error(output, position) if DAEMONS_NOT_STARTED.search(line.text) else None
+        if ssh is not None:
+            # ssh, the launch agent, said why the daemon did not start, right before the box's rule:
+            # its words alone say it (the box, a consequence, is in the last lines).
+            return Hit(ssh, tidy(ssh.text))
         if complaint is not None and DAEMONS_NOT_STARTED.search(line.text) \
                 and line.stream == complaint.stream and line.index - complaint.index <= 3:
             # The launch agent's shell on the node (ssh's) said why the daemon did not start, right
@@ -82,6 +88,24 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
             return Hit(complaint, tidy(complaint.text))
         return hit
     return complaint and _report(lines, complaint)
+
+
+# ssh's own errors (OpenSSH 9 run here against a closed port on loopback: "ssh: connect to host
+# 127.0.0.2 port 1: Connection refused"; ssh.c's "ssh: Could not resolve hostname %s: %s",
+# sshconnect.c's "Host key verification failed.", its "Permission denied (publickey,password)." and
+# "user@host: Permission denied (...)"), the lines Open MPI's rsh agent passes on before its box.
+SSH_ERROR = re.compile(r"^(?:ssh: (?:Could not resolve hostname |connect to host |Could not )"
+                       r"|Host key verification failed\.$|(?:\S{1,200}@\S{1,200}: )?Permission denied \()")
+SSH_LINES = 3   # lines above the box's first that the agent's output may take (its rule, a blank)
+
+
+def _ssh_error(output: Sequence[Line], position: int) -> Optional[Line]:
+    """ssh's error in the few lines above ``position`` (a box of daemons not started), its stream's."""
+    box = output[position]
+    for above in reversed(output[max(position - SSH_LINES, 0):position]):
+        if above.stream == box.stream and box.index - above.index <= SSH_LINES and SSH_ERROR.match(above.text):
+            return above
+    return None
 
 
 FLYTE_NO_MESSAGE = ". Message: ."
@@ -171,6 +195,45 @@ def cmake_error(lines: Sequence[Line]) -> Optional[Hit]:
                 previous = after
             return Hit(line, tidy(error))
     return None
+
+
+# A build that stopped on a compiler's error: ninja's "ninja: build stopped: subcommand failed." (ninja
+# 1.11 run here), make's "make: *** [Makefile:12: all] Error 1" (GNU make 4.3), setuptools'
+# "error: command '/usr/bin/gcc' failed with exit code 1" (84 run here: "error: Command '['gcc', ...]'
+# returned non-zero exit status 1."). What failed is the compiler's first error
+# above it, in the compiler's words (each run here): gcc's and clang's "FILE:LINE:COL: error: msg"
+# ("fatal error:" too), nvcc's front end's "FILE(LINE): error: msg", nvcc's driver's "nvcc fatal   :
+# msg", the linker's "FILE:(.text+0x5): undefined reference to `f'" and "ld: cannot find -lx". Over the
+# wrapper a build in Python raises (torch.utils.cpp_extension's CalledProcessError of ninja, its
+# RuntimeError "Error building extension 'x': [1/2] c++ ...", which holds ninja's output in newer
+# torch), unless another exception came after the build stopped: the job went on, and died of that.
+BUILD_STOPPED = re.compile(r"^(?:ninja: build stopped: subcommand failed\.|g?make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\]"
+                           r" Error \d+|error: command '[^'\n]{1,300}' failed with exit (?:code|status) \d+"
+                           r"|error: Command '\[[^\n]{1,8000}\]' returned non-zero exit status \d+)")
+COMPILER_ERROR = re.compile(r"^(?:\S[^\n]{0,300}?:\d{1,7}(?::\d{1,7})?: (?:fatal )?error: \S"
+                            r"|\S[^\n]{0,300}?\(\d{1,7}\): (?:catastrophic )?error: \S"
+                            r"|nvcc fatal\s*: \S|[\w.+-]{1,40}: fatal error: \S"
+                            r"|\S[^\n]{0,300}?: undefined reference to |(?:\S{0,300}/)?ld(?:\.\w+)?: cannot find )")
+# A build's own wrapper: the exception a build in Python raises for it, naming the tool.
+BUILD_WRAPPER = re.compile(r"\bninja\b|\bmake\b|Error building extension|failed with exit (?:code|status)")
+EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*_?[A-Z]\w*(?:Error|Exception)(?::|$)")
+
+
+def build_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """A build's first compiler error above where the build said it stopped (its last stop), when
+    no exception but the build's wrapper came after that."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "ninja: build stopped", "*** [", "error: command '", "error: Command '"):
+        return None
+    stops = list(matching(output, BUILD_STOPPED))
+    if not stops:
+        return None
+    stop = stops[-1]
+    if any(EXCEPTION_LINE.match(line.text) and not BUILD_WRAPPER.search(line.text) for line in output[stop + 1:]):
+        return None
+    start = stops[-2] + 1 if len(stops) > 1 else 0
+    line = first_line(output[start:stop], COMPILER_ERROR)
+    return None if line is None else Hit(line, tidy(line.text))
 
 
 # SageMaker's own reason for a failed job (botocore's data/sagemaker/2017-07-24/service-2.json:
