@@ -648,6 +648,7 @@ TRACEBACK = ['Traceback (most recent call last):',
     "[2021-12-07T10:43:01Z] 087c0ee7 || ",
     "<>        [2021-12-07 10:43:01] 087c0ee7 || ",
     "<info>    [2021-12-07, 10:43:01] 087c0ee7 || ",
+    "#8 12.34 ",                                         # BuildKit's plain progress, a RUN step's output
 ])
 def test_a_stamp_before_every_line_is_peeled(stamp):
     # The traceback reads as one behind the stamps: its source line (which names a known cause in
@@ -769,12 +770,24 @@ def test_a_consoles_column_is_not_the_programs_indentation():
     assert find("\n".join(lines)).error == "ValueError: bad lr"
 
 
+def test_a_kill_behind_buildkits_prefix():
+    # docker build --progress=plain (BuildKit: "#N " and the seconds since the step started before
+    # each line a RUN step printed), pip killed while it downloads a wheel, then BuildKit's own error.
+    text = ("#0 13.62 Collecting torch==2.0.0\n#0 13.67   Downloading torch-2.0.0-cp310-linux_x86_64.whl (1826.5 MB)\n"
+            "#0 381.7 Killed\n------\nERROR: failed to solve: executor failed running [/bin/sh -c pip install -e .]:"
+            " exit code: 137\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("killed", "Killed"), finding
+
+
 @pytest.mark.parametrize("raw", [
     "2024-01-12 was the day the run failed",     # a date, no time
     "19:26:34 step 3 loss 0.5",                  # a time alone
     "[INFO] rank 1 ready",                       # a level alone
     "Jan 12 is the deadline",                    # a month and a day, no time
     "step 100: loss 0.25",                       # a number after a word is no srun label
+    "#8 [3/5] RUN pip install -e .",             # BuildKit's step title: no seconds
+    "#8 DONE 12.3s",                             # its step's end
 ])
 def test_what_is_no_stamp_stays(raw):
     assert reasons.split_prefixes(raw) == (raw, None, None, None)
@@ -1241,6 +1254,32 @@ def test_a_native_abort_says_why(native, shell, how, recogniser, error):
     "a pure virtual method called twice\nAborted\n",
 ])
 def test_not_an_assert_nor_a_pure_virtual_call(text):
+    assert find(text).error == "Aborted"
+
+
+@pytest.mark.parametrize("text, recogniser, error", [
+    # macOS's and FreeBSD's assert() (__assert_rtn: "Assertion failed: (%s), function %s, file %s, line
+    # %d.", without the function where none is known), then the shell's report of the abort.
+    (" Assertion failed: (n < 150e6), function configure, file a/aces_Writer.cpp, line 212.\nAbort trap: 6\n",
+     "abort", "Assertion failed: (n < 150e6), function configure, file a/aces_Writer.cpp, line 212."),
+    ("Assertion failed: (x), file a.c, line 4.\nAbort trap: 6\n", "abort", "Assertion failed: (x), file a.c, line 4."),
+    # musl's (src/exit/assert.c: "Assertion failed: %s (%s: %s: %d)").
+    ("Assertion failed: n < 3 (a.c: main: 4)\nAborted (core dumped)\n", "abort", "Assertion failed: n < 3 (a.c: main: 4)"),
+    # Google Highway's HWY_ABORT (hwy/abort.cc: "Abort at %s:%d: %s"), then the shell's report.
+    ("Abort at gemma-inl.h:608: Assert qkv.Len() == heads * 3\nAborted (core dumped)\n",
+     "fatal-log", "Abort at gemma-inl.h:608: Assert qkv.Len() == heads * 3"),
+])
+def test_an_aborts_reason_in_other_libcs_and_libraries(text, recogniser, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == (recogniser, error), finding
+
+
+@pytest.mark.parametrize("text", [
+    "Assertion failed: see the log above\nAborted\n",           # no file nor line
+    "step 3: Assertion failed: (x), file a.c, line 4.\nAborted\n",   # not at the line's start
+    "Abort at step 3: retrying\nAborted\n",                     # no FILE:LINE
+])
+def test_not_an_aborts_reason_in_other_forms(text):
     assert find(text).error == "Aborted"
 
 

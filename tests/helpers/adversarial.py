@@ -186,6 +186,13 @@ ADVERSARIAL = {
     # A build's stop on every other line, each with a compiler's error; make's stop's start on one line.
     "build stops per line": b"a.c:1:1: error: x\nninja: build stopped: subcommand failed.\n" * 1100,
     "one line of make stops": b"make: *** [" * 6000,
+    # Other libcs' assert() reports' starts, on one line and each line; Highway's abort without its message.
+    "one line of BSD asserts": b"Assertion failed: (" * 3500,
+    "BSD asserts per line": b"Assertion failed: (x), file a.c, line\n" * 1700,
+    "Highway aborts without a message": b"Abort at a.h:1:\n" * 4000,
+    # BuildKit's step prefix on every line; its start on one line, never with its seconds.
+    "BuildKit prefixes per line": b"#1 1.1 x\n" * 7000,
+    "one line of BuildKit starts": b"#1 1." * 13000,
     "garbage": random.Random(1).randbytes(65536),
 }
 

@@ -17,7 +17,7 @@ too), docker compose's
 ``scalellm  | `` where it is surely compose's; a logger's header
 repeated on each line, vLLM's ``ERROR 01-29 07:44:33 worker_base.py:467]``, absl's (Python's)
 ``I1213 13:02:06.025453 140646328219456 run_docker.py:222]``; the stamp a log service
-puts before every line, CloudWatch's, ``docker logs -t``'s, syslog's ``Jan  5 19:26:34 host
+puts before every line, CloudWatch's, ``docker logs -t``'s, BuildKit's ``#8 12.34 ``, syslog's ``Jan  5 19:26:34 host
 prog[7]:``, a logger's ``[2024-01-01 12:00:00,123] [INFO]``, with the indentation a console's column
 added to all of them) so that interleaved processes can be told apart, blank lines are dropped (a
 gap in the line numbers remembers them), a progress bar left without its newline is peeled off what
@@ -116,10 +116,11 @@ The order is the precedence:
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what() up
    to a dozen lines below where a terminal wrapped the first; libstdc++'s "pure virtual method
    called" before its terminate), a fatal log line (glog's ``F``, "Check failed: ...", gloo's
-   "[libuv.h:596] uv_accept: ..."), then an abort: glibc's own reason for it where it printed one
-   (malloc's "double free or corruption (!prev)", "free(): invalid pointer", "*** stack smashing
-   detected ***", assert()'s "PROG: FILE:LINE: FUNC: Assertion `EXPR' failed."), else the shell's
-   "Aborted". A C++ what() line is no traceback's code: the "Aborted" after it closes no headerless
+   "[libuv.h:596] uv_accept: ...", Google Highway's "Abort at FILE:LINE: msg"), then an abort:
+   glibc's own reason for it where it printed one (malloc's "double free or corruption (!prev)",
+   "free(): invalid pointer", "*** stack smashing detected ***", assert()'s "PROG: FILE:LINE: FUNC:
+   Assertion `EXPR' failed."; the BSDs', macOS's and musl's assert(), "Assertion failed: (EXPR),
+   function F, file FILE, line N."), else the shell's "Aborted". A C++ what() line is no traceback's code: the "Aborted" after it closes no headerless
    traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that

@@ -365,6 +365,20 @@ def glibc_assert(lines: Sequence[Line]) -> Optional[Hit]:
     return None
 
 
+# The BSDs' and macOS's assert() (Apple Libc's and FreeBSD's __assert: "Assertion failed: (%s),
+# function %s, file %s, line %d.\n", without the function where there is none) and musl's
+# (src/exit/assert.c: "Assertion failed: %s (%s: %s: %d)\n"), then abort(): macOS's shell then says
+# "Abort trap: 6". A paste may put a space before it.
+BSD_ASSERT = re.compile(r"^\s{0,4}Assertion failed: (?:\(.{1,1000}?\), (?:function [^,\n]{1,300}, )?file [^\n]{1,1000},"
+                        r" line \d{1,9}\.|.{1,1000}? \([^()\n]{1,1000}: [^()\n]{1,300}: \d{1,9}\))$")
+
+
+def bsd_assert(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first line of the BSDs', macOS's or musl's assert() report: the cause of the abort after it."""
+    line = first_line(output_lines(lines), BSD_ASSERT)
+    return None if line is None else Hit(line, tidy(line.text))
+
+
 # Rust's default allocation error hook (library/std/src/alloc.rs, default_alloc_error_hook: "memory
 # allocation of {} bytes failed", then abort(); a program built here with rustc under `ulimit -v`
 # prints it so): the host ran out of memory in a Rust library (HF tokenizers, safetensors, polars).
@@ -390,11 +404,12 @@ def rust_alloc_failed(lines: Sequence[Line]) -> Optional[Hit]:
 
 
 def aborted(lines: Sequence[Line]) -> Optional[Hit]:
-    """glibc's reason for an abort where it printed one (its heap checks, assert()), else the first
-    report of the abort."""
+    """glibc's reason for an abort where it printed one (its heap checks, assert(); the BSDs' and
+    musl's assert() too), else the first report of the abort."""
     text = joined(output_lines(lines))[0]
     glibc = GLIBC_ABORT(lines) if holds(text, *GLIBC_LITERALS) else None
     glibc = earlier(glibc, glibc_assert(lines) if holds(text, ": Assertion `") else None)
+    glibc = earlier(glibc, bsd_assert(lines) if holds(text, "Assertion failed: ") else None)
     return glibc or earlier(ABORTED(lines), signal_hit(lines, "SIGABRT"))
 
 

@@ -113,6 +113,10 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
                 r"|\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z\] (?=[0-9a-f]{8} (?:\[rank=\d{1,6}\] )?\|\|))"
                 r"(?:[0-9a-f]{8} (?:\[rank=(\d{1,6})\] )?\|\| ?)?"), "rank", "<["),
     (STAMP, "stamp", "[0123456789JFMASOND"),
+    # BuildKit's plain progress (docker build --progress=plain): a RUN step's output as "#N SECONDS "
+    # before each line ("#0 381.7 Killed", the step's number and the seconds since it started, to 4
+    # digits): dropped, as a log service's stamp.
+    (re.compile(r"#\d{1,5} \d{1,7}\.\d{1,4} "), None, "#"),
     # Slurm's `srun --label`: the task's number, right-aligned ("  3: ").
     (re.compile(r" {0,4}(\d{1,5}): "), "rank", " 0123456789"),
 )

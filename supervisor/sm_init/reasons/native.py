@@ -62,11 +62,15 @@ FATAL_LOG = re.compile(r"^(?:\[?\d{4}-\d\d-\d\d[ T][\d:.]+:? )?F(?:\d{4} [\d:.]{
 # Rust's panic (HF tokenizers, safetensors): "thread 'main' panicked at src/x.rs:2:5:". Apart from
 # FATAL_LOG: one more alternative there costs every position; alone, its words are looked for first.
 RUST_PANIC = re.compile(r"^thread '[^'\n]{1,100}' panicked at ")
+# Google Highway's HWY_ABORT and HWY_ASSERT (hwy/abort.cc, Abort: "Abort at %s:%d: %s\n", then abort();
+# gemma.cpp's, JPEG XL's and others' checks), and projects that copied it: the reason for the abort.
+HWY_ABORT = re.compile(r"^Abort at [^\n:]{1,300}:\d{1,7}: \S")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
     output = output_lines(lines)
-    line = earlier_line(first_line(output, FATAL_LOG), first_line(output, RUST_PANIC))
+    line = earlier_line(first_line(output, FATAL_LOG), first_line(output, RUST_PANIC),
+                        first_line(output, HWY_ABORT) if holds(joined(output)[0], "Abort at ") else None)
     return None if line is None else Hit(line, tidy(ray_message(line.text)))
 
 
