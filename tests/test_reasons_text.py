@@ -66,6 +66,35 @@ def test_a_long_error_keeps_its_start_and_its_end():
     assert head.endswith(",") and end.endswith("'--hyperparameter-39=value-39',]' returned non-zero exit status 1.")
 
 
+XLA_ERROR = ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: Failed to execute XLA Runtime executable: run time"
+             " error: custom call 'xla.gpu.custom_call' failed: jaxlib/gpu/prng_kernels.cc:33: operation"
+             " gpuGetLastError() failed: no kernel image is available for execution on the device")
+
+
+@pytest.mark.parametrize("error, shown", [
+    # XLA's context after its error (AppendTracingScopeAndModuleAnnotations): where, not what.
+    (XLA_ERROR + "; current tracing scope: custom-call.11; current profiling annotation: XlaModule:"
+     "#hlo_module=jit__threefry_split_original,program_id=28#.", XLA_ERROR),
+    # Ray's long IDs: their first 8 hexadecimal digits.
+    ("RuntimeError: Memory on the node (IP: 10.0.0.2, ID: 708c7baf966d59aa3f08299830c349ca055293ebb1c33d8e72cd3336)"
+     " where the task (actor ID: 0dab4ab45f6c947201afac6d01000000, name=Worker.__init__, pid=308) was running"
+     " was 12.49GB / 13.15GB (0.950003), which exceeds the memory usage threshold of 0.95.",
+     "RuntimeError: Memory on the node (IP: 10.0.0.2, ID: 708c7baf…) where the task (actor ID: 0dab4ab4…,"
+     " name=Worker.__init__, pid=308) was running was 12.49GB / 13.15GB (0.950003), which exceeds the memory"
+     " usage threshold of 0.95."),
+])
+def test_a_long_error_loses_ids_and_context_before_its_middle(error, shown):
+    tail = f"Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n{error}\n".encode()
+    assert len(("Error: " + error).encode()) > reasons.ERROR_MAX
+    assert check_text(reasons.failure_text(ENDING, b"", tail)).split("\n")[1] == "Error: " + shown
+
+
+def test_an_error_that_fits_keeps_its_ids():
+    error = "KeyError: 'actor 0dab4ab45f6c947201afac6d01000000'"
+    tail = f"Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n{error}\n".encode()
+    assert check_text(reasons.failure_text(ENDING, b"", tail)).split("\n")[1] == "Error: " + error
+
+
 def test_an_ending_over_the_limit_is_cut():
     ending = "Training command `" + "é" * 600 + "` exited with code 1."
     text = check_text(reasons.failure_text(ending, b"", MULTIBYTE))

@@ -203,7 +203,8 @@ Running out of host memory (MemoryError, numpy's _ArrayMemoryError, std::bad_all
 allocation) gets the host memory hint, whichever rule found it.
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
-it ended ("returned non-zero exit status 1").
+it ended ("returned non-zero exit status 1"). Before its middle, it loses what says nothing to a
+reader: long hexadecimal IDs but their first 8 digits, XLA's "; current tracing scope: ..." context.
 
 stdout and stderr come separately (the caller cannot know how they interleaved): each recogniser
 looks at stderr first, where tracebacks and launchers' logs go, then stdout. The last lines are

@@ -54,12 +54,24 @@ def _fit_lines(header: str, lines: Sequence[str], room: int) -> str:
     return header + "".join(reversed(kept)) if kept else ""
 
 
+# What a long error can lose before its middle does, saying nothing to a reader of 1 KB: a long
+# hexadecimal ID (Ray's node, actor and worker IDs, 32 to 56 digits) but its first 8 digits, and
+# XLA's context after a runtime error (xla's AppendTracingScopeAndModuleAnnotations: "; current
+# tracing scope: X; current profiling annotation: Y", where it failed, not what).
+LONG_ID = re.compile(r"\b([0-9a-f]{8})[0-9a-f]{16,}\b")
+XLA_CONTEXT = re.compile(r"; current (?:tracing scope|profiling annotation): .*$")
+
+
 def elide(text: str, limit: int) -> str:
     """``text`` in at most ``limit`` UTF-8 bytes: its start and its end with `` … `` between, for an
-    error's end says how it ended ("returned non-zero exit status 1"); two thirds go to the start."""
+    error's end says how it ended ("returned non-zero exit status 1"); two thirds go to the start.
+    Where it is too long, long IDs and XLA's context go first (``LONG_ID``, ``XLA_CONTEXT``)."""
     data = text.encode("utf-8")
     if len(data) <= limit:
         return text
+    shorter = LONG_ID.sub(r"\1" + ELLIPSIS, XLA_CONTEXT.sub("", text, count=1))
+    if shorter != text:
+        return elide(shorter, limit)
     room = limit - _size(ELISION)
     if room < 24:   # too little for both ends to say anything
         return truncate(text, max(0, limit), ELLIPSIS)
