@@ -41,6 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fork_happy  # noqa: E402
+from probe import wait_for_signals, wakeup_fd  # noqa: E402
 
 from sm_init import reap, sweep  # noqa: E402
 
@@ -322,8 +323,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda signum, frame: say("sweeper got SIGTERM"))
     if args.mode == "pid1":
         SCENARIOS[args.scenario](args, True, make_stranger if args.scenario == "reuse" else None)
-        while True:
-            signal.pause()
+        wait_for_signals(wakeup_fd())  # not signal.pause(): a SIGTERM just before it is heard
     serve_outsider_and_strangers(args)
 
 
@@ -342,8 +342,7 @@ def serve_outsider_and_strangers(args):
             return int(os.read(answer_r, 64))
 
         SCENARIOS[args.scenario](args, False, ask_stranger if args.scenario == "reuse" else outsider)
-        while True:
-            signal.pause()
+        wait_for_signals(wakeup_fd())  # not signal.pause(): a SIGTERM just before it is heard
     os.close(request_w)
     while True:
         line = os.read(request_r, 64)
@@ -351,8 +350,7 @@ def serve_outsider_and_strangers(args):
             break
         stranger = make_stranger(int(line), 0)  # its own group: only "no descendant" spares it
         os.write(answer_w, f"{stranger}\n".encode())
-    while True:
-        signal.pause()
+    wait_for_signals(wakeup_fd())
 
 
 if __name__ == "__main__":

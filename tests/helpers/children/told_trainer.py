@@ -10,6 +10,8 @@ exploded") (a traceback on stderr, exit 1), ``exit CODE`` exits with CODE. SIGTE
 import signal
 import sys
 
+from probe import wait_for_signals, wakeup_fd  # (this folder is the script's sys.path[0])
+
 
 def main():
     host = sys.argv[1]
@@ -26,8 +28,7 @@ def main():
             raise RuntimeError(f"{host} exploded")
         if words[:1] == ["exit"]:
             sys.exit(int(words[1]))
-    while True:
-        signal.pause()
+    wait_for_signals(wakeup_fd())  # not signal.pause(): a SIGTERM just before it is heard
 
 
 if __name__ == "__main__":
