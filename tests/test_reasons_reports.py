@@ -1283,6 +1283,74 @@ def test_not_an_aborts_reason_in_other_forms(text):
     assert find(text).error == "Aborted"
 
 
+@pytest.mark.parametrize("text, error", [
+    # libc++abi's demangling_terminate_handler (cxa_default_handlers.cpp): "terminating due to %s
+    # exception of type %s: %s", older "terminating with ...", behind abort_message's "libc++abi: ".
+    ("libc++abi: terminating due to uncaught exception of type std::runtime_error: bad locale\nAbort trap: 6\n",
+     "std::runtime_error: bad locale"),
+    ("libc++abi.dylib: terminating with uncaught exception of type std::runtime_error: a: b\n"
+     "[1]    34039 abort      mamba env create\n", "std::runtime_error: a: b"),
+    # An exception that is no std::exception: its type alone.
+    ("libc++abi: terminating due to uncaught exception of type Foo\nAborted\n", "Foo"),
+])
+def test_libcxx_terminate(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("cxx-exception", error), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # MPICH's (errutil.c) report of MPI_Init that failed: the head and the innermost message.
+    ("Fatal error in MPI_Init: Other MPI error, error stack:\nMPIR_Init_thread(392)...:\n"
+     "MPID_Init(139)..........: channel initialization failed\nMPIDI_nem_ckpt_init(149): BLCR kernel module not present\n",
+     "Fatal error in MPI_Init: Other MPI error: BLCR kernel module not present"),
+    # Intel MPI's, its abort's prefix before it; a segfault of the abort path after it.
+    ("Abort(1090959) on node 0 (rank 0 in comm 0): Fatal error in PMPI_Init_thread: Other MPI error, error stack:\n"
+     "MPIR_Init_thread(176)........:\nMPID_Init(1538)..............:\n(unknown)(): Other MPI error\n"
+     "Segmentation fault (core dumped)\n", "Fatal error in PMPI_Init_thread: Other MPI error"),
+])
+def test_mpi_init_that_failed(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("mpi-init", error), finding
+
+
+@pytest.mark.parametrize("text", [
+    "Fatal error in MPI_Allreduce: Other MPI error, error stack:\nMPIR_Allreduce(1)..: x\nSegmentation fault\n",
+    "see 'Fatal error in MPI_Init: Other MPI error' in the FAQ\nSegmentation fault\n",
+    "libc++abi: terminating\nAbort trap: 6\n",
+])
+def test_not_mpi_init_nor_libcxx_terminate(text):
+    finding = find(text)
+    assert finding is None or finding.name not in ("mpi-init", "cxx-exception"), finding
+
+
+@pytest.mark.parametrize("text, recogniser, error", [
+    # Ray's C++ log at its fatal level (spdlog's "C"), then the stack trace it flushes.
+    ("[2022-02-16 12:45:07,907 W 149 199] node_manager.cc:157: Last heartbeat was sent 6901 ms ago.\n"
+     "[2022-02-16 12:46:52,789 C 149 149] node_manager.cc:170: This node has been marked as dead.\n"
+     "*** StackTrace Information ***\n    ray::SpdLogMessage::Flush()\n    main\n",
+     "fatal-log", "node_manager.cc:170: This node has been marked as dead."),
+    # glog's FATAL line where Keras's progress line stands before it, without its newline.
+    ("23/72 ━━━━━━━━━━━━━━━━━━━━ 2s 56ms/step - loss: 1.3634F0000 00:00:1762145632.630296  135502"
+     " device_event_mgr.cc:226] Unexpected Event status: 1\n*** Check failure stack trace: ***\n",
+     "fatal-log", "Unexpected Event status: 1"),
+    # Ray's monitor in 2018's releases (monitor.py), the GCS's detector's words later.
+    ("The node with client ID 1ead has been marked dead because the monitor has missed too many heartbeats from it.\n",
+     "launcher-report", "The node with client ID 1ead has been marked dead because the monitor has missed too many"
+     " heartbeats from it."),
+])
+def test_rays_fatal_lines_and_glued_glog(text, recogniser, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == (recogniser, error), finding
+
+
+@pytest.mark.parametrize("text", [
+    "C 149 149] no file here: x\n",                           # no file:line
+    "loss: 1.36F0000 00:00:17 x] not a file\n",               # no file:line after glog's time
+])
+def test_not_a_fatal_line(text):
+    assert_not_found_by(text, "fatal-log")
+
+
 def test_terminate_is_no_wrapped_message():
     # A long exception line, then libstdc++'s terminate handler (a thread still running at exit):
     # the handler's line starts in lower case but is its own, not the message's rest.

@@ -193,6 +193,12 @@ ADVERSARIAL = {
     # BuildKit's step prefix on every line; its start on one line, never with its seconds.
     "BuildKit prefixes per line": b"#1 1.1 x\n" * 7000,
     "one line of BuildKit starts": b"#1 1." * 13000,
+    # MPI's start-up failure heads, each with a stack line; libc++abi's terminate without its end.
+    "MPI init failures": b"Fatal error in MPI_Init: x, error stack:\nA(1)..: y\n" * 1400,
+    "one line of libc++ terminates": b"libc++abi: terminating due to uncaught exception of type " * 1200,
+    # Ray's fatal header without its file:line; glog's fatal header's start inside a line.
+    "Ray fatal headers per line": b"C 1 1] x\n" * 7000,
+    "one line of glued glog starts": b"1F0000 00:00:00.1 1 " * 3200,
     "garbage": random.Random(1).randbytes(65536),
 }
 

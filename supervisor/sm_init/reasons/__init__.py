@@ -41,7 +41,9 @@ The order is the precedence:
    that rank is the one (accelerate over torchrun, whose ranks exit at their own pace).
 2. Known causes, each at its earliest line (the first failure): CUDA (XLA, TensorFlow) out of
    memory (old torch's "THCudaCheck FAIL ... error=2 : out of memory" too, its THError "cuda
-   runtime error (2) : out of memory" where there is one), disk full, a native crash (segfault and
+   runtime error (2) : out of memory" where there is one), disk full, MPI's start-up that failed
+   (MPICH's and Intel MPI's "Fatal error in MPI_Init: Other MPI error, error stack:", with the
+   stack's innermost message: its abort path may crash after it), a native crash (segfault and
    kin, faulthandler's "Fatal Python error", the
    frame of its "Current thread"; where none of those is there, the DataLoader worker's own
    report, "Unexpected bus error encountered in worker"; a DataLoader worker's bus error gets the
@@ -115,8 +117,10 @@ The order is the precedence:
    (``CalledProcessError`` chained from the child's own error) gives the child's exception.
 4. A C++ exception that ended the process (``terminate called after ... what(): ...``, the what() up
    to a dozen lines below where a terminal wrapped the first; libstdc++'s "pure virtual method
-   called" before its terminate), a fatal log line (glog's ``F``, "Check failed: ...", gloo's
-   "[libuv.h:596] uv_accept: ...", Google Highway's "Abort at FILE:LINE: msg"), then an abort:
+   called" before its terminate; libc++'s "libc++abi: terminating due to uncaught exception of type
+   T: what"), a fatal log line (glog's ``F``, its whole header found anywhere on a line a progress
+   line was printed onto, "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ...", Google
+   Highway's "Abort at FILE:LINE: msg", Ray's C++ log line at its fatal level, "C"), then an abort:
    glibc's own reason for it where it printed one (malloc's "double free or corruption (!prev)",
    "free(): invalid pointer", "*** stack smashing detected ***", assert()'s "PROG: FILE:LINE: FUNC:
    Assertion `EXPR' failed."; the BSDs', macOS's and musl's assert(), "Assertion failed: (EXPR),
@@ -226,7 +230,7 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, crlf_script, cuda_error, cuda_oom, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
-from .native import bare_terminate, cxx_exception, fatal_log, logged_error, runtime_error_log
+from .native import bare_terminate, cxx_exception, fatal_log, logged_error, mpi_init_error, runtime_error_log
 from .error_words import error_words
 from .reports import argparse_error, build_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
@@ -335,6 +339,8 @@ KNOWN_CAUSES = (
     Recogniser("disk-full",
                earliest(r"No space left on device|\[Errno 28\]|\bENOSPC\b|Disk quota exceeded"),
                HINT_DISK_FULL),
+    # MPI's start-up that failed: what crashed after it is its abort path.
+    Recogniser("mpi-init", mpi_init_error),
     Recogniser("native-crash", native_crash, HINT_CRASH),
     # A shell's "Killed" may follow a progress bar left without its newline ("6.17it/s]Killed").
     Recogniser("killed", killed,

@@ -87,7 +87,8 @@ LAUNCHER_REPORT = re.compile(
     r"|he actor (?:is dead because its \w+(?: process)? has died|died unexpectedly)"     # Ray
     r"|he kernel appears to have died|he Kernel crashed while executing code"   # Jupyter, VS Code
     r"|ERM_[A-Z]+: job killed)"                                       # LSF ("TERM_RUNLIMIT: ...")
-    r"|has been marked dead because the detector has missed too many heartbeats"   # Ray's node
+    # Ray's node (its monitor's words in 2018's releases, the GCS's detector's later).
+    r"|has been marked dead because the (?:detector|monitor) has missed too many heartbeats"
     r"|make(?:\[\d+\])?: \*\*\* \[[^\]\n]{0,300}\] Error \d+"             # make
     r"|was unable to find the specified executable"                  # Open MPI
     # Open MPI's boxes for a child it could not exec or start (help-orterun.txt, mpirun 4.1 run here:

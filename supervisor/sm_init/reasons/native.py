@@ -38,8 +38,58 @@ PURE_VIRTUAL = earliest(r"^pure virtual method called$")
 bare_terminate = earliest(r"^terminate called (?:without an active exception|recursively)$")
 
 
+# MPI's start-up that failed, as MPICH and Intel MPI report it (src/mpi/errhan/errutil.c: "Fatal
+# error in %s: %s, error stack:" then a line a call, "FUNC(LINE)....: msg", the innermost last;
+# Intel MPI puts "Abort(N) on node 0 (rank 0 in comm 0): " before it), for MPI_Init or
+# MPI_Init_thread (PMPI_ when a profiling layer is there): nothing ran before it, and what crashed
+# after it is its abort path. The head with the innermost message that says more than its class.
+MPI_INIT_FATAL = re.compile(r"Fatal error in P?MPI_Init(?:_thread)?: ([^,\n]{1,200}), error stack:$")
+MPI_STACK = re.compile(r"^(?:\w{1,100}|\(unknown\))\(\d{0,7}\)\.*: ?(.*)$")
+MPI_STACK_LINES = 40
+
+
+def mpi_init_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first report of MPI's start-up that failed: "Fatal error in MPI_Init: class", with the
+    innermost message of its error stack where that says more."""
+    output = output_lines(lines)
+    if not holds(joined(output)[0], "Fatal error in "):
+        return None
+    for position in matching(output, MPI_INIT_FATAL):
+        line = output[position]
+        match = MPI_INIT_FATAL.search(line.text)
+        error = line.text[line.text.index("Fatal error in "):match.end()].removesuffix(", error stack:")
+        inner = None
+        for below in output[position + 1:position + 1 + MPI_STACK_LINES]:
+            frame = MPI_STACK.match(below.text)
+            if frame is None:
+                break
+            inner = frame.group(1).strip() or inner
+        if inner and inner != match.group(1):
+            error += ": " + inner
+        return Hit(line, tidy(error))
+    return None
+
+
+# libc++'s (LLVM's, macOS's) terminate handler (libcxxabi/src/cxa_default_handlers.cpp,
+# demangling_terminate_handler: abort_message("terminating due to %s exception of type %s: %s",
+# "uncaught" or "unexpected", the type, what()), older releases "terminating with ..."; abort_message
+# puts "libc++abi: " before it, macOS's older "libc++abi.dylib: "): the type and its what().
+LIBCXXABI = re.compile(r"^libc\+\+abi(?:\.dylib)?: terminating (?:due to|with) (?:uncaught|unexpected) exception"
+                       r" of type ([^\n]{1,300}?)(?:: (.+))?$")
+
+
 def cxx_exception(lines: Sequence[Line]) -> Optional[Hit]:
-    return earlier(_terminate(lines), PURE_VIRTUAL(lines))
+    return earlier(_terminate(lines), PURE_VIRTUAL(lines), _libcxxabi(lines))
+
+
+def _libcxxabi(lines: Sequence[Line]) -> Optional[Hit]:
+    if not holds(joined(lines)[0], "libc++abi"):
+        return None
+    line = first_line(lines, LIBCXXABI)
+    if line is None:
+        return None
+    kind, what = LIBCXXABI.match(line.text).groups()
+    return Hit(line, tidy(f"{kind}: {what}" if what else kind))
 
 
 def _terminate(lines: Sequence[Line]) -> Optional[Hit]:
@@ -65,12 +115,23 @@ RUST_PANIC = re.compile(r"^thread '[^'\n]{1,100}' panicked at ")
 # Google Highway's HWY_ABORT and HWY_ASSERT (hwy/abort.cc, Abort: "Abort at %s:%d: %s\n", then abort();
 # gemma.cpp's, JPEG XL's and others' checks), and projects that copied it: the reason for the abort.
 HWY_ABORT = re.compile(r"^Abort at [^\n:]{1,300}:\d{1,7}: \S")
+# glog's (absl's) whole FATAL header, its date, time, thread and file:line, where a progress line
+# printed without its newline (Keras's "23/72 ━━━━ 2s 56ms/step - loss: 1.36") stands before it:
+# found anywhere on its line.
+FATAL_GLUED = re.compile(r"F\d{4} [\d:.]{8,40} +\d{1,10} [\w./-]{1,160}\.(?:cc|cpp|h|hpp):\d{1,7}\] \S")
+# Ray's C++ log line at its fatal level (RAY_LOG(FATAL), RAY_CHECK: spdlog's critical, "C"; the
+# pattern as RAY_ERROR_LOG's below): the raylet's or the GCS's last words before its stack trace.
+RAY_FATAL_LOG = re.compile(r"^(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?C \d{1,10} \d{1,10}\] "
+                           r"(?:\([\w.-]{1,80}\) )?[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
 
 
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
     output = output_lines(lines)
+    text = joined(output)[0]
     line = earlier_line(first_line(output, FATAL_LOG), first_line(output, RUST_PANIC),
-                        first_line(output, HWY_ABORT) if holds(joined(output)[0], "Abort at ") else None)
+                        first_line(output, HWY_ABORT) if holds(text, "Abort at ") else None,
+                        first_line(output, RAY_FATAL_LOG) if holds(text, " C ", "\nC ") or text.startswith("C ") else None,
+                        first_line(output, FATAL_GLUED))
     return None if line is None else Hit(line, tidy(ray_message(line.text)))
 
 
