@@ -37,6 +37,20 @@ def test_exit_1(start_init, ml):
     init.log.expect(rf"failure file: wrote {ml}/output/failure")
 
 
+def test_a_programs_own_error_line_of_no_known_form(start_init, ml):
+    # No rule knows this output's form: the last resort's guess from words (error_words.py) reaches
+    # the file as its Error line, a warning printed after it at exit left out.
+    script = ("import sys\nprint('step 10 loss 0.3', flush=True)\n"
+              "print('Training failed: the shard index could not be read', file=sys.stderr, flush=True)\n"
+              "print('UserWarning: 1 leaked semaphore objects to clean up at shutdown', file=sys.stderr)\n"
+              "sys.exit(3)\n")
+    init = train(start_init, ml, [sys.executable, "-c", script])
+    assert init.wait() == 3
+    text = check_readable(failure_of(ml))
+    assert "exited with code 3" in text
+    assert "\nError: Training failed: the shard index could not be read\n" in text, text
+
+
 def test_sigkill_without_an_oom_record(start_init, ml):
     init = train(start_init, ml, probe("--kill-self", "KILL"))
     assert init.wait() == 128 + signal.SIGKILL
