@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 from helpers.tails import check_text, interleave, run_tails
 from sm_init import reasons
 from sm_init.reasons import lines as reasons_lines
+from sm_init.reasons import memo as reasons_memo
 
 ENDING = "Training command `python3 entraîner.py` exited with code 1."   # î: two bytes
 
@@ -141,6 +142,27 @@ def test_lines_of_looks_ahead_as_it_reads_line_by_line(runs):
         assert ahead == reasons_lines.lines_of("stderr", cleaned)
     finally:
         reasons_lines.PLAIN = plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 3), st.lists(st.tuples(st.sampled_from(STARTS), st.integers(1, 40)), max_size=12))
+def test_stream_lines_remember_what_joined_makes(blank, runs):
+    # A flood's text is _Ahead's join (blank lines at the start cut off it): the same as joined makes.
+    cleaned = [""] * blank + [line for line, times in runs for _ in range(times)]
+    try:
+        lines = reasons_lines.stream_lines("stderr", cleaned)
+        remembered = reasons_lines.joined(lines)
+        reasons_memo._remembered.clear()
+        assert lines == reasons_lines.lines_of("stderr", cleaned)
+        assert remembered == reasons_lines.joined(lines)
+    finally:
+        reasons_memo._remembered.clear()
+
+
+def test_a_flood_has_its_text_from_the_look_ahead():
+    assert reasons_lines._lines_of("stderr", ["", "", *["x"] * 40])[1] == ("\n".join(["x"] * 40), ["x"] * 40)
+    assert reasons_lines._lines_of("stderr", ["", "x", "", *["x"] * 40])[1] is None   # a blank line among them
+    assert reasons_lines._lines_of("stderr", ["[rank0]: x", *["x"] * 40])[1] is None   # a line peeled
 
 
 def test_a_prefix_seen_alone_as_among_lines():

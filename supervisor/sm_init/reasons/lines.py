@@ -230,8 +230,8 @@ def stream_lines(stream: str, cleaned: Sequence[str]) -> List[Line]:
 
 
 def _lines_of(stream: str, cleaned: Sequence[str]) -> Tuple[List[Line], Optional[Tuple[str, Sequence[str]]]]:
-    """``lines_of``'s lines, and where each line's text is its cleaned line as it is (none blank) and
-    _Ahead joined them: that text and those cleaned lines (else None)."""
+    """``lines_of``'s lines, and where each line's text is its cleaned line as it is (no blank one left
+    out but at the start) and _Ahead joined them: their text joined and those cleaned lines (else None)."""
     lines = []
     same = True    # whether each line made so far has its cleaned line's text as it is
     stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
@@ -285,9 +285,12 @@ def _lines_of(stream: str, cleaned: Sequence[str]) -> Tuple[List[Line], Optional
         column = min(indent for _position, indent in stamped)
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
-    # Every cleaned line made a line of its own (none blank: none left out), its text as it is.
-    same = same and len(lines) == len(cleaned) and ahead.whole is not None
-    return lines, (ahead.whole, cleaned) if same else None
+    # Every cleaned line made a line of its own, its text as it is, but blank ones at the start (a tail
+    # cut right after a newline): those are each a newline at the start of _Ahead's text.
+    blank = len(cleaned) - len(lines)
+    if not same or ahead.whole is None or blank and any(cleaned[:blank]):
+        return lines, None
+    return lines, (ahead.whole[blank:], cleaned[blank:] if blank else cleaned)
 
 
 def reframed(lines: List[Line]) -> List[Line]:
