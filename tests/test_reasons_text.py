@@ -5,6 +5,7 @@ of several processes are told apart, on the lines of real tracebacks.
 """
 
 import random
+import re
 import sys
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 from helpers.tails import check_text, interleave, run_tails
 from sm_init import reasons
 from sm_init.reasons import lines as reasons_lines
+from sm_init.reasons import matchers as reasons_matchers, memo as reasons_memo
 
 ENDING = "Training command `python3 entraîner.py` exited with code 1."   # î: two bytes
 
@@ -170,6 +172,48 @@ def test_lines_of_looks_ahead_as_it_reads_line_by_line(runs):
         assert ahead == reasons_lines.lines_of("stderr", cleaned)
     finally:
         reasons_lines.PLAIN = plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 3), st.lists(st.tuples(st.sampled_from(STARTS), st.integers(1, 40)), max_size=12))
+def test_stream_lines_remember_what_joined_makes(blank, runs):
+    # A flood's text is _Ahead's join (blank lines at the start cut off it): the same as joined makes.
+    cleaned = [""] * blank + [line for line, times in runs for _ in range(times)]
+    try:
+        lines = reasons_lines.stream_lines("stderr", cleaned)
+        remembered = reasons_lines.joined(lines)
+        reasons_memo._remembered.clear()
+        assert lines == reasons_lines.lines_of("stderr", cleaned)
+        assert remembered == reasons_lines.joined(lines)
+    finally:
+        reasons_memo._remembered.clear()
+
+
+def test_a_flood_has_its_text_from_the_look_ahead():
+    assert reasons_lines._lines_of("stderr", ["", "", *["x"] * 40])[1] == ("\n".join(["x"] * 40), ["x"] * 40)
+    assert reasons_lines._lines_of("stderr", ["", "x", "", *["x"] * 40])[1] is None   # a blank line among them
+    assert reasons_lines._lines_of("stderr", ["[rank0]: x", *["x"] * 40])[1] is None   # a line peeled
+
+
+ANCHORED = [r"^x", r"^\s*x", r"^x$", r"^(?:x|\(y)\b", r"^\s*(?=[x(])(?:x|\(y)\s*\(", r"^(?<=\n)x", r"^\s+$",
+            r"^[^\n]*y$", r"^(x)\1", r"^x|y", r"^x\n?", r"^(?i:X)"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(ANCHORED), st.lists(st.sampled_from(["x", " x", "xx", "(y", "y", "x (", " ", "\ty", "x\n"]),
+                                           max_size=30), st.integers(0, 5))
+def test_an_anchored_search_from_newline_to_newline_finds_what_re_finds(pattern, texts, start):
+    # matching searches a pattern that starts with "^" as "\n" and its rest: the same lines as re's own search.
+    regex = re.compile(pattern)
+    lines = [reasons_lines.Line("stderr", index, text, None, None) for index, text in enumerate(texts)]
+    try:
+        found = list(reasons_matchers.matching(lines, regex, start))
+        reasons_memo._remembered.clear()
+        reasons_matchers._after_newlines[regex] = None   # re's own search
+        assert found == list(reasons_matchers.matching(lines, regex, start))
+    finally:
+        reasons_memo._remembered.clear()
+        reasons_matchers._after_newlines.pop(regex, None)
 
 
 def test_a_prefix_seen_alone_as_among_lines():

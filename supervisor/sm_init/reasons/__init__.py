@@ -220,7 +220,8 @@ import gc
 from typing import Optional, Sequence, Tuple
 
 from .memo import _cleaned, _remembered
-from .lines import BAR, clean_lines, Line, lines_of, PREFIXES, printable, read_lines, reframed, split_prefixes
+from .lines import (BAR, clean_lines, Line, lines_of, PREFIXES, printable, read_lines, reframed, split_prefixes,
+    stream_lines)
 from .findings import Finding, Hit, Recogniser
 from .hints import (HINT_CRASH, HINT_CUDA, HINT_CUDA_OOM, HINT_DISK_FULL, HINT_HOST_MEMORY, HINT_KILLED,
     HINT_NCCL, HINT_SHM, HOST_MEMORY)
@@ -406,7 +407,7 @@ def _diagnose(stdout: Sequence[str], stderr: Sequence[str]) -> Optional[Finding]
     collecting = gc.isenabled()
     gc.disable()
     try:
-        streams = list(map(reframed, [lines_of("stderr", stderr), lines_of("stdout", stdout)]))
+        streams = list(map(reframed, [stream_lines("stderr", stderr), stream_lines("stdout", stdout)]))
         _cleaned.update(stderr=stderr, stdout=stdout)
         for recogniser in TABLE:
             for lines in streams:

@@ -220,7 +220,24 @@ def read_lines(stream: str, tail: bytes) -> List[Line]:
 
 def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
     """A stream's cleaned lines (``clean_lines``), their prefixes peeled off, blank ones dropped."""
+    return _lines_of(stream, cleaned)[0]
+
+
+def stream_lines(stream: str, cleaned: Sequence[str]) -> List[Line]:
+    """``lines_of``, and ``joined``'s answer for them remembered where their texts are the cleaned lines
+    as they are (a flood that _Ahead made): the text _Ahead joined, the starts from the cleaned lines'
+    lengths (no pass over the Lines). For ``diagnose``, whose end forgets what was remembered."""
+    lines, texts = _lines_of(stream, cleaned)
+    if texts is not None:
+        joined.remember(lines, (texts[0], _starts(texts[1])))
+    return lines
+
+
+def _lines_of(stream: str, cleaned: Sequence[str]) -> Tuple[List[Line], Optional[Tuple[str, Sequence[str]]]]:
+    """``lines_of``'s lines, and where each line's text is its cleaned line as it is (no blank one left
+    out but at the start) and _Ahead joined them: their text joined and those cleaned lines (else None)."""
     lines = []
+    same = True    # whether each line made so far has its cleaned line's text as it is
     stamped = []   # (position in lines, its indentation) of the lines behind a log service's stamp
     plain = 0      # lines in a row with nothing to peel (see below)
     wait = PLAIN   # how many before a look ahead: twice as many after each that made few lines
@@ -235,13 +252,18 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         if "%|" in raw:
             # What a shell or a crash printed after a bar left without its newline starts the line.
             raw = BAR.sub("", raw, count=1)
+            same = False
         first = raw[0]
         # An indented line (a traceback's frames and code) has a prefix only if it is srun's
         # right-aligned task number: its digits are a few characters in.
         if first in BY_FIRST and len(raw) >= SHORTEST[first] and (
                 first != " " or raw[:6].lstrip(" ")[:1].isdigit()) and (misses < PLAIN or ANY_PREFIX[first](raw)):
             text, rank, local, actor, stamp = _peel(raw)
-            misses = misses + 1 if len(text) == len(raw) else 0
+            if len(text) == len(raw):   # nothing peeled (what is left of a line is its end)
+                misses += 1
+            else:
+                misses = 0
+                same = False
             if stamp and text[:1] in SDK_STATUS_FIRST and " - " in text and (sdk := SDK_STATUS.match(text)):
                 # The SageMaker SDK's status line and its dots, what the job printed next glued on.
                 text = text[sdk.end():]
@@ -267,7 +289,12 @@ def lines_of(stream: str, cleaned: Sequence[str]) -> List[Line]:
         column = min(indent for _position, indent in stamped)
         for position, _indent in stamped:
             lines[position] = lines[position]._replace(text=lines[position].text[column:])
-    return lines
+    # Every cleaned line made a line of its own, its text as it is, but blank ones at the start (a tail
+    # cut right after a newline): those are each a newline at the start of _Ahead's text.
+    blank = len(cleaned) - len(lines)
+    if not same or ahead.whole is None or blank and any(cleaned[:blank]):
+        return lines, None
+    return lines, (ahead.whole[blank:], cleaned[blank:] if blank else cleaned)
 
 
 def reframed(lines: List[Line]) -> List[Line]:
@@ -510,11 +537,16 @@ class _Ahead:
 def joined(lines: Sequence[Line]) -> Tuple[str, List[int]]:
     """The lines' texts joined by newlines, and where each starts."""
     texts = list(map(TEXT, lines))
+    return "\n".join(texts), _starts(texts)
+
+
+def _starts(texts: Sequence[str]) -> List[int]:
+    """Where each of ``texts`` starts in them joined by newlines."""
     # The start of line i: the lengths of those before it, and a newline after each of them (a length
     # and 1 is a small int, made by no one: one int made a line, not two).
     starts = list(itertools.accumulate(map(operator.add, map(len, texts), itertools.repeat(1)), initial=0))
     starts.pop()   # where a line after the last would start
-    return "\n".join(texts), starts
+    return starts
 
 # The plain header, an ExceptionGroup's, and rich's boxed one ("╭──── Traceback (most recent call
 # last) ────╮").

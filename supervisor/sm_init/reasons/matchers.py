@@ -50,11 +50,20 @@ def matching(lines: Sequence[Line], regex: "re.Pattern", start: int = 0) -> Iter
         return
     search = _multiline(regex).search
     at = starts[start] if start < len(starts) else len(text)
+    after_newline = _after_newline(regex)
     while at < len(text):
-        match = search(text, at)
+        if after_newline is None:
+            match = search(text, at)
+            found = match and match.start()
+        else:   # the pattern's "^" a newline, searched from the one before ``at`` (a line's start)
+            match = _multiline(regex).match(text) if at == 0 else None
+            found = 0 if match else None
+            if match is None:
+                match = after_newline(text, at - 1 if at else 0)
+                found = match and match.start() + 1
         if match is None:
             return
-        position = bisect.bisect_right(starts, match.start()) - 1
+        position = bisect.bisect_right(starts, found) - 1
         if regex.search(lines[position].text):
             yield position
         at = starts[position + 1] if position + 1 < len(starts) else len(text)
@@ -129,6 +138,32 @@ def _multiline(regex: "re.Pattern") -> "re.Pattern":
     if regex not in _multilines:
         _multilines[regex] = re.compile(regex.pattern, regex.flags | re.M)
     return _multilines[regex]
+
+
+# A pattern that starts with "^" (re.M) can match only at a line's start: re's search tries it at
+# every character, a search of "\n" and the rest from newline to newline only where a line starts.
+_after_newlines: dict = {}   # pattern -> the search of "\n" and the rest, None where that cannot be
+
+
+def _after_newline(regex: "re.Pattern"):
+    if regex not in _after_newlines:
+        _after_newlines[regex] = _after_newline_of(regex)
+    return _after_newlines[regex]
+
+
+def _after_newline_of(regex: "re.Pattern"):
+    """The search for "\n" then what follows ``regex``'s leading "^", where "^" starts every match
+    (not one branch's) and the rest reads the same after a newline: a str pattern, no verbose mode."""
+    pattern = regex.pattern
+    if not isinstance(pattern, str) or not pattern.startswith("^") or regex.flags & re.VERBOSE:
+        return None
+    try:
+        parsed = _regex_parser.parse(pattern, regex.flags)
+        if not parsed.data or parsed.data[0] != (_regex_parser.AT, _regex_parser.AT_BEGINNING):
+            return None
+        return re.compile(r"\n(?:%s)" % pattern[1:], regex.flags | re.M).search
+    except Exception:   # pragma: no cover  (a pattern that does not stand in a group: re's own search)
+        return None
 
 
 _literal_searches: dict = {}   # literal -> its compiled search
