@@ -82,8 +82,7 @@ def error_words(lines: Sequence[Line]) -> Optional[Hit]:
 def _last(text: str, starts: Sequence[int], literals: Tuple[str, ...], words: "re.Pattern") -> Optional[int]:
     """The last line (its position) where ``words`` match around one of ``literals`` and that is no
     error's line by NOT_AN_ERROR; at most LOOKED_AT lines judged."""
-    end = len(text)
-    found = {literal: text.rfind(literal, 0, end) for literal in literals}
+    found = {literal: text.rfind(literal) for literal in literals}
     for _ in range(LOOKED_AT):
         at = max(found.values())
         if at < 0:
