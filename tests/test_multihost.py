@@ -39,6 +39,35 @@ def test_a_failure_on_one_host_stops_the_others_with_one_verdict(start_init, tmp
     assert "127.0.0.1" not in hosts[2].failure()
 
 
+def test_a_failure_that_reads_as_a_consequence_gives_way_to_its_cause(start_init, tmp_path):
+    """algo-3's rank dies of a closed connection and that is heard first; algo-2's own error,
+    heard within the heartbeat that the coordinator holds such a failure, is the verdict."""
+    hosts = start_hosts(start_init, tmp_path, 3, timing=("--peer-heartbeat", "5", "--peer-timeout", "15"),
+                        only={"algo-1": ("-v",)})
+    expect_joined(hosts)
+    hosts[2].tell("peer-died")
+    hosts[0].init.log.expect(r"peers: algo-3 \(exit 1: RuntimeError: .*Connection closed by peer .*\): reads as a"
+                             r" consequence of another host's failure; its cause has 5s to be heard")
+    hosts[1].tell("fail")
+    codes = {host.name: host.init.wait() for host in hosts}
+    assert codes == {"algo-1": 123, "algo-2": 1, "algo-3": 1}
+    for host in hosts:
+        assert host.failure().splitlines()[0] == VERDICT_2, (host.name, host.failure())
+
+
+def test_a_consequence_with_no_cause_is_the_verdict_a_heartbeat_later_and_its_host_waits_for_it(start_init, tmp_path):
+    """With a 3 s heartbeat, the failed host waits longer than its usual 2 s for the verdict: the
+    coordinator holds its failure for that heartbeat first."""
+    hosts = start_hosts(start_init, tmp_path, 2, timing=("--peer-heartbeat", "3", "--peer-timeout", "9"))
+    expect_joined(hosts)
+    hosts[1].tell("peer-died")
+    assert [host.init.wait() for host in hosts] == [123, 1]
+    verdict = ("first observed failure: algo-2 (exit 1: RuntimeError: [pair.cc:553] Connection closed by peer"
+               " [127.0.0.1]:8359)")
+    for host in hosts:
+        assert host.failure().splitlines()[0] == verdict, (host.name, host.failure())
+
+
 def test_a_verdict_runs_the_pre_kill_hooks_with_its_reason(start_init, tmp_path):
     record = tmp_path / "hook.json"
     hosts = start_hosts(start_init, tmp_path, 2, only={"algo-1": ("--pre-kill", hook("--record", str(record)))})

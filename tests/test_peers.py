@@ -164,14 +164,89 @@ def test_a_stop_signal_anywhere_stops_every_host_and_no_verdict_follows():
 
 def test_the_coordinators_own_stop_is_broadcast_and_not_a_stop_of_its_own_twice():
     board = coordinator()
-    actions = board.own_stop()
+    actions = board.own_stop(1.0)
     assert actions == [peers.Broadcast(msg("stop", "algo-1", host="algo-1"))]
-    assert board.own_stop() == []
+    assert board.own_stop(2.0) == []
 
 
 def test_the_coordinators_own_failure_is_the_verdict():
     actions, awaiting = coordinator().own_ended(2, "ValueError: bad lr", 4.0)
     assert verdicts(actions) == ["first observed failure: algo-1 (exit 2: ValueError: bad lr)"] and not awaiting
+
+
+GLOO = ("rank 0 failed first (exit code 1): RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc:553]"
+        " Connection closed by peer [172.18.0.3]:8359")
+CONSEQUENCE = f"first observed failure: algo-3 (exit 1: {GLOO})"
+CAUSE = "first observed failure: algo-2 (exit 1: RuntimeError: host two exploded)"
+
+
+@pytest.mark.parametrize("error, expected", [
+    (GLOO, True),
+    ("RuntimeError: [pair.cc:598] Connection reset by peer", True),
+    ("torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, remote process exited", True),
+    ("[Rank 1] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=7) ran for 600000 milliseconds", True),
+    ("RuntimeError: host two exploded", False),
+    ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", False),
+    ("", False),
+    (None, False),
+])
+def test_what_reads_as_a_consequence_of_a_peers_failure(error, expected):
+    assert peers.consequence(error) is expected
+
+
+def test_a_consequence_heard_first_gives_way_to_its_cause_heard_within_the_heartbeat():
+    """Seen in CI: algo-3's torchrun reported its rank's gloo error before algo-2's reported the
+    raise that caused it."""
+    board = coordinator()
+    held = board.on_message(msg("ended", "algo-3", code=1, error=GLOO), 3.0)
+    assert verdicts(held) == [] and of(held, peers.Broadcast) == []
+    assert board.next_wakeup() == 5.0 and board.tick(4.9) == []  # held until 3 + one heartbeat
+    actions = board.on_message(msg("ended", "algo-2", code=1, error="RuntimeError: host two exploded"), 4.9)
+    assert verdicts(actions) == [CAUSE]
+    assert of(actions, peers.Broadcast) == [peers.Broadcast(msg("verdict", "algo-1", text=CAUSE))]
+    assert verdicts(board.tick(8.0)) == [] and board.next_wakeup() == 10.0
+
+
+def test_a_consequence_with_no_cause_heard_is_the_verdict_a_heartbeat_later():
+    board = coordinator()
+    board.on_message(msg("ended", "algo-3", code=1, error=GLOO), 3.0)
+    later = board.on_message(msg("ended", "algo-2", code=1, error="RuntimeError: [pair.cc:598] Timed out"), 3.5)
+    assert verdicts(later) == []  # another consequence: only noted
+    assert board.next_wakeup() == 5.0 and verdicts(board.tick(5.0)) == []  # the heartbeat's tick, before the hold ends
+    assert board.next_wakeup() == 8.0
+    actions = board.tick(8.0)
+    assert verdicts(actions) == [CONSEQUENCE]
+    assert peers.Broadcast(msg("verdict", "algo-1", text=CONSEQUENCE)) in actions
+
+
+def test_a_loss_heard_while_a_consequence_is_held_is_the_verdict():
+    board = coordinator()
+    board.on_message(msg("ended", "algo-3", code=1, error=GLOO), 3.0)
+    assert verdicts(board.on_closed("algo-2", "connection closed", 3.2)) \
+        == ["first observed failure: algo-2 lost: connection closed"]
+
+
+def test_a_stop_heard_while_a_consequence_is_held_gives_the_held_verdict():
+    """The failure was heard before the stop: the verdict, as any failure heard before a stop."""
+    board = coordinator()
+    board.on_message(msg("ended", "algo-3", code=1, error=GLOO), 3.0)
+    actions = board.on_message(msg("stop", "algo-2", host="algo-2"), 3.5)
+    assert verdicts(actions) == [CONSEQUENCE] and of(actions, peers.PeerStop) == []
+    assert verdicts(board.tick(8.0)) == []
+
+
+def test_the_coordinators_own_consequence_awaits_a_workers_cause():
+    board = coordinator()
+    actions, awaiting = board.own_ended(1, GLOO, 3.0)
+    assert verdicts(actions) == [] and awaiting
+    assert verdicts(board.on_message(msg("ended", "algo-2", code=1, error="RuntimeError: host two exploded"), 3.4)) \
+        == [CAUSE]
+
+
+def test_the_coordinators_own_consequence_is_the_verdict_when_no_cause_comes():
+    board = coordinator()
+    board.own_ended(1, GLOO, 3.0)
+    assert verdicts(board.tick(8.0)) == [f"first observed failure: algo-1 (exit 1: {GLOO})"]
 
 
 def test_the_coordinators_clean_exit_releases_the_workers():
@@ -306,7 +381,7 @@ def test_after_the_coordinators_clean_exit_a_worker_goes_on_unwatched():
     lambda board: board.own_ended(1, "x", 1.0),
     lambda board: board.on_message(msg("verdict", "algo-1", text="first observed failure: algo-3 (exit 1)"), 1.0),
     lambda board: board.on_message(msg("stop", "algo-1", host="algo-3"), 1.0),
-    lambda board: board.own_stop(),
+    lambda board: board.own_stop(1.0),
 ])
 def test_a_worker_that_no_longer_watches_has_no_deadline(end):
     board = worker(timeout=60.0)

@@ -112,15 +112,17 @@ class Driver:
         state = loop.state
         if not self.told_stop and state.stop_cause == plan.ACTIVE_STOP:
             self.told_stop = True
-            self.perform(self.board.own_stop(), now)
+            self.perform(self.board.own_stop(now), now)
         if not self.told_end and not state.main_alive:
             self.told_end = True
             code, error = plan.exit_code(state), plan.peer_error(self.config, state)
             if code != 0 and error is None and state.stop_cause is None:
                 error = self.system.error_line()
             actions, awaiting = self.board.own_ended(code, error, now)
-            if awaiting:  # a plan result like any other, with nothing to perform
-                loop.apply((plan.await_verdict(loop.state, now + plan.PEER_WAIT), []), now)
+            if awaiting:  # a plan result like any other, with nothing to perform; the coordinator may
+                # hold a failure that reads as a consequence for a heartbeat, waiting for its cause
+                until = now + self.config.peers.heartbeat + plan.PEER_WAIT
+                loop.apply((plan.await_verdict(loop.state, until), []), now)
             self.perform(actions, now)
 
     def perform(self, actions, now: float) -> None:

@@ -14,7 +14,12 @@ What each side decides, here, from events and a clock the caller passes (tests u
 * the coordinator keeps one row per host: not started, joined, finished (its job exited 0), stopping
   (a stop signal reached it), failed, lost. The first failure it *hears* of is the verdict; it is
   ordered by arrival, never by comparing clocks (a silent loss is noticed a timeout late, so the
-  crash it caused may be heard first: "first observed", and the hosts already silent are added);
+  crash it caused may be heard first: "first observed", and the hosts already silent are added).
+  One exception: a failure whose error reads as a consequence of a peer's (``consequence``: its
+  connection to a peer closed, a collective failed or timed out) is held for one heartbeat, and a
+  failure heard meanwhile that does not read so (or a loss) is the verdict instead. The ranks on
+  every other host die of the raise on one host within the launchers' monitor intervals, and which
+  launcher reports first is a race;
 * a worker answers each of the coordinator's beats with its own, tells the coordinator how its job
   ended, or that a stop signal reached it, and takes the coordinator's verdict; a worker that loses
   the coordinator (silent for the peer timeout, or its connection closed) decides for itself.
@@ -194,6 +199,16 @@ def describe_failure(host: str, code: int, error: str | None) -> str:
     return f"{host} (exit {code}: {error})" if error else f"{host} (exit {code})"
 
 
+def consequence(error: str | None) -> bool:
+    """Whether a host's ``Error:`` line reads as what its ranks died of because a peer died first
+    (reasons.torchrun's CONSEQUENCE: a connection closed or reset by the peer, a collective that failed
+    or timed out). Imported here, at a failure, not at the start: only a failing job pays for it."""
+    if not error:
+        return False
+    from .reasons.torchrun import CONSEQUENCE
+    return bool(CONSEQUENCE.search(error))
+
+
 def seconds(value: float) -> str:
     return f"{value:.0f} s"
 
@@ -246,6 +261,7 @@ class Coordinator(_Side):
         self.heard = {host: now for host in settings.hosts[1:]}
         self.joined = 0
         self.stopped_at = settings.me  # where the stop signal arrived, once one did
+        self.held: tuple[str, float] | None = None  # a consequence waiting for its cause: (what, until)
 
     def start(self, now: float) -> list:
         return [Note(f"peers: coordinating {len(self.settings.hosts)} hosts on port {self.settings.port}"
@@ -277,7 +293,7 @@ class Coordinator(_Side):
         if message.kind == "ended":
             return self._ended(host, message.code, message.error, now)
         if message.kind == "stop":
-            return self._stop(host)
+            return self._stop(host, now)
         return []   # beat (a hello again, a verdict, a done: a worker never sends those; harmless)
 
     def on_closed(self, host: str, problem: str, now: float) -> list:
@@ -288,11 +304,13 @@ class Coordinator(_Side):
         return self._failure(host, LOST, f"{host} lost: connection closed", now)
 
     def tick(self, now: float) -> list:
-        """Once per heartbeat: beats to everyone, and who has been silent too long."""
+        """Once per heartbeat: beats to everyone, and who has been silent too long. And, when it is
+        due, the held consequence: no cause was heard within its heartbeat."""
+        actions = self._give(self.held[0], now) if self.held is not None and now >= self.held[1] else []
         if now < self.next_tick:
-            return []
+            return actions
         self.next_tick = max(self.next_tick + self.settings.heartbeat, now)
-        actions: list = [Broadcast(self.message("beat"))]
+        actions.append(Broadcast(self.message("beat")))
         if not self.watching:
             return actions
         if self.joined == 0 and now - self.started > self.settings.join_timeout:
@@ -312,20 +330,24 @@ class Coordinator(_Side):
     # events of this host
 
     def own_ended(self, code: int, error: str | None, now: float) -> tuple[list, bool]:
-        """This host's job ended: (actions, whether a verdict may still come: never, here, since it
-        is given at once)."""
+        """This host's job ended: (actions, whether a verdict may still come: only when its failure
+        is held, as a consequence)."""
         if self.off:
             actions = []
         elif code == 0:
             actions = [Broadcast(self.message("done")),
                        Note(f"peers: {self.settings.me} finished (exit 0): the other hosts go on unwatched")]
         else:
-            actions = self._failure(self.settings.me, FAILED, describe_failure(self.settings.me, code, error), now)
+            actions = self._failure(self.settings.me, FAILED, describe_failure(self.settings.me, code, error), now,
+                                    consequence(error))
         self.ended = True
-        return actions, False
+        return actions, self.held is not None
 
-    def own_stop(self) -> list:
-        return self._stop(self.settings.me)
+    def own_stop(self, now: float) -> list:
+        return self._stop(self.settings.me, now)
+
+    def next_wakeup(self) -> float:
+        return self.next_tick if self.held is None else min(self.next_tick, self.held[1])
 
     # decisions
 
@@ -335,11 +357,13 @@ class Coordinator(_Side):
                 self.status[host] = FINISHED
                 return [Note(f"peers: {host} finished (exit 0); the others go on")]
             return []
-        return self._failure(host, FAILED, describe_failure(host, code, error), now)
+        return self._failure(host, FAILED, describe_failure(host, code, error), now, consequence(error))
 
-    def _stop(self, host: str) -> list:
+    def _stop(self, host: str, now: float) -> list:
         if host != self.settings.me:
             self.status[host] = STOPPING
+        if self.held is not None:  # heard before the stop: the verdict, as any failure heard before one
+            return self._give(self.held[0], now)
         if self.stopping or self.verdict is not None:
             return []
         self.stopping, self.stopped_at = True, host
@@ -348,16 +372,29 @@ class Coordinator(_Side):
             actions.append(PeerStop(host))
         return actions
 
-    def _failure(self, host: str, status: str, what: str, now: float) -> list:
+    def _failure(self, host: str, status: str, what: str, now: float, consequence: bool = False) -> list:
+        """A failure or a loss heard: the verdict, or held when it reads as a consequence of a peer's
+        (a held one gives way to the first failure that does not; a loss never does)."""
         if host != self.settings.me and self.status[host] in (FAILED, LOST, FINISHED, STOPPING):
             return []
         if host != self.settings.me:
             self.status[host] = status
-        if not self.watching:
+        if self.held is not None and not consequence:
+            return [Note(f"peers: also: {self.held[0]}", VERBOSE)] + self._give(what, now)
+        if self.held is not None or not self.watching:
             return [Note(f"peers: also: {what}", VERBOSE)]
+        if consequence:
+            self.held = (what, now + self.settings.heartbeat)
+            return [Note(f"peers: {what}: reads as a consequence of another host's failure;"
+                         f" its cause has {self.settings.heartbeat:g}s to be heard", VERBOSE)]
+        return self._give(what, now)
+
+    def _give(self, what: str, now: float) -> list:
+        """The verdict: ``what``, and the hosts already silent, to every host."""
+        self.held = None
         silent = [f"{other} silent for {seconds(now - self.heard[other])}"
                   for other, state in self.status.items()
-                  if other != host and state == JOINED
+                  if state == JOINED
                   and now - self.heard[other] > SILENT_AFTER * self.settings.heartbeat]
         text = f"first observed failure: {what}"
         if silent:
@@ -464,7 +501,7 @@ class Worker(_Side):
             fields["error"] = error[:MAX_ERROR]
         return [Send(self.settings.leader, self.message("ended", **fields))], awaiting
 
-    def own_stop(self) -> list:
+    def own_stop(self, now: float) -> list:
         if self.stopping or self.verdict is not None:
             return []
         self.stopping = True

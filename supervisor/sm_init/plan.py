@@ -48,6 +48,7 @@ STALL = "stall"               # sm-init stopped the job itself: the stall watchd
 PEER = "peer"                 # another host failed: the peers' verdict stops this one (peers.py)
 PEER_STOP = "peer-stop"       # a stop signal reached another host: the whole job stops, no verdict
 PEER_WAIT = 2.0               # at most this long for the verdict, after telling the peers of a failure
+                              # (and after the coordinator's hold of a consequence: a heartbeat)
 DUMP_TIME = 10.0              # at most this long for the stacks of a stalled tree, before the stop signal
 READER_PATIENCE = 10.0        # at exit with no stop pressing, a log reader that takes nothing this long is given up
 

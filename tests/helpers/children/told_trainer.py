@@ -3,7 +3,8 @@
     told_trainer.py HOST
 
 Prints ``HOST ready``, then reads commands, one a line: ``fail`` raises RuntimeError("HOST
-exploded") (a traceback on stderr, exit 1), ``exit CODE`` exits with CODE. SIGTERM is reported
+exploded") (a traceback on stderr, exit 1), ``peer-died`` raises what a rank raises when a peer died
+first (gloo's "Connection closed by peer"), ``exit CODE`` exits with CODE. SIGTERM is reported
 (``HOST got SIGTERM``) and ends it with 143. End of stdin: it waits for a signal.
 
 Never a blocking read of stdin: a SIGTERM that lands after the interpreter's last look and before
@@ -46,6 +47,8 @@ def main():
             words = line.decode().split()
             if words == ["fail"]:
                 raise RuntimeError(f"{host} exploded")
+            if words == ["peer-died"]:
+                raise RuntimeError("[pair.cc:553] Connection closed by peer [127.0.0.1]:8359")
             if words[:1] == ["exit"]:
                 sys.exit(int(words[1]))
     wait_for_signals(wakeup)
