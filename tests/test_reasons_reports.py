@@ -1274,6 +1274,27 @@ def test_an_aborts_reason_in_other_libcs_and_libraries(text, recogniser, error):
     assert (finding.name, finding.error) == (recogniser, error), finding
 
 
+NON_OK = "F external/xla/xla/service/gpu/autotuning/gemm_fusion_autotuner.cc:1099] Non-OK-status: executable.status()"
+
+
+@pytest.mark.parametrize("text, recogniser, error", [
+    # TSL's TF_CHECK_OK (LOG(FATAL) << "Non-OK-status: " #val "\nStatus: " << status): the status below.
+    (NON_OK + "\nStatus: INTERNAL: ptxas exited with non-zero error code 139, output:\n - Failure occurred when"
+     " compiling fusion gemm_fusion_dot.610\nAborted (core dumped)\n", "fatal-log",
+     "Non-OK-status: executable.status() status: INTERNAL: ptxas exited with non-zero error code 139, output:"),
+    # Older TensorFlow's (TfCheckOpHelperOutOfLine), the status on its own line.
+    ("2018-06-16 14:47:07.775019: F tensorflow/core/graph/graph.cc:283] Non-OK-status: status status: Not found:"
+     " Op type not registered 'NoOp'\nAbort trap: 6\n", "fatal-log",
+     "Non-OK-status: status status: Not found: Op type not registered 'NoOp'"),
+    # No status below: the line alone.
+    (NON_OK + "\nAborted (core dumped)\n", "fatal-log", "Non-OK-status: executable.status()"),
+    (NON_OK + "\nStatus: \nAborted (core dumped)\n", "fatal-log", "Non-OK-status: executable.status()"),
+])
+def test_a_failed_status_check_with_its_status(text, recogniser, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == (recogniser, error), finding
+
+
 @pytest.mark.parametrize("text", [
     "Assertion failed: see the log above\nAborted\n",           # no file nor line
     "step 3: Assertion failed: (x), file a.c, line 4.\nAborted\n",   # not at the line's start
@@ -3014,8 +3035,40 @@ MPI_FATAL_BOX = ("[node-1:07356] *** An error occurred in MPI_Allgather\n"
      "pml_ucx.c:424 Error: ucp_ep_create(proc=3) failed: Destination is unreachable"),
 ])
 def test_ucx_error_lines(text, shown):
+    # Above MPI's fatal error box: the component's error, over mpirun's report after the box too.
+    finding = find(text + MPIRUN_ABORT_REPORT)
+    assert finding.name == "mpi-fatal-error" and finding.error == shown, finding
+    # Without the box, the last resort: the same line.
+    alone = find(text.replace(MPI_FATAL_BOX, ""))
+    assert alone.name == "runtime-error-log" and alone.error == shown, alone
+
+
+# Open MPI's TCP BTL's BTL_ERROR (opal/mca/btl/base/btl_base_error.h: "[node][[job,vpid],rank][file.c:
+# line:function] msg") above the fatal error box of the rank it made fail, then PRRTE's report.
+BTL_LINE = ("[balthasar][[59259,1],0][btl_tcp_endpoint.c:857:mca_btl_tcp_endpoint_start_connect] peer: melchior"
+            " Unable to connect to the peer 192.168.68.53 on port 1024: No route to host")
+MPIRUN_ABORT_REPORT = ("-" * 74 + "\nprterun has exited due to process rank 0 with PID 0 on node balthasar calling\n"
+                       '"abort". This may have caused other processes in the application to be\n' + "-" * 74 + "\n")
+
+
+@pytest.mark.parametrize("text", [
+    BTL_LINE + "\n" + MPI_FATAL_BOX + MPIRUN_ABORT_REPORT,
+    "[balthasar.local:04334] SET DYLD_LIBRARY_PATH=/opt/homebrew/lib\n" + BTL_LINE + "\n\n" + MPI_FATAL_BOX,
+])
+def test_an_mpi_components_error_above_its_fatal_error_box(text):
     finding = find(text)
-    assert finding.name == "runtime-error-log" and finding.error == shown, finding
+    assert (finding.name, finding.error) == ("mpi-fatal-error", "btl_tcp_endpoint.c:857: peer: melchior Unable to"
+                                             " connect to the peer 192.168.68.53 on port 1024: No route to host"), finding
+
+
+@pytest.mark.parametrize("text", [
+    MPI_FATAL_BOX + BTL_LINE + "\n" + MPIRUN_ABORT_REPORT,                 # the component's line after the box
+    BTL_LINE.replace("[[59259,1],0]", "[59259,1,0]") + "\n" + MPI_FATAL_BOX + MPIRUN_ABORT_REPORT,  # no OMPI name
+    BTL_LINE.replace(".c:857:", ".py:857:") + "\n" + MPI_FATAL_BOX + MPIRUN_ABORT_REPORT,  # not a C file
+    BTL_LINE + "\n" + MPIRUN_ABORT_REPORT,                                  # no fatal error box
+])
+def test_not_an_mpi_components_error_above_its_fatal_error_box(text):
+    assert_not_found_by(text, "mpi-fatal-error")
 
 
 @pytest.mark.parametrize("text", [

@@ -149,6 +149,11 @@ def test_any_arrangement_of_familiar_lines(lines):
     ("[default0]:step 5", "step 5", None, "0"),
     ("[1,2]<stderr>:Traceback (most recent call last):", "Traceback (most recent call last):", "2",
      None),
+    # horovodrun's and horovod.spark's, with its timestamp (time.asctime()) glued before the rank.
+    ("Mon Jun  7 11:51:57 2021[1]<stderr>:  what():  HTTP request failed.", "  what():  HTTP request failed.", "1",
+     None),
+    ("Tue Jun 15 12:25:59 2021[0]<stdout>:", "", "0", None),
+    ("Mon Jun  7 11:51:57 2021 [1]<stderr>:x", "Mon Jun  7 11:51:57 2021 [1]<stderr>:x", None, None),
     ("[INFO] rank 1 ready", "[INFO] rank 1 ready", None, None),
 ])
 def test_rank_prefixes(raw, text, rank, local):
@@ -157,7 +162,7 @@ def test_rank_prefixes(raw, text, rank, local):
 
 # Lines that carry a prefix, that start as one would and are none (too short, or no match), and others.
 STARTS = ["[", "[ab]", "[0]:x", "[rank1]: x", "[rank: 2] x", " 1", " 12", " 1: x", "     1: x", "123", "1: x", "(",
-          "(pid=1", "(pid=1) x", "D", "Dec  5 19:26:34 x", "2023-01-01 00:00:00 x", "ERROR 01-29 07:44:33 w.py:1] x",
+          "(pid=1", "(pid=1) x", "D", "Dec  5 19:26:34 x", "Mon Jun  7 11:51:57 2021[1]<stderr>:x", "Mon Jun", "2023-01-01 00:00:00 x", "ERROR 01-29 07:44:33 w.py:1] x",
           "x", "", "\tx", "  x", "1%|x", " \u0661: x", "\u0661"]
 
 

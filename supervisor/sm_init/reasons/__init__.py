@@ -9,7 +9,8 @@ found in the tails with a hint where one helps, then the last lines of the outpu
 Finding the error. The tails are cleaned (invalid UTF-8 replaced, ANSI colours dropped, a ``\\r``
 progress bar reduced to what a terminal would last have shown), each line's prefixes are peeled off
 (``[rank1]:`` from torch.distributed, ``[default1]:`` from torchrun --tee, ``[1,0]<stderr>:`` from
-mpirun --tag-output, Ray's ``(RayWorkerVllm pid=5304)``, ``(pid=2580)`` and a daemon's
+mpirun --tag-output, horovodrun's ``[1]<stderr>:`` with its ``time.asctime()`` stamp glued before it
+where it has one, Ray's ``(RayWorkerVllm pid=5304)``, ``(pid=2580)`` and a daemon's
 ``(pid=runtime_env, ip=192.168.1.100)``, Lightning's ``[rank: 0]``, Slurm's ``srun --label``
 ``0:``, kubectl's ``[pod/trainer-0/pytorch]``, Determined's
 ``[2021-12-07T10:43:01Z] 087c0ee7 [rank=1] || `` (its web UI's copy ``<info>    [...] 087c0ee7 || ``
@@ -120,7 +121,8 @@ The order is the precedence:
    called" before its terminate; libc++'s "libc++abi: terminating due to uncaught exception of type
    T: what"), a fatal log line (glog's ``F``, its whole header found anywhere on a line a progress
    line was printed onto, "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ...", Google
-   Highway's "Abort at FILE:LINE: msg", Ray's C++ log line at its fatal level, "C"), then an abort:
+   Highway's "Abort at FILE:LINE: msg", Ray's C++ log line at its fatal level, "C"; TSL's failed
+   TF_CHECK_OK, "Non-OK-status: X", with the "Status: msg" its newer form prints on the next line), then an abort:
    glibc's own reason for it where it printed one (malloc's "double free or corruption (!prev)",
    "free(): invalid pointer", "*** stack smashing detected ***", assert()'s "PROG: FILE:LINE: FUNC:
    Assertion `EXPR' failed."; the BSDs', macOS's and musl's assert(), "Assertion failed: (EXPR),
@@ -150,7 +152,10 @@ The order is the precedence:
    SageMaker's own reason, a Describe* response's ``"FailureReason": "..."`` printed as JSON one
    member a line (the AWS CLI's, a Step Functions state's output). Then libstdc++'s "terminate
    called without an active exception" (or "recursively"): no reason of its own, but the child's
-   end, over a launcher's report of its exit. Then
+   end, over a launcher's report of its exit. Then Open MPI's report of an MPI error made fatal in a
+   rank ("*** An error occurred in X" ... "*** MPI_ERRORS_ARE_FATAL"): it says only where; the first
+   error line of the component that failed, above it, says why (the TCP BTL's "[node][[job,vpid],rank]
+   [file.c:N:func] msg", UCX's), shown from the file on. Then
    launchers' own reports, when nothing of the child's is left, the first one: mpirun's "exited on
    signal 9 (Killed)" (its sentence whole where a terminal wrapped it), Open MPI's "exited with
    non-zero status" box with its "Exit code:", MPI_ABORT, DeepSpeed's "exits with return code = -9",
@@ -231,7 +236,8 @@ from .tracebacks import (bare_exception, by_process, cut_traceback, fatal_traceb
     _is_wrapper, pytest_failure, python_traceback, wrapper_traceback)
 from .causes import (aborted, crlf_script, cuda_error, cuda_oom, earlier, earliest, killed, native_crash, nccl_error,
     rust_alloc_failed, SIGNAL_WORDS)
-from .native import bare_terminate, cxx_exception, fatal_log, logged_error, mpi_init_error, runtime_error_log
+from .native import (bare_terminate, cxx_exception, fatal_log, logged_error, mpi_fatal_error, mpi_init_error,
+    runtime_error_log)
 from .error_words import error_words
 from .reports import argparse_error, build_error, cmake_error, failure_reason_json, hydra_report, launcher_report
 from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
@@ -377,6 +383,8 @@ LAUNCHERS = (
     Recogniser("failure-reason", failure_reason_json),
     # libstdc++'s terminate without an exception: no reason of its own, but the child's end.
     Recogniser("bare-terminate", bare_terminate),
+    # Open MPI's fatal MPI error in a rank: the component's error above it, over mpirun's report.
+    Recogniser("mpi-fatal-error", mpi_fatal_error),
     REPORT,
     Recogniser("mpich-hydra", hydra_report),
     Recogniser("wrapper-traceback", wrapper_traceback),

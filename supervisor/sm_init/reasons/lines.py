@@ -85,8 +85,11 @@ PREFIXES = (   # (pattern at the start of a line, the Line field its group goes 
     # role "default" unless named ("[trainer0]:"), or a template's "[${rank}]:".
     (re.compile(r"\[(?:[A-Za-z_][\w-]{0,40}?)?(\d+)\]:"), "local", "["),
     # mpirun --tag-output ([1,0]<stderr>:; with the host, as SageMaker's MPI jobs show it,
-    # [1,mpirank:0,algo-1]<stderr>:), horovodrun's gloo launcher ([0]<stderr>:).
-    (re.compile(r"\[(?:\d+,)?(?:mpirank:)?(\d+)(?:,[\w.-]{1,64})?\]<std(?:out|err)>:"), "rank", "["),
+    # [1,mpirank:0,algo-1]<stderr>:), horovodrun's gloo launcher ([0]<stderr>:; with
+    # --prefix-timestamp and horovod.spark's prefix_output_with_timestamp, time.asctime() glued
+    # before it: "Mon Jun  7 11:51:57 2021[1]<stderr>:").
+    (re.compile(r"(?:[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})?"
+                r"\[(?:\d+,)?(?:mpirank:)?(\d+)(?:,[\w.-]{1,64})?\]<std(?:out|err)>:"), "rank", "[MTWFS"),
     # kubectl logs --prefix: "[pod/trainer-0/pytorch] ".
     (re.compile(r"\[(pod/[\w.-]{1,253})/[\w.-]{1,63}\] ?"), "actor", "["),
     # Ray: a worker's "(RayWorkerVllm pid=5304, ip=10.0.0.2)", its daemons' "(raylet)". The driver

@@ -125,6 +125,13 @@ RAY_FATAL_LOG = re.compile(r"^(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?C \d{1
                            r"(?:\([\w.-]{1,80}\) )?[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
 
 
+# TensorFlow's, XLA's and TSL's TF_CHECK_OK that failed: LOG(FATAL) of "Non-OK-status: EXPR status: MSG"
+# (TfCheckOpHelperOutOfLine), newer TSL with "\nStatus: MSG": the status is on the next line, and it
+# is what says why.
+NON_OK_STATUS = re.compile(r"Non-OK-status: [^\n]{1,300}$")
+STATUS_BELOW = "Status: "
+
+
 def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
     output = output_lines(lines)
     text = joined(output)[0]
@@ -132,7 +139,14 @@ def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
                         first_line(output, HWY_ABORT) if holds(text, "Abort at ") else None,
                         first_line(output, RAY_FATAL_LOG) if holds(text, " C ", "\nC ") or text.startswith("C ") else None,
                         first_line(output, FATAL_GLUED))
-    return None if line is None else Hit(line, tidy(ray_message(line.text)))
+    if line is None:
+        return None
+    error = tidy(ray_message(line.text))
+    if NON_OK_STATUS.search(error) and " status: " not in error:
+        below = next((other for other in output if other.index > line.index), None)
+        if below is not None and below.text.startswith(STATUS_BELOW) and below.text[len(STATUS_BELOW):].strip():
+            error += " status: " + tidy(below.text[len(STATUS_BELOW):])
+    return Hit(line, error)
 
 
 # The child's own words first, even as a line alone; then what a launcher says of it.
@@ -206,11 +220,7 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
         line = first_line(output, THC_ERROR)
         if line is not None:
             found.append(Hit(line, tidy(line.text), HINT_CUDA))
-    if holds(text, "UCX  ERROR ", " Error: "):
-        line = first_line(output, UCX_ERROR)
-        if line is not None:
-            match = UCX_ERROR.search(line.text)
-            found.append(Hit(line, tidy(match.group(1) or match.group(2))))
+    found.append(_ucx_error(output, text))
     if holds(text, "] "):
         match = RUNTIME_ERROR_LOG.search("\n" + text)
         if match is not None:
@@ -222,6 +232,48 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
             line = output[bisect.bisect_right(starts, match.start()) - 1]
             found.append(Hit(line, tidy(ray_message(line.text))))
     return earlier(*found)
+
+
+# Open MPI's report, in a rank's own output, of an MPI error its error handler makes fatal
+# (ompi/errhandler/errhandler_predefined.c: "[host:pid] *** An error occurred in X", "*** reported by
+# process [...]", "*** on communicator ...", the error class, "*** MPI_ERRORS_ARE_FATAL (processes in
+# this communicator will now abort,"): it says only where. The component that failed logged why
+# above it, the first of its lines the first failure: the TCP BTL's BTL_ERROR
+# (opal/mca/btl/base/btl_base_error.h: "[%s]%s[%s:%d:%s] " of the node, OMPI_NAME_PRINT's
+# "[[job,vpid],rank]", the file, line and function, then the message) or UCX's (UCX_ERROR). Shown
+# from the file on, as UCX's.
+MPI_FATAL = re.compile(r"\*\*\* An error occurred in ")
+BTL_ERROR = re.compile(r"^\[[\w.-]{1,200}\]\[\[\d{1,10},\d{1,10}\],\d{1,10}\]\[([\w./-]{1,160}\.c:\d{1,6}):\w{1,120}\] (\S.*)")
+
+
+def mpi_fatal_error(lines: Sequence[Line]) -> Optional[Hit]:
+    """The first error line of an MPI component before the first report of an MPI error made
+    fatal, or None."""
+    output = output_lines(lines)
+    text = joined(output)[0]
+    if not holds(text, "*** An error occurred in "):
+        return None
+    report = first_line(output, MPI_FATAL)
+    found = []
+    if holds(text, "]["):
+        line = first_line(output, BTL_ERROR)
+        if line is not None:
+            btl = BTL_ERROR.match(line.text)
+            found.append(Hit(line, tidy(f"{btl.group(1)}: {btl.group(2)}")))
+    found.append(_ucx_error(output, text))
+    hit = earlier(*found)
+    return hit if hit is not None and hit.line.index < report.index else None
+
+
+def _ucx_error(output: Sequence[Line], text: str) -> Optional[Hit]:
+    """UCX's first error line (UCX_ERROR) in ``output`` (``text``, joined), from the file on."""
+    if not holds(text, "UCX  ERROR ", " Error: "):
+        return None
+    line = first_line(output, UCX_ERROR)
+    if line is None:
+        return None
+    match = UCX_ERROR.search(line.text)
+    return Hit(line, tidy(match.group(1) or match.group(2)))
 
 
 # Python logging's default line (Lib/logging/__init__.py: BASIC_FORMAT "%(levelname)s:%(name)s:%(message)s",
