@@ -1277,6 +1277,15 @@ def test_an_aborts_reason_in_other_libcs_and_libraries(text, recogniser, error):
 NON_OK = "F external/xla/xla/service/gpu/autotuning/gemm_fusion_autotuner.cc:1099] Non-OK-status: executable.status()"
 
 
+@pytest.mark.parametrize("spaces", ["", " " * 3, " " * 220, "\t"])
+def test_glibcs_heap_check_after_the_spaces_a_wrapped_progress_bar_left(spaces):
+    text = ("ValueError: You have to specify either input_ids or inputs_embeds\n"
+            "Epoch 2:  89%|########9 | 1905/2142 [22:16<02:46,  1.43it/s, loss=0.487]\n"
+            + spaces + "free(): invalid pointer" + " " * 60 + "\nAborted (core dumped)\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("abort", "free(): invalid pointer"), finding
+
+
 @pytest.mark.parametrize("text, recogniser, error", [
     # TSL's TF_CHECK_OK (LOG(FATAL) << "Non-OK-status: " #val "\nStatus: " << status): the status below.
     (NON_OK + "\nStatus: INTERNAL: ptxas exited with non-zero error code 139, output:\n - Failure occurred when"
@@ -1548,6 +1557,43 @@ def test_open_mpi_has_not_enough_slots(tmp_path):
     assert finding.name == "launcher-report"
     assert finding.error == ("There are not enough slots available in the system to satisfy the 512 slots that"
                              " were requested by the application: true")
+
+
+def test_open_mpi_refuses_to_run_as_root(tmp_path):
+    # A container's user is root: mpirun without --allow-run-as-root says so, and exits 1 (run for real).
+    if not shutil.which("mpirun") or os.geteuid() != 0:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("needs mpirun (tests/run installs openmpi-bin), as root")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OMPI_ALLOW_RUN_AS_ROOT")}
+    run = run_tails(["mpirun", "-np", "1", "true"], env=env, cwd=tmp_path)
+    assert run.returncode == 1 and b"attempt to run as root" in run.stdout + run.stderr, run
+    # Whatever a CI harness prints after it (Homebrew's "Error: formula: failed").
+    for after in (b"", b"\nError: brewsci/num/brewsci-superlu-dist: failed\n"):
+        finding = reasons.diagnose(run.stdout, run.stderr + after)
+        assert (finding.name, finding.error) == ("launcher-report", "mpirun has detected an attempt to run as root.")
+
+
+@pytest.mark.parametrize("text", [
+    "See the FAQ: what to do when mpirun has detected an attempt to run as root?\n",   # no full stop after it
+    "mpirun has detected an attempt to run as a daemon.\n",
+])
+def test_not_open_mpis_refusal_to_run_as_root(text):
+    assert_not_found_by(text, "launcher-report")
+
+
+@pytest.mark.parametrize("text, error", [
+    # A command's "\" lost (a space after it): bash runs each continuation line as a command of its own.
+    ("train.sh: line 5: torchrun: command not found\ntrain.sh: line 6: --do_train: command not found\n"
+     "train.sh: line 7: --train_file: command not found\n", "train.sh: line 5: torchrun: command not found"),
+    ("run.sh: 5: deepspeed: not found\nrun.sh: 6: --num_gpus: not found\n", "run.sh: 5: deepspeed: not found"),
+    # Only options: the last, as for any complaints.
+    ("t.sh: 15: t.sh: -u: not found\nt.sh: 19: t.sh: -u: not found\n", "t.sh: 19: t.sh: -u: not found"),
+    # A name that only holds a dash is a command.
+    ("t.sh: line 2: python: command not found\nt.sh: line 9: my-tool: command not found\n",
+     "t.sh: line 9: my-tool: command not found"),
+])
+def test_an_option_run_as_a_command_is_its_commands_continuation(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error), finding
 
 
 def test_the_known_not_found_words_are_bashs():

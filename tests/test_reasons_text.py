@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from helpers.tails import check_text, interleave, run_tails
 from sm_init import reasons
 from sm_init.reasons import lines as reasons_lines
-from sm_init.reasons import matchers as reasons_matchers, memo as reasons_memo
+from sm_init.reasons import matchers as reasons_matchers, memo as reasons_memo, text as reasons_text
 
 ENDING = "Training command `python3 entraîner.py` exited with code 1."   # î: two bytes
 
@@ -84,11 +84,29 @@ XLA_ERROR = ("jaxlib.xla_extension.XlaRuntimeError: INTERNAL: Failed to execute 
      "RuntimeError: Memory on the node (IP: 10.0.0.2, ID: 708c7baf…) where the task (actor ID: 0dab4ab4…,"
      " name=Worker.__init__, pid=308) was running was 12.49GB / 13.15GB (0.950003), which exceeds the memory"
      " usage threshold of 0.95."),
+    # Then a call's long argument list, in C's words (XLA quotes the NCCL call that failed): the
+    # status after it says why.
+    ("RuntimeError: Internal: external/org_tensorflow/tensorflow/compiler/xla/service/gpu/nccl_all_reduce_thunk.cc:162:"
+     " NCCL operation ncclAllReduce(send_buffer, recv_buffer, buffer.element_count, datatype, reduce_op, comm,"
+     " *cu_stream) failed: invalid usage: while running replica 0 and partition 0 of a replicated computation"
+     " (other replicas may have failed as well).",
+     "RuntimeError: Internal: external/org_tensorflow/tensorflow/compiler/xla/service/gpu/nccl_all_reduce_thunk.cc:162:"
+     " NCCL operation ncclAllReduce(…) failed: invalid usage: while running replica 0 and partition 0 of a"
+     " replicated computation (other replicas may have failed as well)."),
 ])
 def test_a_long_error_loses_ids_and_context_before_its_middle(error, shown):
     tail = f"Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n{error}\n".encode()
     assert len(("Error: " + error).encode()) > reasons.ERROR_MAX
     assert check_text(reasons.failure_text(ENDING, b"", tail)).split("\n")[1] == "Error: " + shown
+
+
+@pytest.mark.parametrize("args", [
+    "[{'expected': SplitInfo(name='test', num_bytes=49424491, num_examples=11490, dataset_name='cnn_dailymail')",  # a repr
+    "dot(f32[216000,384]{1,0} %multiply.51, f32[216000,384]{1,0} %sine.3)",   # HLO operands
+    "cuda(x, y)",                                                            # a short one
+])
+def test_what_is_no_calls_long_argument_list_is_kept_whole(args):
+    assert reasons_text.CALL_ARGS.search(args) is None
 
 
 def test_an_error_that_fits_keeps_its_ids():

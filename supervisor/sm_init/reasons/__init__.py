@@ -126,7 +126,8 @@ The order is the precedence:
    glibc's own reason for it where it printed one (malloc's "double free or corruption (!prev)",
    "free(): invalid pointer", "*** stack smashing detected ***", assert()'s "PROG: FILE:LINE: FUNC:
    Assertion `EXPR' failed."; the BSDs', macOS's and musl's assert(), "Assertion failed: (EXPR),
-   function F, file FILE, line N."), else the shell's "Aborted". A C++ what() line is no traceback's code: the "Aborted" after it closes no headerless
+   function F, file FILE, line N."; glibc's after the spaces a progress bar wider than the terminal
+   left on its line), else the shell's "Aborted". A C++ what() line is no traceback's code: the "Aborted" after it closes no headerless
    traceback.
 5. argparse's report of a command line it could not parse (``PROG: error: MESSAGE`` after its
    ``usage:``, exit 2: an argparse message, or any after the usage of that PROG), then a line that
@@ -183,11 +184,14 @@ The order is the precedence:
    node's missed heartbeats), an IDE's "Process finished with exit code 1", a notebook's dead
    kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
-   are not enough slots available". A shell's "command not found" (a script survives a missing
+   are not enough slots available" and its refusal to run as root ("mpirun has detected an attempt
+   to run as root."). A shell's "command not found" (a script survives a missing
    nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
    "train.sh: 15: python: not found") and bash's report of a file its script cannot open or run
    ("train.sh: line 25: X: Permission denied", in its translations "train.sh: 行 25: X: 权限不够")
-   only when there is no other report, the last one; then MPICH Hydra's first "[mpiexec@HOST] FUNC
+   only when there is no other report, the last one (not an option's, "train.sh: line 6: --do_train:
+   command not found", after another: a command's continuation lines run as commands of their own,
+   the command's complaint above them); then MPICH Hydra's first "[mpiexec@HOST] FUNC
    (FILE:LINE): msg" or "[proxy:0:2@HOST] ..." report ("execvp error on file X ..."); last,
    launchers' wrapper exceptions
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
@@ -213,7 +217,8 @@ allocation) gets the host memory hint, whichever rule found it.
 
 An error over ``ERROR_MAX`` bytes keeps its start and its end, its middle elided: the end says how
 it ended ("returned non-zero exit status 1"). Before its middle, it loses what says nothing to a
-reader: long hexadecimal IDs but their first 8 digits, XLA's "; current tracing scope: ..." context.
+reader: long hexadecimal IDs but their first 8 digits, XLA's "; current tracing scope: ..." context;
+then a call's long argument list in C's words ("ncclAllReduce(…) failed: invalid usage").
 
 stdout and stderr come separately (the caller cannot know how they interleaved): each recogniser
 looks at stderr first, where tracebacks and launchers' logs go, then stdout. The last lines are

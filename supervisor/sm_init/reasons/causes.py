@@ -289,11 +289,13 @@ ABORTED = earliest(r"^(?:Fatal Python error: )?Aborted\b|\bAbort(?:ed \(core dum
 # "double free or corruption (!prev)", "free(): invalid pointer", "malloc(): corrupted top size",
 # "munmap_chunk(): invalid pointer", ...) and __fortify_fail's "*** stack smashing detected ***:
 # terminated" (older glibc: "*** Error in `python': double free or corruption (!prev): 0x... ***").
-# The strings as libc.so.6 holds them; each alternative starts at the line's start with a literal.
-GLIBC_ABORT = earliest(r"^(?:\*\*\* Error in `[^`\n]{0,300}': )?(?:(?:free|malloc|realloc|munmap_chunk|mremap_chunk"
-                       r"|malloc_consolidate|tcache_thread_shutdown)\(\): [a-z]|double free or corruption \("
+# The strings as libc.so.6 holds them; each alternative starts at the line's start with a literal,
+# after the spaces a terminal may have left there (a progress bar wider than the terminal, wrapped,
+# then erased: "   ...   free(): invalid pointer").
+GLIBC_ABORT = earliest(r"^[ \t]*(?:\*\*\* Error in `[^`\n]{0,300}': )?(?:(?:free|malloc|realloc|munmap_chunk"
+                       r"|mremap_chunk|malloc_consolidate|tcache_thread_shutdown)\(\): [a-z]|double free or corruption \("
                        r"|corrupted (?:double-linked list|size vs\. prev_size)|invalid fastbin entry \(free\))"
-                       r"|^\*\*\* (?:stack smashing|buffer overflow) detected \*\*\*")
+                       r"|^[ \t]*\*\*\* (?:stack smashing|buffer overflow) detected \*\*\*")
 
 # The kernel's OOM killer as dmesg prints it (mm/oom_kill.c: __oom_kill_process's "%s: Killed process
 # %d (%s) total-vm:...", its message "Out of memory" or "Memory cgroup out of memory"; older kernels'

@@ -99,6 +99,10 @@ LAUNCHER_REPORT = re.compile(
     # first-character skip for the whole pattern.
     r"|python(?<=(?<![\w-])python)[\d.]{0,5}: (?:No module named |Error while finding module specification for )"
     r"|There are not enough slots available in the system to satisfy"   # Open MPI (mpirun -np 64)
+    # Open MPI's and PRRTE's refusal to run as root without --allow-run-as-root (orterun.c's and
+    # prte's schizo root_error_msg: "%s has detected an attempt to run as root.", the tool's name
+    # first; mpirun 4.1 run here as root, exit 1): the usual first failure of mpirun in a container.
+    r"|has detected an attempt to run as root\."
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed (?:\(exitcode: -?\d+\) local_rank: \d+"                # torchrun
     # Open MPI's box for its own start-up that failed inside the process (help-mpi-runtime.txt's,
@@ -171,6 +175,10 @@ STARTUP = re.compile(r"can't open file|command not found|No such file or directo
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
 COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
+# ... but not an option run as a command ("train.sh: line 6: --do_train: command not found"): the
+# continuation line of a command that failed before it (its "\" lost: a space after it, a CR LF),
+# bash's or dash's, where the one above said why.
+OPTION_RUN = re.compile(r"(?:^|: )-[^\s:]*: (?:command )?not found$")
 SIGNAL_NINE = re.compile(r"signal 9\b|return code = -9\b|exitcode: -9\b|\(Killed\)|EXIT CODE: 9\b|SIGNAL: 9\b"
                          r"|memory pressure \(OOM\)|Killed \(signal 9\)|code 137\b|code \(137\)|exit status 137\b")
 MPICH_BOX = re.compile(r"^=+\s+")   # the left edge of MPICH's box

@@ -18,8 +18,8 @@ from .hints import HINT_KILLED
 from .text import NOISE
 from .matchers import first_line, holds, matching, tidy
 from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, INIT_DETAIL_LINES, INIT_FAILED, LAUNCHER_REPORT,
-    MPICH_BOX, MPICH_EXIT, NOT_FOUND, NOT_FOUND_ASCII, _translated_complaint, REPORT_FIELD, REPORT_LINES,
-    SIGNAL_NINE)
+    MPICH_BOX, MPICH_EXIT, NOT_FOUND, NOT_FOUND_ASCII, OPTION_RUN, _translated_complaint, REPORT_FIELD,
+    REPORT_LINES, SIGNAL_NINE)
 from .tracebacks import _exception_named, output_lines
 
 
@@ -68,7 +68,8 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
     for position in positions:
         line = output[position]
         if COMPLAINT.search(line.text) or _translated_complaint(line.text):
-            complaint = line
+            if complaint is None or not OPTION_RUN.search(line.text) or OPTION_RUN.search(complaint.text):
+                complaint = line
             continue
         hit = _report(lines, line)
         ssh = _ssh_error(output, position) if DAEMONS_NOT_STARTED.search(line.text) else None

@@ -60,16 +60,26 @@ def _fit_lines(header: str, lines: Sequence[str], room: int) -> str:
 # tracing scope: X; current profiling annotation: Y", where it failed, not what).
 LONG_ID = re.compile(r"\b([0-9a-f]{8})[0-9a-f]{16,}\b")
 XLA_CONTEXT = re.compile(r"; current (?:tracing scope|profiling annotation): .*$")
+# Then a call's long argument list, as a runtime quotes the call that failed (XLA's "NCCL operation
+# ncclAllReduce(send_buffer, recv_buffer, buffer.element_count, datatype, reduce_op, comm,
+# *cu_stream) failed: invalid usage"): the call's name says which, its status after it says why.
+# Only a call in C's words, every argument an expression of names (not a repr's "name='test'", an
+# HLO operand's shape): "f(a, b.c, *d)".
+ARG = r"[*&]?[A-Za-z_][\w.\->]{0,60}"
+CALL_ARGS = re.compile(r"\b([A-Za-z_]\w{0,80})\((?=[^()\n]{40,400}\))(?:%s, ){2,}%s\)" % (ARG, ARG))
 
 
 def elide(text: str, limit: int) -> str:
     """``text`` in at most ``limit`` UTF-8 bytes: its start and its end with `` … `` between, for an
     error's end says how it ended ("returned non-zero exit status 1"); two thirds go to the start.
-    Where it is too long, long IDs and XLA's context go first (``LONG_ID``, ``XLA_CONTEXT``)."""
+    Where it is too long, long IDs and XLA's context go first (``LONG_ID``, ``XLA_CONTEXT``), then
+    a call's long argument list (``CALL_ARGS``)."""
     data = text.encode("utf-8")
     if len(data) <= limit:
         return text
     shorter = LONG_ID.sub(r"\1" + ELLIPSIS, XLA_CONTEXT.sub("", text, count=1))
+    if shorter == text:
+        shorter = CALL_ARGS.sub(r"\1(" + ELLIPSIS + ")", text)
     if shorter != text:
         return elide(shorter, limit)
     room = limit - _size(ELISION)
