@@ -51,6 +51,8 @@ def test_a_failure_that_reads_as_a_consequence_gives_way_to_its_cause(start_init
     hosts[1].tell("fail")
     codes = {host.name: host.init.wait() for host in hosts}
     assert codes == {"algo-1": 123, "algo-2": 1, "algo-3": 1}
+    hosts[0].init.log.expect(r"peers: also: algo-3 \(exit 1: RuntimeError: .*Connection closed by peer")
+    hosts[0].init.log.expect(r"peers: stopping: " + re.escape(VERDICT_2))
     for host in hosts:
         assert host.failure().splitlines()[0] == VERDICT_2, (host.name, host.failure())
 
