@@ -53,6 +53,9 @@ def test_an_error_line_of_no_known_form(text, shown):
     "    raise ValueError('failed')\n",                  # a traceback's code
     "step 1\n╭─ Error ─────╮\n",                         # rich's box-drawing
     "step 3 loss 0.25\nsaved checkpoint-3\n",            # no error's words at all
+    # Open MPI's count of the help messages it aggregated, and how to see them all.
+    "[node1] 3 more processes have sent help message help-errmgr-base.txt / no-path\n"
+    '[node1] Set MCA parameter "orte_base_help_aggregate" to 0 to see all help / error messages\n',
 ])
 def test_not_an_error_line(text):
     assert find(text) is None

@@ -1277,6 +1277,87 @@ def test_an_aborts_reason_in_other_libcs_and_libraries(text, recogniser, error):
 NON_OK = "F external/xla/xla/service/gpu/autotuning/gemm_fusion_autotuner.cc:1099] Non-OK-status: executable.status()"
 
 
+NON_OK_PTXAS = ("2021-07-10 19:06:52.915444: F external/org_tensorflow/tensorflow/compiler/xla/service/gpu/"
+                "nvptx_compiler.cc:480] ptxas returned an error during compilation of ptx to sass: 'Internal: Failed"
+                " to launch ptxas'  If the error message indicates that a file could not be written, please verify"
+                " that sufficient filesystem space is provided.\nAborted (core dumped)\n")
+
+
+def test_xlas_advice_after_ptxas_failed_is_left_out():
+    finding = find(NON_OK_PTXAS)
+    assert (finding.name, finding.error) == ("fatal-log", "ptxas returned an error during compilation of ptx to sass:"
+                                             " 'Internal: Failed to launch ptxas'"), finding
+
+
+@pytest.mark.parametrize("text, error", [
+    # Horovod's stall inspector: the hang's only report, its first sentence.
+    ("WARNING: One or more tensors were submitted to be reduced, gathered or broadcasted by subset of ranks and are"
+     " waiting for remainder of ranks for more than 60 seconds. This may indicate that different ranks are trying"
+     " to submit different tensors or that only subset of ranks is submitting tensors, which will cause deadlock."
+     " Stalled ops: HorovodBroadcast_fc1_0 [ready ranks: 44, 90]\n",
+     "One or more tensors were submitted to be reduced, gathered or broadcasted by subset of ranks and are waiting"
+     " for remainder of ranks for more than 60 seconds."),
+    ("Fri Oct 23 17:16:00 2020[0]<stderr>:[2020-10-23 17:16:00.707119: W horovod/common/stall_inspector.cc:105] One"
+     " or more tensors were submitted to be reduced, gathered or broadcasted by subset of ranks and are waiting for"
+     " remainder of ranks for more than 60 seconds. This may indicate that\nFri Oct 23 17:16:00 2020[0]<stderr>:"
+     "Stalled ranks:\nFri Oct 23 17:16:00 2020[0]<stderr>:0: [horovod_allreduce.noname.691941]\n",
+     "rank 0: One or more tensors were submitted to be reduced, gathered or broadcasted by subset of ranks and are"
+     " waiting for remainder of ranks for more than 60 seconds."),
+])
+def test_horovods_stall_warning_is_the_hangs_report(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("runtime-error-log", error), finding
+
+
+@pytest.mark.parametrize("text", [
+    "One or more tensors were submitted to be reduced by all ranks in 3 seconds.\n",   # no stall
+    "Tensors were submitted to be reduced by subset of ranks and are waiting for remainder of ranks\n",
+])
+def test_not_horovods_stall_warning(text):
+    assert_not_found_by(text, "runtime-error-log")
+
+
+@pytest.mark.parametrize("text, error", [
+    # conda's spinner left without its newline, the shell's "Killed" after it (a docker build's RUN).
+    ("#11 50.57 Collecting package metadata (repodata.json): ...working... done\n"
+     "#11 212.9 Solving environment: ...working... Killed\n", "Solving environment: ...working... Killed"),
+    # NCCL's check of two ranks on one device, pasted without its "NCCL WARN".
+    ("Duplicate GPU detected : rank 1 and rank 0 both on CUDA device 4f000\n",
+     "Duplicate GPU detected : rank 1 and rank 0 both on CUDA device 4f000"),
+])
+def test_known_causes_in_pasted_forms(text, error):
+    assert find(text).error == error, find(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Solving environment: ...working... Killed the old solver\n",     # not at the line's end
+    "We fixed the Duplicate GPU detected : rank 1 and rank 0 both on CUDA device check\n",   # prose
+])
+def test_not_known_causes_in_pasted_forms(text):
+    assert known(text) is None
+
+
+@pytest.mark.parametrize("code, error", [
+    ('    assert pg is not None, "Process group is not initialized"', 'assert pg is not None, "Process group is not initialized"'),
+    ("    raise ValueError(f'bad lr {lr}')", "raise ValueError(f'bad lr {lr}')"),
+])
+def test_a_paste_that_ends_at_the_statement_that_raised(code, error):
+    text = ('  File "/w/run.py", line 451, in <module>\n    main(args)\n'
+            '  File "/w/model_parallel.py", line 211, in __init__\n' + code + "\n")
+    finding = find(text)
+    assert (finding.name, finding.error) == ("cut-traceback", error), finding
+
+
+@pytest.mark.parametrize("code", [
+    "    main(args)",                       # a call: where the exception came from is below it
+    "    assert pg is not None",            # no message of its own
+    "    print('assert x, \"y\"')",
+])
+def test_not_a_statement_that_raised(code):
+    text = '  File "/w/run.py", line 451, in <module>\n' + code + "\n"
+    assert_not_found_by(text, "cut-traceback")
+
+
 @pytest.mark.parametrize("spaces", ["", " " * 3, " " * 220, "\t"])
 def test_glibcs_heap_check_after_the_spaces_a_wrapped_progress_bar_left(spaces):
     text = ("ValueError: You have to specify either input_ids or inputs_embeds\n"
@@ -1592,6 +1673,67 @@ def test_not_open_mpis_refusal_to_run_as_root(text):
      "t.sh: line 9: my-tool: command not found"),
 ])
 def test_an_option_run_as_a_command_is_its_commands_continuation(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("launcher-report", error), finding
+
+
+def test_dash_stops_at_a_substitution_it_cannot_expand(tmp_path):
+    # A bash-only expansion under dash (sh script.sh), run here: the script stops there. bash's own
+    # complaint of a malformed one fails that command only, and the script goes on: no such report.
+    if not shutil.which("dash") or not shutil.which("bash"):
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no dash or bash")
+    path = tmp_path / "dist_train.sh"
+    path.write_text("echo start\nx=abc\necho ${x:1}\necho never\n")
+    run = run_tails(["dash", str(path)], cwd=tmp_path)
+    assert run.returncode != 0 and b"never" not in run.stdout, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report", f"{path}: 3: Bad substitution"), finding
+    path.write_text("echo start\necho ${x;}\necho after\n")
+    run = run_tails(["bash", str(path)], cwd=tmp_path)
+    assert run.returncode == 0 and b"after" in run.stdout and b"bad substitution" in run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert finding is None or finding.name != "launcher-report", finding
+
+
+def test_pdsh_reports_its_nodes_ssh_error(tmp_path):
+    # DeepSpeed's multi-node runner: pdsh over ssh, to a node whose sshd does not answer (run for real:
+    # pdsh prefixes ssh's own error with the node, then reports its exit).
+    if not shutil.which("pdsh") or not shutil.which("ssh"):
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("no pdsh or ssh (tests/run installs them)")
+    env = dict(os.environ, PDSH_RCMD_TYPE="ssh",
+               PDSH_SSH_ARGS="-p 1 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null %h")
+    run = run_tails(["pdsh", "-w", "127.0.0.2", "true"], env=env, cwd=tmp_path)
+    assert b"ssh exited with exit code 255" in run.stderr, run
+    finding = reasons.diagnose(run.stdout, run.stderr)
+    assert (finding.name, finding.error) == ("launcher-report",
+                                             "127.0.0.2: ssh: connect to host 127.0.0.2 port 1: Connection refused")
+    # Without ssh's line above it (another node's), pdsh's own report.
+    other = run.stderr.replace(b"127.0.0.2: ssh:", b"10.0.0.9: ssh:")
+    assert reasons.diagnose(b"", other).error.startswith("pdsh@")
+
+
+@pytest.mark.parametrize("text, error", [
+    # Slurm's step daemon could not exec the task's program, then srun reports the task's exit.
+    ("slurmstepd: error: execve(): torchrun: No such file or directory\n"
+     "srun: error: g1301: task 0: Exited with exit code 2\n"
+     "srun: launch/slurm: _step_signal: Terminating StepId=3022331.0\n",
+     "slurmstepd: error: execve(): torchrun: No such file or directory"),
+    # Fujitsu MPI's launcher.
+    ("[fx0426:00065] [10] func:pw.x() [0x40622c]\n[WARN] PLE 0608 plexec One of MPI processes was aborted."
+     "(rank=0)(nid=0xff33000e)(CODE=1903,3028255134016143360,256)(DETAIL=N/A)\n",
+     "[WARN] PLE 0608 plexec One of MPI processes was aborted.(rank=0)(nid=0xff33000e)"
+     "(CODE=1903,3028255134016143360,256)(DETAIL=N/A)"),
+    # Open MPI's box for a daemon it has no route to, its fields joined; its help aggregation after it.
+    ("ORTE does not know how to route a message to the specified daemon\nlocated on the indicated node:\n\n"
+     "  my node:   master\n  target node:  192.168.1.20\n\nThis is usually an internal programming error that"
+     " should be\n[master] 3 more processes have sent help message help-errmgr-base.txt / no-path\n",
+     "ORTE does not know how to route a message to the specified daemon located on the indicated node: my node:"
+     " master target node: 192.168.1.20"),
+    # A report's colon announces the rest, however it reads.
+    ("Launching horovodrun task function was not successful:\nbash: /opt/conda/bin/python3: No such file or directory\n",
+     "Launching horovodrun task function was not successful: bash: /opt/conda/bin/python3: No such file or directory"),
+])
+def test_a_launchers_report_of_why_its_task_did_not_run(text, error):
     finding = find(text)
     assert (finding.name, finding.error) == ("launcher-report", error), finding
 

@@ -109,6 +109,18 @@ def test_what_is_no_calls_long_argument_list_is_kept_whole(args):
     assert reasons_text.CALL_ARGS.search(args) is None
 
 
+@pytest.mark.parametrize("message, shown", [
+    # TensorFlow 1's node tag below its message: a half-open interval closes the bracket it opened.
+    ("InvalidArgumentError (see above for traceback): indices[56,57] = 66 is not in [0, 65)\n"
+     "\t [[Node: smi_embedding/embedding_lookup = GatherV2[Taxis=DT_INT32](smi_word_embedding/read)]]\n",
+     "InvalidArgumentError: indices[56,57] = 66 is not in [0, 65)"),
+    # A bracket still open runs on to the next line.
+    ("ValueError: expected one of [0, 1,\n  2, 3]\n", "ValueError: expected one of [0, 1, 2, 3]"),
+])
+def test_a_half_open_interval_is_no_open_bracket(message, shown):
+    assert reasons.find_error(message).error == shown
+
+
 def test_an_error_that_fits_keeps_its_ids():
     error = "KeyError: 'actor 0dab4ab45f6c947201afac6d01000000'"
     tail = f"Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n{error}\n".encode()

@@ -49,7 +49,8 @@ The order is the precedence:
    frame of its "Current thread"; where none of those is there, the DataLoader worker's own
    report, "Unexpected bus error encountered in worker"; a DataLoader worker's bus error gets the
    shared memory hint), a
-   SIGKILL ("Killed", also glued to a progress bar; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
+   SIGKILL ("Killed", also glued to a progress bar or to a status line left without its newline,
+   conda's "Solving environment: ...working... Killed"; Slurm's "OOM Killed", "Out Of Memory", "oom-kill
    event(s)"; the kernel's OOM killer in dmesg, "Out of memory: Killed process 7899 (python)", which
    beats the shell's "Killed" where both are there: it says why; kernels before 4.19's choice before
    it, "Out of memory: Kill process 7899 (python) score 974 or sacrifice child", first; gcc's "fatal error: Killed signal
@@ -59,7 +60,8 @@ The order is the precedence:
    "CUDNN_STATUS_..." and TensorFlow's "Could not create cudnn handle" too; the CUDA_CHECK_RETURN
    macro's "Error invalid argument at line 351 in file ops.cu"; the CUDA_CHECK of llama.cpp and many
    C++ projects, "CUDA error 217 at ggml-cuda.cu:6292: msg"), NCCL errors and timeouts (XLA's
-   "NCCL operation ncclGetUniqueId(&id) failed: msg" too; with
+   "NCCL operation ncclGetUniqueId(&id) failed: msg" too, and init.cc's "Duplicate GPU detected :
+   rank 1 and rank 0 both on CUDA device 4f000" pasted without its "NCCL WARN"; with
    NCCL's "Last error:", or the first "NCCL WARN" before it that a failure's return follows, "NCCL
    INFO init.cc:878 -> 2", else its last; NCCL 2.0 to 2.3's "[0] socket.h:185 WARN msg" only on the
    line right above it). NCCL comes after the others: a collective fails *because* a peer died of one
@@ -92,7 +94,9 @@ The order is the precedence:
    SyntaxError with its file and line; JAX's ``UnfilteredStackTrace: X: msg`` is X's. Where the
    output ends inside the last traceback, before its exception line, the line right above its header
    where a logger wrote it at an error level (logging's message before the traceback of
-   ``logger.exception``: "ERROR - trainer - upload failed: ..."), or where TensorFlow's failed
+   ``logger.exception``: "ERROR - trainer - upload failed: ..."); where it ends at the last frame's
+   code and that code raises (``assert pg is not None, "Process group is not initialized"``, ``raise
+   X(...)``), that statement; or where TensorFlow's failed
    kernel logged its status a few lines above the header ("OP_REQUIRES failed at
    collective_ops.cc:713 : Invalid argument: msg", at warning level), that status. IPython's
    traceback ("File PATH:N, in FUNC(ARGS)" frames, their numbered source with "---->" at the current
@@ -122,7 +126,8 @@ The order is the precedence:
    T: what"), a fatal log line (glog's ``F``, its whole header found anywhere on a line a progress
    line was printed onto, "Check failed: ...", gloo's "[libuv.h:596] uv_accept: ...", Google
    Highway's "Abort at FILE:LINE: msg", Ray's C++ log line at its fatal level, "C"; TSL's failed
-   TF_CHECK_OK, "Non-OK-status: X", with the "Status: msg" its newer form prints on the next line), then an abort:
+   TF_CHECK_OK, "Non-OK-status: X", with the "Status: msg" its newer form prints on the next line;
+   XLA's "ptxas returned an error ..." without its advice after it), then an abort:
    glibc's own reason for it where it printed one (malloc's "double free or corruption (!prev)",
    "free(): invalid pointer", "*** stack smashing detected ***", assert()'s "PROG: FILE:LINE: FUNC:
    Assertion `EXPR' failed."; the BSDs', macOS's and musl's assert(), "Assertion failed: (EXPR),
@@ -185,7 +190,14 @@ The order is the precedence:
    kernel, python's "can't open file" and ``python -m``'s "No module named X", bash's "unbound
    variable" (set -u), a shell that cannot parse a script or run the entry point, Open MPI's "There
    are not enough slots available" and its refusal to run as root ("mpirun has detected an attempt
-   to run as root."). A shell's "command not found" (a script survives a missing
+   to run as root."), its box for a daemon it has no route to ("ORTE does not know how to route a
+   message to the specified daemon"), Slurm's step daemon that could not exec the task ("slurmstepd:
+   error: execve(): torchrun: No such file or directory", before srun's report of its exit), pdsh's
+   report of a node's ssh ("pdsh@h: node1: ssh exited with exit code 255", ssh's own error for that
+   node above it, "node1: ssh: connect to host node1 port 22: Connection refused", shown instead),
+   Fujitsu MPI's "plexec One of MPI processes was aborted", dash's "Bad substitution" (a bash script
+   run with sh). A report's sentence runs on to the next lines a terminal wrapped, never into
+   another report. A shell's "command not found" (a script survives a missing
    nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
    "train.sh: 15: python: not found") and bash's report of a file its script cannot open or run
    ("train.sh: line 25: X: Permission denied", in its translations "train.sh: 行 25: X: 权限不够")
@@ -203,7 +215,10 @@ The order is the precedence:
    torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it)
    and that error, THError's ``cuda runtime error (35) : msg at FILE:LINE`` as Lua prints it; UCX's
    ``[time] [host:pid:0]  sock.c:323  UCX  ERROR msg`` and Open MPI's UCX layer's ``[host:pid]
-   pml_ucx.c:424  Error: msg`` above MPI's MPI_ERRORS_ARE_FATAL box (shown from the file on).
+   pml_ucx.c:424  Error: msg`` above MPI's MPI_ERRORS_ARE_FATAL box (shown from the file on);
+   Horovod's stall warning, a hang's only report ("One or more tensors were submitted to be reduced,
+   gathered or broadcasted by subset of ranks and are waiting for remainder of ranks for more than 60
+   seconds.").
    After all of them, Python logging's default line at an error level (basicConfig's
    ``ERROR:root:msg``, ``CRITICAL:pkg.mod:msg``), the first: its message.
 7. Where no rule above knows the output's form (a program's own error line, a launcher or a CI

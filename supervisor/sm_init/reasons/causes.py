@@ -42,6 +42,9 @@ NCCL = re.compile(r"NCCL (?:error|Error \d|failure \S+:\d+ '|watchdog thread ter
                   r"|CUDA failure \S+:\d+ '(?!out of memory)|\bnccl[A-Z]\w{0,40}Error\b"
                   r"|Watchdog caught collective operation timeout"
                   r"|unhandled system error|Process group watchdog thread terminated with exception"
+                  # init.cc's check of two ranks on one device, pasted without its "NCCL WARN" (with
+                  # it, NCCL's warning rules show it from the "NCCL WARN" on)
+                  r"|^Duplicate GPU detected : rank \d+ and rank \d+ both on CUDA device"
                   r"|^\[E(?:\d{4} [\d:.]+)? *(?:\d+ )?ProcessGroupNCCL\.cpp")
 NCCL_LAST_ERROR = re.compile(r"^\s*Last error:\s*$")
 # NCCL's own warning (debug.cc: "host:pid:tid [dev] NCCL WARN msg"), printed where the failure
@@ -266,11 +269,12 @@ def earlier(*hits: Optional[Hit]) -> Optional[Hit]:
     return min((hit for hit in hits if hit is not None), key=lambda hit: hit.line.index, default=None)
 
 
-# bash's job report in English (and dash's "Killed" alone, after a progress bar), torch's words.
+# bash's job report in English (and dash's "Killed" alone, after a progress bar or a status line left
+# without its newline: conda's "Solving environment: ...working... Killed"), torch's words.
 # Slurm's (slurmstepd's cgroup "Detected 1 oom_kill event in StepId=7.0. Some of the step tasks
 # have been OOM Killed.", srun's "srun: error: node1: task 0: Out Of Memory" and "...: Killed").
 # macOS's bash adds the signal's number ("Killed: 9", "Abort trap: 6").
-KILLED = earliest(r"(?:^|\])Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:: 9)?(?:[ \t]|$)"
+KILLED = earliest(r"(?:^|\]|\.\.\. )Killed(?:: 9)?$|^(?:\S+: )?(?:line \d+: )?[ \t]*\d+ Killed(?:: 9)?(?:[ \t]|$)"
                   r"|killed by signal: Killed")
 # A scheduler's or batch system's memory limit: Slurm's cgroup count and srun's task report, LSF's,
 # PBS's; make's report of its recipe's SIGKILL; gcc's driver's of a compiler it ran that got SIGKILL

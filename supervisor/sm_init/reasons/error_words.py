@@ -58,7 +58,11 @@ NOT_AN_ERROR = re.compile(
     r"|^\s*(?:>\s*)?(?:\d+\s+)?(?:raise|if|elif|return|except|assert|def|print)\b"   # code
     r"|\bin function\b"                                            # a Lua frame
     r"|[╭╰│─]{2}"                                                  # box-drawing (rich's)
-    r"|^\s*(?:Check|See|For more|Refer to|Please (?:check|see|refer))\b")   # a pointer elsewhere
+    r"|^\s*(?:Check|See|For more|Refer to|Please (?:check|see|refer))\b"   # a pointer elsewhere
+    # Open MPI's count of the help messages it aggregated (orte_show_help: "%d more process%s sent help
+    # message %s / %s", then "Set MCA parameter \"orte_base_help_aggregate\" to 0 to see all help / error
+    # messages"): its bookkeeping, the message itself above.
+    r"|\bsent help message\b|orte_base_help_aggregate")
 RULE = re.compile(r"^\s*([-=*#_~])\1{15,}\s*$")   # a box's top or bottom
 BOX_MAX = 40   # lines looked up for a box's top: Open MPI's longest help message is shorter
 LOOKED_AT = 100   # lines judged a tier at most, the last ones with its words

@@ -103,6 +103,18 @@ LAUNCHER_REPORT = re.compile(
     # prte's schizo root_error_msg: "%s has detected an attempt to run as root.", the tool's name
     # first; mpirun 4.1 run here as root, exit 1): the usual first failure of mpirun in a container.
     r"|has detected an attempt to run as root\."
+    # Open MPI's errmgr box for a daemon it has no route to (help-errmgr-base.txt [no-path]: "ORTE does
+    # not know how to route a message to the specified daemon\nlocated on the indicated node:").
+    r"|does not know how to route a message to the specified daemon"
+    # Slurm's step daemon that could not exec the task's program (slurmstepd's exec_task: "error:
+    # execve(): %s: %m"), before srun's report of the task's exit: it says why.
+    r"|slurmstepd: error: execve\(\): "
+    # Fujitsu MPI's launcher (plexec on Fugaku and PRIMEHPC): "[WARN] PLE 0608 plexec One of MPI
+    # processes was aborted.(rank=0)...".
+    r"|plexec One of MPI processes was aborted"
+    # pdsh's report of its remote command's exit (DeepSpeed's multi-node runner: "pdsh@HOST: NODE: ssh
+    # exited with exit code 255"); ssh's own error for that node above it says why (reports.py).
+    r"|pdsh@[\w.-]{1,200}: [\w.-]{1,200}: \w{1,20} exited with exit code [1-9]\d*"
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed (?:\(exitcode: -?\d+\) local_rank: \d+"                # torchrun
     # Open MPI's box for its own start-up that failed inside the process (help-mpi-runtime.txt's,
@@ -167,7 +179,10 @@ LAUNCHER_REPORT = re.compile(
     # "syntax error near unexpected token `('", dash's "Syntax error: "(" unexpected"): the
     # script ends there.
     # bash's set -u ("run.sh: line 126: cuda_cmd: unbound variable", subst.c's err_unboundvar): it exits.
-    r"|: (?:command not found$|No such file or directory$|Permission denied$|unbound variable$"
+    # A bash-only expansion under dash (sh script.sh: "script.sh: 5: Bad substitution", older dash
+    # naming the script twice; dash run here): the script stops there. (bash's own "${x;}: bad
+    # substitution" fails only that command: the script goes on.)
+    r"|: (?:command not found$|No such file or directory$|Permission denied$|unbound variable$|Bad substitution$"
     r"|syntax error near unexpected"
     r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
 DAEMONS_NOT_STARTED = re.compile(r"ORTE was unable to reliably start|An ORTE daemon has unexpectedly failed")

@@ -128,6 +128,11 @@ RAY_FATAL_LOG = re.compile(r"^(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?C \d{1
 # TensorFlow's, XLA's and TSL's TF_CHECK_OK that failed: LOG(FATAL) of "Non-OK-status: EXPR status: MSG"
 # (TfCheckOpHelperOutOfLine), newer TSL with "\nStatus: MSG": the status is on the next line, and it
 # is what says why.
+# XLA's advice after ptxas's failure (nvptx_compiler.cc: "ptxas returned an error during compilation of
+# ptx to sass: '%s'  If the error message indicates that a file could not be written, please verify
+# that sufficient filesystem space is provided."): the status before it says what failed.
+PTXAS_ADVICE = ("If the error message indicates that a file could not be written, please verify that sufficient"
+                " filesystem space is provided.")
 NON_OK_STATUS = re.compile(r"Non-OK-status: [^\n]{1,300}$")
 STATUS_BELOW = "Status: "
 
@@ -142,6 +147,8 @@ def fatal_log(lines: Sequence[Line]) -> Optional[Hit]:
     if line is None:
         return None
     error = tidy(ray_message(line.text))
+    if error.endswith(PTXAS_ADVICE):
+        error = error[:-len(PTXAS_ADVICE)].rstrip()
     if NON_OK_STATUS.search(error) and " status: " not in error:
         below = next((other for other in output if other.index > line.index), None)
         if below is not None and below.text.startswith(STATUS_BELOW) and below.text[len(STATUS_BELOW):].strip():
@@ -221,6 +228,10 @@ def runtime_error_log(lines: Sequence[Line]) -> Optional[Hit]:
         if line is not None:
             found.append(Hit(line, tidy(line.text), HINT_CUDA))
     found.append(_ucx_error(output, text))
+    if holds(text, HOROVOD_STALL_WORDS):
+        line = first_line(output, HOROVOD_STALL)
+        if line is not None:
+            found.append(Hit(line, HOROVOD_STALL.search(line.text).group(0)))
     if holds(text, "] "):
         match = RUNTIME_ERROR_LOG.search("\n" + text)
         if match is not None:
@@ -263,6 +274,15 @@ def mpi_fatal_error(lines: Sequence[Line]) -> Optional[Hit]:
     found.append(_ucx_error(output, text))
     hit = earlier(*found)
     return hit if hit is not None and hit.line.index < report.index else None
+
+
+# Horovod's stall inspector (horovod/common/stall_inspector.cc, older operations.cc: "One or more
+# tensors were submitted to be reduced, gathered or broadcasted by subset of ranks and are waiting
+# for remainder of ranks for more than %d seconds. ...", at warning level): a hang, the job's only
+# report of it. Its first sentence.
+HOROVOD_STALL_WORDS = "One or more tensors were submitted to be "
+HOROVOD_STALL = re.compile(r"One or more tensors were submitted to be [\w, ]{1,80} by (?:a )?subset of ranks and"
+                           r" are waiting for (?:the )?remainder of ranks for more than \d{1,9} seconds\.")
 
 
 def _ucx_error(output: Sequence[Line], text: str) -> Optional[Hit]:

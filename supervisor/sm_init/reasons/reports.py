@@ -67,12 +67,14 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
                                             if _translated_complaint(line.text)))
     for position in positions:
         line = output[position]
-        if COMPLAINT.search(line.text) or _translated_complaint(line.text):
+        if (COMPLAINT.search(line.text) or _translated_complaint(line.text)) and not line.text.startswith(SLURM_EXECVE):
             if complaint is None or not OPTION_RUN.search(line.text) or OPTION_RUN.search(complaint.text):
                 complaint = line
             continue
         hit = _report(lines, line)
-        ssh = _ssh_error(output, position) if DAEMONS_NOT_STARTED.search(line.text) else None
+        pdsh = PDSH_REPORT.match(line.text) if line.text.startswith("pdsh@") else None
+        ssh = _ssh_error(output, position) if DAEMONS_NOT_STARTED.search(line.text) \
+            else _ssh_error(output, position, pdsh.group(1) + ": ") if pdsh else None
         if ssh is not None:
             # ssh, the launch agent, said why the daemon did not start, right before the box's rule:
             # its words alone say it (the box, a consequence, is in the last lines).
@@ -98,13 +100,20 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
 SSH_ERROR = re.compile(r"^(?:ssh: (?:Could not resolve hostname |connect to host |Could not )"
                        r"|Host key verification failed\.$|(?:\S{1,200}@\S{1,200}: )?Permission denied \()")
 SSH_LINES = 3   # lines above the box's first that the agent's output may take (its rule, a blank)
+SLURM_EXECVE = "slurmstepd: error: execve(): "   # its strerror makes it look like a shell's complaint: a report
+# pdsh's report of a node's remote command (pdsh's "%p: %S: %s exited with exit code %d"): ssh's own
+# error for that node is above it, behind pdsh's "NODE: " (DeepSpeed's runner, ssh to localhost
+# without a key: "localhost: user@localhost: Permission denied (publickey,password).").
+PDSH_REPORT = re.compile(r"^pdsh@[\w.-]{1,200}: ([\w.-]{1,200}): \w{1,20} exited with exit code [1-9]")
 
 
-def _ssh_error(output: Sequence[Line], position: int) -> Optional[Line]:
-    """ssh's error in the few lines above ``position`` (a box of daemons not started), its stream's."""
+def _ssh_error(output: Sequence[Line], position: int, node: str = "") -> Optional[Line]:
+    """ssh's error in the few lines above ``position`` (a box of daemons not started, pdsh's report),
+    its stream's; behind ``node`` (pdsh's prefix of that node's lines) where one is given."""
     box = output[position]
     for above in reversed(output[max(position - SSH_LINES, 0):position]):
-        if above.stream == box.stream and box.index - above.index <= SSH_LINES and SSH_ERROR.match(above.text):
+        if above.stream == box.stream and box.index - above.index <= SSH_LINES and above.text.startswith(node) \
+                and SSH_ERROR.match(above.text[len(node):]):
             return above
     return None
 
@@ -159,9 +168,10 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
         # A terminal wraps a sentence before a word in lower case, on the next line (never past a
         # blank one: torchrun's "failed (exitcode: -9) ..." then its traceback's "raise ..."); a
         # colon announces the rest. An exception's line (a module's lower-case name first) is a line
-        # of its own.
+        # of its own, and so is another report.
         if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
-                or _exception_named(more) or (after.index != previous.index + 1 and not error.endswith(":")):
+                or _exception_named(more) or (after.index != previous.index + 1 and not error.endswith(":")) \
+                or (LAUNCHER_REPORT.search(more) and not error.endswith(":")):   # another report ("srun: ...")
             break
         error += " " + tidy(more)
         previous = after

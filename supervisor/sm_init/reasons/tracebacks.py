@@ -528,7 +528,20 @@ def source_lines(lines: Sequence[Line]) -> dict:
     return shown
 
 
+# A half-open interval closes the bracket it opened with the other kind (TensorFlow's "indices[56,57] =
+# 66 is not in [0, 65)"): not a bracket left open.
+HALF_OPEN = re.compile(r"\[[^\[\]()\n]{0,60}\)|\([^\[\]()\n]{0,60}\]")
+
+
 def _unbalanced(text: str) -> bool:
+    if "[" not in text and "(" not in text:
+        return False
+    if ")" in text or "]" in text:
+        intervals = HALF_OPEN.findall(text)
+        if intervals:
+            opened = sum(interval[0] == "[" for interval in intervals)
+            return (text.count("[") - opened > text.count("]")
+                    or text.count("(") - (len(intervals) - opened) > text.count(")") - opened)
     return ("[" in text and text.count("[") > text.count("]")) or ("(" in text and text.count("(") > text.count(")"))
 
 
@@ -610,10 +623,16 @@ def _logged_error(line: Line) -> Optional[str]:
 
 def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     """An error logged with its traceback where the output ends inside that traceback, before its
-    exception line: the logger's own line above the header (see LOGGED_LEVEL)."""
+    exception line: the logger's own line above the header (see LOGGED_LEVEL); where it ends at the
+    last frame's code and that code raises (an assert with its message, a raise), the statement."""
     if not lines or not _code_like(lines[-1].text) and not TB_FILE.match(lines[-1].text) and (
             not lines[-1].text.startswith("Traceback (most")):
         return None   # the output does not end inside a traceback (its frames, or right after its header)
+    return _logged_above(lines) or _raising_statement(lines)
+
+
+def _logged_above(lines: Sequence[Line]) -> Optional[Hit]:
+    """cut_traceback's logger's line above the header (or TensorFlow's failed op's status)."""
     text, starts = joined(lines)
     at = text.rfind("Traceback (most")
     if at < 0:
@@ -641,6 +660,21 @@ def cut_traceback(lines: Sequence[Line]) -> Optional[Hit]:
     if error is None or LAUNCHER_REPORT.search(error):
         return None   # a launcher's report logged before its own traceback: that rule reads it
     return Hit(before, tidy(error))
+
+
+# The statement a traceback's last frame shows, where the output ends there (a paste cut before the
+# exception line): an assert with its message, a raise of an exception it constructs. The exception
+# came from it (the last frame is where it was raised), in the words its program gave it.
+RAISING = re.compile(r"^\s+(assert \S.{0,400}?, *[rbuf]{0,2}[\"'].{1,400}[\"']\)?|raise [A-Z]\w{0,80}(?:\.\w{1,80})*\(.{1,400}\))\s*$")
+
+
+def _raising_statement(lines: Sequence[Line]) -> Optional[Hit]:
+    code, frame = lines[-1], lines[-2] if len(lines) > 1 else None
+    if frame is None or not frame.text.lstrip().startswith('File "') or not TB_FILE.match(frame.text) \
+            or frame.index != code.index - 1 or PROCESS(frame) != PROCESS(code):
+        return None
+    statement = RAISING.match(code.text)
+    return Hit(code, tidy(statement.group(1))) if statement else None
 
 
 # TensorFlow's kernel that failed logs its status at warning level before the session raises it
