@@ -196,12 +196,17 @@ The order is the precedence:
    report of a node's ssh ("pdsh@h: node1: ssh exited with exit code 255", ssh's own error for that
    node above it, "node1: ssh: connect to host node1 port 22: Connection refused", shown instead),
    Fujitsu MPI's "plexec One of MPI processes was aborted", dash's "Bad substitution" (a bash script
-   run with sh). A report's sentence runs on to the next lines a terminal wrapped, never into
-   another report. A shell's "command not found" (a script survives a missing
+   run with sh), a report inside a structured log event printed as one JSON object (its "message", up
+   to the end of the report's sentence). A report's sentence runs on to the next lines a terminal
+   wrapped, never into another report nor a shell's prompt, and ends where a sentence ends inside
+   such a line (Open MPI's box explains it after that), unless the box's fields follow ("Exit code:
+   1"). A shell's "command not found" (a script survives a missing
    nvidia-smi; bash's in its translations, "未找到命令" and older releases' "python：未找到命令", and dash's
    "train.sh: 15: python: not found") and bash's report of a file its script cannot open or run
    ("train.sh: line 25: X: Permission denied", in its translations "train.sh: 行 25: X: 权限不够")
-   only when there is no other report, the last one (not an option's, "train.sh: line 6: --do_train:
+   and make's own ("make: nvcc: Command not found", before 4.3), and ssh's "ssh: connect to host H
+   port 22: msg" (a script may survive a probe of a host), only when there is no other report, the
+   last one (not a compiler driver's "g++: error: x.o: No such file or directory": a build's; not an option's, "train.sh: line 6: --do_train:
    command not found", after another: a command's continuation lines run as commands of their own,
    the command's complaint above them); then MPICH Hydra's first "[mpiexec@HOST] FUNC
    (FILE:LINE): msg" or "[proxy:0:2@HOST] ..." report ("execvp error on file X ..."); last,
@@ -209,7 +214,8 @@ The order is the precedence:
    (``ChildFailedError``, ``CalledProcessError``, ...), from a traceback or standing alone.
 6. The last resort, when nothing above found anything: a runtime's own error-level log line, the
    first: NCCL's ``NCCL WARN msg`` (NCCL_DEBUG's output alone, no NCCL error after it), c10's and
-   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it), Ray's
+   glog's ``[E socket.cpp:500] [c10d] msg`` (a paste that ends inside the traceback after it),
+   TensorFlow's and XLA's own "2021-04-20 23:10:23.094910: E file.cc:352] msg", Ray's
    C++ ``[2024-05-26 11:26:16,798 E 177479 178526] (raylet) gcs_rpc_client.h:554: msg`` (the
    component optional; the Error line from it on, "raylet: gcs_rpc_client.h:554: msg"), Lua
    torch's ``THCudaCheck FAIL file=... line=70 error=35 : msg`` (a CUDA error, Lua's own after it)

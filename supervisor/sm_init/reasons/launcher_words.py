@@ -115,6 +115,9 @@ LAUNCHER_REPORT = re.compile(
     # pdsh's report of its remote command's exit (DeepSpeed's multi-node runner: "pdsh@HOST: NODE: ssh
     # exited with exit code 255"); ssh's own error for that node above it says why (reports.py).
     r"|pdsh@[\w.-]{1,200}: [\w.-]{1,200}: \w{1,20} exited with exit code [1-9]\d*"
+    # ssh's own error, the launch agent's (a launcher's multi-node start: pdsh's "node1: " before it):
+    # a complaint (reports.py), as a script may survive a probe of a host.
+    r"|ssh: connect to host \S{1,253} port \d{1,5}: "
     r"|BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"         # MPICH
     r"|failed (?:\(exitcode: -?\d+\) local_rank: \d+"                # torchrun
     # Open MPI's box for its own start-up that failed inside the process (help-mpi-runtime.txt's,
@@ -182,14 +185,20 @@ LAUNCHER_REPORT = re.compile(
     # A bash-only expansion under dash (sh script.sh: "script.sh: 5: Bad substitution", older dash
     # naming the script twice; dash run here): the script stops there. (bash's own "${x;}: bad
     # substitution" fails only that command: the script goes on.)
-    r"|: (?:command not found$|No such file or directory$|Permission denied$|unbound variable$|Bad substitution$"
+    # make before 4.3's own "%s: Command not found" (job.c) for a recipe's command it execs itself.
+    r"|: (?:[Cc]ommand not found$|No such file or directory$|Permission denied$|unbound variable$|Bad substitution$"
     r"|syntax error near unexpected"
     r" token|[Ss]yntax error: |cannot execute binary file|exec format error)")
 DAEMONS_NOT_STARTED = re.compile(r"ORTE was unable to reliably start|An ORTE daemon has unexpectedly failed")
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
-COMPLAINT = re.compile(r": (?:command not found|No such file or directory|Permission denied)$")
+COMPLAINT = re.compile(r": (?:[Cc]ommand not found|No such file or directory|Permission denied)$"
+                       r"|(?:^|: )ssh: connect to host \S{1,253} port \d{1,5}: ")
+# ... but not a compiler driver's error about a file ("g++: error: x.cu.o: No such file or directory",
+# gcc's "cc1plus: fatal error: x.h: No such file or directory"): a build's, after what left it unbuilt.
+COMPILER_FILE_ERROR = re.compile(r"^(?:[\w.]{1,60}-)?(?:gcc|g\+\+|c\+\+|cc|clang(?:\+\+)?|cc1(?:plus)?|nvcc|ld|collect2)"
+                                 r"(?:-\d{1,3}(?:\.\d{1,3})*)?: (?:fatal )?error: ")
 # ... but not an option run as a command ("train.sh: line 6: --do_train: command not found"): the
 # continuation line of a command that failed before it (its "\" lost: a space after it, a CR LF),
 # bash's or dash's, where the one above said why.

@@ -183,7 +183,10 @@ THC_ERROR = re.compile(r"cuda runtime error \(\d{1,5}\) : \S")
 UCX_ERROR = re.compile(r"^\[\d{1,12}\.\d{1,9}\] \[[^\]\n]{1,200}\] {0,40}([\w./-]{1,160}:\d{1,6} {1,4}"
                        r"UCX {1,4}ERROR {1,8}\S.*)"
                        r"|^\[[\w.-]{1,200}:\d{1,7}\] ([\w-]{1,80}\.c:\d{1,6} {1,2}Error: \S.*)", re.M)
-RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}) *(?:\d+ )?"
+RUNTIME_ERROR_LOG = re.compile(r"\n(?:\[E(?:\d{4} [\d:.]{1,40})?|E\d{4} [\d:.]{1,40}"
+                               # TensorFlow's and XLA's own (its logging.cc: "%Y-%m-%d %H:%M:%S.%f: E
+                               # file.cc:352] msg", the level's letter without glog's digits)
+                               r"|(?:\d{4}-\d\d-\d\d [\d:.]{1,20}: )?E(?= )) *(?:\d+ )?"
                                r"[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d+\] \S")
 # Ray's C++ log line (src/ray/util/logging.cc: spdlog's pattern "[%Y-%m-%d %H:%M:%S,%e %L %P %t] %v",
 # %L the level's letter, and RayLog's message starts "file.h:554: "; on the console and in the driver's

@@ -17,7 +17,7 @@ from .findings import Hit
 from .hints import HINT_KILLED
 from .text import NOISE
 from .matchers import first_line, holds, matching, tidy
-from .launcher_words import (COMPLAINT, DAEMONS_NOT_STARTED, INIT_DETAIL_LINES, INIT_FAILED, LAUNCHER_REPORT,
+from .launcher_words import (COMPILER_FILE_ERROR, COMPLAINT, DAEMONS_NOT_STARTED, INIT_DETAIL_LINES, INIT_FAILED, LAUNCHER_REPORT,
     MPICH_BOX, MPICH_EXIT, NOT_FOUND, NOT_FOUND_ASCII, OPTION_RUN, _translated_complaint, REPORT_FIELD,
     REPORT_LINES, SIGNAL_NINE)
 from .tracebacks import _exception_named, output_lines
@@ -67,6 +67,8 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
                                             if _translated_complaint(line.text)))
     for position in positions:
         line = output[position]
+        if COMPILER_FILE_ERROR.match(line.text):
+            continue   # a build's error, not a launcher's nor a shell's: the build rules' business
         if (COMPLAINT.search(line.text) or _translated_complaint(line.text)) and not line.text.startswith(SLURM_EXECVE):
             if complaint is None or not OPTION_RUN.search(line.text) or OPTION_RUN.search(complaint.text):
                 complaint = line
@@ -154,12 +156,17 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
         return Hit(line, error, HINT_KILLED if SIGNAL_NINE.search(error) else None)
     if "Raylet is terminated" in error:
         return Hit(line, error)   # the raylet's own log lines follow its colon: not its words
+    if error.startswith("{"):
+        message = _event_message(error)
+        if message is not None:
+            return Hit(line, message, HINT_KILLED if SIGNAL_NINE.search(message) else None)
     init = INIT_FAILED.search(error)
     if init:
         return Hit(line, _init_failed(lines[position + 1:position + 1 + INIT_DETAIL_LINES], init.group(1)))
     fields = False
     previous = line
-    for after in lines[position + 1:position + 1 + REPORT_LINES + 2]:
+    following = lines[position + 1:position + 1 + REPORT_LINES + 2]
+    for at, after in enumerate(following):
         more = after.text.strip()
         if REPORT_FIELD.match(after.text):
             error += ("; " if fields else " ") + tidy(more)
@@ -171,7 +178,14 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
         # of its own, and so is another report.
         if fields or not more or not (more[:1].islower() or error.endswith(":")) or NOISE.match(more) \
                 or _exception_named(more) or (after.index != previous.index + 1 and not error.endswith(":")) \
-                or (LAUNCHER_REPORT.search(more) and not error.endswith(":")):   # another report ("srun: ...")
+                or (LAUNCHER_REPORT.search(more) and not error.endswith(":")) \
+                or PROMPT.match(more):   # another report ("srun: ..."), the shell's prompt after the output
+            break
+        end = SENTENCE_END.search(more)
+        if end is not None and not (at + 1 < len(following) and REPORT_FIELD.match(following[at + 1].text)):
+            # The report's sentence ends there, and what follows explains it (Open MPI's box: "There are
+            # three reasons this could occur: 1. ..."), unless the box's fields follow ("Exit code: 1").
+            error += " " + tidy(more[:end.start() + 1])
             break
         error += " " + tidy(more)
         previous = after
@@ -179,6 +193,28 @@ def _report(lines: Sequence[Line], line: Line) -> Hit:
         error = error[:-len(FLYTE_NO_MESSAGE) + 1]   # Flyte's report of a container that left no message
     hint = HINT_KILLED if SIGNAL_NINE.search(error) else None
     return Hit(line, error, hint)
+
+
+# A shell's prompt (bash's default "user@host:path#" or "$"), pasted after the output.
+PROMPT = re.compile(r"^[\w.-]{1,64}@[\w.-]{1,253}:\S{0,400}[#$](?: |$)")
+# A sentence ends inside a wrapped line, and another begins.
+SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])")
+
+
+def _event_message(text: str) -> Optional[str]:
+    """The "message" of a structured log event printed as one JSON object (Ray's GCS events:
+    {"label":"RAY_NODE_REMOVED","message":"The node ... has been marked dead ...",...}), or None."""
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return None
+    message = event.get("message") if isinstance(event, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return None
+    message = " ".join(message.split())
+    report = LAUNCHER_REPORT.search(message)
+    end = SENTENCE_END.search(message, report.end()) if report else None
+    return tidy(message[:end.start() + 1] if end else message)   # the report's sentence: the rest explains it
 
 
 # CMake's configure step that failed: cmake prints each error as "CMake Error at FILE:LINE (COMMAND):"
