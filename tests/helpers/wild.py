@@ -1,5 +1,5 @@
 """The corpora of real failure logs (tests/fixtures/reasons/wild, its README says the format, and
-tests/fixtures/reasons/holdout to holdout17, the same format, held out from the tuning):
+tests/fixtures/reasons/holdout to holdout18, the same format, held out from the tuning):
 the cases, the failure file's ``Error:`` line for each, and whether it names the labelled root cause.
 
 Shared by tests/test_reasons_wild.py and tools/reasons-corpus (the pass rate and the failures).
@@ -19,13 +19,13 @@ HOLDOUT = os.path.join(REASONS, "holdout")
 # Collected after holdout's misses were being fixed (so holdout was tuned on too).
 HOLDOUT2 = os.path.join(REASONS, "holdout2")
 # The corpora, oldest first: each held-out set was collected after the one before it was tuned on,
-# so the last is the blind measure now (holdout3 to holdout17 are only ever named here).
+# so the last is the blind measure now (holdout3 to holdout18 are only ever named here).
 CORPORA = {"wild": WILD, "holdout": HOLDOUT, "holdout2": HOLDOUT2,
            **{name: os.path.join(REASONS, name)
               for name in ("holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
                            "holdout8", "holdout9", "holdout10", "holdout11",
                            "holdout12", "holdout13", "holdout14", "holdout15",
-                           "holdout16", "holdout17")}}
+                           "holdout16", "holdout17", "holdout18")}}
 TAIL = 64 * 1024   # what sm-init keeps of each stream
 # How the job ended, as sm-init would say it for a plain failure; the corpus judges what follows.
 ENDING = sagemaker.ending(["python3", "train.py"], 1, 0, None)
