@@ -36,6 +36,10 @@ def find(text: str):
     (RULE + "The job manager could not start the task.\nIt reported that the task image\nwas missing, and"
      " gave up: exit code 3\n" + RULE, "The job manager could not start the task."),
     ("epoch 3\n" + RULE + "summary\nthe upload could not finish\n", "the upload could not finish"),
+    # A refusal in plain words, pasted without its exception's name (accelerate's check).
+    ("Using RTX 4000 series doesn't support faster communication broadband via P2P or IB. Please set"
+     " `NCCL_P2P_DISABLE=\"1\"`.\n", "Using RTX 4000 series doesn't support faster communication broadband via"
+     " P2P or IB. Please set `NCCL_P2P_DISABLE=\"1\"`."),
 ])
 def test_an_error_line_of_no_known_form(text, shown):
     finding = find(text)
@@ -53,6 +57,7 @@ def test_an_error_line_of_no_known_form(text, shown):
     "    raise ValueError('failed')\n",                  # a traceback's code
     "step 1\n╭─ Error ─────╮\n",                         # rich's box-drawing
     "step 3 loss 0.25\nsaved checkpoint-3\n",            # no error's words at all
+    "WARNING: this GPU does not support bf16, using fp16\n",   # a warning's
     # Open MPI's count of the help messages it aggregated, and how to see them all.
     "[node1] 3 more processes have sent help message help-errmgr-base.txt / no-path\n"
     '[node1] Set MCA parameter "orte_base_help_aggregate" to 0 to see all help / error messages\n',

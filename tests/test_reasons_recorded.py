@@ -76,7 +76,7 @@ def test_a_torchrun_summary_without_the_ranks_lines():
     stderr = fixture("nccl_watchdog_torchrun.txt")
     summary = stderr[stderr.index(b"Traceback (most recent call last):"):]
     finding = reasons.diagnose(b"", summary)
-    assert finding == reasons.Finding("train.py FAILED: rank 1 failed first (killed by SIGABRT), per"
+    assert finding == reasons.Finding("train.py FAILED: rank 1 failed first (exitcode -6, Signal 6 (SIGABRT)), per"
                                       " torchrun's summary", None, "stderr (torchrun summary)",
                                       "torchrun-root-cause")
 

@@ -1358,6 +1358,50 @@ def test_not_a_statement_that_raised(code):
     assert_not_found_by(text, "cut-traceback")
 
 
+TORCHRUN_TITLE = ("torch.distributed.elastic.multiprocessing.errors.ChildFailedError: \n" + "=" * 50 + "\n"
+                  "tools/train.py FAILED\n" + "-" * 50 + "\nFailures:\n")
+FAILURE_1 = ("[1]:\n  time      : 2023-06-14_22:36:10\n  host      : n1\n  rank      : 1 (local_rank: 1)\n"
+             "  exitcode  : -7 (pid: 100)\n  error_file: <N/A>\n  traceback : Signal 7 (SIGBUS) received by PID 100\n")
+ROOT_0 = ("-" * 50 + "\nRoot Cause (first observed failure):\n[0]:\n  time      : 2023-06-14_22:36:10\n"
+          "  host      : n1\n  rank      : 0 (local_rank: 0)\n")
+
+
+@pytest.mark.parametrize("text, error", [
+    # Nothing of the rank's own: its end in the summary's words, its signal named where the
+    # traceback field that names it was cut off.
+    (TORCHRUN_TITLE + "  <NO_OTHER_FAILURES>\n" + ROOT_0 + "  exitcode  : -6 (pid: 2385922)\n  error_file: <N/A>\n",
+     "tools/train.py FAILED: rank 0 failed first (exitcode -6, Signal 6 (SIGABRT)), per torchrun's summary"),
+    (TORCHRUN_TITLE + "  <NO_OTHER_FAILURES>\n" + ROOT_0 + "  exitcode  : 1 (pid: 2385922)\n  error_file: <N/A>\n"
+     "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n" + "=" * 50 + "\n",
+     "tools/train.py FAILED: rank 0 failed first (exitcode 1), per torchrun's summary"),
+    # The root cause's fields cut off: the other failure the summary lists.
+    (TORCHRUN_TITLE + FAILURE_1 + ROOT_0,
+     "tools/train.py FAILED: rank 0 failed first, per torchrun's summary; rank 1: exitcode -7, Signal 7 (SIGBUS)"),
+])
+def test_torchruns_summary_alone_in_its_own_words(text, error):
+    finding = find(text)
+    assert (finding.name, finding.error) == ("torchrun-root-cause", error), finding
+
+
+@pytest.mark.parametrize("text", [
+    # TensorFlow's (TSL's) stack trace handler, behind horovodrun's stamp and mpirun's rank.
+    "Tue Jun 27 22:49:58 2023[1,3]<stderr>:*** Received signal 7 ***\n"
+    "Tue Jun 27 22:49:58 2023[1,3]<stderr>:*** BEGIN MANGLED STACK TRACE ***\n",
+    "*** Received signal 11 ***\n*** BEGIN MANGLED STACK TRACE ***\n",
+])
+def test_tensorflows_report_of_a_crash_signal(text):
+    finding = find(text)
+    assert finding.name == "native-crash" and "*** Received signal " in finding.error, finding
+
+
+@pytest.mark.parametrize("text", [
+    "*** Received signal 15 ***\n",            # SIGTERM: a stop, no crash
+    "*** Received signal 7 *** from the test harness, ignored\n",
+])
+def test_not_tensorflows_report_of_a_crash_signal(text):
+    assert_not_found_by(text, "native-crash")
+
+
 @pytest.mark.parametrize("spaces", ["", " " * 3, " " * 220, "\t"])
 def test_glibcs_heap_check_after_the_spaces_a_wrapped_progress_bar_left(spaces):
     text = ("ValueError: You have to specify either input_ids or inputs_embeds\n"

@@ -117,7 +117,7 @@ def test_rank_1_killed(jobs):
     run = jobs("sigkill")
     finding = reasons.diagnose(run.stdout, run.stderr)
     # Nothing of rank 1's own: the summary's title names the program that failed, as torchrun does.
-    assert finding == reasons.Finding(f"{DDP_FAIL} FAILED: rank 1 failed first (killed by SIGKILL),"
+    assert finding == reasons.Finding(f"{DDP_FAIL} FAILED: rank 1 failed first (exitcode -9, Signal 9 (SIGKILL)),"
                                       " per torchrun's summary", reasons.HINT_KILLED,
                                       "stderr (torchrun summary)", "torchrun-root-cause")
     assert re.search(rb"\n" + re.escape(DDP_FAIL.encode()) + rb" FAILED\n", run.stderr)

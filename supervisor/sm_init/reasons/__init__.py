@@ -34,7 +34,10 @@ The order is the precedence:
    first; for a rank that printed nothing prefixed (killed by SIGSEGV or SIGKILL, or a python that
    could not open the script), the unprefixed report of that (faulthandler's, a shell's, python's);
    with none, the summary's own words: the program its title names ("train.py FAILED"), the rank,
-   its exit code or signal.
+   its end as the summary says it ("exitcode 1", "exitcode -6, Signal 6 (SIGABRT)", the signal named
+   from the exit code where the field that names it was cut off), or, where the root cause's fields
+   were cut off altogether, the first other failure it lists ("rank 1: exitcode -7, Signal 7
+   (SIGBUS)").
    It beats everything else: the other ranks' errors (a peer's NCCL timeout, gloo's "Connection
    closed by peer") are consequences, and the agent's own traceback says only that a child failed.
    Unless the rank it names died of such a consequence itself (a peer's connection closed, a
@@ -45,7 +48,7 @@ The order is the precedence:
    runtime error (2) : out of memory" where there is one), disk full, MPI's start-up that failed
    (MPICH's and Intel MPI's "Fatal error in MPI_Init: Other MPI error, error stack:", with the
    stack's innermost message: its abort path may crash after it), a native crash (segfault and
-   kin, faulthandler's "Fatal Python error", the
+   kin, TensorFlow's "*** Received signal 7 ***", faulthandler's "Fatal Python error", the
    frame of its "Current thread"; where none of those is there, the DataLoader worker's own
    report, "Unexpected bus error encountered in worker"; a DataLoader worker's bus error gets the
    shared memory hint), a
@@ -229,7 +232,8 @@ The order is the precedence:
    ``ERROR:root:msg``, ``CRITICAL:pkg.mod:msg``), the first: its message.
 7. Where no rule above knows the output's form (a program's own error line, a launcher or a CI
    service nobody wrote a rule for): the last line naming an exception class, else the last line
-   with an error's plain words ("failed", "fatal", "exit code", "could not", "not found", ...), not a
+   with an error's plain words ("failed", "fatal", "exit code", "could not", "not found", "doesn't
+   support", ...), not a
    warning's, a metric's or a traceback's code; one inside a box drawn with rules (Open MPI's help
    messages) as the box's first line (error_words.py). A guess from words alone, so the last.
 
@@ -266,7 +270,7 @@ from .native import (bare_terminate, cxx_exception, fatal_log, logged_error, mpi
     runtime_error_log)
 from .error_words import error_words
 from .reports import argparse_error, build_error, cmake_error, failure_reason_json, hydra_report, launcher_report
-from .torchrun import CONSEQUENCE, read_root_cause, RootCause, SIGNAL_CAUSES
+from .torchrun import CONSEQUENCE, other_failure, read_root_cause, RootCause, SIGNAL_CAUSES, summary_words
 
 
 # torchrun's summary (read in torchrun.py): the table run over the failed rank's own lines ----------
@@ -290,10 +294,17 @@ def torchrun_root_cause(lines: Sequence[Line]) -> Optional[Hit]:
                                  f" {named}, which died of it)", hit.hint or recogniser.hint)
     if found is None:
         # Nothing of the rank's own: the summary's title names the program, as the summary does
-        # ("train.py FAILED"), so that the line says what failed, not only where.
+        # ("train.py FAILED"), so that the line says what failed, not only where; the rank's end in
+        # the summary's own words ("exitcode -6, Signal 6 (SIGABRT)"), or another failure it lists
+        # where the root cause's fields were cut off.
         signal_cause = _recogniser(SIGNAL_CAUSES.get(cause.signal or ""))
         title = f"{cause.script} FAILED: " if cause.script else ""
-        return Hit(cause.at, f"{title}{head}, per torchrun's summary", signal_cause and signal_cause.hint)
+        words = summary_words(cause.exit_code, cause.signal)
+        head = (f"rank {cause.rank} failed first" if cause.rank is not None else "a rank failed first") + (
+            f" ({words})" if words else "")
+        other = other_failure(cause)
+        return Hit(cause.at, f"{title}{head}, per torchrun's summary" + (f"; {other}" if other else ""),
+                   signal_cause and signal_cause.hint)
     recogniser, hit = found
     return Hit(cause.at, f"{head}: {hit.error}", hit.hint or recogniser.hint)
 

@@ -422,7 +422,10 @@ def aborted(lines: Sequence[Line]) -> Optional[Hit]:
 # A signal's name in prose ("crashed due to SIGSEGV or other errors") is not a crash: the name
 # counts where a report of one puts it. The English words count anywhere (a log line's end,
 # a launcher's sentence): no program writes "Segmentation fault" in passing.
+# TensorFlow's (TSL's) stack trace handler: "*** Received signal %d ***" (stacktrace_handler.cc), the
+# signal's number alone (Linux's: 4, 7, 8, 11).
 CRASH = (r"Segmentation fault|Bus error|Illegal instruction|Floating point exception"
+         r"|\*\*\* Received signal (?:4|7|8|11) \*\*\*$"
          r"|(?:received|caught|got|signal:?|\*\*\*|\()[ \t]*SIG(?:SEGV|BUS|ILL|FPE)\b"
          r"|\bSIG(?:SEGV|BUS|ILL|FPE)\b\)?[ \t]*(?:received|caught|\(@)")
 CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")

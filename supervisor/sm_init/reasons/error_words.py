@@ -42,14 +42,15 @@ ERROR_WORDS = re.compile(
     r"|\b(?:[Ff]ailed|FAILED|[Ff]ailure)\b|\bexit(?:ed)? (?:with )?(?:(?:exit|status) )?(?:code|status)\b"
     r"|\bstatus code\b|\b[Kk]illed\b|\bAborted\b|\bterminated\b|core dumped"
     r"|\b(?:[Cc]annot|can't|[Cc]ould not|[Uu]nable to)\b|\bnot found\b|No such file|Permission denied"
-    r"|\blost communication\b|\b[Tt]imed out\b")
+    r"|\blost communication\b|\b[Tt]imed out\b|\b(?:doesn't|does not|don't|do not) support\b")
 # What every match of ERROR_WORDS (EXCEPTION_WORD: the first two) holds, looked for from the end.
 EXCEPTION_LITERALS = ("Error", "Exception")
 ERROR_LITERALS = EXCEPTION_LITERALS + (
     "ERROR", "error", "FATAL", "Fatal", "fatal", "Failed", "failed", "FAILED", "Failure", "failure",
     "exit", "status code", "Killed", "killed", "Aborted", "terminated", "core dumped", "Cannot", "cannot",
     "can't", "Could not", "could not", "Unable to", "unable to", "not found", "No such file",
-    "Permission denied", "lost communication", "Timed out", "timed out")
+    "Permission denied", "lost communication", "Timed out", "timed out", "doesn't support", "does not support",
+    "don't support", "do not support")
 NOT_AN_ERROR = re.compile(
     r"\b(?:WARN(?:ING)?|INFO|DEBUG)\b|[Ww]arnings?\b"             # below error level, UserWarning
     r"|(?i:\berror[\w ]{0,20}[=:]\s*[-+]?\d)|\b(?:0|[Nn]o) errors?\b"   # a metric, a count
