@@ -114,8 +114,9 @@ def test_what_is_no_calls_long_argument_list_is_kept_whole(args):
     ("InvalidArgumentError (see above for traceback): indices[56,57] = 66 is not in [0, 65)\n"
      "\t [[Node: smi_embedding/embedding_lookup = GatherV2[Taxis=DT_INT32](smi_word_embedding/read)]]\n",
      "InvalidArgumentError: indices[56,57] = 66 is not in [0, 65)"),
-    # A bracket still open runs on to the next line.
+    # A bracket still open runs on to the next line, whatever intervals stand before it.
     ("ValueError: expected one of [0, 1,\n  2, 3]\n", "ValueError: expected one of [0, 1, 2, 3]"),
+    ("ValueError: lr in (0, 1] but got [2,\n  3]\n", "ValueError: lr in (0, 1] but got [2, 3]"),
 ])
 def test_a_half_open_interval_is_no_open_bracket(message, shown):
     assert reasons.find_error(message).error == shown

@@ -537,11 +537,7 @@ def _unbalanced(text: str) -> bool:
     if "[" not in text and "(" not in text:
         return False
     if ")" in text or "]" in text:
-        intervals = HALF_OPEN.findall(text)
-        if intervals:
-            opened = sum(interval[0] == "[" for interval in intervals)
-            return (text.count("[") - opened > text.count("]")
-                    or text.count("(") - (len(intervals) - opened) > text.count(")") - opened)
+        text = HALF_OPEN.sub("", text)   # each interval's pair of brackets, whatever their kinds
     return ("[" in text and text.count("[") > text.count("]")) or ("(" in text and text.count("(") > text.count(")"))
 
 
