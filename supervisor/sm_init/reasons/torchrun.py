@@ -7,7 +7,7 @@ Imports lines, matchers.
 """
 
 import re
-from typing import List, NamedTuple, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from .lines import Line
 from .matchers import matching
@@ -72,17 +72,27 @@ def read_root_cause(lines: Sequence[Line]) -> Optional[RootCause]:
             # The traceback's own lines follow, indented by two more spaces than the fields.
             trace.append(line._replace(text=line.text[2:], rank=None, local=None))
     ranks = RANKS.match(fields.get("rank", ""))
-    code = EXITCODE.match(fields.get("exitcode", ""))
-    exit_code, signame = code.groups() if code else (None, None)
+    exit_code, signame = _ended(fields.get("exitcode", ""), trace[0].text if trace else "")
     if trace and SIGNAL_TRACE.match(trace[0].text):
-        signame = signame or SIGNAL_TRACE.match(trace[0].text).group(1)
         trace = []   # the signal and nothing else
     if not signame and exit_code and exit_code.startswith("-"):
-        signame = SIGNAL_NAMES.get(int(exit_code[1:]), f"signal {exit_code[1:]}")
+        signame = f"signal {exit_code[1:]}"
     return RootCause(lines[start], *(ranks.groups() if ranks else (None, None)), exit_code, signame,
                      trace, lines[:titles[-1] if titles else start],
                      SUMMARY_TITLE.match(lines[titles[-1]].text).group(1) if titles else None,
                      _first_failure(lines[titles[-1] + 1:start]) if titles else None)
+
+
+def _ended(exitcode: str, traceback: str) -> Tuple[Optional[str], Optional[str]]:
+    """An entry's exit code and the signal that ended its rank (from its exitcode and traceback
+    fields): the name either field gives, else a negative exit code's signal's (SIGNAL_NAMES)."""
+    code = EXITCODE.match(exitcode)
+    exit_code, signame = code.groups() if code else (None, None)
+    trace = SIGNAL_TRACE.match(traceback)
+    signame = signame or (trace.group(1) if trace else None)
+    if not signame and exit_code and exit_code.startswith("-"):
+        signame = SIGNAL_NAMES.get(int(exit_code[1:]))
+    return exit_code, signame
 
 
 def _first_failure(lines: Sequence[Line]) -> Optional[dict]:
@@ -114,12 +124,6 @@ def other_failure(cause: RootCause) -> Optional[str]:
     first other failure it lists, in its words: "rank 1: exitcode -7, Signal 7 (SIGBUS)"."""
     if cause.exit_code or cause.signal or not cause.other:
         return None
-    code = EXITCODE.match(cause.other.get("exitcode", ""))
-    exit_code, signame = code.groups() if code else (None, None)
-    trace = SIGNAL_TRACE.match(cause.other.get("traceback", ""))
-    signame = signame or (trace.group(1) if trace else None)
-    if not signame and exit_code and exit_code.startswith("-") and exit_code[1:].isdigit():
-        signame = SIGNAL_NAMES.get(int(exit_code[1:]))
-    words = summary_words(exit_code, signame)
+    words = summary_words(*_ended(cause.other.get("exitcode", ""), cause.other.get("traceback", "")))
     ranks = RANKS.match(cause.other.get("rank", ""))
     return words and (f"rank {ranks.group(1)}: {words}" if ranks else words)
