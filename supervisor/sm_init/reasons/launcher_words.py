@@ -193,7 +193,10 @@ DAEMONS_NOT_STARTED = re.compile(r"ORTE was unable to reliably start|An ORTE dae
 STARTUP = re.compile(r"can't open file|command not found|No such file or directory")
 # A shell's complaint that a script survives (a missing nvidia-smi on its first line): only when no
 # launcher reported anything else; then the last one, closest to the exit it may explain.
-COMPLAINT = re.compile(r": (?:[Cc]ommand not found|No such file or directory|Permission denied)$"
+# (Slurm's step daemon's "slurmstepd: error: execve(): X: No such file or directory" is a report: its
+# strerror makes it look like one.)
+COMPLAINT = re.compile(r"^(?!slurmstepd: error: execve\(\): ).*: (?:[Cc]ommand not found|No such file or directory"
+                       r"|Permission denied)$"
                        r"|(?:^|: )ssh: connect to host \S{1,253} port \d{1,5}: ")
 # ... but not a compiler driver's error about a file ("g++: error: x.cu.o: No such file or directory",
 # gcc's "cc1plus: fatal error: x.h: No such file or directory"): a build's, after what left it unbuilt.

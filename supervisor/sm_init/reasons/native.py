@@ -125,14 +125,14 @@ RAY_FATAL_LOG = re.compile(r"^(?:\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?C \d{1
                            r"(?:\([\w.-]{1,80}\) )?[\w./-]{1,160}\.(?:cpp|cc|h|hpp|c):\d{1,7}: \S")
 
 
-# TensorFlow's, XLA's and TSL's TF_CHECK_OK that failed: LOG(FATAL) of "Non-OK-status: EXPR status: MSG"
-# (TfCheckOpHelperOutOfLine), newer TSL with "\nStatus: MSG": the status is on the next line, and it
-# is what says why.
 # XLA's advice after ptxas's failure (nvptx_compiler.cc: "ptxas returned an error during compilation of
 # ptx to sass: '%s'  If the error message indicates that a file could not be written, please verify
 # that sufficient filesystem space is provided."): the status before it says what failed.
 PTXAS_ADVICE = ("If the error message indicates that a file could not be written, please verify that sufficient"
                 " filesystem space is provided.")
+# TensorFlow's, XLA's and TSL's TF_CHECK_OK that failed: LOG(FATAL) of "Non-OK-status: EXPR status: MSG"
+# (TfCheckOpHelperOutOfLine), newer TSL with "\nStatus: MSG": the status is on the next line, and it
+# is what says why.
 NON_OK_STATUS = re.compile(r"Non-OK-status: [^\n]{1,300}$")
 STATUS_BELOW = "Status: "
 

@@ -17,9 +17,9 @@ from .findings import Hit
 from .hints import HINT_KILLED
 from .text import NOISE
 from .matchers import first_line, holds, matching, tidy
-from .launcher_words import (COMPILER_FILE_ERROR, COMPLAINT, DAEMONS_NOT_STARTED, INIT_DETAIL_LINES, INIT_FAILED, LAUNCHER_REPORT,
-    MPICH_BOX, MPICH_EXIT, NOT_FOUND, NOT_FOUND_ASCII, OPTION_RUN, _translated_complaint, REPORT_FIELD,
-    REPORT_LINES, SIGNAL_NINE)
+from .launcher_words import (COMPILER_FILE_ERROR, COMPLAINT, DAEMONS_NOT_STARTED, INIT_DETAIL_LINES, INIT_FAILED,
+    LAUNCHER_REPORT, MPICH_BOX, MPICH_EXIT, NOT_FOUND, NOT_FOUND_ASCII, OPTION_RUN, _translated_complaint,
+    REPORT_FIELD, REPORT_LINES, SIGNAL_NINE)
 from .tracebacks import _exception_named, output_lines
 
 
@@ -69,7 +69,7 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
         line = output[position]
         if COMPILER_FILE_ERROR.match(line.text):
             continue   # a build's error, not a launcher's nor a shell's: the build rules' business
-        if (COMPLAINT.search(line.text) or _translated_complaint(line.text)) and not line.text.startswith(SLURM_EXECVE):
+        if COMPLAINT.search(line.text) or _translated_complaint(line.text):
             if complaint is None or not OPTION_RUN.search(line.text) or OPTION_RUN.search(complaint.text):
                 complaint = line
             continue
@@ -102,7 +102,6 @@ def launcher_report(lines: Sequence[Line]) -> Optional[Hit]:
 SSH_ERROR = re.compile(r"^(?:ssh: (?:Could not resolve hostname |connect to host |Could not )"
                        r"|Host key verification failed\.$|(?:\S{1,200}@\S{1,200}: )?Permission denied \()")
 SSH_LINES = 3   # lines above the box's first that the agent's output may take (its rule, a blank)
-SLURM_EXECVE = "slurmstepd: error: execve(): "   # its strerror makes it look like a shell's complaint: a report
 # pdsh's report of a node's remote command (pdsh's "%p: %S: %s exited with exit code %d"): ssh's own
 # error for that node is above it, behind pdsh's "NODE: " (DeepSpeed's runner, ssh to localhost
 # without a key: "localhost: user@localhost: Permission denied (publickey,password).").
